@@ -1,0 +1,407 @@
+"""The Agent: the Python API over the governed graph, used by the CLI, the HTTP API and
+eval runners.
+
+Example:
+    >>> agent = Agent.open()                      # bundled acme pack, state in .govcx/
+    >>> turn = agent.respond("conv-1", "Please refund $80 for order A-1002",
+    ...                      customer_id="C-1001")
+    >>> turn.status
+    'pending_approval'
+    >>> agent.decide(turn.approval_id, principal="dana", decision="approve").status
+    'answered'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.types import Command
+
+from govcx.agent import replies
+from govcx.agent.conversation import ConversationStore, new_id
+from govcx.agent.engine import Engine
+from govcx.agent.locks import ConversationLocks
+from govcx.agent.pack import Pack, load_pack
+from govcx.agent.settings import Settings
+from govcx.agent.turn import Action, Escalation, Reply, Turn, TurnDecision
+from govcx.errors import ApprovalStale, GovcxError, NotFound, ToolArgumentError
+from govcx.governance.approval import ApprovalRequest, ApprovalStore, action_token
+from govcx.governance.audit import AuditLog
+from govcx.governance.policy import Policy
+from govcx.governance.principal import SYSTEM, Principal
+from govcx.graphs.context import Services
+from govcx.graphs.graph import build_graph
+from govcx.guardrails.guard import Guard
+from govcx.knowledge.retriever import Retriever
+from govcx.store.db import Database, resolve_url
+from govcx.tools.executor import Executor
+
+MAX_MESSAGE_CHARS = 8000
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+
+
+class InvalidInput(GovcxError):
+    """A request argument is malformed."""
+
+    code = "invalid_input"
+
+
+def check_id(kind: str, value: str) -> str:
+    if not isinstance(value, str) or not _ID.match(value):
+        raise InvalidInput(f"{kind} {value!r} is not valid: use 1-64 letters, digits, "
+                           "'_', '-', '.', ':' starting with a letter or digit",
+                           details={"field": kind})
+    return value
+
+
+def check_text(text: Any) -> str:
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidInput("text must be a non-empty string", details={"field": "text"})
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise InvalidInput(f"text is {len(text)} characters; the limit is {MAX_MESSAGE_CHARS}",
+                           details={"field": "text", "limit": MAX_MESSAGE_CHARS})
+    return text
+
+
+def open_checkpointer(url: str, state_dir: Path) -> BaseCheckpointSaver[Any]:
+    """SqliteSaver beside a SQLite database; PostgresSaver for PostgreSQL."""
+    if url.startswith("postgresql"):
+        from govcx.store.postgres import open_postgres_saver
+
+        return open_postgres_saver(url)
+    conn = sqlite3.connect(str(state_dir / "checkpoints.db"), check_same_thread=False,
+                           timeout=30)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    saver = SqliteSaver(conn)
+    saver.setup()
+    return saver
+
+
+def build_engine(pack: Pack) -> Engine:
+    config = pack.config.engine
+    if config.kind == "llm":
+        from govcx.agent.llm import LLMEngine
+
+        return LLMEngine.from_pack(pack)
+    from govcx.agent.embedded import EmbeddedEngine
+
+    return EmbeddedEngine.from_policy(pack.policy,
+                                      extra_out_of_scope=config.out_of_scope_examples)
+
+
+class Agent:
+    """A pack running on a state dir: converse, decide approvals, recover, audit."""
+
+    def __init__(self, pack: Pack, settings: Settings | None = None, *,
+                 engine: Engine | None = None, retriever: Retriever | None = None,
+                 guard: Guard | None = None, clock: Callable[[], float] = time.time) -> None:
+        self.pack = pack
+        self.settings = settings or Settings()
+        state_dir = self.settings.state_dir()
+        self.state_dir = state_dir
+        url = resolve_url(self.settings.database_url or pack.config.storage.url, state_dir)
+        self.db = Database(url)
+        self.db.create_schema()
+        self.audit = AuditLog(self.db)
+        self.approvals = ApprovalStore(self.db)
+        self.conversations = ConversationStore(self.db)
+        data_dir = state_dir / "packs" / pack.name
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.executor = Executor(db=self.db, registry=pack.registry, approvals=self.approvals,
+                                 data_dir=data_dir)
+        self._policy = pack.policy
+        self.clock = clock
+        self.engine = engine or build_engine(pack)
+        if retriever is None:
+            from govcx.knowledge import build_retriever
+
+            retriever = build_retriever(pack.knowledge_dir, state_dir,
+                                        config=_knowledge_config(pack))
+        self.retriever = retriever
+        if guard is None:
+            from govcx.guardrails import build_guard
+
+            guard = build_guard(pack.policy.guards)
+        self.guard = guard
+        self.checkpointer = open_checkpointer(url, state_dir)
+        self.graph = build_graph(self.checkpointer)
+        self.locks = ConversationLocks(state_dir / "locks")
+        self.observers: list[Callable[[str, dict[str, Any]], None]] = []
+        self.services = Services(
+            policy_source=lambda: self._policy, engine=self.engine, retriever=self.retriever,
+            guard=self.guard, executor=self.executor, approvals=self.approvals,
+            audit=self.audit, registry=pack.registry, conversations=self.conversations,
+            clock=self.clock, observer=self._observe)
+
+    @classmethod
+    def open(cls, pack: str | Path | None = None, settings: Settings | None = None,
+             **kwargs: Any) -> Agent:
+        settings = settings or Settings()
+        return cls(load_pack(pack or settings.pack), settings, **kwargs)
+
+    # -- policy ---------------------------------------------------------------------------
+    @property
+    def policy(self) -> Policy:
+        return self._policy
+
+    def set_policy(self, policy: Policy, *, actor: str) -> None:
+        """Activate another policy (already validated). Pending approvals made under the
+        old version can no longer be approved; they are refused as stale."""
+        old = self._policy.version
+        self._policy = policy
+        self.audit.append(kind="policy.activated", actor=actor, policy_version=policy.version,
+                          data={"previous_version": old, "version": policy.version})
+
+    def _observe(self, kind: str, data: dict[str, Any]) -> None:
+        for observer in self.observers:
+            observer(kind, data)
+
+    def _config(self, conversation_id: str) -> dict[str, Any]:
+        return {"configurable": {"thread_id": conversation_id}}
+
+    # -- conversing -----------------------------------------------------------------------
+    def respond(self, conversation_id: str, text: str, *, customer_id: str | None = None,
+                idempotency_key: str | None = None) -> Turn:
+        """Run one customer message through the graph and return the Turn."""
+        check_id("conversation_id", conversation_id)
+        check_text(text)
+        if customer_id is not None:
+            check_id("customer_id", customer_id)
+        turn_id = new_id("turn")
+        if idempotency_key is not None:
+            digest = hashlib.sha256(f"{conversation_id}|{idempotency_key}".encode()).hexdigest()
+            turn_id = "turn_" + digest[:20]
+        with self.locks.hold(conversation_id, timeout=self.settings.lock_timeout):
+            if idempotency_key is not None:
+                existing = self.conversations.get_turn(turn_id)
+                if existing is not None:
+                    return existing
+            conv = self.conversations.ensure(conversation_id, customer_id)
+            customer = customer_id or conv.get("customer_id")
+            if conv["status"] == "pending_approval":
+                return self._while_pending(conversation_id, turn_id, text)
+            self.conversations.set_status(conversation_id, "running")
+            self.graph.invoke({"conversation_id": conversation_id, "customer_id": customer,
+                               "turn_id": turn_id, "text": text},
+                              self._config(conversation_id), context=self.services,
+                              durability=self.settings.durability)
+            return self._finish(conversation_id)
+
+    def _while_pending(self, conversation_id: str, turn_id: str, text: str) -> Turn:
+        redacted = self.guard.redact(text)
+        self.conversations.add_message(conversation_id, turn_id, "customer", redacted)
+        self.conversations.add_message(conversation_id, turn_id, "assistant",
+                                       replies.BUSY_WITH_APPROVAL)
+        pending = self.approvals.list(status="pending", conversation_id=conversation_id)
+        self.audit.append(kind="message.while_pending", actor="customer",
+                          conversation_id=conversation_id, turn_id=turn_id,
+                          policy_version=self._policy.version, data={"text": redacted})
+        turn = Turn(turn_id=turn_id, conversation_id=conversation_id, status="pending_approval",
+                    reply=Reply(text=replies.BUSY_WITH_APPROVAL),
+                    approval_id=pending[0].approval_id if pending else None)
+        self.conversations.save_turn(turn)
+        return turn
+
+    def _finish(self, conversation_id: str) -> Turn:
+        """Build the Turn from the checkpointed state, store it, update the conversation."""
+        snapshot = self.graph.get_state(self._config(conversation_id))
+        values: dict[str, Any] = dict(snapshot.values)
+        interrupted = any(task.interrupts for task in snapshot.tasks)
+        turn = self._turn(values, interrupted)
+        self.conversations.save_turn(turn)
+        self.conversations.set_status(conversation_id,
+                                      "pending_approval" if interrupted else "idle",
+                                      last_turn_status=turn.status, count_turn=True)
+        return turn
+
+    def _turn(self, values: dict[str, Any], interrupted: bool) -> Turn:
+        decision = values.get("decision") or {}
+        turn_decision = TurnDecision(route=decision["route"], rules=decision.get("rules", []),
+                                     policy_version=decision["policy_version"],
+                                     reason=decision.get("reason", "")) if decision else None
+        findings = [{"type": f["type"], "source": f["source"], "action": f["action"]}
+                    for f in values.get("findings") or []]
+        common: dict[str, Any] = {
+            "turn_id": values["turn_id"], "conversation_id": values["conversation_id"],
+            "intent": values.get("intent"), "confidence": round(float(
+                values.get("confidence") or 0.0), 4),
+            "decision": turn_decision, "findings": findings,
+            "approval_id": values.get("approval_id")}
+        if interrupted:
+            request = self.approvals.get(str(values.get("approval_id")))
+            actions = [Action(tool=request.tool, args=request.args or {}, status="pending")] \
+                if request.kind == "action" and request.tool else []
+            reply = Reply(text=replies.PENDING_ACTION) if request.kind == "action" else None
+            return Turn(status="pending_approval", reply=reply, actions=actions, **common)
+        actions = [Action(**a) for a in values.get("actions") or []]
+        approval = values.get("approval") or {}
+        if approval.get("status") in ("rejected", "expired") and approval.get("tool"):
+            actions = [Action(tool=approval["tool"], args=approval.get("args") or {},
+                              status="rejected")]
+        reply_data = values.get("reply")
+        escalation = values.get("escalation")
+        return Turn(status=values.get("status") or "answered",
+                    reply=Reply(**reply_data) if reply_data else None, actions=actions,
+                    escalation=Escalation(**escalation) if escalation else None, **common)
+
+    # -- approvals -------------------------------------------------------------------------
+    def principal(self, who: str | Principal) -> Principal:
+        return who if isinstance(who, Principal) else self.pack.principal(who)
+
+    def decide(self, approval_id: str, *, principal: str | Principal, decision: str,
+               args: dict[str, Any] | None = None, comment: str | None = None) -> Turn:
+        """Approve, reject or edit a pending approval, then resume its conversation.
+
+        Raises ApprovalStale (decided, expired, stale policy, lost a race), NotAuthorized,
+        ToolArgumentError (edit with bad arguments), NotFound.
+        """
+        who = self.principal(principal)
+        if decision not in ("approve", "reject", "edit"):
+            raise InvalidInput(f"decision {decision!r} is not valid; use approve, reject or edit",
+                               details={"field": "decision"})
+        request = self.approvals.get(approval_id)
+        now = self.clock()
+        if request.status == "pending" and now >= request.expires_at:
+            self._expire(request)
+            raise ApprovalStale(approval_id, "it has expired; on_expiry "
+                                f"({self._policy.approvals.on_expiry}) was applied")
+        new_args, new_token = None, None
+        if decision == "edit":
+            new_args, new_token = self._edited(request, args)
+        elif args:
+            raise InvalidInput("args are only accepted with decision edit",
+                               details={"field": "args"})
+        with self.locks.hold(request.conversation_id, timeout=self.settings.lock_timeout):
+            updated = self.approvals.decide(approval_id, principal=who, decision=decision,  # type: ignore[arg-type]
+                                            policy=self._policy, args=new_args,
+                                            comment=comment, new_token=new_token, now=now)
+            self.audit.append(kind=f"approval.{decision}", actor=who.name,
+                              conversation_id=request.conversation_id, turn_id=request.turn_id,
+                              policy_version=self._policy.version, data={
+                                  "approval_id": approval_id, "status": updated.status,
+                                  "args": new_args, "comment": comment,
+                                  "approvals": len(updated.approvers),
+                                  "approvals_needed": updated.approvals_needed})
+            if updated.status == "pending":
+                turn = self.conversations.get_turn(request.turn_id)
+                if turn is None:
+                    raise NotFound("turn", request.turn_id)
+                return turn
+            return self._resume(updated)
+
+    def _edited(self, request: ApprovalRequest,
+                args: dict[str, Any] | None) -> tuple[dict[str, Any], str]:
+        if not args:
+            raise InvalidInput("edit needs args", details={"field": "args"})
+        if request.kind == "reply":
+            reply = args.get("reply")
+            if set(args) != {"reply"} or not isinstance(reply, str) or not reply.strip():
+                raise InvalidInput('editing a reply takes args {"reply": "new text"}',
+                                   details={"field": "args"})
+            token = action_token(conversation_id=request.conversation_id, kind="reply",
+                                 tool=None, args=args, policy_version=self._policy.version,
+                                 draft_reply=request.draft_reply)
+            return dict(args), token
+        spec = self.pack.registry.get(str(request.tool))
+        merged = {**(request.args or {}), **args}
+        try:
+            canonical = spec.validate(merged)
+        except ToolArgumentError:
+            raise
+        token = action_token(conversation_id=request.conversation_id, kind="action",
+                             tool=request.tool, args=canonical,
+                             policy_version=self._policy.version)
+        return canonical, token
+
+    def _resume(self, request: ApprovalRequest) -> Turn:
+        self.conversations.set_status(request.conversation_id, "running")
+        self.graph.invoke(Command(resume={"approval_id": request.approval_id}),
+                          self._config(request.conversation_id), context=self.services,
+                          durability="sync")
+        return self._finish(request.conversation_id)
+
+    def _expire(self, request: ApprovalRequest) -> Turn | None:
+        with self.locks.hold(request.conversation_id, timeout=self.settings.lock_timeout):
+            expired = self.approvals.expire(request.approval_id, now=self.clock())
+            if expired is None:
+                return None
+            self.audit.append(kind="approval.expired", actor=SYSTEM.name,
+                              conversation_id=request.conversation_id, turn_id=request.turn_id,
+                              policy_version=self._policy.version,
+                              data={"approval_id": request.approval_id,
+                                    "on_expiry": self._policy.approvals.on_expiry})
+            return self._resume(expired)
+
+    def expire_overdue(self) -> list[Turn]:
+        """Apply on_expiry to every overdue pending approval; returns the resumed turns."""
+        turns = []
+        for request in list(self.approvals.overdue(self.clock())):
+            turn = self._expire(request)
+            if turn is not None:
+                turns.append(turn)
+        return turns
+
+    # -- recovery -------------------------------------------------------------------------
+    def recover(self) -> list[Turn]:
+        """Finish runs that a crash left mid-step. Safe to run at any time."""
+        finished: list[Turn] = []
+        for conversation_id in self.conversations.with_status("running"):
+            if self.locks.is_held_elsewhere(conversation_id):
+                continue  # a live process is working on it
+            with self.locks.hold(conversation_id, timeout=self.settings.lock_timeout):
+                config = self._config(conversation_id)
+                snapshot = self.graph.get_state(config)
+                interrupted = any(task.interrupts for task in snapshot.tasks)
+                if interrupted:
+                    request = self.approvals.get(str(snapshot.values.get("approval_id")))
+                    if request.status != "pending":
+                        finished.append(self._resume(request))
+                        continue
+                elif snapshot.next:
+                    self.audit.append(kind="recover.resume", actor=SYSTEM.name,
+                                      conversation_id=conversation_id,
+                                      turn_id=snapshot.values.get("turn_id"),
+                                      policy_version=self._policy.version,
+                                      data={"next": list(snapshot.next)})
+                    self.graph.invoke(None, config, context=self.services, durability="sync")
+                if snapshot.values:
+                    finished.append(self._finish(conversation_id))
+                else:
+                    self.conversations.set_status(conversation_id, "idle")
+        return finished
+
+    # -- reading --------------------------------------------------------------------------
+    def conversation(self, conversation_id: str) -> dict[str, Any]:
+        conv = self.conversations.get(conversation_id)
+        return {
+            "conversation_id": conversation_id, "customer_id": conv["customer_id"],
+            "status": conv["status"], "turn_count": conv["turn_count"],
+            "transcript": self.conversations.transcript(conversation_id),
+            "turns": [t.model_dump(mode="json") for t in self.conversations.turns(conversation_id)],
+            "pending_approvals": [a.model_dump(mode="json") for a in self.approvals.list(
+                status="pending", conversation_id=conversation_id)],
+            "actions": self.executor.ledger(conversation_id),
+        }
+
+    def close(self) -> None:
+        conn = getattr(self.checkpointer, "conn", None)
+        if isinstance(conn, sqlite3.Connection):
+            conn.close()
+        self.db.dispose()
+
+
+def _knowledge_config(pack: Pack) -> Any:
+    if not pack.config.knowledge_config:
+        return None
+    from govcx.knowledge import KnowledgeConfig  # type: ignore[attr-defined]
+
+    return KnowledgeConfig.model_validate(pack.config.knowledge_config)

@@ -1,0 +1,315 @@
+"""The embedded engine: offline, no keys, no downloads, no torch.
+
+- classify: :class:`IntentClassifier` trained on the workflows' examples.
+- plan: picks the workflow's action tool and fills its arguments from the conversation
+  context, typed entities in the text (money amounts, values matching an argument's
+  declared pattern, enum values) and read-only tools; asks a clarifying question for
+  anything still missing.
+- draft: extractive, cited replies from approved knowledge chunks.
+- compose: the reply after tools ran, from each tool's reply template.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from govcx.agent.classifier import IntentClassifier, builtin_out_of_scope
+from govcx.agent.engine import Classification, Draft, Plan, ReadFn, TurnContext
+from govcx.governance.gate import Proposal
+from govcx.governance.policy import Policy
+from govcx.knowledge.retriever import Chunk
+from govcx.tools.executor import Execution
+from govcx.tools.registry import ToolRegistry
+from govcx.tools.tool import ToolSpec
+
+_MONEY = re.compile(
+    r"(?:[$€£]\s?(\d{1,6}(?:,\d{3})*(?:\.\d{1,2})?))"
+    r"|(?:\b(\d{1,6}(?:\.\d{1,2})?)\s?(?:dollars|usd|eur|euros|bucks|pounds|gbp)\b)",
+    re.IGNORECASE,
+)
+_WORD = re.compile(r"[a-z0-9][a-z0-9'-]*")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+_STOP = frozenset("""a an the i me my we our you your it its is are was were be been am do does did
+to of in on at for with and or but so if this that these those there here what when where who why
+how can could would should will may might please hi hello hey thanks thank just want need get got
+would like know tell let have has had not no yes any some about from by as all out up""".split())
+
+
+def money_amounts(text: str) -> list[float]:
+    """Money amounts mentioned in ``text``, in order (``$80``, ``80 dollars``, ``€12.50``)."""
+    found: list[float] = []
+    for match in _MONEY.finditer(text):
+        raw = match.group(1) or match.group(2)
+        try:
+            found.append(float(raw.replace(",", "")))
+        except ValueError:
+            continue
+    return found
+
+
+def terms(text: str) -> set[str]:
+    out = set()
+    for word in _WORD.findall(text.lower()):
+        if word in _STOP or len(word) < 3:
+            continue
+        out.add(_stem(word))
+    return out
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[: -len(suffix)]
+    return word
+
+
+class EmbeddedEngine:
+    """The default engine. Construct with :meth:`from_policy`."""
+
+    name = "embedded"
+
+    def __init__(self, classifier: IntentClassifier) -> None:
+        self.classifier = classifier
+
+    @classmethod
+    def from_policy(cls, policy: Policy, *, extra_out_of_scope: Sequence[str] = ()) -> EmbeddedEngine:
+        texts: list[str] = []
+        labels: list[str] = []
+        for name, wf in policy.workflows.items():
+            examples = list(wf.examples) or ([wf.description] if wf.description else [])
+            examples.append(name.replace("_", " "))
+            for example in examples:
+                texts.append(example)
+                labels.append(name)
+        oos = [*builtin_out_of_scope(), *extra_out_of_scope]
+        return cls(IntentClassifier.fit(texts, labels, oos))
+
+    # -- classify -----------------------------------------------------------------------
+    def classify(self, text: str, ctx: TurnContext) -> Classification:
+        prediction = self.classifier.predict(text)
+        entities: dict[str, list[Any]] = {"money": money_amounts(text)}
+        return Classification(intent=prediction.intent, confidence=prediction.confidence,
+                              alternatives=prediction.alternatives, entities=entities)
+
+    # -- plan ---------------------------------------------------------------------------
+    def plan(self, text: str, ctx: TurnContext, *, intent: str,
+             classification: Classification, policy: Policy, registry: ToolRegistry,
+             read: ReadFn) -> Plan:
+        workflow = policy.workflows.get(intent)
+        if workflow is None or not workflow.tools:
+            return Plan()
+        specs = [registry.get(t) for t in workflow.tools if t in registry]
+        if not specs:
+            return Plan()
+        primary = _primary_tool(specs, policy, text)
+        pending = ctx.pending if ctx.pending and ctx.pending.get("tool") == primary.name else None
+        args: dict[str, Any] = dict(pending.get("args", {})) if pending else {}
+        awaiting = list(pending.get("awaiting", [])) if pending else []
+        evidence: list[dict[str, Any]] = []
+        patterns = primary.patterns()
+        params = primary.params
+        amounts = list(classification.entities.get("money") or money_amounts(text))
+        for name, schema in params.items():
+            if name in args:
+                continue
+            value = _from_text(name, schema, patterns.get(name), amounts, text)
+            if value is None and name in awaiting and _is_free_text(schema, patterns.get(name)):
+                value = text.strip()
+            if value is not None:
+                args[name] = value
+        missing = [p for p in primary.required if p not in args]
+        candidates: dict[str, list[str]] = {}
+        if missing:
+            others = [s for s in specs if s is not primary and policy.is_read_only(s.name)]
+            if policy.is_read_only(primary.name) and primary not in others:
+                others = [s for s in others if s is not primary]
+            for spec in others:
+                call_args = {p: args[p] for p in spec.params if p in args}
+                if any(p not in call_args for p in spec.required):
+                    continue
+                execution = read(spec.name, call_args)
+                if execution.status != "executed" or execution.result is None:
+                    if execution.error:
+                        evidence.append({"tool": spec.name, "args": call_args,
+                                         "error": execution.error})
+                    continue
+                evidence.append({"tool": spec.name, "args": call_args,
+                                 "result": execution.result})
+                for param in list(missing):
+                    value, options = _from_result(param, execution.result)
+                    if value is not None:
+                        args[param] = value
+                        missing.remove(param)
+                    elif options:
+                        candidates[param] = options
+                if not missing:
+                    break
+        if missing:
+            # Ask for identifiers first: the rest often follows from a lookup next turn.
+            ask = [p for p in missing if p in patterns] or missing
+            question = _question(primary, ask, candidates)
+            return Plan(proposal=Proposal(tool=primary.name, args=args, missing=tuple(missing)),
+                        question=question, evidence=evidence,
+                        pending={"intent": intent, "tool": primary.name, "args": args,
+                                 "awaiting": missing})
+        # Fill optional arguments from earlier lookups when they are unambiguous.
+        for param in params:
+            if param in args:
+                continue
+            for item in evidence:
+                value, _ = _from_result(param, item.get("result") or {})
+                if value is not None and param in ("amount",):
+                    args[param] = value
+                    break
+        return Plan(proposal=Proposal(tool=primary.name, args=args), evidence=evidence)
+
+    # -- draft --------------------------------------------------------------------------
+    def draft(self, text: str, ctx: TurnContext, *, intent: str | None,
+              chunks: Sequence[Chunk]) -> Draft:
+        query = terms(text)
+        if intent:
+            query |= terms(intent.replace("_", " "))
+        scored: list[tuple[float, int, str, Chunk]] = []
+        for rank, chunk in enumerate(chunks):
+            for sentence in _sentences(chunk.text):
+                words = terms(sentence)
+                if not words or len(sentence) < 25:
+                    continue
+                overlap = len(words & query)
+                if overlap == 0:
+                    continue
+                score = overlap / (len(query) ** 0.5 + 1) + 0.3 * chunk.score - 0.05 * rank
+                scored.append((score, rank, sentence, chunk))
+        if not scored:
+            return Draft(text="", citations=[], support=0.0)
+        scored.sort(key=lambda item: (-item[0], item[1]))
+        picked: list[tuple[str, Chunk]] = []
+        for _, _, sentence, chunk in scored:
+            if len(picked) == 2:
+                break
+            if any(sentence == s for s, _ in picked):
+                continue
+            picked.append((sentence, chunk))
+        citations: list[dict[str, str]] = []
+        for _, chunk in picked:
+            cite = chunk.citation()
+            if cite not in citations:
+                citations.append(cite)
+        # Support: the share of the customer's own content words that the best retrieved
+        # passage covers (the intent name is not evidence of anything).
+        asked = terms(text)
+        top = chunks[0]
+        covered = terms(f"{top.title} {top.heading} {top.text}") & asked
+        support = round(len(covered) / max(1, min(len(asked), 5)), 4) if asked else 0.0
+        support = min(1.0, support)
+        body = " ".join(s.strip() for s, _ in picked)
+        return Draft(text=body, citations=citations, support=support)
+
+    # -- compose ------------------------------------------------------------------------
+    def compose(self, ctx: TurnContext, *, intent: str | None, executions: Sequence[Execution],
+                draft: Draft, registry: ToolRegistry) -> Draft:
+        parts: list[str] = []
+        for execution in executions:
+            spec = registry.get(execution.tool) if execution.tool in registry else None
+            if execution.status == "executed":
+                parts.append(_render(spec, execution))
+            elif execution.status == "failed":
+                parts.append(f"I couldn't complete that: {execution.error}")
+            else:
+                parts.append("I couldn't do that automatically, so I've asked a colleague "
+                             "to look at it.")
+        succeeded = any(e.status == "executed" for e in executions)
+        text = " ".join(p for p in parts if p)
+        citations: list[dict[str, str]] = []
+        if succeeded and draft.text:
+            text = f"{text} {draft.text}".strip()
+            citations = list(draft.citations)
+        return Draft(text=text, citations=citations, support=draft.support)
+
+
+def _primary_tool(specs: list[ToolSpec], policy: Policy, text: str) -> ToolSpec:
+    writes = [s for s in specs if not policy.is_read_only(s.name)]
+    pool = writes or specs
+    if len(pool) == 1:
+        return pool[0]
+    words = terms(text)
+    best = max(pool, key=lambda s: len(terms(s.name.replace("_", " ")) & words))
+    return best
+
+
+def _is_free_text(schema: dict[str, Any], pattern: re.Pattern[str] | None) -> bool:
+    return schema.get("type") == "string" and pattern is None and "enum" not in schema
+
+
+def _from_text(name: str, schema: dict[str, Any], pattern: re.Pattern[str] | None,
+               amounts: list[float], text: str) -> Any:
+    if pattern is not None:
+        match = pattern.search(text)
+        if match is None:
+            return None
+        value = match.group(0)
+        # Customers type "a-1002"; the system of record says "A-1002".
+        if re.fullmatch(pattern.pattern, value.upper()):
+            return value.upper()
+        return value
+    kind = schema.get("type")
+    if kind is None and "anyOf" in schema:
+        kinds = [s.get("type") for s in schema["anyOf"] if s.get("type") != "null"]
+        kind = kinds[0] if kinds else None
+    if kind in ("number", "integer") and amounts and ("amount" in name or "price" in name
+                                                       or "credit" in name):
+        value = amounts[0]
+        return int(value) if kind == "integer" else value
+    if "enum" in schema:
+        lowered = text.lower()
+        for option in schema["enum"]:
+            if str(option).lower() in lowered:
+                return option
+    return None
+
+
+def _from_result(param: str, result: dict[str, Any]) -> tuple[Any, list[str]]:
+    """A value for ``param`` from a read tool's result; or the options if ambiguous."""
+    if param in result and result[param] not in (None, ""):
+        return result[param], []
+    for value in result.values():
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            options = [v[param] for v in value if param in v]
+            if len(options) == 1:
+                return options[0], []
+            if options:
+                return None, [str(o) for o in options[:5]]
+    return None, []
+
+
+def _question(spec: ToolSpec, missing: list[str], candidates: dict[str, list[str]]) -> str:
+    asks = []
+    for param in missing:
+        schema = spec.params.get(param, {})
+        description = schema.get("description") or param.replace("_", " ")
+        description = description[0].lower() + description[1:]
+        ask = f"the {description}" if not description.startswith(("a ", "an ", "the ")) else \
+            description
+        if param in candidates:
+            ask += f" (for example one of: {', '.join(candidates[param])})"
+        asks.append(ask)
+    return "I can help with that. Could you tell me " + " and ".join(asks) + "?"
+
+
+def _render(spec: ToolSpec | None, execution: Execution) -> str:
+    values: dict[str, Any] = {**execution.args, **(execution.result or {})}
+    if spec is not None and spec.reply:
+        try:
+            return spec.reply.format(**values).strip()
+        except (KeyError, ValueError, IndexError, TypeError):
+            pass
+    label = spec.description.rstrip(".") if spec is not None else execution.tool
+    return f"Done: {label[0].lower() + label[1:]}." if label else "Done."
+
+
+def _sentences(text: str) -> list[str]:
+    lines = [ln.strip() for ln in text.splitlines()]
+    body = " ".join(ln.lstrip("-*0123456789. ") for ln in lines if ln and not ln.startswith("#"))
+    return [s.strip() for s in _SENTENCE.split(body) if s.strip()]

@@ -1,0 +1,191 @@
+"""Domain packs: a folder whose govcx.yaml names the policy, knowledge, tools and people.
+
+Example:
+    >>> pack = load_pack()              # the bundled acme pack
+    >>> sorted(pack.principals)[:2]
+    ['ada', 'dana']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from govcx.errors import ConfigError
+from govcx.governance.expr import Expression, ExpressionError
+from govcx.governance.policy import Policy, load_policy
+from govcx.governance.principal import VALID_ROLES, Principal
+from govcx.tools.registry import ToolRegistry
+
+BUNDLED_PACKS = Path(__file__).resolve().parent.parent / "packs"
+DEFAULT_PACK = BUNDLED_PACKS / "acme"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EngineConfig(_Model):
+    kind: Literal["embedded", "llm"] = "embedded"
+    model: str | None = None
+    base_url: str | None = None
+    api_key_env: str | None = None
+    """Name of the environment variable holding the API key (never the key itself)."""
+    temperature: float = 0.0
+    timeout: float = 30.0
+    max_tokens: int = 512
+    max_retries: int = 2
+    out_of_scope_examples: list[str] = Field(default_factory=list)
+    """Extra off-topic phrasings the embedded classifier should refuse."""
+
+
+class StorageConfig(_Model):
+    url: str = "sqlite:///govcx.db"
+    """Relative SQLite paths are relative to the state dir."""
+
+
+class PrincipalConfig(_Model):
+    roles: list[str]
+
+    @field_validator("roles")
+    @classmethod
+    def _roles(cls, roles: list[str]) -> list[str]:
+        for role in roles:
+            if role in ("channel", "auditor", "admin"):
+                continue
+            if role.startswith("approver:") and len(role) > len("approver:"):
+                continue
+            raise ValueError(f"unknown role {role!r}; valid roles: {', '.join(VALID_ROLES)}")
+        return roles
+
+
+class WebhookConfig(_Model):
+    url: str
+    events: list[str] = Field(default_factory=lambda: ["*"])
+    secret_env: str | None = None
+
+
+class PackConfig(_Model):
+    name: str
+    description: str = ""
+    policy: str = "policy.yaml"
+    knowledge: str | None = "knowledge/"
+    tools: str | None = "tools.py"
+    evals: str | None = "evals/"
+    engine: EngineConfig = Field(default_factory=EngineConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    principals: dict[str, PrincipalConfig] = Field(default_factory=dict)
+    knowledge_config: dict[str, Any] | None = None
+    webhooks: list[WebhookConfig] = Field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Pack:
+    """A loaded, cross-checked pack."""
+
+    root: Path
+    config: PackConfig
+    policy: Policy
+    policy_path: Path
+    registry: ToolRegistry
+    principals: dict[str, Principal]
+    knowledge_dir: Path | None
+    evals_dir: Path | None
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def principal(self, name: str) -> Principal:
+        try:
+            return self.principals[name]
+        except KeyError:
+            raise ConfigError(str(self.root / "govcx.yaml"), f"unknown principal {name!r}; "
+                              f"principals: {', '.join(sorted(self.principals))}",
+                              field="principals") from None
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(path), "file not found") from None
+    except UnicodeDecodeError:
+        raise ConfigError(str(path), "not UTF-8 text") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark else ""
+        raise ConfigError(str(path), f"{where}{getattr(exc, 'problem', None) or 'bad YAML'}") from None
+
+
+def load_pack(path: str | Path | None = None) -> Pack:
+    """Load and cross-check a pack folder (default: the bundled acme pack)."""
+    root = Path(path).expanduser().resolve() if path else DEFAULT_PACK
+    if not root.is_dir():
+        raise ConfigError(str(root), "pack folder not found (a pack is a folder with govcx.yaml)")
+    config_path = root / "govcx.yaml"
+    data = _read_yaml(config_path)
+    if not isinstance(data, dict):
+        raise ConfigError(str(config_path), "must be a YAML mapping with at least `name:`")
+    try:
+        config = PackConfig.model_validate(data)
+    except ValidationError as exc:
+        err = sorted(exc.errors(), key=lambda e: e.get("type") != "extra_forbidden")[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = ("unknown key (valid keys: " + ", ".join(PackConfig.model_fields) + ")"
+               if err["type"] == "extra_forbidden" and len(err["loc"]) == 1
+               else str(err["msg"]).removeprefix("Value error, "))
+        raise ConfigError(str(config_path), msg, field=loc) from None
+    policy_path = root / config.policy
+    policy = load_policy(policy_path)
+    registry = ToolRegistry.from_module_file(root / config.tools) if config.tools else ToolRegistry()
+    _cross_check(policy, policy_path, registry)
+    principals = {name: Principal(name=name, roles=frozenset(p.roles))
+                  for name, p in config.principals.items()}
+    knowledge_dir = root / config.knowledge if config.knowledge else None
+    if knowledge_dir is not None and not knowledge_dir.is_dir():
+        raise ConfigError(str(config_path), f"knowledge folder {knowledge_dir} not found",
+                          field="knowledge")
+    evals_dir = root / config.evals if config.evals else None
+    return Pack(root=root, config=config, policy=policy, policy_path=policy_path,
+                registry=registry, principals=principals, knowledge_dir=knowledge_dir,
+                evals_dir=evals_dir if evals_dir and evals_dir.is_dir() else None)
+
+
+def _cross_check(policy: Policy, policy_path: Path, registry: ToolRegistry) -> None:
+    """Every tool the policy names exists, and its condition names only its arguments."""
+    from govcx.errors import PolicyError
+
+    for name, tool_policy in policy.tools.items():
+        if name not in registry:
+            raise PolicyError(str(policy_path), f"tool {name!r} is not defined in the pack's "
+                              f"tools module; defined tools: {', '.join(registry.names()) or 'none'}",
+                              field=f"tools.{name}")
+        spec = registry.get(name)
+        if tool_policy.approval_if:
+            sample = {p: _sample(schema) for p, schema in spec.params.items()}
+            sample.update({"tool": name, "customer_id": "C-0"})
+            try:
+                Expression.compile(tool_policy.approval_if).evaluate(sample)
+            except ExpressionError as exc:
+                raise PolicyError(str(policy_path), f"{exc}; {name} takes "
+                                  f"{', '.join(spec.params) or 'no arguments'}",
+                                  field=f"tools.{name}.approval_if") from None
+        if tool_policy.amount_arg and tool_policy.amount_arg not in spec.params:
+            raise PolicyError(str(policy_path), f"{name} has no argument "
+                              f"{tool_policy.amount_arg!r}", field=f"tools.{name}.amount_arg")
+
+
+def _sample(schema: dict[str, Any]) -> Any:
+    kind = schema.get("type")
+    if kind is None and "anyOf" in schema:
+        kinds = [s.get("type") for s in schema["anyOf"] if s.get("type") != "null"]
+        kind = kinds[0] if kinds else None
+    return {"number": 1.0, "integer": 1, "boolean": False, "array": [], "object": {}}.get(
+        str(kind), "x")

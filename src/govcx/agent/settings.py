@@ -1,0 +1,33 @@
+"""Runtime settings from the environment (prefix ``GOVCX_``), built at the edges."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Where state lives and how the runtime behaves. Core code receives this object."""
+
+    model_config = SettingsConfigDict(env_prefix="GOVCX_", extra="ignore")
+
+    home: Path = Path(".govcx")
+    """The state dir: database, checkpoints, knowledge index, pack data."""
+    pack: Path | None = None
+    """Pack folder; None uses the bundled acme pack."""
+    database_url: str | None = None
+    """Overrides the pack's ``storage.url``."""
+    api_keys: str | None = None
+    """``key1:principal1,key2:principal2`` for the HTTP API."""
+    api_keys_file: Path | None = None
+    durability: Literal["sync", "async", "exit"] = "sync"
+    """LangGraph checkpoint durability. ``sync`` survives a crash at any step."""
+    lock_timeout: float = 30.0
+    """Seconds a turn waits for another turn on the same conversation to finish."""
+
+    def state_dir(self) -> Path:
+        path = self.home.expanduser().resolve()
+        path.mkdir(parents=True, exist_ok=True)
+        return path

@@ -1,0 +1,58 @@
+"""The Turn: what one customer message (or one decision) produced. The API's main shape."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+TurnStatus = Literal["answered", "pending_approval", "escalated", "blocked"]
+
+
+class Citation(BaseModel):
+    doc_id: str
+    version: str
+    title: str
+
+
+class Reply(BaseModel):
+    text: str
+    citations: list[Citation] = Field(default_factory=list)
+
+
+class Action(BaseModel):
+    tool: str
+    args: dict[str, Any] = Field(default_factory=dict)
+    status: Literal["executed", "pending", "rejected", "failed", "refused"]
+    result: dict[str, Any] | None = None
+    error: str | None = None
+
+
+class TurnDecision(BaseModel):
+    route: str
+    rules: list[str] = Field(default_factory=list)
+    policy_version: str
+    reason: str = ""
+
+
+class Escalation(BaseModel):
+    reason: str
+    summary: str
+    rules: list[str] = Field(default_factory=list)
+
+
+class Turn(BaseModel):
+    """The outcome of one turn, as a channel sees it."""
+
+    turn_id: str
+    conversation_id: str
+    status: TurnStatus
+    reply: Reply | None = None
+    intent: str | None = None
+    confidence: float = 0.0
+    actions: list[Action] = Field(default_factory=list)
+    approval_id: str | None = None
+    decision: TurnDecision | None = None
+    escalation: Escalation | None = None
+    findings: list[dict[str, Any]] = Field(default_factory=list)
+    """Guard findings (type, source, action), without the matched text."""

@@ -1,0 +1,364 @@
+"""The govcx command line. Every command takes --pack and honours GOVCX_HOME.
+
+Exit status: 0 ok, 1 a check failed (audit verify, eval thresholds, refused decision),
+2 bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from govcx.cli import render
+from govcx.cli._common import (
+    AsOpt,
+    JsonOpt,
+    PackOpt,
+    console,
+    err_console,
+    handle_errors,
+    load,
+    open_agent,
+    parse_json_arg,
+    print_json,
+)
+from govcx.errors import GovcxError
+
+app = typer.Typer(help="govcx: a governed agent runtime for customer support.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+approvals_app = typer.Typer(help="Work the approval queue.", no_args_is_help=True)
+audit_app = typer.Typer(help="Verify and export the hash-chained audit log.",
+                        no_args_is_help=True)
+policy_app = typer.Typer(help="Check and compare policy files.", no_args_is_help=True)
+conversations_app = typer.Typer(help="Read conversations.", no_args_is_help=True)
+app.add_typer(approvals_app, name="approvals")
+app.add_typer(audit_app, name="audit")
+app.add_typer(policy_app, name="policy")
+app.add_typer(conversations_app, name="conversations")
+
+
+def _mount_optional() -> None:
+    """Sub-apps owned by other areas."""
+    import importlib
+
+    for module, attr, name in (("govcx.cli.kb", "kb_app", "kb"),
+                               ("govcx.cli.guard", "guard_app", "guard"),
+                               ("govcx.cli.evals", "eval_app", "eval"),
+                               ("govcx.cli.serve", "register", None),
+                               ("govcx.cli.db", "db_app", "db")):
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name == module:
+                continue
+            raise
+        target = getattr(mod, attr)
+        if name is None:
+            target(app)
+        else:
+            app.add_typer(target, name=name)
+
+
+# -- conversing ---------------------------------------------------------------------------
+@app.command()
+@handle_errors
+def ask(text: Annotated[str, typer.Argument(help="The customer's message.")],
+        conversation: Annotated[str | None, typer.Option(help="Conversation id to continue.")]
+        = None,
+        customer: Annotated[str | None, typer.Option(help="Customer id, e.g. C-1001.")] = None,
+        pack: PackOpt = None, json_out: JsonOpt = False) -> None:
+    """Send one customer message and print the Turn."""
+    agent = open_agent(pack)
+    conversation_id = conversation or f"cli-{uuid.uuid4().hex[:12]}"
+    turn = agent.respond(conversation_id, text, customer_id=customer)
+    if json_out:
+        print_json(turn.model_dump(mode="json"))
+        return
+    render.turn(turn)
+    console.print(f"[dim]conversation {conversation_id} (continue with --conversation "
+                  f"{conversation_id})[/dim]")
+
+
+@app.command()
+@handle_errors
+def chat(customer: Annotated[str | None, typer.Option(help="Customer id, e.g. C-1001.")]
+         = "C-1001",
+         approver: Annotated[str | None, typer.Option("--as", help="Principal for inline approvals.")]
+         = None,
+         pack: PackOpt = None) -> None:
+    """Interactive terminal chat; approvals are decided inline.
+
+    Commands: /approve [NAME], /reject [NAME], /edit {json} [NAME], /new, /customer ID,
+    /help, /quit.
+    """
+    agent = open_agent(pack)
+    approvers = [n for n, p in agent.pack.principals.items() if p.approver_roles]
+    who = approver or (approvers[0] if approvers else None)
+    conversation_id = f"chat-{uuid.uuid4().hex[:12]}"
+    console.print(f"[bold]govcx chat[/bold] · pack [cyan]{agent.pack.name}[/cyan] · customer "
+                  f"{customer or '-'} · approvals as {who or '-'} · /help for commands")
+    pending: str | None = None
+    while True:
+        try:
+            line = console.input("[bold cyan]you>[/bold cyan] ").strip()
+        except (EOFError, KeyboardInterrupt):
+            console.print()
+            return
+        if not line:
+            continue
+        try:
+            if line in ("/quit", "/exit"):
+                return
+            if line == "/help":
+                console.print("/approve [NAME]  /reject [NAME]  /edit {\"amount\": 40} [NAME]  "
+                              "/new  /customer ID  /quit")
+                continue
+            if line == "/new":
+                conversation_id = f"chat-{uuid.uuid4().hex[:12]}"
+                pending = None
+                console.print(f"[dim]new conversation {conversation_id}[/dim]")
+                continue
+            if line.startswith("/customer"):
+                customer = line.split(maxsplit=1)[1] if " " in line else None
+                conversation_id = f"chat-{uuid.uuid4().hex[:12]}"
+                console.print(f"[dim]customer {customer}, new conversation[/dim]")
+                continue
+            if line.startswith(("/approve", "/reject", "/edit")):
+                if pending is None:
+                    console.print("[dim]nothing is waiting for approval[/dim]")
+                    continue
+                turn = _inline_decision(agent, pending, line, who)
+            else:
+                turn = agent.respond(conversation_id, line, customer_id=customer)
+            render.turn(turn)
+            pending = turn.approval_id if turn.status == "pending_approval" else None
+            if pending:
+                request = agent.approvals.get(pending)
+                render.approval(request)
+                console.print("[dim]/approve, /reject or /edit {json} to decide[/dim]")
+        except GovcxError as exc:
+            err_console.print(f"[red]error:[/red] {exc.message}")
+
+
+def _inline_decision(agent: object, approval_id: str, line: str, default: str | None) -> object:
+    command, _, rest = line.partition(" ")
+    args = None
+    who = default
+    rest = rest.strip()
+    if command == "/edit":
+        if not rest.startswith("{"):
+            raise GovcxError('usage: /edit {"amount": 40} [NAME]')
+        end = rest.rfind("}") + 1
+        args = parse_json_arg(rest[:end], "/edit")
+        rest = rest[end:].strip()
+    if rest:
+        who = rest
+    if who is None:
+        raise GovcxError("no approver: pass --as NAME to chat or name one after the command")
+    decision = {"/approve": "approve", "/reject": "reject", "/edit": "edit"}[command]
+    return agent.decide(approval_id, principal=who, decision=decision, args=args)  # type: ignore[attr-defined]
+
+
+# -- approvals ----------------------------------------------------------------------------
+@approvals_app.command("list")
+@handle_errors
+def approvals_list(status: Annotated[str, typer.Option(help="pending|approved|rejected|expired|all")]
+                   = "pending", pack: PackOpt = None, json_out: JsonOpt = False) -> None:
+    """List approval requests (applies expiry first)."""
+    valid = ("pending", "approved", "rejected", "expired", "all")
+    if status not in valid:
+        raise GovcxError(f"--status {status!r} is not valid; use one of {', '.join(valid)}")
+    agent = open_agent(pack)
+    agent.expire_overdue()
+    items = agent.approvals.list(status=None if status == "all" else status)
+    if json_out:
+        print_json([a.model_dump(mode="json") for a in items])
+        return
+    if not items:
+        console.print(f"no {status if status != 'all' else ''} approvals".replace("  ", " "))
+        return
+    render.approvals_table(items)
+
+
+@approvals_app.command("show")
+@handle_errors
+def approvals_show(approval_id: str, pack: PackOpt = None, json_out: JsonOpt = False) -> None:
+    """Show one approval request in full."""
+    agent = open_agent(pack)
+    request = agent.approvals.get(approval_id)
+    if json_out:
+        print_json(request.model_dump(mode="json"))
+        return
+    render.approval(request)
+
+
+def _decide(approval_id: str, decision: str, who: str | None, pack: Path | None,
+            args: dict[str, object] | None, comment: str | None, json_out: bool) -> None:
+    agent = open_agent(pack)
+    if who is None:
+        approvers = sorted(n for n, p in agent.pack.principals.items() if p.approver_roles)
+        raise GovcxError(f"say who decides with --as NAME; approvers in this pack: "
+                         f"{', '.join(approvers) or 'none'}")
+    turn = agent.decide(approval_id, principal=who, decision=decision, args=args,
+                        comment=comment)
+    if json_out:
+        print_json(turn.model_dump(mode="json"))
+        return
+    render.turn(turn)
+
+
+CommentOpt = Annotated[str | None, typer.Option(help="A note recorded with the decision.")]
+
+
+@approvals_app.command("approve")
+@handle_errors
+def approvals_approve(approval_id: str, as_: AsOpt = None, comment: CommentOpt = None,
+                      pack: PackOpt = None, json_out: JsonOpt = False) -> None:
+    """Approve a pending request; the conversation resumes."""
+    _decide(approval_id, "approve", as_, pack, None, comment, json_out)
+
+
+@approvals_app.command("reject")
+@handle_errors
+def approvals_reject(approval_id: str, as_: AsOpt = None, comment: CommentOpt = None,
+                     pack: PackOpt = None, json_out: JsonOpt = False) -> None:
+    """Reject a pending request; the customer is told it could not be approved."""
+    _decide(approval_id, "reject", as_, pack, None, comment, json_out)
+
+
+@approvals_app.command("edit")
+@handle_errors
+def approvals_edit(approval_id: str,
+                   args: Annotated[str, typer.Option("--args", help='New arguments as JSON, '
+                                                     'e.g. \'{"amount": 40}\'')],
+                   as_: AsOpt = None, comment: CommentOpt = None, pack: PackOpt = None,
+                   json_out: JsonOpt = False) -> None:
+    """Change the action's arguments and approve them (re-checked against your authority)."""
+    parsed = parse_json_arg(args, "--args")
+    if not isinstance(parsed, dict):
+        raise GovcxError('--args must be a JSON object, e.g. \'{"amount": 40}\'')
+    _decide(approval_id, "edit", as_, pack, parsed, comment, json_out)
+
+
+# -- conversations ------------------------------------------------------------------------
+@conversations_app.command("show")
+@handle_errors
+def conversations_show(conversation_id: str, pack: PackOpt = None,
+                       json_out: JsonOpt = False) -> None:
+    """Transcript, status, turns and pending approvals of a conversation."""
+    agent = open_agent(pack)
+    data = agent.conversation(conversation_id)
+    if json_out:
+        print_json(data)
+        return
+    console.print(f"[bold]{conversation_id}[/bold] · customer {data['customer_id'] or '-'} · "
+                  f"status {data['status']} · {data['turn_count']} turns")
+    for message in data["transcript"]:
+        who = "[cyan]customer[/cyan]" if message["role"] == "customer" else "[green]agent[/green]"
+        console.print(f"{who}: {message['text']}", highlight=False)
+    for a in data["pending_approvals"]:
+        console.print(f"[yellow]pending approval[/yellow] {a['approval_id']} "
+                      f"{a.get('tool') or 'reply'}")
+
+
+@app.command()
+@handle_errors
+def recover(pack: PackOpt = None, json_out: JsonOpt = False) -> None:
+    """Finish runs that a crash left mid-step."""
+    agent = open_agent(pack)
+    turns = agent.recover()
+    if json_out:
+        print_json([t.model_dump(mode="json") for t in turns])
+        return
+    if not turns:
+        console.print("nothing to recover")
+    for t in turns:
+        console.print(f"recovered {t.conversation_id} turn {t.turn_id}: {t.status}")
+
+
+# -- audit ---------------------------------------------------------------------------------
+@audit_app.command("verify")
+@handle_errors
+def audit_verify(pack: PackOpt = None, json_out: JsonOpt = False) -> None:
+    """Check the hash chain; exit 1 on any edited, deleted or reordered event."""
+    agent = open_agent(pack)
+    result = agent.audit.verify()
+    if json_out:
+        print_json({"ok": result.ok, "events": result.events, "problems": result.problems})
+    elif result.ok:
+        console.print(f"[green]audit chain verified[/green]: {result.events} events")
+    else:
+        for problem in result.problems:
+            err_console.print(f"[red]broken:[/red] {problem}")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@audit_app.command("export")
+@handle_errors
+def audit_export(conversation: Annotated[str | None, typer.Option(help="Only this conversation.")]
+                 = None, pack: PackOpt = None) -> None:
+    """Print audit events as JSON lines."""
+    agent = open_agent(pack)
+    for event in agent.audit.events(conversation_id=conversation):
+        typer.echo(json.dumps(event.as_dict(), ensure_ascii=False, sort_keys=True))
+
+
+# -- policy --------------------------------------------------------------------------------
+@policy_app.command("check")
+@handle_errors
+def policy_check(file: Path, pack: PackOpt = None, json_out: JsonOpt = False) -> None:
+    """Validate a policy file (and its tools against the pack)."""
+    from govcx.agent.pack import _cross_check
+    from govcx.governance.policy import load_policy
+
+    policy = load_policy(file)
+    the_pack = load(pack)
+    _cross_check(policy, file, the_pack.registry)
+    summary = {"ok": True, "version": policy.version, "workflows": len(policy.workflows),
+               "tools": len(policy.tools), "tiers": list(policy.tiers)}
+    if json_out:
+        print_json(summary)
+        return
+    console.print(f"[green]ok[/green] {file}: version {policy.version}, "
+                  f"{len(policy.workflows)} workflows, {len(policy.tools)} tools, tiers "
+                  f"{', '.join(policy.tiers)}")
+
+
+@policy_app.command("diff")
+@handle_errors
+def policy_diff(old: Path, new: Path, json_out: JsonOpt = False) -> None:
+    """Field-by-field differences between two policy files."""
+    from govcx.governance.policy import diff_policies, load_policy
+
+    rows = diff_policies(load_policy(old), load_policy(new))
+    if json_out:
+        print_json(rows)
+        return
+    if not rows:
+        console.print("no differences")
+        return
+    for row in rows:
+        mark = {"added": "[green]+[/green]", "removed": "[red]-[/red]",
+                "changed": "[yellow]~[/yellow]"}[row["change"]]
+        console.print(f"{mark} {row['path']}: {row['old']!r} → {row['new']!r}", highlight=False)
+
+
+@app.command()
+@handle_errors
+def graph() -> None:
+    """Print the turn graph as Mermaid."""
+    from govcx.graphs.graph import mermaid
+
+    typer.echo(mermaid())
+
+
+_mount_optional()
+
+
+def main() -> None:
+    app()

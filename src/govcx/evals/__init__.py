@@ -1,0 +1,1 @@
+"""govcx.evals."""

@@ -1,0 +1,239 @@
+"""Approval requests and decisions, bound to exactly one action.
+
+A request packages what a human needs to decide: the action and its canonical
+arguments, tier, the rules that fired, rationale, evidence and the draft reply. Its
+token is a hash over tool, canonical arguments, policy version and conversation, so a
+decision applies to that action only; the executor recomputes it before running.
+
+Decisions are applied with optimistic concurrency (a version column), so when two
+approvers decide at the same moment exactly one wins and the other gets ApprovalStale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterator
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from sqlalchemy import insert, select, update
+
+from govcx.errors import ApprovalStale, DuplicateApprover, NotAuthorized, NotFound
+from govcx.governance.policy import Policy
+from govcx.governance.principal import Principal
+from govcx.store.db import Database, dumps
+from govcx.store.schema import approvals
+
+Status = Literal["pending", "approved", "rejected", "expired"]
+DecisionKind = Literal["approve", "reject", "edit"]
+
+
+def action_token(*, conversation_id: str, kind: str, tool: str | None,
+                 args: dict[str, Any] | None, policy_version: str,
+                 draft_reply: str | None = None) -> str:
+    """The binding of a decision to one action."""
+    material = dumps({
+        "conversation_id": conversation_id, "kind": kind, "tool": tool, "args": args or {},
+        "policy_version": policy_version,
+        "reply": draft_reply if kind == "reply" else None,
+    })
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+
+class Decision(BaseModel):
+    principal: str
+    decision: DecisionKind
+    args: dict[str, Any] | None = None
+    comment: str | None = None
+    at: float
+
+
+class ApprovalRequest(BaseModel):
+    """What an approver sees and decides."""
+
+    approval_id: str
+    conversation_id: str
+    turn_id: str
+    customer_id: str | None = None
+    kind: Literal["action", "reply"]
+    intent: str | None = None
+    tool: str | None = None
+    args: dict[str, Any] | None = None
+    tier: str
+    rules: list[str]
+    rationale: str
+    evidence: list[dict[str, Any]] = Field(default_factory=list)
+    draft_reply: str | None = None
+    requested_at: float
+    expires_at: float
+    approvals_needed: int = 1
+    decisions: list[Decision] = Field(default_factory=list)
+    status: Status = "pending"
+    policy_version: str
+    token: str
+
+    @property
+    def approvers(self) -> list[str]:
+        return [d.principal for d in self.decisions if d.decision in ("approve", "edit")]
+
+
+def check_authority(policy: Policy, principal: Principal, request: ApprovalRequest,
+                    args: dict[str, Any] | None) -> None:
+    """Raise NotAuthorized unless ``principal`` may decide ``request`` with ``args``."""
+    if principal.is_channel:
+        raise NotAuthorized(principal.name, "channel principals can never decide approvals")
+    roles = principal.approver_roles
+    if not roles:
+        raise NotAuthorized(principal.name, "not an approver (needs a role approver:<role>)")
+    tier = policy.tiers.get(request.tier)
+    allowed = set(tier.roles) if tier is not None and tier.roles else set(policy.approvals.roles)
+    eligible = [r for r in roles if r in allowed and r in policy.approvals.roles]
+    if not eligible:
+        raise NotAuthorized(principal.name, f"tier {request.tier!r} needs one of the roles "
+                            f"{', '.join(sorted(allowed)) or '(none configured)'}; "
+                            f"{principal.name} has {', '.join(roles)}")
+    amount = _amount(policy, request.tool, args)
+    if amount is not None:
+        limits = [policy.approvals.roles[r].max_amount for r in eligible]
+        if any(limit is None for limit in limits):
+            return
+        limit = max(float(x) for x in limits if x is not None)
+        if amount > limit:
+            raise NotAuthorized(principal.name, f"amount {amount:g} exceeds the approval limit "
+                                f"{limit:g} of role {', '.join(eligible)}")
+
+
+def _amount(policy: Policy, tool: str | None, args: dict[str, Any] | None) -> float | None:
+    if tool is None or not args:
+        return None
+    tool_policy = policy.tools.get(tool)
+    arg = tool_policy.amount_arg if tool_policy and tool_policy.amount_arg else "amount"
+    value = args.get(arg)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+class ApprovalStore:
+    """Approval requests in the database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def create(self, request: ApprovalRequest) -> ApprovalRequest:
+        """Insert the request; a retried step with the same approval_id is a no-op."""
+        with self.db.begin() as conn:
+            existing = conn.execute(select(approvals.c.body).where(
+                approvals.c.approval_id == request.approval_id)).first()
+            if existing:
+                return ApprovalRequest.model_validate_json(existing.body)
+            now = time.time()
+            conn.execute(insert(approvals).values(
+                approval_id=request.approval_id, conversation_id=request.conversation_id,
+                turn_id=request.turn_id, status=request.status, expires_at=request.expires_at,
+                body=request.model_dump_json(), version=0, requested_at=request.requested_at,
+                updated_at=now))
+        return request
+
+    def get(self, approval_id: str) -> ApprovalRequest:
+        with self.db.read() as conn:
+            row = conn.execute(select(approvals.c.body).where(
+                approvals.c.approval_id == approval_id)).first()
+        if row is None:
+            raise NotFound("approval", approval_id, hint="`govcx approvals list` shows pending ones")
+        return ApprovalRequest.model_validate_json(row.body)
+
+    def list(self, *, status: str | None = None, conversation_id: str | None = None,
+             limit: int = 500) -> list[ApprovalRequest]:
+        query = select(approvals.c.body).order_by(approvals.c.requested_at, approvals.c.approval_id)
+        if status:
+            query = query.where(approvals.c.status == status)
+        if conversation_id:
+            query = query.where(approvals.c.conversation_id == conversation_id)
+        with self.db.read() as conn:
+            rows = conn.execute(query.limit(limit)).all()
+        return [ApprovalRequest.model_validate_json(r.body) for r in rows]
+
+    def overdue(self, now: float | None = None) -> Iterator[ApprovalRequest]:
+        now = time.time() if now is None else now
+        with self.db.read() as conn:
+            rows = conn.execute(select(approvals.c.body).where(
+                approvals.c.status == "pending", approvals.c.expires_at <= now)).all()
+        for row in rows:
+            yield ApprovalRequest.model_validate_json(row.body)
+
+    def decide(self, approval_id: str, *, principal: Principal, decision: DecisionKind,
+               policy: Policy, args: dict[str, Any] | None = None, comment: str | None = None,
+               new_token: str | None = None, now: float | None = None) -> ApprovalRequest:
+        """Apply one decision atomically; raises ApprovalStale, NotAuthorized.
+
+        ``args`` and ``new_token`` are required for ``edit`` (already validated against the
+        tool's schema by the caller). Returns the updated request.
+        """
+        now = time.time() if now is None else now
+        with self.db.begin() as conn:
+            row = conn.execute(select(approvals.c.body, approvals.c.version).where(
+                approvals.c.approval_id == approval_id)).first()
+            if row is None:
+                raise NotFound("approval", approval_id)
+            request = ApprovalRequest.model_validate_json(row.body)
+            if request.status != "pending":
+                raise ApprovalStale(approval_id, f"it is already {request.status}")
+            if now >= request.expires_at:
+                raise ApprovalStale(approval_id, "it has expired")
+            if request.policy_version != policy.version:
+                raise ApprovalStale(approval_id, f"it was requested under policy "
+                                    f"{request.policy_version}, and {policy.version} is active")
+            effective_args = args if decision == "edit" else request.args
+            check_authority(policy, principal, request, effective_args)
+            if decision == "approve" and principal.name in request.approvers:
+                raise DuplicateApprover(principal.name, "already approved this request; "
+                                        "a second approval must come from someone else")
+            record = Decision(principal=principal.name, decision=decision, args=args if decision ==
+                              "edit" else None, comment=comment, at=now)
+            if decision == "reject":
+                request.status = "rejected"
+                request.decisions.append(record)
+            elif decision == "edit":
+                if args is None or new_token is None:
+                    raise ValueError("edit needs args and new_token")
+                # An edit changes the action: approvals given for the old arguments lapse.
+                request.decisions = [d for d in request.decisions if d.decision == "reject"]
+                request.decisions.append(record)
+                request.args = args
+                request.token = new_token
+            else:
+                request.decisions.append(record)
+            if request.status == "pending" and len(request.approvers) >= request.approvals_needed:
+                request.status = "approved"
+            result = conn.execute(update(approvals).where(
+                approvals.c.approval_id == approval_id, approvals.c.version == row.version
+            ).values(status=request.status, body=request.model_dump_json(),
+                     version=row.version + 1, updated_at=now))
+            if result.rowcount != 1:
+                raise ApprovalStale(approval_id, "another decision was recorded at the same time")
+        return request
+
+    def expire(self, approval_id: str, *, now: float | None = None) -> ApprovalRequest | None:
+        """Mark an overdue pending request expired; None if it was decided meanwhile."""
+        now = time.time() if now is None else now
+        with self.db.begin() as conn:
+            row = conn.execute(select(approvals.c.body, approvals.c.version).where(
+                approvals.c.approval_id == approval_id)).first()
+            if row is None:
+                raise NotFound("approval", approval_id)
+            request = ApprovalRequest.model_validate_json(row.body)
+            if request.status != "pending":
+                return None
+            request.status = "expired"
+            conn.execute(update(approvals).where(approvals.c.approval_id == approval_id)
+                         .values(status="expired", body=request.model_dump_json(),
+                                 version=row.version + 1, updated_at=now))
+        return request
+
+
+def request_json(request: ApprovalRequest) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(request.model_dump_json())
+    return data

@@ -1,0 +1,159 @@
+"""The policy gate: deterministic code, and the only place that decides a route.
+
+Inputs are facts (intent, confidence, guard findings, the proposed action); no text is
+interpreted here, so nothing a customer, a document or a model writes can change the
+outcome except through those facts, which the gate treats as untrusted: a proposal for a
+tool outside the workflow, or for an unknown tool, is refused, and an approval
+condition that cannot be evaluated requires approval.
+
+Example:
+    >>> decide(policy, GateInput(intent="refund", confidence=0.9,
+    ...        proposal=Proposal(tool="issue_refund", args={"amount": 80}))).route
+    'await_approval'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from govcx.governance.expr import Expression, ExpressionError
+from govcx.governance.policy import Policy
+from govcx.guardrails.finding import Finding
+
+Route = Literal["respond", "execute", "await_approval", "escalate", "block"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Proposal:
+    """An action the engine proposes: a tool and the arguments it supplies."""
+
+    tool: str
+    args: dict[str, Any] = field(default_factory=dict)
+    missing: tuple[str, ...] = ()
+    """Required arguments that could not be filled; the agent asks for them."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class GateInput:
+    intent: str | None
+    confidence: float
+    findings: Sequence[Finding] = ()
+    proposal: Proposal | None = None
+    proposal_error: str | None = None
+    """Set when the engine proposed something malformed (never executed)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApprovalNeed:
+    needed: bool
+    rules: tuple[str, ...]
+    tier: str
+    approvers: int = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class GateDecision:
+    """The route and why. ``approval`` is set for await_approval."""
+
+    route: Route
+    rules: tuple[str, ...]
+    reason: str
+    policy_version: str
+    approval_kind: Literal["action", "reply"] | None = None
+    tier: str | None = None
+    approvers: int = 1
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"route": self.route, "rules": list(self.rules), "reason": self.reason,
+                "policy_version": self.policy_version}
+
+
+def approval_need(policy: Policy, tool: str, args: Mapping[str, Any],
+                  autonomy: str) -> ApprovalNeed:
+    """Whether running ``tool(args)`` under ``autonomy`` needs a human. Pure and total.
+
+    Unknown tools need approval (and the gate refuses them before this point anyway).
+    """
+    tool_policy = policy.tools.get(tool)
+    if tool_policy is None:
+        return ApprovalNeed(needed=True, rules=(f"tool.{tool}.unknown",), tier="unknown")
+    tier = policy.tiers[tool_policy.tier]
+    rules: list[str] = []
+    if tier.approval == "always":
+        rules.append(f"tier.{tool_policy.tier}.approval=always")
+    if tool_policy.approval_if:
+        try:
+            if Expression.compile(tool_policy.approval_if).evaluate(dict(args)):
+                rules.append(f"tool.{tool}.approval_if")
+        except ExpressionError:
+            # A condition we cannot evaluate must not wave an action through.
+            rules.append(f"tool.{tool}.approval_if.error")
+    if not policy.is_read_only(tool):
+        if autonomy == "draft":
+            rules.append("autonomy.draft")
+        elif autonomy in ("recommend", "escalate"):
+            rules.append(f"autonomy.{autonomy}")
+    return ApprovalNeed(needed=bool(rules), rules=tuple(rules), tier=tool_policy.tier,
+                        approvers=tier.approvers)
+
+
+def decide(policy: Policy, facts: GateInput) -> GateDecision:
+    """Route one turn. First matching rule wins; the order is the policy's priority."""
+    pv = policy.version
+
+    def out(route: Route, rules: Sequence[str], reason: str, **kw: Any) -> GateDecision:
+        return GateDecision(route=route, rules=tuple(rules), reason=reason, policy_version=pv,
+                            **kw)
+
+    blocking = [f for f in facts.findings if f.action == "block"]
+    if blocking:
+        kinds = sorted({f.type for f in blocking})
+        return out("block", [f"guard.{k.lower()}" for k in kinds],
+                   f"blocked by guard: {', '.join(kinds)}")
+    escalating = [f for f in facts.findings if f.action == "escalate"]
+    if escalating:
+        kinds = sorted({f.type for f in escalating})
+        return out("escalate", [f"guard.{k.lower()}" for k in kinds],
+                   f"escalation trigger: {', '.join(kinds)}")
+    intent = facts.intent
+    if intent is None or intent not in policy.workflows:
+        return out("escalate", ["intent.out_of_scope"],
+                   "the request matches no workflow this deployment handles")
+    threshold = policy.min_confidence_of(intent)
+    if facts.confidence < threshold:
+        return out("escalate", ["confidence.below_minimum"],
+                   f"confidence {facts.confidence:.2f} is below the minimum {threshold:.2f}")
+    autonomy = policy.autonomy_of(intent)
+    if autonomy == "escalate":
+        return out("escalate", [f"workflow.{intent}.autonomy=escalate"],
+                   f"policy hands every {intent} request to a human")
+    if facts.proposal_error:
+        return out("escalate", ["proposal.invalid"],
+                   f"the proposed action was malformed: {facts.proposal_error}")
+    proposal = facts.proposal
+    if proposal is not None:
+        workflow = policy.workflows[intent]
+        if proposal.tool not in workflow.tools:
+            return out("escalate", [f"tool.{proposal.tool}.not_allowed"],
+                       f"{proposal.tool} is not among the tools of workflow {intent}")
+        if proposal.tool not in policy.tools:
+            return out("escalate", [f"tool.{proposal.tool}.unknown"],
+                       f"{proposal.tool} has no tier in the policy")
+        if proposal.missing:
+            return out("respond", ["slot.missing"],
+                       f"asking the customer for {', '.join(proposal.missing)}")
+        need = approval_need(policy, proposal.tool, proposal.args, autonomy)
+        if need.needed:
+            return out("await_approval", need.rules,
+                       f"{proposal.tool} needs approval: {', '.join(need.rules)}",
+                       approval_kind="action", tier=need.tier, approvers=need.approvers)
+        return out("execute", [f"tool.{proposal.tool}.within_policy"],
+                   f"{proposal.tool} is within policy for autonomy {autonomy}",
+                   tier=need.tier)
+    if autonomy in ("draft", "recommend"):
+        return out("await_approval", [f"autonomy.{autonomy}"],
+                   f"workflow {intent} has autonomy {autonomy}: a human reviews the reply",
+                   approval_kind="reply", tier="reply", approvers=1)
+    return out("respond", [f"workflow.{intent}.autonomy=act"], "answer within policy")

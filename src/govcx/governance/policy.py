@@ -1,0 +1,296 @@
+"""The governance policy: policy.yaml loaded into validated, immutable models.
+
+A policy says, per workflow, how much autonomy the AI has; per tool, its risk tier and
+the condition under which it needs a human; per approver role, the largest amount it may
+approve. Loading rejects unknown keys and bad values with the file, the field path and
+what would be valid, so a typo can never silently widen what the AI may do.
+
+Example:
+    >>> policy = load_policy("src/govcx/packs/acme/policy.yaml")
+    >>> policy.workflows["refund"].autonomy
+    'act'
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from govcx.errors import PolicyError
+from govcx.governance.expr import Expression, ExpressionError
+
+Autonomy = Literal["act", "draft", "recommend", "escalate"]
+AUTONOMY_LEVELS: tuple[str, ...] = ("act", "draft", "recommend", "escalate")
+GuardAction = Literal["block", "escalate", "strip", "log"]
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(text: str | int | float) -> timedelta:
+    """``"24h"`` → 24 hours. Accepts s, m, h, d, w; plain numbers are seconds."""
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        return timedelta(seconds=float(text))
+    match = _DURATION.match(str(text))
+    if not match:
+        raise ValueError(f"{text!r} is not a duration; use a number and a unit, like 30m, 24h, 7d")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Defaults(_Model):
+    autonomy: Autonomy = "draft"
+    """Autonomy of a workflow that does not set its own."""
+    min_confidence: float = Field(0.6, ge=0.0, le=1.0)
+    """Below this classification confidence the request escalates."""
+
+
+class ApproverRole(_Model):
+    max_amount: float | None = Field(None, ge=0)
+    """Largest amount this role may approve; None means no limit."""
+
+
+class Approvals(_Model):
+    expiry: timedelta = timedelta(hours=24)
+    """How long an approval request waits for a decision."""
+    on_expiry: Literal["reject", "escalate"] = "escalate"
+    """What happens when nobody decides in time. Never "approve": silence is not consent."""
+    roles: dict[str, ApproverRole] = Field(default_factory=dict)
+    """Approver roles by name (principals hold them as ``approver:<name>``)."""
+
+    @field_validator("expiry", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> timedelta:
+        if isinstance(value, timedelta):
+            return value
+        return parse_duration(value)
+
+
+class Tier(_Model):
+    approval: Literal["never", "always"] = "never"
+    """Whether every action of this tier waits for a human; tools add ``approval_if``."""
+    approvers: int = Field(1, ge=1, le=5)
+    """Distinct approvers needed (2 = four-eyes)."""
+    roles: list[str] | None = None
+    """Approver roles allowed to decide this tier; None means every approver role."""
+    read_only: bool = False
+    """Tools of this tier change nothing (a tier named ``read`` is read-only too). Read-only
+    tools may run while a draft is prepared, and are never gated by draft/recommend."""
+
+
+class Workflow(_Model):
+    autonomy: Autonomy | None = None
+    """act | draft | recommend | escalate; None takes ``defaults.autonomy``."""
+    tools: list[str] = Field(default_factory=list)
+    """Tools the AI may use in this workflow; anything else is refused."""
+    examples: list[str] = Field(default_factory=list)
+    """Customer phrasings that train the embedded classifier."""
+    description: str = ""
+    min_confidence: float | None = Field(None, ge=0.0, le=1.0)
+    knowledge_tags: list[str] = Field(default_factory=list)
+    """If set, retrieval for this workflow prefers articles with these tags."""
+
+
+class ToolPolicy(_Model):
+    tier: str
+    """Risk tier name; must be one of ``tiers``."""
+    approval_if: str | None = None
+    """CEL condition over the tool's arguments; true means a human must approve."""
+    amount_arg: str | None = None
+    """Argument that carries a money amount, checked against approver ``max_amount``."""
+
+    @field_validator("approval_if")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                Expression.compile(value)
+            except ExpressionError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+
+class GuardPolicy(_Model):
+    """What each kind of guard finding does to the turn."""
+
+    injection: GuardAction = "block"
+    indirect_injection: GuardAction = "strip"
+    self_harm: GuardAction = "escalate"
+    legal_threat: GuardAction = "escalate"
+    abuse: GuardAction = "escalate"
+    human_request: GuardAction = "escalate"
+    banned_phrases: list[str] = Field(default_factory=list)
+    """Phrases a reply must never contain."""
+
+
+class Policy(_Model):
+    version: str
+    """Recorded on every decision, approval and audit event."""
+    defaults: Defaults = Field(default_factory=Defaults)
+    approvals: Approvals = Field(default_factory=Approvals)
+    tiers: dict[str, Tier]
+    workflows: dict[str, Workflow]
+    tools: dict[str, ToolPolicy] = Field(default_factory=dict)
+    guards: GuardPolicy = Field(default_factory=GuardPolicy)
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_text(cls, value: Any) -> Any:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        return value
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Policy:
+        if not self.tiers:
+            raise ValueError("tiers: at least one tier is needed")
+        tier_names = sorted(self.tiers)
+        for name, tool in self.tools.items():
+            if tool.tier not in self.tiers:
+                raise _FieldProblem(
+                    f"tools.{name}.tier",
+                    f"unknown tier {tool.tier!r}; valid tiers: {', '.join(tier_names)}",
+                )
+        for name, wf in self.workflows.items():
+            for i, tool_name in enumerate(wf.tools):
+                if tool_name not in self.tools:
+                    raise _FieldProblem(
+                        f"workflows.{name}.tools[{i}]",
+                        f"tool {tool_name!r} has no entry under tools: (every tool needs a tier); "
+                        f"known tools: {', '.join(sorted(self.tools)) or 'none'}",
+                    )
+        roles = sorted(self.approvals.roles)
+        for name, tier in self.tiers.items():
+            for role in tier.roles or []:
+                if role not in self.approvals.roles:
+                    raise _FieldProblem(
+                        f"tiers.{name}.roles",
+                        f"unknown approver role {role!r}; valid roles: {', '.join(roles) or 'none'}",
+                    )
+        return self
+
+    def is_read_only(self, tool: str) -> bool:
+        tool_policy = self.tools.get(tool)
+        if tool_policy is None:
+            return False
+        tier = self.tiers[tool_policy.tier]
+        return tier.read_only or tool_policy.tier == "read"
+
+    def autonomy_of(self, workflow: str) -> str:
+        wf = self.workflows.get(workflow)
+        if wf is None or wf.autonomy is None:
+            return self.defaults.autonomy
+        return wf.autonomy
+
+    def min_confidence_of(self, workflow: str) -> float:
+        wf = self.workflows.get(workflow)
+        if wf is not None and wf.min_confidence is not None:
+            return wf.min_confidence
+        return self.defaults.min_confidence
+
+
+class _FieldProblem(ValueError):
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+def _describe(error: dict[str, Any]) -> tuple[str, str]:
+    path = ".".join(str(p) for p in error.get("loc", ()))
+    kind = error.get("type", "")
+    ctx = error.get("ctx") or {}
+    if kind == "extra_forbidden":
+        return path, "unknown key (check the spelling; unknown keys are refused, not ignored)"
+    if kind == "literal_error":
+        return path, f"got {error.get('input')!r}; valid values: {ctx.get('expected', '')}"
+    if kind == "missing":
+        return path, "required field is missing"
+    if kind == "value_error" and isinstance(ctx.get("error"), _FieldProblem):
+        problem: _FieldProblem = ctx["error"]
+        return problem.path, problem.reason
+    message = str(error.get("msg", "invalid value"))
+    message = message.removeprefix("Value error, ")
+    return path, f"{message} (got {error.get('input')!r})"
+
+
+def parse_policy(data: Any, *, file: str = "<policy>") -> Policy:
+    """Validate already-parsed YAML data into a Policy, or raise PolicyError."""
+    if not isinstance(data, dict):
+        raise PolicyError(file, "the policy must be a YAML mapping with version, tiers, workflows")
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as exc:
+        # An unknown key is usually the root cause (a typo), so report it first.
+        errors = sorted(exc.errors(), key=lambda e: e.get("type") != "extra_forbidden")
+        first = errors[0]
+        path, reason = _describe(dict(first))
+        more = len(exc.errors()) - 1
+        if more:
+            reason += f" (and {more} more problem{'s' if more > 1 else ''})"
+        raise PolicyError(file, reason, field=path or None) from None
+
+
+def load_policy(path: str | Path) -> Policy:
+    """Read and validate a policy file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PolicyError(str(path), "file not found") from None
+    except UnicodeDecodeError:
+        raise PolicyError(str(path), "not UTF-8 text") from None
+    except OSError as exc:
+        raise PolicyError(str(path), f"cannot read: {exc.strerror}") from None
+    return policy_from_text(text, file=str(path))
+
+
+def policy_from_text(text: str, *, file: str = "<policy>") -> Policy:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise PolicyError(file, f"{where}{problem}") from None
+    return parse_policy(data, file=file)
+
+
+def diff_policies(old: Policy, new: Policy) -> list[dict[str, Any]]:
+    """Field-level differences between two policies, as {path, old, new} rows.
+
+    The rows are sorted by path so the diff of the same two files is always the same.
+    """
+    rows: list[dict[str, Any]] = []
+
+    def walk(path: str, a: Any, b: Any) -> None:
+        if isinstance(a, dict) and isinstance(b, dict):
+            for key in sorted(set(a) | set(b), key=str):
+                walk(f"{path}.{key}" if path else str(key), a.get(key, _ABSENT), b.get(key, _ABSENT))
+            return
+        if a != b:
+            rows.append({
+                "path": path,
+                "old": None if a is _ABSENT else a,
+                "new": None if b is _ABSENT else b,
+                "change": "added" if a is _ABSENT else "removed" if b is _ABSENT else "changed",
+            })
+
+    walk("", old.model_dump(mode="json"), new.model_dump(mode="json"))
+    return rows
+
+
+class _Absent:
+    def __repr__(self) -> str:
+        return "<absent>"
+
+
+_ABSENT = _Absent()

@@ -1,0 +1,33 @@
+"""Principals: the people and systems that act on govcx, and their roles.
+
+Roles: ``channel`` (converses on behalf of customers), ``approver:<role>`` (decides
+approvals within that role's authority), ``auditor`` (reads audit), ``admin`` (changes
+policy). A principal that holds ``channel`` can never decide an approval.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+VALID_ROLES = ("channel", "approver:<role>", "auditor", "admin")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Principal:
+    name: str
+    roles: frozenset[str]
+
+    @property
+    def approver_roles(self) -> list[str]:
+        return sorted(r.split(":", 1)[1] for r in self.roles if r.startswith("approver:"))
+
+    @property
+    def is_channel(self) -> bool:
+        return "channel" in self.roles
+
+    def has(self, role: str) -> bool:
+        return role in self.roles
+
+
+SYSTEM = Principal(name="system", roles=frozenset({"system"}))
+"""The runtime itself (expiry sweeps, recovery)."""

@@ -1,0 +1,38 @@
+"""Services the graph's nodes use, passed as LangGraph runtime context (not state)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from govcx.agent.conversation import ConversationStore
+from govcx.agent.engine import Engine
+from govcx.governance.approval import ApprovalStore
+from govcx.governance.audit import AuditLog
+from govcx.governance.policy import Policy
+from govcx.guardrails.guard import Guard
+from govcx.knowledge.retriever import Retriever
+from govcx.tools.executor import Executor
+from govcx.tools.registry import ToolRegistry
+
+
+@dataclass(kw_only=True)
+class Services:
+    policy_source: Callable[[], Policy]
+    """The active policy; read at each node so a policy change applies from the next step."""
+    engine: Engine
+    retriever: Retriever
+    guard: Guard
+    executor: Executor
+    approvals: ApprovalStore
+    audit: AuditLog
+    registry: ToolRegistry
+    conversations: ConversationStore
+    clock: Callable[[], float]
+    observer: Callable[[str, dict[str, Any]], None] | None = None
+    """Called after each node with its name and a small summary (metrics, streaming)."""
+
+    @property
+    def policy(self) -> Policy:
+        return self.policy_source()

@@ -1,0 +1,465 @@
+"""The graph's nodes. Each is small and calls into the area that owns the logic.
+
+Side effects never happen in ``await_approval`` (it calls ``interrupt()``, and a resumed
+node runs again from its first line). Every side effect elsewhere is idempotent per
+turn, so a step replayed after a crash does not repeat it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from typing import Any
+
+from langgraph.runtime import Runtime
+from langgraph.types import interrupt
+
+from govcx.agent import replies
+from govcx.agent.engine import Classification, Draft, TurnContext
+from govcx.governance import gate
+from govcx.governance.approval import ApprovalRequest, action_token
+from govcx.governance.policy import Policy
+from govcx.graphs.context import Services
+from govcx.graphs.state import TurnState
+from govcx.guardrails.finding import Finding
+from govcx.guardrails.guard import OutputContext, apply_policy
+from govcx.knowledge.retriever import Chunk
+from govcx.tools.executor import Execution, GateViolation
+
+MIN_KNOWLEDGE_SUPPORT = 0.3
+"""Below this, a knowledge-only answer is not supported and the turn escalates."""
+
+_PER_TURN_RESET: dict[str, Any] = {
+    "findings": [], "intent": None, "confidence": 0.0, "classification": {}, "chunks": [],
+    "plan": {}, "draft": {}, "decision": {}, "approval_id": None, "approval": None,
+    "actions": [], "reply": None, "status": "running", "escalation": None,
+}
+
+
+def _audit(rt: Runtime[Services], state: TurnState, kind: str, data: dict[str, Any],
+           *, actor: str = "agent") -> None:
+    rt.context.audit.append(kind=kind, actor=actor, data=data,
+                            conversation_id=state.get("conversation_id"),
+                            turn_id=state.get("turn_id"),
+                            policy_version=rt.context.policy.version)
+    if rt.context.observer is not None:
+        rt.context.observer(kind, data)
+
+
+def _ctx(state: TurnState) -> TurnContext:
+    return TurnContext(conversation_id=state["conversation_id"],
+                       customer_id=state.get("customer_id"), turn_id=state["turn_id"],
+                       pending=state.get("pending"))
+
+
+def _findings(state: TurnState) -> list[Finding]:
+    return [Finding(**f) for f in state.get("findings") or []]
+
+
+def _public(finding: Finding) -> dict[str, Any]:
+    return {"type": finding.type, "source": finding.source, "action": finding.action,
+            "score": round(finding.score, 3), "start": finding.start, "end": finding.end}
+
+
+# -- guard_input -------------------------------------------------------------------------
+def guard_input(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
+    svc = runtime.context
+    result = svc.guard.scan_input(state["text"])
+    findings = apply_policy(result.findings, svc.policy.guards)
+    svc.conversations.add_message(state["conversation_id"], state["turn_id"], "customer",
+                                  result.redacted)
+    _audit(runtime, state, "guard_input", {
+        "text": result.redacted, "findings": [_public(f) for f in findings]}, actor="customer")
+    return {**_PER_TURN_RESET, "redacted": result.redacted,
+            "findings": [asdict(f) for f in findings]}
+
+
+def after_guard_input(state: TurnState) -> str:
+    stop = any(f["action"] in ("block", "escalate") for f in state.get("findings") or [])
+    return "policy_gate" if stop else "classify"
+
+
+# -- classify -----------------------------------------------------------------------------
+def classify(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
+    svc = runtime.context
+    ctx = _ctx(state)
+    result = svc.engine.classify(state["text"], ctx)
+    intent, confidence, carried = result.intent, result.confidence, False
+    pending = state.get("pending")
+    if pending and _continues(svc, pending, result, state["text"]):
+        intent, confidence, carried = pending["intent"], max(confidence, pending["confidence"]), True
+    data = {"intent": intent, "confidence": round(confidence, 4),
+            "alternatives": result.alternatives, "continued_from_question": carried,
+            "engine": svc.engine.name}
+    _audit(runtime, state, "classify", data)
+    return {"intent": intent, "confidence": confidence,
+            "classification": {**data, "entities": result.entities},
+            "pending": pending if carried else None}
+
+
+def _continues(svc: Services, pending: dict[str, Any], result: Classification,
+               text: str) -> bool:
+    """Does this message answer the clarifying question asked on the previous turn?"""
+    policy = svc.policy
+    spec = svc.registry.get(pending["tool"]) if pending.get("tool") in svc.registry else None
+    if spec is None:
+        return False
+    patterns = spec.patterns()
+    for param in pending.get("awaiting", []):
+        if param in patterns and patterns[param].search(text):
+            return True
+        if "amount" in param and result.entities.get("money"):
+            return True
+    if result.intent == pending["intent"]:
+        return True
+    threshold = policy.min_confidence_of(result.intent) if result.intent else 1.0
+    free_text = any(spec.params.get(p, {}).get("type") == "string" and p not in patterns
+                    for p in pending.get("awaiting", []))
+    return free_text and (result.intent is None or result.confidence < threshold)
+
+
+# -- retrieve -----------------------------------------------------------------------------
+def retrieve(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
+    svc = runtime.context
+    policy = svc.policy
+    intent = state.get("intent")
+    workflow = policy.workflows.get(intent) if intent else None
+    tags = workflow.knowledge_tags if workflow and workflow.knowledge_tags else None
+    query = state["text"]
+    chunks = svc.retriever.search(query, k=4, tags=tags)
+    kept: list[Chunk] = []
+    findings = _findings(state)
+    stripped: list[str] = []
+    for chunk in chunks:
+        found = apply_policy(svc.guard.scan_indirect(chunk.text, "knowledge"), policy.guards)
+        if found:
+            findings.extend(found)
+        if any(f.action in ("strip", "block", "escalate") for f in found):
+            stripped.append(chunk.chunk_id)
+            continue
+        kept.append(chunk)
+    _audit(runtime, state, "retrieve", {
+        "chunks": [{"doc_id": c.doc_id, "version": c.version, "chunk_id": c.chunk_id,
+                    "score": round(c.score, 4)} for c in kept],
+        "stripped": stripped})
+    return {"chunks": [_chunk_dict(c) for c in kept],
+            "findings": [asdict(f) for f in findings]}
+
+
+def _chunk_dict(chunk: Chunk) -> dict[str, Any]:
+    data = asdict(chunk)
+    data["tags"] = list(chunk.tags)
+    return data
+
+
+def _chunks(state: TurnState) -> list[Chunk]:
+    out = []
+    for c in state.get("chunks") or []:
+        out.append(Chunk(**{**c, "tags": tuple(c.get("tags") or ())}))
+    return out
+
+
+# -- draft --------------------------------------------------------------------------------
+def draft(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
+    svc = runtime.context
+    policy = svc.policy
+    ctx = _ctx(state)
+    intent = state.get("intent")
+    findings = _findings(state)
+    plan_data: dict[str, Any] = {}
+    if intent in policy.workflows and policy.workflows[intent].tools \
+            and policy.autonomy_of(intent) != "escalate":
+        workflow = policy.workflows[intent]
+
+        def read(tool: str, args: dict[str, Any]) -> Execution:
+            allowed = tool in workflow.tools and policy.is_read_only(tool) and not \
+                gate.approval_need(policy, tool, args, policy.autonomy_of(intent)).needed
+            if not allowed:
+                return Execution(tool=tool, args=args, status="refused",
+                                 error=f"{tool} may not run while drafting")
+            execution = svc.executor.run(policy=policy, conversation_id=ctx.conversation_id,
+                                         customer_id=ctx.customer_id, tool=tool, args=args,
+                                         autonomy=policy.autonomy_of(intent),
+                                         step=f"{ctx.turn_id}:read")
+            if execution.result is not None:
+                found = apply_policy(svc.guard.scan_indirect(
+                    json.dumps(execution.result), "tool"), policy.guards)
+                findings.extend(found)
+                if any(f.action in ("strip", "block", "escalate") for f in found):
+                    return Execution(tool=tool, args=execution.args, status="refused",
+                                     error="the tool output was withheld by a guard")
+            return execution
+
+        classification = Classification(
+            intent=intent, confidence=state.get("confidence", 0.0),
+            entities=state.get("classification", {}).get("entities", {}))
+        plan = svc.engine.plan(state["text"], ctx, intent=intent, classification=classification,
+                               policy=policy, registry=svc.registry, read=read)
+        plan_data = {
+            "proposal": asdict(plan.proposal) if plan.proposal else None,
+            "question": plan.question, "pending": plan.pending, "evidence": plan.evidence,
+            "error": plan.error,
+        }
+    text_draft = svc.engine.draft(state["text"], ctx, intent=intent, chunks=_chunks(state))
+    _audit(runtime, state, "draft", {
+        "proposal": plan_data.get("proposal"), "question": plan_data.get("question"),
+        "evidence": [{"tool": e.get("tool"), "ok": "result" in e}
+                     for e in plan_data.get("evidence", [])],
+        "citations": text_draft.citations, "support": text_draft.support})
+    return {"plan": plan_data, "draft": asdict(text_draft),
+            "findings": [asdict(f) for f in findings]}
+
+
+# -- confidence_check ---------------------------------------------------------------------
+def confidence_check(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
+    svc = runtime.context
+    policy = svc.policy
+    intent = state.get("intent")
+    confidence = float(state.get("confidence") or 0.0)
+    support = float((state.get("draft") or {}).get("support") or 0.0)
+    answer_only = bool(intent in policy.workflows and not policy.workflows[intent].tools
+                       and policy.autonomy_of(str(intent)) != "escalate")
+    # A question the deployment answers only from knowledge needs knowledge that supports
+    # an answer: without it, the classifier's confidence alone means nothing.
+    final = confidence
+    if answer_only and support < MIN_KNOWLEDGE_SUPPORT:
+        final = min(confidence, support)
+    _audit(runtime, state, "confidence_check", {
+        "classifier": round(confidence, 4), "knowledge_support": round(support, 4),
+        "answer_only": answer_only, "confidence": round(final, 4)})
+    return {"confidence": final}
+
+
+# -- policy_gate --------------------------------------------------------------------------
+def policy_gate(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
+    svc = runtime.context
+    policy = svc.policy
+    plan = state.get("plan") or {}
+    proposal = None
+    if plan.get("proposal"):
+        p = plan["proposal"]
+        proposal = gate.Proposal(tool=p["tool"], args=dict(p.get("args") or {}),
+                                 missing=tuple(p.get("missing") or ()))
+    facts = gate.GateInput(intent=state.get("intent"),
+                           confidence=float(state.get("confidence") or 0.0),
+                           findings=_findings(state), proposal=proposal,
+                           proposal_error=plan.get("error"))
+    decision = gate.decide(policy, facts)
+    out: dict[str, Any] = {"decision": {**decision.as_dict(),
+                                        "approval_kind": decision.approval_kind,
+                                        "tier": decision.tier}}
+    approval_id = None
+    if decision.route == "await_approval":
+        request = _approval_request(svc, state, policy, decision, proposal)
+        svc.approvals.create(request)
+        approval_id = request.approval_id
+        out["approval_id"] = approval_id
+    _audit(runtime, state, "policy_gate", {**decision.as_dict(), "approval_id": approval_id,
+                                           "proposal": asdict(proposal) if proposal else None})
+    return out
+
+
+def _approval_request(svc: Services, state: TurnState, policy: Policy,
+                      decision: gate.GateDecision, proposal: gate.Proposal | None) -> ApprovalRequest:
+    kind = decision.approval_kind or "action"
+    draft_text = (state.get("draft") or {}).get("text") or None
+    tool = proposal.tool if proposal and kind == "action" else None
+    args: dict[str, Any] | None = None
+    if tool is not None and proposal is not None:
+        args = svc.registry.get(tool).validate(proposal.args)
+    token = action_token(conversation_id=state["conversation_id"], kind=kind, tool=tool,
+                         args=args, policy_version=policy.version, draft_reply=draft_text)
+    approval_id = "apr_" + hashlib.sha256(f"{state['turn_id']}|{token}".encode()).hexdigest()[:20]
+    now = svc.clock()
+    plan = state.get("plan") or {}
+    evidence: list[dict[str, Any]] = list(plan.get("evidence") or [])
+    for cite in (state.get("draft") or {}).get("citations") or []:
+        evidence.append({"citation": cite})
+    rationale = (f"Intent {state.get('intent')} (confidence {float(state.get('confidence') or 0):.2f}); "
+                 f"{decision.reason}.")
+    return ApprovalRequest(
+        approval_id=approval_id, conversation_id=state["conversation_id"],
+        turn_id=state["turn_id"], customer_id=state.get("customer_id"), kind=kind,
+        intent=state.get("intent"), tool=tool, args=args, tier=decision.tier or "reply",
+        rules=list(decision.rules), rationale=rationale, evidence=evidence,
+        draft_reply=draft_text, requested_at=now,
+        expires_at=now + policy.approvals.expiry.total_seconds(),
+        approvals_needed=decision.approvers, policy_version=policy.version, token=token)
+
+
+def after_gate(state: TurnState) -> str:
+    route = (state.get("decision") or {}).get("route")
+    return {"execute": "execute", "await_approval": "await_approval",
+            "escalate": "escalate"}.get(str(route), "guard_output")
+
+
+# -- await_approval (no side effects: it interrupts) ---------------------------------------
+def await_approval(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
+    approval_id = state.get("approval_id")
+    resumed = interrupt({"approval_id": approval_id})
+    # Trust the store, not the resume value: the decision must be recorded there.
+    request = runtime.context.approvals.get(str(approval_id))
+    if not isinstance(resumed, dict) or resumed.get("approval_id") != approval_id:
+        return {"approval": {"status": "invalid", "approval_id": approval_id}}
+    on_expiry = runtime.context.policy.approvals.on_expiry
+    return {"approval": {"approval_id": approval_id, "status": request.status,
+                         "on_expiry": on_expiry,
+                         "kind": request.kind, "tool": request.tool, "args": request.args,
+                         "decided_by": [d.principal for d in request.decisions],
+                         "edited": any(d.decision == "edit" for d in request.decisions),
+                         "reply": ((request.args or {}).get("reply")
+                                   if request.kind == "reply" else None)}}
+
+
+def after_approval(state: TurnState) -> str:
+    approval = state.get("approval") or {}
+    status = approval.get("status")
+    if status == "approved":
+        return "execute" if approval.get("kind") == "action" else "guard_output"
+    if status == "expired" and approval.get("on_expiry") == "escalate":
+        return "escalate"
+    return "guard_output"
+
+
+# -- execute ------------------------------------------------------------------------------
+def execute(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
+    svc = runtime.context
+    policy = svc.policy
+    intent = state.get("intent") or ""
+    approval = state.get("approval") or {}
+    plan = state.get("plan") or {}
+    if approval.get("status") == "approved":
+        tool, args, approval_id = approval["tool"], dict(approval.get("args") or {}), \
+            approval["approval_id"]
+    else:
+        proposal = plan.get("proposal") or {}
+        tool, args, approval_id = proposal.get("tool"), dict(proposal.get("args") or {}), None
+    try:
+        execution = svc.executor.run(policy=policy, conversation_id=state["conversation_id"],
+                                     customer_id=state.get("customer_id"), tool=str(tool),
+                                     args=args, autonomy=policy.autonomy_of(intent),
+                                     step=state["turn_id"], approval_id=approval_id)
+    except GateViolation as exc:
+        execution = Execution(tool=str(tool), args=args, status="refused", error=exc.message)
+    findings = _findings(state)
+    if execution.result is not None:
+        findings.extend(apply_policy(svc.guard.scan_indirect(json.dumps(execution.result),
+                                                             "tool"), policy.guards))
+    composed = svc.engine.compose(_ctx(state), intent=intent, executions=[execution],
+                                  draft=Draft(**(state.get("draft") or {"text": ""})),
+                                  registry=svc.registry)
+    _audit(runtime, state, "execute", {
+        "tool": execution.tool, "args": execution.args, "status": execution.status,
+        "error": execution.error, "idempotency_key": execution.key,
+        "replayed": execution.replayed, "approval_id": approval_id})
+    return {"actions": [execution.as_action()], "draft": asdict(composed),
+            "findings": [asdict(f) for f in findings]}
+
+
+# -- escalate -----------------------------------------------------------------------------
+def escalate(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
+    svc = runtime.context
+    decision = state.get("decision") or {}
+    approval = state.get("approval") or {}
+    if approval.get("status") == "expired":
+        reason, rules = "approval expired", ["approvals.on_expiry=escalate"]
+    else:
+        reason, rules = decision.get("reason", "escalated"), list(decision.get("rules") or [])
+    plan = state.get("plan") or {}
+    summary = _summary(state, reason)
+    body = {"summary": summary, "rules": rules, "intent": state.get("intent"),
+            "confidence": state.get("confidence"),
+            "recommended_action": plan.get("proposal"),
+            "customer_message": state.get("redacted")}
+    escalation_id = svc.conversations.add_escalation(
+        conversation_id=state["conversation_id"], turn_id=state["turn_id"], reason=reason,
+        body=body)
+    self_harm = any(f["type"] == "SELF_HARM" for f in state.get("findings") or [])
+    text = replies.SELF_HARM if self_harm else replies.ESCALATED
+    if "confidence.below_minimum" in rules and state.get("intent") in svc.policy.workflows \
+            and not svc.policy.workflows[str(state.get("intent"))].tools:
+        text = replies.NO_KNOWLEDGE
+    _audit(runtime, state, "escalate", {"escalation_id": escalation_id, "reason": reason,
+                                        "rules": rules, "summary": summary})
+    return {"escalation": {"reason": reason, "summary": summary, "rules": rules},
+            "reply": {"text": text, "citations": []}, "status": "escalated"}
+
+
+def _summary(state: TurnState, reason: str) -> str:
+    intent = state.get("intent") or "unclassified"
+    proposal = (state.get("plan") or {}).get("proposal")
+    parts = [f"Customer {state.get('customer_id') or '(unknown)'} wrote: "
+             f"\"{(state.get('redacted') or '')[:300]}\"",
+             f"Intent: {intent} (confidence {float(state.get('confidence') or 0):.2f}).",
+             f"Escalated because: {reason}."]
+    if proposal:
+        parts.append(f"Recommended action: {proposal['tool']}({json.dumps(proposal['args'])}).")
+    return " ".join(parts)
+
+
+# -- guard_output -------------------------------------------------------------------------
+def guard_output(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
+    svc = runtime.context
+    policy = svc.policy
+    decision = state.get("decision") or {}
+    approval = state.get("approval") or {}
+    plan = state.get("plan") or {}
+    draft_data = state.get("draft") or {}
+    status, reply = state.get("status"), state.get("reply")
+    if status == "escalated":
+        pass
+    elif decision.get("route") == "block":
+        status, reply = "blocked", {"text": replies.BLOCKED, "citations": []}
+    elif approval and approval.get("status") in ("rejected", "expired", "invalid"):
+        status, reply = "answered", {"text": replies.REJECTED, "citations": []}
+    elif approval and approval.get("kind") == "reply" and approval.get("status") == "approved":
+        text = approval.get("reply") or draft_data.get("text") or replies.FALLBACK
+        status, reply = "answered", {"text": text, "citations": draft_data.get("citations", [])}
+    elif decision.get("route") == "respond" and plan.get("question"):
+        status, reply = "answered", {"text": plan["question"], "citations": []}
+    else:
+        text = draft_data.get("text") or replies.FALLBACK
+        status, reply = "answered", {"text": text, "citations": draft_data.get("citations", [])}
+    # A citation must name a (doc_id, version) retrieved for this very turn.
+    retrieved = {(c["doc_id"], c["version"]) for c in state.get("chunks") or []}
+    proposed = list(reply.get("citations", []))
+    citations = [c for c in proposed if (c["doc_id"], c["version"]) in retrieved]
+    executed = [float(a["args"][k]) for a in state.get("actions") or []
+                if a.get("status") == "executed" for k in ("amount",) if k in a.get("args", {})]
+    context = OutputContext(
+        customer_values=[v for v in [state.get("customer_id")] if v],
+        chunks_text=[c["text"] for c in state.get("chunks") or []],
+        executed_amounts=executed, banned_phrases=policy.guards.banned_phrases)
+    checked = svc.guard.check_output(reply["text"], context)
+    findings = _findings(state) + [f for f in checked.findings]
+    if checked.action == "escalate" and status != "escalated":
+        svc.conversations.add_escalation(conversation_id=state["conversation_id"],
+                                         turn_id=state["turn_id"], reason="output guard",
+                                         body={"problems": checked.problems})
+        status, reply = "escalated", {"text": replies.ESCALATED, "citations": []}
+    else:
+        reply = {"text": checked.text, "citations": citations}
+    _audit(runtime, state, "guard_output", {
+        "action": checked.action, "problems": checked.problems,
+        "findings": [_public(f) for f in checked.findings],
+        "citations": citations, "dropped_citations": len(proposed) - len(citations)})
+    return {"status": status, "reply": reply, "findings": [asdict(f) for f in findings]}
+
+
+# -- respond ------------------------------------------------------------------------------
+def respond(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
+    svc = runtime.context
+    reply = state.get("reply") or {"text": replies.FALLBACK, "citations": []}
+    svc.conversations.add_message(state["conversation_id"], state["turn_id"], "assistant",
+                                  svc.guard.redact(reply["text"]))
+    plan = state.get("plan") or {}
+    decision = state.get("decision") or {}
+    carry = plan.get("pending") if decision.get("route") == "respond" and \
+        plan.get("question") else None
+    if carry is not None:
+        carry = {**carry, "confidence": float(state.get("confidence") or 0.0)}
+    _audit(runtime, state, "respond", {"status": state.get("status"),
+                                       "reply": svc.guard.redact(reply["text"]),
+                                       "citations": reply.get("citations", [])})
+    return {"pending": carry}

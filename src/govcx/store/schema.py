@@ -1,0 +1,119 @@
+"""Tables of the govcx database. One schema for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+conversations = Table(
+    "conversations", metadata,
+    Column("conversation_id", String(64), primary_key=True),
+    Column("customer_id", String(128), nullable=True),
+    Column("status", String(32), nullable=False),  # idle | running | pending_approval
+    Column("last_turn_status", String(32), nullable=True),
+    Column("turn_count", Integer, nullable=False, default=0),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+messages = Table(
+    "messages", metadata,
+    Column("message_id", Integer, primary_key=True, autoincrement=True),
+    Column("conversation_id", String(64), nullable=False, index=True),
+    Column("turn_id", String(64), nullable=False),
+    Column("role", String(16), nullable=False),  # customer | assistant | system
+    Column("text", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("turn_id", "role", name="uq_message_turn_role"),
+)
+
+turns = Table(
+    "turns", metadata,
+    Column("turn_id", String(64), primary_key=True),
+    Column("conversation_id", String(64), nullable=False, index=True),
+    Column("status", String(32), nullable=False),
+    Column("body", Text, nullable=False),  # the Turn as JSON
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+approvals = Table(
+    "approvals", metadata,
+    Column("approval_id", String(64), primary_key=True),
+    Column("conversation_id", String(64), nullable=False, index=True),
+    Column("turn_id", String(64), nullable=False),
+    Column("status", String(16), nullable=False, index=True),
+    Column("expires_at", Float, nullable=False),
+    Column("body", Text, nullable=False),  # the ApprovalRequest as JSON
+    Column("version", Integer, nullable=False, default=0),  # optimistic concurrency
+    Column("requested_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+executions = Table(
+    "executions", metadata,
+    Column("key", String(80), primary_key=True),
+    Column("conversation_id", String(64), nullable=False, index=True),
+    Column("tool", String(128), nullable=False),
+    Column("args", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # started | succeeded | failed
+    Column("result", Text, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("attempts", Integer, nullable=False, default=1),
+    Column("started_at", Float, nullable=False),
+    Column("finished_at", Float, nullable=True),
+)
+
+audit_events = Table(
+    "audit_events", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("event_id", String(40), nullable=False, unique=True),
+    Column("ts", Float, nullable=False),
+    Column("conversation_id", String(64), nullable=True),
+    Column("turn_id", String(64), nullable=True),
+    Column("actor", String(128), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("policy_version", String(64), nullable=True),
+    Column("body", Text, nullable=False),  # canonical JSON of the event's content
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_audit_conversation", "conversation_id", "seq"),
+)
+
+audit_head = Table(
+    "audit_head", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", Integer, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+escalations = Table(
+    "escalations", metadata,
+    Column("escalation_id", String(64), primary_key=True),
+    Column("conversation_id", String(64), nullable=False, index=True),
+    Column("turn_id", String(64), nullable=False),
+    Column("reason", String(128), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # open | resolved
+    Column("created_at", Float, nullable=False),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys", metadata,
+    Column("scope", String(200), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("response", Text, nullable=True),
+    Column("created_at", Float, nullable=False),
+)

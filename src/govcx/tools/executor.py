@@ -1,0 +1,176 @@
+"""The executor: runs a tool call at most once per idempotency key, and only if allowed.
+
+Before any call the executor re-checks the policy: an action that needs approval runs
+only with an approved request whose token binds exactly this tool, these canonical
+arguments, this policy version and this conversation. This check does not trust the
+graph; it is the last line of the guarantee that nothing gated runs unapproved.
+
+The execution ledger records ``started`` before the call and ``succeeded``/``failed``
+after. A retried step whose ledger row says succeeded returns the recorded result and
+calls nothing; a row left ``started`` by a crash is called again with the same
+idempotency key, which the tool passes downstream so the business system drops the
+duplicate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import insert, select, update
+
+from govcx.errors import GovcxError, NotFound, ToolArgumentError, ToolError
+from govcx.governance.approval import ApprovalStore, action_token
+from govcx.governance.gate import approval_need
+from govcx.governance.policy import Policy
+from govcx.store.db import Database, dumps
+from govcx.store.schema import executions
+from govcx.tools.registry import ToolRegistry
+
+Status = Literal["executed", "failed", "refused"]
+
+
+class GateViolation(GovcxError):
+    """An execution was attempted that the policy does not allow."""
+
+    code = "gate_violation"
+
+
+def idempotency_key(*, conversation_id: str, step: str, tool: str, args: dict[str, Any]) -> str:
+    """Stable for the same conversation, approval or turn step, tool and canonical args."""
+    material = dumps([conversation_id, step, tool, args])
+    return "gcx-" + hashlib.sha256(material.encode("utf-8")).hexdigest()[:40]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Execution:
+    tool: str
+    args: dict[str, Any]
+    status: Status
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    key: str = ""
+    replayed: bool = False
+    """True when the ledger already had this step: nothing was called."""
+    rules: tuple[str, ...] = field(default=())
+
+    def as_action(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"tool": self.tool, "args": self.args, "status": self.status}
+        if self.result is not None:
+            out["result"] = self.result
+        if self.error:
+            out["error"] = self.error
+        return out
+
+
+class Executor:
+    """Runs tools for a conversation, through the ledger and the approval check."""
+
+    def __init__(self, *, db: Database, registry: ToolRegistry, approvals: ApprovalStore,
+                 data_dir: Path) -> None:
+        self.db = db
+        self.registry = registry
+        self.approvals = approvals
+        self.data_dir = data_dir
+
+    def run(self, *, policy: Policy, conversation_id: str, customer_id: str | None, tool: str,
+            args: dict[str, Any], autonomy: str, step: str,
+            approval_id: str | None = None) -> Execution:
+        """Execute one tool call. ``step`` is the turn or approval id the call belongs to."""
+        try:
+            spec = self.registry.get(tool)
+        except NotFound as exc:
+            return Execution(tool=tool, args=args, status="refused", error=exc.message)
+        try:
+            canonical = spec.validate(args)
+        except ToolArgumentError as exc:
+            return Execution(tool=tool, args=args, status="refused", error=exc.message)
+        need = approval_need(policy, tool, canonical, autonomy)
+        if need.needed:
+            self._require_bound_approval(policy, conversation_id, tool, canonical, approval_id)
+        key = idempotency_key(conversation_id=conversation_id, step=approval_id or step,
+                              tool=tool, args=canonical)
+        replay = self._ledger_begin(key, conversation_id, tool, canonical)
+        if replay is not None:
+            return replay
+        context: dict[str, Any] = {
+            "customer_id": customer_id, "conversation_id": conversation_id,
+            "idempotency_key": key, "data_dir": self.data_dir,
+        }
+        kwargs = dict(canonical)
+        for name in spec.context_params:
+            kwargs[name] = context[name]
+        try:
+            raw = spec.fn(**kwargs)
+        except ToolError as exc:
+            self._ledger_end(key, "failed", None, exc.message)
+            return Execution(tool=tool, args=canonical, status="failed", error=exc.message,
+                             key=key)
+        except Exception as exc:  # a broken tool must not take the turn down with it
+            error = f"the tool failed unexpectedly ({type(exc).__name__})"
+            self._ledger_end(key, "failed", None, error)
+            return Execution(tool=tool, args=canonical, status="failed", error=error, key=key)
+        result = _as_result(raw)
+        self._ledger_end(key, "succeeded", result, None)
+        return Execution(tool=tool, args=canonical, status="executed", result=result, key=key)
+
+    def _require_bound_approval(self, policy: Policy, conversation_id: str, tool: str,
+                                args: dict[str, Any], approval_id: str | None) -> None:
+        if approval_id is None:
+            raise GateViolation(f"{tool} needs approval and none was given")
+        request = self.approvals.get(approval_id)
+        expected = action_token(conversation_id=conversation_id, kind="action", tool=tool,
+                                args=args, policy_version=policy.version)
+        if request.status != "approved":
+            raise GateViolation(f"approval {approval_id} is {request.status}, not approved")
+        if request.conversation_id != conversation_id or request.token != expected:
+            raise GateViolation(f"approval {approval_id} is bound to another action")
+
+    def _ledger_begin(self, key: str, conversation_id: str, tool: str,
+                      args: dict[str, Any]) -> Execution | None:
+        now = time.time()
+        with self.db.begin() as conn:
+            row = conn.execute(select(executions).where(executions.c.key == key)).first()
+            if row is None:
+                conn.execute(insert(executions).values(
+                    key=key, conversation_id=conversation_id, tool=tool, args=dumps(args),
+                    status="started", attempts=1, started_at=now))
+                return None
+            if row.status == "succeeded":
+                return Execution(tool=tool, args=args, status="executed",
+                                 result=json.loads(row.result) if row.result else None,
+                                 key=key, replayed=True)
+            if row.status == "failed":
+                return Execution(tool=tool, args=args, status="failed", error=row.error,
+                                 key=key, replayed=True)
+            # started: a crash interrupted the call; run it again with the same key.
+            conn.execute(update(executions).where(executions.c.key == key)
+                         .values(attempts=row.attempts + 1))
+            return None
+
+    def _ledger_end(self, key: str, status: str, result: dict[str, Any] | None,
+                    error: str | None) -> None:
+        with self.db.begin() as conn:
+            conn.execute(update(executions).where(executions.c.key == key).values(
+                status=status, result=dumps(result) if result is not None else None,
+                error=error, finished_at=time.time()))
+
+    def ledger(self, conversation_id: str) -> list[dict[str, Any]]:
+        with self.db.read() as conn:
+            rows = conn.execute(select(executions).where(
+                executions.c.conversation_id == conversation_id
+            ).order_by(executions.c.started_at)).all()
+        return [dict(r._mapping) for r in rows]
+
+
+def _as_result(raw: Any) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    if isinstance(raw, dict):
+        data: dict[str, Any] = json.loads(dumps(raw))
+        return data
+    return {"value": json.loads(dumps(raw))}

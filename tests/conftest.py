@@ -1,0 +1,74 @@
+"""Shared fixtures: a small pack (tests/fixtures/shop) on a fresh state dir per test."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from govcx.agent.agent import Agent
+from govcx.agent.pack import load_pack
+from govcx.agent.settings import Settings
+from govcx.knowledge.retriever import Chunk
+from govcx.testing import InMemoryRetriever, PassThroughGuard
+
+SHOP = Path(__file__).parent / "fixtures" / "shop"
+
+RETURNS = Chunk(doc_id="returns", version="2", title="Returns policy", chunk_id="returns#1",
+                text="You can return any unused item within 30 days of delivery for a full "
+                     "refund. Refunds go back to the original payment method within 5 business "
+                     "days of us receiving the return.", tags=("returns",))
+
+
+class Clock:
+    """A controllable clock for expiry tests."""
+
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def shop_pack_dir() -> Path:
+    return SHOP
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def make_agent(tmp_path: Path, clock: Clock) -> Iterator[Callable[..., Agent]]:
+    made: list[Agent] = []
+
+    def factory(pack: Path = SHOP, **kwargs: Any) -> Agent:
+        kwargs.setdefault("retriever", InMemoryRetriever([RETURNS]))
+        kwargs.setdefault("guard", PassThroughGuard())
+        kwargs.setdefault("clock", clock)
+        agent = Agent(load_pack(pack), Settings(home=tmp_path / "home"), **kwargs)
+        made.append(agent)
+        return agent
+
+    yield factory
+    for agent in made:
+        agent.close()
+
+
+@pytest.fixture
+def agent(make_agent: Callable[..., Agent]) -> Agent:
+    return make_agent()
+
+
+def shop_effects(agent: Agent) -> list[dict[str, Any]]:
+    """What the shop pack's tools did downstream."""
+    import json
+
+    path = agent.state_dir / "packs" / "shop" / "effects.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line]
