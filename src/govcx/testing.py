@@ -22,8 +22,9 @@ class InMemoryRetriever:
     def __init__(self, chunks: Sequence[Chunk]) -> None:
         self.chunks = list(chunks)
         self._vectorizer = TfidfVectorizer(sublinear_tf=True, stop_words="english")
-        corpus = [f"{c.title} {c.heading} {c.text}" for c in self.chunks] or ["empty"]
-        self._matrix = self._vectorizer.fit_transform(corpus)
+        if self.chunks:
+            corpus = [f"{c.title} {c.heading} {c.text}" for c in self.chunks]
+            self._matrix = self._vectorizer.fit_transform(corpus)
 
     def search(self, query: str, *, k: int = 5, tags: Sequence[str] | None = None,
                now: datetime | None = None) -> list[Chunk]:

@@ -19,7 +19,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from govcx.errors import PolicyError
 from govcx.governance.expr import Expression, ExpressionError
@@ -37,6 +45,11 @@ def parse_duration(text: str | int | float) -> timedelta:
     if isinstance(text, int | float) and not isinstance(text, bool):
         return timedelta(seconds=float(text))
     match = _DURATION.match(str(text))
+    if not match and str(text).startswith("P"):  # ISO 8601, as a dumped policy writes it
+        try:
+            return TypeAdapter(timedelta).validate_python(str(text))
+        except ValidationError:
+            pass
     if not match:
         raise ValueError(f"{text!r} is not a duration; use a number and a unit, like 30m, 24h, 7d")
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})

@@ -1,0 +1,146 @@
+"""Crash safety with real processes killed by SIGKILL, then recovered.
+
+1. The process dies after the tool's external effect but before anything is recorded:
+   recovery calls the tool again with the same idempotency key, the tool drops the
+   duplicate, and there is exactly one effect.
+2. The process dies after the ledger recorded success but before the checkpoint: the
+   step is replayed from the ledger and the tool (which does not dedupe) is not called.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from tests.conftest import SHOP
+
+RUNNER = textwrap.dedent('''
+    import os, signal, sys, json
+    from pathlib import Path
+    from govcx.agent.agent import Agent
+    from govcx.agent.pack import load_pack
+    from govcx.agent.settings import Settings
+    from govcx.agent.embedded import EmbeddedEngine
+    from govcx.knowledge.retriever import Chunk
+    from govcx.testing import InMemoryRetriever, PassThroughGuard
+
+    pack_dir, home, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+    pack = load_pack(pack_dir)
+    engine = EmbeddedEngine.from_policy(pack.policy)
+    marker = Path(home) / "kill-in-compose"
+
+    class KillingEngine:
+        name = "embedded"
+        def __getattr__(self, name):
+            return getattr(engine, name)
+        def compose(self, *args, **kwargs):
+            if marker.exists():
+                marker.unlink()
+                os.kill(os.getpid(), signal.SIGKILL)
+            return engine.compose(*args, **kwargs)
+
+    agent = Agent(pack, Settings(home=Path(home)), engine=KillingEngine(),
+                  retriever=InMemoryRetriever([]), guard=PassThroughGuard())
+    if mode == "ask":
+        turn = agent.respond("crash-1", sys.argv[4], customer_id="C-1")
+        print(json.dumps(turn.model_dump(mode="json")))
+    elif mode == "approve":
+        pending = agent.approvals.list(status="pending")
+        turn = agent.decide(pending[0].approval_id, principal="sup", decision="approve")
+        print(json.dumps(turn.model_dump(mode="json")))
+    elif mode == "recover":
+        print(json.dumps([t.model_dump(mode="json") for t in agent.recover()]))
+''')
+
+def _pack(tmp_path: Path, *, kill_after_effect: bool, dedupe: bool) -> Path:
+    pack = tmp_path / "pack"
+    shutil.copytree(SHOP, pack)
+    tools = (pack / "tools.py").read_text()
+    if kill_after_effect:
+        tools = tools.replace(
+            '''    return _record(data_dir, idempotency_key, {"tool": "issue_refund", "order_id": order_id,
+                                               "amount": amount})''',
+            '''    result = _record(data_dir, idempotency_key, {"tool": "issue_refund",
+                                                 "order_id": order_id, "amount": amount})
+    marker = data_dir / "kill-after-effect"
+    if marker.exists():
+        import os, signal
+        marker.unlink()
+        os.kill(os.getpid(), signal.SIGKILL)
+    return result''')
+        assert "kill-after-effect" in tools
+    if not dedupe:
+        tools = tools.replace('''    for seen in effects(data_dir):
+        if seen["key"] == key:
+            return seen["result"]
+''', "")
+        assert "for seen in effects" not in tools
+    (pack / "tools.py").write_text(tools)
+    return pack
+
+
+def _run(pack: Path, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    script = home.parent / "runner.py"
+    script.write_text(RUNNER)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    return subprocess.run([sys.executable, str(script), str(pack), str(home), *args],
+                          capture_output=True, text=True, timeout=120, env=env)
+
+
+def _effects(home: Path) -> list[dict[str, object]]:
+    path = home / "packs" / "shop" / "effects.jsonl"
+    return [json.loads(x) for x in path.read_text().splitlines() if x] if path.exists() else []
+
+
+def test_kill_between_effect_and_checkpoint_then_recover(tmp_path: Path) -> None:
+    pack = _pack(tmp_path, kill_after_effect=True, dedupe=True)
+    home = tmp_path / "home"
+    (home / "packs" / "shop").mkdir(parents=True)
+    (home / "packs" / "shop" / "kill-after-effect").touch()
+    crashed = _run(pack, home, "ask", "please refund $20 for order A-1001")
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+    assert len(_effects(home)) == 1  # the effect happened; nothing after it did
+    recovered = _run(pack, home, "recover")
+    assert recovered.returncode == 0, recovered.stderr
+    turns = json.loads(recovered.stdout)
+    assert [t["status"] for t in turns] == ["answered"]
+    assert turns[0]["actions"][0]["status"] == "executed"
+    assert len(_effects(home)) == 1  # retried with the same key, deduplicated downstream
+    again = _run(pack, home, "recover")
+    assert json.loads(again.stdout) == []
+
+
+def test_kill_after_ledger_success_replays_without_calling(tmp_path: Path) -> None:
+    pack = _pack(tmp_path, kill_after_effect=False, dedupe=False)
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "kill-in-compose").touch()
+    crashed = _run(pack, home, "ask", "please refund $20 for order A-1001")
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+    assert len(_effects(home)) == 1
+    recovered = _run(pack, home, "recover")
+    assert recovered.returncode == 0, recovered.stderr
+    turns = json.loads(recovered.stdout)
+    assert turns[0]["status"] == "answered"
+    assert len(_effects(home)) == 1  # the ledger made the retried step a no-op
+
+
+def test_kill_during_approved_execution_then_recover(tmp_path: Path) -> None:
+    pack = _pack(tmp_path, kill_after_effect=True, dedupe=True)
+    home = tmp_path / "home"
+    first = _run(pack, home, "ask", "please refund $80 for order A-1002")
+    assert json.loads(first.stdout)["status"] == "pending_approval", first.stderr
+    (home / "packs" / "shop" / "kill-after-effect").touch()
+    crashed = _run(pack, home, "approve")
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+    recovered = _run(pack, home, "recover")
+    turns = json.loads(recovered.stdout)
+    assert turns[0]["status"] == "answered", recovered.stderr
+    assert turns[0]["actions"][0]["args"]["amount"] == 80.0
+    assert len(_effects(home)) == 1
