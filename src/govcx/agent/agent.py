@@ -170,8 +170,33 @@ class Agent:
 
     # -- conversing -----------------------------------------------------------------------
     def respond(self, conversation_id: str, text: str, *, customer_id: str | None = None,
-                idempotency_key: str | None = None) -> Turn:
-        """Run one customer message through the graph and return the Turn."""
+                idempotency_key: str | None = None,
+                on_event: Callable[[str, dict[str, Any]], None] | None = None) -> Turn:
+        """Run one customer message through the graph and return the Turn.
+
+        Args:
+            conversation_id: The conversation (LangGraph thread); created on first use.
+            text: The customer's message (at most 8000 characters).
+            customer_id: The customer, passed to tools as context.
+            idempotency_key: A repeat with the same key returns the first Turn and
+                processes nothing twice.
+            on_event: Called with (node, summary) after each node of this turn.
+        """
+        if on_event is None:
+            return self._respond(conversation_id, text, customer_id, idempotency_key)
+
+        def scoped(kind: str, data: dict[str, Any]) -> None:
+            if data.get("conversation_id") == conversation_id:
+                on_event(kind, data)
+
+        self.observers.append(scoped)
+        try:
+            return self._respond(conversation_id, text, customer_id, idempotency_key)
+        finally:
+            self.observers.remove(scoped)
+
+    def _respond(self, conversation_id: str, text: str, customer_id: str | None,
+                 idempotency_key: str | None) -> Turn:
         check_id("conversation_id", conversation_id)
         check_text(text)
         if customer_id is not None:

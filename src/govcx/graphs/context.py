@@ -31,7 +31,8 @@ class Services:
     conversations: ConversationStore
     clock: Callable[[], float]
     observer: Callable[[str, dict[str, Any]], None] | None = None
-    """Called after each node with its name and a small summary (metrics, streaming)."""
+    """Called after each node with its name and a small summary that carries
+    conversation_id and turn_id (metrics, streaming)."""
 
     @property
     def policy(self) -> Policy:

@@ -44,7 +44,8 @@ def _audit(rt: Runtime[Services], state: TurnState, kind: str, data: dict[str, A
                             turn_id=state.get("turn_id"),
                             policy_version=rt.context.policy.version)
     if rt.context.observer is not None:
-        rt.context.observer(kind, data)
+        rt.context.observer(kind, {"conversation_id": state.get("conversation_id"),
+                                   "turn_id": state.get("turn_id"), **data})
 
 
 def _ctx(state: TurnState) -> TurnContext:
