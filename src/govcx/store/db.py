@@ -53,10 +53,15 @@ class Database:
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             args = {"check_same_thread": False, "timeout": 30}
-            self.engine = create_engine(url, poolclass=NullPool, connect_args=args)
+            # Pooled connections: closing the last connection to a WAL database checkpoints
+            # and removes the WAL file, which costs milliseconds on every transaction.
+            memory = not parsed.database or parsed.database == ":memory:"
+            pool: dict[str, Any] = {"poolclass": NullPool} if memory else {
+                "pool_size": 8, "max_overflow": 16}
+            self.engine = create_engine(url, connect_args=args, **pool)
             _sqlite_semantics(self.engine, immediate=True)
             # Reads take a deferred transaction: in WAL mode they never wait for writers.
-            self.read_engine = create_engine(url, poolclass=NullPool, connect_args=args)
+            self.read_engine = create_engine(url, connect_args=args, **pool)
             _sqlite_semantics(self.read_engine, immediate=False)
         else:
             self.engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
