@@ -50,9 +50,11 @@ def money_amounts(text: str) -> list[float]:
 
 
 def terms(text: str) -> set[str]:
+    """Content words, crudely stemmed. Identifiers (anything with a digit) are left out:
+    an order number says nothing about which policy sentence is relevant."""
     out = set()
     for word in _WORD.findall(text.lower()):
-        if word in _STOP or len(word) < 3:
+        if word in _STOP or len(word) < 3 or any(ch.isdigit() for ch in word):
             continue
         out.add(_stem(word))
     return out
@@ -223,9 +225,11 @@ class EmbeddedEngine:
         succeeded = any(e.status == "executed" for e in executions)
         text = " ".join(p for p in parts if p)
         citations: list[dict[str, str]] = []
-        if succeeded and draft.text:
-            text = f"{text} {draft.text}".strip()
-            citations = list(draft.citations)
+        if succeeded and draft.text and draft.support >= 0.5:
+            # One supporting policy sentence (the best one) after what was done.
+            first = _sentences(draft.text)[0]
+            text = f"{text} {first}".strip()
+            citations = list(draft.citations[:1])
         return Draft(text=text, citations=citations, support=draft.support)
 
 

@@ -42,8 +42,9 @@ def _args(args: dict[str, Any] | None) -> str:
 
 def approvals_table(items: list[Any]) -> None:
     table = Table(title="Approvals", show_lines=False)
-    for col in ("approval", "status", "tier", "action", "conversation", "age", "approvals"):
-        table.add_column(col)
+    table.add_column("approval", no_wrap=True)
+    for col in ("status", "tier", "action", "conversation", "age", "approvals"):
+        table.add_column(col, overflow="fold")
     now = time.time()
     for a in items:
         action = f"{a.tool}({_args(a.args)})" if a.kind == "action" else "reply"

@@ -426,12 +426,16 @@ def guard_output(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]
     retrieved = {(c["doc_id"], c["version"]) for c in state.get("chunks") or []}
     proposed = list(reply.get("citations", []))
     citations = [c for c in proposed if (c["doc_id"], c["version"]) in retrieved]
-    executed = [float(a["args"][k]) for a in state.get("actions") or []
-                if a.get("status") == "executed" for k in ("amount",) if k in a.get("args", {})]
+    executed_actions = [a for a in state.get("actions") or [] if a.get("status") == "executed"]
+    results = [a.get("result") or {} for a in executed_actions]
+    results += [e["result"] for e in plan.get("evidence") or [] if e.get("result")]
     context = OutputContext(
         customer_values=[v for v in [state.get("customer_id")] if v],
         chunks_text=[c["text"] for c in state.get("chunks") or []],
-        executed_amounts=executed, banned_phrases=policy.guards.banned_phrases)
+        executed_amounts=_amounts([*(a.get("args") or {} for a in executed_actions),
+                                   *(a.get("result") or {} for a in executed_actions)]),
+        banned_phrases=policy.guards.banned_phrases,
+        facts=[json.dumps(r, ensure_ascii=False) for r in results])
     checked = svc.guard.check_output(reply["text"], context)
     findings = _findings(state) + [f for f in checked.findings]
     if checked.action == "escalate" and status != "escalated":
@@ -446,6 +450,16 @@ def guard_output(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]
         "findings": [_public(f) for f in checked.findings],
         "citations": citations, "dropped_citations": len(proposed) - len(citations)})
     return {"status": status, "reply": reply, "findings": [asdict(f) for f in findings]}
+
+
+def _amounts(values: list[dict[str, Any]]) -> list[float]:
+    """Money amounts that executed actions carried or returned (a reply may state them)."""
+    found: list[float] = []
+    for data in values:
+        for key, value in data.items():
+            if "amount" in key and isinstance(value, int | float) and not isinstance(value, bool):
+                found.append(float(value))
+    return found
 
 
 # -- respond ------------------------------------------------------------------------------
