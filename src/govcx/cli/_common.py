@@ -15,7 +15,7 @@ from rich.console import Console
 from govcx.errors import GovcxError
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 PackOpt = Annotated[Path | None, typer.Option("--pack", help="Pack folder (default: bundled acme)",
                                               envvar="GOVCX_PACK", show_default=False)]
