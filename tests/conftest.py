@@ -42,15 +42,65 @@ def clock() -> Clock:
     return Clock()
 
 
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """Admin URL of a PostgreSQL server (a throwaway cluster unless one is given)."""
+    import os
+
+    from tests import pg
+
+    given = os.environ.get("GOVCX_TEST_DATABASE_URL")
+    if given:
+        yield given
+        return
+    if not pg.available():
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+    cluster = pg.Cluster()
+    try:
+        yield cluster.start()
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(params=["sqlite"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Override per module with parametrize("backend", [...], indirect=True)."""
+    return str(request.param)
+
+
 @pytest.fixture
-def make_agent(tmp_path: Path, clock: Clock) -> Iterator[Callable[..., Agent]]:
+def database_url(backend: str, request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """None for SQLite (the state dir default); a fresh database for PostgreSQL."""
+    if backend == "sqlite":
+        yield None
+        return
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    admin = request.getfixturevalue("pg_server")
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    engine = create_engine(admin.replace("postgresql://", "postgresql+psycopg://"),
+                           isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    yield admin.rsplit("/", 1)[0] + f"/{name}"
+    with engine.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    engine.dispose()
+
+
+@pytest.fixture
+def make_agent(tmp_path: Path, clock: Clock,
+               database_url: str | None) -> Iterator[Callable[..., Agent]]:
     made: list[Agent] = []
 
     def factory(pack: Path = SHOP, **kwargs: Any) -> Agent:
         kwargs.setdefault("retriever", InMemoryRetriever([RETURNS]))
         kwargs.setdefault("guard", PassThroughGuard())
         kwargs.setdefault("clock", clock)
-        agent = Agent(load_pack(pack), Settings(home=tmp_path / "home"), **kwargs)
+        settings = Settings(home=tmp_path / "home", database_url=database_url)
+        agent = Agent(load_pack(pack), settings, **kwargs)
         made.append(agent)
         return agent
 

@@ -18,6 +18,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import SHOP
 
 RUNNER = textwrap.dedent('''
@@ -31,6 +33,7 @@ RUNNER = textwrap.dedent('''
     from govcx.testing import InMemoryRetriever, PassThroughGuard
 
     pack_dir, home, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+    database_url = os.environ.get("CRASH_DATABASE_URL") or None
     pack = load_pack(pack_dir)
     engine = EmbeddedEngine.from_policy(pack.policy)
     marker = Path(home) / "kill-in-compose"
@@ -45,7 +48,8 @@ RUNNER = textwrap.dedent('''
                 os.kill(os.getpid(), signal.SIGKILL)
             return engine.compose(*args, **kwargs)
 
-    agent = Agent(pack, Settings(home=Path(home)), engine=KillingEngine(),
+    agent = Agent(pack, Settings(home=Path(home), database_url=database_url),
+                  engine=KillingEngine(),
                   retriever=InMemoryRetriever([]), guard=PassThroughGuard())
     if mode == "ask":
         turn = agent.respond("crash-1", sys.argv[4], customer_id="C-1")
@@ -83,6 +87,17 @@ def _pack(tmp_path: Path, *, kill_after_effect: bool, dedupe: bool) -> Path:
         assert "for seen in effects" not in tools
     (pack / "tools.py").write_text(tools)
     return pack
+
+
+pytestmark = pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def _database(database_url: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    if database_url:
+        monkeypatch.setenv("CRASH_DATABASE_URL", database_url)
+    else:
+        monkeypatch.delenv("CRASH_DATABASE_URL", raising=False)
 
 
 def _run(pack: Path, home: Path, *args: str) -> subprocess.CompletedProcess[str]:

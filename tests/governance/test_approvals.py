@@ -12,6 +12,8 @@ from govcx.errors import ApprovalStale, DuplicateApprover, NotAuthorized, ToolAr
 from tests.conftest import Clock, shop_effects
 
 
+pytestmark = pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+
 def _refund(agent: Agent, amount: int, conv: str = "c1", order: str = "A-1002") -> str:
     turn = agent.respond(conv, f"please refund ${amount} for order {order}", customer_id="C-1")
     assert turn.status == "pending_approval", turn

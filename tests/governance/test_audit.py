@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 from sqlalchemy import text
 
 from govcx.agent.agent import Agent
 from govcx.governance.audit import AuditLog
 
+
+pytestmark = pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 
 def _run(agent: Agent) -> None:
     turn = agent.respond("a1", "please refund $80 for order A-1002", customer_id="C-1")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from collections.abc import Callable
 
 from govcx.agent.agent import Agent
@@ -10,6 +12,8 @@ from govcx.guardrails.guard import OutputContext, OutputResult, ScanResult
 from govcx.testing import PassThroughGuard
 from tests.conftest import shop_effects
 
+
+pytestmark = pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 
 def test_answer_from_knowledge_with_citation(agent: Agent) -> None:
     turn = agent.respond("r1", "how do returns work?", customer_id="C-1")
@@ -156,8 +160,11 @@ def test_idempotency_key_returns_same_turn(agent: Agent) -> None:
     assert len(shop_effects(agent)) == 1
 
 
-def test_state_stays_small_across_turns(agent: Agent) -> None:
+def test_state_stays_small_across_turns(agent: Agent, backend: str) -> None:
     import sqlite3
+
+    if backend != "sqlite":
+        pytest.skip("measures the SQLite checkpoint file; benchmarks/core_turn.py covers growth")
 
     def size() -> int:
         conn = sqlite3.connect(agent.state_dir / "checkpoints.db")

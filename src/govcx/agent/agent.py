@@ -41,7 +41,9 @@ from govcx.graphs.context import Services
 from govcx.graphs.graph import build_graph
 from govcx.guardrails.guard import Guard
 from govcx.knowledge.retriever import Retriever
+from govcx.store import migrate
 from govcx.store.db import Database, resolve_url
+from govcx.store.postgres import AdvisoryLocks
 from govcx.tools.executor import Executor
 
 MAX_MESSAGE_CHARS = 8000
@@ -110,10 +112,10 @@ class Agent:
         self.state_dir = state_dir
         url = resolve_url(self.settings.database_url or pack.config.storage.url, state_dir)
         self.db = Database(url)
-        self.db.create_schema()
+        migrate.prepare(self.db, auto_upgrade=self.settings.auto_migrate)
         self.audit = AuditLog(self.db)
         self.approvals = ApprovalStore(self.db)
-        self.conversations = ConversationStore(self.db)
+        self.conversations = ConversationStore(self.db, clock=clock)
         data_dir = state_dir / "packs" / pack.name
         data_dir.mkdir(parents=True, exist_ok=True)
         self.executor = Executor(db=self.db, registry=pack.registry, approvals=self.approvals,
@@ -134,7 +136,9 @@ class Agent:
         self.guard = guard
         self.checkpointer = open_checkpointer(url, state_dir)
         self.graph = build_graph(self.checkpointer)
-        self.locks = ConversationLocks(state_dir / "locks")
+        self.locks: ConversationLocks | AdvisoryLocks = (
+            AdvisoryLocks(self.db) if self.db.backend == "postgresql"
+            else ConversationLocks(state_dir / "locks"))
         self.observers: list[Callable[[str, dict[str, Any]], None]] = []
         self.services = Services(
             policy_source=lambda: self._policy, engine=self.engine, retriever=self.retriever,
@@ -417,10 +421,32 @@ class Agent:
             "actions": self.executor.ledger(conversation_id),
         }
 
+    # -- retention ------------------------------------------------------------------------
+    def prune(self, *, older_than: float) -> list[str]:
+        """Delete the checkpoints of finished conversations idle for ``older_than`` seconds.
+
+        The transcript, turns, approvals and the audit trail are kept; a pruned
+        conversation can still be read and audited, and a new message starts it afresh.
+        """
+        cutoff = self.clock() - older_than
+        pruned = []
+        for conversation_id in self.conversations.idle_before(cutoff):
+            with self.locks.hold(conversation_id, timeout=self.settings.lock_timeout):
+                self.checkpointer.delete_thread(conversation_id)
+                pruned.append(conversation_id)
+        if pruned:
+            self.audit.append(kind="retention.prune", actor=SYSTEM.name,
+                              policy_version=self._policy.version,
+                              data={"conversations": len(pruned), "older_than_s": older_than})
+        return pruned
+
     def close(self) -> None:
         conn = getattr(self.checkpointer, "conn", None)
         if isinstance(conn, sqlite3.Connection):
             conn.close()
+        pool = getattr(self.checkpointer, "govcx_pool", None)
+        if pool is not None:
+            pool.close()
         self.db.dispose()
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -25,11 +26,12 @@ def new_id(prefix: str) -> str:
 
 
 class ConversationStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, clock: Callable[[], float] = time.time) -> None:
         self.db = db
+        self.clock = clock
 
     def ensure(self, conversation_id: str, customer_id: str | None) -> dict[str, Any]:
-        now = time.time()
+        now = self.clock()
         with self.db.begin() as conn:
             row = conn.execute(select(conversations).where(
                 conversations.c.conversation_id == conversation_id)).first()
@@ -57,7 +59,7 @@ class ConversationStore:
 
     def set_status(self, conversation_id: str, status: str, *,
                    last_turn_status: str | None = None, count_turn: bool = False) -> None:
-        values: dict[str, Any] = {"status": status, "updated_at": time.time()}
+        values: dict[str, Any] = {"status": status, "updated_at": self.clock()}
         if last_turn_status:
             values["last_turn_status"] = last_turn_status
         if count_turn:
@@ -72,6 +74,13 @@ class ConversationStore:
                 conversations.c.status == status)).all()
         return [r.conversation_id for r in rows]
 
+    def idle_before(self, cutoff: float) -> list[str]:
+        """Conversations not running or waiting for approval, untouched since ``cutoff``."""
+        with self.db.read() as conn:
+            rows = conn.execute(select(conversations.c.conversation_id).where(
+                conversations.c.status == "idle", conversations.c.updated_at < cutoff)).all()
+        return [r.conversation_id for r in rows]
+
     def add_message(self, conversation_id: str, turn_id: str, role: str, text: str) -> None:
         with self.db.begin() as conn:
             exists = conn.execute(select(messages.c.message_id).where(
@@ -82,7 +91,7 @@ class ConversationStore:
                 return
             conn.execute(insert(messages).values(conversation_id=conversation_id,
                                                  turn_id=turn_id, role=role, text=text,
-                                                 created_at=time.time()))
+                                                 created_at=self.clock()))
 
     def transcript(self, conversation_id: str) -> list[dict[str, Any]]:
         with self.db.read() as conn:
@@ -92,7 +101,7 @@ class ConversationStore:
                 for r in rows]
 
     def save_turn(self, turn: Turn) -> None:
-        now = time.time()
+        now = self.clock()
         body = turn.model_dump_json()
         with self.db.begin() as conn:
             exists = conn.execute(select(turns.c.turn_id).where(
@@ -127,7 +136,7 @@ class ConversationStore:
                 conn.execute(insert(escalations).values(
                     escalation_id=escalation_id, conversation_id=conversation_id,
                     turn_id=turn_id, reason=reason, body=dumps(body), status="open",
-                    created_at=time.time()))
+                    created_at=self.clock()))
         return escalation_id
 
     def escalations(self, *, status: str | None = "open") -> list[dict[str, Any]]:

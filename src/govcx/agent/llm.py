@@ -1,0 +1,441 @@
+"""The LLM engine: any OpenAI-compatible chat model proposes; the policy gate decides.
+
+- classify: structured output (intent among the pack's workflows or ``out_of_scope``,
+  confidence, entities).
+- plan: tool calling, with only the workflow's tools bound (schemas without the
+  parameters the runtime fills). Read-only tools run during planning through the
+  ``read`` callback, for a bounded number of rounds; the one action the model proposes
+  is validated against the tool's schema, and anything malformed becomes ``Plan.error``
+  (escalated, never executed). A missing value becomes a clarifying question.
+- draft: a reply grounded in the retrieved approved chunks, citing them by label; a
+  label that names no retrieved chunk is dropped. Streams to a registered sink.
+- compose: the reply after an action, from the tool's reply template, never written by
+  the model (so a model cannot claim an action that did not happen).
+
+Failures (timeouts, 5xx, 429, malformed output) are retried with backoff, then the turn
+escalates with the reason; nothing acts on partial output. Every call's latency and
+token usage is kept in :attr:`LLMEngine.calls` (and in the audit after :meth:`attach`).
+
+Example:
+    >>> from govcx.testing_llm import ScriptedChatModel, classified, reply
+    >>> from govcx.agent.pack import load_pack
+    >>> pack = load_pack("tests/fixtures/shop")
+    >>> model = ScriptedChatModel(script=[classified("returns_info", 0.9)])
+    >>> engine = LLMEngine(model, policy=pack.policy)
+    >>> ctx = TurnContext(conversation_id="c1", customer_id=None, turn_id="t1")
+    >>> engine.classify("how do returns work?", ctx).intent
+    'returns_info'
+
+Against a server, from a pack whose govcx.yaml says ``engine: {kind: llm, model: ...}``:
+``LLMEngine.from_pack(pack)``; offline and deterministic from a recording:
+``LLMEngine.from_pack(pack, mode="replay", cassette="evals/cassette.jsonl")``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import ToolMessage as LCToolMessage
+from pydantic import ValidationError
+
+from govcx.agent._llm import prompts
+from govcx.agent._llm.calls import (
+    CallLog,
+    Failure,
+    MalformedOutput,
+    ModelCall,
+    ModelFailure,
+    RetryPolicy,
+    TruncatedOutput,
+    with_retries,
+)
+from govcx.agent._llm.cassette import Cassette, CassetteMiss, CassetteTransport, Mode, call_label
+from govcx.agent._llm.tokens import TokenCounter
+from govcx.agent.embedded import money_amounts
+from govcx.agent.engine import Classification, Draft, Plan, ReadFn, TurnContext
+from govcx.agent.pack import EngineConfig, Pack
+from govcx.errors import ConfigError, ToolArgumentError
+from govcx.governance.gate import Proposal
+from govcx.governance.policy import Policy
+from govcx.knowledge.retriever import Chunk
+from govcx.tools.executor import Execution
+from govcx.tools.registry import ToolRegistry
+from govcx.tools.tool import CONTEXT_PARAMS, ToolSpec
+
+if TYPE_CHECKING:
+    from govcx.agent.agent import Agent
+
+__all__ = ["CassetteMiss", "LLMEngine", "LLMOptions", "ModelCall", "RetryPolicy", "StreamSink"]
+
+StreamSink = Callable[[str, str], None]
+"""Receives ``("delta", text)`` as reply text streams, ``("reset", reason)`` when what was
+sent must be discarded (a retry restarts the reply, or the call failed), and
+``("end", text)`` with the whole draft. The Turn's reply stays authoritative."""
+
+T = TypeVar("T")
+_MAX_TOOL_RESULT_CHARS = 4000
+
+
+@dataclass(frozen=True, kw_only=True)
+class LLMOptions:
+    """Engine settings beyond the pack's ``engine`` block."""
+
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    max_tool_rounds: int = 3
+    """Rounds of read-only tool calls the model may make while planning."""
+    structured_output: Literal["json_schema", "function_calling", "json_mode"] = "json_schema"
+    """How classification asks for structured output (``function_calling`` for servers
+    without JSON-schema response formats)."""
+    examples_per_workflow: int = 5
+    """Workflow examples shown to the classifier."""
+    max_chunk_chars: int = 1500
+    """Longest knowledge passage put in a drafting prompt."""
+    stream_autonomies: tuple[str, ...] = ("act",)
+    """Draft tokens stream only for answer-only workflows with these autonomy levels;
+    anything a human reviews first, or that depends on an action, never streams."""
+
+
+class LLMEngine:
+    """The chat-model engine. Build with :meth:`from_pack`, or pass any chat model."""
+
+    name = "llm"
+
+    def __init__(self, model: BaseChatModel, *, policy: Policy, model_name: str | None = None,
+                 description: str = "", options: LLMOptions | None = None,
+                 sleep: Callable[[float], None] = time.sleep,
+                 transport: CassetteTransport | None = None) -> None:
+        self.model = model
+        self.model_name = model_name or str(getattr(model, "model_name", None)
+                                            or type(model).__name__)
+        self.description = description
+        self.options = options or LLMOptions()
+        self.calls = CallLog()
+        """Recent model calls with their latency and token usage."""
+        self.transport = transport
+        self._policy = policy
+        self._policy_source: Callable[[], Policy] | None = None
+        self._sleep = sleep
+        self._counter = TokenCounter(self.model_name)
+        self._sinks: dict[str, StreamSink] = {}
+        self._bound: dict[tuple[Any, ...], Any] = {}
+
+    # -- construction -----------------------------------------------------------------
+    @classmethod
+    def from_pack(cls, pack: Pack, *, mode: Mode | None = None,
+                  cassette: str | Path | None = None, config: EngineConfig | None = None,
+                  options: LLMOptions | None = None,
+                  environ: Mapping[str, str] | None = None) -> LLMEngine:
+        """The engine a pack's ``engine`` block describes.
+
+        Args:
+            pack: The loaded pack (its govcx.yaml ``engine`` block, policy, description).
+            mode: ``live`` (default), ``record`` (call the model and append every call to
+                ``cassette``) or ``replay`` (answer from ``cassette``, no network).
+            cassette: JSON-lines cassette; a relative path is relative to the pack folder.
+            config: Overrides the pack's engine block (e.g. to replay a suite of a pack
+                configured for the embedded engine).
+            environ: Where the API key variable named by ``api_key_env`` is read
+                (default ``os.environ``).
+        """
+        config = config or pack.config.engine
+        where = str(pack.root / "govcx.yaml")
+        path = Path(cassette) if cassette is not None else None
+        if path is not None and not path.is_absolute():
+            path = pack.root / path
+        return cls.from_config(config, policy=pack.policy, description=pack.config.description,
+                               mode=mode or "live", cassette=path, options=options,
+                               environ=environ, source=where)
+
+    @classmethod
+    def from_config(cls, config: EngineConfig, *, policy: Policy, description: str = "",
+                    mode: Mode = "live", cassette: str | Path | None = None,
+                    options: LLMOptions | None = None, environ: Mapping[str, str] | None = None,
+                    source: str = "govcx.yaml") -> LLMEngine:
+        from govcx.agent._llm.client import build_chat_model
+
+        if not config.model:
+            raise ConfigError(source, "an llm engine needs a model name, e.g. "
+                              "{kind: llm, model: gpt-4o-mini}", field="engine.model")
+        if mode not in ("live", "record", "replay"):
+            raise ConfigError(source, f"engine mode {mode!r} is not valid; use live, record "
+                              "or replay", field="engine.mode")
+        if mode != "live" and cassette is None:
+            raise ConfigError(source, f"mode {mode} needs a cassette file", field="engine.cassette")
+        if mode == "replay" and cassette is not None and not Path(cassette).exists():
+            raise ConfigError(str(cassette), "cassette not found; record it first with mode "
+                              "record against a live model")
+        api_key = None
+        if config.api_key_env and mode != "replay":
+            env = os.environ if environ is None else environ
+            api_key = env.get(config.api_key_env)
+            if not api_key:
+                raise ConfigError(source, f"the environment variable {config.api_key_env} "
+                                  "(named by engine.api_key_env) is not set",
+                                  field="engine.api_key_env")
+        transport = CassetteTransport(mode=mode, cassette=Cassette(cassette) if cassette else None)
+        chat = build_chat_model(model=config.model, base_url=config.base_url, api_key=api_key,
+                                temperature=config.temperature, timeout=config.timeout,
+                                max_tokens=config.max_tokens, transport=transport)
+        base = options or LLMOptions()
+        options = replace(base, retry=replace(base.retry, max_retries=config.max_retries))
+        return cls(chat, policy=policy, model_name=config.model, description=description,
+                   options=options, transport=transport)
+
+    # -- wiring -------------------------------------------------------------------------
+    @property
+    def policy(self) -> Policy:
+        return self._policy_source() if self._policy_source is not None else self._policy
+
+    def attach(self, agent: Agent) -> None:
+        """Follow the agent's live policy and write every model call to its audit log
+        (kind ``llm.call``: purpose, model, attempts, latency, tokens, error; no text)."""
+        self._policy_source = lambda: agent.policy
+        audit = agent.audit
+
+        def write(batch: list[ModelCall]) -> None:
+            audit.append_many([{"kind": "llm.call", "actor": "agent", "data": c.as_dict(),
+                                "conversation_id": c.conversation_id, "turn_id": c.turn_id,
+                                "policy_version": self.policy.version} for c in batch])
+
+        self.calls.listeners.append(write)
+
+    @property
+    def last_calls(self) -> list[ModelCall]:
+        """The model calls of the most recent turn."""
+        return self.calls.last_turn()
+
+    def calls_for(self, turn_id: str) -> list[ModelCall]:
+        return self.calls.for_turn(turn_id)
+
+    @contextlib.contextmanager
+    def stream(self, conversation_id: str, sink: StreamSink) -> Iterator[None]:
+        """Stream reply tokens of turns on ``conversation_id`` to ``sink`` meanwhile.
+
+        Example:
+            >>> with engine.stream("conv-1", lambda kind, text: print(kind, text)):
+            ...     turn = agent.respond("conv-1", "how do returns work?")  # doctest: +SKIP
+        """
+        self._sinks[conversation_id] = sink
+        try:
+            yield
+        finally:
+            if self._sinks.get(conversation_id) is sink:
+                del self._sinks[conversation_id]
+
+    # -- classify ------------------------------------------------------------------------
+    def classify(self, text: str, ctx: TurnContext) -> Classification:
+        policy = self.policy
+        intents = list(policy.workflows)
+        messages: list[BaseMessage] = [
+            SystemMessage(prompts.classify_prompt(
+                policy, pack_description=self.description,
+                examples=self.options.examples_per_workflow)),
+            HumanMessage(text)]
+        runnable = self._structured(tuple(intents))
+        allowed = {*intents, prompts.OUT_OF_SCOPE}
+
+        def attempt() -> tuple[prompts.ClassificationOut, list[AIMessage]]:
+            out = runnable.invoke(messages)
+            raw = out.get("raw") if isinstance(out, dict) else None
+            raws = [raw] if isinstance(raw, AIMessage) else []
+            if out.get("parsing_error") or out.get("parsed") is None:
+                raise _Malformed(f"no classification in the answer "
+                                 f"({out.get('parsing_error') or 'empty'})", raws)
+            try:
+                parsed = prompts.ClassificationOut.model_validate(out["parsed"])
+            except ValidationError as exc:
+                raise _Malformed(f"classification does not match its schema: "
+                                 f"{exc.errors()[0]['msg']}", raws) from None
+            if parsed.intent not in allowed:
+                raise _Malformed(f"intent {parsed.intent!r} is not a workflow", raws)
+            return parsed, raws
+
+        money = money_amounts(text)
+        try:
+            result = self._call("classify", ctx, attempt, messages)
+        except ModelFailure as exc:
+            return Classification(intent=None, confidence=0.0,
+                                  entities={"money": money, "engine_error": [exc.reason]})
+        entities: dict[str, list[Any]] = {"money": money}
+        for entity in result.entities:
+            kind = str(entity.type).strip().lower().replace(" ", "_") or "value"
+            if kind in ("money", "engine_error"):
+                continue
+            entities.setdefault(kind, []).append(entity.value)
+        intent = None if result.intent == prompts.OUT_OF_SCOPE else result.intent
+        confidence = prompts.confidence_value(result.confidence)
+        return Classification(intent=intent, confidence=confidence,
+                              alternatives={result.intent: confidence}, entities=entities)
+
+    def _structured(self, intents: tuple[str, ...]) -> Any:
+        method = self.options.structured_output
+        key = ("classify", intents, method)
+        if key not in self._bound:
+            kwargs: dict[str, Any] = {"method": method, "include_raw": True}
+            if method == "json_schema":
+                kwargs["strict"] = True
+            self._bound[key] = self.model.with_structured_output(
+                prompts.classification_schema(intents), **kwargs)
+        return self._bound[key]
+
+    # -- plan ----------------------------------------------------------------------------
+    def plan(self, text: str, ctx: TurnContext, *, intent: str, classification: Classification,
+             policy: Policy, registry: ToolRegistry, read: ReadFn) -> Plan:
+        self._policy = policy
+        workflow = policy.workflows.get(intent)
+        if workflow is None or not workflow.tools:
+            return Plan()
+        specs = {name: registry.get(name) for name in workflow.tools if name in registry}
+        if not specs:
+            return Plan()
+        lookups = [n for n in specs if policy.is_read_only(n)]
+        actions = [n for n in specs if n not in lookups]
+        pending = ctx.pending if ctx.pending and ctx.pending.get("tool") in specs else None
+        bound = self._tools(intent, policy.version, specs)
+        messages: list[BaseMessage] = [
+            SystemMessage(prompts.plan_prompt(intent=intent, description=workflow.description,
+                                              actions=actions, lookups=lookups,
+                                              pending=pending)),
+            HumanMessage(text)]
+        evidence: list[dict[str, Any]] = []
+        for round_ in range(self.options.max_tool_rounds + 1):
+            try:
+                message = self._call("plan", ctx, _tool_attempt(bound, messages), messages)
+            except ModelFailure as exc:
+                return Plan(error=f"the model call failed: {exc.reason}", evidence=evidence)
+            calls = list(message.tool_calls)
+            if not calls:
+                return Plan(evidence=evidence)
+            proposed = [c for c in calls if c["name"] != prompts.ASK_TOOL
+                        and c["name"] not in lookups]
+            asked = [c for c in calls if c["name"] == prompts.ASK_TOOL]
+            if len({(c["name"], _canonical(c["args"])) for c in proposed}) > 1:
+                names = ", ".join(c["name"] for c in proposed)
+                return Plan(error=f"the model proposed {len(proposed)} actions at once "
+                                  f"({names}); one per turn is allowed", evidence=evidence)
+            if proposed:
+                return _proposal(proposed[0], specs, pending, evidence, intent)
+            if asked:
+                return _question(asked[0], specs, pending, evidence, intent)
+            if not actions:
+                # A workflow of lookups only: the lookup is the action (it runs after
+                # the gate, and its reply template answers the customer).
+                return _proposal(calls[0], specs, pending, evidence, intent)
+            if round_ == self.options.max_tool_rounds:
+                break
+            messages.append(message)
+            for call in calls:
+                messages.append(self._run_lookup(call, read, evidence))
+        return Plan(error=f"the model was still calling lookup tools after "
+                          f"{self.options.max_tool_rounds} rounds", evidence=evidence)
+
+    def _tools(self, intent: str, version: str, specs: Mapping[str, ToolSpec]) -> Any:
+        key = ("plan", intent, version, tuple(specs))
+        if key not in self._bound:
+            schemas = [prompts.tool_schema(s) for s in specs.values()]
+            schemas.append(prompts.ask_tool_schema(list(specs)))
+            self._bound[key] = self.model.bind_tools(schemas)
+        return self._bound[key]
+
+    @staticmethod
+    def _run_lookup(call: Mapping[str, Any], read: ReadFn,
+                    evidence: list[dict[str, Any]]) -> LCToolMessage:
+        args = dict(call.get("args") or {})
+        execution: Execution = read(call["name"], args)
+        if execution.status == "executed" and execution.result is not None:
+            evidence.append({"tool": call["name"], "args": execution.args,
+                             "result": execution.result})
+            content = json.dumps(execution.result, default=str)
+        else:
+            error = execution.error or f"{call['name']} did not run"
+            evidence.append({"tool": call["name"], "args": args, "error": error})
+            content = json.dumps({"error": error})
+        if len(content) > _MAX_TOOL_RESULT_CHARS:
+            content = content[:_MAX_TOOL_RESULT_CHARS] + "...(truncated)"
+        return LCToolMessage(content=content, tool_call_id=str(call.get("id") or call["name"]),
+                             name=call["name"])
+
+    # -- draft ---------------------------------------------------------------------------
+    def draft(self, text: str, ctx: TurnContext, *, intent: str | None,
+              chunks: Sequence[Chunk]) -> Draft:
+        policy = self.policy
+        if not chunks or intent is None or intent not in policy.workflows \
+                or policy.autonomy_of(intent) == "escalate":
+            return Draft(text="", citations=[], support=0.0)
+        messages: list[BaseMessage] = [
+            SystemMessage(prompts.draft_prompt(chunks, max_chars=self.options.max_chunk_chars)),
+            HumanMessage(text)]
+        sink = self._sinks.get(ctx.conversation_id) if self._may_stream(intent) else None
+
+        def attempt() -> tuple[str, list[AIMessage]]:
+            gate = prompts.StreamFilter()
+            parts: list[str] = []
+            total: Any = None
+            for chunk in self.model.stream(messages):
+                total = chunk if total is None else total + chunk
+                parts.append(chunk.text)
+                if sink is not None and (visible := gate.feed(chunk.text)):
+                    sink("delta", visible)
+            raws = [total] if isinstance(total, AIMessage) else []
+            finish = (total.response_metadata or {}).get("finish_reason") if raws else None
+            if finish is None:
+                raise _Malformed("the reply stream ended before the model finished", raws)
+            if finish == "length":
+                raise TruncatedOutput("the reply was cut at max_tokens")
+            if sink is not None and (tail := gate.finish()):
+                sink("delta", tail)
+            return "".join(parts), raws
+
+        def on_retry(_: int, failure: Failure) -> None:
+            if sink is not None:
+                sink("reset", failure.reason)
+
+        try:
+            output = self._call("draft", ctx, attempt, messages, on_retry=on_retry)
+        except ModelFailure as exc:
+            if sink is not None:
+                sink("reset", exc.reason)
+            return Draft(text="", citations=[], support=0.0)
+        reply, citations, support = prompts.parse_draft(output, chunks)
+        if sink is not None:
+            sink("end", reply)
+        return Draft(text=reply, citations=citations, support=support)
+
+    def _may_stream(self, intent: str) -> bool:
+        policy = self.policy
+        workflow = policy.workflows.get(intent)
+        return bool(workflow is not None and not workflow.tools
+                    and policy.autonomy_of(intent) in self.options.stream_autonomies)
+
+    # -- compose -------------------------------------------------------------------------
+    def compose(self, ctx: TurnContext, *, intent: str | None, executions: Sequence[Execution],
+                draft: Draft, registry: ToolRegistry) -> Draft:
+        parts: list[str] = []
+        for execution in executions:
+            spec = registry.get(execution.tool) if execution.tool in registry else None
+            if execution.status == "executed":
+                parts.append(_render(spec, execution))
+            elif execution.status == "failed":
+                parts.append(f"I couldn't complete that: {execution.error}")
+            else:
+                parts.append("I couldn't do that automatically, so I've asked a colleague "
+                             "to look at it.")
+        text = " ".join(p for p in parts if p)
+        citations: list[dict[str, str]] = []
+        if any(e.status == "executed" for e in executions) and draft.text:
+            text = f"{text} {draft.text}".strip()
+            citations = list(draft.citations)
+        return Draft(text=text, citations=citations, support=draft.support)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()

@@ -1,0 +1,96 @@
+"""PostgreSQL specifics: the LangGraph checkpointer and cross-process conversation locks."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from govcx.agent.locks import ConversationBusy
+from govcx.store.db import Database
+
+
+def psycopg_dsn(url: str) -> str:
+    """The SQLAlchemy URL as a libpq connection string."""
+    parsed = make_url(url).set(drivername="postgresql")
+    return parsed.render_as_string(hide_password=False)
+
+
+def open_postgres_saver(url: str) -> Any:
+    """A PostgresSaver over a small psycopg pool, with its tables set up."""
+    from langgraph.checkpoint.postgres import PostgresSaver
+    from psycopg.rows import dict_row
+    from psycopg_pool import ConnectionPool
+
+    pool = ConnectionPool(psycopg_dsn(url), min_size=1, max_size=10, open=True,
+                          kwargs={"autocommit": True, "prepare_threshold": 0,
+                                  "row_factory": dict_row})
+    saver = PostgresSaver(pool)  # type: ignore[arg-type]
+    saver.setup()
+    saver.govcx_pool = pool  # type: ignore[attr-defined]
+    return saver
+
+
+class AdvisoryLocks:
+    """Per-conversation locks across every worker on one PostgreSQL database.
+
+    A session-level advisory lock is held on a dedicated connection for the whole run,
+    so a worker that dies releases it with its connection.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._guard = threading.Lock()
+        self._local: dict[str, tuple[threading.Lock, int]] = {}
+
+    @contextmanager
+    def hold(self, conversation_id: str, *, timeout: float = 30.0) -> Iterator[None]:
+        with self._guard:
+            lock, users = self._local.get(conversation_id, (threading.Lock(), 0))
+            self._local[conversation_id] = (lock, users + 1)
+        try:
+            if not lock.acquire(timeout=timeout):
+                raise ConversationBusy(conversation_id, timeout)
+            try:
+                with self._advisory(conversation_id, timeout):
+                    yield
+            finally:
+                lock.release()
+        finally:
+            with self._guard:
+                lock, users = self._local[conversation_id]
+                if users <= 1:
+                    del self._local[conversation_id]
+                else:
+                    self._local[conversation_id] = (lock, users - 1)
+
+    @contextmanager
+    def _advisory(self, conversation_id: str, timeout: float) -> Iterator[None]:
+        key = {"k": conversation_id}
+        with self.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            deadline = time.monotonic() + timeout
+            delay = 0.002
+            while not conn.execute(text("SELECT pg_try_advisory_lock(hashtextextended(:k, 0))"),
+                                   key).scalar():
+                if time.monotonic() >= deadline:
+                    raise ConversationBusy(conversation_id, timeout)
+                time.sleep(delay)
+                delay = min(delay * 2, 0.05)
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(hashtextextended(:k, 0))"), key)
+
+    def is_held_elsewhere(self, conversation_id: str) -> bool:
+        key = {"k": conversation_id}
+        with self.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            got = conn.execute(text("SELECT pg_try_advisory_lock(hashtextextended(:k, 0))"),
+                               key).scalar()
+            if got:
+                conn.execute(text("SELECT pg_advisory_unlock(hashtextextended(:k, 0))"), key)
+            return not got

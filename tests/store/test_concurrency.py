@@ -1,0 +1,77 @@
+"""Several workers on one database: no lost turns, one valid audit chain, migrations."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from govcx.agent.agent import Agent
+from govcx.store import migrate
+from govcx.store.db import Database
+from tests.conftest import shop_effects
+
+pytestmark = pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+
+
+def test_workers_share_one_valid_chain_and_lose_nothing(
+        make_agent: Callable[..., Agent]) -> None:
+    workers = [make_agent() for _ in range(3)]
+    errors: list[BaseException] = []
+
+    def work(agent: Agent, w: int) -> None:
+        try:
+            for i in range(4):
+                # Two workers write to the same conversation; runs must serialise.
+                agent.respond(f"shared-{i % 2}", "where is my order A-1001", customer_id="C-1")
+                agent.respond(f"own-{w}-{i}", "please refund $5 for order A-1001",
+                              customer_id="C-1")
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(a, n)) for n, a in enumerate(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    checker = workers[0]
+    result = checker.audit.verify()
+    assert result.ok, result.problems
+    turns = [t for cid in ("shared-0", "shared-1") for t in checker.conversations.turns(cid)]
+    assert len(turns) == 12 and all(t.status == "answered" for t in turns)
+    assert len(shop_effects(checker)) == 12  # one refund per own conversation, none twice
+    kinds = [e.kind for e in checker.audit.events(conversation_id="shared-0")]
+    # Serialised: each turn's events are contiguous (guard_input ... respond).
+    starts = [i for i, k in enumerate(kinds) if k == "guard_input"]
+    ends = [i for i, k in enumerate(kinds) if k == "respond"]
+    assert all(s < e for s, e in zip(starts, ends, strict=True))
+    assert all(e < s for e, s in zip(ends, starts[1:], strict=False))
+
+
+def test_old_schema_is_refused_until_upgrade(tmp_path: Path, database_url: str | None,
+                                             make_agent: Callable[..., Agent]) -> None:
+    agent = make_agent()
+    db: Database = agent.db
+    assert migrate.current_revision(db) == migrate.head_revision()
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0000'")
+    with pytest.raises(migrate.SchemaBehind, match="run `govcx db upgrade`"):
+        make_agent()
+
+
+def test_prune_keeps_audit_and_transcript(make_agent: Callable[..., Agent], clock) -> None:  # type: ignore[no-untyped-def]
+    agent = make_agent()
+    agent.respond("old", "where is my order A-1001", customer_id="C-1")
+    clock.now += 40 * 86400
+    agent.respond("new", "where is my order A-1001", customer_id="C-1")
+    assert agent.prune(older_than=30 * 86400) == ["old"]
+    assert agent.graph.get_state({"configurable": {"thread_id": "old"}}).values == {}
+    assert agent.graph.get_state({"configurable": {"thread_id": "new"}}).values
+    assert agent.conversation("old")["transcript"]
+    assert agent.audit.verify().ok
+    assert any(e.kind == "retention.prune" for e in agent.audit.events())
+    again = agent.respond("old", "where is my order A-1001", customer_id="C-1")
+    assert again.status == "answered"
