@@ -255,7 +255,7 @@ def _from_text(name: str, schema: dict[str, Any], pattern: re.Pattern[str] | Non
             return None
         value = match.group(0)
         # Customers type "a-1002"; the system of record says "A-1002".
-        if re.fullmatch(pattern.pattern, value.upper()):
+        if " " not in value and len(value) <= 32 and re.fullmatch(pattern.pattern, value.upper()):
             return value.upper()
         return value
     kind = schema.get("type")
@@ -266,6 +266,11 @@ def _from_text(name: str, schema: dict[str, Any], pattern: re.Pattern[str] | Non
                                                        or "credit" in name):
         value = amounts[0]
         return int(value) if kind == "integer" else value
+    if kind == "string" and "address" in name:
+        # "change the address for A-1003 to 12 Oak St, Springfield, OR 97401"
+        match = re.search(r"\bto\s*:?\s*(\d+[^\n]{6,})$", text.strip(), re.IGNORECASE)
+        if match:
+            return match.group(1).strip().rstrip(".")
     if "enum" in schema:
         lowered = text.lower()
         for option in schema["enum"]:

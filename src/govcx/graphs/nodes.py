@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict
+import re
+from dataclasses import asdict, replace
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -27,6 +28,7 @@ from govcx.guardrails.guard import OutputContext, apply_policy
 from govcx.knowledge.retriever import Chunk
 from govcx.tools.executor import Execution, GateViolation
 
+_PLACEHOLDER = re.compile(r"<[A-Z][A-Z_]*(?:_\d+)?>")
 MIN_KNOWLEDGE_SUPPORT = 0.3
 """Below this, a knowledge-only answer is not supported and the turn escalates."""
 
@@ -85,7 +87,10 @@ def after_guard_input(state: TurnState) -> str:
 def classify(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     svc = runtime.context
     ctx = _ctx(state)
-    result = svc.engine.classify(state["text"], ctx)
+    # Classify what the customer asks, not their personal details: PII is replaced by
+    # placeholders in the redacted text, and the placeholders are dropped here.
+    text = _PLACEHOLDER.sub(" ", state.get("redacted") or state["text"]).strip() or state["text"]
+    result = svc.engine.classify(text, ctx)
     intent, confidence, carried = result.intent, result.confidence, False
     pending = state.get("pending")
     if pending and _continues(svc, pending, result, state["text"]):
@@ -408,6 +413,7 @@ def guard_output(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]
     plan = state.get("plan") or {}
     draft_data = state.get("draft") or {}
     status, reply = state.get("status"), state.get("reply")
+    drafted = False
     if status == "escalated":
         pass
     elif decision.get("route") == "block":
@@ -415,13 +421,16 @@ def guard_output(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]
     elif approval and approval.get("status") in ("rejected", "expired", "invalid"):
         status, reply = "answered", {"text": replies.REJECTED, "citations": []}
     elif approval and approval.get("kind") == "reply" and approval.get("status") == "approved":
+        # A human wrote or approved this text; it still must not leak PII or break policy.
         text = approval.get("reply") or draft_data.get("text") or replies.FALLBACK
         status, reply = "answered", {"text": text, "citations": draft_data.get("citations", [])}
+        drafted = True
     elif decision.get("route") == "respond" and plan.get("question"):
         status, reply = "answered", {"text": plan["question"], "citations": []}
     else:
         text = draft_data.get("text") or replies.FALLBACK
         status, reply = "answered", {"text": text, "citations": draft_data.get("citations", [])}
+        drafted = bool(draft_data.get("text"))
     # A citation must name a (doc_id, version) retrieved for this very turn.
     retrieved = {(c["doc_id"], c["version"]) for c in state.get("chunks") or []}
     proposed = list(reply.get("citations", []))
@@ -429,15 +438,24 @@ def guard_output(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]
     executed_actions = [a for a in state.get("actions") or [] if a.get("status") == "executed"]
     results = [a.get("result") or {} for a in executed_actions]
     results += [e["result"] for e in plan.get("evidence") or [] if e.get("result")]
+    # The customer's own details, as the business system returned them for this customer.
+    own = [v for r in results for v in _strings(r)]
     context = OutputContext(
-        customer_values=[v for v in [state.get("customer_id")] if v],
+        customer_values=[v for v in [state.get("customer_id"), *own] if v],
         chunks_text=[c["text"] for c in state.get("chunks") or []],
         executed_amounts=_amounts([*(a.get("args") or {} for a in executed_actions),
                                    *(a.get("result") or {} for a in executed_actions)]),
         banned_phrases=policy.guards.banned_phrases,
         facts=[json.dumps(r, ensure_ascii=False) for r in results])
+    if not drafted:
+        # Fixed texts of the runtime (escalation, refusal, rejection) are not model output.
+        _audit(runtime, state, "guard_output", {"action": "skipped", "reason": "runtime text"})
+        return {"status": status, "reply": {"text": reply["text"], "citations": []}}
     checked = svc.guard.check_output(reply["text"], context)
-    findings = _findings(state) + [f for f in checked.findings]
+    findings = _findings(state) + list(checked.findings)
+    if not checked.text.strip() and checked.action != "escalate":
+        checked = replace(checked, action="escalate",
+                          problems=[*checked.problems, "nothing left after the output checks"])
     if checked.action == "escalate" and status != "escalated":
         svc.conversations.add_escalation(conversation_id=state["conversation_id"],
                                          turn_id=state["turn_id"], reason="output guard",
@@ -450,6 +468,16 @@ def guard_output(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]
         "findings": [_public(f) for f in checked.findings],
         "citations": citations, "dropped_citations": len(proposed) - len(citations)})
     return {"status": status, "reply": reply, "findings": [asdict(f) for f in findings]}
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value] if len(value) >= 3 else []
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
 
 
 def _amounts(values: list[dict[str, Any]]) -> list[float]:
