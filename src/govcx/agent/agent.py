@@ -88,12 +88,13 @@ def open_checkpointer(url: str, state_dir: Path) -> BaseCheckpointSaver[Any]:
     return saver
 
 
-def build_engine(pack: Pack) -> Engine:
+def build_engine(pack: Pack, *, mode: str | None = None, cassette: str | None = None) -> Engine:
+    """The pack's engine. ``mode`` (record|replay) and ``cassette`` apply to the LLM engine."""
     config = pack.config.engine
     if config.kind == "llm":
         from govcx.agent.llm import LLMEngine
 
-        return LLMEngine.from_pack(pack)
+        return LLMEngine.from_pack(pack, mode=mode, cassette=cassette)  # type: ignore[arg-type]
     from govcx.agent.embedded import EmbeddedEngine
 
     return EmbeddedEngine.from_policy(pack.policy,
@@ -122,7 +123,10 @@ class Agent:
                                  data_dir=data_dir)
         self._policy = pack.policy
         self.clock = clock
-        self.engine = engine or build_engine(pack)
+        self.engine = engine or build_engine(pack, mode=self.settings.engine_mode)
+        attach = getattr(self.engine, "attach", None)
+        if callable(attach):
+            attach(self)  # e.g. the LLM engine audits model calls and follows the live policy
         if retriever is None:
             from govcx.knowledge import build_retriever
 

@@ -36,6 +36,8 @@ class Classification:
     confidence: float
     alternatives: dict[str, float] = field(default_factory=dict)
     entities: dict[str, list[Any]] = field(default_factory=dict)
+    error: str | None = None
+    """Set when the engine could not classify (e.g. the model was unreachable)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -34,7 +34,6 @@ Against a server, from a pack whose govcx.yaml says ``engine: {kind: llm, model:
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -44,32 +43,30 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
-from langchain_core.messages import ToolMessage as LCToolMessage
+from langchain_openai.chat_models.base import BaseChatOpenAI
 from pydantic import ValidationError
 
-from govcx.agent._llm import prompts
+from govcx.agent._llm import planning, prompts
 from govcx.agent._llm.calls import (
     CallLog,
     Failure,
     MalformedOutput,
     ModelCall,
+    ModelCaller,
     ModelFailure,
     RetryPolicy,
     TruncatedOutput,
-    with_retries,
 )
-from govcx.agent._llm.cassette import Cassette, CassetteMiss, CassetteTransport, Mode, call_label
-from govcx.agent._llm.tokens import TokenCounter
+from govcx.agent._llm.cassette import Cassette, CassetteMiss, CassetteTransport, Mode
 from govcx.agent.embedded import money_amounts
 from govcx.agent.engine import Classification, Draft, Plan, ReadFn, TurnContext
 from govcx.agent.pack import EngineConfig, Pack
-from govcx.errors import ConfigError, ToolArgumentError
-from govcx.governance.gate import Proposal
+from govcx.errors import ConfigError
 from govcx.governance.policy import Policy
 from govcx.knowledge.retriever import Chunk
 from govcx.tools.executor import Execution
 from govcx.tools.registry import ToolRegistry
-from govcx.tools.tool import CONTEXT_PARAMS, ToolSpec
+from govcx.tools.tool import ToolSpec
 
 if TYPE_CHECKING:
     from govcx.agent.agent import Agent
@@ -82,7 +79,6 @@ sent must be discarded (a retry restarts the reply, or the call failed), and
 ``("end", text)`` with the whole draft. The Turn's reply stays authoritative."""
 
 T = TypeVar("T")
-_MAX_TOOL_RESULT_CHARS = 4000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -123,17 +119,22 @@ class LLMEngine:
         self.transport = transport
         self._policy = policy
         self._policy_source: Callable[[], Policy] | None = None
-        self._sleep = sleep
-        self._counter = TokenCounter(self.model_name)
+        self._caller = ModelCaller(model_name=self.model_name, retry=self.options.retry,
+                                   log=self.calls, sleep=sleep)
         self._sinks: dict[str, StreamSink] = {}
         self._bound: dict[tuple[Any, ...], Any] = {}
+        # OpenAI-compatible streams end with a finish reason; one without it was cut
+        # short. Other chat models may never send one, so only these are held to it.
+        self._reports_finish = bool(isinstance(model, BaseChatOpenAI) or getattr(
+            model, "reports_finish_reason", False))
 
     # -- construction -----------------------------------------------------------------
     @classmethod
     def from_pack(cls, pack: Pack, *, mode: Mode | None = None,
                   cassette: str | Path | None = None, config: EngineConfig | None = None,
                   options: LLMOptions | None = None,
-                  environ: Mapping[str, str] | None = None) -> LLMEngine:
+                  environ: Mapping[str, str] | None = None,
+                  sleep: Callable[[float], None] = time.sleep) -> LLMEngine:
         """The engine a pack's ``engine`` block describes.
 
         Args:
@@ -145,21 +146,24 @@ class LLMEngine:
                 configured for the embedded engine).
             environ: Where the API key variable named by ``api_key_env`` is read
                 (default ``os.environ``).
+            sleep: Waits between retries (tests pass a no-op or a recorder).
         """
         config = config or pack.config.engine
         where = str(pack.root / "govcx.yaml")
+        cassette = cassette if cassette is not None else config.cassette
         path = Path(cassette) if cassette is not None else None
         if path is not None and not path.is_absolute():
             path = pack.root / path
         return cls.from_config(config, policy=pack.policy, description=pack.config.description,
                                mode=mode or "live", cassette=path, options=options,
-                               environ=environ, source=where)
+                               environ=environ, source=where, sleep=sleep)
 
     @classmethod
     def from_config(cls, config: EngineConfig, *, policy: Policy, description: str = "",
                     mode: Mode = "live", cassette: str | Path | None = None,
                     options: LLMOptions | None = None, environ: Mapping[str, str] | None = None,
-                    source: str = "govcx.yaml") -> LLMEngine:
+                    source: str = "govcx.yaml",
+                    sleep: Callable[[float], None] = time.sleep) -> LLMEngine:
         from govcx.agent._llm.client import build_chat_model
 
         if not config.model:
@@ -181,14 +185,18 @@ class LLMEngine:
                 raise ConfigError(source, f"the environment variable {config.api_key_env} "
                                   "(named by engine.api_key_env) is not set",
                                   field="engine.api_key_env")
-        transport = CassetteTransport(mode=mode, cassette=Cassette(cassette) if cassette else None)
+        transport = None if mode == "live" else CassetteTransport(
+            mode=mode, cassette=Cassette(cassette) if cassette else None)
         chat = build_chat_model(model=config.model, base_url=config.base_url, api_key=api_key,
                                 temperature=config.temperature, timeout=config.timeout,
                                 max_tokens=config.max_tokens, transport=transport)
-        base = options or LLMOptions()
-        options = replace(base, retry=replace(base.retry, max_retries=config.max_retries))
+        base = options or LLMOptions(max_tool_rounds=config.max_tool_rounds,
+                                     structured_output=config.structured_output)
+        options = replace(base, retry=replace(base.retry, max_retries=config.max_retries,
+                                              backoff=config.backoff,
+                                              backoff_max=config.backoff_max))
         return cls(chat, policy=policy, model_name=config.model, description=description,
-                   options=options, transport=transport)
+                   options=options, transport=transport, sleep=sleep)
 
     # -- wiring -------------------------------------------------------------------------
     @property
@@ -198,6 +206,9 @@ class LLMEngine:
     def attach(self, agent: Agent) -> None:
         """Follow the agent's live policy and write every model call to its audit log
         (kind ``llm.call``: purpose, model, attempts, latency, tokens, error; no text)."""
+        if getattr(self, "_attached_to", None) is agent:
+            return  # the Agent attaches its engine itself; a second attach is a no-op
+        self._attached_to = agent
         self._policy_source = lambda: agent.policy
         audit = agent.audit
 
@@ -233,6 +244,8 @@ class LLMEngine:
 
     # -- classify ------------------------------------------------------------------------
     def classify(self, text: str, ctx: TurnContext) -> Classification:
+        """The workflow of ``text`` (None when out of scope or when the model failed, with
+        the reason in ``entities["engine_error"]``), its confidence and entities."""
         policy = self.policy
         intents = list(policy.workflows)
         messages: list[BaseMessage] = [
@@ -240,23 +253,23 @@ class LLMEngine:
                 policy, pack_description=self.description,
                 examples=self.options.examples_per_workflow)),
             HumanMessage(text)]
-        runnable = self._structured(tuple(intents))
+        structured = self._structured(tuple(intents))
         allowed = {*intents, prompts.OUT_OF_SCOPE}
 
         def attempt() -> tuple[prompts.ClassificationOut, list[AIMessage]]:
-            out = runnable.invoke(messages)
+            out = structured(messages)
             raw = out.get("raw") if isinstance(out, dict) else None
             raws = [raw] if isinstance(raw, AIMessage) else []
             if out.get("parsing_error") or out.get("parsed") is None:
-                raise _Malformed(f"no classification in the answer "
-                                 f"({out.get('parsing_error') or 'empty'})", raws)
+                raise MalformedOutput(f"no classification in the answer "
+                                      f"({out.get('parsing_error') or 'empty'})", raws=raws)
             try:
                 parsed = prompts.ClassificationOut.model_validate(out["parsed"])
             except ValidationError as exc:
-                raise _Malformed(f"classification does not match its schema: "
-                                 f"{exc.errors()[0]['msg']}", raws) from None
+                raise MalformedOutput(f"classification does not match its schema: "
+                                      f"{exc.errors()[0]['msg']}", raws=raws) from None
             if parsed.intent not in allowed:
-                raise _Malformed(f"intent {parsed.intent!r} is not a workflow", raws)
+                raise MalformedOutput(f"intent {parsed.intent!r} is not a workflow", raws=raws)
             return parsed, raws
 
         money = money_amounts(text)
@@ -264,7 +277,8 @@ class LLMEngine:
             result = self._call("classify", ctx, attempt, messages)
         except ModelFailure as exc:
             return Classification(intent=None, confidence=0.0,
-                                  entities={"money": money, "engine_error": [exc.reason]})
+                                  entities={"money": money, "engine_error": [exc.reason]},
+                                  error=exc.reason)
         entities: dict[str, list[Any]] = {"money": money}
         for entity in result.entities:
             kind = str(entity.type).strip().lower().replace(" ", "_") or "value"
@@ -277,19 +291,40 @@ class LLMEngine:
                               alternatives={result.intent: confidence}, entities=entities)
 
     def _structured(self, intents: tuple[str, ...]) -> Any:
+        """A function of the messages giving ``{"raw", "parsed", "parsing_error"}``.
+
+        langchain's ``include_raw`` output runs its parsers in a thread pool (a thread
+        started per call, tens of ms on a busy machine): when the runnable has its usual
+        shape, the bound model is called directly and the answer parsed here instead.
+        """
         method = self.options.structured_output
         key = ("classify", intents, method)
         if key not in self._bound:
             kwargs: dict[str, Any] = {"method": method, "include_raw": True}
             if method == "json_schema":
                 kwargs["strict"] = True
-            self._bound[key] = self.model.with_structured_output(
+            runnable = self.model.with_structured_output(
                 prompts.classification_schema(intents), **kwargs)
+            model = prompts.raw_model(runnable)
+            if model is None:
+                self._bound[key] = runnable.invoke
+            else:
+                def run(messages: list[BaseMessage]) -> dict[str, Any]:
+                    raw = model.invoke(messages)
+                    try:
+                        parsed = prompts.parse_structured(raw, method)
+                    except ValueError as exc:
+                        return {"raw": raw, "parsed": None, "parsing_error": exc}
+                    return {"raw": raw, "parsed": parsed, "parsing_error": None}
+
+                self._bound[key] = run
         return self._bound[key]
 
     # -- plan ----------------------------------------------------------------------------
     def plan(self, text: str, ctx: TurnContext, *, intent: str, classification: Classification,
              policy: Policy, registry: ToolRegistry, read: ReadFn) -> Plan:
+        """The one action the model proposes for ``intent`` (validated), a clarifying
+        question, nothing, or ``Plan.error`` (escalated, never executed)."""
         self._policy = policy
         workflow = policy.workflows.get(intent)
         if workflow is None or not workflow.tools:
@@ -309,32 +344,32 @@ class LLMEngine:
         evidence: list[dict[str, Any]] = []
         for round_ in range(self.options.max_tool_rounds + 1):
             try:
-                message = self._call("plan", ctx, _tool_attempt(bound, messages), messages)
+                message = self._call("plan", ctx, planning.tool_attempt(bound, messages), messages)
             except ModelFailure as exc:
                 return Plan(error=f"the model call failed: {exc.reason}", evidence=evidence)
-            calls = list(message.tool_calls)
+            calls: list[dict[str, Any]] = [dict(c) for c in message.tool_calls]
             if not calls:
                 return Plan(evidence=evidence)
             proposed = [c for c in calls if c["name"] != prompts.ASK_TOOL
                         and c["name"] not in lookups]
             asked = [c for c in calls if c["name"] == prompts.ASK_TOOL]
-            if len({(c["name"], _canonical(c["args"])) for c in proposed}) > 1:
+            if planning.distinct_actions(proposed) > 1:
                 names = ", ".join(c["name"] for c in proposed)
                 return Plan(error=f"the model proposed {len(proposed)} actions at once "
                                   f"({names}); one per turn is allowed", evidence=evidence)
             if proposed:
-                return _proposal(proposed[0], specs, pending, evidence, intent)
+                return planning.proposal(proposed[0], specs, pending, evidence, intent)
             if asked:
-                return _question(asked[0], specs, pending, evidence, intent)
+                return planning.asked(asked[0], specs, pending, evidence, intent)
             if not actions:
                 # A workflow of lookups only: the lookup is the action (it runs after
                 # the gate, and its reply template answers the customer).
-                return _proposal(calls[0], specs, pending, evidence, intent)
+                return planning.proposal(calls[0], specs, pending, evidence, intent)
             if round_ == self.options.max_tool_rounds:
                 break
             messages.append(message)
             for call in calls:
-                messages.append(self._run_lookup(call, read, evidence))
+                messages.append(planning.run_lookup(call, read, evidence))
         return Plan(error=f"the model was still calling lookup tools after "
                           f"{self.options.max_tool_rounds} rounds", evidence=evidence)
 
@@ -346,27 +381,10 @@ class LLMEngine:
             self._bound[key] = self.model.bind_tools(schemas)
         return self._bound[key]
 
-    @staticmethod
-    def _run_lookup(call: Mapping[str, Any], read: ReadFn,
-                    evidence: list[dict[str, Any]]) -> LCToolMessage:
-        args = dict(call.get("args") or {})
-        execution: Execution = read(call["name"], args)
-        if execution.status == "executed" and execution.result is not None:
-            evidence.append({"tool": call["name"], "args": execution.args,
-                             "result": execution.result})
-            content = json.dumps(execution.result, default=str)
-        else:
-            error = execution.error or f"{call['name']} did not run"
-            evidence.append({"tool": call["name"], "args": args, "error": error})
-            content = json.dumps({"error": error})
-        if len(content) > _MAX_TOOL_RESULT_CHARS:
-            content = content[:_MAX_TOOL_RESULT_CHARS] + "...(truncated)"
-        return LCToolMessage(content=content, tool_call_id=str(call.get("id") or call["name"]),
-                             name=call["name"])
-
     # -- draft ---------------------------------------------------------------------------
     def draft(self, text: str, ctx: TurnContext, *, intent: str | None,
               chunks: Sequence[Chunk]) -> Draft:
+        """A reply grounded in ``chunks``, citing only them; streams to a registered sink."""
         policy = self.policy
         if not chunks or intent is None or intent not in policy.workflows \
                 or policy.autonomy_of(intent) == "escalate":
@@ -387,8 +405,9 @@ class LLMEngine:
                     sink("delta", visible)
             raws = [total] if isinstance(total, AIMessage) else []
             finish = (total.response_metadata or {}).get("finish_reason") if raws else None
-            if finish is None:
-                raise _Malformed("the reply stream ended before the model finished", raws)
+            if finish is None and self._reports_finish:
+                raise MalformedOutput("the reply stream ended before the model finished",
+                                      raws=raws)
             if finish == "length":
                 raise TruncatedOutput("the reply was cut at max_tokens")
             if sink is not None and (tail := gate.finish()):
@@ -419,11 +438,12 @@ class LLMEngine:
     # -- compose -------------------------------------------------------------------------
     def compose(self, ctx: TurnContext, *, intent: str | None, executions: Sequence[Execution],
                 draft: Draft, registry: ToolRegistry) -> Draft:
+        """The reply after tools ran, from their reply templates (no model call)."""
         parts: list[str] = []
         for execution in executions:
             spec = registry.get(execution.tool) if execution.tool in registry else None
             if execution.status == "executed":
-                parts.append(_render(spec, execution))
+                parts.append(planning.render(spec, execution))
             elif execution.status == "failed":
                 parts.append(f"I couldn't complete that: {execution.error}")
             else:
@@ -431,10 +451,20 @@ class LLMEngine:
                              "to look at it.")
         text = " ".join(p for p in parts if p)
         citations: list[dict[str, str]] = []
-        if any(e.status == "executed" for e in executions) and draft.text:
-            text = f"{text} {draft.text}".strip()
-            citations = list(draft.citations)
+        if any(e.status == "executed" for e in executions) and draft.text \
+                and draft.support >= 0.5:
+            # One supporting policy sentence after what was done (as the embedded engine).
+            first = prompts.first_sentence(draft.text)
+            text = f"{text} {first}".strip()
+            citations = list(draft.citations[:1])
         return Draft(text=text, citations=citations, support=draft.support)
+
+    def _call(self, purpose: str, ctx: TurnContext,
+              attempt: Callable[[], tuple[T, list[AIMessage]]], messages: Sequence[BaseMessage],
+              *, on_retry: Callable[[int, Failure], None] | None = None) -> T:
+        return self._caller.call(purpose, conversation_id=ctx.conversation_id,
+                                 turn_id=ctx.turn_id, attempt=attempt, messages=messages,
+                                 on_retry=on_retry)
 
     def close(self) -> None:
         if self.transport is not None:

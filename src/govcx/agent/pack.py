@@ -39,6 +39,14 @@ class EngineConfig(_Model):
     timeout: float = 30.0
     max_tokens: int = 512
     max_retries: int = 2
+    structured_output: Literal["json_schema", "function_calling", "json_mode"] = "json_schema"
+    """How the LLM engine asks for structured classification output."""
+    max_tool_rounds: int = Field(3, ge=1, le=10)
+    """Read-tool rounds the LLM engine may take while planning."""
+    backoff: float = Field(0.5, ge=0)
+    backoff_max: float = Field(8.0, ge=0)
+    cassette: str | None = None
+    """Record/replay file for model calls, relative to the pack (see docs/llm.md)."""
     out_of_scope_examples: list[str] = Field(default_factory=list)
     """Extra off-topic phrasings the embedded classifier should refuse."""
 

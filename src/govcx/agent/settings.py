@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     api_keys_file: Path | None = None
     durability: Literal["sync", "async", "exit"] = "sync"
     """LangGraph checkpoint durability. ``sync`` survives a crash at any step."""
+    engine_mode: Literal["live", "record", "replay"] | None = None
+    """LLM engine only: record model calls to the pack's cassette, or replay them offline."""
     auto_migrate: bool = False
     """Upgrade an existing database's schema at start-up instead of refusing to start."""
     lock_timeout: float = 30.0

@@ -43,6 +43,8 @@ class GateInput:
     proposal: Proposal | None = None
     proposal_error: str | None = None
     """Set when the engine proposed something malformed (never executed)."""
+    engine_error: str | None = None
+    """Set when the engine failed (a model outage); the turn goes to a person."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -117,6 +119,9 @@ def decide(policy: Policy, facts: GateInput) -> GateDecision:
         kinds = sorted({f.type for f in escalating})
         return out("escalate", [f"guard.{k.lower()}" for k in kinds],
                    f"escalation trigger: {', '.join(kinds)}")
+    if facts.engine_error:
+        return out("escalate", ["engine.unavailable"],
+                   f"the engine could not handle the request: {facts.engine_error}")
     intent = facts.intent
     if intent is None or intent not in policy.workflows:
         return out("escalate", ["intent.out_of_scope"],

@@ -95,9 +95,10 @@ def classify(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     pending = state.get("pending")
     if pending and _continues(svc, pending, result, state["text"]):
         intent, confidence, carried = pending["intent"], max(confidence, pending["confidence"]), True
+    engine_error = result.error or result.entities.get("engine_error")
     data = {"intent": intent, "confidence": round(confidence, 4),
             "alternatives": result.alternatives, "continued_from_question": carried,
-            "engine": svc.engine.name}
+            "engine": svc.engine.name, "engine_error": engine_error}
     _audit(runtime, state, "classify", data)
     return {"intent": intent, "confidence": confidence,
             "classification": {**data, "entities": result.entities},
@@ -247,10 +248,12 @@ def policy_gate(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
         p = plan["proposal"]
         proposal = gate.Proposal(tool=p["tool"], args=dict(p.get("args") or {}),
                                  missing=tuple(p.get("missing") or ()))
+    engine_error = (state.get("classification") or {}).get("engine_error")
     facts = gate.GateInput(intent=state.get("intent"),
                            confidence=float(state.get("confidence") or 0.0),
                            findings=_findings(state), proposal=proposal,
-                           proposal_error=plan.get("error"))
+                           proposal_error=plan.get("error"),
+                           engine_error=str(engine_error) if engine_error else None)
     decision = gate.decide(policy, facts)
     out: dict[str, Any] = {"decision": {**decision.as_dict(),
                                         "approval_kind": decision.approval_kind,

@@ -10,24 +10,32 @@ swallowed: it is a broken test fixture, not a model failure.
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
 
 import httpx
 import openai
+from langchain_core.messages import AIMessage, BaseMessage
 
-from govcx.agent._llm.cassette import CassetteMiss
+from govcx.agent._llm.cassette import CassetteMiss, call_label
+from govcx.agent._llm.tokens import TokenCounter
 
 T = TypeVar("T")
 
 
 class MalformedOutput(Exception):
     """The model answered, but not in the shape asked for."""
+
+    def __init__(self, message: str, *, raws: Sequence[Any] = ()) -> None:
+        super().__init__(message)
+        self.raws = list(raws)
+        """The answers (their tokens were spent all the same)."""
 
 
 class TruncatedOutput(Exception):
@@ -126,10 +134,10 @@ class RetryPolicy:
     """Up to this fraction of each wait is added at random, to spread retries out."""
 
     def wait(self, retry: int, failure: Failure) -> float:
-        base = min(self.backoff_max, self.backoff * (2 ** (retry - 1)))
+        base = float(min(self.backoff_max, self.backoff * (2 ** (retry - 1))))
         if failure.retry_after is not None:
             base = min(self.backoff_max, max(base, failure.retry_after))
-        return base + base * self.jitter * random.random()
+        return float(base + base * self.jitter * random.random())
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -240,3 +248,77 @@ def with_retries(attempt: Callable[[], T], policy: RetryPolicy, *,
             continue
         busy += time.perf_counter() - start
         return result, tries, errors, busy
+
+
+class ModelCaller:
+    """Runs model calls with retries, and records each in a CallLog."""
+
+    def __init__(self, *, model_name: str, retry: RetryPolicy, log: CallLog,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.model_name = model_name
+        self.retry = retry
+        self.log = log
+        self.sleep = sleep
+        self._counter = TokenCounter(model_name)
+
+    def call(self, purpose: str, *, conversation_id: str | None, turn_id: str | None,
+             attempt: Callable[[], tuple[T, list[AIMessage]]],
+             messages: Sequence[BaseMessage],
+             on_retry: Callable[[int, Failure], None] | None = None) -> T:
+        """Run ``attempt`` (which returns its value and the raw answers) and record it.
+
+        Raises ModelFailure when the retries run out (recorded too), CassetteMiss as is.
+        """
+        raws: list[AIMessage] = []
+
+        def tracked() -> T:
+            try:
+                value, got = attempt()
+            except MalformedOutput as exc:
+                raws.extend(r for r in exc.raws if isinstance(r, AIMessage))
+                raise
+            raws.extend(got)
+            return value
+
+        token = call_label.set(f"{purpose} conversation={conversation_id} turn={turn_id}")
+        started = time.time()
+        t0 = time.perf_counter()
+        try:
+            value, attempts, errors, busy = with_retries(tracked, self.retry, sleep=self.sleep,
+                                                         on_retry=on_retry)
+        except ModelFailure as exc:
+            elapsed = time.perf_counter() - t0
+            self._record(purpose, conversation_id, turn_id, started, exc.attempts, elapsed,
+                         elapsed, raws, messages, error=exc.reason, errors=(exc.reason,))
+            raise
+        finally:
+            call_label.reset(token)
+        self._record(purpose, conversation_id, turn_id, started, attempts,
+                     time.perf_counter() - t0, busy, raws, messages, error=None,
+                     errors=tuple(errors))
+        return value
+
+    def _record(self, purpose: str, conversation_id: str | None, turn_id: str | None,
+                started: float, attempts: int, elapsed: float, busy: float,
+                raws: list[AIMessage], messages: Sequence[BaseMessage], *,
+                error: str | None, errors: tuple[str, ...]) -> None:
+        input_tokens = output_tokens = 0
+        estimated = not raws
+        if not raws:
+            input_tokens = self._counter.count_messages(messages) * attempts
+        for raw in raws:
+            usage = raw.usage_metadata
+            if usage and (usage.get("input_tokens") or usage.get("output_tokens")):
+                input_tokens += int(usage.get("input_tokens") or 0)
+                output_tokens += int(usage.get("output_tokens") or 0)
+                continue
+            estimated = True
+            input_tokens += self._counter.count_messages(messages)
+            output_tokens += self._counter.count(raw.text + (
+                json.dumps(raw.tool_calls, default=str) if raw.tool_calls else ""))
+        self.log.add([ModelCall(
+            purpose=purpose, model=self.model_name, conversation_id=conversation_id,
+            turn_id=turn_id, started_at=started, attempts=attempts,
+            latency_ms=elapsed * 1000, model_ms=busy * 1000, input_tokens=input_tokens,
+            output_tokens=output_tokens, tokens_estimated=estimated, ok=error is None,
+            error=error, errors=errors)])

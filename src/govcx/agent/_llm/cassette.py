@@ -163,7 +163,7 @@ class CassetteTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         if self.mode == "replay":
             return self._replay(request)
         if self._inner is None:
-            self._inner = httpx.HTTPTransport()
+            self._inner = httpx.HTTPTransport(proxy=_env_proxy(request.url))
         if self.mode == "live":
             return self._inner.handle_request(request)
         request.headers["accept-encoding"] = "identity"
@@ -185,7 +185,7 @@ class CassetteTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         if self.mode == "replay":
             return self._replay(request)
         if self._inner_async is None:
-            self._inner_async = httpx.AsyncHTTPTransport()
+            self._inner_async = httpx.AsyncHTTPTransport(proxy=_env_proxy(request.url))
         if self.mode == "live":
             return await self._inner_async.handle_async_request(request)
         request.headers["accept-encoding"] = "identity"
@@ -257,6 +257,15 @@ class CassetteTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
                           "response": recorded})
 
         return record
+
+
+def _env_proxy(url: httpx.URL) -> str | None:
+    """The proxy the environment sets for ``url`` (HTTPS_PROXY, NO_PROXY...), if any."""
+    import urllib.request
+
+    if urllib.request.proxy_bypass(url.host):
+        return None
+    return urllib.request.getproxies().get(url.scheme)
 
 
 def _body(request: httpx.Request) -> Any:

@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 from langchain_core.messages import BaseMessage
 from langchain_openai import AzureChatOpenAI, ChatOpenAI
+from langchain_openai.chat_models.base import BaseChatOpenAI
 from pydantic import SecretStr
 
 from govcx.agent._llm.cassette import CassetteTransport
@@ -32,33 +33,38 @@ NO_KEY = "no-key"
 _AZURE_HOSTS = (".openai.azure.com", ".cognitiveservices.azure.com", ".services.ai.azure.com")
 
 
-class _OfflineTokens:
-    """Token counting for the chat model that never reaches for the network."""
-
-    model_name: str
-
-    def get_num_tokens(self, text: str) -> int:
-        return TokenCounter(self.model_name).count(text)
-
-    def get_num_tokens_from_messages(self, messages: list[BaseMessage],
-                                     tools: Sequence[Any] | None = None) -> int:
-        return TokenCounter(self.model_name).count_messages(messages)
-
-    def get_token_ids(self, text: str) -> list[int]:
-        encoding = local_encoding(self.model_name)
-        if encoding is None:
-            raise RuntimeError("token ids need a local tiktoken table (set TIKTOKEN_CACHE_DIR "
-                               "to a folder holding it); counts work without one")
-        ids: list[int] = encoding.encode(text, disallowed_special=())
-        return ids
+def _count(model: Any, text: str) -> int:
+    return TokenCounter(model.model_name).count(text)
 
 
-class GovcxChatOpenAI(_OfflineTokens, ChatOpenAI):
-    """ChatOpenAI with offline token counting."""
+def _count_messages(model: Any, messages: Sequence[BaseMessage], tools: Any = None, *,
+                    allow_fetching_images: bool = True) -> int:
+    return TokenCounter(model.model_name).count_messages(messages)
 
 
-class GovcxAzureChatOpenAI(_OfflineTokens, AzureChatOpenAI):
-    """AzureChatOpenAI with offline token counting."""
+def _token_ids(model: Any, text: str) -> list[int]:
+    encoding = local_encoding(model.model_name)
+    if encoding is None:
+        raise RuntimeError("token ids need a local tiktoken table (set TIKTOKEN_CACHE_DIR "
+                           "to a folder holding it); counts work without one")
+    ids: list[int] = encoding.encode(text, disallowed_special=())
+    return ids
+
+
+class GovcxChatOpenAI(ChatOpenAI):
+    """ChatOpenAI whose token counting never downloads tiktoken tables."""
+
+    get_num_tokens = _count
+    get_num_tokens_from_messages = _count_messages
+    get_token_ids = _token_ids
+
+
+class GovcxAzureChatOpenAI(AzureChatOpenAI):
+    """AzureChatOpenAI whose token counting never downloads tiktoken tables."""
+
+    get_num_tokens = _count
+    get_num_tokens_from_messages = _count_messages
+    get_token_ids = _token_ids
 
 
 def azure_target(base_url: str | None) -> tuple[str, str | None, str] | None:
@@ -79,15 +85,20 @@ def azure_target(base_url: str | None) -> tuple[str, str | None, str] | None:
 
 def build_chat_model(*, model: str, base_url: str | None, api_key: str | None,
                      temperature: float, timeout: float, max_tokens: int,
-                     transport: CassetteTransport) -> ChatOpenAI:
-    """A ChatOpenAI (or AzureChatOpenAI) whose HTTP goes through ``transport``."""
-    limits = httpx.Timeout(timeout, connect=min(timeout, 10.0))
+                     transport: CassetteTransport | None) -> BaseChatOpenAI:
+    """A ChatOpenAI (or AzureChatOpenAI); its HTTP goes through ``transport`` if given.
+
+    Live calls keep the openai client's own HTTP clients, which honour the proxy
+    environment variables (an httpx client given a transport ignores them).
+    """
     common: dict[str, Any] = {
         "temperature": temperature, "max_tokens": max_tokens, "timeout": timeout,
         "max_retries": 0, "stream_usage": True,
-        "http_client": httpx.Client(transport=transport, timeout=limits),
-        "http_async_client": httpx.AsyncClient(transport=transport, timeout=limits),
     }
+    if transport is not None:
+        limits = httpx.Timeout(timeout, connect=min(timeout, 10.0))
+        common["http_client"] = httpx.Client(transport=transport, timeout=limits)
+        common["http_async_client"] = httpx.AsyncClient(transport=transport, timeout=limits)
     azure = azure_target(base_url)
     if azure is not None:
         endpoint, deployment, version = azure

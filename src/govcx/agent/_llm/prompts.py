@@ -86,6 +86,35 @@ def classify_prompt(policy: Policy, *, pack_description: str, examples: int) -> 
     return "\n".join(lines)
 
 
+def raw_model(runnable: Any) -> Any:
+    """The bound model inside ``with_structured_output(..., include_raw=True)``'s usual
+    shape, ``RunnableMap(raw=model) | parser``; None for any other shape."""
+    from langchain_core.runnables import RunnableParallel, RunnableSequence
+
+    if isinstance(runnable, RunnableSequence) and isinstance(runnable.first, RunnableParallel):
+        steps = runnable.first.steps__
+        if set(steps) == {"raw"}:
+            return steps["raw"]
+    return None
+
+
+def parse_structured(message: Any, method: str) -> Any:
+    """The structured object in a model's answer; ValueError when there is none."""
+    from langchain_core.utils.json import parse_json_markdown
+
+    if method == "function_calling":
+        if not message.tool_calls:
+            raise ValueError("no function call in the answer")
+        return message.tool_calls[0]["args"]
+    refusal = (message.additional_kwargs or {}).get("refusal")
+    if refusal:
+        raise ValueError(f"the model refused: {refusal}")
+    text = message.text.strip()
+    if not text:
+        raise ValueError("empty answer")
+    return parse_json_markdown(text)
+
+
 def confidence_value(raw: float) -> float:
     """Models sometimes answer in percent; anything else is clamped to 0..1."""
     value = float(raw)
@@ -217,6 +246,11 @@ def parse_draft(text: str, chunks: Sequence[Chunk]) -> tuple[str, list[dict[str,
     clean = clean.replace(NO_ANSWER, "").strip()
     support = round(grounded / len(sentences), 4) if sentences and citations else 0.0
     return clean, citations, support
+
+
+def first_sentence(text: str) -> str:
+    parts = _SENTENCE.split(text.strip(), maxsplit=1)
+    return parts[0] if parts else ""
 
 
 _MARKER_PREFIX = re.compile(r"^\s*\[\s*(S\s*\d*(?:\s*[,;]\s*S?\s*\d*)*)?\s*\]?$")

@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from govcx.agent._llm.prompts import CLASSIFICATION_SCHEMA_NAME
 from govcx.agent._llm.tokens import approx_tokens
@@ -46,8 +47,8 @@ class StubOpenAIServer:
     @property
     def url(self) -> str:
         """The base URL to configure (``.../v1``)."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        port = self._server.server_address[1]
+        return f"http://127.0.0.1:{port}/v1"
 
     def push(self, *responses: ModelResponse) -> None:
         """Answer the next requests with these, before the script."""
@@ -143,7 +144,7 @@ def _handler_class(stub: StubOpenAIServer) -> type[BaseHTTPRequestHandler]:
             pass
 
         def do_POST(self) -> None:
-            if not self.path.rstrip("/").endswith("/chat/completions"):
+            if not urlsplit(self.path).path.rstrip("/").endswith("/chat/completions"):
                 self._json(404, {"error": {"message": f"no route {self.path}"}})
                 return
             length = int(self.headers.get("content-length") or 0)
