@@ -131,6 +131,23 @@ class ToolPolicy(_Model):
         return value
 
 
+OnFail = Literal["fix", "escalate", "reask", "log"]
+
+
+class OutputGuardPolicy(_Model):
+    """What the output guard does with each kind of problem in a drafted reply."""
+
+    pii: OnFail = "fix"
+    """PII that is not the customer's own: redact it."""
+    commitments: OnFail = "escalate"
+    """An amount, refund or date the policy did not approve: a human decides."""
+    grounding: OnFail = "fix"
+    """A factual sentence no retrieved approved text supports: drop it."""
+    banned_phrases: OnFail = "fix"
+    min_support: float = Field(0.5, ge=0.0, le=1.0)
+    """Share of a sentence's content words one approved source must contain."""
+
+
 class GuardPolicy(_Model):
     """What each kind of guard finding does to the turn."""
 
@@ -142,6 +159,8 @@ class GuardPolicy(_Model):
     human_request: GuardAction = "escalate"
     banned_phrases: list[str] = Field(default_factory=list)
     """Phrases a reply must never contain."""
+    output: OutputGuardPolicy | None = None
+    """on_fail per output check (``reask`` acts as ``escalate`` on the embedded engine)."""
 
 
 class Policy(_Model):

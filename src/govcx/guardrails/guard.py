@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from govcx.governance.policy import GuardPolicy
-from govcx.guardrails.finding import INJECTION, Finding, Source
+from govcx.guardrails.finding import INJECTION, OUTPUT_TYPES, Finding, Source
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,10 +68,13 @@ def apply_policy(findings: Sequence[Finding], policy: GuardPolicy) -> list[Findi
     """Set each finding's action from the policy. PII in customer input is only redacted."""
     out: list[Finding] = []
     for f in findings:
+        action: str
         if f.type == INJECTION:
             action = policy.injection if f.source == "input" else policy.indirect_injection
         elif f.type in _ACTION_FIELD:
             action = getattr(policy, _ACTION_FIELD[f.type])
+        elif f.type in OUTPUT_TYPES:
+            action = f.action  # set by the output guard from its on_fail configuration
         else:
             action = "redact"
         out.append(replace(f, action=action))
