@@ -105,7 +105,8 @@ class EmbeddedEngine:
         specs = [registry.get(t) for t in workflow.tools if t in registry]
         if not specs:
             return Plan()
-        primary = _primary_tool(specs, policy, text)
+        amounts_here = list(classification.entities.get("money") or money_amounts(text))
+        primary = _primary_tool(specs, policy, text, amounts_here)
         pending = ctx.pending if ctx.pending and ctx.pending.get("tool") == primary.name else None
         args: dict[str, Any] = dict(pending.get("args", {})) if pending else {}
         awaiting = list(pending.get("awaiting", [])) if pending else []
@@ -218,7 +219,8 @@ class EmbeddedEngine:
             if execution.status == "executed":
                 parts.append(_render(spec, execution))
             elif execution.status == "failed":
-                parts.append(f"I couldn't complete that: {execution.error}")
+                # A ToolError's message is written for the customer.
+                parts.append(execution.error or "I couldn't complete that request.")
             else:
                 parts.append("I couldn't do that automatically, so I've asked a colleague "
                              "to look at it.")
@@ -233,14 +235,26 @@ class EmbeddedEngine:
         return Draft(text=text, citations=citations, support=draft.support)
 
 
-def _primary_tool(specs: list[ToolSpec], policy: Policy, text: str) -> ToolSpec:
+def _primary_tool(specs: list[ToolSpec], policy: Policy, text: str,
+                  amounts: list[float]) -> ToolSpec:
+    """The workflow's action: its write tool, or for read-only workflows the read tool
+    that names what was asked and can run with what the message gives."""
     writes = [s for s in specs if not policy.is_read_only(s.name)]
     pool = writes or specs
     if len(pool) == 1:
         return pool[0]
     words = terms(text)
-    best = max(pool, key=lambda s: len(terms(s.name.replace("_", " ")) & words))
-    return best
+
+    def score(spec: ToolSpec) -> tuple[int, int]:
+        patterns = spec.patterns()
+        fillable = sum(1 for p in spec.required
+                       if _from_text(p, spec.params.get(p, {}), patterns.get(p), amounts,
+                                     text) is not None)
+        missing = len(spec.required) - fillable
+        named = len(terms(spec.name.replace("_", " ")) & words)
+        return (named - missing, fillable)
+
+    return max(pool, key=score)
 
 
 def _is_free_text(schema: dict[str, Any], pattern: re.Pattern[str] | None) -> bool:

@@ -26,6 +26,7 @@ from govcx.graphs.state import TurnState
 from govcx.guardrails.finding import Finding
 from govcx.guardrails.guard import OutputContext, apply_policy
 from govcx.knowledge.retriever import Chunk
+from govcx.errors import ToolArgumentError
 from govcx.tools.executor import Execution, GateViolation
 
 _PLACEHOLDER = re.compile(r"<[A-Z][A-Z_]*(?:_\d+)?>")
@@ -244,15 +245,23 @@ def policy_gate(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     policy = svc.policy
     plan = state.get("plan") or {}
     proposal = None
+    proposal_error = plan.get("error")
     if plan.get("proposal"):
         p = plan["proposal"]
-        proposal = gate.Proposal(tool=p["tool"], args=dict(p.get("args") or {}),
-                                 missing=tuple(p.get("missing") or ()))
+        args = dict(p.get("args") or {})
+        missing = tuple(p.get("missing") or ())
+        if not missing and p["tool"] in svc.registry:
+            # The gate judges the arguments the executor would run: validated, with defaults.
+            try:
+                args = svc.registry.get(p["tool"]).validate(args)
+            except ToolArgumentError as exc:
+                proposal_error = exc.message
+        proposal = gate.Proposal(tool=p["tool"], args=args, missing=missing)
     engine_error = (state.get("classification") or {}).get("engine_error")
     facts = gate.GateInput(intent=state.get("intent"),
                            confidence=float(state.get("confidence") or 0.0),
                            findings=_findings(state), proposal=proposal,
-                           proposal_error=plan.get("error"),
+                           proposal_error=proposal_error,
                            engine_error=str(engine_error) if engine_error else None)
     decision = gate.decide(policy, facts)
     out: dict[str, Any] = {"decision": {**decision.as_dict(),
@@ -439,10 +448,12 @@ def guard_output(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]
     proposed = list(reply.get("citations", []))
     citations = [c for c in proposed if (c["doc_id"], c["version"]) in retrieved]
     executed_actions = [a for a in state.get("actions") or [] if a.get("status") == "executed"]
-    results = [a.get("result") or {} for a in executed_actions]
+    results: list[Any] = [a.get("result") or {} for a in executed_actions]
     results += [e["result"] for e in plan.get("evidence") or [] if e.get("result")]
     # The customer's own details, as the business system returned them for this customer.
     own = [v for r in results for v in _strings(r)]
+    # What a tool refused with is a fact the reply may state ("already fully refunded").
+    results += [a["error"] for a in state.get("actions") or [] if a.get("error")]
     context = OutputContext(
         customer_values=[v for v in [state.get("customer_id"), *own] if v],
         chunks_text=[c["text"] for c in state.get("chunks") or []],

@@ -37,7 +37,8 @@ class Verdict:
         return not self.problems
 
 
-_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+[\"')\]]*|\n|$)")
+# A period inside a number or an abbreviation ("$249.00", "e.g. a") does not end a sentence.
+_SENTENCE = re.compile(r"(?:[^.!?\n]|[.!?](?=[0-9a-z,]))+(?:[.!?]+[\"')\]]*|\n|$)")
 _STOP = frozenset(
     """a an the and or but if then so of to in on at by for with from as is are was were be
     been being it its this that these those i you we they he she me my your our their his
