@@ -13,6 +13,7 @@ Prints one JSON object on the last line.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sqlite3
 import statistics
@@ -48,7 +49,7 @@ def bare_graph(path: Path) -> Any:
     for name in names:
         graph.add_node(name, lambda s: {"step": s.get("step", 0) + 1})
     graph.add_edge(START, names[0])
-    for a, b in zip(names, names[1:], strict=False):
+    for a, b in itertools.pairwise(names):
         graph.add_edge(a, b)
     graph.add_edge(names[-1], END)
     conn = sqlite3.connect(str(path), check_same_thread=False)
@@ -61,7 +62,7 @@ def bare_graph(path: Path) -> Any:
 
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def checkpoint_bytes(path: Path, thread: str) -> int:

@@ -68,8 +68,9 @@ def _pack(tmp_path: Path, *, kill_after_effect: bool, dedupe: bool) -> Path:
     tools = (pack / "tools.py").read_text()
     if kill_after_effect:
         tools = tools.replace(
-            '''    return _record(data_dir, idempotency_key, {"tool": "issue_refund", "order_id": order_id,
-                                               "amount": amount})''',
+            "    return _record(data_dir, idempotency_key, "
+            '{"tool": "issue_refund", "order_id": order_id,\n'
+            '                                               "amount": amount})',
             '''    result = _record(data_dir, idempotency_key, {"tool": "issue_refund",
                                                  "order_id": order_id, "amount": amount})
     marker = data_dir / "kill-after-effect"

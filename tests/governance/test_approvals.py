@@ -11,7 +11,6 @@ from govcx.agent.agent import Agent
 from govcx.errors import ApprovalStale, DuplicateApprover, NotAuthorized, ToolArgumentError
 from tests.conftest import Clock, shop_effects
 
-
 pytestmark = pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 
 def _refund(agent: Agent, amount: int, conv: str = "c1", order: str = "A-1002") -> str:

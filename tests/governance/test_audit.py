@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
 from sqlalchemy import text
 
 from govcx.agent.agent import Agent
 from govcx.governance.audit import AuditLog
-
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 

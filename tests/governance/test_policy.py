@@ -106,17 +106,17 @@ def test_policy_tool_without_implementation_is_refused(tmp_path: Path,
                                                        shop_pack_dir: Path) -> None:
     text = (shop_pack_dir / "policy.yaml").read_text() + "  wire_money: {tier: low}\n"
     pack = _pack_with_policy(tmp_path, shop_pack_dir, text)
-    with pytest.raises(PolicyError, match="tools.wire_money: tool 'wire_money' is not defined"):
+    with pytest.raises(PolicyError, match=r"tools.wire_money: tool 'wire_money' is not defined"):
         load_pack(pack)
 
 
 def test_pack_file_errors(tmp_path: Path, shop_pack_dir: Path) -> None:
     pack = _pack_with_policy(tmp_path, shop_pack_dir, (shop_pack_dir / "policy.yaml").read_text())
     (pack / "govcx.yaml").write_text("name: x\nenigne: {kind: embedded}\n")
-    with pytest.raises(ConfigError, match="govcx.yaml: enigne: unknown key"):
+    with pytest.raises(ConfigError, match=r"govcx.yaml: enigne: unknown key"):
         load_pack(pack)
     (pack / "govcx.yaml").write_text("name: x\nprincipals: {bob: {roles: [approver]}}\n")
-    with pytest.raises(ConfigError, match="principals.bob.roles.*unknown role 'approver'"):
+    with pytest.raises(ConfigError, match=r"principals.bob.roles.*unknown role 'approver'"):
         load_pack(pack)
     with pytest.raises(ConfigError, match="pack folder not found"):
         load_pack(tmp_path / "missing")

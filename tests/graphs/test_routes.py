@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
-
 from collections.abc import Callable
+
+import pytest
 
 from govcx.agent.agent import Agent
 from govcx.guardrails.finding import Finding
 from govcx.guardrails.guard import OutputContext, OutputResult, ScanResult
 from govcx.testing import PassThroughGuard
 from tests.conftest import shop_effects
-
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 

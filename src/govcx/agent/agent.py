@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
@@ -78,14 +79,15 @@ def open_checkpointer(url: str, state_dir: Path) -> BaseCheckpointSaver[Any]:
     if url.startswith("postgresql"):
         from govcx.store.postgres import open_postgres_saver
 
-        return open_postgres_saver(url)
+        saver: BaseCheckpointSaver[Any] = open_postgres_saver(url)
+        return saver
     conn = sqlite3.connect(str(state_dir / "checkpoints.db"), check_same_thread=False,
                            timeout=30)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
-    saver = SqliteSaver(conn)
-    saver.setup()
-    return saver
+    sqlite_saver = SqliteSaver(conn)
+    sqlite_saver.setup()
+    return sqlite_saver
 
 
 def build_engine(pack: Pack, *, mode: str | None = None, cassette: str | None = None) -> Engine:
@@ -173,7 +175,7 @@ class Agent:
         for observer in self.observers:
             observer(kind, data)
 
-    def _config(self, conversation_id: str) -> dict[str, Any]:
+    def _config(self, conversation_id: str) -> RunnableConfig:
         return {"configurable": {"thread_id": conversation_id}}
 
     # -- conversing -----------------------------------------------------------------------
@@ -457,6 +459,6 @@ class Agent:
 def _knowledge_config(pack: Pack) -> Any:
     if not pack.config.knowledge_config:
         return None
-    from govcx.knowledge import KnowledgeConfig  # type: ignore[attr-defined]
+    from govcx.knowledge import KnowledgeConfig
 
     return KnowledgeConfig.model_validate(pack.config.knowledge_config)

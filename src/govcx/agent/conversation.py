@@ -96,7 +96,8 @@ class ConversationStore:
     def transcript(self, conversation_id: str) -> list[dict[str, Any]]:
         with self.db.read() as conn:
             rows = conn.execute(select(messages).where(
-                messages.c.conversation_id == conversation_id).order_by(messages.c.message_id)).all()
+                messages.c.conversation_id == conversation_id
+            ).order_by(messages.c.message_id)).all()
         return [{"turn_id": r.turn_id, "role": r.role, "text": r.text, "at": r.created_at}
                 for r in rows]
 

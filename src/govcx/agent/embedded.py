@@ -76,7 +76,8 @@ class EmbeddedEngine:
         self.classifier = classifier
 
     @classmethod
-    def from_policy(cls, policy: Policy, *, extra_out_of_scope: Sequence[str] = ()) -> EmbeddedEngine:
+    def from_policy(cls, policy: Policy, *,
+                    extra_out_of_scope: Sequence[str] = ()) -> EmbeddedEngine:
         texts: list[str] = []
         labels: list[str] = []
         for name, wf in policy.workflows.items():
@@ -278,8 +279,8 @@ def _from_text(name: str, schema: dict[str, Any], pattern: re.Pattern[str] | Non
         kind = kinds[0] if kinds else None
     if kind in ("number", "integer") and amounts and ("amount" in name or "price" in name
                                                        or "credit" in name):
-        value = amounts[0]
-        return int(value) if kind == "integer" else value
+        amount = amounts[0]
+        return int(amount) if kind == "integer" else amount
     if kind == "string" and "address" in name:
         # "change the address for A-1003 to 12 Oak St, Springfield, OR 97401"
         match = re.search(r"\bto\s*:?\s*(\d+[^\n]{6,})$", text.strip(), re.IGNORECASE)

@@ -84,7 +84,7 @@ class PackConfig(_Model):
     knowledge: str | None = "knowledge/"
     tools: str | None = "tools.py"
     evals: str | None = "evals/"
-    engine: EngineConfig = Field(default_factory=EngineConfig)
+    engine: EngineConfig = Field(default_factory=lambda: EngineConfig())
     storage: StorageConfig = Field(default_factory=StorageConfig)
     principals: dict[str, PrincipalConfig] = Field(default_factory=dict)
     knowledge_config: dict[str, Any] | None = None
@@ -129,7 +129,8 @@ def _read_yaml(path: Path) -> Any:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark else ""
-        raise ConfigError(str(path), f"{where}{getattr(exc, 'problem', None) or 'bad YAML'}") from None
+        problem = getattr(exc, "problem", None) or "bad YAML"
+        raise ConfigError(str(path), f"{where}{problem}") from None
 
 
 def load_pack(path: str | Path | None = None) -> Pack:
@@ -152,7 +153,8 @@ def load_pack(path: str | Path | None = None) -> Pack:
         raise ConfigError(str(config_path), msg, field=loc) from None
     policy_path = root / config.policy
     policy = load_policy(policy_path)
-    registry = ToolRegistry.from_module_file(root / config.tools) if config.tools else ToolRegistry()
+    registry = (ToolRegistry.from_module_file(root / config.tools) if config.tools
+                else ToolRegistry())
     _cross_check(policy, policy_path, registry)
     principals = {name: Principal(name=name, roles=frozenset(p.roles))
                   for name, p in config.principals.items()}
@@ -172,8 +174,9 @@ def _cross_check(policy: Policy, policy_path: Path, registry: ToolRegistry) -> N
 
     for name, tool_policy in policy.tools.items():
         if name not in registry:
+            defined = ", ".join(registry.names()) or "none"
             raise PolicyError(str(policy_path), f"tool {name!r} is not defined in the pack's "
-                              f"tools module; defined tools: {', '.join(registry.names()) or 'none'}",
+                              f"tools module; defined tools: {defined}",
                               field=f"tools.{name}")
         spec = registry.get(name)
         if tool_policy.approval_if:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -87,8 +87,8 @@ def ask(text: Annotated[str, typer.Argument(help="The customer's message.")],
 @handle_errors
 def chat(customer: Annotated[str | None, typer.Option(help="Customer id, e.g. C-1001.")]
          = "C-1001",
-         approver: Annotated[str | None, typer.Option("--as", help="Principal for inline approvals.")]
-         = None,
+         approver: Annotated[str | None,
+                             typer.Option("--as", help="Principal for inline approvals.")] = None,
          pack: PackOpt = None) -> None:
     """Interactive terminal chat; approvals are decided inline.
 
@@ -144,7 +144,7 @@ def chat(customer: Annotated[str | None, typer.Option(help="Customer id, e.g. C-
             err_console.print(f"[red]error:[/red] {exc.message}")
 
 
-def _inline_decision(agent: object, approval_id: str, line: str, default: str | None) -> object:
+def _inline_decision(agent: Any, approval_id: str, line: str, default: str | None) -> Any:
     command, _, rest = line.partition(" ")
     args = None
     who = default
@@ -160,14 +160,15 @@ def _inline_decision(agent: object, approval_id: str, line: str, default: str | 
     if who is None:
         raise GovcxError("no approver: pass --as NAME to chat or name one after the command")
     decision = {"/approve": "approve", "/reject": "reject", "/edit": "edit"}[command]
-    return agent.decide(approval_id, principal=who, decision=decision, args=args)  # type: ignore[attr-defined]
+    return agent.decide(approval_id, principal=who, decision=decision, args=args)
 
 
 # -- approvals ----------------------------------------------------------------------------
 @approvals_app.command("list")
 @handle_errors
-def approvals_list(status: Annotated[str, typer.Option(help="pending|approved|rejected|expired|all")]
-                   = "pending", pack: PackOpt = None, json_out: JsonOpt = False) -> None:
+def approvals_list(status: Annotated[str, typer.Option(
+                       help="pending|approved|rejected|expired|all")] = "pending",
+                   pack: PackOpt = None, json_out: JsonOpt = False) -> None:
     """List approval requests (applies expiry first)."""
     valid = ("pending", "approved", "rejected", "expired", "all")
     if status not in valid:

@@ -30,7 +30,8 @@ def turn(t: Any) -> None:
         lines.append(f"[magenta]escalated:[/magenta] {t.escalation.reason}")
     meta = f"{t.status} · intent {t.intent or '-'} · confidence {t.confidence:.2f}"
     if t.decision is not None:
-        meta += f" · rules {', '.join(t.decision.rules) or '-'} · policy {t.decision.policy_version}"
+        rules = ", ".join(t.decision.rules) or "-"
+        meta += f" · rules {rules} · policy {t.decision.policy_version}"
     console.print(Panel("\n".join(lines) or "(no reply)", title=f"[{style}]{t.status}[/{style}]",
                         subtitle=f"[dim]{meta}[/dim]", title_align="left",
                         subtitle_align="left"))

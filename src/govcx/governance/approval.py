@@ -142,7 +142,8 @@ class ApprovalStore:
             row = conn.execute(select(approvals.c.body).where(
                 approvals.c.approval_id == approval_id)).first()
         if row is None:
-            raise NotFound("approval", approval_id, hint="`govcx approvals list` shows pending ones")
+            raise NotFound("approval", approval_id,
+                           hint="`govcx approvals list` shows pending ones")
         return ApprovalRequest.model_validate_json(row.body)
 
     def list(self, *, status: str | None = None, conversation_id: str | None = None,

@@ -30,7 +30,7 @@ def _to_cel(value: Any) -> Any:
         return celtypes.StringType(value)
     if value is None:
         return None
-    return celpy.json_to_cel(json.loads(json.dumps(value, default=str)))
+    return celpy.json_to_cel(json.loads(json.dumps(value, default=str)))  # type: ignore[attr-defined]
 
 
 _ENV = celpy.Environment()

@@ -166,7 +166,7 @@ class GuardPolicy(_Model):
 class Policy(_Model):
     version: str
     """Recorded on every decision, approval and audit event."""
-    defaults: Defaults = Field(default_factory=Defaults)
+    defaults: Defaults = Field(default_factory=lambda: Defaults())
     approvals: Approvals = Field(default_factory=Approvals)
     tiers: dict[str, Tier]
     workflows: dict[str, Workflow]
@@ -205,7 +205,8 @@ class Policy(_Model):
                 if role not in self.approvals.roles:
                     raise _FieldProblem(
                         f"tiers.{name}.roles",
-                        f"unknown approver role {role!r}; valid roles: {', '.join(roles) or 'none'}",
+                        f"unknown approver role {role!r}; valid roles: "
+                        f"{', '.join(roles) or 'none'}",
                     )
         return self
 
@@ -306,7 +307,8 @@ def diff_policies(old: Policy, new: Policy) -> list[dict[str, Any]]:
     def walk(path: str, a: Any, b: Any) -> None:
         if isinstance(a, dict) and isinstance(b, dict):
             for key in sorted(set(a) | set(b), key=str):
-                walk(f"{path}.{key}" if path else str(key), a.get(key, _ABSENT), b.get(key, _ABSENT))
+                sub = f"{path}.{key}" if path else str(key)
+                walk(sub, a.get(key, _ABSENT), b.get(key, _ABSENT))
             return
         if a != b:
             rows.append({

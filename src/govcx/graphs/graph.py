@@ -25,9 +25,12 @@ NODES = ("guard_input", "classify", "retrieve", "draft", "confidence_check", "po
          "execute", "await_approval", "escalate", "guard_output", "respond")
 
 
-def build_graph(checkpointer: BaseCheckpointSaver[Any] | None = None) -> CompiledStateGraph[Any]:
-    graph: StateGraph[Any] = StateGraph(TurnState, context_schema=Services,
-                                        input_schema=TurnInput)
+Graph = CompiledStateGraph[TurnState, Services, TurnInput, TurnState]
+
+
+def build_graph(checkpointer: BaseCheckpointSaver[Any] | None = None) -> Graph:
+    graph: StateGraph[TurnState, Services, TurnInput, TurnState] = StateGraph(
+        TurnState, context_schema=Services, input_schema=TurnInput)
     for name in NODES:
         graph.add_node(name, getattr(nodes, name))
     graph.add_edge(START, "guard_input")

@@ -18,6 +18,7 @@ from langgraph.types import interrupt
 
 from govcx.agent import replies
 from govcx.agent.engine import Classification, Draft, TurnContext
+from govcx.errors import ToolArgumentError
 from govcx.governance import gate
 from govcx.governance.approval import ApprovalRequest, action_token
 from govcx.governance.policy import Policy
@@ -26,7 +27,6 @@ from govcx.graphs.state import TurnState
 from govcx.guardrails.finding import Finding
 from govcx.guardrails.guard import OutputContext, apply_policy
 from govcx.knowledge.retriever import Chunk
-from govcx.errors import ToolArgumentError
 from govcx.tools.executor import Execution, GateViolation
 
 _PLACEHOLDER = re.compile(r"<[A-Z][A-Z_]*(?:_\d+)?>")
@@ -95,7 +95,8 @@ def classify(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     intent, confidence, carried = result.intent, result.confidence, False
     pending = state.get("pending")
     if pending and _continues(svc, pending, result, state["text"]):
-        intent, confidence, carried = pending["intent"], max(confidence, pending["confidence"]), True
+        intent, carried = pending["intent"], True
+        confidence = max(confidence, pending["confidence"])
     engine_error = result.error or result.entities.get("engine_error")
     data = {"intent": intent, "confidence": round(confidence, 4),
             "alternatives": result.alternatives, "continued_from_question": carried,
@@ -279,7 +280,8 @@ def policy_gate(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
 
 
 def _approval_request(svc: Services, state: TurnState, policy: Policy,
-                      decision: gate.GateDecision, proposal: gate.Proposal | None) -> ApprovalRequest:
+                      decision: gate.GateDecision,
+                      proposal: gate.Proposal | None) -> ApprovalRequest:
     kind = decision.approval_kind or "action"
     draft_text = (state.get("draft") or {}).get("text") or None
     tool = proposal.tool if proposal and kind == "action" else None
@@ -294,7 +296,8 @@ def _approval_request(svc: Services, state: TurnState, policy: Policy,
     evidence: list[dict[str, Any]] = list(plan.get("evidence") or [])
     for cite in (state.get("draft") or {}).get("citations") or []:
         evidence.append({"citation": cite})
-    rationale = (f"Intent {state.get('intent')} (confidence {float(state.get('confidence') or 0):.2f}); "
+    confidence = float(state.get("confidence") or 0)
+    rationale = (f"Intent {state.get('intent')} (confidence {confidence:.2f}); "
                  f"{decision.reason}.")
     return ApprovalRequest(
         approval_id=approval_id, conversation_id=state["conversation_id"],
@@ -424,7 +427,8 @@ def guard_output(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]
     approval = state.get("approval") or {}
     plan = state.get("plan") or {}
     draft_data = state.get("draft") or {}
-    status, reply = state.get("status"), state.get("reply")
+    status = state.get("status")
+    reply: dict[str, Any] = state.get("reply") or {"text": replies.FALLBACK, "citations": []}
     drafted = False
     if status == "escalated":
         pass

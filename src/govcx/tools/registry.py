@@ -28,7 +28,8 @@ class ToolRegistry:
         try:
             return self._specs[name]
         except KeyError:
-            raise NotFound("tool", name, hint=f"known tools: {', '.join(sorted(self._specs))}") from None
+            known = ", ".join(sorted(self._specs))
+            raise NotFound("tool", name, hint=f"known tools: {known}") from None
 
     def __contains__(self, name: object) -> bool:
         return name in self._specs

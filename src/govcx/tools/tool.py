@@ -127,7 +127,7 @@ def make_spec(fn: Callable[..., Any], *, name: str | None = None,
         default = ... if param.default is inspect.Parameter.empty else param.default
         fields[pname] = (annotation, default)
     tool_name = name or fn.__name__
-    model = create_model(  # type: ignore[call-overload]
+    model = create_model(
         f"{tool_name}_args", __config__=ConfigDict(extra="forbid"), **fields
     )
     return ToolSpec(name=tool_name, description=_description(fn), fn=fn, args_model=model,
