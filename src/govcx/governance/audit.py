@@ -91,7 +91,7 @@ class AuditLog:
             for item in items:
                 seq += 1
                 event_id = uuid.uuid4().hex
-                ts = time.time()
+                ts = float(item.get("ts") or time.time())
                 body = dumps(dict(item.get("data") or {}))
                 conv = item.get("conversation_id")
                 turn = item.get("turn_id")

@@ -40,15 +40,23 @@ _PER_TURN_RESET: dict[str, Any] = {
 }
 
 
-def _audit(rt: Runtime[Services], state: TurnState, kind: str, data: dict[str, Any],
-           *, actor: str = "agent") -> None:
-    rt.context.audit.append(kind=kind, actor=actor, data=data,
-                            conversation_id=state.get("conversation_id"),
-                            turn_id=state.get("turn_id"),
-                            policy_version=rt.context.policy.version)
+def _event(rt: Runtime[Services], state: TurnState, kind: str, data: dict[str, Any],
+           *, actor: str = "agent") -> dict[str, Any]:
+    """An audit event for this node (buffered in state until the next _flush)."""
     if rt.context.observer is not None:
         rt.context.observer(kind, {"conversation_id": state.get("conversation_id"),
                                    "turn_id": state.get("turn_id"), **data})
+    return {"kind": kind, "actor": actor, "data": data, "ts": rt.context.clock(),
+            "conversation_id": state.get("conversation_id"), "turn_id": state.get("turn_id"),
+            "policy_version": rt.context.policy.version}
+
+
+def _flush(rt: Runtime[Services], state: TurnState, event: dict[str, Any]) -> None:
+    """Write the buffered events and this node's event to the chain, in order, at once.
+
+    Nodes with side effects (a decision, an approval request, a tool call, a reply) flush;
+    the others only buffer, in checkpointed state, so a crash loses no event."""
+    rt.context.audit.append_many([*(state.get("audit_buffer") or []), event])
 
 
 def _ctx(state: TurnState) -> TurnContext:
@@ -73,10 +81,10 @@ def guard_input(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     findings = apply_policy(result.findings, svc.policy.guards)
     svc.conversations.add_message(state["conversation_id"], state["turn_id"], "customer",
                                   result.redacted)
-    _audit(runtime, state, "guard_input", {
+    event = _event(runtime, state, "guard_input", {
         "text": result.redacted, "findings": [_public(f) for f in findings]}, actor="customer")
     return {**_PER_TURN_RESET, "redacted": result.redacted,
-            "findings": [asdict(f) for f in findings]}
+            "findings": [asdict(f) for f in findings], "audit_buffer": [event]}
 
 
 def after_guard_input(state: TurnState) -> str:
@@ -101,8 +109,8 @@ def classify(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     data = {"intent": intent, "confidence": round(confidence, 4),
             "alternatives": result.alternatives, "continued_from_question": carried,
             "engine": svc.engine.name, "engine_error": engine_error}
-    _audit(runtime, state, "classify", data)
-    return {"intent": intent, "confidence": confidence,
+    event = _event(runtime, state, "classify", data)
+    return {"audit_buffer": [event], "intent": intent, "confidence": confidence,
             "classification": {**data, "entities": result.entities},
             "pending": pending if carried else None}
 
@@ -148,11 +156,11 @@ def retrieve(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
             stripped.append(chunk.chunk_id)
             continue
         kept.append(chunk)
-    _audit(runtime, state, "retrieve", {
+    event = _event(runtime, state, "retrieve", {
         "chunks": [{"doc_id": c.doc_id, "version": c.version, "chunk_id": c.chunk_id,
                     "score": round(c.score, 4)} for c in kept],
         "stripped": stripped})
-    return {"chunks": [_chunk_dict(c) for c in kept],
+    return {"audit_buffer": [event], "chunks": [_chunk_dict(c) for c in kept],
             "findings": [asdict(f) for f in findings]}
 
 
@@ -211,12 +219,12 @@ def draft(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
             "error": plan.error,
         }
     text_draft = svc.engine.draft(state["text"], ctx, intent=intent, chunks=_chunks(state))
-    _audit(runtime, state, "draft", {
+    event = _event(runtime, state, "draft", {
         "proposal": plan_data.get("proposal"), "question": plan_data.get("question"),
         "evidence": [{"tool": e.get("tool"), "ok": "result" in e}
                      for e in plan_data.get("evidence", [])],
         "citations": text_draft.citations, "support": text_draft.support})
-    return {"plan": plan_data, "draft": asdict(text_draft),
+    return {"audit_buffer": [event], "plan": plan_data, "draft": asdict(text_draft),
             "findings": [asdict(f) for f in findings]}
 
 
@@ -234,10 +242,10 @@ def confidence_check(state: TurnState, runtime: Runtime[Services]) -> dict[str, 
     final = confidence
     if answer_only and support < MIN_KNOWLEDGE_SUPPORT:
         final = min(confidence, support)
-    _audit(runtime, state, "confidence_check", {
+    event = _event(runtime, state, "confidence_check", {
         "classifier": round(confidence, 4), "knowledge_support": round(support, 4),
         "answer_only": answer_only, "confidence": round(final, 4)})
-    return {"confidence": final}
+    return {"confidence": final, "audit_buffer": [event]}
 
 
 # -- policy_gate --------------------------------------------------------------------------
@@ -274,8 +282,10 @@ def policy_gate(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
         svc.approvals.create(request)
         approval_id = request.approval_id
         out["approval_id"] = approval_id
-    _audit(runtime, state, "policy_gate", {**decision.as_dict(), "approval_id": approval_id,
-                                           "proposal": asdict(proposal) if proposal else None})
+    _flush(runtime, state, _event(runtime, state, "policy_gate", {
+        **decision.as_dict(), "approval_id": approval_id,
+        "proposal": asdict(proposal) if proposal else None}))
+    out["audit_buffer"] = None
     return out
 
 
@@ -370,11 +380,12 @@ def execute(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     composed = svc.engine.compose(_ctx(state), intent=intent, executions=[execution],
                                   draft=Draft(**(state.get("draft") or {"text": ""})),
                                   registry=svc.registry)
-    _audit(runtime, state, "execute", {
+    _flush(runtime, state, _event(runtime, state, "execute", {
         "tool": execution.tool, "args": execution.args, "status": execution.status,
         "error": execution.error, "idempotency_key": execution.key,
-        "replayed": execution.replayed, "approval_id": approval_id})
-    return {"actions": [execution.as_action()], "draft": asdict(composed),
+        "replayed": execution.replayed, "approval_id": approval_id}))
+    return {"audit_buffer": None, "actions": [execution.as_action()],
+            "draft": asdict(composed),
             "findings": [asdict(f) for f in findings]}
 
 
@@ -401,9 +412,10 @@ def escalate(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     if "confidence.below_minimum" in rules and state.get("intent") in svc.policy.workflows \
             and not svc.policy.workflows[str(state.get("intent"))].tools:
         text = replies.NO_KNOWLEDGE
-    _audit(runtime, state, "escalate", {"escalation_id": escalation_id, "reason": reason,
-                                        "rules": rules, "summary": summary})
-    return {"escalation": {"reason": reason, "summary": summary, "rules": rules},
+    _flush(runtime, state, _event(runtime, state, "escalate", {
+        "escalation_id": escalation_id, "reason": reason, "rules": rules, "summary": summary}))
+    return {"audit_buffer": None,
+            "escalation": {"reason": reason, "summary": summary, "rules": rules},
             "reply": {"text": text, "citations": []}, "status": "escalated"}
 
 
@@ -467,8 +479,10 @@ def guard_output(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]
         facts=[json.dumps(r, ensure_ascii=False) for r in results])
     if not drafted:
         # Fixed texts of the runtime (escalation, refusal, rejection) are not model output.
-        _audit(runtime, state, "guard_output", {"action": "skipped", "reason": "runtime text"})
-        return {"status": status, "reply": {"text": reply["text"], "citations": []}}
+        event = _event(runtime, state, "guard_output",
+                       {"action": "skipped", "reason": "runtime text"})
+        return {"status": status, "reply": {"text": reply["text"], "citations": []},
+                "audit_buffer": [event]}
     checked = svc.guard.check_output(reply["text"], context)
     findings = _findings(state) + list(checked.findings)
     if not checked.text.strip() and checked.action != "escalate":
@@ -481,11 +495,12 @@ def guard_output(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]
         status, reply = "escalated", {"text": replies.ESCALATED, "citations": []}
     else:
         reply = {"text": checked.text, "citations": citations}
-    _audit(runtime, state, "guard_output", {
+    event = _event(runtime, state, "guard_output", {
         "action": checked.action, "problems": checked.problems,
         "findings": [_public(f) for f in checked.findings],
         "citations": citations, "dropped_citations": len(proposed) - len(citations)})
-    return {"status": status, "reply": reply, "findings": [asdict(f) for f in findings]}
+    return {"status": status, "reply": reply, "findings": [asdict(f) for f in findings],
+            "audit_buffer": [event]}
 
 
 def _strings(value: Any) -> list[str]:
@@ -520,7 +535,7 @@ def respond(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
         plan.get("question") else None
     if carry is not None:
         carry = {**carry, "confidence": float(state.get("confidence") or 0.0)}
-    _audit(runtime, state, "respond", {"status": state.get("status"),
-                                       "reply": svc.guard.redact(reply["text"]),
-                                       "citations": reply.get("citations", [])})
-    return {"pending": carry}
+    _flush(runtime, state, _event(runtime, state, "respond", {
+        "status": state.get("status"), "reply": svc.guard.redact(reply["text"]),
+        "citations": reply.get("citations", [])}))
+    return {"pending": carry, "audit_buffer": None}

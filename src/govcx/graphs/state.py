@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Annotated, Any, TypedDict
+
+
+def _audit_buffer(current: list[dict[str, Any]] | None,
+                  update: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """Audit events wait here (checkpointed) until a node with side effects writes them
+    to the chain in one transaction; ``None`` empties the buffer."""
+    if update is None:
+        return []
+    return [*(current or []), *update]
 
 
 class TurnState(TypedDict, total=False):
@@ -28,6 +37,7 @@ class TurnState(TypedDict, total=False):
     escalation: dict[str, Any] | None
     pending: dict[str, Any] | None
     """Slots carried to the next turn after a clarifying question."""
+    audit_buffer: Annotated[list[dict[str, Any]], _audit_buffer]
 
 
 class TurnInput(TypedDict, total=False):
