@@ -1,0 +1,53 @@
+"""``/console``: the approval console (server-rendered page, vanilla JS and CSS, no CDN)."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+from functools import lru_cache
+from importlib import resources
+from string import Template
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse, Response
+
+from govcx.api.deps import RuntimeDep
+from govcx.api.errors import ApiError
+from govcx.api.schemas import package_version
+
+router = APIRouter(include_in_schema=False)
+
+_ASSETS = {"console.js": "text/javascript; charset=utf-8",
+           "console.css": "text/css; charset=utf-8",
+           "favicon.svg": "image/svg+xml"}
+
+
+@lru_cache(maxsize=8)
+def _read(folder: str, name: str) -> bytes:
+    return resources.files("govcx.api").joinpath(folder, name).read_bytes()
+
+
+@lru_cache(maxsize=1)
+def _asset_version() -> str:
+    digest = hashlib.sha256()
+    for name in sorted(_ASSETS):
+        digest.update(_read("static", name))
+    return digest.hexdigest()[:12]
+
+
+@router.get("/console", response_class=HTMLResponse)
+def console_page(runtime: RuntimeDep) -> HTMLResponse:
+    page = Template(_read("templates", "console.html").decode("utf-8")).substitute(
+        pack=html.escape(runtime.agent.pack.name),
+        policy_version=html.escape(runtime.agent.policy.version),
+        version=html.escape(package_version()),
+        asset_version=_asset_version())
+    return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/console/static/{name}")
+def console_asset(name: str) -> Response:
+    if name not in _ASSETS:
+        raise ApiError(404, "not_found", f"no console asset {name!r}")
+    return Response(_read("static", name), media_type=_ASSETS[name],
+                    headers={"Cache-Control": "public, max-age=86400"})

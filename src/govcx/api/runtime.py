@@ -1,0 +1,382 @@
+"""The server's runtime: the Agent plus what the HTTP layer adds around each call.
+
+Routers call :class:`ApiRuntime`; it enforces conversation ownership and idempotency,
+times the graph's nodes (metrics, spans, progress events of streamed turns) and
+publishes events (webhooks, live console updates) for the Turns it produces.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from govcx.agent.agent import Agent, check_id, check_text
+from govcx.agent.conversation import new_id
+from govcx.agent.turn import Turn
+from govcx.api.auth import ROLE_ADMIN, ROLE_APPROVER, ROLE_AUDITOR, ROLE_CHANNEL, Caller, KeyRing
+from govcx.api.errors import ApiError
+from govcx.api.events import (
+    APPROVAL_DECIDED,
+    APPROVAL_EXPIRED,
+    APPROVAL_REQUESTED,
+    ESCALATION_CREATED,
+    Event,
+    EventBus,
+)
+from govcx.api.idempotency import IdempotencyStore, request_hash
+from govcx.api.metrics import Metrics, summary
+from govcx.api.policy_store import PolicyActivations
+from govcx.api.schemas import ApprovalView, DecisionIn, MessageIn
+from govcx.api.settings import ServerSettings
+from govcx.api.store import conversation_owners
+from govcx.api.tracing import Tracing, TurnSpan
+from govcx.api.webhooks import WebhookDispatcher
+from govcx.errors import ApprovalStale, GovcxError, NotAuthorized
+from govcx.governance.approval import ApprovalRequest, check_authority
+from govcx.store.schema import approvals
+
+log = logging.getLogger("govcx.api")
+
+Sink = Callable[[str, dict[str, Any], float], None]
+"""Receives (node, summary, seconds) after each graph node of a streamed turn."""
+
+
+@dataclass(kw_only=True)
+class _Run:
+    """The graph run of one API call on this thread."""
+
+    conversation_id: str | None
+    sink: Sink | None = None
+    last: float = field(default_factory=time.perf_counter)
+    span: TurnSpan | None = None
+    turn: Turn | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PreparedMessage:
+    conversation_id: str
+    text: str
+    customer_id: str | None
+    idempotency_key: str | None
+    claimed: bool
+
+
+class ApiRuntime:
+    """What the routers call. Thread-safe like the Agent it wraps."""
+
+    def __init__(self, agent: Agent, settings: ServerSettings, keys: KeyRing, *,
+                 metrics: Metrics, bus: EventBus, webhooks: WebhookDispatcher,
+                 tracing: Tracing | None = None) -> None:
+        self.agent = agent
+        self.settings = settings
+        self.keys = keys
+        self.metrics = metrics
+        self.bus = bus
+        self.webhooks = webhooks
+        self.tracing = tracing
+        self.idempotency = IdempotencyStore(agent.db)
+        self._local = threading.local()
+        self._owners: dict[str, str] = {}
+        self.policies = PolicyActivations(agent, bus)
+        agent.observers.append(self._observe)
+
+    def close(self) -> None:
+        if self._observe in self.agent.observers:
+            self.agent.observers.remove(self._observe)
+        self.webhooks.stop()
+        if self.tracing is not None:
+            self.tracing.shutdown()
+
+    # -- timing graph nodes ---------------------------------------------------------------
+    @contextmanager
+    def _run(self, kind: str, conversation_id: str | None,
+             sink: Sink | None = None) -> Iterator[_Run]:
+        run = _Run(conversation_id=conversation_id, sink=sink)
+        if self.tracing is not None:
+            run.span = self.tracing.turn(kind, conversation_id)
+            run.last = time.perf_counter()
+        self._local.run = run
+        started = time.perf_counter()
+        error: BaseException | None = None
+        try:
+            yield run
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            self._local.run = None
+            self.metrics.turn_seconds.labels(kind).observe(time.perf_counter() - started)
+            if run.span is not None:
+                run.span.finish(run.turn, error)
+
+    def _observe(self, node: str, data: dict[str, Any]) -> None:
+        """Agent observer: called in the thread that runs the graph, after each node."""
+        run: _Run | None = getattr(self._local, "run", None)
+        if run is None or run.conversation_id != data.get("conversation_id"):
+            return
+        now = time.perf_counter()
+        start, run.last = run.last, now
+        self.metrics.node(node, now - start)
+        if run.span is None and run.sink is None:
+            return
+        brief = summary(data)
+        if run.span is not None:
+            run.span.node(node, start, now, brief)
+        if run.sink is not None:
+            try:
+                run.sink(node, brief, now - start)
+            except Exception:  # a slow or gone stream must not fail the turn
+                log.exception("progress sink failed")
+
+    # -- conversations --------------------------------------------------------------------
+    def _owner(self, conversation_id: str, claim_for: str | None = None) -> str | None:
+        """The channel a conversation belongs to; ``claim_for`` claims an unowned one."""
+        owner = self._owners.get(conversation_id)
+        if owner is not None:
+            return owner
+        table = conversation_owners
+        if claim_for is None:
+            with self.agent.db.read() as conn:
+                row = conn.execute(select(table.c.principal).where(
+                    table.c.conversation_id == conversation_id)).first()
+        else:
+            try:
+                with self.agent.db.begin() as conn:
+                    row = conn.execute(select(table.c.principal).where(
+                        table.c.conversation_id == conversation_id)).first()
+                    if row is None:
+                        conn.execute(insert(table).values(conversation_id=conversation_id,
+                                                          principal=claim_for,
+                                                          created_at=time.time()))
+                        owner = claim_for
+            except IntegrityError:  # claimed at the same moment (PostgreSQL): read it
+                return self._owner(conversation_id)
+        if row is not None:
+            owner = row.principal
+        if owner is not None:
+            if len(self._owners) > 100_000:
+                self._owners.clear()
+            self._owners[conversation_id] = owner
+        return owner
+
+    def _check_owner(self, caller: Caller, conversation_id: str, *, claim: bool) -> None:
+        if caller.has(ROLE_APPROVER) or caller.has(ROLE_AUDITOR) or caller.has(ROLE_ADMIN):
+            if not caller.has(ROLE_CHANNEL) or not claim:
+                return
+        owner = self._owner(conversation_id, claim_for=caller.name if claim else None)
+        if owner is None and not claim:
+            self.agent.conversations.get(conversation_id)  # 404 if it does not exist
+            raise ApiError(403, "forbidden", f"conversation {conversation_id} was not started "
+                           f"through the API; {caller.name} may not read it",
+                           details={"conversation_id": conversation_id})
+        if owner is not None and owner != caller.name:
+            raise ApiError(403, "forbidden", f"conversation {conversation_id} belongs to "
+                           f"another channel; {caller.name} may not use it",
+                           details={"conversation_id": conversation_id})
+
+    def create_conversation(self, caller: Caller, customer_id: str | None) -> str:
+        conversation_id = new_id("conv")
+        if customer_id is not None:
+            check_id("customer_id", customer_id)
+        self._owner(conversation_id, claim_for=caller.name)
+        self.agent.conversations.ensure(conversation_id, customer_id)
+        return conversation_id
+
+    def prepare_message(self, caller: Caller, conversation_id: str, body: MessageIn,
+                        idempotency_key: str | None) -> PreparedMessage:
+        """Validate, check ownership and take the idempotency key; nothing runs yet."""
+        check_id("conversation_id", conversation_id)
+        check_text(body.text)
+        if body.customer_id is not None:
+            check_id("customer_id", body.customer_id)
+        self._check_owner(caller, conversation_id, claim=True)
+        claimed = False
+        if idempotency_key is not None:
+            claim = self.idempotency.claim(
+                f"message:{conversation_id}", idempotency_key,
+                request_hash({"text": body.text, "customer_id": body.customer_id}))
+            claimed = claim.new
+        return PreparedMessage(conversation_id=conversation_id, text=body.text,
+                               customer_id=body.customer_id, idempotency_key=idempotency_key,
+                               claimed=claimed)
+
+    def run_message(self, message: PreparedMessage, sink: Sink | None = None) -> Turn:
+        try:
+            with self._run("message", message.conversation_id, sink) as run:
+                turn = run.turn = self.agent.respond(
+                    message.conversation_id, message.text, customer_id=message.customer_id,
+                    idempotency_key=message.idempotency_key)
+        except GovcxError:
+            if message.claimed and message.idempotency_key is not None:
+                self.idempotency.release(f"message:{message.conversation_id}",
+                                         message.idempotency_key)
+            raise
+        # No need to store the response: the core derives the turn id from the key and
+        # returns the stored Turn on a repeat; the row only guards against body reuse.
+        self._after_turn(turn)
+        return turn
+
+    def respond(self, caller: Caller, conversation_id: str, body: MessageIn,
+                idempotency_key: str | None = None) -> Turn:
+        return self.run_message(self.prepare_message(caller, conversation_id, body,
+                                                     idempotency_key))
+
+    def conversation(self, caller: Caller, conversation_id: str) -> dict[str, Any]:
+        check_id("conversation_id", conversation_id)
+        self._check_owner(caller, conversation_id, claim=False)
+        data = self.agent.conversation(conversation_id)
+        data["pending_approvals"] = [
+            self.approval_view(caller, ApprovalRequest.model_validate(a)).model_dump(mode="json")
+            for a in data["pending_approvals"]]
+        data["actions"] = [{**a, "args": _loads(a.get("args")),
+                            "result": _loads(a.get("result"))} for a in data["actions"]]
+        return data
+
+    # -- approvals ------------------------------------------------------------------------
+    def approval_view(self, caller: Caller, request: ApprovalRequest) -> ApprovalView:
+        if request.status != "pending" or not caller.has(ROLE_APPROVER):
+            return ApprovalView.of(request, can_decide=False if caller.has(ROLE_APPROVER)
+                                   else None)
+        try:
+            if request.policy_version != self.agent.policy.version:
+                raise NotAuthorized(caller.name, "it was requested under policy "
+                                    f"{request.policy_version}; {self.agent.policy.version} "
+                                    "is active")
+            check_authority(self.agent.policy, caller.principal, request, request.args)
+            if caller.name in request.approvers:
+                raise NotAuthorized(caller.name, "already approved it; the second approval "
+                                    "must come from someone else")
+        except NotAuthorized as exc:
+            return ApprovalView.of(request, can_decide=False, authority=exc.reason)
+        return ApprovalView.of(request, can_decide=True)
+
+    def approvals(self, caller: Caller, *, status: str | None,
+                  conversation_id: str | None, limit: int) -> list[ApprovalView]:
+        requests = self.agent.approvals.list(status=status, conversation_id=conversation_id,
+                                             limit=limit)
+        return [self.approval_view(caller, r) for r in requests]
+
+    def queue_fingerprint(self) -> tuple[Any, ...]:
+        """Changes whenever the pending queue (or the active policy) changes."""
+        with self.agent.db.read() as conn:
+            row = conn.execute(select(func.count(), func.max(approvals.c.updated_at),
+                                      func.max(approvals.c.requested_at)).where(
+                approvals.c.status == "pending")).first()
+        return (tuple(row) if row is not None else (), self.agent.policy.version)
+
+    def decide(self, caller: Caller, approval_id: str, body: DecisionIn,
+               idempotency_key: str | None = None) -> tuple[Turn, bool]:
+        """Apply a decision; returns the Turn and whether it was replayed from the key."""
+        if caller.has(ROLE_CHANNEL):
+            raise ApiError(403, "forbidden", f"{caller.name} is a channel; channel keys can "
+                           "never decide approvals")
+        check_id("approval_id", approval_id)
+        request = self.agent.approvals.get(approval_id)  # 404 before anything else
+        scope = f"decision:{caller.name}:{approval_id}"
+        if idempotency_key is not None:
+            claim = self.idempotency.claim(scope, idempotency_key,
+                                           request_hash(body.model_dump(mode="json")))
+            if not claim.new:
+                if claim.response is None:
+                    raise ApiError(409, "idempotency_in_progress", "a request with this "
+                                   "Idempotency-Key is still being processed; retry shortly")
+                return Turn.model_validate(claim.response), True
+        try:
+            with self._run("decision", request.conversation_id) as run:
+                turn = run.turn = self.agent.decide(approval_id, principal=caller.principal,
+                                                    decision=body.decision, args=body.args,
+                                                    comment=body.comment)
+        except GovcxError as exc:
+            if idempotency_key is not None:
+                self.idempotency.release(scope, idempotency_key)
+            outcome = ("stale" if isinstance(exc, ApprovalStale) else
+                       "forbidden" if isinstance(exc, NotAuthorized) else "invalid")
+            self.metrics.decisions.labels(body.decision, outcome).inc()
+            if isinstance(exc, ApprovalStale):
+                self._maybe_expired(approval_id)
+            raise
+        if idempotency_key is not None:
+            self.idempotency.complete(scope, idempotency_key, turn.model_dump(mode="json"))
+        self.metrics.decisions.labels(body.decision, "recorded").inc()
+        self.metrics.decision_age.observe(max(0.0, self.agent.clock() - request.requested_at))
+        updated = self.agent.approvals.get(approval_id)
+        self.bus.publish(Event(
+            id=f"{APPROVAL_DECIDED}:{approval_id}:{len(updated.decisions)}",
+            type=APPROVAL_DECIDED,
+            data={"approval": ApprovalView.of(updated).model_dump(mode="json"),
+                  "decision": updated.decisions[-1].model_dump(mode="json")
+                  if updated.decisions else None,
+                  "turn": turn.model_dump(mode="json")}))
+        self._after_turn(turn)
+        return turn, False
+
+    def _maybe_expired(self, approval_id: str) -> None:
+        """A decision that found its approval overdue expired it: announce that."""
+        request = self.agent.approvals.get(approval_id)
+        if request.status == "expired":
+            turn = self.agent.conversations.get_turn(request.turn_id)
+            self._expired(request, turn)
+
+    def _expired(self, request: ApprovalRequest, turn: Turn | None) -> None:
+        published = self.bus.publish(Event(
+            id=f"{APPROVAL_EXPIRED}:{request.approval_id}", type=APPROVAL_EXPIRED,
+            data={"approval": ApprovalView.of(request).model_dump(mode="json"),
+                  "on_expiry": self.agent.policy.approvals.on_expiry,
+                  "turn": turn.model_dump(mode="json") if turn else None}))
+        if published:
+            self.metrics.expired.inc()
+        if turn is not None:
+            self._after_turn(turn)
+
+    def expire_overdue(self) -> list[Turn]:
+        """Apply on_expiry to overdue approvals (the background sweep)."""
+        overdue = list(self.agent.approvals.overdue(self.agent.clock()))
+        if not overdue:
+            return []
+        with self._run("expiry", None):
+            turns = self.agent.expire_overdue()
+        by_turn = {t.turn_id: t for t in turns}
+        for request in overdue:
+            current = self.agent.approvals.get(request.approval_id)
+            if current.status == "expired":
+                self._expired(current, by_turn.get(current.turn_id))
+        return turns
+
+    # -- events of a Turn ----------------------------------------------------------------
+    def _after_turn(self, turn: Turn) -> None:
+        self.metrics.turn(turn)
+        if turn.status == "pending_approval" and turn.approval_id:
+            event_id = f"{APPROVAL_REQUESTED}:{turn.approval_id}"
+            try:
+                request = self.agent.approvals.get(turn.approval_id)
+            except GovcxError:
+                return
+            if request.turn_id == turn.turn_id:  # not a message sent while it waits
+                self.bus.publish(Event(id=event_id, type=APPROVAL_REQUESTED, data={
+                    "approval": ApprovalView.of(request).model_dump(mode="json"),
+                    "turn": turn.model_dump(mode="json")}))
+        elif turn.status == "escalated":
+            # The output guard escalates without an Escalation on the Turn; say so.
+            escalation = turn.escalation.model_dump(mode="json") if turn.escalation else {
+                "reason": "output guard", "summary": "", "rules": []}
+            self.bus.publish(Event(
+                id=f"{ESCALATION_CREATED}:{turn.turn_id}", type=ESCALATION_CREATED, data={
+                    "conversation_id": turn.conversation_id, "turn_id": turn.turn_id,
+                    "escalation": escalation, "turn": turn.model_dump(mode="json")}))
+
+def _loads(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value

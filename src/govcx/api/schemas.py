@@ -1,0 +1,213 @@
+"""Request and response bodies of the HTTP API (the trust boundary: strict pydantic)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from govcx.agent.agent import MAX_MESSAGE_CHARS
+from govcx.agent.turn import Turn
+from govcx.governance.approval import ApprovalRequest, Decision
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ConversationCreate(_In):
+    """Optional body of ``POST /v1/conversations``."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"customer_id": "C-1001"}]})
+
+    customer_id: str | None = Field(None, pattern=ID_PATTERN)
+    """The customer this conversation is with; passed to tools as context."""
+
+
+class ConversationCreated(BaseModel):
+    conversation_id: str = Field(examples=["conv_3f2a9c0d1e4b5a6f7c8d"])
+
+
+class MessageIn(_In):
+    """A customer message."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"text": "Please refund $80 for order A-1002", "customer_id": "C-1001"}]})
+
+    text: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
+    """The customer's message."""
+    customer_id: str | None = Field(None, pattern=ID_PATTERN)
+    """The customer; only needed on the first message of a conversation."""
+
+
+class DecisionIn(_In):
+    """An approver's decision."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"decision": "approve", "comment": "Order checked, refund is fine"},
+        {"decision": "edit", "args": {"amount": 40}, "comment": "Partial refund"},
+        {"decision": "reject", "comment": "Item was used"}]})
+
+    decision: Literal["approve", "reject", "edit"]
+    args: dict[str, Any] | None = None
+    """With ``edit``: the changed arguments (merged over the proposed ones); for a reply
+    approval ``{"reply": "new text"}``."""
+    comment: str | None = Field(None, max_length=4000)
+
+
+class Message(BaseModel):
+    turn_id: str
+    role: str
+    """customer | assistant | system"""
+    text: str
+    at: float
+
+
+class ApprovalView(BaseModel):
+    """An approval request as an approver sees it."""
+
+    approval_id: str
+    conversation_id: str
+    turn_id: str
+    customer_id: str | None = None
+    kind: Literal["action", "reply"]
+    intent: str | None = None
+    tool: str | None = None
+    args: dict[str, Any] | None = None
+    tier: str
+    rules: list[str]
+    rationale: str
+    evidence: list[dict[str, Any]] = Field(default_factory=list)
+    draft_reply: str | None = None
+    requested_at: float
+    expires_at: float
+    approvals_needed: int
+    decisions: list[Decision] = Field(default_factory=list)
+    status: Literal["pending", "approved", "rejected", "expired"]
+    policy_version: str
+    can_decide: bool | None = None
+    """Whether the calling principal may decide it now (None for non-approvers)."""
+    authority: str | None = None
+    """Why the caller may not decide it, when ``can_decide`` is false."""
+
+    @classmethod
+    def of(cls, request: ApprovalRequest, *, can_decide: bool | None = None,
+           authority: str | None = None) -> ApprovalView:
+        data = request.model_dump(exclude={"token"})
+        return cls(**data, can_decide=can_decide, authority=authority)
+
+
+class ExecutedAction(BaseModel):
+    key: str
+    tool: str
+    args: Any
+    status: str
+    result: Any = None
+    error: str | None = None
+    attempts: int
+    started_at: float
+    finished_at: float | None = None
+
+
+class ConversationView(BaseModel):
+    conversation_id: str
+    customer_id: str | None = None
+    status: str
+    """idle | running | pending_approval"""
+    turn_count: int
+    transcript: list[Message]
+    turns: list[Turn]
+    pending_approvals: list[ApprovalView]
+    actions: list[ExecutedAction]
+    """Tool executions recorded in the execution ledger."""
+
+
+class AuditEventView(BaseModel):
+    seq: int
+    event_id: str
+    ts: float
+    conversation_id: str | None = None
+    turn_id: str | None = None
+    actor: str
+    kind: str
+    policy_version: str | None = None
+    data: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+class AuditVerifyView(BaseModel):
+    ok: bool
+    events: int
+    problems: list[str]
+
+
+class PolicyView(BaseModel):
+    version: str
+    policy: dict[str, Any]
+    activated_by: str | None = None
+    """Who activated it through the API (None: the pack's policy file)."""
+    activated_at: float | None = None
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    pack: str
+    policy_version: str
+    version: str
+
+
+class Me(BaseModel):
+    principal: str
+    roles: list[str]
+
+
+class WebhookDeliveryView(BaseModel):
+    delivery_id: str
+    event_id: str
+    event_type: str
+    url: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    last_status: int | None = None
+    last_error: str | None = None
+    next_attempt_at: float | None = None
+    created_at: float
+    updated_at: float
+
+
+def package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("govcx")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0"
+
+
+TURN_EXAMPLE: dict[str, Any] = {
+    "turn_id": "turn_594f1003ea764a2fbb31", "conversation_id": "conv_3f2a9c0d1e4b5a6f7c8d",
+    "status": "pending_approval",
+    "reply": {"text": "I've passed your request to a member of our team for approval. You'll "
+                      "get an update here as soon as it has been reviewed.", "citations": []},
+    "intent": "refund", "confidence": 0.95,
+    "actions": [{"tool": "issue_refund", "args": {"order_id": "A-1002", "amount": 80.0},
+                 "status": "pending", "result": None, "error": None}],
+    "approval_id": "apr_e2a02600c3493466de94",
+    "decision": {"route": "await_approval", "rules": ["tool.issue_refund.approval_if"],
+                 "policy_version": "2026.11.1",
+                 "reason": "issue_refund needs approval: tool.issue_refund.approval_if"},
+    "escalation": None, "findings": [],
+}
+"""A Turn as the API returns it (documentation)."""
+
+RESUMED_EXAMPLE: dict[str, Any] = {
+    **TURN_EXAMPLE, "status": "answered",
+    "reply": {"text": "I've refunded $80.00 for order A-1002.", "citations": []},
+    "actions": [{"tool": "issue_refund", "args": {"order_id": "A-1002", "amount": 80.0},
+                 "status": "executed", "result": {"order_id": "A-1002", "amount": 80.0},
+                 "error": None}],
+}

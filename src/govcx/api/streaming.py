@@ -1,0 +1,118 @@
+"""Server-sent events: a streamed turn and the live approval queue."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.concurrency import run_in_threadpool
+
+from govcx.api.auth import Caller
+from govcx.api.errors import status_for
+from govcx.api.runtime import ApiRuntime, PreparedMessage
+from govcx.errors import GovcxError
+
+log = logging.getLogger("govcx.api")
+
+_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+_background: set[asyncio.Future[Any]] = set()
+
+
+def _event(name: str, data: Any) -> ServerSentEvent:
+    return ServerSentEvent(event=name, data=json.dumps(data, ensure_ascii=False, default=str))
+
+
+def _error(status: int, code: str, message: str, details: dict[str, Any]) -> dict[str, Any]:
+    return {"status": status, "error": {"code": code, "message": message, "details": details}}
+
+
+def stream_turn(runtime: ApiRuntime, message: PreparedMessage,
+                started: float | None = None) -> EventSourceResponse:
+    """``progress`` (``accepted`` at once, then one per graph node), then ``reply`` and
+    ``turn`` (or ``error``).
+
+    The turn runs in a worker thread whatever happens to the stream: a client that goes
+    away loses the events, never the turn.
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+    started = time.perf_counter() if started is None else started
+
+    def put(kind: str, value: Any) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is listening
+            loop.call_soon_threadsafe(queue.put_nowait, (kind, value))
+
+    def sink(node: str, brief: dict[str, Any], seconds: float) -> None:
+        put("progress", {"node": node, "duration_ms": round(seconds * 1000, 3),
+                         "elapsed_ms": round((time.perf_counter() - started) * 1000, 3),
+                         **brief})
+
+    def work() -> None:
+        try:
+            put("turn", runtime.run_message(message, sink))
+        except GovcxError as exc:
+            put("error", _error(status_for(exc), exc.code, exc.message, exc.details))
+        except Exception:
+            log.exception("streamed turn failed on %s", message.conversation_id)
+            put("error", _error(500, "internal_error", "the turn failed; see the server log",
+                                {}))
+
+    future = asyncio.ensure_future(run_in_threadpool(work))
+    _background.add(future)
+    future.add_done_callback(_background.discard)
+
+    async def events() -> AsyncIterator[ServerSentEvent]:
+        # Acknowledge at once: the message is valid and its run has started (channels
+        # show a typing indicator); the graph's own events follow as its nodes finish.
+        yield _event("progress", {"node": "accepted", "conversation_id":
+                                  message.conversation_id, "duration_ms": 0.0,
+                                  "elapsed_ms": round((time.perf_counter() - started) * 1000,
+                                                      3)})
+        runtime.metrics.sse_first_event.observe(time.perf_counter() - started)
+        while True:
+            kind, value = await queue.get()
+            if kind == "progress":
+                yield _event("progress", value)
+                continue
+            if kind == "turn":
+                turn = value.model_dump(mode="json")
+                yield _event("reply", turn["reply"])
+                yield _event("turn", turn)
+            else:
+                yield _event("error", value)
+            return
+
+    return EventSourceResponse(events(), ping=15, headers=_HEADERS)
+
+
+def stream_queue(runtime: ApiRuntime, caller: Caller) -> EventSourceResponse:
+    """A ``queue`` event with the pending approvals now, and again whenever they change."""
+    interval = runtime.settings.queue_poll_interval
+
+    async def events() -> AsyncIterator[ServerSentEvent]:
+        entry = runtime.bus.waiter()
+        last: Any = None
+        try:
+            while True:
+                entry[1].clear()
+                fingerprint = await run_in_threadpool(runtime.queue_fingerprint)
+                if fingerprint != last:
+                    views = await run_in_threadpool(runtime.approvals, caller, status="pending",
+                                                    conversation_id=None, limit=500)
+                    last = fingerprint
+                    yield _event("queue", {"approvals": [v.model_dump(mode="json")
+                                                         for v in views],
+                                           "policy_version": runtime.agent.policy.version,
+                                           "at": time.time()})
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(entry[1].wait(), timeout=interval)
+        finally:
+            runtime.bus.drop_waiter(entry)
+
+    return EventSourceResponse(events(), ping=15, headers=_HEADERS)

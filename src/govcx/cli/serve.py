@@ -1,0 +1,68 @@
+"""``govcx serve``: the HTTP API and the approval console."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from govcx.cli._common import PackOpt, console, handle_errors
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``serve`` command to the govcx CLI."""
+
+    @app.command()
+    @handle_errors
+    def serve(pack: PackOpt = None,
+              host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+              port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+              dev: Annotated[bool, typer.Option(
+                  "--dev", help="Create local API keys (one per pack principal, kept in the "
+                                "state dir) and print them.")] = False,
+              workers: Annotated[int, typer.Option(
+                  min=1, help="Worker processes (they share the state dir / database).")] = 1,
+              log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+              ) -> None:
+        """Serve the HTTP API (/v1, OpenAPI at /docs) and the approval console (/console).
+
+        API keys come from GOVCX_API_KEYS ("key:principal,...") or GOVCX_API_KEYS_FILE;
+        without keys the server refuses to start unless --dev is given.
+        """
+        import uvicorn
+
+        from govcx.agent.agent import Agent
+        from govcx.agent.pack import load_pack
+        from govcx.api.app import create_app
+        from govcx.api.auth import DEV_KEYS_FILE, KeyRing, dev_keys
+        from govcx.api.settings import ServerSettings
+
+        overrides: dict[str, object] = {"dev": dev}
+        if pack is not None:
+            overrides["pack"] = pack
+        settings = ServerSettings(**overrides)  # type: ignore[arg-type]
+        loaded = load_pack(settings.pack)
+        keys = dev_keys(settings.state_dir(), loaded.principals) if dev else None
+        KeyRing.configured(api_keys=settings.api_keys, api_keys_file=settings.api_keys_file,
+                           principals=loaded.principals, dev_keys=keys)  # fail before start
+        base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+        if keys:
+            console.print(f"[bold]govcx[/bold] dev keys for pack [cyan]{loaded.name}[/cyan] "
+                          f"(kept in {settings.state_dir() / DEV_KEYS_FILE}):")
+            for name, key in keys.items():
+                roles = ", ".join(sorted(loaded.principals[name].roles))
+                console.print(f"  {name:<12} {key}  [dim]{roles}[/dim]", highlight=False,
+                              soft_wrap=True)
+        console.print(f"approval console: {base}/console   API docs: {base}/docs",
+                      highlight=False, soft_wrap=True)
+        if workers > 1:
+            os.environ["GOVCX_DEV"] = "1" if dev else "0"
+            os.environ["GOVCX_PACK"] = str(Path(loaded.root))
+            uvicorn.run("govcx.api.app:app_from_env", factory=True, host=host, port=port,
+                        workers=workers, log_level=log_level)
+            return
+        agent = Agent.open(loaded.root, settings)
+        uvicorn.run(create_app(settings, agent), host=host, port=port, log_level=log_level)
+        agent.close()

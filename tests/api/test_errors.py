@@ -1,0 +1,99 @@
+"""Every 4xx and 5xx is JSON ``{error: {code, message, details}}``; bad input changes nothing."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from govcx.agent.agent import Agent
+from tests.api.conftest import assert_error, auth, pending_refund
+
+
+def test_unknown_route_and_wrong_method_are_json(client: TestClient) -> None:
+    assert_error(client.get("/v1/nothing-here"), 404, "not_found")
+    error = assert_error(client.delete("/v1/audit", headers=auth("audit")), 405,
+                         "method_not_allowed")
+    assert "/docs" in error["message"]
+
+
+def test_malformed_json_is_400(client: TestClient) -> None:
+    response = client.post("/v1/conversations/c-1/messages", content=b'{"text": "hi"',
+                           headers={**auth("web"), "Content-Type": "application/json"})
+    assert_error(response, 400, "malformed_json")
+
+
+def test_wrong_types_and_unknown_fields_are_422_naming_the_field(client: TestClient) -> None:
+    error = assert_error(client.post("/v1/conversations/c-1/messages", json={"text": 5},
+                                     headers=auth("web")), 422, "invalid_request")
+    assert error["message"].startswith("text:")
+    error = assert_error(client.post("/v1/conversations/c-1/messages",
+                                     json={"text": "hi", "admin": True}, headers=auth("web")),
+                         422, "invalid_request")
+    assert "admin" in error["message"]
+    assert_error(client.post("/v1/conversations/c-1/messages", json=["hi"],
+                             headers=auth("web")), 422)
+    assert_error(client.post("/v1/conversations/bad id!/messages", json={"text": "hi"},
+                             headers=auth("web")), 422)
+
+
+def test_a_one_megabyte_message_is_refused_and_nothing_is_recorded(
+        client: TestClient, api_agent: Agent) -> None:
+    response = client.post("/v1/conversations/c-big/messages",
+                           json={"text": "x" * 1_000_000}, headers=auth("web"))
+    assert response.status_code in (413, 422)
+    assert_error(response, response.status_code)
+    huge = client.post("/v1/conversations/c-big/messages",
+                       content=b'{"text": "' + b"x" * 2_000_000 + b'"}',
+                       headers={**auth("web"), "Content-Type": "application/json"})
+    assert_error(huge, 413, "payload_too_large")
+    assert_error(client.get("/v1/conversations/c-big", headers=auth("sup")), 404)
+    assert not api_agent.conversations.turns("c-big")
+
+
+def test_unknown_ids_are_404(client: TestClient) -> None:
+    assert_error(client.get("/v1/approvals/apr_nope", headers=auth("sup")), 404, "not_found")
+    assert_error(client.post("/v1/approvals/apr_nope/decision", json={"decision": "approve"},
+                             headers=auth("sup")), 404, "not_found")
+    assert_error(client.get("/v1/conversations/conv_nope", headers=auth("sup")), 404)
+
+
+def test_decision_on_decided_approval_is_409_and_changes_nothing(
+        client: TestClient, api_agent: Agent) -> None:
+    turn = pending_refund(client)
+    aid = turn["approval_id"]
+    assert client.post(f"/v1/approvals/{aid}/decision", json={"decision": "reject"},
+                       headers=auth("sup")).status_code == 200
+    events = len(list(api_agent.audit.events()))
+    error = assert_error(client.post(f"/v1/approvals/{aid}/decision",
+                                     json={"decision": "approve"}, headers=auth("boss")),
+                         409, "approval_stale")
+    assert "already rejected" in error["message"]
+    assert api_agent.approvals.get(aid).status == "rejected"
+    assert len(list(api_agent.audit.events())) == events
+
+
+def test_bad_decision_bodies(client: TestClient, api_agent: Agent) -> None:
+    aid = pending_refund(client)["approval_id"]
+    assert_error(client.post(f"/v1/approvals/{aid}/decision", json={"decision": "maybe"},
+                             headers=auth("sup")), 422, "invalid_request")
+    assert_error(client.post(f"/v1/approvals/{aid}/decision", json={"decision": "edit"},
+                             headers=auth("sup")), 422, "invalid_input")
+    assert_error(client.post(f"/v1/approvals/{aid}/decision",
+                             json={"decision": "edit", "args": {"amount": "lots"}},
+                             headers=auth("sup")), 422, "invalid_tool_arguments")
+    assert_error(client.post(f"/v1/approvals/{aid}/decision",
+                             json={"decision": "approve", "args": {"amount": 1}},
+                             headers=auth("sup")), 422, "invalid_input")
+    assert api_agent.approvals.get(aid).status == "pending"
+    assert api_agent.approvals.get(aid).decisions == []
+
+
+def test_unexpected_errors_are_json_500_without_traceback(
+        app: FastAPI, api_agent: Agent, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(api_agent.audit, "verify", lambda: 1 / 0)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/v1/audit/verify", headers=auth("audit"))
+    error = assert_error(response, 500, "internal_error")
+    assert "Traceback" not in response.text and "ZeroDivision" not in response.text
+    assert error["details"]["incident"]
