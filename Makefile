@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PACK ?=
 
-.PHONY: install serve test lint bench clean
+.PHONY: install serve chat test lint bench clean
 
 $(BIN)/govcx: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -14,6 +14,9 @@ $(BIN)/govcx: pyproject.toml
 install: $(BIN)/govcx
 
 serve: install
+	$(BIN)/govcx serve --dev $(if $(PACK),--pack $(PACK),)
+
+chat: install
 	$(BIN)/govcx chat $(if $(PACK),--pack $(PACK),)
 
 test: install

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -146,6 +147,7 @@ class Agent:
             AdvisoryLocks(self.db) if self.db.backend == "postgresql"
             else ConversationLocks(state_dir / "locks"))
         self.observers: list[Callable[[str, dict[str, Any]], None]] = []
+        self._observers_lock = threading.Lock()
         self.services = Services(
             policy_source=lambda: self._policy, engine=self.engine, retriever=self.retriever,
             guard=self.guard, executor=self.executor, approvals=self.approvals,
@@ -172,7 +174,8 @@ class Agent:
                           data={"previous_version": old, "version": policy.version})
 
     def _observe(self, kind: str, data: dict[str, Any]) -> None:
-        for observer in self.observers:
+        # Other threads add and remove per-turn observers meanwhile: iterate a snapshot.
+        for observer in tuple(self.observers):
             observer(kind, data)
 
     def _config(self, conversation_id: str) -> RunnableConfig:
@@ -199,11 +202,13 @@ class Agent:
             if data.get("conversation_id") == conversation_id:
                 on_event(kind, data)
 
-        self.observers.append(scoped)
+        with self._observers_lock:
+            self.observers = [*self.observers, scoped]
         try:
             return self._respond(conversation_id, text, customer_id, idempotency_key)
         finally:
-            self.observers.remove(scoped)
+            with self._observers_lock:
+                self.observers = [o for o in self.observers if o is not scoped]
 
     def _respond(self, conversation_id: str, text: str, customer_id: str | None,
                  idempotency_key: str | None) -> Turn:

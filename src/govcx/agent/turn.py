@@ -39,6 +39,8 @@ class Escalation(BaseModel):
     reason: str
     summary: str
     rules: list[str] = Field(default_factory=list)
+    problems: list[str] = Field(default_factory=list)
+    """For output-guard escalations: what the drafted reply got wrong."""
 
 
 class Turn(BaseModel):

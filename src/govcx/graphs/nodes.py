@@ -488,11 +488,16 @@ def guard_output(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]
     if not checked.text.strip() and checked.action != "escalate":
         checked = replace(checked, action="escalate",
                           problems=[*checked.problems, "nothing left after the output checks"])
+    escalation = state.get("escalation")
     if checked.action == "escalate" and status != "escalated":
+        summary = _summary(state, "the drafted reply failed the output checks")
         svc.conversations.add_escalation(conversation_id=state["conversation_id"],
                                          turn_id=state["turn_id"], reason="output guard",
-                                         body={"problems": checked.problems})
+                                         body={"problems": checked.problems,
+                                               "summary": summary})
         status, reply = "escalated", {"text": replies.ESCALATED, "citations": []}
+        escalation = {"reason": "output guard", "summary": summary,
+                      "rules": ["guard.output"], "problems": checked.problems}
     else:
         reply = {"text": checked.text, "citations": citations}
     event = _event(runtime, state, "guard_output", {
@@ -500,7 +505,7 @@ def guard_output(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]
         "findings": [_public(f) for f in checked.findings],
         "citations": citations, "dropped_citations": len(proposed) - len(citations)})
     return {"status": status, "reply": reply, "findings": [asdict(f) for f in findings],
-            "audit_buffer": [event]}
+            "escalation": escalation, "audit_buffer": [event]}
 
 
 def _strings(value: Any) -> list[str]:

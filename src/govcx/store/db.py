@@ -8,6 +8,7 @@ what keeps the audit chain a single chain and an approval decided once.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -49,6 +50,7 @@ class Database:
                               "use sqlite or postgresql")
         self.engine: Engine
         self.read_engine: Engine
+        self._write_lock: threading.Lock | None = None
         if self.backend == "sqlite":
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -60,6 +62,7 @@ class Database:
                 "pool_size": 8, "max_overflow": 16}
             self.engine = create_engine(url, connect_args=args, **pool)
             _sqlite_semantics(self.engine, immediate=True)
+            self._write_lock = threading.Lock()
             # Reads take a deferred transaction: in WAL mode they never wait for writers.
             self.read_engine = create_engine(url, connect_args=args, **pool)
             _sqlite_semantics(self.read_engine, immediate=False)
@@ -72,8 +75,16 @@ class Database:
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
-        """A write transaction (``BEGIN IMMEDIATE`` on SQLite)."""
-        with self.engine.begin() as conn:
+        """A write transaction (``BEGIN IMMEDIATE`` on SQLite).
+
+        On SQLite, writers in this process queue on a lock first: SQLite itself makes a
+        waiting writer sleep and retry, which under load costs far more than the write.
+        """
+        if self._write_lock is None:
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        with self._write_lock, self.engine.begin() as conn:
             yield conn
 
     @contextmanager
