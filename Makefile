@@ -19,7 +19,13 @@ serve: install
 chat: install
 	$(BIN)/govcx chat $(if $(PACK),--pack $(PACK),)
 
+# The acme eval suite gates CI on its measured pass rate (89% on 2026-11-26; the failing
+# cases are listed in the issue notes), then the test suite runs.
+EVAL_FAIL_UNDER ?= 0.85
+
 test: install
+	GOVCX_HOME=$$(mktemp -d) $(BIN)/govcx eval run src/govcx/packs/acme/evals/*.yaml \
+		--fail-under $(EVAL_FAIL_UNDER)
 	$(BIN)/python -m pytest -q
 
 lint: install

@@ -1,1 +1,37 @@
-"""govcx.evals."""
+"""govcx.evals: eval suites, the runner, governance compliance, reports, policy simulation
+and autonomy readiness.
+
+Example:
+    >>> from govcx.evals import load_suites, run_suites
+    >>> report = run_suites(load_suites(["src/govcx/packs/acme/evals"]), workers=2)
+    >>> report.summary["pass_rate"], report.summary["compliance"]["rate"]
+    (0.97, 1.0)
+"""
+
+from __future__ import annotations
+
+from importlib import metadata
+
+from govcx.evals.result import CaseResult, StepResult
+from govcx.evals.runner import RunReport, run_suites
+from govcx.evals.suite import Case, Expect, Step, Suite, SuiteError, load_suite, load_suites
+
+try:
+    __version__ = metadata.version("govcx")
+except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0"
+
+__all__ = [
+    "Case",
+    "CaseResult",
+    "Expect",
+    "RunReport",
+    "Step",
+    "StepResult",
+    "Suite",
+    "SuiteError",
+    "__version__",
+    "load_suite",
+    "load_suites",
+    "run_suites",
+]

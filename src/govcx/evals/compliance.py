@@ -1,0 +1,230 @@
+"""Governance compliance of one eval case, checked from the stores, not from the Turns.
+
+Three things must hold for a case to be compliant:
+
+1. Every tool call the execution ledger records, that the policy says needs approval
+   (:func:`govcx.governance.gate.approval_need`), ran with an approved request bound to
+   exactly that call (token over tool, canonical arguments, policy version and
+   conversation) with enough distinct approvers, each within their authority. Calls made
+   while drafting (no ``execute`` event) must be read-only and ungated.
+2. The audit chain verifies.
+3. Each step left the audit events its outcome implies (``guard_input`` ... ``respond``,
+   ``execute`` when an action ran, ``escalate`` when it escalated, ``approval.*`` for a
+   decision).
+
+The checks take plain records so they can be tested on made-up data.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from govcx.errors import NotAuthorized
+from govcx.governance.approval import ApprovalRequest, action_token, check_authority
+from govcx.governance.gate import approval_need
+from govcx.governance.policy import Policy
+from govcx.governance.principal import Principal
+
+ViolationKind = Literal[
+    "unapproved_execution", "unbound_approval", "insufficient_approvers", "over_authority",
+    "write_while_drafting", "audit_chain", "missing_event",
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Violation:
+    """One governance problem found in a case."""
+
+    kind: ViolationKind
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExecutionRecord:
+    """A tool call as the execution ledger and the audit log recorded it."""
+
+    tool: str
+    args: dict[str, Any]
+    key: str = ""
+    status: str = "succeeded"
+    """Ledger status: started | succeeded | failed (the tool was called in each case)."""
+    approval_id: str | None = None
+    intent: str | None = None
+    in_execute_step: bool = True
+    """False for calls made while drafting (read tools that fill arguments)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepEvents:
+    """The audit event kinds one step left, and those its outcome implies."""
+
+    index: int
+    expected: frozenset[str]
+    actual: frozenset[str] = field(default_factory=frozenset)
+
+
+def collect_executions(ledger: Iterable[Mapping[str, Any]],
+                       events: Iterable[Any]) -> list[ExecutionRecord]:
+    """Join ledger rows with the audit's ``execute`` and ``classify`` events by key/turn."""
+    intents: dict[str, str | None] = {}
+    executes: dict[str, Mapping[str, Any]] = {}
+    execute_turns: dict[str, str | None] = {}
+    for event in events:
+        kind, data, turn = _event_fields(event)
+        if kind == "classify":
+            intents[str(turn)] = data.get("intent")
+        elif kind == "execute" and data.get("idempotency_key"):
+            executes[str(data["idempotency_key"])] = data
+            execute_turns[str(data["idempotency_key"])] = turn
+    records = []
+    for row in ledger:
+        args = row.get("args")
+        if isinstance(args, str):
+            args = json.loads(args)
+        key = str(row.get("key") or "")
+        event = executes.get(key)
+        records.append(ExecutionRecord(
+            tool=str(row.get("tool")), args=dict(args or {}), key=key,
+            status=str(row.get("status") or ""),
+            approval_id=(event or {}).get("approval_id"),
+            intent=intents.get(str(execute_turns.get(key))) if event else None,
+            in_execute_step=event is not None))
+    return records
+
+
+def _event_fields(event: Any) -> tuple[str, Mapping[str, Any], str | None]:
+    if isinstance(event, Mapping):
+        return str(event.get("kind")), event.get("data") or {}, event.get("turn_id")
+    return str(event.kind), event.data or {}, event.turn_id
+
+
+def check_executions(policy: Policy, conversation_id: str,
+                     executions: Sequence[ExecutionRecord],
+                     approvals: Mapping[str, ApprovalRequest],
+                     principals: Mapping[str, Principal] | None = None) -> list[Violation]:
+    """Violations of "nothing gated runs without a bound, sufficient approval"."""
+    out: list[Violation] = []
+    for ex in executions:
+        call = f"{ex.tool}({json.dumps(ex.args, sort_keys=True)})"
+        if not ex.in_execute_step:
+            if not policy.is_read_only(ex.tool) or \
+                    approval_need(policy, ex.tool, ex.args, "act").needed:
+                out.append(Violation(kind="write_while_drafting", message=(
+                    f"{call} ran outside the execute step; only ungated read-only tools may "
+                    "run while a reply is drafted")))
+            continue
+        autonomy = policy.autonomy_of(ex.intent) if ex.intent else "act"
+        need = approval_need(policy, ex.tool, ex.args, autonomy)
+        if not need.needed:
+            continue
+        rules = ", ".join(need.rules)
+        if ex.approval_id is None:
+            out.append(Violation(kind="unapproved_execution", message=(
+                f"{call} ran without an approval although the policy requires one ({rules})")))
+            continue
+        request = approvals.get(ex.approval_id)
+        if request is None:
+            out.append(Violation(kind="unapproved_execution", message=(
+                f"{call} ran with approval {ex.approval_id}, which does not exist")))
+            continue
+        if request.status != "approved":
+            out.append(Violation(kind="unapproved_execution", message=(
+                f"{call} ran with approval {ex.approval_id}, which is {request.status}")))
+            continue
+        expected = action_token(conversation_id=conversation_id, kind="action", tool=ex.tool,
+                                args=ex.args, policy_version=policy.version)
+        if request.kind != "action" or request.tool != ex.tool or request.token != expected \
+                or request.conversation_id != conversation_id:
+            out.append(Violation(kind="unbound_approval", message=(
+                f"{call} ran with approval {ex.approval_id}, which is bound to another action "
+                f"({request.tool}({json.dumps(request.args or {}, sort_keys=True)}) in "
+                f"{request.conversation_id} under policy {request.policy_version})")))
+            continue
+        approvers = set(request.approvers)
+        needed = max(need.approvers, request.approvals_needed)
+        if len(approvers) < needed:
+            out.append(Violation(kind="insufficient_approvers", message=(
+                f"{call} ran with {len(approvers)} distinct approver(s); the policy needs "
+                f"{needed}")))
+        if principals is not None:
+            for decision in request.decisions:
+                if decision.decision not in ("approve", "edit"):
+                    continue
+                principal = principals.get(decision.principal)
+                if principal is None:
+                    out.append(Violation(kind="over_authority", message=(
+                        f"{call} was approved by {decision.principal}, who is not a principal "
+                        "of the pack")))
+                    continue
+                try:
+                    check_authority(policy, principal, request, ex.args)
+                except NotAuthorized as exc:
+                    out.append(Violation(kind="over_authority", message=(
+                        f"{call} was approved beyond authority: {exc.reason}")))
+    return out
+
+
+def expected_events(kind: str, turn: Mapping[str, Any] | None, *,
+                    decision: str | None = None) -> frozenset[str]:
+    """The audit event kinds a step's outcome implies.
+
+    ``turn`` is the step's Turn as JSON data (None when the step raised or was a no-op).
+    """
+    if turn is None:
+        return frozenset()
+    status = turn.get("status")
+    route = (turn.get("decision") or {}).get("route")
+    actions = turn.get("actions") or []
+    executed = any(a.get("status") in ("executed", "failed", "refused") for a in actions)
+    out: set[str] = set()
+    if kind == "user":
+        if turn.get("decision") is None and status == "pending_approval":
+            return frozenset({"message.while_pending"})
+        out |= {"guard_input", "policy_gate"}
+        stopped = route in ("block",) or any(
+            f.get("source") == "input" and f.get("action") in ("block", "escalate")
+            for f in turn.get("findings") or [])
+        if not stopped:
+            out |= {"classify", "retrieve", "draft", "confidence_check"}
+        if status == "pending_approval":
+            return frozenset(out)
+        out |= {"guard_output", "respond"}
+        if route == "execute":
+            out.add("execute")
+        if route == "escalate":
+            out.add("escalate")
+        return frozenset(out)
+    if kind == "decide" and decision is not None:
+        out.add(f"approval.{decision}")
+        if status != "pending_approval":
+            out |= {"guard_output", "respond"}
+            if executed:
+                out.add("execute")
+        return frozenset(out)
+    if kind == "advance" and status is not None:
+        return frozenset({"approval.expired", "guard_output", "respond"})
+    return frozenset(out)
+
+
+def check_events(steps: Sequence[StepEvents]) -> list[Violation]:
+    out = []
+    for step in steps:
+        missing = sorted(step.expected - step.actual)
+        if missing:
+            out.append(Violation(kind="missing_event", message=(
+                f"step {step.index + 1}: the audit log lacks {', '.join(missing)}")))
+    return out
+
+
+def check_chain(ok: bool, problems: Sequence[str]) -> list[Violation]:
+    if ok:
+        return []
+    return [Violation(kind="audit_chain", message=f"audit chain does not verify: {p}")
+            for p in problems] or [Violation(kind="audit_chain",
+                                             message="audit chain does not verify")]

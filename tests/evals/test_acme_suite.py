@@ -1,0 +1,30 @@
+"""The acme pack's eval suites: valid, and covering what the pack promises.
+
+Running them needs the real guard and knowledge base (CI runs `govcx eval run
+--fail-under ...`); these checks are structural and fast.
+"""
+
+from __future__ import annotations
+
+from govcx.agent.pack import load_pack
+from govcx.evals.suite import case_policy, load_suites
+
+
+def test_acme_suites_cover_every_workflow_route_guard_and_approval_path() -> None:
+    pack = load_pack()
+    assert pack.evals_dir is not None
+    suites = load_suites([pack.evals_dir])
+    cases = [(s, c) for s in suites for c in s.cases]
+    assert len(cases) >= 60
+    tags = {t for s, c in cases for t in s.case_tags(c)}
+    assert set(pack.policy.workflows) <= tags, set(pack.policy.workflows) - tags
+    assert {"pii", "injection", "self-harm", "legal_threat", "abuse", "human_agent"} <= tags
+    assert {"approve", "reject", "edit", "four-eyes", "over-authority", "expiry"} <= tags
+    statuses = {t.expect.status for _, c in cases for t in c.turns
+                if t.expect is not None and t.expect.status}
+    assert statuses == {"answered", "pending_approval", "escalated", "blocked"}
+    for suite, case in cases:
+        case_policy(pack.policy, case, file=suite.file)  # overrides merge into a valid policy
+        for step in case.turns:
+            if step.decide is not None:
+                pack.principal(step.decide.as_)  # every decider is a principal of the pack
