@@ -3,6 +3,7 @@
 Example:
     >>> from govcx.api import create_app
     >>> from govcx.agent.settings import Settings
+from govcx.governance.policy import parse_duration
     >>> app = create_app(Settings(api_keys="k3y-for-the-web-chat-01:web-chat"))  # doctest: +SKIP
     >>> import uvicorn; uvicorn.run(app)                                          # doctest: +SKIP
 """
@@ -34,6 +35,7 @@ from govcx.api.settings import ServerSettings
 from govcx.api.store import create_tables
 from govcx.api.tracing import Tracing
 from govcx.api.webhooks import WebhookDispatcher, resolve_secrets
+from govcx.governance.policy import parse_duration
 
 log = logging.getLogger("govcx.api")
 
@@ -162,19 +164,24 @@ def create_app(settings: Settings | None = None, agent: Agent | None = None, *,
     runtime = ApiRuntime(agent, server, keys, metrics=metrics, bus=bus, webhooks=webhooks,
                          tracing=tracing)
 
+    prune_age = parse_duration(server.prune_older_than).total_seconds()
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(runtime.policies.sync)
         webhooks.start()
         sweeper = asyncio.create_task(_sweep(runtime, server.expiry_interval)) \
             if server.expiry_interval > 0 else None
+        pruner = asyncio.create_task(_prune(agent, server.prune_interval, prune_age)) \
+            if server.prune_interval > 0 else None
         try:
             yield
         finally:
-            if sweeper is not None:
-                sweeper.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await sweeper
+            for task in (sweeper, pruner):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             await run_in_threadpool(runtime.close)
             if owns_agent:
                 agent.close()
@@ -200,6 +207,18 @@ async def _sweep(runtime: ApiRuntime, interval: float) -> None:
                 log.info("expired %d overdue approval(s)", len(turns))
         except Exception:  # keep sweeping; the next round retries
             log.exception("expiry sweep failed")
+
+
+async def _prune(agent: Agent, interval: float, older_than: float) -> None:
+    """Retention: delete checkpoints of long-idle conversations (audit and approvals stay)."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            pruned = await run_in_threadpool(agent.prune, older_than=older_than)
+            if pruned:
+                log.info("pruned checkpoints of %d conversation(s)", len(pruned))
+        except Exception:  # keep going; the next round retries
+            log.exception("retention run failed")
 
 
 def app_from_env() -> FastAPI:

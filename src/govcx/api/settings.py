@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from govcx.agent.settings import Settings
 
@@ -14,6 +14,18 @@ class ServerSettings(Settings):
     """Dev mode: create local API keys (one per pack principal) under the state dir."""
     expiry_interval: float = Field(default=30.0, ge=0)
     """Seconds between sweeps that apply ``on_expiry`` to overdue approvals; 0 disables."""
+    prune_interval: float = Field(default=0.0, ge=0)
+    """Seconds between retention runs (``govcx db prune`` in the server); 0 disables."""
+    prune_older_than: str = "30d"
+    """Checkpoints of conversations idle this long are pruned (30m, 24h, 30d...)."""
+
+    @field_validator("prune_older_than")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        from govcx.governance.policy import parse_duration
+
+        parse_duration(value)  # raises a ValueError naming the valid forms
+        return value
     otlp_endpoint: str | None = None
     """OTLP/HTTP traces endpoint (``http://collector:4318/v1/traces``); off when unset."""
     webhook_timeout: float = Field(default=5.0, gt=0)
