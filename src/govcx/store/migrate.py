@@ -7,13 +7,18 @@ database at an older revision is refused with a clear error until someone runs
 
 from __future__ import annotations
 
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import make_url
 
 from govcx.errors import GovcxError
 from govcx.store.db import Database
@@ -58,9 +63,40 @@ def upgrade(db: Database, revision: str = "head") -> str:
     return current_revision(db) or ""
 
 
+@contextmanager
+def _exclusive(db: Database) -> Iterator[None]:
+    """One process at a time prepares the schema (N workers start at once)."""
+    if db.backend == "postgresql":
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("SELECT pg_advisory_lock(7355608)"))
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(7355608)"))
+        return
+    database = make_url(db.url).database
+    if not database or database == ":memory:":
+        yield
+        return
+    fd = os.open(f"{database}.migrate.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
 def prepare(db: Database, *, auto_upgrade: bool = False) -> None:
     """Check the schema at start-up: create it on an empty database, refuse an old one."""
     head = head_revision()
+    if current_revision(db) == head:
+        return
+    with _exclusive(db):
+        _prepare(db, head, auto_upgrade=auto_upgrade)
+
+
+def _prepare(db: Database, head: str, *, auto_upgrade: bool) -> None:
     current = current_revision(db)
     if current == head:
         return
