@@ -227,13 +227,14 @@ class EmbeddedEngine:
                              "to look at it.")
         succeeded = any(e.status == "executed" for e in executions)
         text = " ".join(p for p in parts if p)
+        trusted = text
         citations: list[dict[str, str]] = []
         if succeeded and draft.text and draft.support >= 0.5:
             # One supporting policy sentence (the best one) after what was done.
             first = _sentences(draft.text)[0]
             text = f"{text} {first}".strip()
             citations = list(draft.citations[:1])
-        return Draft(text=text, citations=citations, support=draft.support)
+        return Draft(text=text, citations=citations, support=draft.support, trusted=trusted)
 
 
 def _primary_tool(specs: list[ToolSpec], policy: Policy, text: str,

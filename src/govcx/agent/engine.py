@@ -59,6 +59,9 @@ class Draft:
     citations: list[dict[str, str]] = field(default_factory=list)
     support: float = 0.0
     """How well approved knowledge supports the text, 0..1."""
+    trusted: str = ""
+    """A prefix of ``text`` the runtime vouches for: what tools reported, rendered by the
+    pack's reply templates. The output guard checks only the rest."""
 
 
 class Engine(Protocol):

@@ -25,7 +25,7 @@ from govcx.governance.policy import Policy
 from govcx.graphs.context import Services
 from govcx.graphs.state import TurnState
 from govcx.guardrails.finding import Finding
-from govcx.guardrails.guard import OutputContext, apply_policy
+from govcx.guardrails.guard import OutputContext, OutputResult, apply_policy
 from govcx.knowledge.retriever import Chunk
 from govcx.tools.executor import Execution, GateViolation
 
@@ -483,7 +483,16 @@ def guard_output(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]
                        {"action": "skipped", "reason": "runtime text"})
         return {"status": status, "reply": {"text": reply["text"], "citations": []},
                 "audit_buffer": [event]}
-    checked = svc.guard.check_output(reply["text"], context)
+    # What tools reported, in the pack's own words, is not checked as drafted text.
+    trusted = str(draft_data.get("trusted") or "") if not approval.get("kind") == "reply" \
+        else ""
+    if not reply["text"].startswith(trusted):
+        trusted = ""
+    rest = reply["text"][len(trusted):].strip()
+    checked = svc.guard.check_output(rest, context) if rest else None
+    if checked is None or trusted:
+        base = checked or OutputResult(findings=[], text="")
+        checked = replace(base, text=f"{trusted} {base.text}".strip())
     findings = _findings(state) + list(checked.findings)
     if not checked.text.strip() and checked.action != "escalate":
         checked = replace(checked, action="escalate",
