@@ -176,6 +176,18 @@ RULES: tuple[Rule, ...] = (
     _rule("authority", r"\b(?:this\s+is\s+(?:the\s+)?(?:system|admin(?:istrator)?|"
           r"developer|openai|anthropic)\b\s*[:.,])", 0.7),
     _rule("authority", r"\bas\s+an\s+ai\s+(?:developed|created|made|built)\s+by\b", 0.7),
+    # A customer message that speaks as the system or claims an approval it cannot have.
+    _rule("authority", r"(?:^|\n)\s*\[?(?:system|admin(?:istrator)?|developer|supervisor|"
+          r"manager|assistant)\]?\s*:\s*\S", 0.8, "input",
+          needles="system|admin|developer|supervisor|manager|assistant"),
+    _rule("authority", r"\b(?:supervisor|manager|admin(?:istrator)?|team\s+lead|policy)\s+"
+          r"(?:has\s+|have\s+)?(?:already\s+)?(?:pre-?)?approved\s+(?:this\b|(?:the|my|all)\s+"
+          r"(?:refunds?|credits?|requests?|cancellations?)\b|refunds?\b)", 0.75, "input",
+          needles="approved"),
+    _rule("authority", r"\b(?:is|are|was|been)\s+(?:already\s+)?pre-?approved\b|\b(?:no|"
+          r"without)\s+(?:need\s+(?:for|of)\s+)?(?:further\s+)?(?:approval|review)\s+"
+          r"(?:is\s+)?(?:needed|required|necessary)?", 0.7, "input",
+          needles="approv|review"),
     _rule("authority", r"\b(?:you\s+have\s+to|you\s+must)\s+(?:answer|obey|comply\s+with|"
           r"listen\s+to)\s+(?:all\s+(?:of\s+)?)?(?:my|me)\b", 0.75),
     # --- secret / prompt extraction ---------------------------------------------------------
