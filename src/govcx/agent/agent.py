@@ -30,7 +30,7 @@ from langgraph.types import Command
 from govcx.agent import replies
 from govcx.agent.conversation import ConversationStore, new_id
 from govcx.agent.engine import Engine
-from govcx.agent.locks import ConversationLocks
+from govcx.agent.locks import ConversationLocks, ProcessLocks
 from govcx.agent.pack import Pack, load_pack
 from govcx.agent.settings import Settings
 from govcx.agent.turn import Action, Escalation, Reply, Turn, TurnDecision
@@ -143,7 +143,7 @@ class Agent:
         self.guard = guard
         self.checkpointer = open_checkpointer(url, state_dir)
         self.graph = build_graph(self.checkpointer)
-        self.locks: ConversationLocks | AdvisoryLocks = (
+        self.locks: ProcessLocks = (
             AdvisoryLocks(self.db) if self.db.backend == "postgresql"
             else ConversationLocks(state_dir / "locks"))
         self.observers: list[Callable[[str, dict[str, Any]], None]] = []

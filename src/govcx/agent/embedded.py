@@ -218,7 +218,8 @@ class EmbeddedEngine:
         for execution in executions:
             spec = registry.get(execution.tool) if execution.tool in registry else None
             if execution.status == "executed":
-                parts.append(_render(spec, execution))
+                parts.append(spec.render_reply(execution.args, execution.result)
+                             if spec is not None else f"Done: {execution.tool}.")
             elif execution.status == "failed":
                 # A ToolError's message is written for the customer.
                 parts.append(execution.error or "I couldn't complete that request.")
@@ -321,17 +322,6 @@ def _question(spec: ToolSpec, missing: list[str], candidates: dict[str, list[str
             ask += f" (for example one of: {', '.join(candidates[param])})"
         asks.append(ask)
     return "I can help with that. Could you tell me " + " and ".join(asks) + "?"
-
-
-def _render(spec: ToolSpec | None, execution: Execution) -> str:
-    values: dict[str, Any] = {**execution.args, **(execution.result or {})}
-    if spec is not None and spec.reply:
-        try:
-            return spec.reply.format(**values).strip()
-        except (KeyError, ValueError, IndexError, TypeError):
-            pass
-    label = spec.description.rstrip(".") if spec is not None else execution.tool
-    return f"Done: {label[0].lower() + label[1:]}." if label else "Done."
 
 
 def _sentences(text: str) -> list[str]:

@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from govcx.errors import GovcxError
@@ -30,16 +30,13 @@ class ConversationBusy(GovcxError):
                          details={"conversation_id": conversation_id})
 
 
-class ConversationLocks:
-    def __init__(self, lock_dir: Path) -> None:
-        self.lock_dir = lock_dir
-        lock_dir.mkdir(parents=True, exist_ok=True)
+class ProcessLocks:
+    """The in-process layer: one threading lock per conversation, dropped when unused.
+    Subclasses add the cross-process layer in :meth:`_cross_process`."""
+
+    def __init__(self) -> None:
         self._guard = threading.Lock()
         self._locks: dict[str, tuple[threading.Lock, int]] = {}
-
-    def _path(self, conversation_id: str) -> Path:
-        digest = hashlib.sha1(conversation_id.encode("utf-8")).hexdigest()[:20]
-        return self.lock_dir / f"{digest}.lock"
 
     @contextmanager
     def hold(self, conversation_id: str, *, timeout: float = 30.0) -> Iterator[None]:
@@ -50,7 +47,7 @@ class ConversationLocks:
             if not lock.acquire(timeout=timeout):
                 raise ConversationBusy(conversation_id, timeout)
             try:
-                with self._file_lock(conversation_id, timeout):
+                with self._cross_process(conversation_id, timeout):
                     yield
             finally:
                 lock.release()
@@ -62,8 +59,28 @@ class ConversationLocks:
                 else:
                     self._locks[conversation_id] = (lock, users - 1)
 
+    def _cross_process(self, conversation_id: str,
+                       timeout: float) -> AbstractContextManager[None]:
+        raise NotImplementedError
+
+    def is_held_elsewhere(self, conversation_id: str) -> bool:
+        raise NotImplementedError
+
+
+class ConversationLocks(ProcessLocks):
+    """SQLite deployments: an ``flock`` per conversation in the state dir."""
+
+    def __init__(self, lock_dir: Path) -> None:
+        super().__init__()
+        self.lock_dir = lock_dir
+        lock_dir.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, conversation_id: str) -> Path:
+        digest = hashlib.sha1(conversation_id.encode("utf-8")).hexdigest()[:20]
+        return self.lock_dir / f"{digest}.lock"
+
     @contextmanager
-    def _file_lock(self, conversation_id: str, timeout: float) -> Iterator[None]:
+    def _cross_process(self, conversation_id: str, timeout: float) -> Iterator[None]:
         fd = os.open(self._path(conversation_id), os.O_RDWR | os.O_CREAT, 0o600)
         try:
             deadline = time.monotonic() + timeout

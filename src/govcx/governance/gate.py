@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Literal
 
 from govcx.governance.expr import Expression, ExpressionError
@@ -72,6 +73,11 @@ class GateDecision:
                 "policy_version": self.policy_version}
 
 
+@lru_cache(maxsize=1024)
+def _compiled(source: str) -> Expression:
+    return Expression.compile(source)
+
+
 def approval_need(policy: Policy, tool: str, args: Mapping[str, Any],
                   autonomy: str) -> ApprovalNeed:
     """Whether running ``tool(args)`` under ``autonomy`` needs a human. Pure and total.
@@ -87,7 +93,7 @@ def approval_need(policy: Policy, tool: str, args: Mapping[str, Any],
         rules.append(f"tier.{tool_policy.tier}.approval=always")
     if tool_policy.approval_if:
         try:
-            if Expression.compile(tool_policy.approval_if).evaluate(dict(args)):
+            if _compiled(tool_policy.approval_if).evaluate(dict(args)):
                 rules.append(f"tool.{tool}.approval_if")
         except ExpressionError:
             # A condition we cannot evaluate must not wave an action through.

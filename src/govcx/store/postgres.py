@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,7 +10,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from govcx.agent.locks import ConversationBusy
+from govcx.agent.locks import ConversationBusy, ProcessLocks
 from govcx.store.db import Database
 
 
@@ -36,7 +35,7 @@ def open_postgres_saver(url: str) -> Any:
     return saver
 
 
-class AdvisoryLocks:
+class AdvisoryLocks(ProcessLocks):
     """Per-conversation locks across every worker on one PostgreSQL database.
 
     A session-level advisory lock is held on a dedicated connection for the whole run,
@@ -44,33 +43,11 @@ class AdvisoryLocks:
     """
 
     def __init__(self, db: Database) -> None:
+        super().__init__()
         self.db = db
-        self._guard = threading.Lock()
-        self._local: dict[str, tuple[threading.Lock, int]] = {}
 
     @contextmanager
-    def hold(self, conversation_id: str, *, timeout: float = 30.0) -> Iterator[None]:
-        with self._guard:
-            lock, users = self._local.get(conversation_id, (threading.Lock(), 0))
-            self._local[conversation_id] = (lock, users + 1)
-        try:
-            if not lock.acquire(timeout=timeout):
-                raise ConversationBusy(conversation_id, timeout)
-            try:
-                with self._advisory(conversation_id, timeout):
-                    yield
-            finally:
-                lock.release()
-        finally:
-            with self._guard:
-                lock, users = self._local[conversation_id]
-                if users <= 1:
-                    del self._local[conversation_id]
-                else:
-                    self._local[conversation_id] = (lock, users - 1)
-
-    @contextmanager
-    def _advisory(self, conversation_id: str, timeout: float) -> Iterator[None]:
+    def _cross_process(self, conversation_id: str, timeout: float) -> Iterator[None]:
         key = {"k": conversation_id}
         with self.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             deadline = time.monotonic() + timeout

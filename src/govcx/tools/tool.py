@@ -30,6 +30,7 @@ import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, overload
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
@@ -56,27 +57,46 @@ class ToolSpec:
     reply: str | None = None
     """Reply template formatted with the arguments and the result's fields."""
 
+    @cached_property
+    def _schema(self) -> dict[str, Any]:
+        # Built once: engines read it on every turn.
+        schema: dict[str, Any] = self.args_model.model_json_schema()
+        return schema
+
     @property
     def params(self) -> dict[str, Any]:
         """JSON schema properties of the agent-supplied arguments."""
-        schema = self.args_model.model_json_schema()
-        props: dict[str, Any] = schema.get("properties", {})
+        props: dict[str, Any] = self._schema.get("properties", {})
         return props
 
     @property
     def required(self) -> list[str]:
-        schema = self.args_model.model_json_schema()
-        required: list[str] = schema.get("required", [])
+        required: list[str] = self._schema.get("required", [])
         return required
 
-    def patterns(self) -> dict[str, re.Pattern[str]]:
-        """Compiled ``pattern`` constraints by parameter, for finding values in text."""
+    @cached_property
+    def _patterns(self) -> dict[str, re.Pattern[str]]:
         found: dict[str, re.Pattern[str]] = {}
         for name, prop in self.params.items():
             pattern = prop.get("pattern")
             if pattern:
                 found[name] = re.compile(pattern.lstrip("^").rstrip("$"), re.IGNORECASE)
         return found
+
+    def patterns(self) -> dict[str, re.Pattern[str]]:
+        """Compiled ``pattern`` constraints by parameter, for finding values in text."""
+        return dict(self._patterns)
+
+    def render_reply(self, args: Mapping[str, Any], result: Mapping[str, Any] | None) -> str:
+        """The customer-facing line for a successful call: the ``reply`` template formatted
+        with the arguments and the result's fields, or a plain line from the description."""
+        if self.reply:
+            try:
+                return self.reply.format(**{**args, **(result or {})}).strip()
+            except (KeyError, ValueError, IndexError, TypeError):
+                pass
+        label = self.description.rstrip(".")
+        return f"Done: {label[0].lower() + label[1:]}." if label else "Done."
 
     def validate(self, args: Mapping[str, Any]) -> dict[str, Any]:
         """Validate and normalise agent-supplied arguments, or raise ToolArgumentError."""

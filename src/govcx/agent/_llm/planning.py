@@ -144,11 +144,6 @@ def partial_problem(spec: ToolSpec, args: Mapping[str, Any]) -> str | None:
 
 def render(spec: ToolSpec | None, execution: Execution) -> str:
     """The customer-facing line for an executed action, from the tool's reply template."""
-    values: dict[str, Any] = {**execution.args, **(execution.result or {})}
-    if spec is not None and spec.reply:
-        try:
-            return spec.reply.format(**values).strip()
-        except (KeyError, ValueError, IndexError, TypeError):
-            pass
-    label = spec.description.rstrip(".") if spec is not None else execution.tool
-    return f"Done: {label[0].lower() + label[1:]}." if label else "Done."
+    if spec is None:
+        return f"Done: {execution.tool}."
+    return spec.render_reply(execution.args, execution.result)
