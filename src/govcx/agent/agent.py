@@ -225,16 +225,15 @@ class Agent:
                 existing = self.conversations.get_turn(turn_id)
                 if existing is not None:
                     return existing
-            conv = self.conversations.ensure(conversation_id, customer_id)
+            conv = self.conversations.ensure(conversation_id, customer_id, start=True)
             customer = customer_id or conv.get("customer_id")
             if conv["status"] == "pending_approval":
                 return self._while_pending(conversation_id, turn_id, text)
-            self.conversations.set_status(conversation_id, "running")
-            self.graph.invoke({"conversation_id": conversation_id, "customer_id": customer,
-                               "turn_id": turn_id, "text": text},
-                              self._config(conversation_id), context=self.services,
-                              durability=self.settings.durability)
-            return self._finish(conversation_id)
+            out = self.graph.invoke({"conversation_id": conversation_id,
+                                     "customer_id": customer, "turn_id": turn_id, "text": text},
+                                    self._config(conversation_id), context=self.services,
+                                    durability=self.settings.durability)
+            return self._finish(conversation_id, out)
 
     def _while_pending(self, conversation_id: str, turn_id: str, text: str) -> Turn:
         redacted = self.guard.redact(text)
@@ -251,16 +250,23 @@ class Agent:
         self.conversations.save_turn(turn)
         return turn
 
-    def _finish(self, conversation_id: str) -> Turn:
-        """Build the Turn from the checkpointed state, store it, update the conversation."""
-        snapshot = self.graph.get_state(self._config(conversation_id))
-        values: dict[str, Any] = dict(snapshot.values)
-        interrupted = any(task.interrupts for task in snapshot.tasks)
+    def _finish(self, conversation_id: str, out: dict[str, Any] | None = None) -> Turn:
+        """Build the Turn from the run's output (or, without one, the checkpointed state),
+        store it and update the conversation in one transaction."""
+        if out is None:
+            snapshot = self.graph.get_state(self._config(conversation_id))
+            values: dict[str, Any] = dict(snapshot.values)
+            interrupted = any(task.interrupts for task in snapshot.tasks)
+        else:
+            values = dict(out)
+            interrupted = bool(values.pop("__interrupt__", None))
         turn = self._turn(values, interrupted)
-        self.conversations.save_turn(turn)
-        self.conversations.set_status(conversation_id,
-                                      "pending_approval" if interrupted else "idle",
-                                      last_turn_status=turn.status, count_turn=True)
+        with self.db.begin() as conn:
+            self.conversations.save_turn(turn, conn=conn)
+            self.conversations.set_status(conversation_id,
+                                          "pending_approval" if interrupted else "idle",
+                                          last_turn_status=turn.status, count_turn=True,
+                                          conn=conn)
         return turn
 
     def _turn(self, values: dict[str, Any], interrupted: bool) -> Turn:
@@ -364,10 +370,10 @@ class Agent:
 
     def _resume(self, request: ApprovalRequest) -> Turn:
         self.conversations.set_status(request.conversation_id, "running")
-        self.graph.invoke(Command(resume={"approval_id": request.approval_id}),
-                          self._config(request.conversation_id), context=self.services,
-                          durability="sync")
-        return self._finish(request.conversation_id)
+        out = self.graph.invoke(Command(resume={"approval_id": request.approval_id}),
+                                self._config(request.conversation_id), context=self.services,
+                                durability="sync")
+        return self._finish(request.conversation_id, out)
 
     def _expire(self, request: ApprovalRequest) -> Turn | None:
         with self.locks.hold(request.conversation_id, timeout=self.settings.lock_timeout):

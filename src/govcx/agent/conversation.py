@@ -10,15 +10,33 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from govcx.agent.turn import Turn
 from govcx.errors import NotFound
 from govcx.store.db import Database, dumps
 from govcx.store.schema import conversations, escalations, messages, turns
+
+# The statements of every turn, built once: constructing a statement costs several times
+# executing a built one.
+_CONVERSATION = select(conversations).where(
+    conversations.c.conversation_id == bindparam("conversation_id"))
+_START = update(conversations).where(
+    conversations.c.conversation_id == bindparam("conv")).values(
+    status="running", updated_at=bindparam("now"))
+_END_TURN = update(conversations).where(
+    conversations.c.conversation_id == bindparam("conv")).values(
+    status=bindparam("new_status"), last_turn_status=bindparam("turn_status"),
+    turn_count=conversations.c.turn_count + 1, updated_at=bindparam("now"))
+_MESSAGE_OF = select(messages.c.message_id).where(
+    messages.c.turn_id == bindparam("turn_id"), messages.c.role == bindparam("role"))
+_ADD_MESSAGE = insert(messages)
+_TURN_EXISTS = select(turns.c.turn_id).where(turns.c.turn_id == bindparam("turn_id"))
+_ADD_TURN = insert(turns)
 
 
 def new_id(prefix: str) -> str:
@@ -30,15 +48,27 @@ class ConversationStore:
         self.db = db
         self.clock = clock
 
-    def ensure(self, conversation_id: str, customer_id: str | None) -> dict[str, Any]:
+    @contextmanager
+    def _tx(self, conn: Connection | None) -> Iterator[Connection]:
+        """The caller's transaction if it passes one, else a new one."""
+        if conn is not None:
+            yield conn
+            return
+        with self.db.begin() as own:
+            yield own
+
+    def ensure(self, conversation_id: str, customer_id: str | None, *,
+               start: bool = False) -> dict[str, Any]:
+        """The conversation as it was (created idle on first use). With ``start``, mark
+        it running in the same transaction unless it waits for an approval."""
         now = self.clock()
+        running = {"status": "running", "updated_at": now} if start else {}
         with self.db.begin() as conn:
-            row = conn.execute(select(conversations).where(
-                conversations.c.conversation_id == conversation_id)).first()
+            row = conn.execute(_CONVERSATION, {"conversation_id": conversation_id}).first()
             if row is None:
                 conn.execute(insert(conversations).values(
                     conversation_id=conversation_id, customer_id=customer_id, status="idle",
-                    turn_count=0, created_at=now, updated_at=now))
+                    turn_count=0, created_at=now, updated_at=now).values(**running))
                 return {"conversation_id": conversation_id, "customer_id": customer_id,
                         "status": "idle", "turn_count": 0}
             data = dict(row._mapping)
@@ -47,6 +77,8 @@ class ConversationStore:
                     conversations.c.conversation_id == conversation_id
                 ).values(customer_id=customer_id, updated_at=now))
                 data["customer_id"] = customer_id
+            if start and row.status != "pending_approval":
+                conn.execute(_START, {"conv": conversation_id, "now": now})
             return data
 
     def get(self, conversation_id: str) -> dict[str, Any]:
@@ -58,14 +90,21 @@ class ConversationStore:
         return dict(row._mapping)
 
     def set_status(self, conversation_id: str, status: str, *,
-                   last_turn_status: str | None = None, count_turn: bool = False) -> None:
+                   last_turn_status: str | None = None, count_turn: bool = False,
+                   conn: Connection | None = None) -> None:
+        if last_turn_status and count_turn:
+            with self._tx(conn) as tx:
+                tx.execute(_END_TURN, {"conv": conversation_id,
+                                       "new_status": status, "turn_status": last_turn_status,
+                                       "now": self.clock()})
+            return
         values: dict[str, Any] = {"status": status, "updated_at": self.clock()}
         if last_turn_status:
             values["last_turn_status"] = last_turn_status
         if count_turn:
             values["turn_count"] = conversations.c.turn_count + 1
-        with self.db.begin() as conn:
-            conn.execute(update(conversations).where(
+        with self._tx(conn) as tx:
+            tx.execute(update(conversations).where(
                 conversations.c.conversation_id == conversation_id).values(**values))
 
     def with_status(self, status: str) -> list[str]:
@@ -81,17 +120,17 @@ class ConversationStore:
                 conversations.c.status == "idle", conversations.c.updated_at < cutoff)).all()
         return [r.conversation_id for r in rows]
 
-    def add_message(self, conversation_id: str, turn_id: str, role: str, text: str) -> None:
-        with self.db.begin() as conn:
-            exists = conn.execute(select(messages.c.message_id).where(
-                messages.c.turn_id == turn_id, messages.c.role == role)).first()
+    def add_message(self, conversation_id: str, turn_id: str, role: str, text: str, *,
+                    conn: Connection | None = None) -> None:
+        """Append to the transcript; a step replayed after a crash replaces its own line."""
+        with self._tx(conn) as tx:
+            exists = tx.execute(_MESSAGE_OF, {"turn_id": turn_id, "role": role}).first()
             if exists:
-                conn.execute(update(messages).where(messages.c.message_id == exists.message_id)
-                             .values(text=text))
+                tx.execute(update(messages).where(messages.c.message_id == exists.message_id)
+                           .values(text=text))
                 return
-            conn.execute(insert(messages).values(conversation_id=conversation_id,
-                                                 turn_id=turn_id, role=role, text=text,
-                                                 created_at=self.clock()))
+            tx.execute(_ADD_MESSAGE, {"conversation_id": conversation_id, "turn_id": turn_id,
+                                      "role": role, "text": text, "created_at": self.clock()})
 
     def transcript(self, conversation_id: str) -> list[dict[str, Any]]:
         with self.db.read() as conn:
@@ -101,20 +140,19 @@ class ConversationStore:
         return [{"turn_id": r.turn_id, "role": r.role, "text": r.text, "at": r.created_at}
                 for r in rows]
 
-    def save_turn(self, turn: Turn) -> None:
+    def save_turn(self, turn: Turn, *, conn: Connection | None = None) -> None:
         now = self.clock()
         body = turn.model_dump_json()
-        with self.db.begin() as conn:
-            exists = conn.execute(select(turns.c.turn_id).where(
-                turns.c.turn_id == turn.turn_id)).first()
+        with self._tx(conn) as tx:
+            exists = tx.execute(_TURN_EXISTS, {"turn_id": turn.turn_id}).first()
             if exists:
-                conn.execute(update(turns).where(turns.c.turn_id == turn.turn_id)
-                             .values(status=turn.status, body=body, updated_at=now))
+                tx.execute(update(turns).where(turns.c.turn_id == turn.turn_id)
+                           .values(status=turn.status, body=body, updated_at=now))
             else:
-                conn.execute(insert(turns).values(turn_id=turn.turn_id,
-                                                  conversation_id=turn.conversation_id,
-                                                  status=turn.status, body=body,
-                                                  created_at=now, updated_at=now))
+                tx.execute(_ADD_TURN, {"turn_id": turn.turn_id,
+                                       "conversation_id": turn.conversation_id,
+                                       "status": turn.status, "body": body,
+                                       "created_at": now, "updated_at": now})
 
     def get_turn(self, turn_id: str) -> Turn | None:
         with self.db.read() as conn:

@@ -16,12 +16,18 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from govcx.store.db import Database, dumps
 from govcx.store.schema import audit_events, audit_head
 
 GENESIS = "0" * 64
+
+# Built once: constructing a statement costs several times executing a built one.
+_HEAD = select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
+_INSERT_EVENTS = insert(audit_events)
+_MOVE_HEAD = update(audit_head).where(audit_head.c.id == 1).values(
+    seq=bindparam("new_seq"), hash=bindparam("new_hash"))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,42 +84,42 @@ class AuditLog:
             "turn_id": turn_id, "policy_version": policy_version,
         }])[0]
 
-    def append_many(self, items: list[Mapping[str, Any]]) -> list[AuditEvent]:
-        """Append events in one transaction, in order."""
+    def append_many(self, items: list[Mapping[str, Any]], *,
+                    conn: Connection | None = None) -> list[AuditEvent]:
+        """Append events in one transaction, in order: the caller's ``conn`` (to commit
+        them with what they record) or a new one."""
+        if conn is None:
+            with self.db.begin() as own:
+                return self.append_many(items, conn=own)
         out: list[AuditEvent] = []
-        with self.db.begin() as conn:
-            head = conn.execute(
-                select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
-                .with_for_update()
-            ).first()
-            seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
-            rows = []
-            for item in items:
-                seq += 1
-                event_id = uuid.uuid4().hex
-                ts = float(item.get("ts") or time.time())
-                body = dumps(dict(item.get("data") or {}))
-                conv = item.get("conversation_id")
-                turn = item.get("turn_id")
-                actor = str(item["actor"])
-                kind = str(item["kind"])
-                pv = item.get("policy_version")
-                digest = _digest(prev, seq, event_id, ts, conv, turn, actor, kind, pv, body)
-                rows.append({"seq": seq, "event_id": event_id, "ts": ts, "conversation_id": conv,
-                             "turn_id": turn, "actor": actor, "kind": kind,
-                             "policy_version": pv, "body": body, "prev_hash": prev,
-                             "hash": digest})
-                out.append(AuditEvent(seq=seq, event_id=event_id, ts=ts, conversation_id=conv,
-                                      turn_id=turn, actor=actor, kind=kind, policy_version=pv,
-                                      data=dict(item.get("data") or {}), prev_hash=prev,
-                                      hash=digest))
-                prev = digest
-            conn.execute(insert(audit_events), rows)
-            if head:
-                conn.execute(update(audit_head).where(audit_head.c.id == 1)
-                             .values(seq=seq, hash=prev))
-            else:
-                conn.execute(insert(audit_head).values(id=1, seq=seq, hash=prev))
+        head = conn.execute(_HEAD).first()
+        seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
+        rows = []
+        for item in items:
+            seq += 1
+            event_id = uuid.uuid4().hex
+            ts = float(item.get("ts") or time.time())
+            body = dumps(dict(item.get("data") or {}))
+            conv = item.get("conversation_id")
+            turn = item.get("turn_id")
+            actor = str(item["actor"])
+            kind = str(item["kind"])
+            pv = item.get("policy_version")
+            digest = _digest(prev, seq, event_id, ts, conv, turn, actor, kind, pv, body)
+            rows.append({"seq": seq, "event_id": event_id, "ts": ts, "conversation_id": conv,
+                         "turn_id": turn, "actor": actor, "kind": kind,
+                         "policy_version": pv, "body": body, "prev_hash": prev,
+                         "hash": digest})
+            out.append(AuditEvent(seq=seq, event_id=event_id, ts=ts, conversation_id=conv,
+                                  turn_id=turn, actor=actor, kind=kind, policy_version=pv,
+                                  data=dict(item.get("data") or {}), prev_hash=prev,
+                                  hash=digest))
+            prev = digest
+        conn.execute(_INSERT_EVENTS, rows)
+        if head:
+            conn.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": prev})
+        else:
+            conn.execute(insert(audit_head).values(id=1, seq=seq, hash=prev))
         return out
 
     def events(self, *, conversation_id: str | None = None,

@@ -51,12 +51,19 @@ def _event(rt: Runtime[Services], state: TurnState, kind: str, data: dict[str, A
             "policy_version": rt.context.policy.version}
 
 
-def _flush(rt: Runtime[Services], state: TurnState, event: dict[str, Any]) -> None:
-    """Write the buffered events and this node's event to the chain, in order, at once.
+def _flush(rt: Runtime[Services], state: TurnState, event: dict[str, Any], *,
+           message: tuple[str, str] | None = None) -> None:
+    """Write the buffered events and this node's event to the chain, in order, at once,
+    with the transcript ``message`` (role, redacted text) they record, if any.
 
     Nodes with side effects (a decision, an approval request, a tool call, a reply) flush;
     the others only buffer, in checkpointed state, so a crash loses no event."""
-    rt.context.audit.append_many([*(state.get("audit_buffer") or []), event])
+    svc = rt.context
+    with svc.audit.db.begin() as conn:
+        if message is not None:
+            svc.conversations.add_message(state["conversation_id"], state["turn_id"],
+                                          *message, conn=conn)
+        svc.audit.append_many([*(state.get("audit_buffer") or []), event], conn=conn)
 
 
 def _ctx(state: TurnState) -> TurnContext:
@@ -79,8 +86,7 @@ def guard_input(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     svc = runtime.context
     result = svc.guard.scan_input(state["text"])
     findings = apply_policy(result.findings, svc.policy.guards)
-    svc.conversations.add_message(state["conversation_id"], state["turn_id"], "customer",
-                                  result.redacted)
+    # The redacted message joins the transcript with the policy gate's audit events.
     event = _event(runtime, state, "guard_input", {
         "text": result.redacted, "findings": [_public(f) for f in findings]}, actor="customer")
     return {**_PER_TURN_RESET, "redacted": result.redacted,
@@ -284,7 +290,8 @@ def policy_gate(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
         out["approval_id"] = approval_id
     _flush(runtime, state, _event(runtime, state, "policy_gate", {
         **decision.as_dict(), "approval_id": approval_id,
-        "proposal": asdict(proposal) if proposal else None}))
+        "proposal": asdict(proposal) if proposal else None}),
+        message=("customer", str(state.get("redacted") or "")))
     out["audit_buffer"] = None
     return out
 
@@ -541,8 +548,7 @@ def _amounts(values: list[dict[str, Any]]) -> list[float]:
 def respond(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     svc = runtime.context
     reply = state.get("reply") or {"text": replies.FALLBACK, "citations": []}
-    svc.conversations.add_message(state["conversation_id"], state["turn_id"], "assistant",
-                                  svc.guard.redact(reply["text"]))
+    redacted = svc.guard.redact(reply["text"])
     plan = state.get("plan") or {}
     decision = state.get("decision") or {}
     carry = plan.get("pending") if decision.get("route") == "respond" and \
@@ -550,6 +556,6 @@ def respond(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     if carry is not None:
         carry = {**carry, "confidence": float(state.get("confidence") or 0.0)}
     _flush(runtime, state, _event(runtime, state, "respond", {
-        "status": state.get("status"), "reply": svc.guard.redact(reply["text"]),
-        "citations": reply.get("citations", [])}))
+        "status": state.get("status"), "reply": redacted,
+        "citations": reply.get("citations", [])}), message=("assistant", redacted))
     return {"pending": carry, "audit_buffer": None}

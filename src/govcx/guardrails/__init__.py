@@ -68,12 +68,9 @@ def build_guard(policy: GuardPolicy, *, config: OutputGuardConfig | None = None)
     """
     from govcx.guardrails.engine import DefaultGuard
 
-    if config is None and getattr(policy, "output", None) is not None:
-        # Once GuardPolicy carries the output section (policy.yaml guards.output), use it.
-        config = OutputGuardConfig.model_validate(
-            policy.output if isinstance(policy.output, dict)  # type: ignore[attr-defined]
-            else policy.output.model_dump()  # type: ignore[attr-defined]
-        )
+    if config is None and policy.output is not None:
+        # policy.yaml guards.output: on_fail per output check.
+        config = OutputGuardConfig.model_validate(policy.output.model_dump())
     return DefaultGuard(policy, config)
 
 

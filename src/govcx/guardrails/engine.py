@@ -8,6 +8,7 @@ then a handful of regular expressions and one small linear model.
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import lru_cache
 
 from govcx.governance.policy import GuardPolicy
 from govcx.guardrails.finding import Finding, Source
@@ -35,6 +36,9 @@ class DefaultGuard:
         self.output = OutputGuard(
             config, detector=self.pii, banned_phrases=policy.banned_phrases
         )
+        # The same approved chunks come back turn after turn, and a scan of a text
+        # depends on nothing else: scan each one once.
+        self._scan_knowledge = lru_cache(maxsize=4096)(self._scan_knowledge_uncached)
 
     def scan_input(self, text: str) -> ScanResult:
         """PII, injection and escalation triggers in a customer's message."""
@@ -49,7 +53,12 @@ class DefaultGuard:
 
     def scan_indirect(self, text: str, source: Source) -> list[Finding]:
         """Injection in a retrieved knowledge chunk (``"knowledge"``) or a tool's output."""
+        if source == "knowledge":
+            return list(self._scan_knowledge(text))
         return self._safe(self.injection.detect(text, source))
+
+    def _scan_knowledge_uncached(self, text: str) -> tuple[Finding, ...]:
+        return tuple(self._safe(self.injection.detect(text, "knowledge")))
 
     def _safe(self, findings: list[Finding]) -> list[Finding]:
         """Redact the quoted evidence: a finding's detail goes to the audit log."""

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from govcx.errors import GovcxError, NotFound, ToolArgumentError, ToolError
 from govcx.governance.approval import ApprovalStore, action_token
@@ -38,6 +38,14 @@ class GateViolation(GovcxError):
     """An execution was attempted that the policy does not allow."""
 
     code = "gate_violation"
+
+
+# Built once: constructing a statement costs several times executing a built one.
+_LEDGER_ROW = select(executions).where(executions.c.key == bindparam("key"))
+_LEDGER_START = insert(executions)
+_LEDGER_END = update(executions).where(executions.c.key == bindparam("k")).values(
+    status=bindparam("new_status"), result=bindparam("new_result"),
+    error=bindparam("new_error"), finished_at=bindparam("now"))
 
 
 def idempotency_key(*, conversation_id: str, step: str, tool: str, args: dict[str, Any]) -> str:
@@ -134,11 +142,11 @@ class Executor:
                       args: dict[str, Any]) -> Execution | None:
         now = time.time()
         with self.db.begin() as conn:
-            row = conn.execute(select(executions).where(executions.c.key == key)).first()
+            row = conn.execute(_LEDGER_ROW, {"key": key}).first()
             if row is None:
-                conn.execute(insert(executions).values(
-                    key=key, conversation_id=conversation_id, tool=tool, args=dumps(args),
-                    status="started", attempts=1, started_at=now))
+                conn.execute(_LEDGER_START, {
+                    "key": key, "conversation_id": conversation_id, "tool": tool,
+                    "args": dumps(args), "status": "started", "attempts": 1, "started_at": now})
                 return None
             if row.status == "succeeded":
                 return Execution(tool=tool, args=args, status="executed",
@@ -155,9 +163,10 @@ class Executor:
     def _ledger_end(self, key: str, status: str, result: dict[str, Any] | None,
                     error: str | None) -> None:
         with self.db.begin() as conn:
-            conn.execute(update(executions).where(executions.c.key == key).values(
-                status=status, result=dumps(result) if result is not None else None,
-                error=error, finished_at=time.time()))
+            conn.execute(_LEDGER_END, {
+                "k": key, "new_status": status,
+                "new_result": dumps(result) if result is not None else None,
+                "new_error": error, "now": time.time()})
 
     def ledger(self, conversation_id: str) -> list[dict[str, Any]]:
         with self.db.read() as conn:
