@@ -5,7 +5,7 @@ Every key is optional; the defaults run offline with no model download:
 ```yaml
 knowledge_config:
   embedding:
-    kind: hashing            # hashing | openai | minilm | sentence-transformers
+    kind: hashing            # hashing | wordllama | openai | minilm | sentence-transformers
     # model: text-embedding-3-small      (openai, sentence-transformers)
     # base_url: http://localhost:11434/v1 (any OpenAI-compatible server)
     # api_key_env: OPENAI_API_KEY         (the variable's name, never the key)
@@ -28,7 +28,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-EmbeddingKind = Literal["hashing", "openai", "minilm", "sentence-transformers"]
+EmbeddingKind = Literal["hashing", "wordllama", "openai", "minilm", "sentence-transformers"]
 RetrievalMode = Literal["hybrid", "lexical", "vector"]
 
 

@@ -5,6 +5,8 @@
   download, no torch; the same text always gives the same vector on every machine. It is
   a second, fuzzier lexical view (character n-grams forgive typos such as "credt card"),
   not a semantic model.
+- ``wordllama``: WordLlama static embeddings (:mod:`govcx.knowledge.wordllama`), a
+  semantic model bundled in its pip wheel: no download, no torch, sub-millisecond queries.
 - ``openai``: ``langchain_openai.OpenAIEmbeddings`` against OpenAI or any compatible server.
 - ``minilm``: all-MiniLM-L6-v2 computed with numpy from local weights
   (:mod:`govcx.knowledge._bert`): a real semantic model without torch. The weights come
@@ -116,6 +118,14 @@ def make_embeddings(config: EmbeddingConfig,
     env = os.environ if environ is None else environ
     if config.kind == "hashing":
         return HashingEmbeddings(config.dimensions or 1024)
+    if config.kind == "wordllama":
+        from govcx.knowledge.wordllama import DIMENSIONS, SIZES, WordLlamaEmbeddings
+
+        if config.dimensions and config.dimensions not in SIZES:
+            raise ConfigError("knowledge_config.embedding", "kind wordllama takes dimensions "
+                              f"{', '.join(map(str, SIZES))}, not {config.dimensions}",
+                              field="dimensions")
+        return WordLlamaEmbeddings(config.dimensions or DIMENSIONS)
     if config.kind == "minilm":
         from govcx.knowledge._bert import BertEmbeddings
 
