@@ -52,17 +52,18 @@ def _event(rt: Runtime[Services], state: TurnState, kind: str, data: dict[str, A
 
 
 def _flush(rt: Runtime[Services], state: TurnState, event: dict[str, Any], *,
-           message: tuple[str, str] | None = None) -> None:
+           messages: tuple[tuple[str, str], ...] = ()) -> None:
     """Write the buffered events and this node's event to the chain, in order, at once,
-    with the transcript ``message`` (role, redacted text) they record, if any.
+    with the transcript ``messages`` (role, redacted text) they record.
 
-    Nodes with side effects (a decision, an approval request, a tool call, a reply) flush;
-    the others only buffer, in checkpointed state, so a crash loses no event."""
+    Nodes whose effect outlives the run flush: an approval request (the run stops there),
+    a tool call, the reply. The others only buffer, in checkpointed state, so a crash
+    loses no event, and a turn usually costs one audit transaction."""
     svc = rt.context
     with svc.audit.db.begin() as conn:
-        if message is not None:
+        for role, text in messages:
             svc.conversations.add_message(state["conversation_id"], state["turn_id"],
-                                          *message, conn=conn)
+                                          role, text, conn=conn)
         svc.audit.append_many([*(state.get("audit_buffer") or []), event], conn=conn)
 
 
@@ -288,12 +289,20 @@ def policy_gate(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
         svc.approvals.create(request)
         approval_id = request.approval_id
         out["approval_id"] = approval_id
-    _flush(runtime, state, _event(runtime, state, "policy_gate", {
+    event = _event(runtime, state, "policy_gate", {
         **decision.as_dict(), "approval_id": approval_id,
-        "proposal": asdict(proposal) if proposal else None}),
-        message=("customer", str(state.get("redacted") or "")))
+        "proposal": asdict(proposal) if proposal else None})
+    if approval_id is None:
+        out["audit_buffer"] = [event]
+        return out
+    # The run stops here until someone decides: the approver sees the whole story.
+    _flush(runtime, state, event, messages=(_customer_message(state),))
     out["audit_buffer"] = None
     return out
+
+
+def _customer_message(state: TurnState) -> tuple[str, str]:
+    return ("customer", str(state.get("redacted") or ""))
 
 
 def _approval_request(svc: Services, state: TurnState, policy: Policy,
@@ -390,7 +399,8 @@ def execute(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     _flush(runtime, state, _event(runtime, state, "execute", {
         "tool": execution.tool, "args": execution.args, "status": execution.status,
         "error": execution.error, "idempotency_key": execution.key,
-        "replayed": execution.replayed, "approval_id": approval_id}))
+        "replayed": execution.replayed, "approval_id": approval_id}),
+        messages=(_customer_message(state),))
     return {"audit_buffer": None, "actions": [execution.as_action()],
             "draft": asdict(composed),
             "findings": [asdict(f) for f in findings]}
@@ -419,9 +429,9 @@ def escalate(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     if "confidence.below_minimum" in rules and state.get("intent") in svc.policy.workflows \
             and not svc.policy.workflows[str(state.get("intent"))].tools:
         text = replies.NO_KNOWLEDGE
-    _flush(runtime, state, _event(runtime, state, "escalate", {
-        "escalation_id": escalation_id, "reason": reason, "rules": rules, "summary": summary}))
-    return {"audit_buffer": None,
+    event = _event(runtime, state, "escalate", {
+        "escalation_id": escalation_id, "reason": reason, "rules": rules, "summary": summary})
+    return {"audit_buffer": [event],
             "escalation": {"reason": reason, "summary": summary, "rules": rules},
             "reply": {"text": text, "citations": []}, "status": "escalated"}
 
@@ -557,5 +567,6 @@ def respond(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
         carry = {**carry, "confidence": float(state.get("confidence") or 0.0)}
     _flush(runtime, state, _event(runtime, state, "respond", {
         "status": state.get("status"), "reply": redacted,
-        "citations": reply.get("citations", [])}), message=("assistant", redacted))
+        "citations": reply.get("citations", [])}),
+        messages=(_customer_message(state), ("assistant", redacted)))
     return {"pending": carry, "audit_buffer": None}
