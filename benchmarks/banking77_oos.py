@@ -3,7 +3,11 @@
 Trains :class:`govcx.agent.classifier.IntentClassifier` (the class the engine uses, with a
 heavier configuration for this larger data set) on the ``train`` split: the 50 in-scope
 intents, plus ``id-oos/train`` (banking requests the deployment does not support) and the
-engine's built-in off-topic examples as the out-of-scope class. The escalation threshold
+engine's built-in off-topic examples as the out-of-scope class. Its features are the
+engine's word and character TF-IDF views plus the 128-dimension WordLlama sentence-vector
+view, and confidence is also scaled by the cube of the request's similarity to the nearest
+in-scope training example (``--similarity-power``; ``--wordllama-dim 0 --c 0.3
+--char-ngrams 2,5`` is the earlier TF-IDF-only configuration). The escalation threshold
 is chosen on ``valid``: the engine escalates when the classifier says out of scope or its
 confidence is below the threshold, and the threshold is the lowest one that keeps false
 escalations of in-scope requests at or under ``--max-fer`` (default 5%) on valid.
@@ -20,7 +24,8 @@ Figures on ``--split`` (valid or test):
 - ms_per_query: one ``predict`` call per query, single thread (p50 and mean).
 
     .venv/bin/python benchmarks/banking77_oos.py [--data DIR] [--split valid|test]
-        [--model svm|logreg] [--c C] [--max-fer 0.05]
+        [--model svm|logreg] [--c C] [--wordllama-dim 0|64|128|256]
+        [--similarity-power P] [--max-fer 0.05]
 
 ``--data`` must hold the official layout (train, valid, test, id-oos/{train,valid,test},
 ood-oos/{valid,test}); the development copy has no test splits, so ``--split test`` fails
@@ -116,13 +121,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--split", default="valid", help="valid or test (default valid)")
     parser.add_argument("--model", choices=["svm", "logreg"], default="svm")
-    parser.add_argument("--c", type=float, default=0.3)
+    parser.add_argument("--c", type=float, default=0.2)
     parser.add_argument("--temperature", type=float, default=2.0)
     parser.add_argument("--word-ngrams", default="1,2")
-    parser.add_argument("--char-ngrams", default="2,5")
+    parser.add_argument("--char-ngrams", default="1,6")
     parser.add_argument("--oos-weight", type=float, default=0.2,
                         help="class weight of the out-of-scope class")
     parser.add_argument("--coverage-floor", type=float, default=0.0)
+    parser.add_argument("--wordllama-dim", type=int, default=128, choices=[0, 64, 128, 256],
+                        help="WordLlama sentence-vector view (0: TF-IDF views only)")
+    parser.add_argument("--wordllama-weight", type=float, default=1.0)
+    parser.add_argument("--similarity-power", type=float, default=3.0,
+                        help="scale confidence by (similarity to the nearest example) ** this")
     parser.add_argument("--no-id-oos-train", action="store_true",
                         help="do not train the out-of-scope class on id-oos/train")
     parser.add_argument("--max-fer", type=float, default=0.05)
@@ -143,7 +153,11 @@ def main(argv: list[str] | None = None) -> int:
     config = ClassifierConfig(model=args.model, c=args.c, temperature=args.temperature,
                               word_ngrams=(words[0], words[1]), char_ngrams=(chars[0], chars[1]),
                               out_of_scope_weight=args.oos_weight,
-                              coverage_floor=args.coverage_floor)
+                              coverage_floor=args.coverage_floor,
+                              wordllama_dim=args.wordllama_dim,
+                              wordllama_weight=args.wordllama_weight,
+                              similarity_power=args.similarity_power if args.wordllama_dim
+                              else 0.0)
     train_texts, train_labels = data["train"]
     out_of_scope = [] if args.no_id_oos_train else list(data["id_train"][0])
     out_of_scope += builtin_out_of_scope()
@@ -209,6 +223,9 @@ def main(argv: list[str] | None = None) -> int:
         "config": {"model": args.model, "c": args.c, "temperature": args.temperature,
                    "word_ngrams": list(words), "char_ngrams": list(chars),
                    "oos_weight": args.oos_weight, "coverage_floor": args.coverage_floor,
+                   "wordllama_dim": args.wordllama_dim,
+                   "wordllama_weight": args.wordllama_weight,
+                   "similarity_power": config.similarity_power,
                    "oos_class_trained_on": "builtin" if args.no_id_oos_train
                    else "id-oos/train + builtin"},
         "train_examples": len(train_texts), "out_of_scope_examples": len(out_of_scope),

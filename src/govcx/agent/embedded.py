@@ -15,7 +15,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from govcx.agent.classifier import IntentClassifier, builtin_out_of_scope
+from govcx.agent.classifier import ClassifierConfig, IntentClassifier, builtin_out_of_scope
 from govcx.agent.engine import Classification, Draft, Plan, ReadFn, TurnContext
 from govcx.governance.gate import Proposal
 from govcx.governance.policy import Policy
@@ -76,8 +76,10 @@ class EmbeddedEngine:
         self.classifier = classifier
 
     @classmethod
-    def from_policy(cls, policy: Policy, *,
-                    extra_out_of_scope: Sequence[str] = ()) -> EmbeddedEngine:
+    def from_policy(cls, policy: Policy, *, extra_out_of_scope: Sequence[str] = (),
+                    classifier: ClassifierConfig | None = None) -> EmbeddedEngine:
+        """Train the classifier on the workflows' examples (``classifier`` overrides its
+        defaults: word and character TF-IDF plus the WordLlama view)."""
         texts: list[str] = []
         labels: list[str] = []
         for name, wf in policy.workflows.items():
@@ -87,7 +89,7 @@ class EmbeddedEngine:
                 texts.append(example)
                 labels.append(name)
         oos = [*builtin_out_of_scope(), *extra_out_of_scope]
-        return cls(IntentClassifier.fit(texts, labels, oos))
+        return cls(IntentClassifier.fit(texts, labels, oos, config=classifier))
 
     # -- classify -----------------------------------------------------------------------
     def classify(self, text: str, ctx: TurnContext) -> Classification:
