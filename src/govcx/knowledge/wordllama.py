@@ -53,7 +53,8 @@ def embed(texts: list[str], dim: int = DIMENSIONS) -> np.ndarray[Any, np.dtype[n
     """L2-normalised sentence vectors, one row per text."""
     vectors: np.ndarray[Any, np.dtype[np.float32]] = load_model(dim).embed(
         texts, norm=True, return_np=True)
-    return vectors
+    # A text with no tokens (empty, only punctuation) comes back as NaN: make it zero.
+    return np.nan_to_num(vectors, nan=0.0)
 
 
 class WordLlamaEmbeddings(Embeddings):
