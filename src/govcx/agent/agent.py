@@ -184,7 +184,8 @@ class Agent:
     # -- conversing -----------------------------------------------------------------------
     def respond(self, conversation_id: str, text: str, *, customer_id: str | None = None,
                 idempotency_key: str | None = None,
-                on_event: Callable[[str, dict[str, Any]], None] | None = None) -> Turn:
+                on_event: Callable[[str, dict[str, Any]], None] | None = None,
+                on_token: Callable[[str, str], None] | None = None) -> Turn:
         """Run one customer message through the graph and return the Turn.
 
         Args:
@@ -194,7 +195,16 @@ class Agent:
             idempotency_key: A repeat with the same key returns the first Turn and
                 processes nothing twice.
             on_event: Called with (node, summary) after each node of this turn.
+            on_token: Engines that stream (the LLM engine) call it with ("delta", text)
+                as the reply's draft arrives, ("reset", reason) when what was sent must
+                be discarded, and ("end", draft). Provisional: the output guard and the
+                gate run afterwards, so the Turn's reply is what counts (docs/llm.md).
         """
+        stream = getattr(self.engine, "stream", None)
+        if on_token is not None and callable(stream):
+            with stream(conversation_id, on_token):
+                return self.respond(conversation_id, text, customer_id=customer_id,
+                                    idempotency_key=idempotency_key, on_event=on_event)
         if on_event is None:
             return self._respond(conversation_id, text, customer_id, idempotency_key)
 

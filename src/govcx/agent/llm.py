@@ -34,6 +34,7 @@ Against a server, from a pack whose govcx.yaml says ``engine: {kind: llm, model:
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -72,6 +73,8 @@ if TYPE_CHECKING:
     from govcx.agent.agent import Agent
 
 __all__ = ["CassetteMiss", "LLMEngine", "LLMOptions", "ModelCall", "RetryPolicy", "StreamSink"]
+
+log = logging.getLogger("govcx.llm")
 
 StreamSink = Callable[[str, str], None]
 """Receives ``("delta", text)`` as reply text streams, ``("reset", reason)`` when what was
@@ -139,8 +142,10 @@ class LLMEngine:
 
         Args:
             pack: The loaded pack (its govcx.yaml ``engine`` block, policy, description).
-            mode: ``live`` (default), ``record`` (call the model and append every call to
-                ``cassette``) or ``replay`` (answer from ``cassette``, no network).
+            mode: ``live``, ``record`` (call the model and append every call to
+                ``cassette``) or ``replay`` (answer from ``cassette``, no network). None
+                reads ``GOVCX_ENGINE_MODE`` (so ``govcx eval run`` and its worker
+                processes replay when it says ``replay``), else ``live``.
             cassette: JSON-lines cassette; a relative path is relative to the pack folder.
             config: Overrides the pack's engine block (e.g. to replay a suite of a pack
                 configured for the embedded engine).
@@ -155,7 +160,7 @@ class LLMEngine:
         if path is not None and not path.is_absolute():
             path = pack.root / path
         return cls.from_config(config, policy=pack.policy, description=pack.config.description,
-                               mode=mode or "live", cassette=path, options=options,
+                               mode=mode or _env_mode(), cassette=path, options=options,
                                environ=environ, source=where, sleep=sleep)
 
     @classmethod
@@ -208,6 +213,11 @@ class LLMEngine:
         (kind ``llm.call``: purpose, model, attempts, latency, tokens, error; no text)."""
         if getattr(self, "_attached_to", None) is agent:
             return  # the Agent attaches its engine itself; a second attach is a no-op
+        # One engine may serve agents one after another (the eval workbench shares it
+        # across cases): audit to the latest only, never to an agent that was closed.
+        previous = getattr(self, "_audit_listener", None)
+        if previous in self.calls.listeners:
+            self.calls.listeners.remove(previous)
         self._attached_to = agent
         self._policy_source = lambda: agent.policy
         audit = agent.audit
@@ -217,6 +227,7 @@ class LLMEngine:
                                 "conversation_id": c.conversation_id, "turn_id": c.turn_id,
                                 "policy_version": self.policy.version} for c in batch])
 
+        self._audit_listener = write
         self.calls.listeners.append(write)
 
     @property
@@ -242,10 +253,68 @@ class LLMEngine:
             if self._sinks.get(conversation_id) is sink:
                 del self._sinks[conversation_id]
 
-    # -- classify ------------------------------------------------------------------------
+    # -- the Engine protocol -------------------------------------------------------------
     def classify(self, text: str, ctx: TurnContext) -> Classification:
         """The workflow of ``text`` (None when out of scope or when the model failed, with
         the reason in ``entities["engine_error"]``), its confidence and entities."""
+        try:
+            return self._classify(text, ctx)
+        except CassetteMiss:
+            self._release(ctx)
+            raise
+        except Exception as exc:
+            reason = _unexpected("classify", ctx, exc)
+            return Classification(intent=None, confidence=0.0, error=reason, entities={
+                "money": money_amounts(text), "engine_error": [reason]})
+
+    def plan(self, text: str, ctx: TurnContext, *, intent: str, classification: Classification,
+             policy: Policy, registry: ToolRegistry, read: ReadFn) -> Plan:
+        """The one action the model proposes for ``intent`` (validated), a clarifying
+        question, nothing, or ``Plan.error`` (escalated, never executed)."""
+        try:
+            return self._plan(text, ctx, intent=intent, classification=classification,
+                              policy=policy, registry=registry, read=read)
+        except CassetteMiss:
+            self._release(ctx)
+            raise
+        except Exception as exc:
+            return Plan(error=_unexpected("plan", ctx, exc))
+
+    def draft(self, text: str, ctx: TurnContext, *, intent: str | None,
+              chunks: Sequence[Chunk]) -> Draft:
+        """A reply grounded in ``chunks``, citing only them; streams to a registered sink."""
+        try:
+            return self._draft(text, ctx, intent=intent, chunks=chunks)
+        except CassetteMiss:
+            self._release(ctx)
+            raise
+        except Exception as exc:
+            reason = _unexpected("draft", ctx, exc)
+            sink = _safe(self._sinks.get(ctx.conversation_id))
+            if sink is not None:
+                sink("reset", reason)
+            return Draft(text="", citations=[], support=0.0)
+
+    def _release(self, ctx: TurnContext) -> None:
+        """A replay miss fails the turn with a clear error (it is a broken fixture, never
+        an escalation); the conversation must not stay ``running`` meanwhile, or recovery
+        would replay the miss and the conversation would look busy. Its next message
+        starts a new run from the start."""
+        agent = getattr(self, "_attached_to", None)
+        if agent is None:
+            return
+        try:
+            agent.conversations.set_status(ctx.conversation_id, "idle",
+                                           last_turn_status="failed")
+            agent.audit.append(kind="turn.failed", actor="agent",
+                               conversation_id=ctx.conversation_id, turn_id=ctx.turn_id,
+                               policy_version=self.policy.version,
+                               data={"error": CassetteMiss.code, "engine": self.name})
+        except Exception:  # the miss itself is the error to report
+            log.exception("could not release conversation %s", ctx.conversation_id)
+
+    # -- classify ------------------------------------------------------------------------
+    def _classify(self, text: str, ctx: TurnContext) -> Classification:
         policy = self.policy
         intents = list(policy.workflows)
         messages: list[BaseMessage] = [
@@ -321,10 +390,8 @@ class LLMEngine:
         return self._bound[key]
 
     # -- plan ----------------------------------------------------------------------------
-    def plan(self, text: str, ctx: TurnContext, *, intent: str, classification: Classification,
+    def _plan(self, text: str, ctx: TurnContext, *, intent: str, classification: Classification,
              policy: Policy, registry: ToolRegistry, read: ReadFn) -> Plan:
-        """The one action the model proposes for ``intent`` (validated), a clarifying
-        question, nothing, or ``Plan.error`` (escalated, never executed)."""
         self._policy = policy
         workflow = policy.workflows.get(intent)
         if workflow is None or not workflow.tools:
@@ -382,9 +449,8 @@ class LLMEngine:
         return self._bound[key]
 
     # -- draft ---------------------------------------------------------------------------
-    def draft(self, text: str, ctx: TurnContext, *, intent: str | None,
+    def _draft(self, text: str, ctx: TurnContext, *, intent: str | None,
               chunks: Sequence[Chunk]) -> Draft:
-        """A reply grounded in ``chunks``, citing only them; streams to a registered sink."""
         policy = self.policy
         if not chunks or intent is None or intent not in policy.workflows \
                 or policy.autonomy_of(intent) == "escalate":
@@ -392,7 +458,8 @@ class LLMEngine:
         messages: list[BaseMessage] = [
             SystemMessage(prompts.draft_prompt(chunks, max_chars=self.options.max_chunk_chars)),
             HumanMessage(text)]
-        sink = self._sinks.get(ctx.conversation_id) if self._may_stream(intent) else None
+        sink = _safe(self._sinks.get(ctx.conversation_id)) if self._may_stream(intent) \
+            else None
 
         def attempt() -> tuple[str, list[AIMessage]]:
             gate = prompts.StreamFilter()
@@ -450,6 +517,9 @@ class LLMEngine:
                 parts.append("I couldn't do that automatically, so I've asked a colleague "
                              "to look at it.")
         text = " ".join(p for p in parts if p)
+        # What the tools reported, through the pack's templates: the runtime vouches for
+        # it (the output guard checks only what the model drafted after it).
+        trusted = text
         citations: list[dict[str, str]] = []
         if any(e.status == "executed" for e in executions) and draft.text \
                 and draft.support >= 0.5:
@@ -457,7 +527,7 @@ class LLMEngine:
             first = prompts.first_sentence(draft.text)
             text = f"{text} {first}".strip()
             citations = list(draft.citations[:1])
-        return Draft(text=text, citations=citations, support=draft.support)
+        return Draft(text=text, citations=citations, support=draft.support, trusted=trusted)
 
     def _call(self, purpose: str, ctx: TurnContext,
               attempt: Callable[[], tuple[T, list[AIMessage]]], messages: Sequence[BaseMessage],
@@ -469,3 +539,38 @@ class LLMEngine:
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
+
+
+def _safe(sink: StreamSink | None) -> StreamSink | None:
+    """The sink, made harmless: a slow or gone listener must never fail the draft (an
+    error inside the model call would count as a model failure). After its first error
+    it is no longer called."""
+    if sink is None:
+        return None
+    broken = False
+
+    def call(kind: str, text: str) -> None:
+        nonlocal broken
+        if broken:
+            return
+        try:
+            sink(kind, text)
+        except Exception:
+            broken = True
+            log.exception("a token stream listener failed; the turn goes on without it")
+
+    return call
+
+
+def _unexpected(purpose: str, ctx: TurnContext, exc: Exception) -> str:
+    """An engine bug or an unforeseen error: logged with its traceback; the turn escalates
+    with the reason rather than failing (and never acts on a half-made answer)."""
+    log.exception("LLM engine %s failed on conversation %s turn %s", purpose,
+                  ctx.conversation_id, ctx.turn_id)
+    text = " ".join(str(exc).split())[:200]
+    return f"the LLM engine failed while it tried to {purpose} ({type(exc).__name__}: {text})"
+
+
+def _env_mode() -> Mode:
+    value = os.environ.get("GOVCX_ENGINE_MODE") or "live"
+    return value  # type: ignore[return-value]  # from_config rejects anything else

@@ -48,6 +48,9 @@ log = logging.getLogger("govcx.api")
 
 Sink = Callable[[str, dict[str, Any], float], None]
 """Receives (node, summary, seconds) after each graph node of a streamed turn."""
+TokenSink = Callable[[str, str], None]
+"""Receives the reply's draft as it streams (LLM engine): ``("delta", text)``,
+``("reset", reason)``, ``("end", draft)``; see :meth:`govcx.agent.agent.Agent.respond`."""
 
 
 @dataclass(kw_only=True)
@@ -209,12 +212,13 @@ class ApiRuntime:
                                customer_id=body.customer_id, idempotency_key=idempotency_key,
                                claimed=claimed)
 
-    def run_message(self, message: PreparedMessage, sink: Sink | None = None) -> Turn:
+    def run_message(self, message: PreparedMessage, sink: Sink | None = None,
+                    on_token: TokenSink | None = None) -> Turn:
         try:
             with self._run("message", message.conversation_id, sink) as run:
                 turn = run.turn = self.agent.respond(
                     message.conversation_id, message.text, customer_id=message.customer_id,
-                    idempotency_key=message.idempotency_key)
+                    idempotency_key=message.idempotency_key, on_token=on_token)
         except GovcxError:
             if message.claimed and message.idempotency_key is not None:
                 self.idempotency.release(f"message:{message.conversation_id}",

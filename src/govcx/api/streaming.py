@@ -37,6 +37,13 @@ def stream_turn(runtime: ApiRuntime, message: PreparedMessage,
     """``progress`` (``accepted`` at once, then one per graph node), then ``reply`` and
     ``turn`` (or ``error``).
 
+    With an engine that streams (the LLM engine), ``token`` events (``{"text": ...}``)
+    carry the reply's draft as the model writes it, before ``reply`` and ``turn``;
+    ``token_reset`` (``{"reason": ...}``) says to discard the tokens shown so far (a retry
+    restarts the draft, or the call failed). Tokens are provisional: the output guard and
+    the policy gate run after the draft, so a channel shows them as a draft and replaces
+    them with the ``reply`` event's text, which is the only authoritative reply.
+
     The turn runs in a worker thread whatever happens to the stream: a client that goes
     away loses the events, never the turn.
     """
@@ -53,9 +60,15 @@ def stream_turn(runtime: ApiRuntime, message: PreparedMessage,
                          "elapsed_ms": round((time.perf_counter() - started) * 1000, 3),
                          **brief})
 
+    def token(kind: str, text: str) -> None:
+        if kind == "delta":
+            put("token", {"text": text})
+        elif kind == "reset":
+            put("token_reset", {"reason": text})
+
     def work() -> None:
         try:
-            put("turn", runtime.run_message(message, sink))
+            put("turn", runtime.run_message(message, sink, on_token=token))
         except GovcxError as exc:
             put("error", _error(status_for(exc), exc.code, exc.message, exc.details))
         except Exception:
@@ -77,8 +90,8 @@ def stream_turn(runtime: ApiRuntime, message: PreparedMessage,
         runtime.metrics.sse_first_event.observe(time.perf_counter() - started)
         while True:
             kind, value = await queue.get()
-            if kind == "progress":
-                yield _event("progress", value)
+            if kind in ("progress", "token", "token_reset"):
+                yield _event(kind, value)
                 continue
             if kind == "turn":
                 turn = value.model_dump(mode="json")

@@ -30,17 +30,18 @@ class StubOpenAIServer:
     Args:
         script: A list of responses (in order) or a function of the request.
         host: Loopback only; tests must never listen beyond this machine.
+        port: The port to listen on (0: any free port).
     """
 
     def __init__(self, script: Sequence[ModelResponse] | Handler | None = None, *,
-                 host: str = "127.0.0.1") -> None:
+                 host: str = "127.0.0.1", port: int = 0) -> None:
         self.script = script
         self.requests: list[ModelRequest] = []
         self.bodies: list[dict[str, Any]] = []
         self._queue: list[ModelResponse] = []
         self._position = 0
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer((host, 0), _handler_class(self))
+        self._server = ThreadingHTTPServer((host, port), _handler_class(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 
