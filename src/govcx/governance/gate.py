@@ -46,6 +46,9 @@ class GateInput:
     """Set when the engine proposed something malformed (never executed)."""
     engine_error: str | None = None
     """Set when the engine failed (a model outage); the turn goes to a person."""
+    corroborated: bool = True
+    """False when the customer's own message does not support the intent a model chose
+    (see ``govcx.graphs.corroboration``): no write then runs without a human."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -156,6 +159,9 @@ def decide(policy: Policy, facts: GateInput) -> GateDecision:
             return out("respond", ["slot.missing"],
                        f"asking the customer for {', '.join(proposal.missing)}")
         need = approval_need(policy, proposal.tool, proposal.args, autonomy)
+        if not facts.corroborated and not policy.is_read_only(proposal.tool):
+            need = ApprovalNeed(needed=True, rules=(*need.rules, "intent.uncorroborated"),
+                                tier=need.tier, approvers=need.approvers)
         if need.needed:
             return out("await_approval", need.rules,
                        f"{proposal.tool} needs approval: {', '.join(need.rules)}",

@@ -23,6 +23,7 @@ from govcx.governance import gate
 from govcx.governance.approval import ApprovalRequest, action_token
 from govcx.governance.policy import Policy
 from govcx.graphs.context import Services
+from govcx.graphs.corroboration import corroborate
 from govcx.graphs.state import TurnState
 from govcx.guardrails.finding import Finding
 from govcx.guardrails.guard import OutputContext, OutputResult, apply_policy
@@ -113,9 +114,19 @@ def classify(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
         intent, carried = pending["intent"], True
         confidence = max(confidence, pending["confidence"])
     engine_error = result.error or result.entities.get("engine_error")
+    # A model's intent must be supported by the customer's own words (the embedded
+    # engine's intent comes from them); an answer to our own question inherits it.
+    corroborated, support = True, None
+    if carried:
+        corroborated = bool((pending or {}).get("corroborated", True))
+    elif intent is not None and svc.engine.name != "embedded":
+        check = corroborate(svc.policy, text, intent)
+        corroborated = check.supported
+        support = {"probability": check.probability, "classifier_intent": check.top}
     data = {"intent": intent, "confidence": round(confidence, 4),
             "alternatives": result.alternatives, "continued_from_question": carried,
-            "engine": svc.engine.name, "engine_error": engine_error}
+            "engine": svc.engine.name, "engine_error": engine_error,
+            "corroborated": corroborated, "corroboration": support}
     event = _event(runtime, state, "classify", data)
     return {"audit_buffer": [event], "intent": intent, "confidence": confidence,
             "classification": {**data, "entities": result.entities},
@@ -278,7 +289,9 @@ def policy_gate(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
                            confidence=float(state.get("confidence") or 0.0),
                            findings=_findings(state), proposal=proposal,
                            proposal_error=proposal_error,
-                           engine_error=str(engine_error) if engine_error else None)
+                           engine_error=str(engine_error) if engine_error else None,
+                           corroborated=bool((state.get("classification") or {}).get(
+                               "corroborated", True)))
     decision = gate.decide(policy, facts)
     out: dict[str, Any] = {"decision": {**decision.as_dict(),
                                         "approval_kind": decision.approval_kind,
@@ -564,7 +577,9 @@ def respond(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     carry = plan.get("pending") if decision.get("route") == "respond" and \
         plan.get("question") else None
     if carry is not None:
-        carry = {**carry, "confidence": float(state.get("confidence") or 0.0)}
+        carry = {**carry, "confidence": float(state.get("confidence") or 0.0),
+                 "corroborated": bool((state.get("classification") or {}).get(
+                     "corroborated", True))}
     _flush(runtime, state, _event(runtime, state, "respond", {
         "status": state.get("status"), "reply": redacted,
         "citations": reply.get("citations", [])}),

@@ -54,7 +54,8 @@ def embed(texts: list[str], dim: int = DIMENSIONS) -> np.ndarray[Any, np.dtype[n
     vectors: np.ndarray[Any, np.dtype[np.float32]] = load_model(dim).embed(
         texts, norm=True, return_np=True)
     # A text with no tokens (empty, only punctuation) comes back as NaN: make it zero.
-    return np.nan_to_num(vectors, nan=0.0)
+    clean: np.ndarray[Any, np.dtype[np.float32]] = np.nan_to_num(vectors, nan=0.0)
+    return clean
 
 
 class WordLlamaEmbeddings(Embeddings):
