@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import sqlite3
 import threading
@@ -48,6 +49,7 @@ from govcx.store.db import Database, resolve_url
 from govcx.store.postgres import AdvisoryLocks
 from govcx.tools.executor import Executor
 
+log = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 8000
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 
@@ -239,11 +241,34 @@ class Agent:
             customer = customer_id or conv.get("customer_id")
             if conv["status"] == "pending_approval":
                 return self._while_pending(conversation_id, turn_id, text)
-            out = self.graph.invoke({"conversation_id": conversation_id,
-                                     "customer_id": customer, "turn_id": turn_id, "text": text},
-                                    self._config(conversation_id), context=self.services,
-                                    durability=self.settings.durability)
+            try:
+                out = self.graph.invoke({"conversation_id": conversation_id,
+                                         "customer_id": customer, "turn_id": turn_id,
+                                         "text": text},
+                                        self._config(conversation_id), context=self.services,
+                                        durability=self.settings.durability)
+            except Exception as exc:
+                self._fail(conversation_id, turn_id, exc)
+                raise
             return self._finish(conversation_id, out)
+
+    def _fail(self, conversation_id: str, turn_id: str, exc: Exception) -> None:
+        """A run that raised (a replay miss, a broken tool registry, a database error) must
+        not leave its conversation ``running``: recovery would replay the same failure and
+        the conversation would look busy. The next message starts a new run. (A process
+        that dies mid-run leaves ``running``, and ``recover`` finishes that run.)"""
+        code = exc.code if isinstance(exc, GovcxError) else type(exc).__name__
+        try:
+            with self.db.begin() as conn:
+                self.conversations.set_status(conversation_id, "idle",
+                                              last_turn_status="failed", conn=conn)
+                self.audit.append_many([{
+                    "kind": "turn.failed", "actor": SYSTEM.name,
+                    "conversation_id": conversation_id, "turn_id": turn_id,
+                    "policy_version": self._policy.version,
+                    "data": {"error": code, "engine": self.engine.name}}], conn=conn)
+        except Exception:  # the run's own error is the one to report
+            log.exception("could not mark the failed turn of %s", conversation_id)
 
     def _while_pending(self, conversation_id: str, turn_id: str, text: str) -> Turn:
         redacted = self.guard.redact(text)

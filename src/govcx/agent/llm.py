@@ -260,8 +260,7 @@ class LLMEngine:
         try:
             return self._classify(text, ctx)
         except CassetteMiss:
-            self._release(ctx)
-            raise
+            raise  # a broken fixture, never an escalation: Agent fails the turn
         except Exception as exc:
             reason = _unexpected("classify", ctx, exc)
             return Classification(intent=None, confidence=0.0, error=reason, entities={
@@ -275,8 +274,7 @@ class LLMEngine:
             return self._plan(text, ctx, intent=intent, classification=classification,
                               policy=policy, registry=registry, read=read)
         except CassetteMiss:
-            self._release(ctx)
-            raise
+            raise  # a broken fixture, never an escalation: Agent fails the turn
         except Exception as exc:
             return Plan(error=_unexpected("plan", ctx, exc))
 
@@ -286,32 +284,13 @@ class LLMEngine:
         try:
             return self._draft(text, ctx, intent=intent, chunks=chunks)
         except CassetteMiss:
-            self._release(ctx)
-            raise
+            raise  # a broken fixture, never an escalation: Agent fails the turn
         except Exception as exc:
             reason = _unexpected("draft", ctx, exc)
             sink = _safe(self._sinks.get(ctx.conversation_id))
             if sink is not None:
                 sink("reset", reason)
             return Draft(text="", citations=[], support=0.0)
-
-    def _release(self, ctx: TurnContext) -> None:
-        """A replay miss fails the turn with a clear error (it is a broken fixture, never
-        an escalation); the conversation must not stay ``running`` meanwhile, or recovery
-        would replay the miss and the conversation would look busy. Its next message
-        starts a new run from the start."""
-        agent = getattr(self, "_attached_to", None)
-        if agent is None:
-            return
-        try:
-            agent.conversations.set_status(ctx.conversation_id, "idle",
-                                           last_turn_status="failed")
-            agent.audit.append(kind="turn.failed", actor="agent",
-                               conversation_id=ctx.conversation_id, turn_id=ctx.turn_id,
-                               policy_version=self.policy.version,
-                               data={"error": CassetteMiss.code, "engine": self.name})
-        except Exception:  # the miss itself is the error to report
-            log.exception("could not release conversation %s", ctx.conversation_id)
 
     # -- classify ------------------------------------------------------------------------
     def _classify(self, text: str, ctx: TurnContext) -> Classification:
