@@ -30,6 +30,11 @@ KEYS = {
     "root": "key-root-000000000000000",
 }
 REFUND_80 = "please refund $80 for order A-1002"
+CHROMIUM = Path("/usr/bin/chromium")
+"""Debian's chromium, driven by Playwright in the browser tests (skipped without it)."""
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-quic"]
 
 
 def auth(name: str) -> dict[str, str]:
@@ -137,3 +142,20 @@ class LiveServer:
 def live_server(app: FastAPI) -> Iterator[LiveServer]:
     with LiveServer(app) as server:
         yield server
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """Headless chromium (tests using it skip when it is not installed)."""
+    if not CHROMIUM.exists():
+        pytest.skip("chromium is not installed at /usr/bin/chromium (apt-get install "
+                    "chromium; .ci/run installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                              args=CHROMIUM_ARGS)
+        try:
+            yield instance
+        finally:
+            instance.close()

@@ -14,30 +14,14 @@ import httpx
 import pytest
 
 from govcx.agent.agent import Agent
-from tests.api.conftest import KEYS, REFUND_80, LiveServer, auth
+from tests.api.conftest import CHROMIUM, KEYS, REFUND_80, LiveServer, auth
 from tests.conftest import Clock, shop_effects
 
-CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[2]
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
                                 reason="chromium is not installed at /usr/bin/chromium "
                                        "(apt-get install chromium; .ci/run installs it)")
-
-
-@pytest.fixture
-def browser() -> Any:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                              args=ARGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
 
 
 def test_approver_approves_a_refund_in_the_console(

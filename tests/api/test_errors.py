@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -97,3 +99,65 @@ def test_unexpected_errors_are_json_500_without_traceback(
     error = assert_error(response, 500, "internal_error")
     assert "Traceback" not in response.text and "ZeroDivision" not in response.text
     assert error["details"]["incident"]
+
+
+def test_unknown_query_parameter_is_422_naming_it_and_the_valid_ones(
+        client: TestClient) -> None:
+    """A typo must not silently widen a query (?stauts=pending would list every status)."""
+    pending_refund(client)
+    response = client.get("/v1/approvals", params={"stauts": "approved"}, headers=auth("sup"))
+    error = assert_error(response, 422, "unknown_query_parameter")
+    assert "stauts" in error["message"] and "status" in error["message"]
+    assert error["details"] == {"unknown": ["stauts"],
+                                "allowed": ["conversation_id", "limit", "status"]}
+    # The declared ones still work, alone and together.
+    ok = client.get("/v1/approvals", params={"status": "pending", "limit": 5},
+                    headers=auth("sup"))
+    assert ok.status_code == 200 and len(ok.json()) == 1
+
+
+@pytest.mark.parametrize(("method", "path", "who"), [
+    ("GET", "/healthz", None),
+    ("GET", "/metrics", None),
+    ("GET", "/docs", None),
+    ("GET", "/v1/me", "sup"),
+    ("GET", "/v1/audit/verify", "audit"),
+    ("POST", "/v1/conversations", "web"),
+])
+def test_routes_without_query_parameters_refuse_any(client: TestClient, method: str,
+                                                    path: str, who: str | None) -> None:
+    headers = auth(who) if who else {}
+    error = assert_error(client.request(method, path, params={"a": "1", "b": "2"},
+                                        headers=headers), 422, "unknown_query_parameter")
+    assert error["details"]["unknown"] == ["a", "b"]
+    assert "valid: none" in error["message"]
+
+
+def test_console_assets_accept_their_cache_busting_version(client: TestClient) -> None:
+    page = client.get("/console").text
+    assert "console.js?v=" in page
+    assert client.get("/console/static/console.js", params={"v": "abc123"}).status_code == 200
+    assert_error(client.get("/console/static/console.js", params={"x": "1"}), 422,
+                 "unknown_query_parameter")
+
+
+def test_every_route_is_strict(app: FastAPI) -> None:
+    """New routers must use StrictRoute too, or their unknown parameters pass silently."""
+    from fastapi.routing import APIRoute
+
+    from govcx.api.routers import StrictRoute
+
+    def walk(routes: list[Any]) -> list[APIRoute]:
+        found = []
+        for route in routes:
+            if isinstance(route, APIRoute):
+                found.append(route)
+            included = getattr(route, "original_router", None)  # FastAPI >= 0.16x
+            if included is not None:
+                found += walk(list(included.routes))
+        return found
+
+    routes = walk(list(app.routes))
+    assert len(routes) >= 18
+    loose = [r.path for r in routes if not isinstance(r, StrictRoute)]
+    assert not loose, loose

@@ -3,7 +3,6 @@
 Example:
     >>> from govcx.api import create_app
     >>> from govcx.agent.settings import Settings
-from govcx.governance.policy import parse_duration
     >>> app = create_app(Settings(api_keys="k3y-for-the-web-chat-01:web-chat"))  # doctest: +SKIP
     >>> import uvicorn; uvicorn.run(app)                                          # doctest: +SKIP
 """
@@ -28,7 +27,7 @@ from govcx.api.auth import KeyRing, dev_keys
 from govcx.api.errors import ApiError, error_response, install_error_handlers
 from govcx.api.events import EventBus
 from govcx.api.metrics import Metrics
-from govcx.api.routers import approvals, audit, console, conversations, policy, system
+from govcx.api.routers import approvals, audit, console, conversations, docs, policy, system
 from govcx.api.runtime import ApiRuntime
 from govcx.api.schemas import package_version
 from govcx.api.settings import ServerSettings
@@ -187,10 +186,11 @@ def create_app(settings: Settings | None = None, agent: Agent | None = None, *,
                 agent.close()
 
     app = FastAPI(title="govcx", version=package_version(), description=DESCRIPTION,
-                  openapi_tags=TAGS, lifespan=lifespan)
+                  openapi_tags=TAGS, lifespan=lifespan, docs_url=None, redoc_url=None,
+                  swagger_ui_oauth2_redirect_url=None)
     app.state.runtime = runtime
     install_error_handlers(app)
-    for module in (conversations, approvals, audit, policy, system, console):
+    for module in (conversations, approvals, audit, policy, system, console, docs):
         app.include_router(module.router)
     app.add_middleware(_Edge, max_body=server.max_body_bytes, metrics=metrics)
     return app

@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from govcx.agent.locks import ConversationBusy
@@ -47,6 +47,15 @@ class ErrorDetail(BaseModel):
 
 class ErrorBody(BaseModel):
     """Every 4xx and 5xx response has this shape."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"error": {"code": "approval_stale", "message": "approval apr_e2a02600c3493466de94 "
+                   "cannot be decided: it is already approved",
+                   "details": {"approval_id": "apr_e2a02600c3493466de94"}}},
+        {"error": {"code": "unknown_query_parameter", "message": "unknown query parameter "
+                   "stauts on /v1/approvals; valid: conversation_id, limit, status",
+                   "details": {"unknown": ["stauts"],
+                               "allowed": ["conversation_id", "limit", "status"]}}}]})
 
     error: ErrorDetail
 

@@ -13,6 +13,99 @@ from govcx.governance.approval import ApprovalRequest, Decision
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 
 
+# -- documentation examples (shapes as the API returns them) -----------------------------
+_CID = "conv_3f2a9c0d1e4b5a6f7c8d"
+_TID = "turn_594f1003ea764a2fbb31"
+_AID = "apr_e2a02600c3493466de94"
+APPROVAL_EXAMPLE: dict[str, Any] = {
+    "approval_id": _AID, "conversation_id": _CID, "turn_id": _TID, "customer_id": "C-1001",
+    "kind": "action", "intent": "refund", "tool": "issue_refund",
+    "args": {"order_id": "A-1002", "amount": 80.0}, "tier": "low",
+    "rules": ["tool.issue_refund.approval_if"],
+    "rationale": "Intent refund (confidence 0.96); issue_refund needs approval: "
+                 "tool.issue_refund.approval_if.",
+    "evidence": [{"citation": {"doc_id": "returns", "version": "2",
+                               "title": "Returns policy"}}],
+    "draft_reply": "You can return any unused item within 30 days of delivery for a full "
+                   "refund.",
+    "requested_at": 1800000000.0, "expires_at": 1800086400.0, "approvals_needed": 1,
+    "decisions": [], "status": "pending", "policy_version": "2026.11.1",
+    "can_decide": True, "authority": None,
+}
+"""An approval request as GET /v1/approvals/{id} returns it (documentation)."""
+
+TURN_EXAMPLE: dict[str, Any] = {
+    "turn_id": "turn_594f1003ea764a2fbb31", "conversation_id": "conv_3f2a9c0d1e4b5a6f7c8d",
+    "status": "pending_approval",
+    "reply": {"text": "I've passed your request to a member of our team for approval. You'll "
+                      "get an update here as soon as it has been reviewed.", "citations": []},
+    "intent": "refund", "confidence": 0.95,
+    "actions": [{"tool": "issue_refund", "args": {"order_id": "A-1002", "amount": 80.0},
+                 "status": "pending", "result": None, "error": None}],
+    "approval_id": "apr_e2a02600c3493466de94",
+    "decision": {"route": "await_approval", "rules": ["tool.issue_refund.approval_if"],
+                 "policy_version": "2026.11.1",
+                 "reason": "issue_refund needs approval: tool.issue_refund.approval_if"},
+    "escalation": None, "findings": [],
+}
+"""A Turn as the API returns it (documentation)."""
+
+RESUMED_EXAMPLE: dict[str, Any] = {
+    **TURN_EXAMPLE, "status": "answered",
+    "reply": {"text": "I've refunded $80.00 for order A-1002.", "citations": []},
+    "actions": [{"tool": "issue_refund", "args": {"order_id": "A-1002", "amount": 80.0},
+                 "status": "executed", "result": {"order_id": "A-1002", "amount": 80.0},
+                 "error": None}],
+}
+
+
+CONVERSATION_EXAMPLE: dict[str, Any] = {
+    "conversation_id": _CID, "customer_id": "C-1001", "status": "pending_approval",
+    "turn_count": 1,
+    "transcript": [{"turn_id": _TID, "role": "customer",
+                    "text": "Please refund $80 for order A-1002", "at": 1800000000.0},
+                   {"turn_id": _TID, "role": "assistant",
+                    "text": TURN_EXAMPLE["reply"]["text"], "at": 1800000000.2}],
+    "turns": [TURN_EXAMPLE], "pending_approvals": [APPROVAL_EXAMPLE], "actions": [],
+}
+"""A conversation as GET /v1/conversations/{id} returns it (documentation)."""
+
+AUDIT_EVENT_EXAMPLE: dict[str, Any] = {
+    "seq": 2, "event_id": "4895ffd1289842488d231e55c1d63bb0", "ts": 1800000000.0,
+    "conversation_id": _CID, "turn_id": _TID, "actor": "agent", "kind": "classify",
+    "policy_version": "2026.11.1",
+    "data": {"intent": "refund", "confidence": 0.962, "engine": "embedded"},
+    "prev_hash": "b3870922a75607bc3cb1e3e65f85d8e0a2d141a219a5447d240dbdffe7994e9e",
+    "hash": "d23a7695046779d1ab029349a146e580810fc343dce98cc0fa02c96b7e0e5233",
+}
+"""An audit event (documentation)."""
+
+POLICY_EXAMPLE: dict[str, Any] = {
+    "version": "2026.11.2",
+    "policy": {"version": "2026.11.2", "defaults": {"autonomy": "draft", "min_confidence": 0.6},
+               "tools": {"lookup_order": {"tier": "read"}}},
+    "activated_by": "admin", "activated_at": 1800000000.0,
+}
+"""The active policy (abridged; documentation)."""
+
+DELIVERY_EXAMPLE: dict[str, Any] = {
+    "delivery_id": "5b1f0c2d9e8a7b6c5d4e3f2a1b0c9d8e", "event_id": f"approval.requested:{_AID}",
+    "event_type": "approval.requested", "url": "https://crm.example.com/hooks/govcx",
+    "status": "delivered", "attempts": 1, "last_status": 200, "last_error": None,
+    "next_attempt_at": None, "created_at": 1800000000.0, "updated_at": 1800000000.3,
+}
+"""A webhook delivery (documentation)."""
+
+ESCALATION_EXAMPLE: dict[str, Any] = {
+    "escalation_id": "esc_594f1003ea764a2fbb31", "conversation_id": _CID, "turn_id": _TID,
+    "reason": "the customer asked for a person", "status": "open", "created_at": 1800000000.0,
+    "summary": "Customer asked for a manager about a refund for order A-1002.",
+    "rules": ["escalation.human_requested"], "intent": "refund", "confidence": 0.91,
+    "recommended_action": None, "customer_message": "I want to speak to a manager",
+}
+"""An escalation as GET /v1/escalations lists it (documentation)."""
+
+
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -28,7 +121,9 @@ class ConversationCreate(_In):
 
 
 class ConversationCreated(BaseModel):
-    conversation_id: str = Field(examples=["conv_3f2a9c0d1e4b5a6f7c8d"])
+    model_config = ConfigDict(json_schema_extra={"examples": [{"conversation_id": _CID}]})
+
+    conversation_id: str = Field(examples=[_CID])
 
 
 class MessageIn(_In):
@@ -68,6 +163,8 @@ class Message(BaseModel):
 
 class ApprovalView(BaseModel):
     """An approval request as an approver sees it."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [APPROVAL_EXAMPLE]})
 
     approval_id: str
     conversation_id: str
@@ -113,6 +210,8 @@ class ExecutedAction(BaseModel):
 
 
 class ConversationView(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [CONVERSATION_EXAMPLE]})
+
     conversation_id: str
     customer_id: str | None = None
     status: str
@@ -126,6 +225,8 @@ class ConversationView(BaseModel):
 
 
 class AuditEventView(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [AUDIT_EVENT_EXAMPLE]})
+
     seq: int
     event_id: str
     ts: float
@@ -140,12 +241,17 @@ class AuditEventView(BaseModel):
 
 
 class AuditVerifyView(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"ok": True, "events": 1520, "problems": []}]})
+
     ok: bool
     events: int
     problems: list[str]
 
 
 class PolicyView(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [POLICY_EXAMPLE]})
+
     version: str
     policy: dict[str, Any]
     activated_by: str | None = None
@@ -154,6 +260,9 @@ class PolicyView(BaseModel):
 
 
 class Health(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"status": "ok", "pack": "acme", "policy_version": "2026.11.1", "version": "0.1.0"}]})
+
     status: Literal["ok"]
     pack: str
     policy_version: str
@@ -161,11 +270,16 @@ class Health(BaseModel):
 
 
 class Me(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"principal": "supervisor", "roles": ["approver:supervisor"]}]})
+
     principal: str
     roles: list[str]
 
 
 class WebhookDeliveryView(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [DELIVERY_EXAMPLE]})
+
     delivery_id: str
     event_id: str
     event_type: str
@@ -186,28 +300,3 @@ def package_version() -> str:
         return version("govcx")
     except PackageNotFoundError:  # pragma: no cover - running from a source tree
         return "0"
-
-
-TURN_EXAMPLE: dict[str, Any] = {
-    "turn_id": "turn_594f1003ea764a2fbb31", "conversation_id": "conv_3f2a9c0d1e4b5a6f7c8d",
-    "status": "pending_approval",
-    "reply": {"text": "I've passed your request to a member of our team for approval. You'll "
-                      "get an update here as soon as it has been reviewed.", "citations": []},
-    "intent": "refund", "confidence": 0.95,
-    "actions": [{"tool": "issue_refund", "args": {"order_id": "A-1002", "amount": 80.0},
-                 "status": "pending", "result": None, "error": None}],
-    "approval_id": "apr_e2a02600c3493466de94",
-    "decision": {"route": "await_approval", "rules": ["tool.issue_refund.approval_if"],
-                 "policy_version": "2026.11.1",
-                 "reason": "issue_refund needs approval: tool.issue_refund.approval_if"},
-    "escalation": None, "findings": [],
-}
-"""A Turn as the API returns it (documentation)."""
-
-RESUMED_EXAMPLE: dict[str, Any] = {
-    **TURN_EXAMPLE, "status": "answered",
-    "reply": {"text": "I've refunded $80.00 for order A-1002.", "citations": []},
-    "actions": [{"tool": "issue_refund", "args": {"order_id": "A-1002", "amount": 80.0},
-                 "status": "executed", "result": {"order_id": "A-1002", "amount": 80.0},
-                 "error": None}],
-}

@@ -1,1 +1,61 @@
-"""One router per resource."""
+"""One router per resource; every route is a :class:`StrictRoute`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+
+from govcx.api.errors import ApiError
+
+
+class StrictRoute(APIRoute):
+    """A route that refuses query parameters it does not declare (422
+    ``unknown_query_parameter``, naming them and the valid ones).
+
+    A typo such as ``?stauts=pending`` would otherwise be ignored silently and the
+    caller would get every approval instead of an error. The check runs before the
+    route's dependencies (authentication included): the parameter names are public in
+    ``/openapi.json``.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        allowed = query_names(self.dependant)
+        path = self.path_format
+
+        async def strict_handler(request: Request) -> Response:
+            if request.scope.get("query_string"):
+                unknown = sorted({name for name in request.query_params if name not in allowed})
+                if unknown:
+                    raise unknown_parameters(path, unknown, allowed)
+            return await handler(request)
+
+        return strict_handler
+
+
+def query_names(dependant: Dependant) -> frozenset[str]:
+    """The query parameters a route declares, its dependencies' included."""
+    names: set[str] = set()
+    seen: set[int] = set()
+    todo = [dependant]
+    while todo:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        names.update(field.alias for field in current.query_params)
+        todo.extend(current.dependencies)
+    return frozenset(names)
+
+
+def unknown_parameters(path: str, unknown: list[str], allowed: frozenset[str]) -> ApiError:
+    names = ", ".join(unknown)
+    valid = ", ".join(sorted(allowed)) if allowed else "none"
+    plural = "s" if len(unknown) > 1 else ""
+    return ApiError(422, "unknown_query_parameter",
+                    f"unknown query parameter{plural} {names} on {path}; valid: {valid}",
+                    details={"unknown": unknown, "allowed": sorted(allowed)})

@@ -17,10 +17,11 @@ from govcx.api.deps import (
 )
 from govcx.api.errors import responses
 from govcx.api.idempotency import check_key
+from govcx.api.routers import StrictRoute
 from govcx.api.schemas import ID_PATTERN, RESUMED_EXAMPLE, ApprovalView, DecisionIn
 from govcx.api.streaming import stream_queue
 
-router = APIRouter(prefix="/v1/approvals", tags=["approvals"])
+router = APIRouter(prefix="/v1/approvals", tags=["approvals"], route_class=StrictRoute)
 
 
 @router.get("", response_model=list[ApprovalView], responses=responses(),
@@ -38,7 +39,8 @@ def list_approvals(
                              conversation_id=conversation_id, limit=limit)
 
 
-@router.get("/stream", summary="Live approval queue (server-sent events)", responses={
+@router.get("/stream", summary="Live approval queue (server-sent events)",
+            response_class=EventSourceResponse, responses={
     **responses(), 200: {"description": "A `queue` event with the pending approvals, and "
                          "again whenever the queue changes",
                          "content": {"text/event-stream": {"schema": {"type": "string"}}}}})

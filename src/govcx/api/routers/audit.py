@@ -8,9 +8,10 @@ from fastapi import APIRouter, Query
 
 from govcx.api.deps import AuditorCaller, RuntimeDep
 from govcx.api.errors import responses
+from govcx.api.routers import StrictRoute
 from govcx.api.schemas import ID_PATTERN, AuditEventView, AuditVerifyView
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"])
+router = APIRouter(prefix="/v1/audit", tags=["audit"], route_class=StrictRoute)
 
 
 @router.get("", response_model=list[AuditEventView], responses=responses(),

@@ -7,15 +7,17 @@ import html
 from functools import lru_cache
 from importlib import resources
 from string import Template
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 
 from govcx.api.deps import RuntimeDep
 from govcx.api.errors import ApiError
+from govcx.api.routers import StrictRoute
 from govcx.api.schemas import package_version
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=StrictRoute)
 
 _ASSETS = {"console.js": "text/javascript; charset=utf-8",
            "console.css": "text/css; charset=utf-8",
@@ -46,7 +48,9 @@ def console_page(runtime: RuntimeDep) -> HTMLResponse:
 
 
 @router.get("/console/static/{name}")
-def console_asset(name: str) -> Response:
+def console_asset(name: str, v: Annotated[str | None, Query(
+        max_length=64, description="Cache-busting asset version (ignored)")] = None,
+                  ) -> Response:
     if name not in _ASSETS:
         raise ApiError(404, "not_found", f"no console asset {name!r}")
     return Response(_read("static", name), media_type=_ASSETS[name],

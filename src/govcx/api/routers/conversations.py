@@ -18,6 +18,7 @@ from govcx.api.deps import (
 )
 from govcx.api.errors import responses
 from govcx.api.idempotency import check_key
+from govcx.api.routers import StrictRoute
 from govcx.api.schemas import (
     TURN_EXAMPLE,
     ConversationCreate,
@@ -27,7 +28,7 @@ from govcx.api.schemas import (
 )
 from govcx.api.streaming import stream_turn
 
-router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
+router = APIRouter(prefix="/v1/conversations", tags=["conversations"], route_class=StrictRoute)
 
 _SSE_EXAMPLE = (
     'event: progress\ndata: {"node": "accepted", "conversation_id": "conv_...", '
@@ -42,7 +43,12 @@ _SSE_EXAMPLE = (
 @router.post("", status_code=201, response_model=ConversationCreated, responses=responses(),
              summary="Start a conversation")
 async def create_conversation(caller: ChannelCaller, runtime: RuntimeDep,
-                              body: Annotated[ConversationCreate | None, Body()] = None,
+                              body: Annotated[ConversationCreate | None, Body(
+                                  openapi_examples={
+                                      "customer": {"summary": "With the customer's id",
+                                                   "value": {"customer_id": "C-1001"}},
+                                      "anonymous": {"summary": "No body: customer unknown",
+                                                    "value": {}}})] = None,
                               ) -> ConversationCreated:
     """Start a conversation owned by the calling channel. Posting to a new id also starts
     one; this endpoint picks a fresh id for you."""

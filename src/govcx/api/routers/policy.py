@@ -9,10 +9,11 @@ from starlette.concurrency import run_in_threadpool
 
 from govcx.api.deps import AdminCaller, CallerDep, RuntimeDep
 from govcx.api.errors import responses
+from govcx.api.routers import StrictRoute
 from govcx.api.runtime import ApiRuntime
 from govcx.api.schemas import PolicyView
 
-router = APIRouter(prefix="/v1/policy", tags=["policy"])
+router = APIRouter(prefix="/v1/policy", tags=["policy"], route_class=StrictRoute)
 
 _YAML_EXAMPLE = """version: "2026.11.2"
 defaults: {autonomy: draft, min_confidence: 0.6}
@@ -29,6 +30,15 @@ workflows:
 tools:
   lookup_order: {tier: read}
 """
+
+_JSON_EXAMPLE = {
+    "version": "2026.11.2", "defaults": {"autonomy": "draft", "min_confidence": 0.6},
+    "approvals": {"expiry": "24h", "on_expiry": "escalate",
+                  "roles": {"supervisor": {"max_amount": 500}}},
+    "tiers": {"read": {"approval": "never"}, "low": {"approval": "never"}},
+    "workflows": {"order_status": {"autonomy": "act", "tools": ["lookup_order"]}},
+    "tools": {"lookup_order": {"tier": "read"}},
+}
 
 
 def _view(runtime: ApiRuntime) -> PolicyView:
@@ -49,7 +59,8 @@ def get_policy(caller: CallerDep, runtime: RuntimeDep) -> Any:
                 "application/yaml, text/yaml or text/plain) or as a JSON object",
                 "content": {
                     "text/plain": {"schema": {"type": "string"}, "example": _YAML_EXAMPLE},
-                    "application/json": {"schema": {"type": "object"}}}}})
+                    "application/json": {"schema": {"type": "object"},
+                                         "example": _JSON_EXAMPLE}}}})
 async def put_policy(caller: AdminCaller, runtime: RuntimeDep, request: Request) -> Any:
     """Validate the policy (schema, expressions, the pack's tools) and activate it.
 

@@ -11,9 +11,16 @@ from starlette.concurrency import run_in_threadpool
 from govcx.api.deps import AuditorCaller, CallerDep, ReaderCaller, RuntimeDep
 from govcx.api.errors import responses
 from govcx.api.metrics import CONTENT_TYPE
-from govcx.api.schemas import Health, Me, WebhookDeliveryView, package_version
+from govcx.api.routers import StrictRoute
+from govcx.api.schemas import (
+    ESCALATION_EXAMPLE,
+    Health,
+    Me,
+    WebhookDeliveryView,
+    package_version,
+)
 
-router = APIRouter(tags=["system"])
+router = APIRouter(tags=["system"], route_class=StrictRoute)
 
 
 @router.get("/healthz", response_model=Health, summary="Liveness")
@@ -47,8 +54,10 @@ def deliveries(caller: AuditorCaller, runtime: RuntimeDep,
     return runtime.webhooks.deliveries(status=status, limit=limit)
 
 
-@router.get("/v1/escalations", response_model=list[dict[str, Any]], responses=responses(),
-            summary="Escalations", tags=["conversations"])
+@router.get("/v1/escalations", response_model=list[dict[str, Any]], summary="Escalations",
+            tags=["conversations"], responses={**responses(), 200: {
+                "description": "Escalations, oldest first",
+                "content": {"application/json": {"example": [ESCALATION_EXAMPLE]}}}})
 def escalations(caller: ReaderCaller, runtime: RuntimeDep,
                 status: Annotated[Literal["open", "resolved", "all"], Query()] = "open",
                 ) -> Any:
