@@ -9,13 +9,19 @@ approver decides); a share of the posts are streamed (``Accept: text/event-strea
 a share are repeated with the same Idempotency-Key. Two approver clients race to decide
 every pending approval (exactly one may win each).
 
-Reports turns/s, turn latency p50/p95, time to the first SSE event, decision latency,
-the server's own per-node timings (from /metrics: where the time goes), and checks.
-``--profile FILE`` samples the server's threads (a small sampling profiler: cProfile
-only sees the main thread) and reports where the time goes.
+Reports the configuration, turns/s, turn latency p50/p95, time to the first SSE event,
+decision latency, the server's and the clients' CPU per turn (from /proc, all worker
+processes; against the budget the 100 turns/s target leaves on this machine's cores),
+the server's own per-node timings (from /metrics), and checks. ``--py-spy FILE`` records
+the server's CPU (GIL holder only) over the measured window and prints where it goes;
+``--profile FILE`` samples every thread's wall time (waits included).
+
+A client that gets pending_approval waits for the approver thread's signal (a channel
+would get the approval.decided webhook), then reads its conversation once.
 
 Usage: python benchmarks/api_load.py [--pack DIR] [--clients 8] [--turns 20]
-           [--workers 1] [--light] [--max-seconds 180] [--profile samples.json]
+           [--workers 1] [--light] [--max-seconds 180] [--py-spy stacks.txt]
+           [--profile samples.json]
 Prints one JSON object on the last line.
 """
 
@@ -26,6 +32,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import socket
 import statistics
@@ -189,6 +196,39 @@ def light_app() -> Any:
     return create_app(settings, agent)
 
 
+def _proc_tree(root: int) -> list[int]:
+    """``root`` and its descendants (uvicorn's worker processes), from /proc."""
+    children: dict[int, list[int]] = defaultdict(list)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children[ppid].append(int(entry.name))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, []))
+    return out
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of ``pids`` (0 for a process that is gone)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
 class Server:
     """The API in a subprocess."""
 
@@ -269,6 +309,8 @@ class Results:
         self.first_node_event: list[float] = []
         self.turn_ids: dict[str, list[str]] = defaultdict(list)  # conversation -> turns
         self.approvals: set[str] = set()
+        self.decided_events: dict[str, threading.Event] = defaultdict(threading.Event)
+        self.status_polls = 0
         self.decided: Counter[str] = Counter()  # approval -> 200s
         self.stale: Counter[str] = Counter()  # approval -> 409s
         self.decision_ms: list[float] = []
@@ -352,7 +394,14 @@ def client(index: int, url: str, key: str, script: dict[str, Any], turns: int,
             if turn["status"] == "pending_approval" and turn.get("approval_id"):
                 with results.lock:
                     results.approvals.add(turn["approval_id"])
+                    decided = results.decided_events[turn["approval_id"]]
+                # A channel learns of the decision from the approval.decided webhook; here
+                # the approver thread signals it, and the client then reads the conversation
+                # (polling it every 20 ms instead spent a quarter of the server's CPU).
+                decided.wait(max(0.0, deadline + 30 - time.monotonic()))
                 while time.monotonic() < deadline + 30:
+                    with results.lock:
+                        results.status_polls += 1
                     if http.get(f"/v1/conversations/{cid}").json()["status"] != \
                             "pending_approval":
                         break
@@ -379,6 +428,7 @@ def approver(url: str, key: str, stop: threading.Event, results: Results) -> Non
                 with results.lock:
                     if response.status_code == 200:
                         results.decided[aid] += 1
+                        results.decided_events[aid].set()
                         results.decision_ms.append((time.perf_counter() - started) * 1000)
                     elif response.status_code == 409:
                         results.stale[aid] += 1
@@ -431,9 +481,77 @@ def verify(url: str, key: str, auditor_key: str | None, results: Results) -> dic
             "approvals": len(results.approvals),
             "approvals_not_decided_exactly_once": len(wrong),
             "race_losers_409": sum(results.stale.values()),
+            "conversation_status_reads": results.status_polls,
             "idempotent_replays_ok": results.replays_ok,
             "idempotent_replays_bad": results.replays_bad,
             "audit_chain_ok": audit_ok.get("ok")}
+
+
+def start_py_spy(path: str, pid: int) -> subprocess.Popen[bytes]:
+    """Sample the server's CPU with py-spy (``pip install py-spy``) for the measured window,
+    in every worker process. ``--gil``: only the thread holding the GIL is sampled, so
+    threads waiting on a lock, SQLite's busy handler or a future are left out (py-spy's
+    own idle detection counts them as busy)."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(spy).exists():
+        raise SystemExit("--py-spy needs py-spy: pip install py-spy")
+    process = subprocess.Popen(
+        [spy, "record", "--pid", str(pid), "--subprocesses", "--gil", "--rate", "250",
+         "--nonblocking",
+         "--format", "raw", "--output", path], stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE)
+    time.sleep(0.5)  # attached before the clients start
+    return process
+
+
+def stop_py_spy(process: subprocess.Popen[bytes], path: str) -> dict[str, Any]:
+    """Stop py-spy, then print and return where the server's CPU went."""
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError:
+        return {"error": f"py-spy wrote no profile to {path}"}
+    total = 0
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    for line in lines:
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        frames = [_frame_name(f) for f in stack.split(";")]
+        own[frames[-1]] += n
+        for name in set(frames):
+            inclusive[name] += n
+    total = max(1, total)
+    print(f"server CPU profile (py-spy --gil, {total} samples):", file=sys.stderr)
+    print(" inclusive:", file=sys.stderr)
+    for name, n in inclusive.most_common(70):
+        print(f"  {n / total * 100:5.1f}%  {name}", file=sys.stderr)
+    print(" self:", file=sys.stderr)
+    for name, n in own.most_common(25):
+        print(f"  {n / total * 100:5.1f}%  {name}", file=sys.stderr)
+    return {"samples": total, "file": path,
+            "inclusive_pct": {k: round(v / total * 100, 1)
+                              for k, v in inclusive.most_common(25)}}
+
+
+def _frame_name(frame: str) -> str:
+    """``func (path/to/module.py:12)`` -> ``module.func`` (line numbers dropped)."""
+    name, _, where = frame.partition(" (")
+    where = where.rsplit(":", 1)[0].rstrip(")")
+    for marker in ("site-packages/", "/src/", "python3.11/", "python3.12/", "python3.13/"):
+        if marker in where:
+            where = where.rsplit(marker, 1)[1]
+            break
+    module = where.removesuffix(".py").replace("/", ".")
+    return f"{module}:{name}"
 
 
 def profile_summary(path: str) -> dict[str, Any]:
@@ -472,6 +590,9 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=180.0,
                         help="stop sending new turns after this long")
     parser.add_argument("--start-timeout", type=float, default=120.0)
+    parser.add_argument("--py-spy", default=None, metavar="FILE",
+                        help="record the server's CPU with py-spy during the measured window "
+                             "(raw stacks to FILE) and print where it goes")
     parser.add_argument("--profile", default=None,
                         help="sample the server's threads, write the counts to this file and "
                              "print where the time goes")
@@ -502,14 +623,32 @@ def main() -> None:
         print(json.dumps({"benchmark": "api_load", "ok": False, "error": "server did not start"}))
         sys.exit(1)
     script = SCRIPTS.get(pack_dir.name, SCRIPTS["shop"])
+    config = {"pack": pack_dir.name, "engine": "embedded", "database": "sqlite",
+              "workers": args.workers, "clients": args.clients, "turns_per_client": args.turns,
+              "sse_share": args.sse_share, "repeat_share": args.repeat_share,
+              "light": args.light, "cpus": os.cpu_count() or 1,
+              "python": sys.version.split()[0],
+              "server": f"uvicorn --workers {args.workers} (subprocess on 127.0.0.1)"}
+    print("config: " + ", ".join(f"{k}={v}" for k, v in config.items()), file=sys.stderr)
     results = Results()
     try:
         # Warm up (first-use costs are not what a running server sees).
+        # One warm-up client per worker process, concurrently, so each worker is warm.
         warm = Results()
-        client(0, server.url, keys[channel], script, len(script["messages"]) - 1, 0.5, 0.0,
-               time.monotonic() + 60, warm)
+        # (No approver runs yet: the warm-up skips the script's approval message, its last.)
+        size = len(script["messages"])
+        warmers = [threading.Thread(target=client, args=(
+            size * (1000 + i), server.url, keys[channel], script, size - 1, 0.5, 0.0,
+            time.monotonic() + 60, warm)) for i in range(max(2, 2 * args.workers))]
+        for thread in warmers:
+            thread.start()
+        for thread in warmers:
+            thread.join()
         if args.profile:
             Path(args.profile + ".start").touch()
+        server_pids = _proc_tree(server.process.pid)
+        spy = start_py_spy(args.py_spy, server.process.pid) if args.py_spy else None
+        server_cpu0, client_cpu0 = cpu_seconds(server_pids), time.process_time()
         stop = threading.Event()
         deciders = [threading.Thread(target=approver, args=(server.url, keys[a], stop, results))
                     for a in approvers]
@@ -528,6 +667,9 @@ def main() -> None:
         stop.set()
         for thread in deciders:
             thread.join()
+        server_cpu = cpu_seconds(server_pids) - server_cpu0
+        client_cpu = time.process_time() - client_cpu0
+        spy_report = stop_py_spy(spy, args.py_spy) if spy is not None else None
         timings = server_timings(server.url)
         checks = verify(server.url, keys[approvers[0]], keys.get(auditor or ""), results)
     finally:
@@ -537,16 +679,17 @@ def main() -> None:
     all_ms = results.latency["all"]
     turns = len(all_ms)
     decisions = sum(results.decided.values())
+    cpu = {"server_s": round(server_cpu, 2), "client_s": round(client_cpu, 2),
+           "server_ms_per_turn": round(server_cpu / max(1, turns) * 1000, 2),
+           "client_ms_per_turn": round(client_cpu / max(1, turns) * 1000, 2),
+           "server_cores_busy": round(server_cpu / duration, 2),
+           "budget_ms_per_turn_at_target": round(config["cpus"] * 1000 / 100, 1)}
     ok = (checks["turns_lost"] == 0 and checks["turns_duplicated"] == 0
           and checks["approvals_not_decided_exactly_once"] == 0
           and checks["idempotent_replays_bad"] == 0 and not results.errors)
     report = {
         "benchmark": "api_load",
-        "pack": pack_dir.name,
-        "light": args.light,
-        "workers": args.workers,
-        "clients": args.clients,
-        "turns_per_client": args.turns,
+        "config": config,
         "turns": turns,
         "decisions": decisions,
         "duration_s": round(duration, 2),
@@ -565,7 +708,9 @@ def main() -> None:
         "decision_latency_ms": {"p50": pct(results.decision_ms, 0.5),
                                 "p95": pct(results.decision_ms, 0.95)},
         "statuses": dict(results.status),
+        "cpu": cpu,
         "server": timings,
+        "server_cpu_profile": spy_report,
         "server_profile": profile,
         "checks": checks,
         "errors": dict(results.errors),
@@ -580,3 +725,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+

@@ -9,6 +9,7 @@ from fastapi import Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
+from govcx.agent.turn import Turn
 from govcx.api.errors import ApiError
 
 
@@ -59,3 +60,9 @@ def unknown_parameters(path: str, unknown: list[str], allowed: frozenset[str]) -
     return ApiError(422, "unknown_query_parameter",
                     f"unknown query parameter{plural} {names} on {path}; valid: {valid}",
                     details={"unknown": unknown, "allowed": sorted(allowed)})
+
+
+def turn_response(turn: Turn, headers: dict[str, str] | None = None) -> Response:
+    """A Turn as JSON, serialised once by pydantic (the route's ``response_model=Turn``
+    still documents it; re-validating a Turn the core just built would only cost time)."""
+    return Response(turn.model_dump_json(), media_type="application/json", headers=headers)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query
 from sse_starlette import EventSourceResponse
 
 from govcx.agent.turn import Turn
@@ -17,7 +17,7 @@ from govcx.api.deps import (
 )
 from govcx.api.errors import responses
 from govcx.api.idempotency import check_key
-from govcx.api.routers import StrictRoute
+from govcx.api.routers import StrictRoute, turn_response
 from govcx.api.schemas import ID_PATTERN, RESUMED_EXAMPLE, ApprovalView, DecisionIn
 from govcx.api.streaming import stream_queue
 
@@ -62,8 +62,7 @@ def get_approval(approval_id: ApprovalId, caller: ReaderCaller, runtime: Runtime
                  "description": "The resumed Turn",
                  "content": {"application/json": {"example": RESUMED_EXAMPLE}}}})
 def decide(approval_id: ApprovalId, body: DecisionIn, caller: ApproverCaller,
-           runtime: RuntimeDep, response: Response,
-           idempotency_key: IdempotencyKey = None) -> Any:
+           runtime: RuntimeDep, idempotency_key: IdempotencyKey = None) -> Any:
     """Decide a pending approval and resume its conversation; returns the resumed Turn.
 
     409 when the approval is no longer pending (decided, expired, another approver won a
@@ -71,6 +70,4 @@ def decide(approval_id: ApprovalId, body: DecisionIn, caller: ApproverCaller,
     role's authority (403 beyond it); four-eyes approvals need two distinct approvers.
     """
     turn, replayed = runtime.decide(caller, approval_id, body, check_key(idempotency_key))
-    if replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return turn
+    return turn_response(turn, {"Idempotent-Replayed": "true"} if replayed else None)

@@ -18,7 +18,7 @@ from govcx.api.deps import (
 )
 from govcx.api.errors import responses
 from govcx.api.idempotency import check_key
-from govcx.api.routers import StrictRoute
+from govcx.api.routers import StrictRoute, turn_response
 from govcx.api.schemas import (
     TURN_EXAMPLE,
     ConversationCreate,
@@ -80,7 +80,8 @@ async def post_message(conversation_id: ConversationId, body: MessageIn, caller:
         prepared = await run_in_threadpool(runtime.prepare_message, caller, conversation_id,
                                            body, key)
         return stream_turn(runtime, prepared, started)
-    return await run_in_threadpool(runtime.respond, caller, conversation_id, body, key)
+    turn = await run_in_threadpool(runtime.respond, caller, conversation_id, body, key)
+    return turn_response(turn)
 
 
 @router.get("/{conversation_id}", response_model=ConversationView, responses=responses(),
