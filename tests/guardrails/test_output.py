@@ -172,3 +172,45 @@ def test_config_rejects_unknown_on_fail() -> None:
 def test_policy_default_is_used_when_no_config(policy: GuardPolicy, guard: DefaultGuard) -> None:
     assert guard.output.config == OutputGuardConfig()
     assert "guaranteed approval" in guard.output.banned_phrases
+
+
+def test_guards_are_reused_across_threads_and_never_shared_at_once(
+        guard: DefaultGuard, monkeypatch: pytest.MonkeyPatch) -> None:
+    """LangGraph runs every node in a fresh thread: a Guard must not be rebuilt per turn,
+    and two checks at the same time must not share one (it keeps a call history)."""
+    import threading
+
+    _DETECTOR.append(guard.pii)
+    output = _guard("guardrails")
+    built: list[object] = []
+    in_use: set[int] = set()
+    overlaps: list[int] = []
+    real_build, real_validate = output._build_guard, output._validate
+
+    def build() -> object:
+        built.append(object())
+        return real_build()
+
+    def validate(g: object, reply: str, context: OutputContext) -> object:
+        if id(g) in in_use:
+            overlaps.append(id(g))
+        in_use.add(id(g))
+        try:
+            return real_validate(g, reply, context)  # type: ignore[arg-type]
+        finally:
+            in_use.discard(id(g))
+
+    monkeypatch.setattr(output, "_build_guard", build)
+    monkeypatch.setattr(output, "_validate", validate)
+    for _ in range(5):  # one after another, each on a new thread
+        t = threading.Thread(target=output.check, args=(GOOD, CTX))
+        t.start()
+        t.join()
+    assert built == []  # the Guard built at start-up served them all
+    threads = [threading.Thread(target=output.check, args=(GOOD, CTX)) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert overlaps == []
+    assert len(built) <= 5

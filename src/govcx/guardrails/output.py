@@ -27,8 +27,9 @@ the guardrails-ai runner, for a hot path that must stay within a tighter budget.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Sequence
+import queue
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -87,20 +88,28 @@ class OutputGuard:
         self.config = config or OutputGuardConfig.model_validate({})
         self.detector = detector or PiiDetector()
         self.banned_phrases = tuple(banned_phrases)
-        # guardrails-ai's Guard keeps a call history: one Guard per thread, so concurrent
-        # conversations never share one.
-        self._local = threading.local()
+        # guardrails-ai's Guard keeps a call history, so two checks at once never share
+        # one. A pool, not one per thread: LangGraph runs each node in a fresh worker
+        # thread, and building a Guard (an HTTP client, an SSL context) per turn costs
+        # more than the checks.
+        self._idle: queue.SimpleQueue[Any] = queue.SimpleQueue()
         if self.config.engine == "guardrails":
-            self._local.guard = self._build_guard()
+            self._idle.put(self._build_guard())
 
-    @property
-    def _guard(self) -> Any:
+    @contextmanager
+    def _guard(self) -> Iterator[Any]:
+        """A Guard no other check is using (built when all are busy), or None."""
         if self.config.engine != "guardrails":
-            return None
-        guard = getattr(self._local, "guard", None)
-        if guard is None:
-            guard = self._local.guard = self._build_guard()
-        return guard
+            yield None
+            return
+        try:
+            guard = self._idle.get_nowait()
+        except queue.Empty:
+            guard = self._build_guard()
+        try:
+            yield guard
+        finally:
+            self._idle.put(guard)
 
     def _build_guard(self) -> Any:
         from guardrails.settings import settings as guardrails_settings
@@ -123,20 +132,25 @@ class OutputGuard:
         guard.configure(allow_metrics_collection=False)
         return guard
 
+    def _validate(self, guard: Any, reply: str,
+                  context: OutputContext) -> list[tuple[str, checks.Verdict]]:
+        metadata: dict[str, Any] = {
+            "context": context,
+            "detector": self.detector,
+            "min_support": self.config.min_support,
+            "banned_phrases": self.banned_phrases,
+            "fix": {name for name in CHECKS if getattr(self.config, name) == "fix"},
+            "verdicts": [],
+        }
+        guard.validate(reply, metadata=metadata)
+        return list(metadata["verdicts"])
+
     def _verdicts(self, reply: str, context: OutputContext) -> list[tuple[str, checks.Verdict]]:
         """Run the four checks; each sees the text as fixed by the checks before it."""
         cfg = self.config
-        if self._guard is not None:
-            metadata: dict[str, Any] = {
-                "context": context,
-                "detector": self.detector,
-                "min_support": cfg.min_support,
-                "banned_phrases": self.banned_phrases,
-                "fix": {name for name in CHECKS if getattr(cfg, name) == "fix"},
-                "verdicts": [],
-            }
-            self._guard.validate(reply, metadata=metadata)
-            return list(metadata["verdicts"])
+        with self._guard() as guard:
+            if guard is not None:
+                return self._validate(guard, reply, context)
         out = []
         text = reply
         for name in CHECKS:
