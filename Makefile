@@ -19,9 +19,9 @@ serve: install
 chat: install
 	$(BIN)/govcx chat $(if $(PACK),--pack $(PACK),)
 
-# The acme eval suite gates CI on its measured pass rate (95% on 2026-11-26; the failing
-# cases are listed in the issue notes), then the test suite runs.
-EVAL_FAIL_UNDER ?= 0.9
+# The acme eval suite gates CI on its measured pass rate (97.6%, 81/83, on 2026-11-26;
+# the failing cases are listed in the issue notes), then the test suite runs.
+EVAL_FAIL_UNDER ?= 0.95
 
 test: install
 	GOVCX_HOME=$$(mktemp -d) $(BIN)/govcx eval run src/govcx/packs/acme/evals/*.yaml \
