@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Iterable, Sequence
@@ -216,6 +217,8 @@ class PiiDetector:
                 f"unknown PII entities {sorted(unknown)}; supported: {list(DEFAULT_ENTITIES)}"
             )
         self.entities = tuple(entities)
+        # Presidio logs every recognizer it loads at INFO: noise in a server's start-up.
+        logging.getLogger("presidio-analyzer").setLevel(logging.WARNING)
         self._recognizers: list[Any] = [
             r for r in _build_recognizers() if getattr(r, "_entity", None) in self.entities
         ]
