@@ -42,5 +42,6 @@ def test_guardrails_telemetry_is_off() -> None:
 
     output = OutputGuard(OutputGuardConfig(engine="guardrails"))
     assert os.environ["GUARDRAILS_RUN_SYNC"] == "true"
-    assert output._guard._allow_metrics_collection is False
-    assert output._guard._hub_telemetry._enabled is False
+    with output._guard() as guard:
+        assert guard._allow_metrics_collection is False
+        assert guard._hub_telemetry._enabled is False

@@ -51,8 +51,9 @@ def load_model(dim: int = DIMENSIONS) -> Any:
 
 def embed(texts: list[str], dim: int = DIMENSIONS) -> np.ndarray[Any, np.dtype[np.float32]]:
     """L2-normalised sentence vectors, one row per text."""
-    vectors: np.ndarray[Any, np.dtype[np.float32]] = load_model(dim).embed(
-        texts, norm=True, return_np=True)
+    with np.errstate(invalid="ignore", divide="ignore"):  # token-less texts, below
+        vectors: np.ndarray[Any, np.dtype[np.float32]] = load_model(dim).embed(
+            texts, norm=True, return_np=True)
     # A text with no tokens (empty, only punctuation) comes back as NaN: make it zero.
     clean: np.ndarray[Any, np.dtype[np.float32]] = np.nan_to_num(vectors, nan=0.0)
     return clean
