@@ -467,7 +467,7 @@ class Agent:
             "conversation_id": conversation_id, "customer_id": conv["customer_id"],
             "status": conv["status"], "turn_count": conv["turn_count"],
             "transcript": self.conversations.transcript(conversation_id),
-            "turns": [t.model_dump(mode="json") for t in self.conversations.turns(conversation_id)],
+            "turns": self.conversations.turn_bodies(conversation_id),
             "pending_approvals": [a.model_dump(mode="json") for a in self.approvals.list(
                 status="pending", conversation_id=conversation_id)],
             "actions": self.executor.ledger(conversation_id),

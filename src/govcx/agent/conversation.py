@@ -165,6 +165,13 @@ class ConversationStore:
                 turns.c.conversation_id == conversation_id).order_by(turns.c.created_at)).all()
         return [Turn.model_validate_json(r.body) for r in rows]
 
+    def turn_bodies(self, conversation_id: str) -> list[dict[str, Any]]:
+        """The stored Turns as JSON objects, oldest first (no model parsing: for display)."""
+        with self.db.read() as conn:
+            rows = conn.execute(select(turns.c.body).where(
+                turns.c.conversation_id == conversation_id).order_by(turns.c.created_at)).all()
+        return [json.loads(r.body) for r in rows]
+
     def add_escalation(self, *, conversation_id: str, turn_id: str, reason: str,
                        body: dict[str, Any]) -> str:
         escalation_id = "esc_" + turn_id.split("_", 1)[-1]
