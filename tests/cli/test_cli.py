@@ -124,3 +124,10 @@ def test_chat_session_with_inline_approval() -> None:
     assert result.exit_code == 0, result.output
     assert "approval needed" in result.output
     assert "refunded $80.00" in result.output
+
+
+def test_audit_export_names_a_bad_or_unknown_conversation() -> None:
+    code, out = run("audit", "export", "--conversation", "bad id!", "--pack", str(SHOP))
+    assert code == 2 and "conversation_id 'bad id!' is not valid" in out
+    code, out = run("audit", "export", "--conversation", "nope", "--pack", str(SHOP))
+    assert code == 2 and "no conversation with id 'nope'" in out

@@ -305,6 +305,10 @@ def audit_export(conversation: Annotated[str | None, typer.Option(help="Only thi
                  = None, pack: PackOpt = None) -> None:
     """Print audit events as JSON lines."""
     agent = open_agent(pack)
+    if conversation is not None:
+        from govcx.agent.agent import check_id
+
+        agent.conversations.get(check_id("conversation_id", conversation))  # NotFound: exit 2
     for event in agent.audit.events(conversation_id=conversation):
         typer.echo(json.dumps(event.as_dict(), ensure_ascii=False, sort_keys=True))
 
