@@ -43,7 +43,8 @@ class BareState(TypedDict, total=False):
     step: int
 
 
-def bare_graph(path: Path) -> Any:
+def no_op_graph(checkpointer: Any) -> Any:
+    """A StateGraph with the governed graph's nodes in a line, each a no-op."""
     graph: StateGraph[Any] = StateGraph(BareState)
     names = list(NODES)
     for name in names:
@@ -52,12 +53,21 @@ def bare_graph(path: Path) -> Any:
     for a, b in itertools.pairwise(names):
         graph.add_edge(a, b)
     graph.add_edge(names[-1], END)
+    return graph.compile(checkpointer=checkpointer)
+
+
+def sqlite_saver(path: Path) -> SqliteSaver:
+    """The SqliteSaver as govcx opens it (WAL, synchronous NORMAL)."""
     conn = sqlite3.connect(str(path), check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     saver = SqliteSaver(conn)
     saver.setup()
-    return graph.compile(checkpointer=saver)
+    return saver
+
+
+def bare_graph(path: Path) -> Any:
+    return no_op_graph(sqlite_saver(path))
 
 
 def pct(values: list[float], q: float) -> float:
