@@ -62,13 +62,13 @@ class ConversationStore:
         """The conversation as it was (created idle on first use). With ``start``, mark
         it running in the same transaction unless it waits for an approval."""
         now = self.clock()
-        running = {"status": "running", "updated_at": now} if start else {}
         with self.db.begin() as conn:
             row = conn.execute(_CONVERSATION, {"conversation_id": conversation_id}).first()
             if row is None:
                 conn.execute(insert(conversations).values(
-                    conversation_id=conversation_id, customer_id=customer_id, status="idle",
-                    turn_count=0, created_at=now, updated_at=now).values(**running))
+                    conversation_id=conversation_id, customer_id=customer_id,
+                    status="running" if start else "idle", turn_count=0, created_at=now,
+                    updated_at=now))
                 return {"conversation_id": conversation_id, "customer_id": customer_id,
                         "status": "idle", "turn_count": 0}
             data = dict(row._mapping)

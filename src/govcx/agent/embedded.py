@@ -108,23 +108,15 @@ class EmbeddedEngine:
         specs = [registry.get(t) for t in workflow.tools if t in registry]
         if not specs:
             return Plan()
-        amounts_here = list(classification.entities.get("money") or money_amounts(text))
-        primary = _primary_tool(specs, policy, text, amounts_here)
+        amounts = list(classification.entities.get("money") or money_amounts(text))
+        primary = _primary_tool(specs, policy, text, amounts)
         pending = ctx.pending if ctx.pending and ctx.pending.get("tool") == primary.name else None
         args: dict[str, Any] = dict(pending.get("args", {})) if pending else {}
         awaiting = list(pending.get("awaiting", [])) if pending else []
         evidence: list[dict[str, Any]] = []
         patterns = primary.patterns()
         params = primary.params
-        amounts = list(classification.entities.get("money") or money_amounts(text))
-        for name, schema in params.items():
-            if name in args:
-                continue
-            value = _from_text(name, schema, patterns.get(name), amounts, text)
-            if value is None and name in awaiting and _is_free_text(schema, patterns.get(name)):
-                value = text.strip()
-            if value is not None:
-                args[name] = value
+        fill_from_text(primary, args, awaiting, amounts, text)
         missing = [p for p in primary.required if p not in args]
         candidates: dict[str, list[str]] = {}
         if missing:
@@ -260,6 +252,22 @@ def _primary_tool(specs: list[ToolSpec], policy: Policy, text: str,
         return (named - missing, fillable)
 
     return max(pool, key=score)
+
+
+def fill_from_text(spec: ToolSpec, args: dict[str, Any], awaiting: list[str],
+                   amounts: list[float], text: str) -> None:
+    """Fill ``args`` (in place) with what the customer's ``text`` says for ``spec``'s
+    other parameters: typed values, amounts, and the whole message for a free-text
+    parameter we asked for (``awaiting``)."""
+    patterns = spec.patterns()
+    for name, schema in spec.params.items():
+        if name in args:
+            continue
+        value = _from_text(name, schema, patterns.get(name), amounts, text)
+        if value is None and name in awaiting and _is_free_text(schema, patterns.get(name)):
+            value = text.strip()
+        if value is not None:
+            args[name] = value
 
 
 def _is_free_text(schema: dict[str, Any], pattern: re.Pattern[str] | None) -> bool:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from govcx.agent.classifier import IntentClassifier
+from govcx.agent.classifier import OUT_OF_SCOPE, IntentClassifier
 from govcx.governance.policy import Policy
 
 MIN_PROBABILITY = 0.15
@@ -52,9 +52,10 @@ def _classifier(policy: Policy) -> IntentClassifier:
 def corroborate(policy: Policy, text: str, intent: str) -> Corroboration:
     """Whether ``text`` (the customer's message) supports ``intent``."""
     classifier = _classifier(policy)
-    prediction = classifier.predict(text)
-    probability = float(classifier.probabilities([text])[0][classifier.classes.index(intent)]) \
+    row = classifier.probabilities([text])[0]
+    best = classifier.classes[int(row.argmax())]
+    top = None if best == OUT_OF_SCOPE else best
+    probability = float(row[classifier.classes.index(intent)]) \
         if intent in classifier.classes else 0.0
-    supported = prediction.intent == intent or probability >= MIN_PROBABILITY
-    return Corroboration(supported=supported, probability=round(probability, 4),
-                         top=prediction.intent)
+    supported = top == intent or probability >= MIN_PROBABILITY
+    return Corroboration(supported=supported, probability=round(probability, 4), top=top)

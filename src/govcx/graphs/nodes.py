@@ -412,8 +412,7 @@ def execute(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     _flush(runtime, state, _event(runtime, state, "execute", {
         "tool": execution.tool, "args": execution.args, "status": execution.status,
         "error": execution.error, "idempotency_key": execution.key,
-        "replayed": execution.replayed, "approval_id": approval_id}),
-        messages=(_customer_message(state),))
+        "replayed": execution.replayed, "approval_id": approval_id}))
     return {"audit_buffer": None, "actions": [execution.as_action()],
             "draft": asdict(composed),
             "findings": [asdict(f) for f in findings]}

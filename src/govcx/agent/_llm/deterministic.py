@@ -42,9 +42,8 @@ from govcx.agent.classifier import IntentClassifier
 from govcx.agent.embedded import (
     EmbeddedEngine,
     _from_result,
-    _from_text,
-    _is_free_text,
     _primary_tool,
+    fill_from_text,
     money_amounts,
     terms,
 )
@@ -118,15 +117,8 @@ class DeterministicModel:
         amounts = money_amounts(text)
         primary = _primary_tool(specs, self.policy, text, amounts)
         args, awaiting = _pending(request.system, primary.name)
+        fill_from_text(primary, args, awaiting, amounts, text)
         patterns = primary.patterns()
-        for name, schema in primary.params.items():
-            if name in args:
-                continue
-            value = _from_text(name, schema, patterns.get(name), amounts, text)
-            if value is None and name in awaiting and _is_free_text(schema, patterns.get(name)):
-                value = text.strip()
-            if value is not None:
-                args[name] = value
         missing = [p for p in primary.required if p not in args]
         results = _tool_results(request)
         for result in results:
