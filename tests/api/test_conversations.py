@@ -49,6 +49,34 @@ def test_create_post_and_read_a_conversation(client: TestClient) -> None:
     assert conv["turns"][0]["turn_id"] == turn["turn_id"]
 
 
+def test_transcript_keeps_the_holding_notice_and_the_outcome(client: TestClient) -> None:
+    """What the customer saw while waiting for a human stays in the transcript (a system
+    line); the outcome after the decision is the assistant line and does not replace it."""
+    cid = "c-holding"
+    pending = client.post(f"/v1/conversations/{cid}/messages",
+                          json={"text": REFUND_80, "customer_id": "C-1"},
+                          headers=auth("web")).json()
+    assert pending["status"] == "pending_approval"
+
+    def lines() -> list[tuple[str, str]]:
+        conv = client.get(f"/v1/conversations/{cid}", headers=auth("web")).json()
+        return [(m["role"], m["text"]) for m in conv["transcript"]]
+
+    assert lines() == [("customer", REFUND_80), ("system", pending["reply"]["text"])]
+    busy = client.post(f"/v1/conversations/{cid}/messages", json={"text": "any news?"},
+                       headers=auth("web")).json()
+    assert [role for role, _ in lines()] == ["customer", "system", "customer", "assistant"]
+    assert lines()[-1][1] == busy["reply"]["text"]
+    decided = client.post(f"/v1/approvals/{pending['approval_id']}/decision",
+                          json={"decision": "approve"}, headers=auth("sup")).json()
+    assert decided["actions"][0]["status"] == "executed"
+    after = lines()
+    assert [role for role, _ in after] == ["customer", "system", "customer", "assistant",
+                                           "assistant"]
+    assert after[1][1] == pending["reply"]["text"]
+    assert after[-1][1] == decided["reply"]["text"]
+
+
 def test_a_message_to_a_new_id_starts_the_conversation(client: TestClient) -> None:
     turn = client.post("/v1/conversations/chat-42/messages",
                        json={"text": "how do returns work", "customer_id": "C-1"},

@@ -272,17 +272,21 @@ class Agent:
 
     def _while_pending(self, conversation_id: str, turn_id: str, text: str) -> Turn:
         redacted = self.guard.redact(text)
-        self.conversations.add_message(conversation_id, turn_id, "customer", redacted)
-        self.conversations.add_message(conversation_id, turn_id, "assistant",
-                                       replies.BUSY_WITH_APPROVAL)
         pending = self.approvals.list(status="pending", conversation_id=conversation_id)
-        self.audit.append(kind="message.while_pending", actor="customer",
-                          conversation_id=conversation_id, turn_id=turn_id,
-                          policy_version=self._policy.version, data={"text": redacted})
         turn = Turn(turn_id=turn_id, conversation_id=conversation_id, status="pending_approval",
                     reply=Reply(text=replies.BUSY_WITH_APPROVAL),
                     approval_id=pending[0].approval_id if pending else None)
-        self.conversations.save_turn(turn)
+        with self.db.begin() as conn:
+            self.conversations.add_message(conversation_id, turn_id, "customer", redacted,
+                                           conn=conn)
+            self.conversations.add_message(conversation_id, turn_id, "assistant",
+                                           replies.BUSY_WITH_APPROVAL, conn=conn)
+            self.audit.append_many([{
+                "kind": "message.while_pending", "actor": "customer",
+                "conversation_id": conversation_id, "turn_id": turn_id,
+                "policy_version": self._policy.version, "data": {"text": redacted}}],
+                conn=conn)
+            self.conversations.save_turn(turn, conn=conn)
         return turn
 
     def _finish(self, conversation_id: str, out: dict[str, Any] | None = None) -> Turn:
@@ -297,6 +301,12 @@ class Agent:
             interrupted = bool(values.pop("__interrupt__", None))
         turn = self._turn(values, interrupted)
         with self.db.begin() as conn:
+            if interrupted and turn.reply is not None:
+                # The holding notice the customer sees belongs in the transcript too, as a
+                # system line: the assistant line of this turn is the outcome after the
+                # decision, which must not overwrite it.
+                self.conversations.add_message(conversation_id, turn.turn_id, "system",
+                                               turn.reply.text, conn=conn)
             self.conversations.save_turn(turn, conn=conn)
             self.conversations.set_status(conversation_id,
                                           "pending_approval" if interrupted else "idle",

@@ -259,7 +259,8 @@ def conversations_show(conversation_id: str, pack: PackOpt = None,
     console.print(f"[bold]{conversation_id}[/bold] · customer {data['customer_id'] or '-'} · "
                   f"status {data['status']} · {data['turn_count']} turns")
     for message in data["transcript"]:
-        who = "[cyan]customer[/cyan]" if message["role"] == "customer" else "[green]agent[/green]"
+        who = {"customer": "[cyan]customer[/cyan]", "system": "[dim]notice[/dim]"}.get(
+            message["role"], "[green]agent[/green]")
         console.print(f"{who}: {message['text']}", highlight=False)
     for a in data["pending_approvals"]:
         console.print(f"[yellow]pending approval[/yellow] {a['approval_id']} "
