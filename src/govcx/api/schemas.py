@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from govcx.agent.agent import MAX_MESSAGE_CHARS
 from govcx.agent.turn import Turn
-from govcx.governance.approval import ApprovalRequest, Decision
+from govcx.governance.approval import ApprovalFields, ApprovalRequest, Status
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 
@@ -161,30 +161,13 @@ class Message(BaseModel):
     at: float
 
 
-class ApprovalView(BaseModel):
+class ApprovalView(ApprovalFields):
     """An approval request as an approver sees it."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [APPROVAL_EXAMPLE]})
 
-    approval_id: str
-    conversation_id: str
-    turn_id: str
-    customer_id: str | None = None
-    kind: Literal["action", "reply"]
-    intent: str | None = None
-    tool: str | None = None
-    args: dict[str, Any] | None = None
-    tier: str
-    rules: list[str]
-    rationale: str
-    evidence: list[dict[str, Any]] = Field(default_factory=list)
-    draft_reply: str | None = None
-    requested_at: float
-    expires_at: float
-    approvals_needed: int
-    decisions: list[Decision] = Field(default_factory=list)
-    status: Literal["pending", "approved", "rejected", "expired"]
-    policy_version: str
+    approvals_needed: int  # always present in a response: required in the schema
+    status: Status
     can_decide: bool | None = None
     """Whether the calling principal may decide it now (None for non-approvers)."""
     authority: str | None = None

@@ -50,8 +50,8 @@ class Decision(BaseModel):
     at: float
 
 
-class ApprovalRequest(BaseModel):
-    """What an approver sees and decides."""
+class ApprovalFields(BaseModel):
+    """What an approver sees and decides (the API's ApprovalView shows exactly these)."""
 
     approval_id: str
     conversation_id: str
@@ -72,6 +72,11 @@ class ApprovalRequest(BaseModel):
     decisions: list[Decision] = Field(default_factory=list)
     status: Status = "pending"
     policy_version: str
+
+
+class ApprovalRequest(ApprovalFields):
+    """A stored request: the fields plus its token, the binding to exactly one action."""
+
     token: str
 
     @property
