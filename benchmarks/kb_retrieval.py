@@ -14,10 +14,24 @@ Splits: ``all`` tasks, or ``a`` / ``b``: alternate tasks in id order (tune on on
 the other). With ``--split all`` the figures of ``a`` and ``b`` are reported as well.
 
 ``--ablations`` also scores alternatives to the shipped ranking, built from the same
-passages and vectors (the knowledge base's own BM25 and term analysis): whole-document
-BM25, a title-only field fused in, the query split into sentences with per-sentence
-results fused by RRF, RM3 pseudo-relevance feedback, square-root query term frequency,
-and lexical + vector score fusion at several weights. They are measurements, not modes.
+passages and vectors (the knowledge base's own BM25 and term analysis):
+
+- BM25 variants: other k1/b; whole-document BM25; a title-only field fused in; the best
+  passage plus a share of the document's second one; query terms found in more than 20 %
+  of the passages dropped (IDF-based query reduction); square-root query term frequency;
+  RM3 pseudo-relevance feedback; Dirichlet query likelihood instead of BM25;
+- the long query cut up: sentences with per-sentence results fused by RRF, and
+  paragraphs with max-normalised scores summed (CombSUM) plus the whole-query score;
+- corpus structure: a category prior (each document also gets a share of the best score
+  in its category, the id without its trailing number, e.g. ``doc_credit_cards_gold_
+  rewards_card``), and graph smoothing (scores mixed with those of each document's 10
+  most similar documents, by cosine of their BM25-weighted terms);
+- vectors: the query embedded as the mean of its paragraphs' vectors (a long query is
+  otherwise truncated by models such as MiniLM, 256 tokens), alone and fused; and lexical
+  + vector score fusion at several weights.
+
+They are measurements, not modes. ``--embedding minilm --embedding-path DIR`` measures a
+MiniLM-architecture model from a local folder (e.g. one fine-tuned on the corpus).
 
 The last line of output is one JSON object with every figure.
 """
@@ -122,6 +136,14 @@ class Ablations:
                        for t, m in zip(index.texts, index.metadatas, strict=True)]
 
     # -- building blocks -------------------------------------------------------------
+        self.category = [re.sub(r"_\d+$", "", d) for d in self.doc_ids]
+        self._neighbours: np.ndarray[Any, Any] | None = None
+        self._paragraph_vectors: dict[str, np.ndarray[Any, Any]] = {}
+        self._bm25: dict[tuple[float, float], LexicalIndex] = {}
+        self._df = np.bincount(index.lexical._matrix.tocsr().indices,
+                               minlength=len(index.lexical.vocab)) / max(1, index.size)
+        self._tf: Any = None
+
     def best_passage(self, passage_scores: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         out = np.full(len(self.doc_ids), -np.inf)
         np.maximum.at(out, self.owner, passage_scores)
@@ -193,6 +215,103 @@ class Ablations:
         return self.ranked(lexical_weight * self.top_scaled(self.bm25(query))
                            + (1 - lexical_weight) * self.top_scaled(vector))
 
+    def bm25_params(self, query: str, k1: float, b: float) -> list[str]:
+        from govcx.knowledge.lexical import LexicalIndex
+
+        index = self._bm25.get((k1, b))
+        if index is None:
+            index = self._bm25[k1, b] = LexicalIndex(counts=self.counts, k1=k1, b=b)
+        return self.ranked(self.best_passage(index.raw_scores(query)[0]))
+
+    def second_passage(self, query: str, share: float = 0.5) -> list[str]:
+        raw = self.index.lexical.raw_scores(query)[0]
+        first = self.best_passage(raw)
+        is_first = raw >= first[self.owner]
+        second = self.best_passage(np.where(is_first, -np.inf, raw))
+        return self.ranked(first + share * np.maximum(second, 0.0))
+
+    def common_terms_dropped(self, query: str, share: float = 0.2) -> list[str]:
+        lexical = self.index.lexical
+        weights = {t: float(n) for t, n in Counter(self.terms(query)).items()
+                   if t in lexical.vocab and self._df[lexical.vocab[t]] <= share}
+        return self.ranked(self.best_passage(self.weighted(weights)))
+
+    def query_likelihood(self, query: str, mu: float = 1000.0) -> list[str]:
+        """Dirichlet-smoothed query likelihood of each passage (log)."""
+        from scipy import sparse
+
+        if self._tf is None:
+            vocab = self.index.lexical.vocab
+            rows, cols, vals = [], [], []
+            for row, counts in enumerate(self.counts):
+                for term, n in counts.items():
+                    if term in vocab:
+                        rows.append(row)
+                        cols.append(vocab[term])
+                        vals.append(n)
+            self._tf = sparse.csr_matrix((vals, (rows, cols)),
+                                         shape=(self.index.size, len(vocab))).tocsc()
+            self._lengths = np.asarray(self._tf.sum(axis=1)).ravel()
+            cf = np.asarray(self._tf.sum(axis=0)).ravel()
+            self._collection = cf / cf.sum()
+        vocab = self.index.lexical.vocab
+        scores = np.zeros(self.index.size)
+        for term, n in Counter(t for t in self.terms(query) if t in vocab).items():
+            col = self._tf[:, vocab[term]].toarray().ravel()
+            prior = mu * self._collection[vocab[term]]
+            scores += n * (np.log(col + prior) - np.log(self._lengths + mu))
+        return self.ranked(self.best_passage(scores))
+
+    @staticmethod
+    def paragraphs(query: str) -> list[str]:
+        return [p for p in re.split(r"\n\s*\n", query) if len(p.split()) >= 3] or [query]
+
+    def paragraphs_combsum(self, query: str, whole: float = 1.0) -> list[str]:
+        parts = [self.top_scaled(self.bm25(p)) for p in self.paragraphs(query)]
+        return self.ranked(sum(parts) / len(parts) + whole * self.top_scaled(self.bm25(query)))
+
+    def category_prior(self, query: str, share: float = 0.2) -> list[str]:
+        scores = self.top_scaled(self.bm25(query))
+        best: dict[str, float] = {}
+        for cat, score in zip(self.category, scores, strict=True):
+            best[cat] = max(best.get(cat, 0.0), float(score))
+        return self.ranked(scores + share * np.array([best[c] for c in self.category]))
+
+    def graph_smoothed(self, query: str, share: float = 0.2, k: int = 10) -> list[str]:
+        if self._neighbours is None:
+            from scipy import sparse
+
+            owner = sparse.csr_matrix((np.ones(self.index.size),
+                                       (self.owner, np.arange(self.index.size))),
+                                      shape=(len(self.doc_ids), self.index.size))
+            docs = (owner @ self.index.lexical._matrix.tocsr()).toarray()
+            docs /= np.maximum(np.linalg.norm(docs, axis=1, keepdims=True), 1e-12)
+            sims = docs @ docs.T
+            np.fill_diagonal(sims, 0.0)
+            keep = np.argsort(-sims, axis=1)[:, :k]
+            graph = np.zeros_like(sims)
+            rows = np.arange(len(self.doc_ids))[:, None]
+            graph[rows, keep] = sims[rows, keep]
+            self._neighbours = graph / np.maximum(graph.sum(1, keepdims=True), 1e-12)
+        scores = self.top_scaled(self.bm25(query))
+        return self.ranked((1 - share) * scores + share * (self._neighbours @ scores))
+
+    def paragraph_mean_vector(self, query: str) -> np.ndarray[Any, Any]:
+        """Best-passage cosine for the mean of the query's paragraph vectors."""
+        if query not in self._paragraph_vectors:
+            parts = np.asarray(self.kb.embeddings.embed_documents(self.paragraphs(query)),
+                               dtype=np.float32)
+            mean = parts.mean(axis=0)
+            self._paragraph_vectors[query] = mean / max(float(np.linalg.norm(mean)), 1e-12)
+        assert self.index.vectors is not None
+        return self.best_passage(np.maximum(self.index.vectors @
+                                            self._paragraph_vectors[query], 0.0))
+
+    def paragraph_mean_fused(self, query: str, lexical_weight: float) -> list[str]:
+        return self.ranked(lexical_weight * self.top_scaled(self.bm25(query))
+                           + (1 - lexical_weight)
+                           * self.top_scaled(self.paragraph_mean_vector(query)))
+
     def run(self, queries: list[str]) -> dict[str, list[list[str]]]:
         methods: dict[str, Callable[[str], list[str]]] = {
             "bm25_whole_document": self.whole_document,
@@ -200,10 +319,22 @@ class Ablations:
             "bm25_sentences_rrf": self.sentences_rrf,
             "bm25_sqrt_query_tf": self.sqrt_query_tf,
             "bm25_rm3": self.rm3,
+            "bm25_second_passage_0.5": self.second_passage,
+            "bm25_common_terms_dropped_0.2": self.common_terms_dropped,
+            "query_likelihood_mu1000": self.query_likelihood,
+            "bm25_paragraphs_combsum": self.paragraphs_combsum,
+            "bm25_category_prior_0.2": self.category_prior,
+            "bm25_graph_smoothed_0.2": self.graph_smoothed,
+            "vector_paragraph_mean": lambda q: self.ranked(self.paragraph_mean_vector(q)),
         }
-        for weight in (0.5, 0.7, 0.9):
+        for k1, b in ((0.9, 0.75), (1.6, 0.5), (1.2, 0.9), (1.2, 0.5)):
+            methods[f"bm25_k1_{k1}_b_{b}"] = \
+                lambda q, k1=k1, b=b: self.bm25_params(q, k1, b)  # type: ignore[misc]
+        for weight in (0.5, 0.7, 0.8, 0.9):
             methods[f"score_fusion_{weight}"] = \
                 lambda q, w=weight: self.fused(q, w)  # type: ignore[misc]
+            methods[f"paragraph_mean_fusion_{weight}"] = \
+                lambda q, w=weight: self.paragraph_mean_fused(q, w)  # type: ignore[misc]
         return {name: [fn(q) for q in queries] for name, fn in methods.items()}
 
 
@@ -219,6 +350,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", choices=("all", "a", "b"), default="all")
     parser.add_argument("--embedding", choices=("hashing", "wordllama", "minilm"),
                         default=None, help="embedding model (default: the configured one)")
+    parser.add_argument("--embedding-path", type=Path, default=None,
+                        help="folder of a local MiniLM-architecture model (with "
+                             "--embedding minilm), e.g. one fine-tuned on the corpus")
     parser.add_argument("--ablations", action="store_true",
                         help="also score the alternative rankings (see the module doc)")
     parser.add_argument("--state", type=Path, default=None,
@@ -237,8 +371,13 @@ def main(argv: list[str] | None = None) -> int:
     queries = [t["user_scenario"]["instructions"] for t in tasks]
     relevant = [set(t["required_documents"]) for t in tasks]
     config = KnowledgeConfig()
+    if args.embedding_path and args.embedding != "minilm":
+        print("error: --embedding-path needs --embedding minilm", file=sys.stderr)
+        return 2
     if args.embedding:
-        config = config.model_copy(update={"embedding": EmbeddingConfig(kind=args.embedding)})
+        path = str(args.embedding_path) if args.embedding_path else None
+        config = config.model_copy(update={"embedding": EmbeddingConfig(kind=args.embedding,
+                                                                        path=path)})
 
     with tempfile.TemporaryDirectory() as tmp:
         state = args.state or Path(tmp)

@@ -4,9 +4,11 @@ retrieval benchmark."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 import pytest
@@ -216,3 +218,39 @@ def test_benchmark_metrics(bench: ModuleType) -> None:
     assert got["recall@5"] == 1.0 and got["recall@10"] == 1.0
     assert got["ndcg@10"] == pytest.approx((1 + 1 / np.log2(4)) / (1 + 1 / np.log2(3)),
                                            abs=1e-4)
+
+
+@pytest.fixture
+def ablations(bench: ModuleType, tmp_path: Path) -> object:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    texts = {
+        "doc_cards_gold_001": ("Gold card overview", "The gold card earns cash back on groceries."),
+        "doc_cards_gold_002": ("Gold card fees", "Annual membership charge and late charges."),
+        "doc_auto_loans_001": ("Auto loan overview", "Auto loans finance a new vehicle."),
+        "doc_auto_loans_002": ("Auto loan payments", "Monthly instalments and early payoff."),
+    }
+    for doc_id, (title, content) in texts.items():
+        (docs / f"{doc_id}.json").write_text(
+            json.dumps({"id": doc_id, "title": title, "content": content}), encoding="utf-8")
+    kb = KnowledgeBase.open(tmp_path / "state", KnowledgeConfig(),
+                            embeddings=KeywordEmbeddings())
+    kb.ingest(docs)
+    return bench.Ablations(kb)
+
+
+def test_category_prior_lifts_the_best_hits_siblings(ablations: Any) -> None:
+    # "cash back groceries" matches gold_001 only; gold_002 shares none of its words, so
+    # BM25 leaves it after the auto loan documents (ties go by id): its category lifts it.
+    plain = ablations.ranked(ablations.bm25("cash back groceries"))
+    lifted = ablations.category_prior("cash back groceries", share=0.2)
+    assert plain[0] == lifted[0] == "doc_cards_gold_001"
+    assert plain[1] == "doc_auto_loans_001"
+    assert lifted[1] == "doc_cards_gold_002"
+    assert ablations.category_prior("cash back groceries", share=0.0) == plain
+
+
+def test_long_query_paragraphs_skip_fragments(ablations: Any) -> None:
+    assert ablations.paragraphs("one two three\n\nfour five six\n\nx") == \
+        ["one two three", "four five six"]
+    assert ablations.paragraphs("x") == ["x"]
