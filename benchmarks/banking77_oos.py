@@ -23,9 +23,17 @@ Figures on ``--split`` (valid or test):
 - auroc (and auroc_id_oos, auroc_ood_oos): in-scope against out-of-scope by confidence.
 - ms_per_query: one ``predict`` call per query, single thread (p50 and mean).
 
+``--encoder finetuned`` instead uses all-MiniLM-L6-v2 fine-tuned on the same training data
+(:mod:`govcx.agent.finetuned`; int8 ONNX on onnxruntime) for the probabilities, with the
+same threshold rule. Training needs torch (``pip install 'govcx[finetune]'``); the model
+folder (``--finetuned-dir``) records what it was trained on, so a later run with the same
+data and settings reuses it and needs no torch.
+
     .venv/bin/python benchmarks/banking77_oos.py [--data DIR] [--split valid|test]
         [--model svm|logreg] [--c C] [--wordllama-dim 0|64|128|256]
         [--similarity-power P] [--max-fer 0.05]
+        [--encoder tfidf|finetuned] [--finetuned-dir DIR] [--epochs N]
+        [--learning-rate LR] [--finetuned-weight W]
 
 ``--data`` must hold the official layout (train, valid, test, id-oos/{train,valid,test},
 ood-oos/{valid,test}); the development copy has no test splits, so ``--split test`` fails
@@ -46,6 +54,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "banking77_oos"
+FINETUNED_DIR = REPO / ".govcx" / "benchmarks" / "banking77_oos-minilm"
 OOS = "oos"
 
 
@@ -116,6 +125,25 @@ def choose_threshold(confidences: list[float], escalated_anyway: list[bool],
     return float((low + high) / 2) if high > low else float(low)
 
 
+def fine_tuned_model(args: argparse.Namespace, texts: list[str], labels: list[str],
+                     out_of_scope: list[str]) -> tuple[Path, dict[str, Any]]:
+    """Fine-tune all-MiniLM-L6-v2 on the training data into ``--finetuned-dir`` (or reuse
+    the model there when it was trained on the same data and settings)."""
+    from govcx.agent.finetuned import META_FILE, FinetuneConfig, fine_tune
+
+    def progress(epoch: int, epochs: int, loss: float) -> None:
+        print(f"fine-tuning: epoch {epoch}/{epochs}, loss {loss:.4f}", file=sys.stderr)
+
+    folder = fine_tune(texts, labels, out_of_scope, args.finetuned_dir,
+                       config=FinetuneConfig(epochs=args.epochs,
+                                             learning_rate=args.learning_rate),
+                       progress=progress)
+    meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
+    return folder, {"folder": str(folder), "base_model": meta["base_model"],
+                    "training": meta["training"], "losses": meta["losses"],
+                    "train_seconds": meta["train_seconds"]}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -137,11 +165,22 @@ def main(argv: list[str] | None = None) -> int:
                         help="do not train the out-of-scope class on id-oos/train")
     parser.add_argument("--max-fer", type=float, default=0.05)
     parser.add_argument("--latency-queries", type=int, default=500)
+    parser.add_argument("--encoder", choices=["tfidf", "finetuned"], default="tfidf",
+                        help="tfidf: the TF-IDF/WordLlama linear model; finetuned: "
+                        "all-MiniLM-L6-v2 fine-tuned on the training data")
+    parser.add_argument("--finetuned-dir", type=Path, default=FINETUNED_DIR,
+                        help="where the fine-tuned model is written (and reused from)")
+    parser.add_argument("--epochs", type=int, default=5, help="finetuned: training epochs")
+    parser.add_argument("--learning-rate", type=float, default=8e-5,
+                        help="finetuned: AdamW learning rate of the encoder")
+    parser.add_argument("--finetuned-weight", type=float, default=1.0,
+                        help="finetuned: its share when blended with the linear model")
     args = parser.parse_args(argv)
 
     from threadpoolctl import threadpool_limits
 
     from govcx.agent.classifier import ClassifierConfig, IntentClassifier, builtin_out_of_scope
+    from govcx.errors import ConfigError
 
     try:
         data = load(args.data, args.split)
@@ -162,7 +201,18 @@ def main(argv: list[str] | None = None) -> int:
     out_of_scope = [] if args.no_id_oos_train else list(data["id_train"][0])
     out_of_scope += builtin_out_of_scope()
     started = time.perf_counter()
-    clf = IntentClassifier.fit(train_texts, train_labels, out_of_scope, config=config)
+    finetune_s = 0.0
+    finetuned: dict[str, Any] | None = None
+    try:
+        if args.encoder == "finetuned":
+            folder, finetuned = fine_tuned_model(args, train_texts, train_labels, out_of_scope)
+            finetune_s = time.perf_counter() - started
+            config = ClassifierConfig(**{**config.__dict__, "finetuned": folder,
+                                         "finetuned_weight": args.finetuned_weight})
+        clf = IntentClassifier.fit(train_texts, train_labels, out_of_scope, config=config)
+    except (ConfigError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     fit_s = time.perf_counter() - started
 
     def run(texts: list[str]) -> tuple[list[Any], list[tuple[str, float]]]:
@@ -227,7 +277,9 @@ def main(argv: list[str] | None = None) -> int:
                    "wordllama_weight": args.wordllama_weight,
                    "similarity_power": config.similarity_power,
                    "oos_class_trained_on": "builtin" if args.no_id_oos_train
-                   else "id-oos/train + builtin"},
+                   else "id-oos/train + builtin",
+                   "encoder": args.encoder, "finetuned": finetuned,
+                   "finetuned_weight": args.finetuned_weight if finetuned else None},
         "train_examples": len(train_texts), "out_of_scope_examples": len(out_of_scope),
         "eval_in_scope": len(texts), "eval_id_oos": len(id_preds),
         "eval_ood_oos": len(ood_preds),
@@ -244,6 +296,7 @@ def main(argv: list[str] | None = None) -> int:
         "ms_per_query": round(statistics.median(timings), 3),
         "ms_per_query_mean": round(statistics.fmean(timings), 3),
         "fit_s": round(fit_s, 2),
+        "finetune_s": round(finetune_s, 2) if finetuned else None,
     }
     print(f"in-scope accuracy {in_acc:.4f} · false escalation {fer:.2%} · ID-OOS recall "
           f"{id_recall:.2%} · OOD-OOS recall {ood_recall:.2%} · AUROC {figures['auroc']:.4f} "

@@ -18,6 +18,11 @@ L2-normalised and scaled by ``wordllama_weight``): synonyms and paraphrases the 
 examples never used still land near them. It costs about 0.05 ms a query and half a second
 to load the model once per process.
 
+An optional fine-tuned transformer (``ClassifierConfig.finetuned``: a folder written by
+:func:`govcx.agent.finetuned.fine_tune`, all-MiniLM-L6-v2 fine-tuned on the same intents,
+run on onnxruntime) replaces the linear model's probabilities, or is blended with them
+(``finetuned_weight`` below 1). Training it needs torch; using it does not.
+
 Example:
     >>> clf = IntentClassifier.fit(["where is my order", "refund please"],
     ...                            ["order_status", "refund"])
@@ -31,7 +36,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from scipy.sparse import csr_matrix, hstack
@@ -39,6 +45,11 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 from threadpoolctl import threadpool_limits
+
+from govcx.errors import ConfigError
+
+if TYPE_CHECKING:
+    from govcx.agent.finetuned import FinetunedModel
 
 OUT_OF_SCOPE = "__out_of_scope__"
 WORDLLAMA_SIZES = (64, 128, 256)
@@ -95,6 +106,12 @@ class ClassifierConfig:
     """With the WordLlama view: confidence is also multiplied by ``s ** similarity_power``,
     ``s`` the highest cosine similarity of the text to a workflow's training example
     (clipped to [0, 1]), so requests unlike every example (off-topic) are less confident."""
+    finetuned: Path | None = None
+    """A fine-tuned intent model folder (:func:`govcx.agent.finetuned.fine_tune`) trained
+    on the same intents: its probabilities are used instead of the linear model's."""
+    finetuned_weight: float = 1.0
+    """With ``finetuned``: its share when blending its probabilities with the linear
+    model's (1: the fine-tuned model alone)."""
 
     def __post_init__(self) -> None:
         if self.wordllama_dim not in (0, *WORDLLAMA_SIZES):
@@ -102,6 +119,9 @@ class ClassifierConfig:
                              f"not {self.wordllama_dim}")
         if self.similarity_power and not self.wordllama_dim:
             raise ValueError("similarity_power needs the WordLlama view (wordllama_dim)")
+        if not 0.0 <= self.finetuned_weight <= 1.0:
+            raise ValueError(f"finetuned_weight must be within [0, 1], not "
+                             f"{self.finetuned_weight}")
 
 
 class IntentClassifier:
@@ -133,6 +153,25 @@ class IntentClassifier:
         self._bias = intercept
         self._oos = self.classes.index(OUT_OF_SCOPE) if OUT_OF_SCOPE in self.classes else -1
         self._views = [_View(word, self._w_word), _View(char, self._w_char)]
+        self.finetuned: FinetunedModel | None = None
+        self._finetuned_columns: list[int] = []
+        if self.config.finetuned is not None:
+            self._attach(Path(self.config.finetuned))
+
+    def _attach(self, folder: Path) -> None:
+        from govcx.agent.finetuned import FinetunedModel
+
+        model = FinetunedModel.load(folder)
+        missing = sorted(set(self.classes) - set(model.classes))
+        extra = sorted(set(model.classes) - set(self.classes))
+        if missing or extra:
+            parts = ([f"lacks {', '.join(missing)}"] if missing else []) \
+                + ([f"has {', '.join(extra)} which the classifier does not"] if extra else [])
+            raise ConfigError(str(folder), "the fine-tuned model was trained on other "
+                              f"intents: it {' and '.join(parts)}; fine-tune it again on "
+                              "these examples", field="finetuned")
+        self.finetuned = model
+        self._finetuned_columns = [model.classes.index(c) for c in self.classes]
 
     @classmethod
     def fit(cls, texts: Sequence[str], labels: Sequence[str],
@@ -208,6 +247,18 @@ class IntentClassifier:
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float64]]:
         """Class probabilities (rows sum to 1), columns in ``self.classes`` order."""
+        if self.finetuned is None:
+            return self._linear_probabilities(texts)
+        tuned = self.finetuned.probabilities(texts)[:, self._finetuned_columns]
+        weight = self.config.finetuned_weight
+        if weight >= 1.0:
+            return tuned
+        blended: np.ndarray[Any, np.dtype[np.float64]] = \
+            (1.0 - weight) * self._linear_probabilities(texts) + weight * tuned
+        return blended
+
+    def _linear_probabilities(self, texts: Sequence[str]
+                              ) -> np.ndarray[Any, np.dtype[np.float64]]:
         scores = self._scores(texts)
         if self.config.model == "svm":
             scores = scores * self.config.temperature

