@@ -199,3 +199,53 @@ def test_fine_tune_learns_the_examples_and_is_reused(tmp_path: Path) -> None:
         IntentClassifier.fit([*TEXTS, "my invoice is wrong"], [*LABELS, "billing"],
                              OUT_OF_SCOPE_TEXTS,
                              config=ClassifierConfig(wordllama_dim=0, finetuned=out))
+
+
+# -- the pack option and the CLI -----------------------------------------------------------
+def _shop_with(tmp_path: Path, engine: str) -> Path:
+    import shutil
+
+    pack = tmp_path / "shop"
+    shutil.copytree(Path(__file__).parents[1] / "fixtures" / "shop", pack)
+    config = pack / "govcx.yaml"
+    lines = [line for line in config.read_text().splitlines()
+             if not line.startswith("engine:")]
+    config.write_text("\n".join([*lines, f"engine: {engine}", ""]))
+    return pack
+
+
+def test_a_pack_pointing_at_a_missing_intent_model_fails_to_open_naming_it(
+        tmp_path: Path) -> None:
+    from govcx.agent.agent import Agent
+    from govcx.agent.settings import Settings
+
+    pack = _shop_with(tmp_path, "{kind: embedded, intent_model: models/intents}")
+    with pytest.raises(ConfigError) as caught:
+        Agent.open(pack, Settings(home=tmp_path / "state"))
+    assert str(pack / "models" / "intents") in caught.value.message
+    assert MODEL_FILE in caught.value.message
+
+
+def test_intent_model_weight_outside_zero_to_one_is_a_pack_error(tmp_path: Path) -> None:
+    from govcx.agent.pack import load_pack
+
+    pack = _shop_with(tmp_path, "{kind: embedded, intent_model: m, intent_model_weight: 2}")
+    with pytest.raises(ConfigError, match="intent_model_weight"):
+        load_pack(pack)
+
+
+def test_cli_finetune_without_torch_exits_2_naming_the_extra(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from govcx.cli.classifier import classifier_app
+
+    monkeypatch.setitem(sys.modules, "torch", None)
+    monkeypatch.setenv("GOVCX_HOME", str(tmp_path / "state"))
+    result = CliRunner().invoke(classifier_app, [
+        "finetune", "--pack", str(Path(__file__).parents[1] / "fixtures" / "shop"),
+        "--out", str(tmp_path / "model")])
+    assert result.exit_code == 2, result.output
+    flat = "".join(result.output.split("\n"))
+    assert "pip install 'govcx[finetune]'" in flat  # brackets printed, not taken as markup
+    assert "Traceback" not in flat and not (tmp_path / "model").exists()

@@ -102,7 +102,13 @@ def build_engine(pack: Pack, *, mode: str | None = None, cassette: str | None = 
         return LLMEngine.from_pack(pack, mode=mode, cassette=cassette)  # type: ignore[arg-type]
     from govcx.agent.embedded import EmbeddedEngine
 
-    return EmbeddedEngine.from_policy(pack.policy,
+    classifier = None
+    if config.intent_model:
+        from govcx.agent.classifier import ClassifierConfig
+
+        classifier = ClassifierConfig(finetuned=pack.root / config.intent_model,
+                                      finetuned_weight=config.intent_model_weight)
+    return EmbeddedEngine.from_policy(pack.policy, classifier=classifier,
                                       extra_out_of_scope=config.out_of_scope_examples)
 
 

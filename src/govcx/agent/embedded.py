@@ -67,6 +67,21 @@ def _stem(word: str) -> str:
     return word
 
 
+def training_examples(policy: Policy, extra_out_of_scope: Sequence[str] = ()
+                      ) -> tuple[list[str], list[str], list[str]]:
+    """The classifier's training data: each workflow's examples (or its description) and
+    its name, labelled with the workflow; and the out-of-scope examples."""
+    texts: list[str] = []
+    labels: list[str] = []
+    for name, wf in policy.workflows.items():
+        examples = list(wf.examples) or ([wf.description] if wf.description else [])
+        examples.append(name.replace("_", " "))
+        for example in examples:
+            texts.append(example)
+            labels.append(name)
+    return texts, labels, [*builtin_out_of_scope(), *extra_out_of_scope]
+
+
 class EmbeddedEngine:
     """The default engine. Construct with :meth:`from_policy`."""
 
@@ -80,15 +95,7 @@ class EmbeddedEngine:
                     classifier: ClassifierConfig | None = None) -> EmbeddedEngine:
         """Train the classifier on the workflows' examples (``classifier`` overrides its
         defaults: word and character TF-IDF plus the WordLlama view)."""
-        texts: list[str] = []
-        labels: list[str] = []
-        for name, wf in policy.workflows.items():
-            examples = list(wf.examples) or ([wf.description] if wf.description else [])
-            examples.append(name.replace("_", " "))
-            for example in examples:
-                texts.append(example)
-                labels.append(name)
-        oos = [*builtin_out_of_scope(), *extra_out_of_scope]
+        texts, labels, oos = training_examples(policy, extra_out_of_scope)
         return cls(IntentClassifier.fit(texts, labels, oos, config=classifier))
 
     # -- classify -----------------------------------------------------------------------

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -194,8 +195,14 @@ def fine_tune(texts: Sequence[str], labels: Sequence[str], out_of_scope: Sequenc
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
         # Per-channel scales: per-tensor ones cost about a point of accuracy on BANKING77.
-        quantize_dynamic(exported, out_dir / MODEL_FILE, weight_type=QuantType.QInt8,
-                         per_channel=True)
+        # It logs advice about pre-processing (meant for vision models) on the root logger.
+        quiet = logging.getLogger().level
+        logging.getLogger().setLevel(logging.ERROR)
+        try:
+            quantize_dynamic(exported, out_dir / MODEL_FILE, weight_type=QuantType.QInt8,
+                             per_channel=True)
+        finally:
+            logging.getLogger().setLevel(quiet)
         exported.unlink()
     (out_dir / TOKENIZER_FILE).write_bytes((base / TOKENIZER_FILE).read_bytes())
     meta = {"format": FORMAT, "classes": classes, "max_length": config.max_length,

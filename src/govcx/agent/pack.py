@@ -49,6 +49,11 @@ class EngineConfig(_Model):
     """Record/replay file for model calls, relative to the pack (see docs/llm.md)."""
     out_of_scope_examples: list[str] = Field(default_factory=list)
     """Extra off-topic phrasings the embedded classifier should refuse."""
+    intent_model: str | None = None
+    """Optional fine-tuned intent model folder for the embedded classifier, written by
+    `govcx classifier finetune`; relative paths are relative to the pack."""
+    intent_model_weight: float = Field(1.0, ge=0.0, le=1.0)
+    """The fine-tuned model's share when blending with the TF-IDF/WordLlama classifier."""
 
 
 class StorageConfig(_Model):

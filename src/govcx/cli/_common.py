@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from govcx.errors import GovcxError
 
@@ -33,7 +34,9 @@ def handle_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except GovcxError as exc:
-            err_console.print(f"[red]error:[/red] {exc.message}", markup=True, highlight=False)
+            # The message is plain text: "[finetune]" in it is not a style tag.
+            err_console.print(f"[red]error:[/red] {escape(exc.message)}", markup=True,
+                              highlight=False)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             raise typer.Exit(130) from None

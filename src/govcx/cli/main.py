@@ -49,7 +49,8 @@ def _mount_optional() -> None:
                                ("govcx.cli.guard", "guard_app", "guard"),
                                ("govcx.cli.evals", "eval_app", "eval"),
                                ("govcx.cli.serve", "register", None),
-                               ("govcx.cli.db", "db_app", "db")):
+                               ("govcx.cli.db", "db_app", "db"),
+                               ("govcx.cli.classifier", "classifier_app", "classifier")):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:
