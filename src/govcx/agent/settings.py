@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     """LLM engine only: record model calls to the pack's cassette, or replay them offline."""
     auto_migrate: bool = False
     """Upgrade an existing database's schema at start-up instead of refusing to start."""
+    dev: bool = False
+    """Dev mode (``GOVCX_DEV=1``; ``make serve``, ``make chat`` and ``serve --dev`` set it):
+    local keys are created in the state dir, and the CLI may decide as ``--as NAME``
+    without a key (audited as unauthenticated). Never in production."""
     lock_timeout: float = 30.0
     """Seconds a turn waits for another turn on the same conversation to finish."""
 

@@ -10,8 +10,6 @@ from govcx.agent.settings import Settings
 class ServerSettings(Settings):
     """Settings of ``govcx serve`` (environment prefix ``GOVCX_``)."""
 
-    dev: bool = False
-    """Dev mode: create local API keys (one per pack principal) under the state dir."""
     expiry_interval: float = Field(default=30.0, ge=0)
     """Seconds between sweeps that apply ``on_expiry`` to overdue approvals; 0 disables."""
     prune_interval: float = Field(default=0.0, ge=0)

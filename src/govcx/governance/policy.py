@@ -13,6 +13,9 @@ Example:
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -209,6 +212,14 @@ class Policy(_Model):
                         f"{', '.join(roles) or 'none'}",
                     )
         return self
+
+    @functools.cached_property
+    def digest(self) -> str:
+        """sha256 of the canonical parsed form: the same content always has the same
+        digest, whatever its YAML layout, key order or comments."""
+        material = json.dumps(self.model_dump(mode="json"), sort_keys=True,
+                              separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(material.encode("utf-8")).hexdigest()
 
     def is_read_only(self, tool: str) -> bool:
         tool_policy = self.tools.get(tool)
