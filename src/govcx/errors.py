@@ -8,6 +8,9 @@ GovcxError
 ├── ConfigError                 a pack, policy or settings file is wrong
 │   └── PolicyError             policy.yaml: file, field path, reason
 ├── NotFound                    an id that does not exist (conversation, approval, tool)
+├── Conflict                    the request contradicts what is stored (HTTP 409)
+│   ├── PolicyVersionConflict   a version string that already names other content
+│   └── CustomerMismatch        a message naming another customer than the conversation's
 ├── ToolError                   a tool refused or failed (raised by pack tools)
 │   └── ToolArgumentError       arguments do not match the tool's schema
 ├── ApprovalError               a decision that cannot be applied
@@ -64,6 +67,43 @@ class NotFound(GovcxError):
         super().__init__(msg, details={"kind": kind, "id": ident})
         self.kind = kind
         self.ident = ident
+
+
+class Conflict(GovcxError):
+    """The request contradicts what is already stored; nothing was changed."""
+
+    code = "conflict"
+
+
+class PolicyVersionConflict(Conflict):
+    """A policy's content changed but its version string did not."""
+
+    code = "policy_version_conflict"
+
+    def __init__(self, version: str, *, stored_digest: str, new_digest: str,
+                 source: str) -> None:
+        super().__init__(
+            f"{source}: policy version {version!r} already names other content "
+            f"(digest {stored_digest[:12]}, this one {new_digest[:12]}); bump the version: "
+            "every decision, approval and audit event records it, so one version must "
+            "always mean one content",
+            details={"version": version, "stored_digest": stored_digest,
+                     "new_digest": new_digest, "source": source})
+        self.version = version
+
+
+class CustomerMismatch(Conflict):
+    """A message names another customer than the one the conversation is fixed to."""
+
+    code = "customer_mismatch"
+
+    def __init__(self, conversation_id: str) -> None:
+        # The stored customer is not named: the caller may not be entitled to learn it.
+        super().__init__(
+            f"conversation {conversation_id} belongs to another customer; a conversation "
+            "has one customer, fixed by the first message that names one: start a new "
+            "conversation for this customer",
+            details={"conversation_id": conversation_id})
 
 
 class ToolError(GovcxError):

@@ -36,13 +36,14 @@ def _request(policy: Policy, *, tool: str = "issue_refund", args: dict[str, Any]
     args = {"order_id": "A-1002", "amount": 80.0} if args is None else args
     token = action_token(conversation_id=CID, kind="action", tool=tool,
                          args=bound_args if bound_args is not None else args,
-                         policy_version=policy.version)
+                         policy_version=policy.version, policy_digest=policy.digest)
     return ApprovalRequest(
         approval_id="apr_1", conversation_id=CID, turn_id="turn_1", kind="action",
         intent="refund", tool=tool, args=args, tier=policy.tools[tool].tier, rules=[],
         rationale="", requested_at=0, expires_at=1e12, approvals_needed=needed,
         decisions=[Decision(principal=p, decision="approve", at=1) for p in approvers],
-        status=status, policy_version=policy.version, token=token)  # type: ignore[arg-type]
+        status=status, policy_version=policy.version, policy_digest=policy.digest,
+        token=token)  # type: ignore[arg-type]
 
 
 def _refund(amount: float, approval_id: str | None = None) -> ExecutionRecord:

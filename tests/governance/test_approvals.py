@@ -126,12 +126,38 @@ def test_late_decision_expires_instead(agent: Agent, clock: Clock) -> None:
     assert shop_effects(agent) == []
 
 
-def test_policy_change_makes_pending_approval_stale(agent: Agent) -> None:
+def test_policy_change_supersedes_pending_approval(agent: Agent) -> None:
     aid = _refund(agent, 80)
     newer = agent.policy.model_copy(update={"version": "t2"})
     agent.set_policy(newer, actor="admin")
-    with pytest.raises(ApprovalStale, match="requested under policy t1, and t2 is active"):
+    request = agent.approvals.get(aid)
+    assert request.status == "superseded"
+    with pytest.raises(ApprovalStale, match="already superseded"):
         agent.decide(aid, principal="sup", decision="approve")
+    # The conversation went to a person and the customer was told; nothing ran.
+    conv = agent.conversation("c1")
+    assert conv["status"] == "idle"
+    last = conv["turns"][-1]
+    assert last["status"] == "escalated"
+    assert last["escalation"]["rules"] == ["approval.superseded"]
+    assert conv["transcript"][-1]["role"] == "assistant"
+    assert shop_effects(agent) == []
+
+
+def test_store_refuses_a_decision_under_another_policy(agent: Agent) -> None:
+    """ApprovalStore.decide checks the binding itself, without the Agent in front."""
+    aid = _refund(agent, 80)
+    other = agent.policy.model_copy(update={"version": "t9"})
+    with pytest.raises(ApprovalStale, match="requested under policy t1"):
+        agent.approvals.decide(aid, principal=agent.principal("sup"), decision="approve",
+                               policy=other)
+    same_version = agent.policy.model_copy(update={"defaults": agent.policy.defaults.model_copy(
+        update={"min_confidence": 0.11})})
+    assert same_version.version == "t1" and same_version.digest != agent.policy.digest
+    with pytest.raises(ApprovalStale, match="requested under policy t1"):
+        agent.approvals.decide(aid, principal=agent.principal("sup"), decision="approve",
+                               policy=same_version)
+    assert agent.approvals.get(aid).status == "pending"
 
 
 def test_concurrent_decisions_exactly_one_wins(make_agent: Callable[..., Agent]) -> None:

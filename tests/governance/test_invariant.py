@@ -51,7 +51,8 @@ policies = st.fixed_dictionaries({
     "autonomy": st.sampled_from(["act", "draft", "recommend", "escalate"]),
 })
 SCENARIOS = ("none", "pending", "rejected", "expired", "approved", "approved_other_args",
-             "approved_other_conversation", "approved_other_policy", "wrong_id")
+             "approved_other_conversation", "approved_other_policy",
+             "approved_other_content", "wrong_id")
 
 
 def _policy(p: dict[str, Any], version: str) -> Any:
@@ -90,24 +91,30 @@ def test_executor_never_runs_gated_action_without_bound_approval(
     approval_id = None
     if scenario != "none":
         bound_args = dict(args)
-        bound_conv, bound_version = conv, "v1"
+        bound_conv, bound_policy = conv, policy
         if scenario == "approved_other_args":
             bound_args["amount"] = round(amount + 1, 2)
         if scenario == "approved_other_conversation":
             bound_conv = f"other-{n}"
         if scenario == "approved_other_policy":
-            bound_version = "v0"
+            bound_policy = _policy(p, "v0")
+        if scenario == "approved_other_content":  # same version string, edited content
+            bound_policy = policy.model_copy(update={"workflows": {
+                "w": policy.workflows["w"].model_copy(update={"examples": ["edited"]})}})
+            assert bound_policy.version == "v1" and bound_policy.digest != policy.digest
+        bound_version = bound_policy.version
         token = action_token(conversation_id=bound_conv, kind="action", tool="pay",
-                             args=bound_args, policy_version=bound_version)
+                             args=bound_args, policy_version=bound_version,
+                             policy_digest=bound_policy.digest)
         approval_id = f"apr-{n}"
         _store.create(ApprovalRequest(
             approval_id=approval_id, conversation_id=conv, turn_id=f"t-{n}", kind="action",
             tool="pay", args=bound_args, tier="t", rules=[], rationale="", requested_at=0,
-            expires_at=1e12, policy_version=bound_version, token=token, approvals_needed=1))
+            expires_at=1e12, policy_version=bound_version, policy_digest=bound_policy.digest,
+            token=token, approvals_needed=1))
         if scenario.startswith("approved"):
             _store.decide(approval_id, principal=Principal(name="s", roles=frozenset(
-                {"approver:sup"})), decision="approve",
-                policy=policy if bound_version == "v1" else _policy(p, "v0"), now=1)
+                {"approver:sup"})), decision="approve", policy=bound_policy, now=1)
         elif scenario == "rejected":
             _store.decide(approval_id, principal=Principal(name="s", roles=frozenset(
                 {"approver:sup"})), decision="reject", policy=policy, now=1)

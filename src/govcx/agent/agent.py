@@ -35,10 +35,11 @@ from govcx.agent.locks import ConversationLocks, ProcessLocks
 from govcx.agent.pack import Pack, load_pack
 from govcx.agent.settings import Settings
 from govcx.agent.turn import Action, Escalation, Reply, Turn, TurnDecision
-from govcx.errors import ApprovalStale, GovcxError, NotFound, ToolArgumentError
+from govcx.errors import ApprovalStale, GovcxError, NotFound, PolicyError
 from govcx.governance.approval import ApprovalRequest, ApprovalStore, action_token
 from govcx.governance.audit import AuditLog
 from govcx.governance.policy import Policy
+from govcx.governance.policy_store import PolicyStore
 from govcx.governance.principal import SYSTEM, Principal
 from govcx.graphs.context import Services
 from govcx.graphs.graph import build_graph
@@ -132,7 +133,8 @@ class Agent:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.executor = Executor(db=self.db, registry=pack.registry, approvals=self.approvals,
                                  data_dir=data_dir)
-        self._policy = pack.policy
+        self.policies = PolicyStore(self.db)
+        self._policy, self._policy_seq = self._start_policy()
         self.clock = clock
         self.engine = engine or build_engine(pack, mode=self.settings.engine_mode)
         attach = getattr(self.engine, "attach", None)
@@ -173,13 +175,80 @@ class Agent:
     def policy(self) -> Policy:
         return self._policy
 
-    def set_policy(self, policy: Policy, *, actor: str) -> None:
-        """Activate another policy (already validated). Pending approvals made under the
-        old version can no longer be approved; they are refused as stale."""
-        old = self._policy.version
-        self._policy = policy
-        self.audit.append(kind="policy.activated", actor=actor, policy_version=policy.version,
-                          data={"previous_version": old, "version": policy.version})
+    def _start_policy(self) -> tuple[Policy, int]:
+        """The policy to decide under: the deployment's active one from the database.
+
+        The pack's policy file is registered by content: a file whose version the database
+        does not know yet is activated; a file whose version names other content in the
+        database is refused (its version must be bumped); a known file leaves the active
+        policy as it is (it may be a newer one activated through the API)."""
+        file = self.pack.policy
+        source = f"file {self.pack.policy_path}"
+        with self.db.begin() as conn:
+            try:
+                new = self.policies.register(file, actor=SYSTEM.name, source=source, conn=conn)
+            except GovcxError as exc:
+                raise PolicyError(str(self.pack.policy_path), f"{exc.message}",
+                                  field="version") from None
+            active = self.policies.active(conn)
+            if new or active is None:
+                old = active.version if active else None
+                active = self.policies.activate(file, actor=SYSTEM.name, source=source,
+                                                conn=conn)
+                self.audit.append_many([{
+                    "kind": "policy.activated", "actor": SYSTEM.name,
+                    "policy_version": file.version, "policy_digest": file.digest,
+                    "data": {"previous_version": old, "version": file.version,
+                             "digest": file.digest, "source": source}}], conn=conn)
+        policy = file if active.digest == file.digest else self.policies.load(active.version)
+        return policy, active.seq
+
+    def sync_policy(self) -> Policy:
+        """Pick up a policy another process (an API worker, the CLI) activated since.
+
+        One indexed read; called before every turn, decision, expiry and recovery, so the
+        API, the CLI and every worker decide under the same active policy."""
+        seq = self.policies.active_seq()
+        if seq != self._policy_seq:
+            active = self.policies.active()
+            if active is not None:
+                self._policy = self.pack.policy if active.digest == self.pack.policy.digest \
+                    else self.policies.load(active.version)
+                self._policy_seq = active.seq
+        return self._policy
+
+    def set_policy(self, policy: Policy, *, actor: str, source: str = "Python API") -> bool:
+        """Activate ``policy`` (already validated) for the whole deployment.
+
+        Returns False when it is the active policy already. Raises PolicyVersionConflict
+        when its version already names other content. Pending approvals requested under
+        another policy can no longer be decided: they are superseded and their
+        conversations escalated to a person (the customer is told)."""
+        current = self.sync_policy()
+        if policy.digest == current.digest and policy.version == current.version:
+            self.policies.register(policy, actor=actor, source=source)
+            return False
+        with self.db.begin() as conn:
+            active = self.policies.activate(policy, actor=actor, source=source, conn=conn)
+            self.audit.append_many([{
+                "kind": "policy.activated", "actor": actor, "policy_version": policy.version,
+                "policy_digest": policy.digest,
+                "data": {"previous_version": current.version, "version": policy.version,
+                         "digest": policy.digest, "source": source}}], conn=conn)
+        self._policy, self._policy_seq = policy, active.seq
+        self.supersede_stale()
+        return True
+
+    def supersede_stale(self) -> list[Turn]:
+        """Close the pending approvals of another policy than the active one, and hand
+        their conversations to a person; returns the resumed (escalated) turns."""
+        policy = self.sync_policy()
+        turns = []
+        for request in self.approvals.stale(policy):
+            turn = self._close(request, "superseded")
+            if turn is not None:
+                turns.append(turn)
+        return turns
 
     def _observe(self, kind: str, data: dict[str, Any]) -> None:
         # Other threads add and remove per-turn observers meanwhile: iterate a snapshot.
@@ -191,7 +260,7 @@ class Agent:
 
     # -- conversing -----------------------------------------------------------------------
     def respond(self, conversation_id: str, text: str, *, customer_id: str | None = None,
-                idempotency_key: str | None = None,
+                idempotency_key: str | None = None, owner: str | None = None,
                 on_event: Callable[[str, dict[str, Any]], None] | None = None,
                 on_token: Callable[[str, str], None] | None = None) -> Turn:
         """Run one customer message through the graph and return the Turn.
@@ -199,9 +268,13 @@ class Agent:
         Args:
             conversation_id: The conversation (LangGraph thread); created on first use.
             text: The customer's message (at most 8000 characters).
-            customer_id: The customer, passed to tools as context.
+            customer_id: The customer, passed to tools as context. The first message that
+                names one fixes it; a later one naming another raises CustomerMismatch.
             idempotency_key: A repeat with the same key returns the first Turn and
                 processes nothing twice.
+            owner: The channel speaking (the HTTP API passes its caller, the CLI ``cli``).
+                A new conversation belongs to it; an existing one of another owner is
+                NotFound. None (trusted Python code) skips the check.
             on_event: Called with (node, summary) after each node of this turn.
             on_token: Engines that stream (the LLM engine) call it with ("delta", text)
                 as the reply's draft arrives, ("reset", reason) when what was sent must
@@ -212,9 +285,10 @@ class Agent:
         if on_token is not None and callable(stream):
             with stream(conversation_id, on_token):
                 return self.respond(conversation_id, text, customer_id=customer_id,
-                                    idempotency_key=idempotency_key, on_event=on_event)
+                                    idempotency_key=idempotency_key, owner=owner,
+                                    on_event=on_event)
         if on_event is None:
-            return self._respond(conversation_id, text, customer_id, idempotency_key)
+            return self._respond(conversation_id, text, customer_id, idempotency_key, owner)
 
         def scoped(kind: str, data: dict[str, Any]) -> None:
             if data.get("conversation_id") == conversation_id:
@@ -223,13 +297,13 @@ class Agent:
         with self._observers_lock:
             self.observers = [*self.observers, scoped]
         try:
-            return self._respond(conversation_id, text, customer_id, idempotency_key)
+            return self._respond(conversation_id, text, customer_id, idempotency_key, owner)
         finally:
             with self._observers_lock:
                 self.observers = [o for o in self.observers if o is not scoped]
 
     def _respond(self, conversation_id: str, text: str, customer_id: str | None,
-                 idempotency_key: str | None) -> Turn:
+                 idempotency_key: str | None, owner: str | None) -> Turn:
         check_id("conversation_id", conversation_id)
         check_text(text)
         if customer_id is not None:
@@ -241,10 +315,19 @@ class Agent:
         with self.locks.hold(conversation_id, timeout=self.settings.lock_timeout):
             if idempotency_key is not None:
                 existing = self.conversations.get_turn(turn_id)
-                if existing is not None:
+                if existing is not None and (owner is None or self.conversations.owned_by(
+                        conversation_id, owner)):
                     return existing
-            conv = self.conversations.ensure(conversation_id, customer_id, start=True)
-            customer = customer_id or conv.get("customer_id")
+            self.sync_policy()
+            conv = self.conversations.ensure(conversation_id, customer_id, start=True,
+                                             owner=owner)
+            if conv["status"] == "running":
+                # We hold the conversation's lock, so the process that ran it died mid-run:
+                # finish that run (from its checkpoint and the execution ledger) first.
+                self._recover_locked(conversation_id)
+                conv = self.conversations.ensure(conversation_id, customer_id, start=True,
+                                                 owner=owner)
+            customer = conv.get("customer_id") or customer_id
             if conv["status"] == "pending_approval":
                 return self._while_pending(conversation_id, turn_id, text)
             try:
@@ -341,7 +424,8 @@ class Agent:
             return Turn(status="pending_approval", reply=reply, actions=actions, **common)
         actions = [Action(**a) for a in values.get("actions") or []]
         approval = values.get("approval") or {}
-        if approval.get("status") in ("rejected", "expired") and approval.get("tool"):
+        if approval.get("status") in ("rejected", "expired", "superseded") \
+                and approval.get("tool"):
             actions = [Action(tool=approval["tool"], args=approval.get("args") or {},
                               status="rejected")]
         reply_data = values.get("reply")
@@ -358,8 +442,8 @@ class Agent:
                args: dict[str, Any] | None = None, comment: str | None = None) -> Turn:
         """Approve, reject or edit a pending approval, then resume its conversation.
 
-        Raises ApprovalStale (decided, expired, stale policy, lost a race), NotAuthorized,
-        ToolArgumentError (edit with bad arguments), NotFound.
+        Raises ApprovalStale (decided, expired, superseded by a policy change, lost a
+        race), NotAuthorized, ToolArgumentError (edit with bad arguments), NotFound.
         """
         who = self.principal(principal)
         if decision not in ("approve", "reject", "edit"):
@@ -367,27 +451,36 @@ class Agent:
                                details={"field": "decision"})
         request = self.approvals.get(approval_id)
         now = self.clock()
+        policy = self.sync_policy()
         if request.status == "pending" and now >= request.expires_at:
-            self._expire(request)
+            self._close(request, "expired")
             raise ApprovalStale(approval_id, "it has expired; on_expiry "
-                                f"({self._policy.approvals.on_expiry}) was applied")
+                                f"({policy.approvals.on_expiry}) was applied")
+        if request.status == "pending" and not request.bound_to(policy):
+            self._close(request, "superseded")
+            raise ApprovalStale(approval_id, f"it was requested under policy "
+                                f"{request.policy_version} ({request.policy_digest[:12]}) and "
+                                f"{policy.version} ({policy.digest[:12]}) is active now; the "
+                                "conversation was handed to a person and the customer told")
         new_args, new_token = None, None
         if decision == "edit":
-            new_args, new_token = self._edited(request, args)
+            new_args, new_token = self._edited(request, args, policy)
         elif args:
             raise InvalidInput("args are only accepted with decision edit",
                                details={"field": "args"})
         with self.locks.hold(request.conversation_id, timeout=self.settings.lock_timeout):
+            self._recover_if_dead(request.conversation_id)
             updated = self.approvals.decide(approval_id, principal=who, decision=decision,  # type: ignore[arg-type]
-                                            policy=self._policy, args=new_args,
+                                            policy=policy, args=new_args,
                                             comment=comment, new_token=new_token, now=now)
-            self.audit.append(kind=f"approval.{decision}", actor=who.name,
-                              conversation_id=request.conversation_id, turn_id=request.turn_id,
-                              policy_version=self._policy.version, data={
-                                  "approval_id": approval_id, "status": updated.status,
-                                  "args": new_args, "comment": comment,
-                                  "approvals": len(updated.approvers),
-                                  "approvals_needed": updated.approvals_needed})
+            self.audit.append_many([{
+                "kind": f"approval.{decision}", "actor": who.name,
+                "conversation_id": request.conversation_id, "turn_id": request.turn_id,
+                "policy_version": policy.version, "policy_digest": policy.digest, "data": {
+                    "approval_id": approval_id, "status": updated.status,
+                    "args": new_args, "comment": comment,
+                    "approvals": len(updated.approvers),
+                    "approvals_needed": updated.approvals_needed}}])
             if updated.status == "pending":
                 turn = self.conversations.get_turn(request.turn_id)
                 if turn is None:
@@ -395,8 +488,8 @@ class Agent:
                 return turn
             return self._resume(updated)
 
-    def _edited(self, request: ApprovalRequest,
-                args: dict[str, Any] | None) -> tuple[dict[str, Any], str]:
+    def _edited(self, request: ApprovalRequest, args: dict[str, Any] | None,
+                policy: Policy) -> tuple[dict[str, Any], str]:
         if not args:
             raise InvalidInput("edit needs args", details={"field": "args"})
         if request.kind == "reply":
@@ -405,18 +498,15 @@ class Agent:
                 raise InvalidInput('editing a reply takes args {"reply": "new text"}',
                                    details={"field": "args"})
             token = action_token(conversation_id=request.conversation_id, kind="reply",
-                                 tool=None, args=args, policy_version=self._policy.version,
-                                 draft_reply=request.draft_reply)
+                                 tool=None, args=args, policy_version=policy.version,
+                                 policy_digest=policy.digest, draft_reply=request.draft_reply)
             return dict(args), token
         spec = self.pack.registry.get(str(request.tool))
         merged = {**(request.args or {}), **args}
-        try:
-            canonical = spec.validate(merged)
-        except ToolArgumentError:
-            raise
+        canonical = spec.validate(merged)
         token = action_token(conversation_id=request.conversation_id, kind="action",
-                             tool=request.tool, args=canonical,
-                             policy_version=self._policy.version)
+                             tool=request.tool, args=canonical, policy_version=policy.version,
+                             policy_digest=policy.digest)
         return canonical, token
 
     def _resume(self, request: ApprovalRequest) -> Turn:
@@ -426,55 +516,90 @@ class Agent:
                                 durability="sync")
         return self._finish(request.conversation_id, out)
 
-    def _expire(self, request: ApprovalRequest) -> Turn | None:
+    def _close(self, request: ApprovalRequest, status: str) -> Turn | None:
+        """Close a pending request nobody may decide any more (``expired``: overdue;
+        ``superseded``: evaluated under another policy) and resume its conversation,
+        which applies on_expiry or, when superseded, escalates to a person."""
         with self.locks.hold(request.conversation_id, timeout=self.settings.lock_timeout):
-            expired = self.approvals.expire(request.approval_id, now=self.clock())
-            if expired is None:
+            closed = self.approvals.expire(request.approval_id, now=self.clock(),
+                                           status=status)  # type: ignore[arg-type]
+            if closed is None:
                 return None
-            self.audit.append(kind="approval.expired", actor=SYSTEM.name,
-                              conversation_id=request.conversation_id, turn_id=request.turn_id,
-                              policy_version=self._policy.version,
-                              data={"approval_id": request.approval_id,
-                                    "on_expiry": self._policy.approvals.on_expiry})
-            return self._resume(expired)
+            policy = self._policy
+            self.audit.append_many([{
+                "kind": f"approval.{status}", "actor": SYSTEM.name,
+                "conversation_id": request.conversation_id, "turn_id": request.turn_id,
+                "policy_version": policy.version, "policy_digest": policy.digest,
+                "data": {"approval_id": request.approval_id,
+                         "on_expiry": policy.approvals.on_expiry if status == "expired"
+                         else "escalate",
+                         "requested_under": {"version": request.policy_version,
+                                             "digest": request.policy_digest}}}])
+            return self._resume(closed)
 
     def expire_overdue(self) -> list[Turn]:
-        """Apply on_expiry to every overdue pending approval; returns the resumed turns."""
-        turns = []
+        """Apply on_expiry to every overdue pending approval, and close the approvals of a
+        policy no longer active; returns the resumed turns."""
+        turns = self.supersede_stale()
         for request in list(self.approvals.overdue(self.clock())):
-            turn = self._expire(request)
+            turn = self._close(request, "expired")
             if turn is not None:
                 turns.append(turn)
         return turns
 
     # -- recovery -------------------------------------------------------------------------
     def recover(self) -> list[Turn]:
-        """Finish runs that a crash left mid-step. Safe to run at any time."""
+        """Finish runs that a crash left mid-step. Safe to run at any time, from several
+        processes at once: a conversation a live process holds is skipped."""
+        self.sync_policy()
         finished: list[Turn] = []
         for conversation_id in self.conversations.with_status("running"):
             if self.locks.is_held_elsewhere(conversation_id):
                 continue  # a live process is working on it
             with self.locks.hold(conversation_id, timeout=self.settings.lock_timeout):
-                config = self._config(conversation_id)
-                snapshot = self.graph.get_state(config)
-                interrupted = any(task.interrupts for task in snapshot.tasks)
-                if interrupted:
-                    request = self.approvals.get(str(snapshot.values.get("approval_id")))
-                    if request.status != "pending":
-                        finished.append(self._resume(request))
-                        continue
-                elif snapshot.next:
-                    self.audit.append(kind="recover.resume", actor=SYSTEM.name,
-                                      conversation_id=conversation_id,
-                                      turn_id=snapshot.values.get("turn_id"),
-                                      policy_version=self._policy.version,
-                                      data={"next": list(snapshot.next)})
-                    self.graph.invoke(None, config, context=self.services, durability="sync")
-                if snapshot.values:
-                    finished.append(self._finish(conversation_id))
-                else:
-                    self.conversations.set_status(conversation_id, "idle")
+                turn = self._recover_if_dead(conversation_id)
+            if turn is not None:
+                finished.append(turn)
         return finished
+
+    def _recover_if_dead(self, conversation_id: str) -> Turn | None:
+        """With the conversation's lock held: a ``running`` status means the process that
+        ran it died; finish that run before anything else happens on it."""
+        try:
+            status = self.conversations.get(conversation_id)["status"]
+        except NotFound:
+            return None
+        if status != "running":
+            return None
+        return self._recover_locked(conversation_id)
+
+    def _recover_locked(self, conversation_id: str) -> Turn | None:
+        """Finish the interrupted run: its step is finished or failed according to the
+        execution ledger (a tool call recorded as succeeded is not repeated; one left
+        ``started`` is called again with the same idempotency key), and its Turn and
+        transcript lines are completed."""
+        config = self._config(conversation_id)
+        snapshot = self.graph.get_state(config)
+        interrupted = any(task.interrupts for task in snapshot.tasks)
+        if interrupted:
+            request = self.approvals.get(str(snapshot.values.get("approval_id")))
+            if request.status != "pending":
+                return self._resume(request)
+        elif snapshot.next:
+            self.audit.append(kind="recover.resume", actor=SYSTEM.name,
+                              conversation_id=conversation_id,
+                              turn_id=snapshot.values.get("turn_id"),
+                              policy_version=self._policy.version,
+                              data={"next": list(snapshot.next)})
+            try:
+                self.graph.invoke(None, config, context=self.services, durability="sync")
+            except Exception as exc:
+                self._fail(conversation_id, str(snapshot.values.get("turn_id")), exc)
+                raise
+        if snapshot.values:
+            return self._finish(conversation_id)
+        self.conversations.set_status(conversation_id, "idle")
+        return None
 
     # -- reading --------------------------------------------------------------------------
     def conversation(self, conversation_id: str) -> dict[str, Any]:

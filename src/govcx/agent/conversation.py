@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, select, update
 
 from govcx.agent.turn import Turn
-from govcx.errors import NotFound
+from govcx.errors import CustomerMismatch, NotFound
 from govcx.store.db import Database, dumps
 from govcx.store.schema import conversations, escalations, messages, turns
 
@@ -39,6 +39,10 @@ _TURN_EXISTS = select(turns.c.turn_id).where(turns.c.turn_id == bindparam("turn_
 _ADD_TURN = insert(turns)
 
 
+LOCAL_OWNER = "local"
+"""Owner of conversations started by trusted Python code without naming one."""
+
+
 def new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:20]}"
 
@@ -58,19 +62,31 @@ class ConversationStore:
             yield own
 
     def ensure(self, conversation_id: str, customer_id: str | None, *,
-               start: bool = False) -> dict[str, Any]:
-        """The conversation as it was (created idle on first use). With ``start``, mark
-        it running in the same transaction unless it waits for an approval."""
+               start: bool = False, owner: str | None = None) -> dict[str, Any]:
+        """The conversation as it was (created idle on first use, owned by ``owner``).
+        With ``start``, mark it running in the same transaction unless it waits for an
+        approval.
+
+        Raises NotFound when ``owner`` is given and the conversation belongs to another
+        (the same error as for an id that does not exist: no existence leak), and
+        CustomerMismatch when ``customer_id`` differs from the customer the conversation
+        is fixed to; nothing is changed then.
+        """
         now = self.clock()
         with self.db.begin() as conn:
             row = conn.execute(_CONVERSATION, {"conversation_id": conversation_id}).first()
             if row is None:
                 conn.execute(insert(conversations).values(
                     conversation_id=conversation_id, customer_id=customer_id,
+                    owner=owner or LOCAL_OWNER,
                     status="running" if start else "idle", turn_count=0, created_at=now,
                     updated_at=now))
                 return {"conversation_id": conversation_id, "customer_id": customer_id,
-                        "status": "idle", "turn_count": 0}
+                        "owner": owner or LOCAL_OWNER, "status": "idle", "turn_count": 0}
+            if owner is not None and row.owner != owner:
+                raise NotFound("conversation", conversation_id)
+            if customer_id and row.customer_id and customer_id != row.customer_id:
+                raise CustomerMismatch(conversation_id)
             data = dict(row._mapping)
             if customer_id and not row.customer_id:
                 conn.execute(update(conversations).where(
@@ -80,6 +96,18 @@ class ConversationStore:
             if start and row.status != "pending_approval":
                 conn.execute(_START, {"conv": conversation_id, "now": now})
             return data
+
+    def owned_by(self, conversation_id: str, owner: str) -> bool:
+        """Does the conversation exist and belong to ``owner``?"""
+        with self.db.read() as conn:
+            row = conn.execute(select(conversations.c.owner).where(
+                conversations.c.conversation_id == conversation_id)).first()
+        return row is not None and row.owner == owner
+
+    def check_owner(self, conversation_id: str, owner: str) -> None:
+        """NotFound unless the conversation exists and belongs to ``owner``."""
+        if not self.owned_by(conversation_id, owner):
+            raise NotFound("conversation", conversation_id)
 
     def get(self, conversation_id: str) -> dict[str, Any]:
         with self.db.read() as conn:

@@ -168,6 +168,7 @@ def create_app(settings: Settings | None = None, agent: Agent | None = None, *,
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(runtime.policies.sync)
+        await run_in_threadpool(runtime.recover)
         webhooks.start()
         sweeper = asyncio.create_task(_sweep(runtime, server.expiry_interval)) \
             if server.expiry_interval > 0 else None

@@ -20,6 +20,7 @@ from govcx.agent.locks import ConversationBusy
 from govcx.errors import (
     ApprovalStale,
     ConfigError,
+    Conflict,
     GovcxError,
     NotAuthorized,
     NotFound,
@@ -78,7 +79,7 @@ def status_for(exc: GovcxError) -> int:
         return 404
     if isinstance(exc, NotAuthorized):
         return 403
-    if isinstance(exc, ApprovalStale | ConversationBusy):
+    if isinstance(exc, ApprovalStale | ConversationBusy | Conflict):
         return 409
     if isinstance(exc, ToolArgumentError | ConfigError) or exc.code == "invalid_input":
         return 422

@@ -16,13 +16,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select
 
 from govcx.agent.agent import Agent, check_id, check_text
 from govcx.agent.conversation import new_id
 from govcx.agent.turn import Turn
-from govcx.api.auth import ROLE_ADMIN, ROLE_APPROVER, ROLE_AUDITOR, ROLE_CHANNEL, Caller, KeyRing
+from govcx.api.auth import ROLE_APPROVER, ROLE_CHANNEL, Caller, KeyRing
 from govcx.api.errors import ApiError
 from govcx.api.events import (
     APPROVAL_DECIDED,
@@ -37,10 +36,9 @@ from govcx.api.metrics import Metrics, summary
 from govcx.api.policy_store import PolicyActivations
 from govcx.api.schemas import ApprovalView, DecisionIn, MessageIn
 from govcx.api.settings import ServerSettings
-from govcx.api.store import conversation_owners
 from govcx.api.tracing import Tracing, TurnSpan
 from govcx.api.webhooks import WebhookDispatcher
-from govcx.errors import ApprovalStale, GovcxError, NotAuthorized
+from govcx.errors import ApprovalStale, GovcxError, NotAuthorized, NotFound
 from govcx.governance.approval import ApprovalRequest, check_authority
 from govcx.store.schema import approvals
 
@@ -71,6 +69,7 @@ class PreparedMessage:
     customer_id: str | None
     idempotency_key: str | None
     claimed: bool
+    owner: str
 
 
 class ApiRuntime:
@@ -88,7 +87,6 @@ class ApiRuntime:
         self.tracing = tracing
         self.idempotency = IdempotencyStore(agent.db)
         self._local = threading.local()
-        self._owners: dict[str, str] = {}
         self.policies = PolicyActivations(agent, bus)
         agent.observers.append(self._observe)
 
@@ -141,57 +139,28 @@ class ApiRuntime:
                 log.exception("progress sink failed")
 
     # -- conversations --------------------------------------------------------------------
-    def _owner(self, conversation_id: str, claim_for: str | None = None) -> str | None:
-        """The channel a conversation belongs to; ``claim_for`` claims an unowned one."""
-        owner = self._owners.get(conversation_id)
-        if owner is not None:
-            return owner
-        table = conversation_owners
-        if claim_for is None:
-            with self.agent.db.read() as conn:
-                row = conn.execute(select(table.c.principal).where(
-                    table.c.conversation_id == conversation_id)).first()
-        else:
-            try:
-                with self.agent.db.begin() as conn:
-                    row = conn.execute(select(table.c.principal).where(
-                        table.c.conversation_id == conversation_id)).first()
-                    if row is None:
-                        conn.execute(insert(table).values(conversation_id=conversation_id,
-                                                          principal=claim_for,
-                                                          created_at=time.time()))
-                        owner = claim_for
-            except IntegrityError:  # claimed at the same moment (PostgreSQL): read it
-                return self._owner(conversation_id)
-        if row is not None:
-            owner = row.principal
-        if owner is not None:
-            if len(self._owners) > 100_000:
-                self._owners.clear()
-            self._owners[conversation_id] = owner
-        return owner
+    @staticmethod
+    def _owner_of(caller: Caller) -> str | None:
+        """The owner a caller converses as: channels only see their own conversations;
+        approvers, auditors and admins (without the channel role) read any."""
+        if caller.has(ROLE_CHANNEL):
+            return caller.name
+        return None
 
-    def _check_owner(self, caller: Caller, conversation_id: str, *, claim: bool) -> None:
-        if caller.has(ROLE_APPROVER) or caller.has(ROLE_AUDITOR) or caller.has(ROLE_ADMIN):
-            if not caller.has(ROLE_CHANNEL) or not claim:
-                return
-        owner = self._owner(conversation_id, claim_for=caller.name if claim else None)
-        if owner is None and not claim:
-            self.agent.conversations.get(conversation_id)  # 404 if it does not exist
-            raise ApiError(403, "forbidden", f"conversation {conversation_id} was not started "
-                           f"through the API; {caller.name} may not read it",
-                           details={"conversation_id": conversation_id})
-        if owner is not None and owner != caller.name:
-            raise ApiError(403, "forbidden", f"conversation {conversation_id} belongs to "
-                           f"another channel; {caller.name} may not use it",
-                           details={"conversation_id": conversation_id})
+    def _check_owner(self, caller: Caller, conversation_id: str) -> None:
+        """404 for a conversation that is not the caller's, exactly as for one that does
+        not exist (no existence leak)."""
+        owner = self._owner_of(caller)
+        if owner is None:
+            self.agent.conversations.get(conversation_id)
+            return
+        self.agent.conversations.check_owner(conversation_id, owner)
 
     def create_conversation(self, caller: Caller, customer_id: str | None) -> str:
         conversation_id = new_id("conv")
         if customer_id is not None:
             check_id("customer_id", customer_id)
-        self._owner(conversation_id, claim_for=caller.name)
-        self.agent.conversations.ensure(conversation_id, customer_id)
+        self.agent.conversations.ensure(conversation_id, customer_id, owner=caller.name)
         return conversation_id
 
     def prepare_message(self, caller: Caller, conversation_id: str, body: MessageIn,
@@ -201,7 +170,15 @@ class ApiRuntime:
         check_text(body.text)
         if body.customer_id is not None:
             check_id("customer_id", body.customer_id)
-        self._check_owner(caller, conversation_id, claim=True)
+        owner = self._owner_of(caller)
+        conversations = self.agent.conversations
+        if owner is not None and not conversations.owned_by(conversation_id, owner):
+            try:
+                conversations.get(conversation_id)
+            except GovcxError:
+                pass  # a new id: the message starts a conversation owned by the caller
+            else:
+                raise NotFound("conversation", conversation_id)
         claimed = False
         if idempotency_key is not None:
             claim = self.idempotency.claim(
@@ -210,7 +187,7 @@ class ApiRuntime:
             claimed = claim.new
         return PreparedMessage(conversation_id=conversation_id, text=body.text,
                                customer_id=body.customer_id, idempotency_key=idempotency_key,
-                               claimed=claimed)
+                               claimed=claimed, owner=owner or caller.name)
 
     def run_message(self, message: PreparedMessage, sink: Sink | None = None,
                     on_token: TokenSink | None = None) -> Turn:
@@ -218,7 +195,8 @@ class ApiRuntime:
             with self._run("message", message.conversation_id, sink) as run:
                 turn = run.turn = self.agent.respond(
                     message.conversation_id, message.text, customer_id=message.customer_id,
-                    idempotency_key=message.idempotency_key, on_token=on_token)
+                    idempotency_key=message.idempotency_key, owner=message.owner,
+                    on_token=on_token)
         except GovcxError:
             if message.claimed and message.idempotency_key is not None:
                 self.idempotency.release(f"message:{message.conversation_id}",
@@ -236,7 +214,7 @@ class ApiRuntime:
 
     def conversation(self, caller: Caller, conversation_id: str) -> dict[str, Any]:
         check_id("conversation_id", conversation_id)
-        self._check_owner(caller, conversation_id, claim=False)
+        self._check_owner(caller, conversation_id)
         data = self.agent.conversation(conversation_id)
         data["pending_approvals"] = [
             self.approval_view(caller, ApprovalRequest.model_validate(a)).model_dump(mode="json")
@@ -251,10 +229,11 @@ class ApiRuntime:
             return ApprovalView.of(request, can_decide=False if caller.has(ROLE_APPROVER)
                                    else None)
         try:
-            if request.policy_version != self.agent.policy.version:
+            policy = self.agent.policy
+            if not request.bound_to(policy):
                 raise NotAuthorized(caller.name, "it was requested under policy "
-                                    f"{request.policy_version}; {self.agent.policy.version} "
-                                    "is active")
+                                    f"{request.policy_version} ({request.policy_digest[:12]}); "
+                                    f"{policy.version} ({policy.digest[:12]}) is active")
             check_authority(self.agent.policy, caller.principal, request, request.args)
             if caller.name in request.approvers:
                 raise NotAuthorized(caller.name, "already approved it; the second approval "
@@ -353,6 +332,17 @@ class ApiRuntime:
             current = self.agent.approvals.get(request.approval_id)
             if current.status == "expired":
                 self._expired(current, by_turn.get(current.turn_id))
+        return turns
+
+    def recover(self) -> list[Turn]:
+        """Finish the runs a dead process left mid-step (at start-up; safe with several
+        workers: a conversation another live worker holds is skipped)."""
+        with self._run("recovery", None):
+            turns = self.agent.recover()
+        for turn in turns:
+            log.info("recovered conversation %s: turn %s %s", turn.conversation_id,
+                     turn.turn_id, turn.status)
+            self._after_turn(turn)
         return turns
 
     # -- events of a Turn ----------------------------------------------------------------

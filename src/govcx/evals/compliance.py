@@ -138,7 +138,8 @@ def check_executions(policy: Policy, conversation_id: str,
                 f"{call} ran with approval {ex.approval_id}, which is {request.status}")))
             continue
         expected = action_token(conversation_id=conversation_id, kind="action", tool=ex.tool,
-                                args=ex.args, policy_version=policy.version)
+                                args=ex.args, policy_version=policy.version,
+                                policy_digest=policy.digest)
         if request.kind != "action" or request.tool != ex.tool or request.token != expected \
                 or request.conversation_id != conversation_id:
             out.append(Violation(kind="unbound_approval", message=(

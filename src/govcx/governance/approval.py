@@ -2,8 +2,10 @@
 
 A request packages what a human needs to decide: the action and its canonical
 arguments, tier, the rules that fired, rationale, evidence and the draft reply. Its
-token is a hash over tool, canonical arguments, policy version and conversation, so a
-decision applies to that action only; the executor recomputes it before running.
+token is a hash over tool, canonical arguments, policy version and content digest, and
+conversation, so a decision applies to that action under that exact policy only; the
+executor recomputes it before running. A request whose policy is no longer the active one
+is ``superseded``: it can no longer be decided, and its conversation goes to a person.
 
 Decisions are applied with optimistic concurrency (a version column), so when two
 approvers decide at the same moment exactly one wins and the other gets ApprovalStale.
@@ -11,6 +13,7 @@ approvers decide at the same moment exactly one wins and the other gets Approval
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
 import time
@@ -26,17 +29,17 @@ from govcx.governance.principal import Principal
 from govcx.store.db import Database, dumps
 from govcx.store.schema import approvals
 
-Status = Literal["pending", "approved", "rejected", "expired"]
+Status = Literal["pending", "approved", "rejected", "expired", "superseded"]
 DecisionKind = Literal["approve", "reject", "edit"]
 
 
 def action_token(*, conversation_id: str, kind: str, tool: str | None,
-                 args: dict[str, Any] | None, policy_version: str,
+                 args: dict[str, Any] | None, policy_version: str, policy_digest: str,
                  draft_reply: str | None = None) -> str:
-    """The binding of a decision to one action."""
+    """The binding of a decision to one action under one policy content."""
     material = dumps({
         "conversation_id": conversation_id, "kind": kind, "tool": tool, "args": args or {},
-        "policy_version": policy_version,
+        "policy_version": policy_version, "policy_digest": policy_digest,
         "reply": draft_reply if kind == "reply" else None,
     })
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
@@ -72,12 +75,18 @@ class ApprovalFields(BaseModel):
     decisions: list[Decision] = Field(default_factory=list)
     status: Status = "pending"
     policy_version: str
+    policy_digest: str = ""
+    """sha256 of the policy's canonical content the request was evaluated under."""
 
 
 class ApprovalRequest(ApprovalFields):
     """A stored request: the fields plus its token, the binding to exactly one action."""
 
     token: str
+
+    def bound_to(self, policy: Policy) -> bool:
+        """Was this request evaluated under exactly ``policy`` (version and content)?"""
+        return self.policy_version == policy.version and self.policy_digest == policy.digest
 
     @property
     def approvers(self) -> list[str]:
@@ -189,9 +198,10 @@ class ApprovalStore:
                 raise ApprovalStale(approval_id, f"it is already {request.status}")
             if now >= request.expires_at:
                 raise ApprovalStale(approval_id, "it has expired")
-            if request.policy_version != policy.version:
+            if not request.bound_to(policy):
                 raise ApprovalStale(approval_id, f"it was requested under policy "
-                                    f"{request.policy_version}, and {policy.version} is active")
+                                    f"{request.policy_version} ({request.policy_digest[:12]}), "
+                                    f"and {policy.version} ({policy.digest[:12]}) is active")
             effective_args = args if decision == "edit" else request.args
             check_authority(policy, principal, request, effective_args)
             if decision == "approve" and principal.name in request.approvers:
@@ -222,8 +232,14 @@ class ApprovalStore:
                 raise ApprovalStale(approval_id, "another decision was recorded at the same time")
         return request
 
-    def expire(self, approval_id: str, *, now: float | None = None) -> ApprovalRequest | None:
-        """Mark an overdue pending request expired; None if it was decided meanwhile."""
+    def stale(self, policy: Policy) -> builtins.list[ApprovalRequest]:
+        """Pending requests evaluated under another policy than ``policy``."""
+        return [r for r in self.list(status="pending", limit=100_000) if not r.bound_to(policy)]
+
+    def expire(self, approval_id: str, *, now: float | None = None,
+               status: Literal["expired", "superseded"] = "expired") -> ApprovalRequest | None:
+        """Close a pending request nobody may decide any more (overdue, or evaluated under
+        a policy no longer active); None if it was decided meanwhile."""
         now = time.time() if now is None else now
         with self.db.begin() as conn:
             row = conn.execute(select(approvals.c.body, approvals.c.version).where(
@@ -233,10 +249,15 @@ class ApprovalStore:
             request = ApprovalRequest.model_validate_json(row.body)
             if request.status != "pending":
                 return None
-            request.status = "expired"
-            conn.execute(update(approvals).where(approvals.c.approval_id == approval_id)
-                         .values(status="expired", body=request.model_dump_json(),
-                                 version=row.version + 1, updated_at=now))
+            request.status = status
+            # Optimistic like decide(): on PostgreSQL a decision may commit between the read
+            # and this update, and must not be overwritten by the expiry.
+            result = conn.execute(update(approvals).where(
+                approvals.c.approval_id == approval_id, approvals.c.version == row.version
+            ).values(status=status, body=request.model_dump_json(), version=row.version + 1,
+                     updated_at=now))
+            if result.rowcount != 1:
+                return None
         return request
 
 

@@ -18,6 +18,7 @@ import hashlib
 import json
 import re
 from datetime import timedelta
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -212,6 +213,13 @@ class Policy(_Model):
                         f"{', '.join(roles) or 'none'}",
                     )
         return self
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None,
+                   deep: bool = False) -> Policy:
+        """A copy; with ``update`` its content differs, so its digest is recomputed."""
+        copied = super().model_copy(update=update, deep=deep)
+        copied.__dict__.pop("digest", None)
+        return copied
 
     @functools.cached_property
     def digest(self) -> str:

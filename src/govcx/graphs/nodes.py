@@ -49,7 +49,8 @@ def _event(rt: Runtime[Services], state: TurnState, kind: str, data: dict[str, A
                                    "turn_id": state.get("turn_id"), **data})
     return {"kind": kind, "actor": actor, "data": data, "ts": rt.context.clock(),
             "conversation_id": state.get("conversation_id"), "turn_id": state.get("turn_id"),
-            "policy_version": rt.context.policy.version}
+            "policy_version": rt.context.policy.version,
+            "policy_digest": rt.context.policy.digest}
 
 
 def _flush(rt: Runtime[Services], state: TurnState, event: dict[str, Any], *,
@@ -328,7 +329,8 @@ def _approval_request(svc: Services, state: TurnState, policy: Policy,
     if tool is not None and proposal is not None:
         args = svc.registry.get(tool).validate(proposal.args)
     token = action_token(conversation_id=state["conversation_id"], kind=kind, tool=tool,
-                         args=args, policy_version=policy.version, draft_reply=draft_text)
+                         args=args, policy_version=policy.version, policy_digest=policy.digest,
+                         draft_reply=draft_text)
     approval_id = "apr_" + hashlib.sha256(f"{state['turn_id']}|{token}".encode()).hexdigest()[:20]
     now = svc.clock()
     plan = state.get("plan") or {}
@@ -345,7 +347,8 @@ def _approval_request(svc: Services, state: TurnState, policy: Policy,
         rules=list(decision.rules), rationale=rationale, evidence=evidence,
         draft_reply=draft_text, requested_at=now,
         expires_at=now + policy.approvals.expiry.total_seconds(),
-        approvals_needed=decision.approvers, policy_version=policy.version, token=token)
+        approvals_needed=decision.approvers, policy_version=policy.version,
+        policy_digest=policy.digest, token=token)
 
 
 def after_gate(state: TurnState) -> str:
@@ -378,6 +381,8 @@ def after_approval(state: TurnState) -> str:
     if status == "approved":
         return "execute" if approval.get("kind") == "action" else "guard_output"
     if status == "expired" and approval.get("on_expiry") == "escalate":
+        return "escalate"
+    if status == "superseded":  # the policy changed while it waited: a person decides
         return "escalate"
     return "guard_output"
 
@@ -425,6 +430,9 @@ def escalate(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     approval = state.get("approval") or {}
     if approval.get("status") == "expired":
         reason, rules = "approval expired", ["approvals.on_expiry=escalate"]
+    elif approval.get("status") == "superseded":
+        reason = "the policy changed while the request waited for approval"
+        rules = ["approval.superseded"]
     else:
         reason, rules = decision.get("reason", "escalated"), list(decision.get("rules") or [])
     plan = state.get("plan") or {}

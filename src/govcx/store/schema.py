@@ -19,7 +19,8 @@ metadata = MetaData()
 conversations = Table(
     "conversations", metadata,
     Column("conversation_id", String(64), primary_key=True),
-    Column("customer_id", String(128), nullable=True),
+    Column("customer_id", String(128), nullable=True),  # fixed by the first that names one
+    Column("owner", String(128), nullable=True),  # the channel (or cli/local) that started it
     Column("status", String(32), nullable=False),  # idle | running | pending_approval
     Column("last_turn_status", String(32), nullable=True),
     Column("turn_count", Integer, nullable=False, default=0),
@@ -71,6 +72,8 @@ executions = Table(
     Column("result", Text, nullable=True),
     Column("error", Text, nullable=True),
     Column("attempts", Integer, nullable=False, default=1),
+    Column("policy_version", String(64), nullable=True),
+    Column("policy_digest", String(64), nullable=True),
     Column("started_at", Float, nullable=False),
     Column("finished_at", Float, nullable=True),
 )
@@ -116,4 +119,24 @@ idempotency_keys = Table(
     Column("request_hash", String(64), nullable=False),
     Column("response", Text, nullable=True),
     Column("created_at", Float, nullable=False),
+)
+
+policies = Table(
+    "policies", metadata,
+    Column("version", String(64), primary_key=True),  # a version names one content, ever
+    Column("digest", String(64), nullable=False),  # sha256 of the canonical parsed form
+    Column("body", Text, nullable=False),  # the policy as canonical JSON
+    Column("source", String(300), nullable=False),  # file path or "PUT /v1/policy"
+    Column("registered_by", String(128), nullable=False),
+    Column("registered_at", Float, nullable=False),
+)
+
+policy_activations = Table(
+    "policy_activations", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),  # the newest is active
+    Column("version", String(64), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("source", String(300), nullable=False),
+    Column("activated_at", Float, nullable=False),
 )

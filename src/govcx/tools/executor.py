@@ -102,7 +102,7 @@ class Executor:
             self._require_bound_approval(policy, conversation_id, tool, canonical, approval_id)
         key = idempotency_key(conversation_id=conversation_id, step=approval_id or step,
                               tool=tool, args=canonical)
-        replay = self._ledger_begin(key, conversation_id, tool, canonical)
+        replay = self._ledger_begin(key, conversation_id, tool, canonical, policy)
         if replay is not None:
             return replay
         context: dict[str, Any] = {
@@ -132,21 +132,23 @@ class Executor:
             raise GateViolation(f"{tool} needs approval and none was given")
         request = self.approvals.get(approval_id)
         expected = action_token(conversation_id=conversation_id, kind="action", tool=tool,
-                                args=args, policy_version=policy.version)
+                                args=args, policy_version=policy.version,
+                                policy_digest=policy.digest)
         if request.status != "approved":
             raise GateViolation(f"approval {approval_id} is {request.status}, not approved")
         if request.conversation_id != conversation_id or request.token != expected:
             raise GateViolation(f"approval {approval_id} is bound to another action")
 
     def _ledger_begin(self, key: str, conversation_id: str, tool: str,
-                      args: dict[str, Any]) -> Execution | None:
+                      args: dict[str, Any], policy: Policy) -> Execution | None:
         now = time.time()
         with self.db.begin() as conn:
             row = conn.execute(_LEDGER_ROW, {"key": key}).first()
             if row is None:
                 conn.execute(_LEDGER_START, {
                     "key": key, "conversation_id": conversation_id, "tool": tool,
-                    "args": dumps(args), "status": "started", "attempts": 1, "started_at": now})
+                    "args": dumps(args), "status": "started", "attempts": 1, "started_at": now,
+                    "policy_version": policy.version, "policy_digest": policy.digest})
                 return None
             if row.status == "succeeded":
                 return Execution(tool=tool, args=args, status="executed",
