@@ -5,6 +5,9 @@
    duplicate, and there is exactly one effect.
 2. The process dies after the ledger recorded success but before the checkpoint: the
    step is replayed from the ledger and the tool (which does not dedupe) is not called.
+3. Nobody runs `recover`: the customer's next message on the conversation first finishes
+   the interrupted run (its step according to the ledger, its Turn and transcript), then
+   runs as a turn of its own.
 """
 
 from __future__ import annotations
@@ -58,6 +61,14 @@ RUNNER = textwrap.dedent('''
         pending = agent.approvals.list(status="pending")
         turn = agent.decide(pending[0].approval_id, principal="sup", decision="approve")
         print(json.dumps(turn.model_dump(mode="json")))
+    elif mode == "ask-again":  # a new message on the same conversation, no `recover` first
+        turn = agent.respond("crash-1", sys.argv[4], customer_id="C-1")
+        conversation = agent.conversation("crash-1")
+        print(json.dumps({"turn": turn.model_dump(mode="json"),
+                          "turns": conversation["turns"],
+                          "transcript": conversation["transcript"],
+                          "ledger": [{"status": r["status"], "tool": r["tool"]}
+                                     for r in conversation["actions"]]}))
     elif mode == "recover":
         print(json.dumps([t.model_dump(mode="json") for t in agent.recover()]))
 ''')
@@ -160,3 +171,32 @@ def test_kill_during_approved_execution_then_recover(tmp_path: Path) -> None:
     assert turns[0]["status"] == "answered", recovered.stderr
     assert turns[0]["actions"][0]["args"]["amount"] == 80.0
     assert len(_effects(home)) == 1
+
+
+@pytest.mark.parametrize("dedupe", [True, False])
+def test_a_new_message_recovers_the_interrupted_run_first(tmp_path: Path, dedupe: bool) -> None:
+    pack = _pack(tmp_path, kill_after_effect=dedupe, dedupe=dedupe)
+    home = tmp_path / "home"
+    (home / "packs" / "shop").mkdir(parents=True)
+    # dedupe: killed after the effect, before the ledger; else after the ledger's success.
+    (home / "packs" / "shop" / "kill-after-effect").touch()
+    (home / "kill-in-compose").touch()
+    crashed = _run(pack, home, "ask", "please refund $20 for order A-1001")
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+    assert len(_effects(home)) == 1
+    (home / "kill-in-compose").unlink(missing_ok=True)
+    again = _run(pack, home, "ask-again", "where is my order A-1001?")
+    assert again.returncode == 0, again.stderr
+    out = json.loads(again.stdout)
+    first, second = out["turns"]
+    assert first["status"] == "answered"
+    assert first["actions"] == [{**first["actions"][0], "tool": "issue_refund",
+                                 "status": "executed"}]
+    assert second["turn_id"] == out["turn"]["turn_id"] and second["actions"] == [] or \
+        all(a["tool"] != "issue_refund" for a in second["actions"])
+    # The interrupted turn is complete in the transcript before the new message.
+    roles = [(m["turn_id"], m["role"]) for m in out["transcript"]]
+    assert roles[:2] == [(first["turn_id"], "customer"), (first["turn_id"], "assistant")]
+    assert roles[2][0] == second["turn_id"]
+    assert [r["status"] for r in out["ledger"] if r["tool"] == "issue_refund"] == ["succeeded"]
+    assert len(_effects(home)) == 1  # exactly one refund

@@ -96,9 +96,15 @@ def test_channels_only_see_their_own_conversations(client: TestClient) -> None:
     cid = client.post("/v1/conversations", headers=auth("web")).json()["conversation_id"]
     assert client.post(f"/v1/conversations/{cid}/messages", json={"text": "hello"},
                        headers=auth("web")).status_code == 200
-    assert_error(client.get(f"/v1/conversations/{cid}", headers=auth("web2")), 403)
+    # Another channel's conversation is exactly as absent as one that does not exist.
+    absent = assert_error(client.get("/v1/conversations/conv_nope", headers=auth("web2")), 404)
+    theirs = assert_error(client.get(f"/v1/conversations/{cid}", headers=auth("web2")), 404,
+                          "not_found")
+    assert theirs["message"] == absent["message"].replace("conv_nope", cid)
     assert_error(client.post(f"/v1/conversations/{cid}/messages", json={"text": "hi"},
-                             headers=auth("web2")), 403)
+                             headers=auth("web2")), 404, "not_found")
+    assert len(client.get(f"/v1/conversations/{cid}", headers=auth("web")).json()[
+        "transcript"]) == 2  # web2's message ran nothing
     assert client.get(f"/v1/conversations/{cid}", headers=auth("web")).status_code == 200
     assert client.get(f"/v1/conversations/{cid}", headers=auth("sup")).status_code == 200
 
@@ -138,3 +144,26 @@ def test_dev_mode_creates_stable_keys_per_principal(
     with TestClient(app) as client:
         me = client.get("/v1/me", headers={"Authorization": f"Bearer {keys['boss']}"})
         assert me.json()["principal"] == "boss"
+
+
+def test_a_channel_cannot_take_over_a_conversation_started_elsewhere(
+        client: TestClient, api_agent: Agent) -> None:
+    api_agent.respond("cli-abc", "hello", customer_id="C-1", owner="cli")  # `govcx ask`
+    for response in (client.get("/v1/conversations/cli-abc", headers=auth("web")),
+                     client.post("/v1/conversations/cli-abc/messages",
+                                 json={"text": "please refund $20 for order A-1001"},
+                                 headers=auth("web"))):
+        assert_error(response, 404, "not_found")
+    assert len(api_agent.conversation("cli-abc")["transcript"]) == 2
+
+
+def test_a_message_for_another_customer_is_409_and_runs_nothing(client: TestClient) -> None:
+    cid = client.post("/v1/conversations", json={"customer_id": "C-1"},
+                      headers=auth("web")).json()["conversation_id"]
+    error = assert_error(client.post(f"/v1/conversations/{cid}/messages",
+                                     json={"text": "please refund $20 for order A-2000",
+                                           "customer_id": "C-2"}, headers=auth("web")),
+                         409, "customer_mismatch")
+    assert "C-1" not in error["message"]
+    assert client.get(f"/v1/conversations/{cid}", headers=auth("web")).json()[
+        "transcript"] == []

@@ -25,7 +25,8 @@ def test_get_policy(client: TestClient) -> None:
     body = client.get("/v1/policy", headers=auth("web")).json()
     assert body["version"] == "t1"
     assert body["policy"]["tools"]["issue_refund"]["approval_if"] == "amount > 50"
-    assert body["activated_by"] is None
+    assert body["activated_by"] == "system"  # the pack's file, at start-up
+    assert body["digest"] == client.app.state.runtime.agent.pack.policy.digest
 
 
 def test_put_yaml_activates_and_is_audited(client: TestClient, api_agent: Agent) -> None:
@@ -77,8 +78,18 @@ def test_a_changed_policy_needs_a_new_version(client: TestClient, api_agent: Age
     changed = _policy()
     changed["defaults"] = {"autonomy": "draft", "min_confidence": 0.9}
     assert_error(client.put("/v1/policy", json=changed, headers=auth("root")), 409,
-                 "policy_version_unchanged")
+                 "policy_version_conflict")
     assert api_agent.policy.defaults.min_confidence == 0.3
+    # An old version string cannot be re-activated with other content either.
+    assert client.put("/v1/policy", json=_policy(version="t2"),
+                      headers=auth("root")).status_code == 200
+    error = assert_error(client.put("/v1/policy", json=changed, headers=auth("root")), 409,
+                         "policy_version_conflict")
+    assert "bump the version" in error["message"]
+    assert api_agent.policy.version == "t2"
+    # The same content under its own version may come back (a rollback).
+    assert client.put("/v1/policy", json=same, headers=auth("root")).status_code == 200
+    assert api_agent.policy.version == "t1"
 
 
 def test_pending_approvals_of_the_old_version_become_stale(client: TestClient) -> None:
@@ -89,7 +100,10 @@ def test_pending_approvals_of_the_old_version_become_stale(client: TestClient) -
     assert view["can_decide"] is False
     error = assert_error(client.post(f"/v1/approvals/{aid}/decision",
                                      json={"decision": "approve"}, headers=auth("sup")), 409)
-    assert "policy" in error["message"]
+    assert "superseded" in error["message"] and "policy t1" in error["message"]
+    conversation = client.get(f"/v1/conversations/{view['conversation_id']}",
+                              headers=auth("web")).json()
+    assert conversation["turns"][-1]["status"] == "escalated"  # the customer was told
 
 
 def test_an_activated_policy_survives_a_restart(
@@ -100,7 +114,21 @@ def test_an_activated_policy_survives_a_restart(
     assert client.put("/v1/policy", json=_policy(version="t9"),
                       headers=auth("root")).status_code == 200
     restarted = with_extra_principals(make_agent())
-    assert restarted.policy.version == "t1"
+    assert restarted.policy.version == "t9"  # the deployment's active policy, not the file
     with TestClient(make_app(agent=restarted)) as other:
         body = other.get("/v1/policy", headers=auth("sup")).json()
     assert body["version"] == "t9" and body["activated_by"] == "root"
+
+
+def test_a_deeply_nested_body_is_a_422_not_a_500(client: TestClient) -> None:
+    deep_yaml = "version: t5\nx: " + "[" * 5000 + "]" * 5000 + "\n"
+    error = assert_error(client.put("/v1/policy", content=deep_yaml,
+                                    headers={**auth("root"), **YAML}), 422, "invalid_policy")
+    assert "nests deeper" in error["message"]
+    deep_json = '{"version": "t5", "x": ' + "[" * 5000 + "]" * 5000 + "}"
+    assert_error(client.put("/v1/policy", content=deep_json,
+                            headers={**auth("root"), "Content-Type": "application/json"}),
+                 422, "invalid_policy")
+    mapping = "version: t5\nx:\n" + "".join("  " * i + f"k{i}:\n" for i in range(1, 60))
+    assert_error(client.put("/v1/policy", content=mapping, headers={**auth("root"), **YAML}),
+                 422, "invalid_policy")

@@ -217,13 +217,15 @@ class Agent:
                 self._policy_seq = active.seq
         return self._policy
 
-    def set_policy(self, policy: Policy, *, actor: str, source: str = "Python API") -> bool:
+    def set_policy(self, policy: Policy, *, actor: str, source: str = "Python API",
+                   supersede: bool = True) -> bool:
         """Activate ``policy`` (already validated) for the whole deployment.
 
         Returns False when it is the active policy already. Raises PolicyVersionConflict
         when its version already names other content. Pending approvals requested under
         another policy can no longer be decided: they are superseded and their
-        conversations escalated to a person (the customer is told)."""
+        conversations escalated to a person (the customer is told); with ``supersede``
+        false the caller does that (``supersede_stale``) to announce the turns."""
         current = self.sync_policy()
         if policy.digest == current.digest and policy.version == current.version:
             self.policies.register(policy, actor=actor, source=source)
@@ -236,7 +238,8 @@ class Agent:
                 "data": {"previous_version": current.version, "version": policy.version,
                          "digest": policy.digest, "source": source}}], conn=conn)
         self._policy, self._policy_seq = policy, active.seq
-        self.supersede_stale()
+        if supersede:
+            self.supersede_stale()
         return True
 
     def supersede_stale(self) -> list[Turn]:

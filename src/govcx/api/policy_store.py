@@ -14,7 +14,6 @@ from pathlib import Path
 
 from govcx.agent.agent import Agent
 from govcx.agent.pack import _cross_check
-from govcx.api.auth import Caller
 from govcx.api.errors import ApiError
 from govcx.api.events import EventBus
 from govcx.governance.policy import Policy, parse_policy, policy_from_text
@@ -83,16 +82,6 @@ class PolicyActivations:
         policy = parse_policy(data, file=source)
         _cross_check(policy, Path(source), self.agent.pack.registry)
         return policy
-
-    def activate(self, caller: Caller, policy: Policy) -> bool:
-        """Activate ``policy`` for the deployment; False when it is active already.
-
-        A version that already names other content is refused (PolicyVersionConflict,
-        409: bump the version). Pending approvals of the old policy are superseded."""
-        changed = self.agent.set_policy(policy, actor=caller.name, source="PUT /v1/policy")
-        if changed:
-            self.bus.queue_changed()  # pending approvals of the old policy are gone
-        return changed
 
     def sync(self) -> None:
         """Pick up a policy another worker (or the CLI) activated."""

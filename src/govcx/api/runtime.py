@@ -40,6 +40,7 @@ from govcx.api.tracing import Tracing, TurnSpan
 from govcx.api.webhooks import WebhookDispatcher
 from govcx.errors import ApprovalStale, GovcxError, NotAuthorized, NotFound
 from govcx.governance.approval import ApprovalRequest, check_authority
+from govcx.governance.policy import Policy
 from govcx.store.schema import approvals
 
 log = logging.getLogger("govcx.api")
@@ -321,18 +322,44 @@ class ApiRuntime:
             self._after_turn(turn)
 
     def expire_overdue(self) -> list[Turn]:
-        """Apply on_expiry to overdue approvals (the background sweep)."""
+        """Apply on_expiry to overdue approvals, and close those of a policy no longer
+        active (the background sweep)."""
+        turns = self.supersede_stale()
         overdue = list(self.agent.approvals.overdue(self.agent.clock()))
         if not overdue:
-            return []
+            return turns
         with self._run("expiry", None):
-            turns = self.agent.expire_overdue()
-        by_turn = {t.turn_id: t for t in turns}
+            expired = self.agent.expire_overdue()
+        by_turn = {t.turn_id: t for t in expired}
         for request in overdue:
             current = self.agent.approvals.get(request.approval_id)
             if current.status == "expired":
                 self._expired(current, by_turn.get(current.turn_id))
+        return [*turns, *expired]
+
+    def supersede_stale(self) -> list[Turn]:
+        """Escalate the conversations whose pending approval was requested under another
+        policy than the active one, and announce it (webhooks, console)."""
+        self.agent.sync_policy()
+        if not self.agent.approvals.stale(self.agent.policy):
+            return []
+        with self._run("supersede", None):
+            turns = self.agent.supersede_stale()
+        for turn in turns:
+            self._after_turn(turn)
+        if turns:
+            self.bus.queue_changed()
         return turns
+
+    def activate_policy(self, caller: Caller, policy: Policy) -> bool:
+        """Activate ``policy`` for the deployment (PUT /v1/policy); False when it is the
+        active one already. Raises PolicyVersionConflict (409) for a reused version."""
+        changed = self.agent.set_policy(policy, actor=caller.name, source="PUT /v1/policy",
+                                        supersede=False)
+        if changed:
+            self.bus.queue_changed()
+            self.supersede_stale()
+        return changed
 
     def recover(self) -> list[Turn]:
         """Finish the runs a dead process left mid-step (at start-up; safe with several

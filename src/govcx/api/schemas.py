@@ -236,9 +236,11 @@ class PolicyView(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [POLICY_EXAMPLE]})
 
     version: str
+    digest: str = ""
+    """sha256 of the policy's canonical content; approvals are bound to it."""
     policy: dict[str, Any]
     activated_by: str | None = None
-    """Who activated it through the API (None: the pack's policy file)."""
+    """Who activated it (``system``: the pack's policy file at start-up)."""
     activated_at: float | None = None
 
 

@@ -28,6 +28,9 @@ from govcx.cli._common import (
 )
 from govcx.errors import GovcxError
 
+CLI_OWNER = "cli"
+"""Owner of the conversations the CLI starts: a channel of the API cannot use them."""
+
 app = typer.Typer(help="govcx: a governed agent runtime for customer support.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 approvals_app = typer.Typer(help="Work the approval queue.", no_args_is_help=True)
@@ -75,7 +78,7 @@ def ask(text: Annotated[str, typer.Argument(help="The customer's message.")],
     """Send one customer message and print the Turn."""
     agent = open_agent(pack)
     conversation_id = conversation or f"cli-{uuid.uuid4().hex[:12]}"
-    turn = agent.respond(conversation_id, text, customer_id=customer)
+    turn = agent.respond(conversation_id, text, customer_id=customer, owner=CLI_OWNER)
     if json_out:
         print_json(turn.model_dump(mode="json"))
         return
@@ -134,7 +137,8 @@ def chat(customer: Annotated[str | None, typer.Option(help="Customer id, e.g. C-
                     continue
                 turn = _inline_decision(agent, pending, line, who)
             else:
-                turn = agent.respond(conversation_id, line, customer_id=customer)
+                turn = agent.respond(conversation_id, line, customer_id=customer,
+                                     owner=CLI_OWNER)
             render.turn(turn)
             pending = turn.approval_id if turn.status == "pending_approval" else None
             if pending:

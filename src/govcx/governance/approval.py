@@ -194,6 +194,10 @@ class ApprovalStore:
             if row is None:
                 raise NotFound("approval", approval_id)
             request = ApprovalRequest.model_validate_json(row.body)
+            if request.status == "superseded":
+                raise ApprovalStale(approval_id, f"it is already superseded: it was requested "
+                                    f"under policy {request.policy_version}, which is no "
+                                    "longer active, and its conversation went to a person")
             if request.status != "pending":
                 raise ApprovalStale(approval_id, f"it is already {request.status}")
             if now >= request.expires_at:

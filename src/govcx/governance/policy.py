@@ -17,8 +17,8 @@ import functools
 import hashlib
 import json
 import re
-from datetime import timedelta
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 

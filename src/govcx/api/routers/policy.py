@@ -44,7 +44,8 @@ _JSON_EXAMPLE = {
 def _view(runtime: ApiRuntime) -> PolicyView:
     policy = runtime.agent.policy
     by, at = runtime.policies.activated or (None, None)
-    return PolicyView(version=policy.version, policy=policy.model_dump(mode="json"),
+    return PolicyView(version=policy.version, digest=policy.digest,
+                      policy=policy.model_dump(mode="json"),
                       activated_by=by, activated_at=at)
 
 
@@ -64,11 +65,14 @@ def get_policy(caller: CallerDep, runtime: RuntimeDep) -> Any:
 async def put_policy(caller: AdminCaller, runtime: RuntimeDep, request: Request) -> Any:
     """Validate the policy (schema, expressions, the pack's tools) and activate it.
 
-    A changed policy needs a new `version` (409 otherwise); sending the active policy again
-    changes nothing. Pending approvals requested under the old version become stale.
+    A version names one content forever: other content under a known version is 409
+    `policy_version_conflict` (bump the version); sending the active policy again changes
+    nothing; an earlier version with its own content may be activated again (a rollback).
+    Pending approvals requested under another policy are superseded: their conversations
+    are escalated to a person and the customer is told.
     """
     raw = await request.body()
     content_type = request.headers.get("content-type", "")
     policy = await run_in_threadpool(runtime.policies.parse, raw, content_type)
-    await run_in_threadpool(runtime.policies.activate, caller, policy)
+    await run_in_threadpool(runtime.activate_policy, caller, policy)
     return _view(runtime)
