@@ -192,8 +192,8 @@ def test_a_new_message_recovers_the_interrupted_run_first(tmp_path: Path, dedupe
     assert first["status"] == "answered"
     assert first["actions"] == [{**first["actions"][0], "tool": "issue_refund",
                                  "status": "executed"}]
-    assert second["turn_id"] == out["turn"]["turn_id"] and second["actions"] == [] or \
-        all(a["tool"] != "issue_refund" for a in second["actions"])
+    assert second["turn_id"] == out["turn"]["turn_id"]
+    assert all(a["tool"] != "issue_refund" for a in second["actions"])
     # The interrupted turn is complete in the transcript before the new message.
     roles = [(m["turn_id"], m["role"]) for m in out["transcript"]]
     assert roles[:2] == [(first["turn_id"], "customer"), (first["turn_id"], "assistant")]
