@@ -410,6 +410,7 @@ class Agent:
         decision = values.get("decision") or {}
         turn_decision = TurnDecision(route=decision["route"], rules=decision.get("rules", []),
                                      policy_version=decision["policy_version"],
+                                     policy_digest=decision.get("policy_digest") or "",
                                      reason=decision.get("reason", "")) if decision else None
         findings = [{"type": f["type"], "source": f["source"], "action": f["action"]}
                     for f in values.get("findings") or []]

@@ -32,6 +32,8 @@ class TurnDecision(BaseModel):
     route: str
     rules: list[str] = Field(default_factory=list)
     policy_version: str
+    policy_digest: str = ""
+    """sha256 of the policy content the gate decided under."""
     reason: str = ""
 
 

@@ -67,13 +67,14 @@ class GateDecision:
     rules: tuple[str, ...]
     reason: str
     policy_version: str
+    policy_digest: str = ""
     approval_kind: Literal["action", "reply"] | None = None
     tier: str | None = None
     approvers: int = 1
 
     def as_dict(self) -> dict[str, Any]:
         return {"route": self.route, "rules": list(self.rules), "reason": self.reason,
-                "policy_version": self.policy_version}
+                "policy_version": self.policy_version, "policy_digest": self.policy_digest}
 
 
 @lru_cache(maxsize=1024)
@@ -112,11 +113,11 @@ def approval_need(policy: Policy, tool: str, args: Mapping[str, Any],
 
 def decide(policy: Policy, facts: GateInput) -> GateDecision:
     """Route one turn. First matching rule wins; the order is the policy's priority."""
-    pv = policy.version
+    pv, digest = policy.version, policy.digest
 
     def out(route: Route, rules: Sequence[str], reason: str, **kw: Any) -> GateDecision:
         return GateDecision(route=route, rules=tuple(rules), reason=reason, policy_version=pv,
-                            **kw)
+                            policy_digest=digest, **kw)
 
     blocking = [f for f in facts.findings if f.action == "block"]
     if blocking:
