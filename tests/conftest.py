@@ -32,6 +32,16 @@ class Clock:
         return self.now
 
 
+TEST_DATA_KEY = "7e" * 32
+
+
+@pytest.fixture(autouse=True)
+def _data_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fixed at-rest data key (PostgreSQL outside dev mode refuses to start without
+    one); tests of the key's own resolution delete it."""
+    monkeypatch.setenv("GOVCX_DATA_KEY", TEST_DATA_KEY)
+
+
 @pytest.fixture
 def shop_pack_dir() -> Path:
     return SHOP

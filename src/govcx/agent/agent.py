@@ -44,10 +44,19 @@ from govcx.governance.principal import SYSTEM, Principal
 from govcx.graphs.context import Services
 from govcx.graphs.graph import build_graph
 from govcx.guardrails.guard import Guard
+from govcx.guardrails.pii import redact_values
 from govcx.knowledge.retriever import Retriever
 from govcx.store import migrate
 from govcx.store.db import Database, resolve_url
 from govcx.store.postgres import AdvisoryLocks
+from govcx.store.sealed import (
+    checkpoint_serde,
+    data_key,
+    private_dir,
+    private_file,
+    sqlite_secure,
+    tighten_tree,
+)
 from govcx.tools.executor import Executor
 
 log = logging.getLogger(__name__)
@@ -78,18 +87,22 @@ def check_text(text: Any) -> str:
     return text
 
 
-def open_checkpointer(url: str, state_dir: Path) -> BaseCheckpointSaver[Any]:
-    """SqliteSaver beside a SQLite database; PostgresSaver for PostgreSQL."""
+def open_checkpointer(url: str, state_dir: Path,
+                      key: bytes | None = None) -> BaseCheckpointSaver[Any]:
+    """SqliteSaver beside a SQLite database; PostgresSaver for PostgreSQL. With ``key``
+    (the data key) checkpoints are encrypted at rest (AES-GCM, govcx.store.sealed)."""
+    serde = checkpoint_serde(key) if key is not None else None
     if url.startswith("postgresql"):
         from govcx.store.postgres import open_postgres_saver
 
-        saver: BaseCheckpointSaver[Any] = open_postgres_saver(url)
+        saver: BaseCheckpointSaver[Any] = open_postgres_saver(url, serde=serde)
         return saver
-    conn = sqlite3.connect(str(state_dir / "checkpoints.db"), check_same_thread=False,
-                           timeout=30)
+    path = private_file(state_dir / "checkpoints.db")
+    conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
+    sqlite_secure(conn)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
-    sqlite_saver = SqliteSaver(conn)
+    sqlite_saver = SqliteSaver(conn, serde=serde)
     sqlite_saver.setup()
     return sqlite_saver
 
@@ -125,12 +138,16 @@ class Agent:
         self.state_dir = state_dir
         url = resolve_url(self.settings.database_url or pack.config.storage.url, state_dir)
         self.db = Database(url)
+        try:
+            key = data_key(self.settings, state_dir, backend=self.db.backend)
+        except GovcxError:
+            self.db.dispose()
+            raise
         migrate.prepare(self.db, auto_upgrade=self.settings.auto_migrate)
         self.audit = AuditLog(self.db)
         self.approvals = ApprovalStore(self.db)
         self.conversations = ConversationStore(self.db, clock=clock)
-        data_dir = state_dir / "packs" / pack.name
-        data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir = private_dir(state_dir / "packs" / pack.name)
         self.executor = Executor(db=self.db, registry=pack.registry, approvals=self.approvals,
                                  data_dir=data_dir)
         self.policies = PolicyStore(self.db)
@@ -151,11 +168,12 @@ class Agent:
 
             guard = build_guard(pack.policy.guards)
         self.guard = guard
-        self.checkpointer = open_checkpointer(url, state_dir)
+        self.checkpointer = open_checkpointer(url, state_dir, key)
         self.graph = build_graph(self.checkpointer)
         self.locks: ProcessLocks = (
             AdvisoryLocks(self.db) if self.db.backend == "postgresql"
             else ConversationLocks(state_dir / "locks"))
+        tighten_tree(state_dir)  # what third-party code (Chroma, a pack's store) created
         self.observers: list[Callable[[str, dict[str, Any]], None]] = []
         self._observers_lock = threading.Lock()
         self.services = Services(
@@ -378,8 +396,14 @@ class Agent:
                 "conversation_id": conversation_id, "turn_id": turn_id,
                 "policy_version": self._policy.version, "data": {"text": redacted}}],
                 conn=conn)
-            self.conversations.save_turn(turn, conn=conn)
+            self.conversations.save_turn(self._at_rest(turn), conn=conn)
         return turn
+
+    def _at_rest(self, turn: Turn) -> Turn:
+        """The Turn as stored: the reply may repeat the customer's own details back to
+        them, which the caller gets and the turns table does not."""
+        return Turn.model_validate(redact_values(turn.model_dump(mode="json"),
+                                                 self.guard.redact))
 
     def _finish(self, conversation_id: str, out: dict[str, Any] | None = None) -> Turn:
         """Build the Turn from the run's output (or, without one, the checkpointed state),
@@ -399,7 +423,7 @@ class Agent:
                 # decision, which must not overwrite it.
                 self.conversations.add_message(conversation_id, turn.turn_id, "system",
                                                turn.reply.text, conn=conn)
-            self.conversations.save_turn(turn, conn=conn)
+            self.conversations.save_turn(self._at_rest(turn), conn=conn)
             self.conversations.set_status(conversation_id,
                                           "pending_approval" if interrupted else "idle",
                                           last_turn_status=turn.status, count_turn=True,
@@ -454,6 +478,8 @@ class Agent:
             raise InvalidInput(f"decision {decision!r} is not valid; use approve, reject or edit",
                                details={"field": "decision"})
         request = self.approvals.get(approval_id)
+        if comment is not None:
+            comment = self.guard.redact(comment)  # stored in the approval and the audit
         now = self.clock()
         policy = self.sync_policy()
         if request.status == "pending" and now >= request.expires_at:

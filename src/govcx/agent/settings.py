@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -32,10 +33,18 @@ class Settings(BaseSettings):
     """Dev mode (``GOVCX_DEV=1``; ``make serve``, ``make chat`` and ``serve --dev`` set it):
     local keys are created in the state dir, and the CLI may decide as ``--as NAME``
     without a key (audited as unauthenticated). Never in production."""
+    data_key: SecretStr | None = None
+    """The key that encrypts checkpoints at rest (``GOVCX_DATA_KEY``, hex or text, at
+    least 16 bytes). Without it or ``data_key_file``: ``<state dir>/data.key``, created
+    0600 on SQLite or in dev mode; PostgreSQL outside dev mode refuses to start."""
+    data_key_file: Path | None = None
+    """A file holding the data key (``GOVCX_DATA_KEY_FILE``)."""
     lock_timeout: float = 30.0
     """Seconds a turn waits for another turn on the same conversation to finish."""
 
     def state_dir(self) -> Path:
-        path = self.home.expanduser().resolve()
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        """The state dir, created 0700 (group and other bits are taken off an existing one:
+        it holds the database, checkpoints and keys)."""
+        from govcx.store.sealed import private_dir
+
+        return private_dir(self.home.expanduser().resolve())

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -156,7 +157,8 @@ def create_app(settings: Settings | None = None, agent: Agent | None = None, *,
     metrics = Metrics(agent.db, agent.clock)
     bus = EventBus()
     webhooks = WebhookDispatcher(agent.db, hooks, secrets=secrets, settings=server,
-                                 metrics=metrics, transport=webhook_transport)
+                                 metrics=metrics, transport=webhook_transport,
+                                 redact=agent.guard.redact)
     bus.subscribe(webhooks.emit)
     tracing = Tracing.create(server.otlp_endpoint, service_name=f"govcx-{agent.pack.name}",
                              exporter=span_exporter)
@@ -225,4 +227,5 @@ async def _prune(agent: Agent, interval: float, older_than: float) -> None:
 def app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory`` and ``govcx serve --workers N``: settings from
     the environment."""
+    os.umask(0o077)  # a server entry point: owner-only files, see govcx.cli.main.main
     return create_app(ServerSettings())

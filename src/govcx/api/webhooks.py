@@ -22,7 +22,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -33,6 +33,7 @@ from govcx.api.events import Event
 from govcx.api.settings import ServerSettings
 from govcx.api.store import webhook_deliveries
 from govcx.errors import ConfigError
+from govcx.guardrails.pii import redact_values
 from govcx.store.db import Database, dumps
 
 log = logging.getLogger("govcx.api.webhooks")
@@ -94,8 +95,11 @@ class WebhookDispatcher:
 
     def __init__(self, db: Database, hooks: Sequence[WebhookConfig], *,
                  secrets: Mapping[str, str | None], settings: ServerSettings,
-                 metrics: Any = None, transport: httpx.BaseTransport | None = None) -> None:
+                 metrics: Any = None, transport: httpx.BaseTransport | None = None,
+                 redact: Callable[[str], str] | None = None) -> None:
         self.db = db
+        self.redact = redact
+        """Applied to every string of an event body before it is stored and sent."""
         self.hooks = list(hooks)
         self.secrets = dict(secrets)
         self.settings = settings
@@ -113,7 +117,10 @@ class WebhookDispatcher:
         hooks = [h for h in self.hooks if _matches(h, event.type)]
         if not hooks:
             return []
-        body = dumps(event.as_dict())
+        data = event.as_dict()
+        if self.redact is not None:
+            data = redact_values(data, self.redact)
+        body = dumps(data)
         now = time.time()
         created = []
         with self.db.begin() as conn:

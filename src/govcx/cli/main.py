@@ -7,6 +7,7 @@ Exit status: 0 ok, 1 a check failed (audit verify, eval thresholds, refused deci
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from pathlib import Path
 from typing import Annotated, Any
@@ -372,4 +373,8 @@ _mount_optional()
 
 
 def main() -> None:
+    # Owner-only files for everything this process creates, also by third-party code
+    # govcx does not control (Chroma's index, SQLite's -wal/-shm, a pack's own store);
+    # govcx's own files are created with explicit modes as well (govcx.store.sealed).
+    os.umask(0o077)
     app()

@@ -5,7 +5,10 @@ run directly without an NLP engine (Presidio's ``AnalyzerEngine`` wants a spaCy 
 which cannot be downloaded here). A few of them are widened where Presidio's patterns
 miss real formats: card numbers of every issuer prefix (still Luhn-checked) and phone
 numbers written in national formats that ``phonenumbers`` does not validate without a
-region. Person names and street addresses, which Presidio finds with a spaCy NER model,
+region. :mod:`govcx.guardrails.payment` adds what Presidio misses and redaction cannot
+miss: dot-separated and labelled card numbers, SSNs in every layout (also the sample
+numbers Presidio rejects) and labelled card security codes (``CARD_CVV``). Person names
+and street addresses, which Presidio finds with a spaCy NER model,
 come from :mod:`govcx.guardrails.names` and :mod:`govcx.guardrails.address`.
 
 Example:
@@ -19,7 +22,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from govcx.guardrails._hit import Hit as _Hit
@@ -27,6 +30,8 @@ from govcx.guardrails._offline import offline_tld_extractor
 from govcx.guardrails.address import StreetAddressRecognizer
 from govcx.guardrails.finding import Finding
 from govcx.guardrails.names import PersonRecognizer
+from govcx.guardrails.payment import CARD_CVV, CardRecognizer, CvvRecognizer, SsnRecognizer
+from govcx.guardrails.payment import luhn_valid as luhn_valid
 from govcx.guardrails.phone import PhoneRecognizer
 
 PATTERN_ENTITIES = (
@@ -34,6 +39,7 @@ PATTERN_ENTITIES = (
     "CREDIT_CARD",
     "IBAN_CODE",
     "US_SSN",
+    CARD_CVV,
     "IP_ADDRESS",
     "PHONE_NUMBER",
 )
@@ -45,6 +51,7 @@ _PRIORITY = {
     "IBAN_CODE": 1,
     "CREDIT_CARD": 2,
     "US_SSN": 3,
+    CARD_CVV: 3,
     "IP_ADDRESS": 4,
     "PHONE_NUMBER": 5,
     "STREET_ADDRESS": 6,
@@ -97,21 +104,6 @@ class _PresidioPatterns:
                     )
                 )
         return hits
-
-
-def luhn_valid(number: str) -> bool:
-    """Luhn checksum over the digits of ``number`` (separators ignored)."""
-    digits = [int(c) for c in number if c.isdigit()]
-    if len(digits) < 2:
-        return False
-    total = 0
-    for i, d in enumerate(reversed(digits)):
-        if i % 2 == 1:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
 
 
 def _card_ok(value: str) -> bool:
@@ -175,7 +167,10 @@ def _build_recognizers() -> list[Any]:
         _PresidioPatterns(
             AnyIssuerCardRecognizer(), "CREDIT_CARD", min_score=0.5, context=("card",)
         ),
+        CardRecognizer(),
         _PresidioPatterns(UsSsnRecognizer(), "US_SSN", min_score=0.4),
+        SsnRecognizer(),
+        CvvRecognizer(),
         _PresidioPatterns(IpRecognizer(), "IP_ADDRESS", min_score=0.5),
         PhoneRecognizer(),
     ]
@@ -285,3 +280,26 @@ def replace_spans(text: str, spans: Iterable[tuple[int, int, str]]) -> str:
         pos = end
     out.append(text[pos:])
     return "".join(out)
+
+
+IDENTIFIER_KEYS = frozenset({
+    "id", "turn_id", "conversation_id", "approval_id", "customer_id", "event_id",
+    "escalation_id", "delivery_id", "key_id", "idempotency_key", "policy_version",
+    "policy_digest", "tool", "status", "route", "intent", "type", "kind", "doc_id",
+    "chunk_id", "version", "rules", "action", "source", "decision", "principal", "actor",
+})
+"""Keys whose string values are identifiers or enumerations, never customer text."""
+
+
+def redact_values(value: Any, redact: Callable[[str], str],
+                  keep: frozenset[str] = IDENTIFIER_KEYS) -> Any:
+    """``value`` (JSON-like) with ``redact`` applied to every string, except the values of
+    keys in ``keep``: for bodies stored or sent (turns, webhook events)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, Mapping):
+        return {k: v if k in keep and not isinstance(v, Mapping | list)
+                else redact_values(v, redact, keep) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_values(v, redact, keep) for v in value]
+    return value

@@ -27,7 +27,7 @@ _TOKEN = re.compile(r"<([A-Z][A-Z_]*?)_(\d+)>")
 
 def _canonical(entity: str, value: str) -> str:
     value = value.strip()
-    if entity in ("PHONE_NUMBER", "CREDIT_CARD", "US_SSN"):
+    if entity in ("PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "CARD_CVV"):
         return entity + ":" + re.sub(r"\D", "", value)
     if entity in ("IBAN_CODE",):
         return entity + ":" + re.sub(r"\s", "", value).upper()

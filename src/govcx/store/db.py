@@ -53,7 +53,11 @@ class Database:
         self._write_lock: threading.Lock | None = None
         if self.backend == "sqlite":
             if parsed.database and parsed.database != ":memory:":
+                from govcx.store.sealed import private_file
+
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                # Created 0600 here: SQLite gives its -wal and -shm the database's mode.
+                private_file(Path(parsed.database))
             args = {"check_same_thread": False, "timeout": 30}
             # Pooled connections: closing the last connection to a WAL database checkpoints
             # and removes the WAL file, which costs milliseconds on every transaction.
@@ -106,6 +110,9 @@ def _sqlite_semantics(engine: Engine, *, immediate: bool) -> None:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA busy_timeout=30000")
+        # Deleted and overwritten rows (pruned transcripts, replaced values) are zeroed,
+        # not left readable in free pages.
+        cur.execute("PRAGMA secure_delete=ON")
         cur.close()
 
     @event.listens_for(engine, "begin")

@@ -1,0 +1,141 @@
+"""Customer data at rest: encrypted checkpoints and owner-only state files.
+
+The graph's checkpoints hold the customer's raw message for as long as a run needs it
+(the engine reads it; everything else govcx stores gets the redacted text). They are
+encrypted with AES-256-GCM (``cryptography``) through LangGraph's
+:class:`~langgraph.checkpoint.serde.encrypted.EncryptedSerializer`, with a data key kept
+outside the database (:func:`data_key`). Checkpoints written before encryption was turned
+on carry no cipher name in their type tag and still load.
+
+Files and folders govcx creates in the state dir are readable by their owner only
+(:func:`private_dir`, :func:`private_file`).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from langgraph.checkpoint.serde.encrypted import EncryptedSerializer
+
+from govcx.errors import ConfigError, GovcxError
+from govcx.store.keyfile import secret_key
+
+if TYPE_CHECKING:
+    from govcx.agent.settings import Settings
+
+CIPHER_NAME = "aesgcm"
+DATA_KEY_FILE = "data.key"
+_NONCE = 12
+
+
+class CheckpointUnreadable(GovcxError):
+    """A checkpoint was encrypted with another data key (or altered)."""
+
+    code = "checkpoint_unreadable"
+
+
+class AesGcmCipher:
+    """LangGraph's ``CipherProtocol`` over AES-256-GCM: a random 96-bit nonce per value,
+    stored before the ciphertext; the tag authenticates it (a changed byte fails)."""
+
+    def __init__(self, key: bytes) -> None:
+        # The configured key may be any length >= 16 bytes: derive the AES key from it.
+        derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                       info=b"govcx checkpoints v1").derive(key)
+        self._aead = AESGCM(derived)
+
+    def encrypt(self, plaintext: bytes) -> tuple[str, bytes]:
+        nonce = os.urandom(_NONCE)
+        return CIPHER_NAME, nonce + self._aead.encrypt(nonce, plaintext, None)
+
+    def decrypt(self, ciphername: str, ciphertext: bytes) -> bytes:
+        if ciphername != CIPHER_NAME:
+            raise CheckpointUnreadable(f"a checkpoint is encrypted with {ciphername!r}; "
+                                       f"this version of govcx reads {CIPHER_NAME!r}")
+        try:
+            return self._aead.decrypt(ciphertext[:_NONCE], ciphertext[_NONCE:], None)
+        except InvalidTag:
+            raise CheckpointUnreadable(
+                "a checkpoint cannot be decrypted with the configured data key "
+                "(GOVCX_DATA_KEY / GOVCX_DATA_KEY_FILE): the key changed or the row was "
+                "altered") from None
+
+
+def checkpoint_serde(key: bytes) -> EncryptedSerializer:
+    """The serializer for SqliteSaver/PostgresSaver ``serde=``: JSON+ then AES-GCM."""
+    return EncryptedSerializer(AesGcmCipher(key))
+
+
+def data_key(settings: Settings, state_dir: Path, *, backend: str) -> bytes:
+    """The at-rest data key: ``GOVCX_DATA_KEY``, else ``GOVCX_DATA_KEY_FILE``, else
+    ``<state_dir>/data.key`` (created 0600 on SQLite, whose data lives in the same
+    directory anyway, or in dev mode). PostgreSQL outside dev mode needs one configured:
+    a key created beside a server's database would be lost with the host."""
+    value = settings.data_key.get_secret_value() if settings.data_key else None
+    create = backend == "sqlite" or settings.dev
+    if not value and settings.data_key_file is None and not create:
+        raise ConfigError("settings", "no data key is configured for PostgreSQL; set "
+                          "GOVCX_DATA_KEY (64 hex characters) or GOVCX_DATA_KEY_FILE (a 0600 "
+                          "file holding one) so that checkpoints can be encrypted at rest "
+                          "(dev mode, GOVCX_DEV=1, creates one in the state dir)",
+                          field="data_key")
+    return secret_key(name="data key", value=value, file=settings.data_key_file,
+                      default_file=state_dir / DATA_KEY_FILE, create=create,
+                      env="GOVCX_DATA_KEY", file_env="GOVCX_DATA_KEY_FILE")
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and missing parents) as 0700; take group/other bits off it if it
+    exists. Returns ``path``."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _owner_only(path, 0o700)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """Create ``path`` empty as 0600 if missing (so SQLite's -wal/-shm, which copy the
+    database file's mode, are 0600 too); take group/other bits off it if it exists."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        _owner_only(path, 0o600)
+    else:
+        os.close(fd)
+    return path
+
+
+def _owner_only(path: Path, mode: int) -> None:
+    try:
+        current = stat.S_IMODE(path.stat().st_mode)
+        if current & 0o077:
+            os.chmod(path, current & ~0o077 | (mode & 0o700))
+    except PermissionError:  # not ours: leave it, the operator chose it
+        pass
+
+
+def tighten_tree(root: Path) -> None:
+    """Take group/other permission bits off everything under ``root`` (third-party code,
+    such as Chroma or a pack's own store, creates files with the process umask)."""
+    if not root.exists():
+        return
+    _owner_only(root, 0o700)
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames:
+            _owner_only(Path(dirpath) / name, 0o700)
+        for name in filenames:
+            p = Path(dirpath) / name
+            if not p.is_symlink():
+                _owner_only(p, 0o600)
+
+
+def sqlite_secure(conn: Any) -> None:
+    """PRAGMA secure_delete on a DB-API SQLite connection: deleted and overwritten
+    content is zeroed in the file instead of lingering in free pages."""
+    conn.execute("PRAGMA secure_delete=ON")
