@@ -396,10 +396,10 @@ class Agent:
                 "conversation_id": conversation_id, "turn_id": turn_id,
                 "policy_version": self._policy.version, "data": {"text": redacted}}],
                 conn=conn)
-            self.conversations.save_turn(self._at_rest(turn), conn=conn)
+            self.conversations.save_turn(self.at_rest(turn), conn=conn)
         return turn
 
-    def _at_rest(self, turn: Turn) -> Turn:
+    def at_rest(self, turn: Turn) -> Turn:
         """The Turn as stored: the reply may repeat the customer's own details back to
         them, which the caller gets and the turns table does not."""
         return Turn.model_validate(redact_values(turn.model_dump(mode="json"),
@@ -423,7 +423,7 @@ class Agent:
                 # decision, which must not overwrite it.
                 self.conversations.add_message(conversation_id, turn.turn_id, "system",
                                                turn.reply.text, conn=conn)
-            self.conversations.save_turn(self._at_rest(turn), conn=conn)
+            self.conversations.save_turn(self.at_rest(turn), conn=conn)
             self.conversations.set_status(conversation_id,
                                           "pending_approval" if interrupted else "idle",
                                           last_turn_status=turn.status, count_turn=True,
