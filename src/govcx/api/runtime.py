@@ -289,7 +289,8 @@ class ApiRuntime:
                 self._maybe_expired(approval_id)
             raise
         if idempotency_key is not None:
-            self.idempotency.complete(scope, idempotency_key, self.agent.at_rest(turn).model_dump(mode="json"))
+            stored = self.agent.at_rest(turn)  # no customer details at rest
+            self.idempotency.complete(scope, idempotency_key, stored.model_dump(mode="json"))
         self.metrics.decisions.labels(body.decision, "recorded").inc()
         self.metrics.decision_age.observe(max(0.0, self.agent.clock() - request.requested_at))
         updated = self.agent.approvals.get(approval_id)
