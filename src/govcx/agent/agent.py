@@ -131,7 +131,7 @@ class Agent:
         data_dir = state_dir / "packs" / pack.name
         data_dir.mkdir(parents=True, exist_ok=True)
         self.executor = Executor(db=self.db, registry=pack.registry, approvals=self.approvals,
-                                 data_dir=data_dir)
+                                 data_dir=data_dir, clock=clock)
         self._policy = pack.policy
         self.clock = clock
         self.engine = engine or build_engine(pack, mode=self.settings.engine_mode)
