@@ -109,16 +109,21 @@ class Executor:
                               tool=tool, args=canonical)
         try:
             need = approval_need(policy, tool, canonical, autonomy)
-            if approval_id is not None:
-                self._require_bound_approval(policy, conversation_id, tool, canonical,
-                                             approval_id)
-            elif need.needed:
-                raise GateViolation(f"{tool} needs approval and none was given")
+            approved = None
+            if need.needed or approval_id is not None:
+                try:
+                    self._require_bound_approval(policy, conversation_id, tool, canonical,
+                                                 approval_id)
+                    approved = approval_id
+                except (GateViolation, NotFound):
+                    if need.needed:
+                        raise
+                    # Not needed per call: it runs if the cumulative limits allow it.
             problem = amount_problem(policy, tool, canonical)
             if problem:
                 raise GateViolation(f"{tool}: {problem}")
             replay = self._ledger_begin(key, policy, conversation_id, customer_id, tool,
-                                        canonical, approval_id)
+                                        canonical, approved)
         except GateViolation as exc:
             self.release(key, exc.message)
             raise
