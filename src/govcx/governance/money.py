@@ -149,13 +149,10 @@ def problems(text: str, *, currency: str | None) -> tuple[str, ...]:
 def argument_problem(value: Any) -> str | None:
     """Why a proposed amount argument may not run: None when it is a plain positive
     number with at most two decimals, below :data:`MAX_AMOUNT`."""
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
         return f"{value!r} is not a number"
     if isinstance(value, float) and not math.isfinite(value):
         return f"{value!r} is not a finite number"
-    try:
-        decimal = Decimal(str(value).strip())
-    except InvalidOperation:
-        return f"{value!r} is not a number"
+    decimal = Decimal(str(value))
     _, problem = _check(decimal)
     return f"{value!r} {problem}" if problem else None
