@@ -273,7 +273,7 @@ def test_reservation_is_idempotent_per_turn_and_never_counts_itself(tmp_path: Pa
 
 
 def test_executor_refuses_a_crossing_without_reservation_or_approval(tmp_path: Path) -> None:
-    db, executor, clock = _setup(f"sqlite:///{tmp_path / 'l.db'}")
+    _db, executor, clock = _setup(f"sqlite:///{tmp_path / 'l.db'}")
     args = {"order_id": "A-1", "amount": 45.0}
     for i in range(2):  # within the limit without a reservation: checked and recorded at once
         ran = executor.run(policy=POLICY, conversation_id=f"c{i}", customer_id="C", tool="pay",
@@ -397,15 +397,11 @@ def _assert_within_limits(db: Database) -> None:
             executions.c.status == "succeeded", executions.c.approval_id.is_(None))).all()
     for i, limit in enumerate(POLICY.tools["pay"].limits):
         window = limit.window.total_seconds()
-        for row in rows:
-            def key(r: Any) -> Any:
-                if limit.per == "customer":
-                    return r.customer_id
-                if limit.per == "conversation":
-                    return r.conversation_id
-                return json.loads(r.args)[limit.per]
-
-            inside = [r for r in rows if key(r) == key(row)
+        keys = [r.customer_id if limit.per == "customer" else r.conversation_id
+                if limit.per == "conversation" else json.loads(r.args)[limit.per]
+                for r in rows]
+        for row, key in zip(rows, keys, strict=True):
+            inside = [r for r, k in zip(rows, keys, strict=True) if k == key
                       and row.started_at - window <= r.started_at <= row.started_at]
             total = sum(json.loads(r.args)["amount"] if limit.sum else 1 for r in inside)
             assert total <= limit.max + 1e-9, (i, limit, [dict(r._mapping) for r in inside])

@@ -146,8 +146,8 @@ def limit_rules(policy: Policy, tool: str, args: Mapping[str, Any],
     for i, limit in enumerate(tool_policy.limits):
         if limit.sum is not None:
             value = args.get(limit.sum)
-            numeric = isinstance(value, int | float) and not isinstance(value, bool)
-            amount = float(value) if numeric else float("inf")
+            amount = float(value) if isinstance(value, int | float) \
+                and not isinstance(value, bool) else float("inf")
         else:
             amount = 1.0
         if usage is None or i >= len(usage.used) or not amount < float("inf") \

@@ -30,8 +30,8 @@ from typing import Any, Literal
 from sqlalchemy import bindparam, insert, select, update
 
 from govcx.errors import GovcxError, NotFound, ToolArgumentError, ToolError
-from govcx.governance.approval import ApprovalStore, action_token
 from govcx.governance import limits
+from govcx.governance.approval import ApprovalStore, action_token
 from govcx.governance.gate import amount_problem, approval_need
 from govcx.governance.policy import Policy
 from govcx.store.db import Database, dumps
