@@ -200,3 +200,23 @@ def test_a_new_message_recovers_the_interrupted_run_first(tmp_path: Path, dedupe
     assert roles[2][0] == second["turn_id"]
     assert [r["status"] for r in out["ledger"] if r["tool"] == "issue_refund"] == ["succeeded"]
     assert len(_effects(home)) == 1  # exactly one refund
+
+
+def test_the_resent_message_after_a_crash_does_not_pay_twice(tmp_path: Path) -> None:
+    """The reproduced attack: kill -9 after the refund's effect, the customer resends the
+    same message to a restarted process: it used to run as a new turn, a second refund."""
+    pack = _pack(tmp_path, kill_after_effect=True, dedupe=True)
+    home = tmp_path / "home"
+    (home / "packs" / "shop").mkdir(parents=True)
+    (home / "packs" / "shop" / "kill-after-effect").touch()
+    text = "please refund $20 for order A-1001"
+    crashed = _run(pack, home, "ask", text)
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+    again = _run(pack, home, "ask-again", text)
+    assert again.returncode == 0, again.stderr
+    out = json.loads(again.stdout)
+    first, second = out["turns"]
+    assert first["actions"][0]["status"] == "executed"  # recovered, not run twice
+    assert second["status"] == "pending_approval"  # the same write again: a person decides
+    assert "tool.issue_refund.duplicate" in second["decision"]["rules"]
+    assert len(_effects(home)) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -92,7 +93,13 @@ def test_ledger_makes_retry_a_noop(executor: Executor) -> None:
                           args={"channel": "email"}, autonomy="act", step="t1")
     assert len(SEEN) == 1
     assert second.replayed and second.result == first.result and second.key == first.key
-    other_step = executor.run(policy=POLICY, conversation_id="c1", customer_id=None,
+    # Another step with the identical write is a duplicate (needs approval) within the
+    # policy's duplicate_window; with no window it is a new call.
+    with pytest.raises(GateViolation, match="duplicate"):
+        executor.run(policy=POLICY, conversation_id="c1", customer_id=None, tool="notify",
+                     args={"channel": "email"}, autonomy="act", step="t2")
+    no_window = POLICY.model_copy(update={"duplicate_window": timedelta(0)})
+    other_step = executor.run(policy=no_window, conversation_id="c1", customer_id=None,
                               tool="notify", args={"channel": "email"}, autonomy="act", step="t2")
     assert other_step.key != first.key and len(SEEN) == 2
 

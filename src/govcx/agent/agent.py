@@ -36,6 +36,7 @@ from govcx.agent.pack import Pack, load_pack
 from govcx.agent.settings import Settings
 from govcx.agent.turn import Action, Escalation, Reply, Turn, TurnDecision
 from govcx.errors import ApprovalStale, GovcxError, NotFound, PolicyError
+from govcx.governance import limits
 from govcx.governance.approval import ApprovalRequest, ApprovalStore, action_token
 from govcx.governance.audit import AuditLog
 from govcx.governance.policy import Policy
@@ -149,7 +150,7 @@ class Agent:
         self.conversations = ConversationStore(self.db, clock=clock)
         data_dir = private_dir(state_dir / "packs" / pack.name)
         self.executor = Executor(db=self.db, registry=pack.registry, approvals=self.approvals,
-                                 data_dir=data_dir)
+                                 data_dir=data_dir, clock=clock)
         self.policies = PolicyStore(self.db)
         self._policy, self._policy_seq = self._start_policy()
         self.clock = clock
@@ -372,6 +373,8 @@ class Agent:
             with self.db.begin() as conn:
                 self.conversations.set_status(conversation_id, "idle",
                                               last_turn_status="failed", conn=conn)
+                # Room the gate reserved for this run's tool call must stop counting.
+                limits.release_conversation(conn, conversation_id, reason="the turn failed")
                 self.audit.append_many([{
                     "kind": "turn.failed", "actor": SYSTEM.name,
                     "conversation_id": conversation_id, "turn_id": turn_id,

@@ -17,6 +17,7 @@ from typing import Any
 
 from govcx.agent.classifier import ClassifierConfig, IntentClassifier, builtin_out_of_scope
 from govcx.agent.engine import Classification, Draft, Plan, ReadFn, TurnContext
+from govcx.governance import money
 from govcx.governance.gate import Proposal
 from govcx.governance.policy import Policy
 from govcx.knowledge.retriever import Chunk
@@ -24,11 +25,6 @@ from govcx.tools.executor import Execution
 from govcx.tools.registry import ToolRegistry
 from govcx.tools.tool import ToolSpec
 
-_MONEY = re.compile(
-    r"(?:[$€£]\s?(\d{1,6}(?:,\d{3})*(?:\.\d{1,2})?))"
-    r"|(?:\b(\d{1,6}(?:\.\d{1,2})?)\s?(?:dollars|usd|eur|euros|bucks|pounds|gbp)\b)",
-    re.IGNORECASE,
-)
 _WORD = re.compile(r"[a-z0-9][a-z0-9'-]*")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 _STOP = frozenset("""a an the i me my we our you your it its is are was were be been am do does did
@@ -38,15 +34,10 @@ would like know tell let have has had not no yes any some about from by as all o
 
 
 def money_amounts(text: str) -> list[float]:
-    """Money amounts mentioned in ``text``, in order (``$80``, ``80 dollars``, ``€12.50``)."""
-    found: list[float] = []
-    for match in _MONEY.finditer(text):
-        raw = match.group(1) or match.group(2)
-        try:
-            found.append(float(raw.replace(",", "")))
-        except ValueError:
-            continue
-    return found
+    """Valid money amounts mentioned in ``text``, in order (``$80``, ``80 dollars``,
+    ``€12.50``), read from the normalised text; malformed ones ("$1e308") are left out
+    (the gate refuses to act on them: see :mod:`govcx.governance.money`)."""
+    return money.amounts(text)
 
 
 def terms(text: str) -> set[str]:

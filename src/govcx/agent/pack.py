@@ -196,6 +196,29 @@ def _cross_check(policy: Policy, policy_path: Path, registry: ToolRegistry) -> N
         if tool_policy.amount_arg and tool_policy.amount_arg not in spec.params:
             raise PolicyError(str(policy_path), f"{name} has no argument "
                               f"{tool_policy.amount_arg!r}", field=f"tools.{name}.amount_arg")
+        _check_limits(name, tool_policy.limits, spec.params, policy_path)
+
+
+def _check_limits(name: str, limits: Any, params: dict[str, Any], policy_path: Path) -> None:
+    """A limit sums a numeric argument of its tool and is kept per customer, per
+    conversation or per one of the tool's arguments."""
+    from govcx.errors import PolicyError
+
+    takes = ", ".join(params) or "no arguments"
+    for i, limit in enumerate(limits):
+        if limit.sum is not None:
+            kind = params.get(limit.sum, {}).get("type")
+            if kind is None and "anyOf" in params.get(limit.sum, {}):
+                kinds = [s.get("type") for s in params[limit.sum]["anyOf"]]
+                kind = "number" if {"number", "integer"} & set(kinds) else None
+            if limit.sum not in params or kind not in ("number", "integer"):
+                raise PolicyError(str(policy_path), f"{name} has no numeric argument "
+                                  f"{limit.sum!r} to sum; {name} takes {takes}",
+                                  field=f"tools.{name}.limits[{i}].sum")
+        if limit.per not in ("customer", "conversation") and limit.per not in params:
+            raise PolicyError(str(policy_path), f"per must be customer, conversation or an "
+                              f"argument of {name}; {name} takes {takes}",
+                              field=f"tools.{name}.limits[{i}].per")
 
 
 def _sample(schema: dict[str, Any]) -> Any:

@@ -17,3 +17,10 @@ SELF_HARM = ("I'm really sorry you're going through this. If you are in danger o
 NO_KNOWLEDGE = ("I don't have approved information to answer that, so I've passed your question "
                 "to a member of our team.")
 FALLBACK = "Thanks for your message. A member of our team will follow up shortly."
+
+
+def invalid_amount(currency: str | None) -> str:
+    """The clarifying question when an amount cannot be acted on as written."""
+    unit = f" in {currency}" if currency else ""
+    return ("I can only handle an amount" + unit + " written as a plain number, like 45 or "
+            "45.50. Could you tell me the amount again?")

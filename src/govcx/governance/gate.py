@@ -6,6 +6,11 @@ outcome except through those facts, which the gate treats as untrusted: a propos
 tool outside the workflow, or for an unknown tool, is refused, and an approval
 condition that cannot be evaluated requires approval.
 
+Cumulative limits are judged here too, from a fact: :class:`Usage`, what already ran or
+is reserved for the same tool and key within each limit's window (computed and reserved
+atomically by :mod:`govcx.governance.limits`). Without that fact, a tool with limits
+needs approval: an unknown usage never waves a write through.
+
 Example:
     >>> decide(policy, GateInput(intent="refund", confidence=0.9,
     ...        proposal=Proposal(tool="issue_refund", args={"amount": 80}))).route
@@ -19,6 +24,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
 
+from govcx.governance import money
 from govcx.governance.expr import Expression, ExpressionError
 from govcx.governance.policy import Policy
 from govcx.guardrails.finding import Finding
@@ -37,6 +43,17 @@ class Proposal:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Usage:
+    """What already counts against a proposal (never including the proposal itself)."""
+
+    used: tuple[float, ...] = ()
+    """Per limit of the tool, in the policy's order: the sum or count within its window."""
+    duplicate: bool = False
+    """An identical write already ran (or is reserved) in the conversation within the
+    policy's ``duplicate_window``."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class GateInput:
     intent: str | None
     confidence: float
@@ -49,6 +66,11 @@ class GateInput:
     corroborated: bool = True
     """False when the customer's own message does not support the intent a model chose
     (see ``govcx.graphs.corroboration``): no write then runs without a human."""
+    usage: Usage | None = None
+    """Cumulative usage for the proposal's tool; None when unknown."""
+    money_problems: tuple[str, ...] = ()
+    """Amounts in the customer's message that cannot be acted on (malformed, out of
+    range, another currency: :func:`govcx.governance.money.problems`)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -111,6 +133,50 @@ def approval_need(policy: Policy, tool: str, args: Mapping[str, Any],
                         approvers=tier.approvers)
 
 
+def limit_rules(policy: Policy, tool: str, args: Mapping[str, Any],
+                usage: Usage | None) -> tuple[str, ...]:
+    """The cumulative rules ``tool(args)`` breaks given ``usage``. Pure and total.
+
+    A limit is crossed when what is used plus this proposal exceeds ``max``; a sum whose
+    argument is not a number, or a usage that is unknown, counts as crossed.
+    """
+    tool_policy = policy.tools.get(tool)
+    if tool_policy is None or policy.is_read_only(tool):
+        return ()
+    rules: list[str] = []
+    for i, limit in enumerate(tool_policy.limits):
+        if limit.sum is not None:
+            value = args.get(limit.sum)
+            amount = float(value) if isinstance(value, int | float) \
+                and not isinstance(value, bool) else float("inf")
+        else:
+            amount = 1.0
+        if usage is None or i >= len(usage.used) or not amount < float("inf") \
+                or usage.used[i] + amount > limit.max + 1e-9:
+            rules.append(f"tool.{tool}.limits[{i}]")
+    if usage is not None and usage.duplicate:
+        rules.append(f"tool.{tool}.duplicate")
+    return tuple(rules)
+
+
+def amount_problem(policy: Policy, tool: str, args: Mapping[str, Any],
+                   text_problems: Sequence[str] = ()) -> str | None:
+    """Why a write's money amount may not run: the proposed amount argument is not a plain
+    positive number in range, or the customer's message states amounts that are not
+    (``text_problems``). None for read-only tools and tools that take no amount."""
+    tool_policy = policy.tools.get(tool)
+    if tool_policy is None or policy.is_read_only(tool):
+        return None
+    key = tool_policy.amount_key
+    if key in args:
+        problem = money.argument_problem(args[key])
+        if problem:
+            return f"{key} {problem}"
+    if text_problems and (tool_policy.amount_arg is not None or key in args):
+        return "; ".join(text_problems)
+    return None
+
+
 def decide(policy: Policy, facts: GateInput) -> GateDecision:
     """Route one turn. First matching rule wins; the order is the policy's priority."""
     pv, digest = policy.version, policy.digest
@@ -159,7 +225,15 @@ def decide(policy: Policy, facts: GateInput) -> GateDecision:
         if proposal.missing:
             return out("respond", ["slot.missing"],
                        f"asking the customer for {', '.join(proposal.missing)}")
+        invalid = amount_problem(policy, proposal.tool, proposal.args, facts.money_problems)
+        if invalid:
+            return out("respond", ["slot.invalid"],
+                       f"asking the customer again: {invalid}")
         need = approval_need(policy, proposal.tool, proposal.args, autonomy)
+        cumulative = limit_rules(policy, proposal.tool, proposal.args, facts.usage)
+        if cumulative:
+            need = ApprovalNeed(needed=True, rules=(*need.rules, *cumulative),
+                                tier=need.tier, approvers=need.approvers)
         if not facts.corroborated and not policy.is_read_only(proposal.tool):
             need = ApprovalNeed(needed=True, rules=(*need.rules, "intent.uncorroborated"),
                                 tier=need.tier, approvers=need.approvers)

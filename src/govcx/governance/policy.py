@@ -116,13 +116,75 @@ class Workflow(_Model):
     """If set, retrieval for this workflow prefers articles with these tags."""
 
 
+class Limit(_Model):
+    """A cumulative limit on one tool: ``{sum: amount, per: customer, window: 24h, max: 100}``
+    or ``{count: true, per: order_id, window: 30d, max: 2}``. The proposal plus what already
+    ran (or is reserved to run) for the same key within the window must not exceed ``max``;
+    crossing it sends the action to approval (rule ``tool.NAME.limits[I]``)."""
+
+    sum: str | None = None
+    """A numeric argument of the tool whose values are added up."""
+    count: bool | None = None
+    """``true``: count the calls instead."""
+    per: str
+    """``customer``, ``conversation`` or an argument of the tool (like ``order_id``)."""
+    window: timedelta
+    """How far back executions count (a duration: 30m, 24h, 7d)."""
+    max: float = Field(ge=0, allow_inf_nan=False)
+    """The most the window may hold without a human."""
+
+    @field_validator("window", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> timedelta:
+        if isinstance(value, timedelta):
+            duration = value
+        else:
+            duration = parse_duration(value)
+        if duration.total_seconds() <= 0:
+            raise ValueError("the window must be longer than zero")
+        return duration
+
+    @field_validator("per", "sum")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+            raise ValueError(f"{value!r} is not an argument name")
+        return value
+
+    @model_validator(mode="after")
+    def _one_measure(self) -> Limit:
+        if (self.sum is None) == (self.count is None) or self.count is False:
+            raise ValueError("a limit needs exactly one of `sum: ARGUMENT` or `count: true`")
+        return self
+
+    def describe(self) -> str:
+        measure = f"sum of {self.sum}" if self.sum else "count"
+        return f"{measure} per {self.per} within {_human(self.window)} at most {self.max:g}"
+
+
+def _human(duration: timedelta) -> str:
+    seconds = int(duration.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0 and seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
 class ToolPolicy(_Model):
     tier: str
     """Risk tier name; must be one of ``tiers``."""
     approval_if: str | None = None
     """CEL condition over the tool's arguments; true means a human must approve."""
     amount_arg: str | None = None
-    """Argument that carries a money amount, checked against approver ``max_amount``."""
+    """Argument that carries a money amount, checked against approver ``max_amount``; the
+    gate also refuses to run a write whose amount (this argument, else ``amount``) is not a
+    plain positive number in range."""
+    limits: list[Limit] = Field(default_factory=list)
+    """Cumulative limits (see :class:`Limit`); crossing any needs approval."""
+
+    @property
+    def amount_key(self) -> str:
+        return self.amount_arg or "amount"
 
     @field_validator("approval_if")
     @classmethod
@@ -176,6 +238,28 @@ class Policy(_Model):
     workflows: dict[str, Workflow]
     tools: dict[str, ToolPolicy] = Field(default_factory=dict)
     guards: GuardPolicy = Field(default_factory=GuardPolicy)
+    currency: str | None = None
+    """ISO 4217 code of the money the tools handle; an amount in another currency never
+    runs a write."""
+    duplicate_window: timedelta = timedelta(minutes=10)
+    """An identical write already run in the conversation within this window needs
+    approval (rule ``tool.NAME.duplicate``)."""
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Z]{3}", value):
+            raise ValueError(f"{value!r} is not an ISO 4217 currency code; use three "
+                             "capital letters, like USD, EUR or GBP")
+        return value
+
+    @field_validator("duplicate_window", mode="before")
+    @classmethod
+    def _duplicate_window(cls, value: Any) -> timedelta:
+        duration = value if isinstance(value, timedelta) else parse_duration(value)
+        if duration.total_seconds() < 0:
+            raise ValueError("the window cannot be negative")
+        return duration
 
     @field_validator("version", mode="before")
     @classmethod
@@ -257,7 +341,9 @@ class _FieldProblem(ValueError):
 
 
 def _describe(error: dict[str, Any]) -> tuple[str, str]:
-    path = ".".join(str(p) for p in error.get("loc", ()))
+    path = ""
+    for part in error.get("loc", ()):
+        path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else str(part)
     kind = error.get("type", "")
     ctx = error.get("ctx") or {}
     if kind == "extra_forbidden":

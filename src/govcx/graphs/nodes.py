@@ -19,7 +19,7 @@ from langgraph.types import interrupt
 from govcx.agent import replies
 from govcx.agent.engine import Classification, Draft, TurnContext
 from govcx.errors import ToolArgumentError
-from govcx.governance import gate
+from govcx.governance import gate, limits, money
 from govcx.governance.approval import ApprovalRequest, action_token
 from govcx.governance.policy import Policy
 from govcx.graphs.context import Services
@@ -28,7 +28,7 @@ from govcx.graphs.state import TurnState
 from govcx.guardrails.finding import Finding
 from govcx.guardrails.guard import OutputContext, OutputResult, apply_policy
 from govcx.knowledge.retriever import Chunk
-from govcx.tools.executor import Execution, GateViolation
+from govcx.tools.executor import Execution, GateViolation, idempotency_key
 
 _PLACEHOLDER = re.compile(r"<[A-Z][A-Z_]*(?:_\d+)?>")
 MIN_KNOWLEDGE_SUPPORT = 0.3
@@ -87,12 +87,14 @@ def _public(finding: Finding) -> dict[str, Any]:
 # -- guard_input -------------------------------------------------------------------------
 def guard_input(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     svc = runtime.context
-    result = svc.guard.scan_input(state["text"])
+    # Zero-width and other format characters removed, NFKC: "$4\u200b5" is read as $45.
+    text = money.normalise_text(state["text"])
+    result = svc.guard.scan_input(text)
     findings = apply_policy(result.findings, svc.policy.guards)
     # The redacted message joins the transcript with the policy gate's audit events.
     event = _event(runtime, state, "guard_input", {
         "text": result.redacted, "findings": [_public(f) for f in findings]}, actor="customer")
-    return {**_PER_TURN_RESET, "redacted": result.redacted,
+    return {**_PER_TURN_RESET, "text": text, "redacted": result.redacted,
             "findings": [asdict(f) for f in findings], "audit_buffer": [event]}
 
 
@@ -292,11 +294,15 @@ def policy_gate(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
                            proposal_error=proposal_error,
                            engine_error=str(engine_error) if engine_error else None,
                            corroborated=bool((state.get("classification") or {}).get(
-                               "corroborated", True)))
-    decision = gate.decide(policy, facts)
+                               "corroborated", True)),
+                           money_problems=money.problems(state["text"],
+                                                         currency=policy.currency))
+    decision = _decide_and_reserve(svc, state, policy, facts)
     out: dict[str, Any] = {"decision": {**decision.as_dict(),
                                         "approval_kind": decision.approval_kind,
                                         "tier": decision.tier}}
+    if "slot.invalid" in decision.rules and proposal is not None:
+        out["plan"] = _ask_amount_again(svc, state, policy, proposal)
     approval_id = None
     if decision.route == "await_approval":
         request = _approval_request(svc, state, policy, decision, proposal)
@@ -313,6 +319,47 @@ def policy_gate(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     _flush(runtime, state, event, messages=(_customer_message(state),))
     out["audit_buffer"] = None
     return out
+
+
+def _decide_and_reserve(svc: Services, state: TurnState, policy: Policy,
+                        facts: gate.GateInput) -> gate.GateDecision:
+    """Decide; for a write, with its cumulative usage, and reserve room for it when it
+    runs, in one transaction (so concurrent turns cannot all spend the same room).
+
+    Replayed after a crash, this finds its own reservation (same key) and never counts it.
+    """
+    proposal = facts.proposal
+    if proposal is None or proposal.missing or facts.proposal_error \
+            or not limits.tracked(policy, proposal.tool) or proposal.tool not in svc.registry:
+        return gate.decide(policy, facts)
+    key = idempotency_key(conversation_id=state["conversation_id"], step=state["turn_id"],
+                          tool=proposal.tool, args=proposal.args)
+    now = svc.clock()
+    with limits.transaction(svc.executor.db, proposal.tool) as conn:
+        usage = limits.usage(conn, policy, tool=proposal.tool, args=proposal.args,
+                             conversation_id=state["conversation_id"],
+                             customer_id=state.get("customer_id"), now=now, exclude_key=key)
+        decision = gate.decide(policy, replace(facts, usage=usage))
+        if decision.route == "execute":
+            limits.reserve(conn, key=key, conversation_id=state["conversation_id"],
+                           customer_id=state.get("customer_id"), tool=proposal.tool,
+                           args=proposal.args, now=now)
+        else:
+            limits.release(conn, key, reason=f"the gate routed {decision.route}")
+    return decision
+
+
+def _ask_amount_again(svc: Services, state: TurnState, policy: Policy,
+                      proposal: gate.Proposal) -> dict[str, Any]:
+    """The plan becomes a question for the amount (the rest of the arguments are kept)."""
+    plan = dict(state.get("plan") or {})
+    amount_key = policy.tools[proposal.tool].amount_key if proposal.tool in policy.tools \
+        else "amount"
+    args = {k: v for k, v in proposal.args.items() if k != amount_key}
+    plan["question"] = replies.invalid_amount(policy.currency)
+    plan["pending"] = {"intent": state.get("intent"), "tool": proposal.tool, "args": args,
+                       "awaiting": [amount_key]}
+    return plan
 
 
 def _customer_message(state: TurnState) -> tuple[str, str]:

@@ -68,14 +68,19 @@ executions = Table(
     Column("conversation_id", String(64), nullable=False, index=True),
     Column("tool", String(128), nullable=False),
     Column("args", Text, nullable=False),
-    Column("status", String(16), nullable=False),  # started | succeeded | failed
+    # reserved (by the policy gate, counted by limits) | started | succeeded | failed
+    # | released (a reservation that did not run)
+    Column("status", String(16), nullable=False),
     Column("result", Text, nullable=True),
     Column("error", Text, nullable=True),
     Column("attempts", Integer, nullable=False, default=1),
     Column("policy_version", String(64), nullable=True),
     Column("policy_digest", String(64), nullable=True),
-    Column("started_at", Float, nullable=False),
+    Column("started_at", Float, nullable=False),  # reserved or started at
     Column("finished_at", Float, nullable=True),
+    Column("customer_id", String(128), nullable=True),
+    Column("approval_id", String(64), nullable=True),  # the approval it ran under
+    Index("ix_executions_tool_started", "tool", "started_at"),
 )
 
 audit_events = Table(

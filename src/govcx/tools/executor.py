@@ -5,6 +5,11 @@ only with an approved request whose token binds exactly this tool, these canonic
 arguments, this policy version and this conversation. This check does not trust the
 graph; it is the last line of the guarantee that nothing gated runs unapproved.
 
+Cumulative limits are re-checked here too: a write that the policy gate reserved room
+for (a ``reserved`` ledger row under the same key) runs; one without a reservation or
+an approval bound to it runs only if the limits and the duplicate rule still hold, in
+the same transaction that records it as started. A refusal releases the reservation.
+
 The execution ledger records ``started`` before the call and ``succeeded``/``failed``
 after. A retried step whose ledger row says succeeded returns the recorded result and
 calls nothing; a row left ``started`` by a crash is called again with the same
@@ -17,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -24,8 +30,9 @@ from typing import Any, Literal
 from sqlalchemy import bindparam, insert, select, update
 
 from govcx.errors import GovcxError, NotFound, ToolArgumentError, ToolError
+from govcx.governance import limits
 from govcx.governance.approval import ApprovalStore, action_token
-from govcx.governance.gate import approval_need
+from govcx.governance.gate import amount_problem, approval_need
 from govcx.governance.policy import Policy
 from govcx.store.db import Database, dumps
 from govcx.store.schema import executions
@@ -79,8 +86,9 @@ class Executor:
     """Runs tools for a conversation, through the ledger and the approval check."""
 
     def __init__(self, *, db: Database, registry: ToolRegistry, approvals: ApprovalStore,
-                 data_dir: Path) -> None:
+                 data_dir: Path, clock: Callable[[], float] = time.time) -> None:
         self.db = db
+        self.clock = clock
         self.registry = registry
         self.approvals = approvals
         self.data_dir = data_dir
@@ -97,12 +105,28 @@ class Executor:
             canonical = spec.validate(args)
         except ToolArgumentError as exc:
             return Execution(tool=tool, args=args, status="refused", error=exc.message)
-        need = approval_need(policy, tool, canonical, autonomy)
-        if need.needed:
-            self._require_bound_approval(policy, conversation_id, tool, canonical, approval_id)
         key = idempotency_key(conversation_id=conversation_id, step=approval_id or step,
                               tool=tool, args=canonical)
-        replay = self._ledger_begin(key, conversation_id, tool, canonical, policy)
+        try:
+            need = approval_need(policy, tool, canonical, autonomy)
+            approved = None
+            if need.needed or approval_id is not None:
+                try:
+                    self._require_bound_approval(policy, conversation_id, tool, canonical,
+                                                 approval_id)
+                    approved = approval_id
+                except (GateViolation, NotFound):
+                    if need.needed:
+                        raise
+                    # Not needed per call: it runs if the cumulative limits allow it.
+            problem = amount_problem(policy, tool, canonical)
+            if problem:
+                raise GateViolation(f"{tool}: {problem}")
+            replay = self._ledger_begin(key, policy, conversation_id, customer_id, tool,
+                                        canonical, approved)
+        except GateViolation as exc:
+            self.release(key, exc.message)
+            raise
         if replay is not None:
             return replay
         context: dict[str, Any] = {
@@ -139,16 +163,37 @@ class Executor:
         if request.conversation_id != conversation_id or request.token != expected:
             raise GateViolation(f"approval {approval_id} is bound to another action")
 
-    def _ledger_begin(self, key: str, conversation_id: str, tool: str,
-                      args: dict[str, Any], policy: Policy) -> Execution | None:
-        now = time.time()
-        with self.db.begin() as conn:
+    def _ledger_begin(self, key: str, policy: Policy, conversation_id: str,
+                      customer_id: str | None, tool: str, args: dict[str, Any],
+                      approval_id: str | None) -> Execution | None:
+        now = self.clock()
+        # Approved calls are counted but not limited (a human allowed crossing the limit).
+        checked = limits.tracked(policy, tool) and approval_id is None
+        with limits.transaction(self.db, tool) if checked else self.db.begin() as conn:
             row = conn.execute(_LEDGER_ROW, {"key": key}).first()
-            if row is None:
-                conn.execute(_LEDGER_START, {
-                    "key": key, "conversation_id": conversation_id, "tool": tool,
-                    "args": dumps(args), "status": "started", "attempts": 1, "started_at": now,
-                    "policy_version": policy.version, "policy_digest": policy.digest})
+            if row is None or row.status == "released":
+                if checked:
+                    current = limits.usage(conn, policy, tool=tool, args=args,
+                                           conversation_id=conversation_id,
+                                           customer_id=customer_id, now=now, exclude_key=key)
+                    rules = limits.crossed(policy, tool, args, current)
+                    if rules:
+                        raise GateViolation(f"{tool} would cross {', '.join(rules)} and has "
+                                            "no reservation from the policy gate or approval")
+                if row is None:
+                    conn.execute(_LEDGER_START, {
+                        "key": key, "conversation_id": conversation_id, "tool": tool,
+                        "args": dumps(args), "status": "started", "attempts": 1,
+                        "started_at": now, "customer_id": customer_id,
+                        "approval_id": approval_id, "policy_version": policy.version,
+                        "policy_digest": policy.digest})
+                    return None
+            if row.status in ("reserved", "released"):
+                # The call the gate reserved room for (counted from the reservation on).
+                conn.execute(update(executions).where(executions.c.key == key).values(
+                    status="started", attempts=1, approval_id=approval_id,
+                    policy_version=policy.version, policy_digest=policy.digest,
+                    started_at=now if row.status == "released" else row.started_at))
                 return None
             if row.status == "succeeded":
                 return Execution(tool=tool, args=args, status="executed",
@@ -161,6 +206,11 @@ class Executor:
             conn.execute(update(executions).where(executions.c.key == key)
                          .values(attempts=row.attempts + 1))
             return None
+
+    def release(self, key: str, reason: str | None = None) -> bool:
+        """Release the reservation under ``key`` (a refused call): it stops counting."""
+        with self.db.begin() as conn:
+            return limits.release(conn, key, reason=reason)
 
     def _ledger_end(self, key: str, status: str, result: dict[str, Any] | None,
                     error: str | None) -> None:
