@@ -8,6 +8,7 @@ GovcxError
 ├── ConfigError                 a pack, policy or settings file is wrong
 │   └── PolicyError             policy.yaml: file, field path, reason
 ├── NotFound                    an id that does not exist (conversation, approval, tool)
+├── Unauthenticated             no key, or a key that is unknown, malformed or revoked
 ├── ToolError                   a tool refused or failed (raised by pack tools)
 │   └── ToolArgumentError       arguments do not match the tool's schema
 ├── ApprovalError               a decision that cannot be applied
@@ -64,6 +65,13 @@ class NotFound(GovcxError):
         super().__init__(msg, details={"kind": kind, "id": ident})
         self.kind = kind
         self.ident = ident
+
+
+class Unauthenticated(GovcxError):
+    """A command that needs an API key got none, or one that is unknown, malformed or
+    revoked. The message says how to create and pass a key."""
+
+    code = "unauthenticated"
 
 
 class ToolError(GovcxError):

@@ -355,8 +355,13 @@ class Agent:
         return who if isinstance(who, Principal) else self.pack.principal(who)
 
     def decide(self, approval_id: str, *, principal: str | Principal, decision: str,
-               args: dict[str, Any] | None = None, comment: str | None = None) -> Turn:
+               args: dict[str, Any] | None = None, comment: str | None = None,
+               authenticated: bool = True) -> Turn:
         """Approve, reject or edit a pending approval, then resume its conversation.
+
+        ``principal`` is trusted (this is Python code): a name, matched canonically, or a
+        Principal. ``authenticated=False`` records a dev-mode decision made by name only
+        (``--as`` without a key): the Decision and its audit event are flagged.
 
         Raises ApprovalStale (decided, expired, stale policy, lost a race), NotAuthorized,
         ToolArgumentError (edit with bad arguments), NotFound.
@@ -380,14 +385,16 @@ class Agent:
         with self.locks.hold(request.conversation_id, timeout=self.settings.lock_timeout):
             updated = self.approvals.decide(approval_id, principal=who, decision=decision,  # type: ignore[arg-type]
                                             policy=self._policy, args=new_args,
-                                            comment=comment, new_token=new_token, now=now)
+                                            comment=comment, new_token=new_token, now=now,
+                                            authenticated=authenticated)
             self.audit.append(kind=f"approval.{decision}", actor=who.name,
                               conversation_id=request.conversation_id, turn_id=request.turn_id,
                               policy_version=self._policy.version, data={
                                   "approval_id": approval_id, "status": updated.status,
                                   "args": new_args, "comment": comment,
                                   "approvals": len(updated.approvers),
-                                  "approvals_needed": updated.approvals_needed})
+                                  "approvals_needed": updated.approvals_needed,
+                                  "authenticated": authenticated})
             if updated.status == "pending":
                 turn = self.conversations.get_turn(request.turn_id)
                 if turn is None:

@@ -22,7 +22,7 @@ from sqlalchemy import insert, select, update
 
 from govcx.errors import ApprovalStale, DuplicateApprover, NotAuthorized, NotFound
 from govcx.governance.policy import Policy
-from govcx.governance.principal import Principal
+from govcx.governance.principal import Principal, canonical_name
 from govcx.store.db import Database, dumps
 from govcx.store.schema import approvals
 
@@ -48,6 +48,8 @@ class Decision(BaseModel):
     args: dict[str, Any] | None = None
     comment: str | None = None
     at: float
+    authenticated: bool = True
+    """False for a dev-mode decision made as ``--as NAME`` without a key."""
 
 
 class ApprovalFields(BaseModel):
@@ -172,7 +174,8 @@ class ApprovalStore:
 
     def decide(self, approval_id: str, *, principal: Principal, decision: DecisionKind,
                policy: Policy, args: dict[str, Any] | None = None, comment: str | None = None,
-               new_token: str | None = None, now: float | None = None) -> ApprovalRequest:
+               new_token: str | None = None, now: float | None = None,
+               authenticated: bool = True) -> ApprovalRequest:
         """Apply one decision atomically; raises ApprovalStale, NotAuthorized.
 
         ``args`` and ``new_token`` are required for ``edit`` (already validated against the
@@ -194,11 +197,13 @@ class ApprovalStore:
                                     f"{request.policy_version}, and {policy.version} is active")
             effective_args = args if decision == "edit" else request.args
             check_authority(policy, principal, request, effective_args)
-            if decision == "approve" and principal.name in request.approvers:
+            if decision == "approve" and canonical_name(principal.name) in {
+                    canonical_name(name) for name in request.approvers}:
                 raise DuplicateApprover(principal.name, "already approved this request; "
                                         "a second approval must come from someone else")
             record = Decision(principal=principal.name, decision=decision, args=args if decision ==
-                              "edit" else None, comment=comment, at=now)
+                              "edit" else None, comment=comment, at=now,
+                              authenticated=authenticated)
             if decision == "reject":
                 request.status = "rejected"
                 request.decisions.append(record)
