@@ -193,6 +193,7 @@ def _check_principals(config: PackConfig, config_path: Path, policy: Policy,
                               "unique so one person cannot act as two (rename or merge them)",
                               field="principals")
         seen[key] = name
+    for name in config.principals:
         if name != name.strip():
             raise ConfigError(str(config_path), f"principal {name!r} has leading or trailing "
                               f"spaces; write it as {name.strip()!r}", field="principals")

@@ -108,7 +108,7 @@ def chat(customer: Annotated[str | None, typer.Option(help="Customer id, e.g. C-
     conversation_id = f"chat-{uuid.uuid4().hex[:12]}"
     console.print(f"[bold]govcx chat[/bold] · pack [cyan]{agent.pack.name}[/cyan] · customer "
                   f"{customer or '-'} · approvals {inline.describe()} · /help for commands",
-                  highlight=False)
+                  highlight=False, soft_wrap=True)
     pending: str | None = None
     while True:
         try:
