@@ -55,7 +55,7 @@ def db_only_app(api_agent: Agent, tmp_path: Path) -> Callable[[], FastAPI]:
 def test_database_keys_only_and_revocation_at_once(
         api_agent: Agent, db_only_app: Callable[[], FastAPI]) -> None:
     store = KeyStore(api_agent.db)
-    with pytest.raises(ConfigError, match="no API keys are configured.*govcx keys create"):
+    with pytest.raises(ConfigError, match=r"no API keys are configured.*govcx keys create"):
         db_only_app()
     web, sup = store.create("web"), store.create("sup")
     with TestClient(db_only_app()) as client:

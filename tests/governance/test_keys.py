@@ -68,7 +68,7 @@ def test_wrong_secret_malformed_and_unknown_keys_are_refused(agent: Agent) -> No
     with pytest.raises(Unauthenticated, match="unknown API key"):
         store.verify("gcx_0123456789ab_" + "x" * 43)
     for bad in ("", "sup", "gcx_dev_abc", "Bearer " + issued.key):
-        with pytest.raises(Unauthenticated, match="malformed.*govcx keys create"):
+        with pytest.raises(Unauthenticated, match=r"malformed.*govcx keys create"):
             store.verify(bad)
 
 

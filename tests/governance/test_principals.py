@@ -77,5 +77,5 @@ def test_any_spelling_of_a_name_is_that_one_principal(name: str, left: str, righ
 
 
 def test_an_unknown_name_names_the_principals() -> None:
-    with pytest.raises(ConfigError, match="unknown principal 'dana'.*boss, boss2"):
+    with pytest.raises(ConfigError, match=r"unknown principal 'dana'.*boss, boss2"):
         _shop().principal("dana")
