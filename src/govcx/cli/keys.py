@@ -8,6 +8,7 @@ The same keys authenticate the HTTP API and the CLI's deciding commands
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -43,10 +44,18 @@ def _when(ts: float | None) -> str:
 @keys_app.command("create")
 @handle_errors
 def create(principal: Annotated[str, typer.Argument(help="A principal of the pack, e.g. dana.")],
+           out: Annotated[Path | None, typer.Option(
+               "--out", help="Write the key to this new file (mode 600) instead of printing "
+                             "it; pass the file to --key-file.", show_default=False)] = None,
            pack: PackOpt = None, json_out: JsonOpt = False) -> None:
     """Create a key for PRINCIPAL and print it once (it is stored only as a hash)."""
     import getpass
+    import os
 
+    from govcx.errors import GovcxError
+
+    if out is not None and out.expanduser().exists():
+        raise GovcxError(f"{out} already exists; choose a new file for the key (--out)")
     the_pack, store = _open(pack)
     who = the_pack.principal(principal)  # canonical match; exit 2 naming the principals
     try:
@@ -55,6 +64,19 @@ def create(principal: Annotated[str, typer.Argument(help="A principal of the pac
         creator = None
     issued = store.create(who.name, created_by=f"cli:{creator}" if creator else "cli")
     store.db.dispose()
+    if out is not None:
+        path = out.expanduser()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(issued.key + "\n")
+        if json_out:
+            print_json({"key_id": issued.key_id, "principal": issued.principal,
+                        "key_file": str(path)})
+        else:
+            console.print(f"API key {issued.key_id} for {issued.principal} written to {path} "
+                          f"(mode 600); use it with --key-file {path}", highlight=False,
+                          soft_wrap=True)
+        return
     if json_out:
         print_json({"key_id": issued.key_id, "principal": issued.principal, "key": issued.key})
         return
