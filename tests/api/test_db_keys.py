@@ -124,3 +124,18 @@ def test_serve_starts_on_database_keys_alone(
     assert "dev keys" not in started.output
     with TestClient(served[0]) as client:
         assert client.get("/v1/me", headers=bearer(key.group(0))).json()["principal"] == "sup"
+
+
+def test_unauthenticated_decisions_are_marked_for_the_console(api_agent: Agent,
+                                                              client: TestClient) -> None:
+    """A dev-mode decision (by name, no key) reaches the console flagged, and the console
+    script renders a visible "unauthenticated" mark for it (queue and detail)."""
+    aid = _pending(client, KeyStore(api_agent.db).create("web").key, text="close my account")
+    api_agent.decide(aid, principal="boss", decision="approve", authenticated=False)
+    view = client.get(f"/v1/approvals/{aid}", headers=auth("boss2")).json()
+    assert [(d["principal"], d["authenticated"]) for d in view["decisions"]] == [
+        ("boss", False)]
+    script = client.get("/console/static/console.js").text
+    assert script.count("authenticated === false") >= 3
+    assert 'text: "unauthenticated"' in script
+    assert ".badge.unauth" in client.get("/console/static/console.css").text

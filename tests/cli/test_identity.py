@@ -147,6 +147,16 @@ def test_keys_create_checks_the_principal_canonically() -> None:
     assert "gcx_" in text.stdout
 
 
+def test_keys_create_out_writes_a_private_file_once(tmp_path: Path) -> None:
+    target = tmp_path / "sup.key"
+    result = run("keys", "create", "sup", "--out", str(target), *PACK)
+    assert result.exit_code == 0 and "gcx_" not in result.output
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert target.read_text().startswith("gcx_")
+    again = run("keys", "create", "sup", "--out", str(target), *PACK)
+    assert again.exit_code == 2 and "already exists" in again.output
+
+
 def test_dev_mode_decisions_are_flagged_unauthenticated_and_never_count_twice(
         tmp_path: Path) -> None:
     aid = ask("close my account")["approval_id"]
