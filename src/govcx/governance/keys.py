@@ -7,10 +7,11 @@ constant time. The key itself is printed once, at creation, and never stored.
 Why scrypt: it is in the standard library (``hashlib.scrypt``, OpenSSL's implementation),
 memory-hard, and its parameters are stored per row so they can be raised later without
 invalidating old keys. The secrets are 256-bit random values, so the KDF is defence in
-depth against a stolen database rather than the only barrier; its cost (~50 ms) is paid
-once per key per process, because successful verifications are cached in memory, keyed by
-the SHA-256 of the key. Revocation is checked on every use (an indexed primary-key
-lookup), so a revoked key stops working at once in every process and worker.
+depth against a stolen database rather than the only barrier; its cost (about 0.1 s on
+a busy 2-core machine) is paid once per key per process, because successful verifications
+are cached in memory, keyed by the SHA-256 of the key. Revocation is checked on every use
+(an indexed primary-key lookup), so a revoked key stops working at once in every process
+and worker.
 
 Example:
     >>> store = KeyStore(db)                                      # doctest: +SKIP
