@@ -14,10 +14,10 @@ $(BIN)/govcx: pyproject.toml
 install: $(BIN)/govcx
 
 serve: install
-	$(BIN)/govcx serve --dev $(if $(PACK),--pack $(PACK),)
+	GOVCX_DEV=1 $(BIN)/govcx serve --dev $(if $(PACK),--pack $(PACK),)
 
 chat: install
-	$(BIN)/govcx chat $(if $(PACK),--pack $(PACK),)
+	GOVCX_DEV=1 $(BIN)/govcx chat $(if $(PACK),--pack $(PACK),)
 
 # The acme eval suite gates CI on its measured pass rate (97.6%, 81/83, on 2026-11-26;
 # the failing cases are listed in the issue notes), then the test suite runs.

@@ -11,6 +11,7 @@ GovcxError
 ├── Conflict                    the request contradicts what is stored (HTTP 409)
 │   ├── PolicyVersionConflict   a version string that already names other content
 │   └── CustomerMismatch        a message naming another customer than the conversation's
+├── Unauthenticated             no key, or a key that is unknown, malformed or revoked
 ├── ToolError                   a tool refused or failed (raised by pack tools)
 │   └── ToolArgumentError       arguments do not match the tool's schema
 ├── ApprovalError               a decision that cannot be applied
@@ -104,6 +105,13 @@ class CustomerMismatch(Conflict):
             "has one customer, fixed by the first message that names one: start a new "
             "conversation for this customer",
             details={"conversation_id": conversation_id})
+
+
+class Unauthenticated(GovcxError):
+    """A command that needs an API key got none, or one that is unknown, malformed or
+    revoked. The message says how to create and pass a key."""
+
+    code = "unauthenticated"
 
 
 class ToolError(GovcxError):

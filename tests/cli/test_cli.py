@@ -25,6 +25,12 @@ def run(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+def key_of(name: str) -> str:
+    code, out = run("keys", "create", name, "--pack", str(SHOP), "--json")
+    assert code == 0, out
+    return str(json.loads(out)["key"])
+
+
 def test_ask_approve_audit_round_trip() -> None:
     code, out = run("ask", "please refund $80 for order A-1002", "--customer", "C-1",
                     "--pack", str(SHOP), "--json")
@@ -35,13 +41,18 @@ def test_ask_approve_audit_round_trip() -> None:
     code, out = run("approvals", "list", "--pack", str(SHOP), "--json")
     assert [a["approval_id"] for a in json.loads(out)] == [aid]
     code, out = run("approvals", "approve", aid, "--pack", str(SHOP))
-    assert code == 2 and "--as NAME" in out and "sup" in out
-    code, out = run("approvals", "approve", aid, "--as", "web", "--pack", str(SHOP))
-    assert code == 1 and "channel principals can never decide" in out
-    code, out = run("approvals", "approve", aid, "--as", "sup", "--pack", str(SHOP), "--json")
-    assert code == 0 and json.loads(out)["actions"][0]["status"] == "executed"
-    code, out = run("approvals", "approve", aid, "--as", "boss", "--pack", str(SHOP))
-    assert code == 1 and "already approved" in out
+    assert code == 2 and "govcx keys create" in out and "GOVCX_API_KEY" in out and "sup" in out
+    web, sup, boss = key_of("web"), key_of("sup"), key_of("boss")
+    result = runner.invoke(app, ["approvals", "approve", aid, "--pack", str(SHOP)],
+                           env={"GOVCX_API_KEY": web})
+    assert result.exit_code == 1 and "channel principals can never decide" in result.output
+    result = runner.invoke(app, ["approvals", "approve", aid, "--pack", str(SHOP), "--json"],
+                           env={"GOVCX_API_KEY": sup})
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["actions"][0]["status"] == "executed"
+    result = runner.invoke(app, ["approvals", "approve", aid, "--pack", str(SHOP)],
+                           env={"GOVCX_API_KEY": boss})
+    assert result.exit_code == 1 and "already approved" in result.output
     code, out = run("conversations", "show", turn["conversation_id"], "--pack", str(SHOP),
                     "--json")
     assert code == 0 and json.loads(out)["status"] == "idle"
@@ -53,7 +64,8 @@ def test_ask_approve_audit_round_trip() -> None:
     assert code == 0 and "verified" in out
 
 
-def test_edit_with_bad_json_and_bad_args() -> None:
+def test_edit_with_bad_json_and_bad_args(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GOVCX_DEV", "1")  # --as by name: dev mode only
     code, out = run("ask", "please refund $80 for order A-1002", "--customer", "C-1",
                     "--pack", str(SHOP), "--json")
     aid = json.loads(out)["approval_id"]
@@ -63,9 +75,10 @@ def test_edit_with_bad_json_and_bad_args() -> None:
     code, out = run("approvals", "edit", aid, "--args", '{"amount": "lots"}', "--as", "sup",
                     "--pack", str(SHOP))
     assert code == 2 and "amount" in out
-    code, out = run("approvals", "edit", aid, "--args", '{"amount": 45}', "--as", "sup",
-                    "--pack", str(SHOP), "--json")
-    assert code == 0 and json.loads(out)["actions"][0]["args"]["amount"] == 45
+    result = runner.invoke(app, ["approvals", "edit", aid, "--args", '{"amount": 45}',
+                                 "--as", "sup", "--pack", str(SHOP), "--json"])
+    assert result.exit_code == 0 and "unauthenticated" in result.stderr
+    assert json.loads(result.stdout)["actions"][0]["args"]["amount"] == 45
 
 
 def test_unknown_ids_and_bad_input() -> None:
@@ -118,7 +131,8 @@ def test_recover_with_nothing_to_do_and_graph() -> None:
     assert code == 0 and "policy_gate" in out and "await_approval" in out
 
 
-def test_chat_session_with_inline_approval() -> None:
+def test_chat_session_with_inline_approval(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GOVCX_DEV", "1")  # an approver by name: dev mode only
     lines = "\n".join(["please refund $80 for order A-1002", "/approve sup", "/quit"]) + "\n"
     result = runner.invoke(app, ["chat", "--customer", "C-1", "--pack", str(SHOP)], input=lines)
     assert result.exit_code == 0, result.output

@@ -131,5 +131,6 @@ def test_a_violation_fails_the_case_and_the_compliance_rate() -> None:
     assert dirty.failures == ["governance: issue_refund ran without an approval"]
     summary = summarize([clean, dirty])
     assert summary["compliance"] == {"cases": 2, "compliant": 1, "rate": 0.5,
-                                     "violations": {"unapproved_execution": 1}}
+                                     "violations": {"unapproved_execution": 1},
+                                     "unauthenticated_decisions": 0}
     assert summary["pass_rate"] == 0.5

@@ -24,7 +24,8 @@ def test_passes_and_failures_are_detected(smoke: Suite) -> None:
     assert summary["by_tag"]["approval"] == {"cases": 2, "passed": 2, "pass_rate": 1.0}
     assert summary["by_tag"]["knowledge"]["pass_rate"] == 0.0
     assert summary["by_tag"]["smoke"]["cases"] == 5  # suite tags apply to every case
-    assert summary["compliance"] == {"cases": 5, "compliant": 5, "rate": 1.0, "violations": {}}
+    assert summary["compliance"] == {"cases": 5, "compliant": 5, "rate": 1.0, "violations": {},
+                                     "unauthenticated_decisions": 0}
     matrix = summary["confusion"]["matrix"]
     assert matrix["escalated"]["answered"] == 1 and matrix["escalated"]["escalated"] == 1
     assert matrix["pending_approval"]["pending_approval"] == 3

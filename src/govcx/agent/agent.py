@@ -470,8 +470,13 @@ class Agent:
         return who if isinstance(who, Principal) else self.pack.principal(who)
 
     def decide(self, approval_id: str, *, principal: str | Principal, decision: str,
-               args: dict[str, Any] | None = None, comment: str | None = None) -> Turn:
+               args: dict[str, Any] | None = None, comment: str | None = None,
+               authenticated: bool = True) -> Turn:
         """Approve, reject or edit a pending approval, then resume its conversation.
+
+        ``principal`` is trusted (this is Python code): a name, matched canonically, or a
+        Principal. ``authenticated=False`` records a dev-mode decision made by name only
+        (``--as`` without a key): the Decision and its audit event are flagged.
 
         Raises ApprovalStale (decided, expired, superseded by a policy change, lost a
         race), NotAuthorized, ToolArgumentError (edit with bad arguments), NotFound.
@@ -505,7 +510,8 @@ class Agent:
             self._recover_if_dead(request.conversation_id)
             updated = self.approvals.decide(approval_id, principal=who, decision=decision,  # type: ignore[arg-type]
                                             policy=policy, args=new_args,
-                                            comment=comment, new_token=new_token, now=now)
+                                            comment=comment, new_token=new_token, now=now,
+                                            authenticated=authenticated)
             self.audit.append_many([{
                 "kind": f"approval.{decision}", "actor": who.name,
                 "conversation_id": request.conversation_id, "turn_id": request.turn_id,
@@ -513,7 +519,8 @@ class Agent:
                     "approval_id": approval_id, "status": updated.status,
                     "args": new_args, "comment": comment,
                     "approvals": len(updated.approvers),
-                    "approvals_needed": updated.approvals_needed}}])
+                    "approvals_needed": updated.approvals_needed,
+                    "authenticated": authenticated}}])
             if updated.status == "pending":
                 turn = self.conversations.get_turn(request.turn_id)
                 if turn is None:

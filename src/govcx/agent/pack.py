@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from govcx.errors import ConfigError
 from govcx.governance.expr import Expression, ExpressionError
 from govcx.governance.policy import Policy, load_policy
-from govcx.governance.principal import VALID_ROLES, Principal
+from govcx.governance.principal import VALID_ROLES, Principal, canonical_name
 from govcx.tools.registry import ToolRegistry
 
 BUNDLED_PACKS = Path(__file__).resolve().parent.parent / "packs"
@@ -114,12 +114,14 @@ class Pack:
         return self.config.name
 
     def principal(self, name: str) -> Principal:
-        try:
-            return self.principals[name]
-        except KeyError:
-            raise ConfigError(str(self.root / "govcx.yaml"), f"unknown principal {name!r}; "
-                              f"principals: {', '.join(sorted(self.principals))}",
-                              field="principals") from None
+        """The principal called ``name``, matched canonically (trimmed, case-folded)."""
+        wanted = canonical_name(name)
+        for principal in self.principals.values():
+            if canonical_name(principal.name) == wanted:
+                return principal
+        raise ConfigError(str(self.root / "govcx.yaml"), f"unknown principal {name!r}; "
+                          f"principals: {', '.join(sorted(self.principals))}",
+                          field="principals")
 
 
 def _read_yaml(path: Path) -> Any:
@@ -161,6 +163,7 @@ def load_pack(path: str | Path | None = None) -> Pack:
     registry = (ToolRegistry.from_module_file(root / config.tools) if config.tools
                 else ToolRegistry())
     _cross_check(policy, policy_path, registry)
+    _check_principals(config, config_path, policy, policy_path)
     principals = {name: Principal(name=name, roles=frozenset(p.roles))
                   for name, p in config.principals.items()}
     knowledge_dir = root / config.knowledge if config.knowledge else None
@@ -171,6 +174,42 @@ def load_pack(path: str | Path | None = None) -> Pack:
     return Pack(root=root, config=config, policy=policy, policy_path=policy_path,
                 registry=registry, principals=principals, knowledge_dir=knowledge_dir,
                 evals_dir=evals_dir if evals_dir and evals_dir.is_dir() else None)
+
+
+def _check_principals(config: PackConfig, config_path: Path, policy: Policy,
+                      policy_path: Path) -> None:
+    """Principal names are unique after trimming and case-folding (so one person cannot
+    count twice toward four-eyes), and every ``approver:X`` role names a role X of the
+    policy's ``approvals.roles``."""
+    seen: dict[str, str] = {}
+    for name in config.principals:
+        key = canonical_name(name)
+        if not key:
+            raise ConfigError(str(config_path), "a principal name is empty",
+                              field="principals")
+        if key in seen:
+            raise ConfigError(str(config_path), f"principals {seen[key]!r} and {name!r} are "
+                              "the same name once trimmed and case-folded; names must be "
+                              "unique so one person cannot act as two (rename or merge them)",
+                              field="principals")
+        seen[key] = name
+    for name in config.principals:
+        if name != name.strip():
+            raise ConfigError(str(config_path), f"principal {name!r} has leading or trailing "
+                              f"spaces; write it as {name.strip()!r}", field="principals")
+    defined = sorted(policy.approvals.roles)
+    for name, principal in config.principals.items():
+        for role in principal.roles:
+            if not role.startswith("approver:"):
+                continue
+            wanted = role.split(":", 1)[1]
+            if wanted not in policy.approvals.roles:
+                valid = ", ".join(f"approver:{r}" for r in defined) or \
+                    "none (the policy defines no approvals.roles)"
+                raise ConfigError(str(config_path), f"role {role!r} of {name} is not defined "
+                                  f"by the policy ({policy_path.name} approvals.roles); valid "
+                                  f"approver roles: {valid}",
+                                  field=f"principals.{name}.roles")
 
 
 def _cross_check(policy: Policy, policy_path: Path, registry: ToolRegistry) -> None:

@@ -35,6 +35,7 @@ from govcx.api.settings import ServerSettings
 from govcx.api.store import create_tables
 from govcx.api.tracing import Tracing
 from govcx.api.webhooks import WebhookDispatcher, resolve_secrets
+from govcx.governance.keys import KeyStore
 from govcx.governance.policy import parse_duration
 
 log = logging.getLogger("govcx.api")
@@ -48,7 +49,8 @@ escalated or blocked). Approvers work the approval queue (also in the browser at
 the policy.
 
 **Auth**: `Authorization: Bearer <key>`; each key maps to a principal of the pack and its
-roles (`channel`, `approver:<role>`, `auditor`, `admin`).
+roles (`channel`, `approver:<role>`, `auditor`, `admin`). Keys are created with
+`govcx keys create NAME` (stored hashed, revocable with `govcx keys revoke KEY_ID`).
 
 **Errors**: every 4xx and 5xx is `{"error": {"code", "message", "details"}}`.
 """
@@ -146,7 +148,8 @@ def create_app(settings: Settings | None = None, agent: Agent | None = None, *,
         keys = KeyRing.configured(
             api_keys=server.api_keys, api_keys_file=server.api_keys_file,
             principals=agent.pack.principals,
-            dev_keys=dev_keys(agent.state_dir, agent.pack.principals) if server.dev else None)
+            dev_keys=dev_keys(agent.state_dir, agent.pack.principals) if server.dev else None,
+            store=KeyStore(agent.db))
         hooks = agent.pack.config.webhooks
         secrets = resolve_secrets(hooks)
     except Exception:

@@ -1,10 +1,12 @@
 """API keys: bearer tokens mapped to the pack's principals.
 
-Keys come from ``GOVCX_API_KEYS`` (``key1:principal1,key2:principal2``), from a keys file
-(``GOVCX_API_KEYS_FILE``: one ``key:principal`` per line, ``#`` comments), and in dev
-mode from local keys that ``govcx serve --dev`` creates once per principal and keeps in
-the state dir. Keys are held only as SHA-256 digests. With no keys and no dev mode the
-server refuses to start: an API without keys would be open to anyone.
+Keys come from the database (``govcx keys create``: hashed with scrypt, revocable, see
+:mod:`govcx.governance.keys`), and for bootstrapping from ``GOVCX_API_KEYS``
+(``key1:principal1,key2:principal2``), from a keys file (``GOVCX_API_KEYS_FILE``: one
+``key:principal`` per line, ``#`` comments), and in dev mode from local keys that
+``govcx serve --dev`` creates once per principal and keeps in the state dir. Static keys
+are held in memory only as SHA-256 digests. With no keys at all (database keys counted)
+and no dev mode the server refuses to start: an API without keys would be open to anyone.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from govcx.errors import ConfigError
-from govcx.governance.principal import Principal
+from govcx.governance.keys import KeyStore, looks_like_key
+from govcx.governance.principal import Principal, canonical_name
 
 MIN_KEY_LENGTH = 16
 DEV_KEYS_FILE = "dev-api-keys"
@@ -72,12 +75,16 @@ class KeyRing:
     """Looks up the principal of a bearer key."""
 
     def __init__(self, pairs: Iterable[tuple[str, str]], principals: Mapping[str, Principal],
-                 *, source: str = "api keys") -> None:
+                 *, source: str = "api keys", store: KeyStore | None = None) -> None:
         self._by_digest: dict[str, Principal] = {}
-        for key, name in pairs:
-            if name not in principals:
-                raise ConfigError(source, f"unknown principal {name!r}; the pack's principals "
+        self._store = store
+        self._principals = {canonical_name(p.name): p for p in principals.values()}
+        for key, given in pairs:
+            found = self._principals.get(canonical_name(given))
+            if found is None:
+                raise ConfigError(source, f"unknown principal {given!r}; the pack's principals "
                                   f"are {', '.join(sorted(principals)) or '(none)'}")
+            name = found.name
             if len(key) < MIN_KEY_LENGTH:
                 raise ConfigError(source, f"the key of {name} is {len(key)} characters; use at "
                                   f"least {MIN_KEY_LENGTH} random characters (for example "
@@ -92,17 +99,28 @@ class KeyRing:
         return len(self._by_digest)
 
     def authenticate(self, key: str) -> Caller | None:
+        """The caller of ``key``: a static key, else a database key (revocation is
+        checked on every use); None for an unknown, revoked or malformed key."""
         digest = _digest(key)
         principal = self._by_digest.get(digest)
-        if principal is None:
+        if principal is not None:
+            return Caller(principal=principal, key_id=digest[:8])
+        if self._store is None or not looks_like_key(key):
             return None
-        return Caller(principal=principal, key_id=digest[:8])
+        record = self._store.authenticate(key)
+        if record is None:
+            return None
+        principal = self._principals.get(canonical_name(record.principal))
+        if principal is None:  # a key of someone the pack no longer names
+            return None
+        return Caller(principal=principal, key_id=record.key_id)
 
     @classmethod
     def configured(cls, *, api_keys: str | None, api_keys_file: Path | None,
                    principals: Mapping[str, Principal], dev_keys: Mapping[str, str] | None = None,
-                   ) -> KeyRing:
-        """Keys from the settings (and dev keys); refuses an empty key ring."""
+                   store: KeyStore | None = None) -> KeyRing:
+        """Keys from the settings, dev keys and the database (``store``); refuses to
+        build a key ring that accepts no key at all."""
         pairs: list[tuple[str, str]] = []
         if api_keys:
             pairs += parse_keys(api_keys, source="GOVCX_API_KEYS")
@@ -116,13 +134,14 @@ class KeyRing:
             pairs += parse_keys(text, source=str(path), separator="\n")
         if dev_keys:
             pairs += [(key, name) for name, key in dev_keys.items()]
-        if not pairs:
+        if not pairs and (store is None or store.count_active() == 0):
             raise ConfigError("settings", "no API keys are configured, so the API would be "
-                              "open to anyone; set GOVCX_API_KEYS=\"key:principal,...\" or "
+                              "open to anyone; create one with `govcx keys create NAME`, or "
+                              "set GOVCX_API_KEYS=\"key:principal,...\" or "
                               "GOVCX_API_KEYS_FILE, or run `govcx serve --dev` to create "
                               "local keys")
         source = "GOVCX_API_KEYS" if api_keys else str(api_keys_file or "dev keys")
-        return cls(pairs, principals, source=source)
+        return cls(pairs, principals, source=source, store=store)
 
 
 def dev_keys(state_dir: Path, principals: Iterable[str]) -> dict[str, str]:

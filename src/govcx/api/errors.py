@@ -79,6 +79,8 @@ def status_for(exc: GovcxError) -> int:
         return 404
     if isinstance(exc, NotAuthorized):
         return 403
+    if exc.code == "unauthenticated":
+        return 401
     if isinstance(exc, ApprovalStale | ConversationBusy | Conflict):
         return 409
     if isinstance(exc, ToolArgumentError | ConfigError) or exc.code == "invalid_input":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -21,7 +22,12 @@ err_console = Console(stderr=True, soft_wrap=True)
 PackOpt = Annotated[Path | None, typer.Option("--pack", help="Pack folder (default: bundled acme)",
                                               envvar="GOVCX_PACK", show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
-AsOpt = Annotated[str | None, typer.Option("--as", help="Act as this principal of the pack.")]
+AsOpt = Annotated[str | None, typer.Option(
+    "--as", help="Act as this principal without a key: dev mode only (GOVCX_DEV=1), "
+                 "recorded as unauthenticated.")]
+KeyFileOpt = Annotated[Path | None, typer.Option(
+    "--key-file", help="File holding your API key (from `govcx keys create`); default: the "
+                       "GOVCX_API_KEY environment variable.", show_default=False)]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -69,3 +75,71 @@ def parse_json_arg(text: str, name: str) -> Any:
     except json.JSONDecodeError as exc:
         raise GovcxError(f"{name} is not valid JSON ({exc.msg} at column {exc.colno}); "
                          'example: --args \'{"amount": 40}\'') from None
+
+
+def read_key(key_file: Path | None) -> str | None:
+    """The caller's API key: the first line of ``key_file``, else ``$GOVCX_API_KEY``."""
+    from govcx.errors import Unauthenticated
+
+    if key_file is not None:
+        path = key_file.expanduser()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+            raise Unauthenticated(f"cannot read the key file {path} ({reason})") from None
+        lines = [line.strip() for line in text.splitlines()
+                 if line.strip() and not line.strip().startswith("#")]
+        if not lines:
+            raise Unauthenticated(f"the key file {path} holds no key; write the key printed by "
+                                  "`govcx keys create NAME` into it")
+        return lines[0]
+    value = os.environ.get("GOVCX_API_KEY", "").strip()
+    return value or None
+
+
+def decider(agent: Any, *, key_file: Path | None, as_: str | None,
+            keys: Any = None) -> tuple[Any, bool]:
+    """Who decides, and whether that is authenticated: ``(Principal, authenticated)``.
+
+    With a key (``--key-file`` or ``$GOVCX_API_KEY``) the principal is the key's, and an
+    ``--as`` naming someone else is refused. Without a key, ``--as NAME`` is accepted in
+    dev mode only (``GOVCX_DEV=1``) and the decision is recorded as unauthenticated.
+    Raises Unauthenticated (exit 2) otherwise.
+    """
+    from govcx.errors import Unauthenticated
+    from govcx.governance.keys import KeyStore
+    from govcx.governance.principal import canonical_name
+
+    key = read_key(key_file)
+    approvers = sorted(n for n, p in agent.pack.principals.items() if p.approver_roles)
+    example = approvers[0] if approvers else "NAME"
+    if key is not None:
+        store = keys if keys is not None else KeyStore(agent.db)
+        record = store.verify(key)
+        wanted = canonical_name(record.principal)
+        principal = next((p for p in agent.pack.principals.values()
+                          if canonical_name(p.name) == wanted), None)
+        if principal is None:
+            raise Unauthenticated(f"API key {record.key_id} belongs to {record.principal!r}, "
+                                  "who is not a principal of this pack; principals: "
+                                  f"{', '.join(sorted(agent.pack.principals))}")
+        if as_ is not None and canonical_name(as_) != wanted:
+            raise Unauthenticated(f"your API key is {principal.name}'s, and --as {as_} names "
+                                  "someone else; the key says who decides (drop --as, or "
+                                  f"use {as_}'s own key)")
+        return principal, True
+    if as_ is None:
+        raise Unauthenticated(
+            "deciding needs an API key: create one with `govcx keys create "
+            f"{example}`, then `export GOVCX_API_KEY=gcx_...` or pass --key-file FILE"
+            + ("; in dev mode --as NAME also works (unauthenticated)"
+               if agent.settings.dev else "")
+            + f"; approvers in this pack: {', '.join(approvers) or 'none'}")
+    if not agent.settings.dev:
+        name = as_.strip() or example
+        raise Unauthenticated(
+            f"--as {as_} is a name, not a credential, and is accepted only in dev mode "
+            f"(GOVCX_DEV=1); authenticate with a key instead: `govcx keys create {name}`, "
+            "then `export GOVCX_API_KEY=gcx_...` (or --key-file FILE) and decide without --as")
+    return agent.pack.principal(as_), False

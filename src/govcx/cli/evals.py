@@ -181,7 +181,10 @@ def render_run(data: dict[str, Any], *, quiet: bool = False) -> None:
     totals.add_row("governance compliance", f"[{comp_style}]{_pct(comp['rate'])}"
                    f"[/{comp_style}] ({comp['compliant']}/{comp['cases']})"
                    + ("" if not comp["violations"] else " violations: " + ", ".join(
-                       f"{k} {v}" for k, v in comp["violations"].items())))
+                       f"{k} {v}" for k, v in comp["violations"].items()))
+                   + ("" if not comp.get("unauthenticated_decisions") else
+                      f" · [yellow]{comp['unauthenticated_decisions']} unauthenticated "
+                      "decision(s)[/yellow] (dev mode, no key)"))
     totals.add_row("escalation precision / recall",
                    f"{_pct(esc['precision'])} / {_pct(esc['recall'])} "
                    f"(tp {esc['tp']}, fp {esc['fp']}, fn {esc['fn']})")

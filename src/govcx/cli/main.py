@@ -18,8 +18,10 @@ from govcx.cli import render
 from govcx.cli._common import (
     AsOpt,
     JsonOpt,
+    KeyFileOpt,
     PackOpt,
     console,
+    decider,
     err_console,
     handle_errors,
     load,
@@ -54,7 +56,8 @@ def _mount_optional() -> None:
                                ("govcx.cli.evals", "eval_app", "eval"),
                                ("govcx.cli.serve", "register", None),
                                ("govcx.cli.db", "db_app", "db"),
-                               ("govcx.cli.classifier", "classifier_app", "classifier")):
+                               ("govcx.cli.classifier", "classifier_app", "classifier"),
+                               ("govcx.cli.keys", "keys_app", "keys")):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:
@@ -92,20 +95,24 @@ def ask(text: Annotated[str, typer.Argument(help="The customer's message.")],
 @handle_errors
 def chat(customer: Annotated[str | None, typer.Option(help="Customer id, e.g. C-1001.")]
          = "C-1001",
-         approver: Annotated[str | None,
-                             typer.Option("--as", help="Principal for inline approvals.")] = None,
+         approver: AsOpt = None, key_file: KeyFileOpt = None,
          pack: PackOpt = None) -> None:
-    """Interactive terminal chat; approvals are decided inline.
+    """Interactive terminal chat; approvals are decided inline with your API key
+    (GOVCX_API_KEY or --key-file); in dev mode (GOVCX_DEV=1) also as --as NAME.
 
-    Commands: /approve [NAME], /reject [NAME], /edit {json} [NAME], /new, /customer ID,
-    /help, /quit.
+    Commands: /approve, /reject, /edit {json}, /new, /customer ID, /help, /quit.
     """
+    from govcx.governance.keys import KeyStore
+
     agent = open_agent(pack)
+    keys = KeyStore(agent.db)
     approvers = [n for n, p in agent.pack.principals.items() if p.approver_roles]
-    who = approver or (approvers[0] if approvers else None)
+    inline = _ChatDecider(agent, keys, key_file=key_file, as_=approver,
+                          default=approvers[0] if approvers else None)
     conversation_id = f"chat-{uuid.uuid4().hex[:12]}"
     console.print(f"[bold]govcx chat[/bold] · pack [cyan]{agent.pack.name}[/cyan] · customer "
-                  f"{customer or '-'} · approvals as {who or '-'} · /help for commands")
+                  f"{customer or '-'} · approvals {inline.describe()} · /help for commands",
+                  highlight=False, soft_wrap=True)
     pending: str | None = None
     while True:
         try:
@@ -119,8 +126,8 @@ def chat(customer: Annotated[str | None, typer.Option(help="Customer id, e.g. C-
             if line in ("/quit", "/exit"):
                 return
             if line == "/help":
-                console.print("/approve [NAME]  /reject [NAME]  /edit {\"amount\": 40} [NAME]  "
-                              "/new  /customer ID  /quit")
+                console.print("/approve  /reject  /edit {\"amount\": 40}  /new  /customer ID  "
+                              "/quit  (dev mode: a NAME after /approve, /reject, /edit)")
                 continue
             if line == "/new":
                 conversation_id = f"chat-{uuid.uuid4().hex[:12]}"
@@ -136,7 +143,7 @@ def chat(customer: Annotated[str | None, typer.Option(help="Customer id, e.g. C-
                 if pending is None:
                     console.print("[dim]nothing is waiting for approval[/dim]")
                     continue
-                turn = _inline_decision(agent, pending, line, who)
+                turn = inline.decide(pending, line)
             else:
                 turn = agent.respond(conversation_id, line, customer_id=customer,
                                      owner=CLI_OWNER)
@@ -150,23 +157,54 @@ def chat(customer: Annotated[str | None, typer.Option(help="Customer id, e.g. C-
             err_console.print(f"[red]error:[/red] {exc.message}")
 
 
-def _inline_decision(agent: Any, approval_id: str, line: str, default: str | None) -> Any:
-    command, _, rest = line.partition(" ")
-    args = None
-    who = default
-    rest = rest.strip()
-    if command == "/edit":
-        if not rest.startswith("{"):
-            raise GovcxError('usage: /edit {"amount": 40} [NAME]')
-        end = rest.rfind("}") + 1
-        args = parse_json_arg(rest[:end], "/edit")
-        rest = rest[end:].strip()
-    if rest:
-        who = rest
-    if who is None:
-        raise GovcxError("no approver: pass --as NAME to chat or name one after the command")
-    decision = {"/approve": "approve", "/reject": "reject", "/edit": "edit"}[command]
-    return agent.decide(approval_id, principal=who, decision=decision, args=args)
+class _ChatDecider:
+    """Inline decisions in ``govcx chat``: authenticated by the caller's key; by name
+    (``--as``, or a name after the command) only in dev mode, flagged unauthenticated."""
+
+    def __init__(self, agent: Any, keys: Any, *, key_file: Path | None, as_: str | None,
+                 default: str | None) -> None:
+        from govcx.cli._common import read_key
+
+        self.agent, self.keys, self.key_file, self.as_ = agent, keys, key_file, as_
+        self.default = default
+        self.has_key = read_key(key_file) is not None
+        if self.has_key:
+            self.who, _ = decider(agent, key_file=key_file, as_=as_, keys=keys)  # exit 2 early
+        elif agent.settings.dev:
+            self.who = agent.pack.principal(as_) if as_ else None
+        else:
+            self.who = None
+
+    def describe(self) -> str:
+        if self.has_key:
+            return f"as {self.who.name} (API key)"
+        if self.agent.settings.dev:
+            name = self.who.name if self.who else self.default
+            return f"as {name or '-'} (dev mode: unauthenticated)"
+        return "need an API key (GOVCX_API_KEY or --key-file)"
+
+    def decide(self, approval_id: str, line: str) -> Any:
+        command, _, rest = line.partition(" ")
+        args = None
+        rest = rest.strip()
+        if command == "/edit":
+            if not rest.startswith("{"):
+                raise GovcxError('usage: /edit {"amount": 40}')
+            end = rest.rfind("}") + 1
+            args = parse_json_arg(rest[:end], "/edit")
+            rest = rest[end:].strip()
+        name = rest or self.as_
+        if not self.has_key and name is None and self.agent.settings.dev:
+            name = self.default
+        # Re-authenticated on every decision: a key revoked meanwhile stops working.
+        who, authenticated = decider(self.agent, key_file=self.key_file, as_=name,
+                                     keys=self.keys)
+        if not authenticated:
+            err_console.print(f"[yellow]unauthenticated[/yellow] dev-mode decision as "
+                              f"{who.name}", highlight=False)
+        decision = {"/approve": "approve", "/reject": "reject", "/edit": "edit"}[command]
+        return self.agent.decide(approval_id, principal=who, decision=decision, args=args,
+                                 authenticated=authenticated)
 
 
 # -- approvals ----------------------------------------------------------------------------
@@ -203,15 +241,17 @@ def approvals_show(approval_id: str, pack: PackOpt = None, json_out: JsonOpt = F
     render.approval(request)
 
 
-def _decide(approval_id: str, decision: str, who: str | None, pack: Path | None,
-            args: dict[str, object] | None, comment: str | None, json_out: bool) -> None:
+def _decide(approval_id: str, decision: str, who: str | None, key_file: Path | None,
+            pack: Path | None, args: dict[str, object] | None, comment: str | None,
+            json_out: bool) -> None:
     agent = open_agent(pack)
-    if who is None:
-        approvers = sorted(n for n, p in agent.pack.principals.items() if p.approver_roles)
-        raise GovcxError(f"say who decides with --as NAME; approvers in this pack: "
-                         f"{', '.join(approvers) or 'none'}")
-    turn = agent.decide(approval_id, principal=who, decision=decision, args=args,
-                        comment=comment)
+    principal, authenticated = decider(agent, key_file=key_file, as_=who)
+    if not authenticated:
+        err_console.print(f"[yellow]unauthenticated[/yellow] dev-mode decision as "
+                          f"{principal.name} (GOVCX_DEV=1); it is recorded as such",
+                          highlight=False)
+    turn = agent.decide(approval_id, principal=principal, decision=decision, args=args,
+                        comment=comment, authenticated=authenticated)
     if json_out:
         print_json(turn.model_dump(mode="json"))
         return
@@ -223,18 +263,21 @@ CommentOpt = Annotated[str | None, typer.Option(help="A note recorded with the d
 
 @approvals_app.command("approve")
 @handle_errors
-def approvals_approve(approval_id: str, as_: AsOpt = None, comment: CommentOpt = None,
-                      pack: PackOpt = None, json_out: JsonOpt = False) -> None:
-    """Approve a pending request; the conversation resumes."""
-    _decide(approval_id, "approve", as_, pack, None, comment, json_out)
+def approvals_approve(approval_id: str, as_: AsOpt = None, key_file: KeyFileOpt = None,
+                      comment: CommentOpt = None, pack: PackOpt = None,
+                      json_out: JsonOpt = False) -> None:
+    """Approve a pending request with your API key; the conversation resumes."""
+    _decide(approval_id, "approve", as_, key_file, pack, None, comment, json_out)
 
 
 @approvals_app.command("reject")
 @handle_errors
-def approvals_reject(approval_id: str, as_: AsOpt = None, comment: CommentOpt = None,
-                     pack: PackOpt = None, json_out: JsonOpt = False) -> None:
-    """Reject a pending request; the customer is told it could not be approved."""
-    _decide(approval_id, "reject", as_, pack, None, comment, json_out)
+def approvals_reject(approval_id: str, as_: AsOpt = None, key_file: KeyFileOpt = None,
+                     comment: CommentOpt = None, pack: PackOpt = None,
+                     json_out: JsonOpt = False) -> None:
+    """Reject a pending request with your API key; the customer is told it could not be
+    approved."""
+    _decide(approval_id, "reject", as_, key_file, pack, None, comment, json_out)
 
 
 @approvals_app.command("edit")
@@ -242,13 +285,14 @@ def approvals_reject(approval_id: str, as_: AsOpt = None, comment: CommentOpt = 
 def approvals_edit(approval_id: str,
                    args: Annotated[str, typer.Option("--args", help='New arguments as JSON, '
                                                      'e.g. \'{"amount": 40}\'')],
-                   as_: AsOpt = None, comment: CommentOpt = None, pack: PackOpt = None,
+                   as_: AsOpt = None, key_file: KeyFileOpt = None,
+                   comment: CommentOpt = None, pack: PackOpt = None,
                    json_out: JsonOpt = False) -> None:
     """Change the action's arguments and approve them (re-checked against your authority)."""
     parsed = parse_json_arg(args, "--args")
     if not isinstance(parsed, dict):
         raise GovcxError('--args must be a JSON object, e.g. \'{"amount": 40}\'')
-    _decide(approval_id, "edit", as_, pack, parsed, comment, json_out)
+    _decide(approval_id, "edit", as_, key_file, pack, parsed, comment, json_out)
 
 
 # -- conversations ------------------------------------------------------------------------

@@ -20,16 +20,18 @@ def register(app: typer.Typer) -> None:
               host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
               port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
               dev: Annotated[bool, typer.Option(
-                  "--dev", help="Create local API keys (one per pack principal, kept in the "
-                                "state dir) and print them.")] = False,
+                  "--dev", help="Dev mode (as GOVCX_DEV=1): create local API keys (one per "
+                                "pack principal, kept in the state dir) and print them.")]
+              = False,
               workers: Annotated[int, typer.Option(
                   min=1, help="Worker processes (they share the state dir / database).")] = 1,
               log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
               ) -> None:
         """Serve the HTTP API (/v1, OpenAPI at /docs) and the approval console (/console).
 
-        API keys come from GOVCX_API_KEYS ("key:principal,...") or GOVCX_API_KEYS_FILE;
-        without keys the server refuses to start unless --dev is given.
+        API keys come from the database (`govcx keys create NAME`), and for bootstrapping
+        from GOVCX_API_KEYS ("key:principal,...") or GOVCX_API_KEYS_FILE; without any key
+        the server refuses to start unless --dev (or GOVCX_DEV=1) is given.
         """
         import uvicorn
 
@@ -38,15 +40,26 @@ def register(app: typer.Typer) -> None:
         from govcx.api.app import create_app
         from govcx.api.auth import DEV_KEYS_FILE, KeyRing, dev_keys
         from govcx.api.settings import ServerSettings
+        from govcx.governance.keys import KeyStore
+        from govcx.store import migrate
+        from govcx.store.db import Database, resolve_url
 
-        overrides: dict[str, object] = {"dev": dev}
+        overrides: dict[str, object] = {"dev": True} if dev else {}
         if pack is not None:
             overrides["pack"] = pack
         settings = ServerSettings(**overrides)  # type: ignore[arg-type]
+        dev = settings.dev
         loaded = load_pack(settings.pack)
         keys = dev_keys(settings.state_dir(), loaded.principals) if dev else None
-        KeyRing.configured(api_keys=settings.api_keys, api_keys_file=settings.api_keys_file,
-                           principals=loaded.principals, dev_keys=keys)  # fail before start
+        db = Database(resolve_url(settings.database_url or loaded.config.storage.url,
+                                  settings.state_dir()))
+        try:
+            migrate.prepare(db, auto_upgrade=settings.auto_migrate)
+            KeyRing.configured(api_keys=settings.api_keys, api_keys_file=settings.api_keys_file,
+                               principals=loaded.principals, dev_keys=keys,
+                               store=KeyStore(db))  # fail before start
+        finally:
+            db.dispose()
         base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
         if keys:
             console.print(f"[bold]govcx[/bold] dev keys for pack [cyan]{loaded.name}[/cyan] "
@@ -55,6 +68,9 @@ def register(app: typer.Typer) -> None:
                 roles = ", ".join(sorted(loaded.principals[name].roles))
                 console.print(f"  {name:<12} {key}  [dim]{roles}[/dim]", highlight=False,
                               soft_wrap=True)
+            console.print("[yellow]dev mode[/yellow]: the CLI also accepts --as NAME without a "
+                          "key (recorded as unauthenticated); never use it in production",
+                          highlight=False, soft_wrap=True)
         console.print(f"approval console: {base}/console   API docs: {base}/docs",
                       highlight=False, soft_wrap=True)
         if workers > 1:

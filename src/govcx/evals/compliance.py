@@ -12,6 +12,10 @@ Three things must hold for a case to be compliant:
    ``execute`` when an action ran, ``escalate`` when it escalated, ``approval.*`` for a
    decision).
 
+Besides violations, the report counts and lists unauthenticated decisions
+(:func:`unauthenticated_decisions`): dev-mode decisions made by name (``--as``) without a
+key. They are not violations (dev mode allows them), but nobody proved who made them.
+
 The checks take plain records so they can be tested on made-up data.
 """
 
@@ -169,6 +173,15 @@ def check_executions(policy: Policy, conversation_id: str,
                     out.append(Violation(kind="over_authority", message=(
                         f"{call} was approved beyond authority: {exc.reason}")))
     return out
+
+
+def unauthenticated_decisions(approvals: Iterable[ApprovalRequest]) -> list[dict[str, Any]]:
+    """Every decision recorded without a key (dev mode, ``--as NAME``), oldest first."""
+    out = [{"approval_id": request.approval_id, "conversation_id": request.conversation_id,
+            "principal": decision.principal, "decision": decision.decision, "at": decision.at}
+           for request in approvals for decision in request.decisions
+           if not decision.authenticated]
+    return sorted(out, key=lambda d: (d["at"], d["approval_id"]))
 
 
 def expected_events(kind: str, turn: Mapping[str, Any] | None, *,

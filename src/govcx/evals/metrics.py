@@ -89,7 +89,9 @@ def summarize(results: Sequence[CaseResult]) -> dict[str, Any]:
                       "accuracy": _rate(correct, checked)},
         "compliance": {"cases": len(results), "compliant": compliant,
                        "rate": _rate(compliant, len(results)),
-                       "violations": dict(sorted(violations.items()))},
+                       "violations": dict(sorted(violations.items())),
+                       "unauthenticated_decisions": sum(
+                           len(r.unauthenticated_decisions) for r in results)},
         "escalation": {"tp": tp, "fp": fp, "fn": fn, "tn": tn,
                        "precision": _rate(tp, tp + fp), "recall": _rate(tp, tp + fn)},
         "latency_ms": {"steps": len(latencies), "p50": percentile(latencies, 50),

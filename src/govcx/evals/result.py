@@ -55,6 +55,8 @@ class CaseResult:
     steps: list[StepResult] = field(default_factory=list)
     violations: list[dict[str, str]] = field(default_factory=list)
     """Governance violations (kind, message); any of them fails the case."""
+    unauthenticated_decisions: list[dict[str, Any]] = field(default_factory=list)
+    """Decisions made without a key (dev mode ``--as``): flagged, not violations."""
     error: str | None = None
     """An unexpected internal error that stopped the case."""
     duration_ms: float = 0.0

@@ -126,6 +126,7 @@ def evaluate(job: Job, played: PlayResult, duration_ms: float) -> CaseResult:
         description=job.case.description, tags=job.tags, customer=job.case.customer,
         policy_version=played.policy_version, steps=steps,
         violations=[v.as_dict() for v in played.violations],
+        unauthenticated_decisions=list(played.unauthenticated),
         error=played.error, duration_ms=round(duration_ms, 1))
 
 

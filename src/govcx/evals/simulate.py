@@ -90,9 +90,9 @@ def recorded_conversations(pack: Pack, settings: Settings, *,
             elif event.kind in ("approval.approve", "approval.reject", "approval.edit"):
                 decision = event.kind.split(".", 1)[1]
                 args = event.data.get("args") if decision == "edit" else None
-                step = Step(decide=Decide.model_validate({"as": event.actor,
-                                                          "decision": decision,
-                                                          "args": args}))
+                step = Step(decide=Decide.model_validate({
+                    "as": event.actor, "decision": decision, "args": args,
+                    "authenticated": event.data.get("authenticated", True) is not False}))
             elif event.kind == "approval.expired":
                 step = Step(advance=f"{expiry}s")
             if step is not None:

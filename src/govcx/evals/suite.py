@@ -104,6 +104,8 @@ class Decide(_Model):
     decision: Literal["approve", "reject", "edit"]
     args: dict[str, Any] | None = None
     comment: str | None = None
+    authenticated: bool = True
+    """False plays a dev-mode decision made by name without a key (flagged in reports)."""
 
     @model_validator(mode="after")
     def _edit_args(self) -> Decide:
@@ -245,7 +247,7 @@ _KEYS: dict[str, list[str]] = {
     "case": list(Case.model_fields),
     "step": ["user", "decide", "advance", "expect"],
     "expect": list(Expect.model_fields),
-    "decide": ["as", "decision", "args", "comment"],
+    "decide": ["as", "decision", "args", "comment", "authenticated"],
     "action": list(ActionExpect.model_fields),
 }
 

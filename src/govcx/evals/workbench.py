@@ -88,6 +88,8 @@ class Played:
 class PlayResult:
     steps: list[Played]
     violations: list[compliance.Violation] = field(default_factory=list)
+    unauthenticated: list[dict[str, Any]] = field(default_factory=list)
+    """Decisions made without a key (dev mode); flagged, not violations."""
     policy_version: str = ""
     error: str | None = None
     """An unexpected internal error that stopped the script."""
@@ -195,6 +197,7 @@ class Workbench:
         agent = self.agent(state_dir, policy, clock)
         played: list[Played] = []
         violations: list[compliance.Violation] = []
+        unauthenticated: list[dict[str, Any]] = []
         error = None
         try:
             seq = 0
@@ -217,13 +220,15 @@ class Workbench:
                             decision=step.decide.decision if step.decide else None)))
             if check:
                 violations = _check(agent, policy, script.conversation_id, expected)
+                unauthenticated = compliance.unauthenticated_decisions(agent.approvals.list(
+                    conversation_id=script.conversation_id, limit=10_000))
         except Exception as exc:  # keep the run going; the case reports what broke
             error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=6)}"
         finally:
             agent.close()
             shutil.rmtree(state_dir, ignore_errors=True)
         return PlayResult(steps=played, violations=violations, policy_version=policy.version,
-                          error=error)
+                          error=error, unauthenticated=unauthenticated)
 
 
 def _play_step(agent: Agent, script: Script, index: int, step: Step,
@@ -242,7 +247,8 @@ def _play_step(agent: Agent, script: Script, index: int, step: Step,
             else:
                 turn = agent.decide(pending[-1].approval_id, principal=step.decide.as_,
                                     decision=step.decide.decision, args=step.decide.args,
-                                    comment=step.decide.comment)
+                                    comment=step.decide.comment,
+                                    authenticated=step.decide.authenticated)
         else:
             clock.offset += step.advance_by.total_seconds()
             resumed = [t for t in agent.expire_overdue() if t.conversation_id == cid]

@@ -25,7 +25,7 @@ from sqlalchemy import insert, select, update
 
 from govcx.errors import ApprovalStale, DuplicateApprover, NotAuthorized, NotFound
 from govcx.governance.policy import Policy
-from govcx.governance.principal import Principal
+from govcx.governance.principal import Principal, canonical_name
 from govcx.store.db import Database, dumps
 from govcx.store.schema import approvals
 
@@ -51,6 +51,8 @@ class Decision(BaseModel):
     args: dict[str, Any] | None = None
     comment: str | None = None
     at: float
+    authenticated: bool = True
+    """False for a dev-mode decision made as ``--as NAME`` without a key."""
 
 
 class ApprovalFields(BaseModel):
@@ -181,7 +183,8 @@ class ApprovalStore:
 
     def decide(self, approval_id: str, *, principal: Principal, decision: DecisionKind,
                policy: Policy, args: dict[str, Any] | None = None, comment: str | None = None,
-               new_token: str | None = None, now: float | None = None) -> ApprovalRequest:
+               new_token: str | None = None, now: float | None = None,
+               authenticated: bool = True) -> ApprovalRequest:
         """Apply one decision atomically; raises ApprovalStale, NotAuthorized.
 
         ``args`` and ``new_token`` are required for ``edit`` (already validated against the
@@ -208,11 +211,13 @@ class ApprovalStore:
                                     f"and {policy.version} ({policy.digest[:12]}) is active")
             effective_args = args if decision == "edit" else request.args
             check_authority(policy, principal, request, effective_args)
-            if decision == "approve" and principal.name in request.approvers:
+            if decision == "approve" and canonical_name(principal.name) in {
+                    canonical_name(name) for name in request.approvers}:
                 raise DuplicateApprover(principal.name, "already approved this request; "
                                         "a second approval must come from someone else")
             record = Decision(principal=principal.name, decision=decision, args=args if decision ==
-                              "edit" else None, comment=comment, at=now)
+                              "edit" else None, comment=comment, at=now,
+                              authenticated=authenticated)
             if decision == "reject":
                 request.status = "rejected"
                 request.decisions.append(record)

@@ -12,6 +12,12 @@ from dataclasses import dataclass
 VALID_ROLES = ("channel", "approver:<role>", "auditor", "admin")
 
 
+def canonical_name(name: str) -> str:
+    """The form in which principal names are compared: trimmed and case-folded, so
+    ``Lee`` and ``"lee "`` are the same person as ``lee``."""
+    return name.strip().casefold()
+
+
 @dataclass(frozen=True, kw_only=True)
 class Principal:
     name: str

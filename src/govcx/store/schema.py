@@ -145,3 +145,16 @@ policy_activations = Table(
     Column("source", String(300), nullable=False),
     Column("activated_at", Float, nullable=False),
 )
+
+api_keys = Table(
+    "api_keys", metadata,
+    Column("key_id", String(32), primary_key=True),  # the public part of gcx_<key_id>_<secret>
+    Column("principal", String(128), nullable=False, index=True),
+    Column("hash", String(128), nullable=False),  # KDF of the secret (never the key itself)
+    Column("salt", String(64), nullable=False),
+    Column("kdf", String(64), nullable=False),  # e.g. scrypt:n=16384,r=8,p=1,dklen=32
+    Column("created_at", Float, nullable=False),
+    Column("created_by", String(128), nullable=True),
+    Column("revoked_at", Float, nullable=True),
+    Column("revoked_by", String(128), nullable=True),
+)

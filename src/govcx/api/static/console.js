@@ -277,6 +277,7 @@
         "data-id": item.approval_id,
       },
       el("div", { class: "line1" }, el("span", { text: title(item) }),
+        (item.decisions || []).some((x) => x.authenticated === false) ? unauthenticatedMark() : null,
         el("span", { class: "badge tier-" + item.tier, text: item.tier })),
       el("div", { class: "line2" },
         el("span", { text: item.conversation_id + (item.customer_id ? " · " + item.customer_id : "") }),
@@ -379,7 +380,9 @@
     fact("approvals", ((d.decisions || []).filter((x) => x.decision !== "reject").length) + " of " + d.approvals_needed);
     for (const dec of d.decisions || []) {
       const verb = { approve: "approved by", reject: "rejected by", edit: "edited by" }[dec.decision] || dec.decision;
-      fact(verb, dec.principal + (dec.comment ? " — “" + dec.comment + "”" : ""));
+      const dd = el("dd", { text: dec.principal + (dec.comment ? " — “" + dec.comment + "”" : "") });
+      if (dec.authenticated === false) dd.append(" ", unauthenticatedMark());
+      facts.append(el("dt", { text: verb }), dd);
     }
 
     const evidence = $("d-evidence");
@@ -402,6 +405,12 @@
     renderDecide();
     renderOutcome();
     renderTranscript();
+  }
+
+  function unauthenticatedMark() {
+    // A dev-mode decision made by name (--as) without a key: nobody proved who it was.
+    return el("span", { class: "badge unauth", text: "unauthenticated",
+      title: "Decided in dev mode by name (--as NAME) without an API key" });
   }
 
   function renderDecide() {
@@ -440,7 +449,7 @@
     box.hidden = false;
     if (!outcome) {
       box.classList.add(d.status === "approved" ? "ok" : "bad");
-      const who = (d.decisions || []).map((x) => x.principal).join(", ");
+      const who = (d.decisions || []).map((x) => x.principal + (x.authenticated === false ? " (unauthenticated)" : "")).join(", ");
       box.append(el("h3", { text: "Already " + d.status }),
         el("p", { text: who ? "Decided by " + who + "." : "Nobody decided it in time." }));
       return;
