@@ -37,7 +37,7 @@ from govcx.agent.settings import Settings
 from govcx.agent.turn import Action, Escalation, Reply, Turn, TurnDecision
 from govcx.errors import ApprovalStale, GovcxError, NotFound, ToolArgumentError
 from govcx.governance.approval import ApprovalRequest, ApprovalStore, action_token
-from govcx.governance.audit import AuditLog
+from govcx.governance.audit import AuditLog, audit_key
 from govcx.governance.policy import Policy
 from govcx.governance.principal import SYSTEM, Principal
 from govcx.graphs.context import Services
@@ -124,8 +124,9 @@ class Agent:
         self.state_dir = state_dir
         url = resolve_url(self.settings.database_url or pack.config.storage.url, state_dir)
         self.db = Database(url)
-        migrate.prepare(self.db, auto_upgrade=self.settings.auto_migrate)
-        self.audit = AuditLog(self.db)
+        key = audit_key(self.settings, state_dir, self.db.backend)
+        migrate.prepare(self.db, auto_upgrade=self.settings.auto_migrate, audit_key=key)
+        self.audit = AuditLog(self.db, key=key)
         self.approvals = ApprovalStore(self.db)
         self.conversations = ConversationStore(self.db, clock=clock)
         data_dir = state_dir / "packs" / pack.name

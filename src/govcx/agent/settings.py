@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -32,6 +33,12 @@ class Settings(BaseSettings):
     """Dev mode (``GOVCX_DEV=1``; ``make serve``, ``make chat`` and ``serve --dev`` set it):
     local keys are created in the state dir, and the CLI may decide as ``--as NAME``
     without a key (audited as unauthenticated). Never in production."""
+    audit_key: SecretStr | None = None
+    """The audit chain's HMAC key itself (``GOVCX_AUDIT_KEY``, hex or text, >= 16 bytes).
+    Required (or ``audit_key_file``) on PostgreSQL outside dev mode; every worker shares it."""
+    audit_key_file: Path | None = None
+    """A file holding the audit key (``GOVCX_AUDIT_KEY_FILE``). Without either, SQLite and
+    dev mode use ``<state dir>/audit.key``, created 0600 on first use."""
     lock_timeout: float = 30.0
     """Seconds a turn waits for another turn on the same conversation to finish."""
 
