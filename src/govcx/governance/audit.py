@@ -46,6 +46,8 @@ if TYPE_CHECKING:
     from govcx.agent.settings import Settings
 
 GENESIS = "0" * 64
+MAX_SEQ = 2**31 - 1
+"""Sequence numbers are INTEGER columns (32-bit on PostgreSQL)."""
 KEY_ENV = "GOVCX_AUDIT_KEY"
 KEY_FILE_ENV = "GOVCX_AUDIT_KEY_FILE"
 KEY_FILE_NAME = "audit.key"
@@ -336,6 +338,8 @@ class AuditLog:
 
     def events(self, *, conversation_id: str | None = None,
                after_seq: int = 0, limit: int | None = None) -> Iterator[AuditEvent]:
+        if after_seq >= MAX_SEQ:  # nothing lies beyond the column's range
+            return
         query = select(audit_events).where(audit_events.c.seq > after_seq)
         if conversation_id is not None:
             query = query.where(audit_events.c.conversation_id == conversation_id)
