@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Connection, bindparam, insert, select, update
 
-from govcx.errors import ConfigError, GovcxError
+from govcx.errors import AuditError, ConfigError, GovcxError
 from govcx.store.db import Database, dumps
 from govcx.store.keyfile import secret_key
 from govcx.store.schema import approvals, audit_events, audit_head, executions, turns
@@ -541,11 +541,8 @@ def _record(seen: _Seen, kind: str, actor: str, turn_id: str | None, body: str) 
         seen.decisions.add((str(data["approval_id"]), kind, actor))
 
 
-class AuditBroken(GovcxError):
-    """The chain does not verify, so it is not signed."""
-
-    code = "audit_broken"
-    exit_code = 1
+class AuditBroken(AuditError):
+    """The chain does not verify, so it is not signed (exit 1; HTTP 409)."""
 
     def __init__(self, problems: list[str]) -> None:
         super().__init__("the audit chain does not verify, so no anchor was signed; run "
