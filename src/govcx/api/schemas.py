@@ -226,13 +226,18 @@ class AuditEventView(BaseModel):
     hash: str
 
 
+ANCHOR_EXAMPLE: dict[str, Any] = {
+    "seq": 1520, "hash": "8d7b8f7bb5cd8e4487601a59607574246eb220f30d89b5c0116e6fb8ad1a8d93",
+    "time": "2026-12-04T17:04:52Z", "keyed_from": 1, "key_id": "fcb4c07517576f14",
+    "signature": "3e54ceb463e63e780679dfe2ccc53490cfa94fb3e1a7828600681c121fa83fdf"}
+"""An anchor (documentation)."""
+
+
 class AuditAnchorView(BaseModel):
     """The chain's head signed with the audit key: keep it outside the database and pass
     it back to ``POST /v1/audit/verify`` (or ``govcx audit verify --anchor``)."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"seq": 1520, "hash": "8d7b" + "0" * 60, "time": "2026-12-04T17:04:52Z",
-         "keyed_from": 1, "key_id": "fcb4c07517576f14", "signature": "3e54" + "0" * 60}]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [ANCHOR_EXAMPLE]})
 
     seq: int = Field(ge=0, le=2**63 - 1)
     hash: str = Field(pattern=r"^[0-9a-f]{64}$")
@@ -243,7 +248,8 @@ class AuditAnchorView(BaseModel):
 
 
 class AuditVerifyRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"anchor": ANCHOR_EXAMPLE}]})
 
     anchor: AuditAnchorView
     """An anchor from ``GET /v1/audit/anchor``: the chain must still extend it."""
