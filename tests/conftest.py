@@ -78,6 +78,18 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+TEST_AUDIT_KEY = "7e5a" * 16
+"""The audit key of PostgreSQL tests: outside dev mode PostgreSQL refuses to start without
+one (several workers must share it); SQLite tests use the state dir's audit.key."""
+
+
+@pytest.fixture(autouse=True)
+def _audit_key_for_postgresql(request: pytest.FixtureRequest,
+                              monkeypatch: pytest.MonkeyPatch) -> None:
+    if "backend" in request.fixturenames and request.getfixturevalue("backend") == "postgresql":
+        monkeypatch.setenv("GOVCX_AUDIT_KEY", TEST_AUDIT_KEY)
+
+
 @pytest.fixture
 def database_url(backend: str, request: pytest.FixtureRequest) -> Iterator[str | None]:
     """None for SQLite (the state dir default); a fresh database for PostgreSQL."""

@@ -30,6 +30,8 @@ _CALLER = {
     ("PUT", "/v1/policy"): "root",
     ("GET", "/v1/audit"): "audit",
     ("GET", "/v1/audit/verify"): "audit",
+    ("POST", "/v1/audit/verify"): "audit",
+    ("GET", "/v1/audit/anchor"): "audit",
     ("GET", "/v1/webhooks/deliveries"): "audit",
 }
 

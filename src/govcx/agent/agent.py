@@ -38,7 +38,7 @@ from govcx.agent.turn import Action, Escalation, Reply, Turn, TurnDecision
 from govcx.errors import ApprovalStale, GovcxError, NotFound, PolicyError
 from govcx.governance import limits
 from govcx.governance.approval import ApprovalRequest, ApprovalStore, action_token
-from govcx.governance.audit import AuditLog
+from govcx.governance.audit import AuditLog, audit_key
 from govcx.governance.policy import Policy
 from govcx.governance.policy_store import PolicyStore
 from govcx.governance.principal import SYSTEM, Principal
@@ -141,11 +141,13 @@ class Agent:
         self.db = Database(url)
         try:
             key = data_key(self.settings, state_dir, backend=self.db.backend)
+            chain_key = audit_key(self.settings, state_dir, self.db.backend)
         except GovcxError:
             self.db.dispose()
             raise
-        migrate.prepare(self.db, auto_upgrade=self.settings.auto_migrate)
-        self.audit = AuditLog(self.db)
+        migrate.prepare(self.db, auto_upgrade=self.settings.auto_migrate,
+                        audit_key=chain_key)
+        self.audit = AuditLog(self.db, key=chain_key)
         self.approvals = ApprovalStore(self.db)
         self.conversations = ConversationStore(self.db, clock=clock)
         data_dir = private_dir(state_dir / "packs" / pack.name)

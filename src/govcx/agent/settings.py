@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     0600 on SQLite or in dev mode; PostgreSQL outside dev mode refuses to start."""
     data_key_file: Path | None = None
     """A file holding the data key (``GOVCX_DATA_KEY_FILE``)."""
+    audit_key: SecretStr | None = None
+    """The audit chain's HMAC key itself (``GOVCX_AUDIT_KEY``, hex or text, >= 16 bytes).
+    Required (or ``audit_key_file``) on PostgreSQL outside dev mode; every worker shares it."""
+    audit_key_file: Path | None = None
+    """A file holding the audit key (``GOVCX_AUDIT_KEY_FILE``). Without either, SQLite and
+    dev mode use ``<state dir>/audit.key``, created 0600 on first use."""
     lock_timeout: float = 30.0
     """Seconds a turn waits for another turn on the same conversation to finish."""
 

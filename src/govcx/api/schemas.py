@@ -74,6 +74,7 @@ AUDIT_EVENT_EXAMPLE: dict[str, Any] = {
     "seq": 2, "event_id": "4895ffd1289842488d231e55c1d63bb0", "ts": 1800000000.0,
     "conversation_id": _CID, "turn_id": _TID, "actor": "agent", "kind": "classify",
     "policy_version": "2026.11.1",
+    "policy_digest": "5f1c0d3a9e7b42c6a8d1f0e2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6",
     "data": {"intent": "refund", "confidence": 0.962, "engine": "embedded"},
     "prev_hash": "b3870922a75607bc3cb1e3e65f85d8e0a2d141a219a5447d240dbdffe7994e9e",
     "hash": "d23a7695046779d1ab029349a146e580810fc343dce98cc0fa02c96b7e0e5233",
@@ -218,18 +219,56 @@ class AuditEventView(BaseModel):
     actor: str
     kind: str
     policy_version: str | None = None
+    policy_digest: str | None = None
+    """sha256 of the policy's canonical content the event was recorded under."""
     data: dict[str, Any]
     prev_hash: str
     hash: str
 
 
+ANCHOR_EXAMPLE: dict[str, Any] = {
+    "seq": 1520, "hash": "8d7b8f7bb5cd8e4487601a59607574246eb220f30d89b5c0116e6fb8ad1a8d93",
+    "time": "2026-12-04T17:04:52Z", "keyed_from": 1, "key_id": "fcb4c07517576f14",
+    "signature": "3e54ceb463e63e780679dfe2ccc53490cfa94fb3e1a7828600681c121fa83fdf"}
+"""An anchor (documentation)."""
+
+
+class AuditAnchorView(BaseModel):
+    """The chain's head signed with the audit key: keep it outside the database and pass
+    it back to ``POST /v1/audit/verify`` (or ``govcx audit verify --anchor``)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [ANCHOR_EXAMPLE]})
+
+    seq: int = Field(ge=0, le=2**63 - 1)
+    hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    time: str = Field(max_length=64)
+    keyed_from: int = Field(ge=1, le=2**63 - 1)
+    key_id: str = Field(pattern=r"^[0-9a-f]{16}$")
+    signature: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class AuditVerifyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"anchor": ANCHOR_EXAMPLE}]})
+
+    anchor: AuditAnchorView
+    """An anchor from ``GET /v1/audit/anchor``: the chain must still extend it."""
+
+
 class AuditVerifyView(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [
-        {"ok": True, "events": 1520, "problems": []}]})
+        {"ok": True, "events": 1520, "problems": [], "legacy_events": 0, "keyed_from": 1,
+         "anchor": None, "notes": []}]})
 
     ok: bool
     events: int
     problems: list[str]
+    """Every break of the chain, record without its audit event, or anchor not extended."""
+    legacy_events: int = 0
+    """Events written before the audit key existed (checked with unkeyed sha256)."""
+    keyed_from: int = 1
+    anchor: AuditAnchorView | None = None
+    notes: list[str] = Field(default_factory=list)
 
 
 class PolicyView(BaseModel):

@@ -26,11 +26,15 @@ def _database(pack: object) -> object:
 @handle_errors
 def upgrade(pack: PackOpt = None, json_out: JsonOpt = False) -> None:
     """Apply schema migrations up to the current version."""
+    from govcx.agent.settings import Settings
+    from govcx.governance.audit import audit_key
     from govcx.store import migrate
 
     db = _database(pack)
+    settings = Settings()
+    key = audit_key(settings, settings.state_dir(), db.backend)  # type: ignore[attr-defined]
     before = migrate.current_revision(db)  # type: ignore[arg-type]
-    after = migrate.upgrade(db)  # type: ignore[arg-type]
+    after = migrate.upgrade(db, audit_key=key)  # type: ignore[arg-type]
     if json_out:
         print_json({"from": before, "to": after})
     else:

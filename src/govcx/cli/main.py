@@ -6,7 +6,6 @@ Exit status: 0 ok, 1 a check failed (audit verify, eval thresholds, refused deci
 
 from __future__ import annotations
 
-import json
 import os
 import uuid
 from pathlib import Path
@@ -37,12 +36,9 @@ CLI_OWNER = "cli"
 app = typer.Typer(help="govcx: a governed agent runtime for customer support.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 approvals_app = typer.Typer(help="Work the approval queue.", no_args_is_help=True)
-audit_app = typer.Typer(help="Verify and export the hash-chained audit log.",
-                        no_args_is_help=True)
 policy_app = typer.Typer(help="Check and compare policy files.", no_args_is_help=True)
 conversations_app = typer.Typer(help="Read conversations.", no_args_is_help=True)
 app.add_typer(approvals_app, name="approvals")
-app.add_typer(audit_app, name="audit")
 app.add_typer(policy_app, name="policy")
 app.add_typer(conversations_app, name="conversations")
 
@@ -57,7 +53,8 @@ def _mount_optional() -> None:
                                ("govcx.cli.serve", "register", None),
                                ("govcx.cli.db", "db_app", "db"),
                                ("govcx.cli.classifier", "classifier_app", "classifier"),
-                               ("govcx.cli.keys", "keys_app", "keys")):
+                               ("govcx.cli.keys", "keys_app", "keys"),
+                               ("govcx.cli.audit", "audit_app", "audit")):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:
@@ -330,38 +327,6 @@ def recover(pack: PackOpt = None, json_out: JsonOpt = False) -> None:
         console.print("nothing to recover")
     for t in turns:
         console.print(f"recovered {t.conversation_id} turn {t.turn_id}: {t.status}")
-
-
-# -- audit ---------------------------------------------------------------------------------
-@audit_app.command("verify")
-@handle_errors
-def audit_verify(pack: PackOpt = None, json_out: JsonOpt = False) -> None:
-    """Check the hash chain; exit 1 on any edited, deleted or reordered event."""
-    agent = open_agent(pack)
-    result = agent.audit.verify()
-    if json_out:
-        print_json({"ok": result.ok, "events": result.events, "problems": result.problems})
-    elif result.ok:
-        console.print(f"[green]audit chain verified[/green]: {result.events} events")
-    else:
-        for problem in result.problems:
-            err_console.print(f"[red]broken:[/red] {problem}")
-    if not result.ok:
-        raise typer.Exit(1)
-
-
-@audit_app.command("export")
-@handle_errors
-def audit_export(conversation: Annotated[str | None, typer.Option(help="Only this conversation.")]
-                 = None, pack: PackOpt = None) -> None:
-    """Print audit events as JSON lines."""
-    agent = open_agent(pack)
-    if conversation is not None:
-        from govcx.agent.agent import check_id
-
-        agent.conversations.get(check_id("conversation_id", conversation))  # NotFound: exit 2
-    for event in agent.audit.events(conversation_id=conversation):
-        typer.echo(json.dumps(event.as_dict(), ensure_ascii=False, sort_keys=True))
 
 
 # -- policy --------------------------------------------------------------------------------

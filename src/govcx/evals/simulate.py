@@ -70,7 +70,7 @@ def recorded_conversations(pack: Pack, settings: Settings, *,
     with state_database(pack, settings) as db:
         if db is None:
             return []
-        audit = AuditLog(db)
+        audit = AuditLog(db, key=None)  # reads events only
         store = ConversationStore(db)
         expiry = int(pack.policy.approvals.expiry.total_seconds()) + 60
         steps: dict[str, list[Step]] = {}

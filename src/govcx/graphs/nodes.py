@@ -206,6 +206,7 @@ def draft(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     intent = state.get("intent")
     findings = _findings(state)
     plan_data: dict[str, Any] = {}
+    reads: list[str] = []  # ledger keys of the reads, for the audit cross-check
     if intent in policy.workflows and policy.workflows[intent].tools \
             and policy.autonomy_of(intent) != "escalate":
         workflow = policy.workflows[intent]
@@ -220,6 +221,8 @@ def draft(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
                                          customer_id=ctx.customer_id, tool=tool, args=args,
                                          autonomy=policy.autonomy_of(intent),
                                          step=f"{ctx.turn_id}:read")
+            if execution.key:
+                reads.append(execution.key)
             if execution.result is not None:
                 found = apply_policy(svc.guard.scan_indirect(
                     json.dumps(execution.result), "tool"), policy.guards)
@@ -244,7 +247,7 @@ def draft(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
         "proposal": plan_data.get("proposal"), "question": plan_data.get("question"),
         "evidence": [{"tool": e.get("tool"), "ok": "result" in e}
                      for e in plan_data.get("evidence", [])],
-        "citations": text_draft.citations, "support": text_draft.support})
+        "citations": text_draft.citations, "support": text_draft.support, "reads": reads})
     return {"audit_buffer": [event], "plan": plan_data, "draft": asdict(text_draft),
             "findings": [asdict(f) for f in findings]}
 

@@ -54,11 +54,15 @@ def current_revision(db: Database) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def upgrade(db: Database, revision: str = "head") -> str:
-    """Apply migrations up to ``revision``; returns the revision now current."""
+def upgrade(db: Database, revision: str = "head", *, audit_key: bytes | None = None) -> str:
+    """Apply migrations up to ``revision``; returns the revision now current.
+
+    ``audit_key`` lets the migration that introduces the keyed audit chain seal its key
+    boundary in the same transaction (without it, ``govcx audit seal`` must do it)."""
     config = _config()
     with db.engine.begin() as conn:
         config.attributes["connection"] = conn
+        config.attributes["audit_key"] = audit_key
         command.upgrade(config, revision)
     return current_revision(db) or ""
 
@@ -87,25 +91,26 @@ def _exclusive(db: Database) -> Iterator[None]:
         os.close(fd)
 
 
-def prepare(db: Database, *, auto_upgrade: bool = False) -> None:
+def prepare(db: Database, *, auto_upgrade: bool = False, audit_key: bytes | None = None) -> None:
     """Check the schema at start-up: create it on an empty database, refuse an old one."""
     head = head_revision()
     if current_revision(db) == head:
         return
     with _exclusive(db):
-        _prepare(db, head, auto_upgrade=auto_upgrade)
+        _prepare(db, head, auto_upgrade=auto_upgrade, audit_key=audit_key)
 
 
-def _prepare(db: Database, head: str, *, auto_upgrade: bool) -> None:
+def _prepare(db: Database, head: str, *, auto_upgrade: bool,
+             audit_key: bytes | None = None) -> None:
     current = current_revision(db)
     if current == head:
         return
     with db.engine.connect() as conn:
         tables = set(inspect(conn).get_table_names())
     if current is None and not tables & {"conversations", "audit_events"}:
-        upgrade(db)
+        upgrade(db, audit_key=audit_key)
         return
     if auto_upgrade:
-        upgrade(db)
+        upgrade(db, audit_key=audit_key)
         return
     raise SchemaBehind(current, head)

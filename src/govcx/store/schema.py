@@ -93,6 +93,7 @@ audit_events = Table(
     Column("actor", String(128), nullable=False),
     Column("kind", String(64), nullable=False),
     Column("policy_version", String(64), nullable=True),
+    Column("policy_digest", String(64), nullable=True),
     Column("body", Text, nullable=False),  # canonical JSON of the event's content
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
@@ -104,6 +105,10 @@ audit_head = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("seq", Integer, nullable=False),
     Column("hash", String(64), nullable=False),
+    # Events from this seq on are keyed (HMAC); older ones predate the key (sha256).
+    Column("keyed_from", Integer, nullable=False, default=1),
+    # HMAC over keyed_from and the chain's hash just before it, written with the boundary.
+    Column("keyed_seal", String(64), nullable=True),
 )
 
 escalations = Table(
