@@ -28,8 +28,8 @@ def home(tmp_path: Path, database_url: str | None, monkeypatch: pytest.MonkeyPat
     return tmp_path / "home"
 
 
-def run(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, [*args, "--pack", str(SHOP)])
+def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    result = runner.invoke(app, [*args, "--pack", str(SHOP)], env=env)
     assert "Traceback" not in result.output
     return result.exit_code, result.output
 
@@ -45,7 +45,11 @@ def _sql(home: Path, database_url: str | None, sql: str, **params: object) -> No
 def _session() -> None:
     code, out = run("ask", "please refund $80 for order A-1002", "--customer", "C-1", "--json")
     assert code == 0, out
-    code, out = run("approvals", "approve", json.loads(out)["approval_id"], "--as", "sup")
+    approval_id = json.loads(out)["approval_id"]
+    code, out = run("keys", "create", "sup", "--json")
+    assert code == 0, out
+    key = json.loads(out)["key"]
+    code, out = run("approvals", "approve", approval_id, env={"GOVCX_API_KEY": key})
     assert code == 0, out
     code, out = run("ask", "where is my order A-1001", "--customer", "C-1")
     assert code == 0, out

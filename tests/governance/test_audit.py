@@ -120,8 +120,9 @@ def test_every_node_decision_approval_and_tool_call_is_audited(agent: Agent) -> 
 
 
 def test_an_untouched_run_verifies_and_extends_its_anchors(agent: Agent) -> None:
-    early = agent.audit.anchor()  # the empty chain
-    assert early.seq == 0 and early.hash == GENESIS
+    early = agent.audit.anchor()  # the chain at start-up: the pack's policy activated
+    assert [e.kind for e in agent.audit.events()] == ["policy.activated"]
+    assert early.seq == 1 and early.hash != GENESIS
     _run(agent)
     middle = agent.audit.anchor()
     agent.respond("a3", "where is my order A-1001", customer_id="C-1")
@@ -139,14 +140,16 @@ def test_policy_digest_is_stored_exported_and_covered(agent: Agent) -> None:
     event = agent.audit.append(kind="policy.activated", actor="root", data={},
                                policy_version="t2", policy_digest="ab" * 32)
     assert event.as_dict()["policy_digest"] == "ab" * 32
-    assert next(agent.audit.events()).policy_digest == "ab" * 32
+    assert next(agent.audit.events(after_seq=event.seq - 1)).policy_digest == "ab" * 32
+    # The start-up activation carries the pack policy's digest.
+    assert next(agent.audit.events()).policy_digest == agent.policy.digest
     many = agent.audit.append_many([{"kind": "x", "actor": "a", "data": {},
                                      "policy_digest": "cd" * 32}])
     assert many[0].policy_digest == "cd" * 32
     assert agent.audit.verify().ok
     problems = _tamper(agent, f"UPDATE audit_events SET policy_digest = '{'ef' * 32}' "
-                              "WHERE seq = 1")
-    assert any("seq 1" in p and "edited" in p for p in problems)
+                              f"WHERE seq = {event.seq}")
+    assert any(f"seq {event.seq}" in p and "edited" in p for p in problems)
 
 
 # -- single edits (as before the key) ------------------------------------------------------

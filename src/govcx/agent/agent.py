@@ -510,19 +510,21 @@ class Agent:
                                details={"field": "args"})
         with self.locks.hold(request.conversation_id, timeout=self.settings.lock_timeout):
             self._recover_if_dead(request.conversation_id)
-            updated = self.approvals.decide(approval_id, principal=who, decision=decision,  # type: ignore[arg-type]
-                                            policy=policy, args=new_args,
-                                            comment=comment, new_token=new_token, now=now,
-                                            authenticated=authenticated)
-            self.audit.append_many([{
-                "kind": f"approval.{decision}", "actor": who.name,
-                "conversation_id": request.conversation_id, "turn_id": request.turn_id,
-                "policy_version": policy.version, "policy_digest": policy.digest, "data": {
-                    "approval_id": approval_id, "status": updated.status,
-                    "args": new_args, "comment": comment,
-                    "approvals": len(updated.approvers),
-                    "approvals_needed": updated.approvals_needed,
-                    "authenticated": authenticated}}])
+            # The decision and its audit event commit together (verify requires both).
+            with self.db.begin() as conn:
+                updated = self.approvals.decide(
+                    approval_id, principal=who, decision=decision,  # type: ignore[arg-type]
+                    policy=policy, args=new_args, comment=comment, new_token=new_token,
+                    now=now, authenticated=authenticated, conn=conn)
+                self.audit.append_many([{
+                    "kind": f"approval.{decision}", "actor": who.name,
+                    "conversation_id": request.conversation_id, "turn_id": request.turn_id,
+                    "policy_version": policy.version, "policy_digest": policy.digest, "data": {
+                        "approval_id": approval_id, "status": updated.status,
+                        "args": new_args, "comment": comment,
+                        "approvals": len(updated.approvers),
+                        "approvals_needed": updated.approvals_needed,
+                        "authenticated": authenticated}}], conn=conn)
             if updated.status == "pending":
                 turn = self.conversations.get_turn(request.turn_id)
                 if turn is None:

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from govcx.errors import ApprovalStale, DuplicateApprover, NotAuthorized, NotFound
 from govcx.governance.policy import Policy
@@ -184,61 +184,68 @@ class ApprovalStore:
     def decide(self, approval_id: str, *, principal: Principal, decision: DecisionKind,
                policy: Policy, args: dict[str, Any] | None = None, comment: str | None = None,
                new_token: str | None = None, now: float | None = None,
-               authenticated: bool = True) -> ApprovalRequest:
+               authenticated: bool = True, conn: Connection | None = None) -> ApprovalRequest:
         """Apply one decision atomically; raises ApprovalStale, NotAuthorized.
 
         ``args`` and ``new_token`` are required for ``edit`` (already validated against the
-        tool's schema by the caller). Returns the updated request.
+        tool's schema by the caller). With ``conn`` the decision joins the caller's
+        transaction (to commit it with its audit event). Returns the updated request.
         """
+        if conn is None:
+            with self.db.begin() as own:
+                return self.decide(approval_id, principal=principal, decision=decision,
+                                   policy=policy, args=args, comment=comment,
+                                   new_token=new_token, now=now,
+                                   authenticated=authenticated, conn=own)
+
         now = time.time() if now is None else now
-        with self.db.begin() as conn:
-            row = conn.execute(select(approvals.c.body, approvals.c.version).where(
-                approvals.c.approval_id == approval_id)).first()
-            if row is None:
-                raise NotFound("approval", approval_id)
-            request = ApprovalRequest.model_validate_json(row.body)
-            if request.status == "superseded":
-                raise ApprovalStale(approval_id, f"it is already superseded: it was requested "
-                                    f"under policy {request.policy_version}, which is no "
-                                    "longer active, and its conversation went to a person")
-            if request.status != "pending":
-                raise ApprovalStale(approval_id, f"it is already {request.status}")
-            if now >= request.expires_at:
-                raise ApprovalStale(approval_id, "it has expired")
-            if not request.bound_to(policy):
-                raise ApprovalStale(approval_id, f"it was requested under policy "
-                                    f"{request.policy_version} ({request.policy_digest[:12]}), "
-                                    f"and {policy.version} ({policy.digest[:12]}) is active")
-            effective_args = args if decision == "edit" else request.args
-            check_authority(policy, principal, request, effective_args)
-            if decision == "approve" and canonical_name(principal.name) in {
-                    canonical_name(name) for name in request.approvers}:
-                raise DuplicateApprover(principal.name, "already approved this request; "
-                                        "a second approval must come from someone else")
-            record = Decision(principal=principal.name, decision=decision, args=args if decision ==
-                              "edit" else None, comment=comment, at=now,
-                              authenticated=authenticated)
-            if decision == "reject":
-                request.status = "rejected"
-                request.decisions.append(record)
-            elif decision == "edit":
-                if args is None or new_token is None:
-                    raise ValueError("edit needs args and new_token")
-                # An edit changes the action: approvals given for the old arguments lapse.
-                request.decisions = [d for d in request.decisions if d.decision == "reject"]
-                request.decisions.append(record)
-                request.args = args
-                request.token = new_token
-            else:
-                request.decisions.append(record)
-            if request.status == "pending" and len(request.approvers) >= request.approvals_needed:
-                request.status = "approved"
-            result = conn.execute(update(approvals).where(
-                approvals.c.approval_id == approval_id, approvals.c.version == row.version
-            ).values(status=request.status, body=request.model_dump_json(),
-                     version=row.version + 1, updated_at=now))
-            if result.rowcount != 1:
-                raise ApprovalStale(approval_id, "another decision was recorded at the same time")
+        row = conn.execute(select(approvals.c.body, approvals.c.version).where(
+            approvals.c.approval_id == approval_id)).first()
+        if row is None:
+            raise NotFound("approval", approval_id)
+        request = ApprovalRequest.model_validate_json(row.body)
+        if request.status == "superseded":
+            raise ApprovalStale(approval_id, f"it is already superseded: it was requested "
+                                f"under policy {request.policy_version}, which is no "
+                                "longer active, and its conversation went to a person")
+        if request.status != "pending":
+            raise ApprovalStale(approval_id, f"it is already {request.status}")
+        if now >= request.expires_at:
+            raise ApprovalStale(approval_id, "it has expired")
+        if not request.bound_to(policy):
+            raise ApprovalStale(approval_id, f"it was requested under policy "
+                                f"{request.policy_version} ({request.policy_digest[:12]}), "
+                                f"and {policy.version} ({policy.digest[:12]}) is active")
+        effective_args = args if decision == "edit" else request.args
+        check_authority(policy, principal, request, effective_args)
+        if decision == "approve" and canonical_name(principal.name) in {
+                canonical_name(name) for name in request.approvers}:
+            raise DuplicateApprover(principal.name, "already approved this request; "
+                                    "a second approval must come from someone else")
+        record = Decision(principal=principal.name, decision=decision, args=args if decision ==
+                          "edit" else None, comment=comment, at=now,
+                          authenticated=authenticated)
+        if decision == "reject":
+            request.status = "rejected"
+            request.decisions.append(record)
+        elif decision == "edit":
+            if args is None or new_token is None:
+                raise ValueError("edit needs args and new_token")
+            # An edit changes the action: approvals given for the old arguments lapse.
+            request.decisions = [d for d in request.decisions if d.decision == "reject"]
+            request.decisions.append(record)
+            request.args = args
+            request.token = new_token
+        else:
+            request.decisions.append(record)
+        if request.status == "pending" and len(request.approvers) >= request.approvals_needed:
+            request.status = "approved"
+        result = conn.execute(update(approvals).where(
+            approvals.c.approval_id == approval_id, approvals.c.version == row.version
+        ).values(status=request.status, body=request.model_dump_json(),
+                 version=row.version + 1, updated_at=now))
+        if result.rowcount != 1:
+            raise ApprovalStale(approval_id, "another decision was recorded at the same time")
         return request
 
     def stale(self, policy: Policy) -> builtins.list[ApprovalRequest]:
