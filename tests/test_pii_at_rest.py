@@ -8,6 +8,7 @@ loudly) and the detectors' formats."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sqlite3
@@ -158,9 +159,12 @@ def test_planted_pii_is_nowhere_at_rest(
     assert asked.exit_code == 0, asked.output
     approval_id = re.search(r'"approval_id": "([^"]+)"', asked.output)
     assert approval_id, asked.output
-    approved = runner.invoke(cli, ["approvals", "approve", approval_id.group(1), "--as", "sup",
+    issued = runner.invoke(cli, ["keys", "create", "sup", "--json", "--pack", str(SHOP)])
+    assert issued.exit_code == 0, issued.output
+    key = json.loads(issued.output)["key"]
+    approved = runner.invoke(cli, ["approvals", "approve", approval_id.group(1),
                                    "--comment", f"card {CARDS[0]} ok, {EMAIL}", "--pack",
-                                   str(SHOP)])
+                                   str(SHOP)], env={"GOVCX_API_KEY": key})
     assert approved.exit_code == 0, approved.output
     guarded_agent.close()
 
