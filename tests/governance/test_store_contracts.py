@@ -203,3 +203,15 @@ def test_ledger_lists_one_conversation_in_order(db: Database, tmp_path: Path) ->
     assert [r["status"] for r in rows] == ["succeeded", "succeeded"]
     assert rows[0]["started_at"] <= rows[1]["started_at"]
     assert executor.ledger("c3") == []
+
+
+def test_execution_as_action() -> None:
+    from govcx.tools.executor import Execution
+
+    ok = Execution(tool="t", args={"a": 1}, status="executed", result={"r": 2}, key="k")
+    assert ok.as_action() == {"tool": "t", "args": {"a": 1}, "status": "executed",
+                              "result": {"r": 2}}
+    failed = Execution(tool="t", args={}, status="failed", error="boom")
+    assert failed.as_action() == {"tool": "t", "args": {}, "status": "failed", "error": "boom"}
+    assert Execution(tool="t", args={}, status="refused").as_action() == {
+        "tool": "t", "args": {}, "status": "refused"}
