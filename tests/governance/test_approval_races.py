@@ -364,3 +364,15 @@ def test_expiry_that_read_pending_cannot_overwrite_a_committed_decision(
     if backend == "postgresql":
         request.applymarker(pytest.mark.xfail(strict=True, reason=EXPIRE_BUG))
     _expiry_after_read_decision_commits(store)
+
+
+def test_decide_and_expire_default_to_the_current_time(store: ApprovalStore) -> None:
+    now = time.time()
+    store.create(_request("apr_live", expires_at=now + 3600))
+    store.create(_request("apr_old", expires_at=now - 1))
+    assert store.decide("apr_live", principal=ANA, decision="approve",
+                        policy=_policy()).status == "approved"
+    with pytest.raises(ApprovalStale, match="it has expired"):
+        store.decide("apr_old", principal=ANA, decision="approve", policy=_policy())
+    expired = store.expire("apr_old")
+    assert expired is not None and expired.status == "expired"
