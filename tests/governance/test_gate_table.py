@@ -409,3 +409,42 @@ def test_reasons_name_what_decided(policy: Policy) -> None:
     assert gated.reason == f"refund needs approval: {IF_REFUND}, autonomy.draft"
     bad = decide(policy, GateInput(intent="w_act", confidence=0.9, proposal_error="no tool"))
     assert bad.reason == "the proposed action was malformed: no tool"
+
+
+# The reason a person reads with each route, per branch (literal).
+REASONS: list[tuple[str, dict[str, Any], str]] = [
+    ("block", {"intent": "w_act", "confidence": 0.9, "findings": [BLOCK, _f("JAILBREAK", "block")]},
+     "blocked by guard: JAILBREAK, PROMPT_INJECTION"),
+    ("escalate-finding", {"intent": "w_act", "confidence": 0.9,
+                          "findings": [ESCALATE, ESCALATE2]},
+     "escalation trigger: ABUSE, LEGAL_THREAT"),
+    ("engine", {"intent": "w_act", "confidence": 0.9, "engine_error": "timeout"},
+     "the engine could not handle the request: timeout"),
+    ("scope", {"intent": "w_nope", "confidence": 0.9},
+     "the request matches no workflow this deployment handles"),
+    ("autonomy-escalate", {"intent": "w_escalate", "confidence": 0.9},
+     "policy hands every w_escalate request to a human"),
+    ("not-allowed", {"intent": "w_narrow", "confidence": 0.95, "proposal": P_NOTE},
+     "note is not among the tools of workflow w_narrow"),
+    ("execute", {"intent": "w_draft", "confidence": 0.9, "proposal": P_LOOKUP},
+     "lookup is within policy for autonomy draft"),
+    ("reply-review", {"intent": "w_recommend", "confidence": 0.9},
+     "workflow w_recommend has autonomy recommend: a human reviews the reply"),
+    ("act", {"intent": "w_act", "confidence": 0.9}, "answer within policy"),
+]
+
+
+@pytest.mark.parametrize(("facts", "reason"), [r[1:] for r in REASONS],
+                         ids=[r[0] for r in REASONS])
+def test_gate_reasons(policy: Policy, facts: dict[str, Any], reason: str) -> None:
+    assert decide(policy, GateInput(**facts)).reason == reason
+
+
+def test_a_workflow_tool_without_a_tier_is_refused(policy: Policy) -> None:
+    """Validation keeps a workflow's tools inside ``tools:``; the gate does not rely on it."""
+    tools = {k: v for k, v in policy.tools.items() if k != "note"}
+    broken = policy.model_copy(update={"tools": tools})
+    decision = decide(broken, GateInput(intent="w_act", confidence=0.9, proposal=P_NOTE))
+    assert (decision.route, decision.rules, decision.reason, decision.approval_kind,
+            decision.tier) == ("escalate", ("tool.note.unknown",),
+                               "note has no tier in the policy", None, None)
