@@ -56,6 +56,9 @@ def test_audit_events_round_trip_every_field(db: Database) -> None:
     assert appended[0].prev_hash == GENESIS
     assert [e.prev_hash for e in appended[1:]] == [e.hash for e in appended[:-1]]
     assert appended[3].data == {} and appended[3].conversation_id is None
+    assert [e.policy_version for e in appended] == ["v1", "v1", "v2", None]
+    assert [(e.actor, e.kind, e.turn_id) for e in appended] == [
+        ("agent", "a", "t1"), ("agent", "b", "t2"), ("sup", "c", "t3"), ("agent", "d", None)]
     assert appended[0].ts == NOW and abs(appended[2].ts - time.time()) < 60
     read = list(log.events())
     assert read == appended
