@@ -99,10 +99,15 @@ class ConversationStore:
 
     def owned_by(self, conversation_id: str, owner: str) -> bool:
         """Does the conversation exist and belong to ``owner``?"""
+        return self.exists_for(conversation_id, owner) is True
+
+    def exists_for(self, conversation_id: str, owner: str) -> bool | None:
+        """One read: True if the conversation belongs to ``owner``, False if it belongs to
+        someone else, None if it does not exist (yet)."""
         with self.db.read() as conn:
             row = conn.execute(select(conversations.c.owner).where(
                 conversations.c.conversation_id == conversation_id)).first()
-        return row is not None and row.owner == owner
+        return None if row is None else row.owner == owner
 
     def check_owner(self, conversation_id: str, owner: str) -> None:
         """NotFound unless the conversation exists and belongs to ``owner``."""

@@ -172,14 +172,11 @@ class ApiRuntime:
         if body.customer_id is not None:
             check_id("customer_id", body.customer_id)
         owner = self._owner_of(caller)
-        conversations = self.agent.conversations
-        if owner is not None and not conversations.owned_by(conversation_id, owner):
-            try:
-                conversations.get(conversation_id)
-            except GovcxError:
-                pass  # a new id: the message starts a conversation owned by the caller
-            else:
-                raise NotFound("conversation", conversation_id)
+        # Refused early, before the idempotency key is taken; the Agent checks again under
+        # the conversation's lock (a new id starts a conversation owned by the caller).
+        if owner is not None and self.agent.conversations.exists_for(
+                conversation_id, owner) is False:
+            raise NotFound("conversation", conversation_id)
         claimed = False
         if idempotency_key is not None:
             claim = self.idempotency.claim(
