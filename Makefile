@@ -32,9 +32,10 @@ test: install
 # pyproject.toml [tool.mutmut]). Not part of `make test`: it takes tens of minutes on two
 # cores. Prints killed / survived / timeouts per file and the mutation score.
 MUTATION_CHILDREN ?= 2
+MUTANTS ?=
 
 mutation: install
-	$(BIN)/mutmut run --max-children $(MUTATION_CHILDREN) > mutants.log 2>&1 || \
+	$(BIN)/mutmut run --max-children $(MUTATION_CHILDREN) $(MUTANTS) > mutants.log 2>&1 || \
 		(tail -n 40 mutants.log; exit 1)
 	$(BIN)/mutmut results --all true | $(BIN)/python tests/mutation_score.py
 

@@ -75,3 +75,38 @@ def test_prune_keeps_audit_and_transcript(make_agent: Callable[..., Agent], cloc
     assert any(e.kind == "retention.prune" for e in agent.audit.events())
     again = agent.respond("old", "where is my order A-1001", customer_id="C-1")
     assert again.status == "answered"
+
+
+def test_workers_starting_together_on_a_new_database_all_start(
+        tmp_path: Path, database_url: str | None) -> None:
+    """N workers opening one fresh database at the same moment (``serve --workers N``):
+    schema, LangGraph's checkpoint tables and the policy activation are set up once."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    from tests.conftest import SHOP
+
+    script = tmp_path / "worker.py"
+    script.write_text(textwrap.dedent('''
+        import sys
+        from pathlib import Path
+        from govcx.agent.agent import Agent
+        from govcx.agent.pack import load_pack
+        from govcx.agent.settings import Settings
+        from govcx.testing import InMemoryRetriever, PassThroughGuard
+        home, url = sys.argv[1], sys.argv[2] or None
+        agent = Agent(load_pack(sys.argv[3]), Settings(home=Path(home), database_url=url),
+                      retriever=InMemoryRetriever([]), guard=PassThroughGuard())
+        print(agent.policy.version, agent.policies.active_seq())
+        agent.close()
+    '''))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
+    workers = [subprocess.Popen([sys.executable, str(script), str(tmp_path / "home"),
+                                 database_url or "", str(SHOP)], env=env, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+               for _ in range(3)]
+    outputs = [w.communicate(timeout=120) for w in workers]
+    assert [w.returncode for w in workers] == [0, 0, 0], [err for _, err in outputs]
+    assert {out.strip() for out, _ in outputs} == {"t1 1"}  # one activation, not three

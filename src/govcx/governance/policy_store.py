@@ -18,7 +18,7 @@ import json
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, func, insert, select, text
 
 from govcx.errors import PolicyVersionConflict
 from govcx.governance.policy import Policy, parse_policy
@@ -53,6 +53,11 @@ class PolicyStore:
         if conn is None:
             with self.db.begin() as own:
                 return self.register(policy, actor=actor, source=source, conn=own)
+        if conn.dialect.name == "postgresql":
+            # Processes starting together on a new database (or two admins) would both
+            # find the version unknown and insert it; one at a time instead.
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended("
+                              "'govcx-policies', 0))"))
         row = conn.execute(select(policies.c.digest).where(
             policies.c.version == policy.version)).first()
         if row is not None:

@@ -56,7 +56,14 @@ def open_postgres_saver(url: str, *, serde: Any = None) -> Any:
                                   "row_factory": dict_row})
     saver = (SealedPostgresSaver(pool, serde=serde) if serde is not None  # type: ignore[arg-type]
              else PostgresSaver(pool))  # type: ignore[arg-type]
-    saver.setup()
+    # Workers starting together would race on LangGraph's CREATE TABLEs (a duplicate
+    # pg_type error): set up one at a time, under the lock the schema migrations take.
+    with pool.connection() as conn:
+        conn.execute("SELECT pg_advisory_lock(7355608)")
+        try:
+            saver.setup()
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(7355608)")
     saver.govcx_pool = pool  # type: ignore[attr-defined]
     return saver
 
