@@ -405,3 +405,38 @@ def _assert_within_limits(db: Database) -> None:
                       and row.started_at - window <= r.started_at <= row.started_at]
             total = sum(json.loads(r.args)["amount"] if limit.sum else 1 for r in inside)
             assert total <= limit.max + 1e-9, (i, limit, [dict(r._mapping) for r in inside])
+
+
+def test_a_failed_run_releases_only_its_own_conversations_reservations(tmp_path: Path) -> None:
+    db, _, clock = _setup(f"sqlite:///{tmp_path / 'l.db'}")
+    args = {"order_id": "A-1", "amount": 45.0}
+    _gate_and_reserve(db, conv="c1", customer="C", turn="t1", args=args, now=clock.now)
+    _gate_and_reserve(db, conv="c2", customer="C", turn="t2", args=args, now=clock.now)
+    with db.begin() as conn:
+        assert limits.release_conversation(conn, "c1", reason="the turn failed") == 1
+    with db.read() as conn:
+        rows = {r.conversation_id: (r.status, r.error) for r in conn.execute(
+            select(executions.c.conversation_id, executions.c.status, executions.c.error))}
+    assert rows == {"c1": ("released", "the turn failed"), "c2": ("reserved", None)}
+    # What was released stops counting: c3 fits again beside c2's 45.
+    _, rules = _gate_and_reserve(db, conv="c3", customer="C", turn="t3", args=args,
+                                 now=clock.now)
+    assert rules == []
+    with db.begin() as conn:
+        assert limits.release_conversation(conn, "c1", reason="again") == 0
+
+
+def test_the_agent_releases_the_reservation_of_a_run_that_raised(
+        make_agent: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    agent = make_agent()
+
+    def broken(**kwargs: Any) -> Any:
+        raise RuntimeError("the ledger's database went away")
+
+    monkeypatch.setattr(agent.executor, "run", broken)
+    with pytest.raises(RuntimeError):
+        agent.respond("c1", "please refund $20 for order A-1001", customer_id="C-1")
+    with agent.db.read() as conn:
+        statuses = [r.status for r in conn.execute(select(executions.c.status))]
+    assert statuses == ["released"]  # the gate's reservation no longer counts
+    assert agent.conversation("c1")["status"] == "idle"
