@@ -22,6 +22,7 @@ keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.",
 def _open(pack: Any) -> tuple[Any, Any]:
     """The pack and a KeyStore on its database (schema prepared as at start-up)."""
     from govcx.agent.settings import Settings
+    from govcx.governance.audit import audit_key
     from govcx.governance.keys import KeyStore
     from govcx.store import migrate
     from govcx.store.db import Database, resolve_url
@@ -31,7 +32,14 @@ def _open(pack: Any) -> tuple[Any, Any]:
     url = resolve_url(settings.database_url or the_pack.config.storage.url,
                       settings.state_dir())
     db = Database(url)
-    migrate.prepare(db, auto_upgrade=settings.auto_migrate)
+    # A fresh database is created here as at start-up: its audit chain is sealed with the
+    # audit key (ConfigError, exit 2, on PostgreSQL outside dev mode without one).
+    try:
+        migrate.prepare(db, auto_upgrade=settings.auto_migrate, audit_key=audit_key(
+            settings, settings.state_dir(), db.backend))
+    except BaseException:
+        db.dispose()
+        raise
     return the_pack, KeyStore(db)
 
 

@@ -54,7 +54,10 @@ def register(app: typer.Typer) -> None:
         db = Database(resolve_url(settings.database_url or loaded.config.storage.url,
                                   settings.state_dir()))
         try:
-            migrate.prepare(db, auto_upgrade=settings.auto_migrate)
+            from govcx.governance.audit import audit_key
+
+            migrate.prepare(db, auto_upgrade=settings.auto_migrate, audit_key=audit_key(
+                settings, settings.state_dir(), db.backend))
             KeyRing.configured(api_keys=settings.api_keys, api_keys_file=settings.api_keys_file,
                                principals=loaded.principals, dev_keys=keys,
                                store=KeyStore(db))  # fail before start
