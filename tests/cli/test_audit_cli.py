@@ -161,7 +161,7 @@ def test_postgresql_without_a_key_is_refused_naming_the_settings(
     assert code == 0 and stat.S_IMODE((home / "audit.key").stat().st_mode) == 0o600
 
 
-def test_keys_create_as_the_first_command_leaves_a_sealed_chain(backend: str) -> None:
+def test_keys_create_as_the_first_command_leaves_a_sealed_chain(home: Path) -> None:
     """A new user's first command may be `govcx keys create`: the database it creates must
     carry a sealed key boundary, or every later verify fails."""
     code, out = run("keys", "create", "sup", "--json")
