@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from govcx.agent.agent import MAX_MESSAGE_CHARS
 from govcx.agent.turn import Turn
 from govcx.governance.approval import ApprovalFields, ApprovalRequest, Status
+from govcx.governance.audit import AnchorFields
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 
@@ -233,18 +234,12 @@ ANCHOR_EXAMPLE: dict[str, Any] = {
 """An anchor (documentation)."""
 
 
-class AuditAnchorView(BaseModel):
+class AuditAnchorView(AnchorFields):
     """The chain's head signed with the audit key: keep it outside the database and pass
     it back to ``POST /v1/audit/verify`` (or ``govcx audit verify --anchor``)."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [ANCHOR_EXAMPLE]})
-
-    seq: int = Field(ge=0, le=2**63 - 1)
-    hash: str = Field(pattern=r"^[0-9a-f]{64}$")
-    time: str = Field(max_length=64)
-    keyed_from: int = Field(ge=1, le=2**63 - 1)
-    key_id: str = Field(pattern=r"^[0-9a-f]{16}$")
-    signature: str = Field(pattern=r"^[0-9a-f]{64}$")
+    model_config = ConfigDict(extra="forbid", strict=True,
+                              json_schema_extra={"examples": [ANCHOR_EXAMPLE]})
 
 
 class AuditVerifyRequest(BaseModel):

@@ -143,7 +143,7 @@ def _keyed_digest(key: bytes, keyed_from: int, prev_hash: str, seq: int, event_i
     return hmac.new(key, material.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-class _AnchorModel(BaseModel):
+class AnchorFields(BaseModel):
     """An anchor as read back from a file (a trust boundary)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
@@ -190,7 +190,7 @@ class Anchor:
                 raise InvalidAnchor(f"{source} is not JSON ({exc}); pass the output of "
                                     "`govcx audit anchor --json`") from None
         try:
-            model = _AnchorModel.model_validate(data)
+            model = AnchorFields.model_validate(data)
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "(top level)"
