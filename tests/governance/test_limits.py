@@ -440,3 +440,20 @@ def test_the_agent_releases_the_reservation_of_a_run_that_raised(
         statuses = [r.status for r in conn.execute(select(executions.c.status))]
     assert statuses == ["released"]  # the gate's reservation no longer counts
     assert agent.conversation("c1")["status"] == "idle"
+
+
+def test_a_per_argument_limit_counts_each_value_on_its_own(tmp_path: Path) -> None:
+    """`per: order_id` keys usage by the order: three payments on one order fill its count,
+    and do not count against another order (nor do 'A-1' and 'a-1' or 1 and '1' merge)."""
+    db, executor, clock = _setup(f"sqlite:///{tmp_path / 'l.db'}")
+    for n, conv in enumerate(("c1", "c2", "c3")):
+        _, rules = _gate_and_reserve(db, conv=conv, customer=f"C{n}", turn=f"t{n}",
+                                     args={"order_id": "A-1", "amount": 5.0}, now=clock.now)
+        assert rules == []
+    _, rules = _gate_and_reserve(db, conv="c4", customer="C4", turn="t4",
+                                 args={"order_id": "A-1", "amount": 5.0}, now=clock.now)
+    assert rules == ["tool.pay.limits[1]"]
+    for n, order in enumerate(("A-2", "a-1", "A-1 ")):
+        _, rules = _gate_and_reserve(db, conv=f"d{n}", customer=f"D{n}", turn=f"u{n}",
+                                     args={"order_id": order, "amount": 5.0}, now=clock.now)
+        assert rules == [], order
