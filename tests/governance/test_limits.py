@@ -444,8 +444,8 @@ def test_the_agent_releases_the_reservation_of_a_run_that_raised(
 
 def test_a_per_argument_limit_counts_each_value_on_its_own(tmp_path: Path) -> None:
     """`per: order_id` keys usage by the order: three payments on one order fill its count,
-    and do not count against another order (nor do 'A-1' and 'a-1' or 1 and '1' merge)."""
-    db, executor, clock = _setup(f"sqlite:///{tmp_path / 'l.db'}")
+    and do not count against another order (nor do 'A-1', 'a-1' and 'A-1 ' merge)."""
+    db, _, clock = _setup(f"sqlite:///{tmp_path / 'l.db'}")
     for n, conv in enumerate(("c1", "c2", "c3")):
         _, rules = _gate_and_reserve(db, conv=conv, customer=f"C{n}", turn=f"t{n}",
                                      args={"order_id": "A-1", "amount": 5.0}, now=clock.now)
