@@ -219,3 +219,17 @@ def test_chat_in_dev_mode_decides_by_name_flagged() -> None:
     listed = json.loads(run("approvals", "list", "--status", "approved", *PACK,
                             "--json").stdout)
     assert listed[0]["decisions"][0]["authenticated"] is False
+
+
+def test_key_creation_and_revocation_are_audited_without_the_key() -> None:
+    sup = key_of("sup")
+    key_id = sup.split("_")[1]
+    assert run("keys", "revoke", key_id, *PACK).exit_code == 0
+    exported = run("audit", "export", *PACK)
+    assert exported.exit_code == 0, exported.output
+    events = [json.loads(line) for line in exported.stdout.splitlines() if line]
+    keyed = [(e["kind"], e["data"]) for e in events if e["kind"].startswith("key.")]
+    assert keyed == [("key.created", {"key_id": key_id, "principal": "sup"}),
+                     ("key.revoked", {"key_id": key_id, "principal": "sup"})]
+    assert sup.split("_", 2)[2] not in exported.stdout
+    assert run("audit", "verify", *PACK).exit_code == 0

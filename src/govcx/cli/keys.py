@@ -19,6 +19,16 @@ keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.",
                        no_args_is_help=True)
 
 
+def _audit(store: Any, kind: str, actor: str, data: dict[str, Any]) -> None:
+    """Record a key's creation or revocation in the audit chain (never the key)."""
+    from govcx.agent.settings import Settings
+    from govcx.governance.audit import AuditLog, audit_key
+
+    settings = Settings()
+    log = AuditLog(store.db, key=audit_key(settings, settings.state_dir(), store.db.backend))
+    log.append(kind=kind, actor=actor, data=data)
+
+
 def _open(pack: Any) -> tuple[Any, Any]:
     """The pack and a KeyStore on its database (schema prepared as at start-up)."""
     from govcx.agent.settings import Settings
@@ -70,7 +80,9 @@ def create(principal: Annotated[str, typer.Argument(help="A principal of the pac
         creator = getpass.getuser()
     except (KeyError, OSError):
         creator = None
-    issued = store.create(who.name, created_by=f"cli:{creator}" if creator else "cli")
+    by = f"cli:{creator}" if creator else "cli"
+    issued = store.create(who.name, created_by=by)
+    _audit(store, "key.created", by, {"key_id": issued.key_id, "principal": issued.principal})
     store.db.dispose()
     if out is not None:
         path = out.expanduser()
@@ -132,6 +144,8 @@ def revoke(key_id: Annotated[str, typer.Argument(help="The key id (`govcx keys l
     except (KeyError, OSError):
         revoker = "cli"
     record = store.revoke(key_id, revoked_by=revoker)
+    _audit(store, "key.revoked", revoker or "cli",
+           {"key_id": record.key_id, "principal": record.principal})
     store.db.dispose()
     if json_out:
         print_json(record.as_dict())
