@@ -1,10 +1,51 @@
-"""The public surface of the govcx package is deliberate: pin it."""
+"""The public surface of the govcx package is deliberate: pin it (as httpx's
+test_exported_members does). Adding or removing a public name fails here on purpose."""
+
+import subprocess
+import sys
 
 import govcx
+import govcx.errors
+
+EXPECTED = [
+    "Agent", "ApprovalError", "ApprovalStale", "AuditError", "ConfigError", "Conflict",
+    "CustomerMismatch", "DuplicateApprover", "GovcxError", "NotAuthorized", "NotFound",
+    "PolicyError", "PolicyVersionConflict", "Settings", "ToolArgumentError", "ToolError",
+    "ToolSpec", "Turn", "Unauthenticated", "tool",
+]
 
 
 def test_exported_members() -> None:
     assert govcx.__all__ == sorted(govcx.__all__)
+    assert govcx.__all__ == EXPECTED
     for name in govcx.__all__:
         assert hasattr(govcx, name), name
-    assert set(govcx.__all__) >= {"tool", "ToolError", "GovcxError", "PolicyError"}
+    public = {name for name in dir(govcx) if not name.startswith("_")}
+    modules = {"agent", "errors", "tools", "governance", "store", "guardrails", "graphs",
+               "knowledge", "evals", "api", "cli", "packs", "testing", "annotations",
+               "TYPE_CHECKING", "Any"}
+    assert public - modules <= set(EXPECTED), public - modules - set(EXPECTED)
+
+
+def test_every_error_class_is_exported() -> None:
+    errors = {name for name, value in vars(govcx.errors).items()
+              if isinstance(value, type) and issubclass(value, govcx.errors.GovcxError)}
+    assert errors <= set(govcx.__all__), errors - set(govcx.__all__)
+
+
+def test_unknown_names_are_attribute_errors() -> None:
+    try:
+        govcx.Nope  # type: ignore[attr-defined]  # noqa: B018
+    except AttributeError as exc:
+        assert "Nope" in str(exc)
+    else:
+        raise AssertionError("govcx.Nope resolved")
+
+
+def test_a_tools_module_import_stays_light() -> None:
+    """``from govcx import tool`` (every pack's tools.py) must not load the runtime."""
+    code = ("import sys; from govcx import tool, ToolError; "
+            "print(any(m.startswith(('langgraph', 'govcx.agent')) for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False", out.stderr

@@ -3,31 +3,73 @@
 A LangGraph state graph takes each customer request through guard, classify, retrieve,
 draft, confidence check and a deterministic policy gate, then answers, executes bounded
 tool calls, pauses for human approval, or escalates.
+
+``from govcx import tool, ToolError`` (what a pack's tools module needs) stays light:
+``Agent``, ``Settings`` and ``Turn`` load the runtime only when first used.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from govcx.errors import (
     ApprovalError,
     ApprovalStale,
+    AuditError,
     ConfigError,
+    Conflict,
+    CustomerMismatch,
+    DuplicateApprover,
     GovcxError,
     NotAuthorized,
     NotFound,
     PolicyError,
+    PolicyVersionConflict,
     ToolArgumentError,
     ToolError,
+    Unauthenticated,
 )
 from govcx.tools.tool import ToolSpec, tool
 
+if TYPE_CHECKING:
+    from govcx.agent.agent import Agent
+    from govcx.agent.settings import Settings
+    from govcx.agent.turn import Turn
+
+_LAZY = {"Agent": "govcx.agent.agent", "Settings": "govcx.agent.settings",
+         "Turn": "govcx.agent.turn"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'govcx' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
 __all__ = [
+    "Agent",
     "ApprovalError",
     "ApprovalStale",
+    "AuditError",
     "ConfigError",
+    "Conflict",
+    "CustomerMismatch",
+    "DuplicateApprover",
     "GovcxError",
     "NotAuthorized",
     "NotFound",
     "PolicyError",
+    "PolicyVersionConflict",
+    "Settings",
     "ToolArgumentError",
     "ToolError",
     "ToolSpec",
+    "Turn",
+    "Unauthenticated",
     "tool",
 ]

@@ -8,6 +8,7 @@ database at an older revision is refused with a clear error until someone runs
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +25,11 @@ from govcx.errors import GovcxError
 from govcx.store.db import Database
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+# Alembic logs every step of every upgrade at INFO ("Context impl SQLiteImpl", "Running
+# upgrade"), and some dependency configures the root logger at INFO: hundreds of lines in
+# an eval run. govcx reports what matters (SchemaBehind, `govcx db upgrade`) itself.
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 class SchemaBehind(GovcxError):
