@@ -4,7 +4,8 @@
   version string never names two contents.
 - ``policy_activations``: append-only; the newest row is the deployment's active policy.
 - ``conversations.owner``: the channel (or ``cli``/``local``) that started it; owners
-  recorded by the HTTP server in ``api_conversation_owners`` are carried over.
+  recorded by the HTTP server in ``api_conversation_owners`` are carried over, CLI ids
+  (``cli-``, ``chat-``) become ``cli``, the rest ``local``.
 - ``executions.policy_version`` / ``policy_digest``: the policy a tool call ran under.
 
 Revision ID: 0005
@@ -51,6 +52,11 @@ def upgrade() -> None:
         bind.execute(sa.text(
             "UPDATE conversations SET owner = (SELECT o.principal FROM api_conversation_owners o"
             " WHERE o.conversation_id = conversations.conversation_id) WHERE owner IS NULL"))
+    # The rest were started by the CLI (its ids: cli-..., chat-...) or by Python code.
+    bind.execute(sa.text(
+        "UPDATE conversations SET owner = 'cli' WHERE owner IS NULL"
+        " AND (conversation_id LIKE 'cli-%' OR conversation_id LIKE 'chat-%')"))
+    bind.execute(sa.text("UPDATE conversations SET owner = 'local' WHERE owner IS NULL"))
 
 
 def downgrade() -> None:
