@@ -73,12 +73,33 @@ def upgrade(db: Database, revision: str = "head", *, audit_key: bytes | None = N
     return current_revision(db) or ""
 
 
+def wait_for_advisory_lock(conn: object, key: int) -> None:
+    """Take a session advisory lock by polling, not by a blocking ``pg_advisory_lock``: a
+    statement left waiting holds a snapshot, and LangGraph's ``CREATE INDEX
+    CONCURRENTLY`` in another worker's set-up waits for every such snapshot, while that
+    worker holds the lock: a deadlock PostgreSQL does not detect. Between polls this
+    connection runs nothing."""
+    import time
+
+    delay = 0.01
+    while True:
+        if hasattr(conn, "exec_driver_sql"):
+            got = conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({int(key)})").scalar()
+        else:
+            row = conn.execute(f"SELECT pg_try_advisory_lock({int(key)})").fetchone()  # type: ignore[attr-defined]
+            got = next(iter(row.values())) if isinstance(row, dict) else row[0]
+        if got:
+            return
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
+
+
 @contextmanager
 def _exclusive(db: Database) -> Iterator[None]:
     """One process at a time prepares the schema (N workers start at once)."""
     if db.backend == "postgresql":
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("SELECT pg_advisory_lock(7355608)"))
+            wait_for_advisory_lock(conn, 7355608)
             try:
                 yield
             finally:

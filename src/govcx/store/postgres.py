@@ -58,8 +58,10 @@ def open_postgres_saver(url: str, *, serde: Any = None) -> Any:
              else PostgresSaver(pool))  # type: ignore[arg-type]
     # Workers starting together would race on LangGraph's CREATE TABLEs (a duplicate
     # pg_type error): set up one at a time, under the lock the schema migrations take.
+    from govcx.store.migrate import wait_for_advisory_lock
+
     with pool.connection() as conn:
-        conn.execute("SELECT pg_advisory_lock(7355608)")
+        wait_for_advisory_lock(conn, 7355608)
         try:
             saver.setup()
         finally:
