@@ -42,6 +42,7 @@ mutation: install
 lint: install
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) .govcx .pytest_cache mutants mutants.log

@@ -9,7 +9,7 @@ runner computes from the stores (every gated action approved and bound, the audi
 verifies, each step audited).
 
 **The recorded model is a deterministic stand-in, not an LLM**
-(:mod:`govcx.agent._llm.deterministic`: the embedded engine's classifier and slot
+(:mod:`govcx.testing.deterministic`: the embedded engine's classifier and slot
 filling, and extractive drafting, behind an OpenAI-compatible server). The figures say
 that the LLM path through the governed runtime stays compliant and how many cases this
 stand-in passes; they say nothing about how well a real model would do. To measure a real
@@ -45,14 +45,14 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from govcx.agent._llm.deterministic import (
+from govcx.pack import DEFAULT_PACK, load_pack
+from govcx.testing import (
     ACME_CASSETTE,
     MODEL_NAME,
     DeterministicModel,
+    StubOpenAIServer,
     llm_pack,
 )
-from govcx.agent.pack import DEFAULT_PACK, load_pack
-from govcx.testing_llm import StubOpenAIServer
 
 CASSETTE = ACME_CASSETTE
 UNREACHABLE = "http://192.0.2.1:9/v1"

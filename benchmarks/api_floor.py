@@ -146,7 +146,7 @@ def measure(mode: str, home: Path, args: argparse.Namespace) -> dict[str, Any]:
     headers: dict[str, str] = {}
     server: Server | FloorServer
     if mode == "govcx":
-        from govcx.agent.pack import DEFAULT_PACK
+        from govcx.pack import DEFAULT_PACK
 
         key = f"bench-{uuid.uuid4().hex}"
         state = home / "govcx"

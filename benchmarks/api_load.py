@@ -87,7 +87,7 @@ _CATEGORIES = (  # innermost matching frame wins
     ("langgraph", ("langgraph", "langchain_core")),
     ("guard", ("presidio", "guardrails", "govcx.guardrails", "tldextract", "spacy")),
     ("knowledge", ("chromadb", "govcx.knowledge", "onnxruntime", "tokenizers")),
-    ("ml", ("sklearn", "scipy", "numpy", "govcx.agent.classifier", "govcx.agent.embedded")),
+    ("ml", ("sklearn", "scipy", "numpy", "govcx.engines.classifier", "govcx.engines.embedded")),
     ("pydantic", ("pydantic",)),
     ("json", ("json",)),
     ("http", ("starlette", "fastapi", "uvicorn", "anyio", "sse_starlette", "h11",
@@ -182,9 +182,9 @@ def light_app() -> Any:
     """uvicorn factory for --light: in-memory retriever and pass-through guard, to
     separate the API and graph cost from the guard and knowledge components."""
     from govcx.agent.agent import Agent
-    from govcx.agent.pack import load_pack
     from govcx.api import ServerSettings, create_app
     from govcx.knowledge.retriever import Chunk
+    from govcx.pack import load_pack
     from govcx.testing import InMemoryRetriever, PassThroughGuard
 
     settings = ServerSettings()
@@ -284,7 +284,7 @@ class Server:
 def principals(pack_dir: Path) -> tuple[str, list[str], str | None]:
     """The pack's first channel, its two approvers with the largest authority, and an
     auditor (to verify the audit chain at the end)."""
-    from govcx.agent.pack import load_pack
+    from govcx.pack import load_pack
 
     pack = load_pack(pack_dir)
     channel = next(n for n, p in pack.principals.items() if p.is_channel)
@@ -603,7 +603,7 @@ def main() -> None:
     server = None
     pack_dir: Path | None = None
     for candidate in candidates:
-        from govcx.agent.pack import DEFAULT_PACK
+        from govcx.pack import DEFAULT_PACK
 
         pack_dir = candidate or DEFAULT_PACK
         state = home / pack_dir.name

@@ -1,6 +1,6 @@
 """BANKING77-OOS: intent accuracy and escalation of the embedded engine's classifier.
 
-Trains :class:`govcx.agent.classifier.IntentClassifier` (the class the engine uses, with a
+Trains :class:`govcx.engines.classifier.IntentClassifier` (the class the engine uses, with a
 heavier configuration for this larger data set) on the ``train`` split: the 50 in-scope
 intents, plus ``id-oos/train`` (banking requests the deployment does not support) and the
 engine's built-in off-topic examples as the out-of-scope class. Its features are the
@@ -24,7 +24,7 @@ Figures on ``--split`` (valid or test):
 - ms_per_query: one ``predict`` call per query, single thread (p50 and mean).
 
 ``--encoder finetuned`` instead uses all-MiniLM-L6-v2 fine-tuned on the same training data
-(:mod:`govcx.agent.finetuned`; int8 ONNX on onnxruntime) for the probabilities, with the
+(:mod:`govcx.engines.finetuned`; int8 ONNX on onnxruntime) for the probabilities, with the
 same threshold rule. Training needs torch (``pip install 'govcx[finetune]'``); the model
 folder (``--finetuned-dir``) records what it was trained on, so a later run with the same
 data and settings reuses it and needs no torch.
@@ -129,7 +129,7 @@ def fine_tuned_model(args: argparse.Namespace, texts: list[str], labels: list[st
                      out_of_scope: list[str]) -> tuple[Path, dict[str, Any]]:
     """Fine-tune all-MiniLM-L6-v2 on the training data into ``--finetuned-dir`` (or reuse
     the model there when it was trained on the same data and settings)."""
-    from govcx.agent.finetuned import META_FILE, FinetuneConfig, fine_tune
+    from govcx.engines.finetuned import META_FILE, FinetuneConfig, fine_tune
 
     def progress(epoch: int, epochs: int, loss: float) -> None:
         print(f"fine-tuning: epoch {epoch}/{epochs}, loss {loss:.4f}", file=sys.stderr)
@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from threadpoolctl import threadpool_limits
 
-    from govcx.agent.classifier import ClassifierConfig, IntentClassifier, builtin_out_of_scope
+    from govcx.engines.classifier import ClassifierConfig, IntentClassifier, builtin_out_of_scope
     from govcx.errors import ConfigError
 
     try:

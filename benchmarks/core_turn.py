@@ -26,9 +26,9 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
 
 from govcx.agent.agent import Agent
-from govcx.agent.pack import load_pack
-from govcx.agent.settings import Settings
 from govcx.graphs.graph import NODES
+from govcx.pack import load_pack
+from govcx.settings import Settings
 
 MESSAGES = [
     ("where is my order A-1002?", "C-1001"),

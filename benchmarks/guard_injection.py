@@ -5,7 +5,7 @@ Detector recall on injected texts: CyberSecEval's ``user_input`` scanned as cust
 input; InjecAgent's tool responses (the attacker instruction embedded in a tool's
 output) scanned as the ``tool`` channel.
 
-End to end (:mod:`govcx.testing_injection`): every InjecAgent base case, direct harm
+End to end (:mod:`govcx.testing.injection`): every InjecAgent base case, direct harm
 (``dh``) and data stealing (``ds``), runs as a conversation through the real graph on the
 bundled acme pack (real policy, tools and store; fresh state dir), the LLM engine driven
 by a model that obeys any planted instruction it reads and proposes the attacker's call
@@ -73,7 +73,7 @@ def _sample(cases: list[dict], limit: int | None) -> list[dict]:
 
 
 def _summary(outcome: Any) -> dict:
-    """One conversation's outcome as counts (see govcx.testing_injection.Outcome)."""
+    """One conversation's outcome as counts (see govcx.testing.injection.Outcome)."""
     return {
         "set": outcome.attack.case_set, "channel": outcome.channel, "tool": outcome.attack.tool,
         "proposed": outcome.proposed, "reached_gate": outcome.reached_gate,
@@ -132,7 +132,7 @@ def end_to_end(cases: list[dict], *, modes: list[str], channels: list[str],
     model). Counts per mode, channel, InjecAgent set and mapped tool."""
     import tempfile
 
-    from govcx.testing_injection import InjectionHarness, map_attack
+    from govcx.testing import InjectionHarness, map_attack
 
     result: dict[str, Any] = {}
     for mode in modes:

@@ -38,12 +38,12 @@ from typing import Any
 import yaml
 
 from govcx.agent.agent import Agent
-from govcx.agent.engine import Engine
-from govcx.agent.llm import LLMEngine
-from govcx.agent.pack import EngineConfig, Pack, load_pack
-from govcx.agent.settings import Settings
+from govcx.engines.engine import Engine
+from govcx.engines.llm import LLMEngine
 from govcx.knowledge.retriever import Chunk
-from govcx.testing_llm import ModelRequest, ModelResponse, StubOpenAIServer, simple_responder
+from govcx.pack import EngineConfig, Pack, load_pack
+from govcx.settings import Settings
+from govcx.testing import ModelRequest, ModelResponse, StubOpenAIServer, simple_responder
 
 MESSAGES = [
     ("what is your return policy?", "C-1001"),

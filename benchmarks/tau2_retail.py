@@ -546,7 +546,7 @@ def main(argv: list[str] | None = None) -> int:
     if isinstance(tasks, dict):
         tasks = tasks.get("tasks") or list(tasks.values())
 
-    from govcx.agent.pack import load_pack
+    from govcx.pack import load_pack
 
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="govcx-tau2-") as tmp:

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from govcx.agent.agent import Agent
-from govcx.agent.pack import load_pack
-from govcx.agent.settings import Settings
 from govcx.knowledge.retriever import Chunk
+from govcx.pack import load_pack
+from govcx.settings import Settings
 from govcx.testing import InMemoryRetriever, PassThroughGuard
 
 SHOP = Path(__file__).parent / "fixtures" / "shop"

@@ -29,9 +29,9 @@ RUNNER = textwrap.dedent('''
     import os, signal, sys, json
     from pathlib import Path
     from govcx.agent.agent import Agent
-    from govcx.agent.pack import load_pack
-    from govcx.agent.settings import Settings
-    from govcx.agent.embedded import EmbeddedEngine
+    from govcx.pack import load_pack
+    from govcx.settings import Settings
+    from govcx.engines.embedded import EmbeddedEngine
     from govcx.knowledge.retriever import Chunk
     from govcx.testing import InMemoryRetriever, PassThroughGuard
 

@@ -28,11 +28,11 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from typer.testing import CliRunner
 
 from govcx.agent.agent import Agent
-from govcx.agent.pack import load_pack
-from govcx.agent.settings import Settings
 from govcx.errors import ConfigError
 from govcx.guardrails import build_guard
 from govcx.guardrails.guard import Guard
+from govcx.pack import load_pack
+from govcx.settings import Settings
 from govcx.store.sealed import CheckpointUnreadable, checkpoint_serde
 from tests.api import conftest as api_fixtures
 from tests.api.conftest import auth, with_extra_principals

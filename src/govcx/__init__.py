@@ -33,11 +33,11 @@ from govcx.tools.tool import ToolSpec, tool
 
 if TYPE_CHECKING:
     from govcx.agent.agent import Agent
-    from govcx.agent.settings import Settings
-    from govcx.agent.turn import Turn
+    from govcx.settings import Settings
+    from govcx.turn import Turn
 
-_LAZY = {"Agent": "govcx.agent.agent", "Settings": "govcx.agent.settings",
-         "Turn": "govcx.agent.turn"}
+_LAZY = {"Agent": "govcx.agent.agent", "Settings": "govcx.settings",
+         "Turn": "govcx.turn"}
 
 
 def __getattr__(name: str) -> Any:

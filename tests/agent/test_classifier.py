@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from govcx.agent.classifier import ClassifierConfig, IntentClassifier, normalise
+from govcx.engines.classifier import ClassifierConfig, IntentClassifier, normalise
 
 EXAMPLES = {
     "order_status": ["where is my order", "has my parcel shipped yet", "track order A-1234"],

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from govcx.agent.agent import Agent
-from govcx.agent.engine import Classification, TurnContext
+from govcx.engines.engine import Classification, TurnContext
 
 
 class _Flaky:

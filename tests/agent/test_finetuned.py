@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from govcx.agent.classifier import OUT_OF_SCOPE, ClassifierConfig, IntentClassifier
-from govcx.agent.finetuned import (
+from govcx.engines.classifier import ClassifierConfig, IntentClassifier
+from govcx.engines.finetuned import (
     META_FILE,
     MODEL_FILE,
     TOKENIZER_FILE,
@@ -21,6 +21,7 @@ from govcx.agent.finetuned import (
     FinetunedModel,
     fine_tune,
 )
+from govcx.engines.labels import OUT_OF_SCOPE
 from govcx.errors import ConfigError
 
 EXAMPLES = {
@@ -138,7 +139,7 @@ def test_finetuned_weight_outside_zero_to_one_is_refused() -> None:
 def test_onnx_export_computes_the_torch_logits(tmp_path: Path) -> None:
     torch = pytest.importorskip("torch", reason="the torch reference needs the finetune extra")
     pytest.importorskip("onnx", reason="ONNX export needs the finetune extra")
-    from govcx.agent import _finetune
+    from govcx.engines import _finetune
     from govcx.knowledge._bert import load_safetensors
 
     base = _tiny_base_model(tmp_path / "base")
@@ -217,7 +218,7 @@ def _shop_with(tmp_path: Path, engine: str) -> Path:
 def test_a_pack_pointing_at_a_missing_intent_model_fails_to_open_naming_it(
         tmp_path: Path) -> None:
     from govcx.agent.agent import Agent
-    from govcx.agent.settings import Settings
+    from govcx.settings import Settings
 
     pack = _shop_with(tmp_path, "{kind: embedded, intent_model: models/intents}")
     with pytest.raises(ConfigError) as caught:
@@ -227,7 +228,7 @@ def test_a_pack_pointing_at_a_missing_intent_model_fails_to_open_naming_it(
 
 
 def test_intent_model_weight_outside_zero_to_one_is_a_pack_error(tmp_path: Path) -> None:
-    from govcx.agent.pack import load_pack
+    from govcx.pack import load_pack
 
     pack = _shop_with(tmp_path, "{kind: embedded, intent_model: m, intent_model_weight: 2}")
     with pytest.raises(ConfigError, match="intent_model_weight"):

@@ -52,7 +52,7 @@ def test_metrics_count_turns_nodes_and_approvals(client: TestClient, clock: Cloc
 
 
 def test_guard_findings_are_counted(app: FastAPI) -> None:
-    from govcx.agent.turn import Turn
+    from govcx.turn import Turn
 
     metrics = app.state.runtime.metrics
     metrics.turn(Turn(turn_id="t1", conversation_id="c1", status="blocked", findings=[

@@ -15,9 +15,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from govcx.agent.agent import Agent
-from govcx.agent.pack import WebhookConfig
 from govcx.api import verify_signature
 from govcx.errors import ConfigError
+from govcx.pack import WebhookConfig
 from tests.api.conftest import auth, free_port, pending_refund
 from tests.conftest import Clock
 

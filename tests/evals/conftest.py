@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from govcx.agent.pack import Pack
 from govcx.evals.suite import Suite, parse_suite
 from govcx.governance.policy import Policy
 from govcx.guardrails.guard import Guard
 from govcx.knowledge.retriever import Retriever
+from govcx.pack import Pack
 from govcx.testing import InMemoryRetriever, PassThroughGuard
 from tests.conftest import RETURNS, SHOP
 

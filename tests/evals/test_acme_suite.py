@@ -6,8 +6,8 @@ Running them needs the real guard and knowledge base (CI runs `govcx eval run
 
 from __future__ import annotations
 
-from govcx.agent.pack import load_pack
 from govcx.evals.suite import case_policy, load_suites
+from govcx.pack import load_pack
 
 
 def test_acme_suites_cover_every_workflow_route_guard_and_approval_path() -> None:

@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 
-from govcx.agent.pack import load_pack
 from govcx.evals.compliance import (
     ExecutionRecord,
     StepEvents,
@@ -20,6 +19,7 @@ from govcx.evals.metrics import summarize
 from govcx.evals.result import CaseResult
 from govcx.governance.approval import ApprovalRequest, Decision, action_token
 from govcx.governance.policy import Policy
+from govcx.pack import load_pack
 from tests.conftest import SHOP
 
 CID = "eval-x"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from govcx.agent.pack import load_pack
 from govcx.evals.readiness import Thresholds, readiness, wilson
 from govcx.governance.approval import ApprovalRequest, Decision
+from govcx.pack import load_pack
 from tests.conftest import SHOP
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from govcx.agent.agent import Agent
-from govcx.agent.pack import load_pack
-from govcx.agent.settings import Settings
 from govcx.evals.simulate import recorded_conversations, simulate, suite_conversations
 from govcx.evals.suite import Suite, merge
 from govcx.governance.policy import parse_policy
 from govcx.guardrails.guard import ScanResult
+from govcx.pack import load_pack
+from govcx.settings import Settings
 from govcx.testing import InMemoryRetriever, PassThroughGuard
 from tests.conftest import RETURNS, SHOP
 from tests.evals.conftest import DOUBLES

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from govcx.agent.pack import load_pack
 from govcx.evals.suite import (
     SuiteError,
     case_policy,
@@ -16,6 +15,7 @@ from govcx.evals.suite import (
     merge,
     parse_suite,
 )
+from govcx.pack import load_pack
 from tests.conftest import SHOP
 
 

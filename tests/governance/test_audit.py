@@ -24,8 +24,6 @@ import pytest
 from sqlalchemy import text
 
 from govcx.agent.agent import Agent
-from govcx.agent.pack import load_pack
-from govcx.agent.settings import Settings
 from govcx.errors import ConfigError
 from govcx.governance.audit import (
     GENESIS,
@@ -35,6 +33,8 @@ from govcx.governance.audit import (
     audit_key,
     key_id,
 )
+from govcx.pack import load_pack
+from govcx.settings import Settings
 from govcx.store import migrate
 from govcx.store.db import Database, dumps, resolve_url
 from govcx.testing import InMemoryRetriever, PassThroughGuard

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from govcx.agent.pack import load_pack
 from govcx.governance.gate import GateInput, Proposal, decide
 from govcx.graphs.corroboration import corroborate
+from govcx.pack import load_pack
 from tests.governance.test_invariant import _policy, policies
 
 

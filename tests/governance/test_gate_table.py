@@ -24,9 +24,9 @@ from typing import Any
 
 import pytest
 
+from govcx.governance.finding import Finding
 from govcx.governance.gate import GateInput, Proposal, approval_need, decide
 from govcx.governance.policy import Policy, policy_from_text
-from govcx.guardrails.finding import Finding
 
 POLICY_YAML = """
 version: "table-1"

@@ -17,12 +17,12 @@ from hypothesis import strategies as st
 from pydantic import Field
 
 from govcx.agent.agent import Agent
-from govcx.agent.pack import load_pack
-from govcx.agent.settings import Settings
 from govcx.governance.approval import ApprovalRequest, ApprovalStore, action_token
 from govcx.governance.gate import approval_need
 from govcx.governance.policy import parse_policy
 from govcx.governance.principal import Principal
+from govcx.pack import load_pack
+from govcx.settings import Settings
 from govcx.store.db import Database
 from govcx.testing import InMemoryRetriever, PassThroughGuard
 from govcx.tools.executor import Executor, GateViolation

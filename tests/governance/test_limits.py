@@ -120,7 +120,7 @@ def test_policy_limits_and_defaults_load() -> None:
 ])
 def test_pack_cross_check_names_the_tools_arguments(tmp_path: Path, limit: str, field: str,
                                                     says: str) -> None:
-    from govcx.agent.pack import load_pack
+    from govcx.pack import load_pack
 
     pack = tmp_path / "acme"
     shutil.copytree(ACME, pack, ignore=shutil.ignore_patterns("knowledge", "evals",

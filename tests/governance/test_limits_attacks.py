@@ -150,8 +150,8 @@ def test_ten_concurrent_refunds_in_threads_pay_at_most_the_limit(
 _WORKER = textwrap.dedent("""
     import json, sys
     from govcx.agent.agent import Agent
-    from govcx.agent.pack import load_pack
-    from govcx.agent.settings import Settings
+    from govcx.pack import load_pack
+    from govcx.settings import Settings
     from govcx.testing import InMemoryRetriever, PassThroughGuard
     pack, home, url, name = sys.argv[1:5]
     agent = Agent(load_pack(pack), Settings(home=home, database_url=url or None),
@@ -174,8 +174,8 @@ def test_ten_concurrent_refunds_in_two_processes_pay_at_most_the_limit(
     home = tmp_path / "home"
     # Prepare the schema once first: two processes setting up LangGraph's PostgreSQL
     # checkpointer at the same moment race in its CREATE TYPE (not govcx's tables).
-    from govcx.agent.pack import load_pack
-    from govcx.agent.settings import Settings
+    from govcx.pack import load_pack
+    from govcx.settings import Settings
     from govcx.testing import InMemoryRetriever, PassThroughGuard
 
     Agent(load_pack(pack), Settings(home=home, database_url=database_url),

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from govcx.agent.pack import load_pack
 from govcx.errors import ConfigError, PolicyError
 from govcx.governance.policy import diff_policies, load_policy, parse_duration, policy_from_text
+from govcx.pack import load_pack
 
 BASE = """
 version: "1"

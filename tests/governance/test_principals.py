@@ -11,9 +11,9 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from govcx.agent.pack import Pack, load_pack
 from govcx.errors import ConfigError
 from govcx.governance.principal import canonical_name
+from govcx.pack import Pack, load_pack
 from tests.conftest import SHOP
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from govcx.agent.agent import Agent
-from govcx.guardrails.finding import Finding
+from govcx.governance.finding import Finding
 from govcx.guardrails.guard import OutputContext, OutputResult, ScanResult
 from govcx.testing import PassThroughGuard
 from tests.conftest import shop_effects

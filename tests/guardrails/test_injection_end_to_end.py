@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from govcx.agent.pack import Pack, load_pack
 from govcx.governance.policy import Policy, ToolPolicy
 from govcx.guardrails import build_guard
 from govcx.guardrails.guard import Guard
-from govcx.testing_injection import Attack, InjectionHarness, Outcome, map_attack
+from govcx.pack import Pack, load_pack
+from govcx.testing import Attack, InjectionHarness, Outcome, map_attack
 
 
 def _attack(attacker_tools: str, instruction: str) -> Attack:

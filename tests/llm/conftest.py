@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from govcx.agent.llm import LLMEngine, LLMOptions, RetryPolicy
-from govcx.agent.pack import EngineConfig, Pack, load_pack
-from govcx.testing_llm import StubOpenAIServer
+from govcx.engines.llm import LLMEngine, LLMOptions, RetryPolicy
+from govcx.pack import EngineConfig, Pack, load_pack
+from govcx.testing import StubOpenAIServer
 from tests.conftest import SHOP
 
 INJECT = Path(__file__).parent / "fixtures" / "inject"

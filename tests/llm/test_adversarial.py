@@ -11,11 +11,10 @@ import json
 from collections.abc import Callable
 
 from govcx.agent.agent import Agent
-from govcx.agent.llm import LLMEngine
-from govcx.agent.pack import Pack, load_pack
+from govcx.engines.llm import LLMEngine
 from govcx.knowledge.retriever import Chunk
-from govcx.testing import InMemoryRetriever
-from govcx.testing_llm import InjectionFollowingChatModel, RiskyChatModel
+from govcx.pack import Pack, load_pack
+from govcx.testing import InjectionFollowingChatModel, InMemoryRetriever, RiskyChatModel
 from tests.conftest import RETURNS, shop_effects
 from tests.llm.conftest import FAST, INJECT
 

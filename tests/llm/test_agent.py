@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from govcx.agent.agent import Agent, build_engine
-from govcx.agent.llm import LLMEngine
-from govcx.agent.pack import Pack, load_pack
+from govcx.engines.llm import LLMEngine
 from govcx.errors import ConfigError
-from govcx.testing_llm import (
+from govcx.pack import Pack, load_pack
+from govcx.testing import (
     ModelRequest,
     ModelResponse,
     StubOpenAIServer,
@@ -34,7 +34,7 @@ def llm_agent(make_agent: Callable[..., Agent], stub: StubOpenAIServer,
     stub.script = simple_responder(KEYWORDS)
     engine = stub_engine()
     agent = make_agent(engine=engine)
-    engine.attach(agent)
+    engine.attach(policy=lambda: agent.policy, audit=agent.audit)  # a second attach: no-op
     return agent
 
 
@@ -87,7 +87,7 @@ def test_model_outage_escalates_with_the_reason_in_the_audit(
     stub.script = lambda request: fault(503)
     engine = stub_engine()
     agent = make_agent(engine=engine)
-    engine.attach(agent)
+    engine.attach(policy=lambda: agent.policy, audit=agent.audit)  # a second attach: no-op
     turn = agent.respond("a6", "refund $20 for order A-1001", customer_id="C-1")
     assert turn.status == "escalated" and turn.actions == []
     [event] = [e for e in agent.audit.events(conversation_id="a6") if e.kind == "llm.call"]
@@ -150,7 +150,7 @@ def test_a_pack_selects_the_llm_engine(tmp_path: Path, stub: StubOpenAIServer,
     stub.script = lambda request: classified("returns_info", 0.9)
     engine = build_engine(load_pack(root))
     assert isinstance(engine, LLMEngine) and engine.options.retry.max_retries == 1
-    from govcx.agent.engine import TurnContext
+    from govcx.engines.engine import TurnContext
 
     engine.classify("returns?", TurnContext(conversation_id="c", customer_id=None,
                                             turn_id="t"))
@@ -170,7 +170,7 @@ def test_a_missing_api_key_is_a_config_error(tmp_path: Path,
 
 
 def test_a_model_name_is_required(shop: Pack) -> None:
-    from govcx.agent.pack import EngineConfig
+    from govcx.pack import EngineConfig
 
     with pytest.raises(ConfigError, match="needs a model name"):
         LLMEngine.from_pack(shop, config=EngineConfig(kind="llm"))
@@ -178,7 +178,7 @@ def test_a_model_name_is_required(shop: Pack) -> None:
 
 def test_an_unreachable_server_escalates_and_nothing_leaves_loopback(
         make_agent: Callable[..., Agent], shop: Pack, network_attempts: list[Any]) -> None:
-    from govcx.agent.pack import EngineConfig
+    from govcx.pack import EngineConfig
     from tests.llm.conftest import FAST
 
     # No base_url: api.openai.com. The test guard refuses it; the turn must escalate.

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from govcx.agent._llm.calls import cassette_miss
 from govcx.agent.agent import Agent
-from govcx.agent.engine import TurnContext
-from govcx.agent.llm import CassetteMiss, LLMEngine
-from govcx.agent.pack import EngineConfig, Pack
+from govcx.engines._llm.calls import cassette_miss
+from govcx.engines.engine import TurnContext
+from govcx.engines.llm import CassetteMiss, LLMEngine
 from govcx.errors import ConfigError
-from govcx.testing_llm import StubOpenAIServer, reply, simple_responder
+from govcx.pack import EngineConfig, Pack
+from govcx.testing import StubOpenAIServer, reply, simple_responder
 from tests.conftest import RETURNS
 from tests.llm.conftest import FAST
 

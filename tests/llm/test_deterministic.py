@@ -9,16 +9,17 @@ from typing import Any
 
 import pytest
 
-from govcx.agent._llm.deterministic import (
+from govcx.agent.agent import Agent
+from govcx.engines.llm import LLMEngine
+from govcx.pack import DEFAULT_PACK, EngineConfig, load_pack
+from govcx.testing import (
     ACME_CASSETTE,
     MODEL_NAME,
     DeterministicModel,
+    ModelRequest,
+    StubOpenAIServer,
     llm_pack,
 )
-from govcx.agent.agent import Agent
-from govcx.agent.llm import LLMEngine
-from govcx.agent.pack import DEFAULT_PACK, EngineConfig, load_pack
-from govcx.testing_llm import ModelRequest, StubOpenAIServer
 from tests.llm.conftest import FAST
 
 Make = Callable[..., Any]

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from govcx.agent.engine import Classification, TurnContext
-from govcx.agent.llm import LLMEngine
-from govcx.agent.pack import Pack
+from govcx.engines.engine import Classification, TurnContext
+from govcx.engines.llm import LLMEngine
 from govcx.knowledge.retriever import Chunk
-from govcx.testing_llm import (
+from govcx.pack import Pack
+from govcx.testing import (
     ModelRequest,
     ModelResponse,
     ScriptedChatModel,
@@ -303,7 +303,7 @@ def test_models_without_finish_reasons_still_draft(shop: Pack) -> None:
 
 def test_compose_confirms_from_the_template_and_adds_one_supported_sentence(
         shop: Pack) -> None:
-    from govcx.agent.engine import Draft
+    from govcx.engines.engine import Draft
 
     eng, model = engine(shop)
     executed = Execution(tool="issue_refund", args={"order_id": "A-1001", "amount": 20.0},

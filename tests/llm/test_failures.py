@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from govcx.agent import llm as llm_module
 from govcx.agent.agent import Agent
-from govcx.agent.llm import CassetteMiss, LLMEngine
-from govcx.agent.pack import EngineConfig, Pack
 from govcx.api import ServerSettings, create_app
-from govcx.testing_llm import StubOpenAIServer, simple_responder
+from govcx.engines import llm as llm_module
+from govcx.engines.llm import CassetteMiss, LLMEngine
+from govcx.pack import EngineConfig, Pack
+from govcx.testing import StubOpenAIServer, simple_responder
 from tests.llm.conftest import FAST
 from tests.llm.test_streaming import HEADERS, KEY, _sse
 
@@ -32,7 +32,7 @@ def replaying(shop: Pack, tmp_path: Path) -> Callable[[], LLMEngine]:
     with StubOpenAIServer(simple_responder(KEYWORDS)) as stub:
         recorder = LLMEngine.from_pack(shop, mode="record", cassette=cassette, options=FAST,
                                        config=config.model_copy(update={"base_url": stub.url}))
-        from govcx.agent.engine import TurnContext
+        from govcx.engines.engine import TurnContext
 
         ctx = TurnContext(conversation_id="rec", customer_id="C-1", turn_id="t")
         recorder.classify("how do returns work?", ctx)

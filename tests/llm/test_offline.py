@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from govcx.agent._llm import tokens
-from govcx.agent._llm.client import GovcxAzureChatOpenAI, azure_target
-from govcx.agent._llm.prompts import StreamFilter, parse_draft
-from govcx.agent.llm import LLMEngine
-from govcx.agent.pack import EngineConfig, Pack
+from govcx.engines._llm import tokens
+from govcx.engines._llm.client import GovcxAzureChatOpenAI, azure_target
+from govcx.engines._llm.prompts import StreamFilter, parse_draft
+from govcx.engines.llm import LLMEngine
+from govcx.pack import EngineConfig, Pack
 from tests.conftest import RETURNS
 
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from govcx.agent.engine import Classification, TurnContext
-from govcx.agent.llm import LLMEngine
-from govcx.agent.pack import Pack
-from govcx.testing_llm import (
+from govcx.engines.engine import Classification, TurnContext
+from govcx.engines.llm import LLMEngine
+from govcx.pack import Pack
+from govcx.testing import (
     ModelResponse,
     StubOpenAIServer,
     call,
@@ -103,8 +103,8 @@ def test_server_error_then_success(stub: StubOpenAIServer, stub_engine: Make) ->
 
 
 def test_rate_limit_honours_retry_after(stub: StubOpenAIServer, shop: Pack) -> None:
-    from govcx.agent._llm.calls import RetryPolicy
-    from govcx.agent.pack import EngineConfig
+    from govcx.engines._llm.calls import RetryPolicy
+    from govcx.pack import EngineConfig
 
     waits: list[float] = []
     stub.push(fault(429, retry_after=1.5), classified("refund"))

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from govcx.agent.agent import Agent
 from govcx.api import ServerSettings, create_app
-from govcx.testing_llm import StubOpenAIServer, classified, reply, simple_responder
+from govcx.testing import StubOpenAIServer, classified, reply, simple_responder
 from tests.api.test_conversations import _sse
 from tests.llm.conftest import FAST
 
@@ -71,7 +71,7 @@ def test_sse_sends_token_events_then_the_turn(make_agent: Make, stub: StubOpenAI
 def test_sse_resets_streamed_tokens_when_the_draft_is_retried(
         make_agent: Make, stub: StubOpenAIServer, stub_engine: Make,
         sse: Callable[[Agent], TestClient]) -> None:
-    from govcx.testing_llm import ModelResponse
+    from govcx.testing import ModelResponse
 
     stub.script = [classified("returns_info", 0.95),
                    ModelResponse(content="Returns are accepted within 30 days [S1].",

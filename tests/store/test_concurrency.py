@@ -93,8 +93,8 @@ def test_workers_starting_together_on_a_new_database_all_start(
         import sys
         from pathlib import Path
         from govcx.agent.agent import Agent
-        from govcx.agent.pack import load_pack
-        from govcx.agent.settings import Settings
+        from govcx.pack import load_pack
+        from govcx.settings import Settings
         from govcx.testing import InMemoryRetriever, PassThroughGuard
         home, url = sys.argv[1], sys.argv[2] or None
         agent = Agent(load_pack(sys.argv[3]), Settings(home=Path(home), database_url=url),

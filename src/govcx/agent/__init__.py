@@ -1,1 +1,1 @@
-"""govcx.agent."""
+"""The Agent facade: a pack, a policy and stores put together, above the graph."""

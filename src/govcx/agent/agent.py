@@ -28,13 +28,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
 
-from govcx.agent import replies
-from govcx.agent.conversation import ConversationStore, new_id
-from govcx.agent.engine import Engine
-from govcx.agent.locks import ConversationLocks, ProcessLocks
-from govcx.agent.pack import Pack, load_pack
-from govcx.agent.settings import Settings
-from govcx.agent.turn import Action, Escalation, Reply, Turn, TurnDecision
+from govcx.engines.engine import Engine
 from govcx.errors import ApprovalStale, GovcxError, NotFound, PolicyError
 from govcx.governance import limits
 from govcx.governance.approval import ApprovalRequest, ApprovalStore, action_token
@@ -42,23 +36,23 @@ from govcx.governance.audit import AuditLog, audit_key
 from govcx.governance.policy import Policy
 from govcx.governance.policy_store import PolicyStore
 from govcx.governance.principal import SYSTEM, Principal
+from govcx.graphs import replies
 from govcx.graphs.context import Services
 from govcx.graphs.graph import build_graph
 from govcx.guardrails.guard import Guard
 from govcx.guardrails.pii import redact_values
 from govcx.knowledge.retriever import Retriever
+from govcx.pack import Pack, load_pack
+from govcx.paths import private_dir, private_file, tighten_tree
+from govcx.settings import Settings
 from govcx.store import migrate
+from govcx.store.conversation import ConversationStore, new_id
 from govcx.store.db import Database, resolve_url
+from govcx.store.locks import ConversationLocks, ProcessLocks
 from govcx.store.postgres import AdvisoryLocks
-from govcx.store.sealed import (
-    checkpoint_serde,
-    data_key,
-    private_dir,
-    private_file,
-    sqlite_secure,
-    tighten_tree,
-)
+from govcx.store.sealed import checkpoint_serde, data_key, sqlite_secure
 from govcx.tools.executor import Executor
+from govcx.turn import Action, Escalation, Reply, Turn, TurnDecision
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 8000
@@ -112,14 +106,14 @@ def build_engine(pack: Pack, *, mode: str | None = None, cassette: str | None = 
     """The pack's engine. ``mode`` (record|replay) and ``cassette`` apply to the LLM engine."""
     config = pack.config.engine
     if config.kind == "llm":
-        from govcx.agent.llm import LLMEngine
+        from govcx.engines.llm import LLMEngine
 
         return LLMEngine.from_pack(pack, mode=mode, cassette=cassette)  # type: ignore[arg-type]
-    from govcx.agent.embedded import EmbeddedEngine
+    from govcx.engines.embedded import EmbeddedEngine
 
     classifier = None
     if config.intent_model:
-        from govcx.agent.classifier import ClassifierConfig
+        from govcx.engines.classifier import ClassifierConfig
 
         classifier = ClassifierConfig(finetuned=pack.root / config.intent_model,
                                       finetuned_weight=config.intent_model_weight)
@@ -158,8 +152,8 @@ class Agent:
         self.clock = clock
         self.engine = engine or build_engine(pack, mode=self.settings.engine_mode)
         attach = getattr(self.engine, "attach", None)
-        if callable(attach):
-            attach(self)  # e.g. the LLM engine audits model calls and follows the live policy
+        if callable(attach):  # e.g. the LLM engine audits model calls, follows the live policy
+            attach(policy=lambda: self.policy, audit=self.audit)
         if retriever is None:
             from govcx.knowledge import build_retriever
 

@@ -2,7 +2,7 @@
 
 Example:
     >>> from govcx.api import create_app
-    >>> from govcx.agent.settings import Settings
+    >>> from govcx.settings import Settings
     >>> app = create_app(Settings(api_keys="k3y-for-the-web-chat-01:web-chat"))  # doctest: +SKIP
     >>> import uvicorn; uvicorn.run(app)                                          # doctest: +SKIP
 """
@@ -23,7 +23,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from govcx.agent.agent import Agent
-from govcx.agent.settings import Settings
 from govcx.api.auth import KeyRing, dev_keys
 from govcx.api.errors import ApiError, error_response, install_error_handlers
 from govcx.api.events import EventBus
@@ -37,6 +36,7 @@ from govcx.api.tracing import Tracing
 from govcx.api.webhooks import WebhookDispatcher, resolve_secrets
 from govcx.governance.keys import KeyStore
 from govcx.governance.policy import parse_duration
+from govcx.settings import Settings
 
 log = logging.getLogger("govcx.api")
 

@@ -16,7 +16,6 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from govcx.agent.locks import ConversationBusy
 from govcx.errors import (
     ApprovalStale,
     ConfigError,
@@ -26,6 +25,7 @@ from govcx.errors import (
     NotFound,
     ToolArgumentError,
 )
+from govcx.store.locks import ConversationBusy
 
 log = logging.getLogger("govcx.api")
 

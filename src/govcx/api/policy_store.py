@@ -13,10 +13,10 @@ import logging
 from pathlib import Path
 
 from govcx.agent.agent import Agent
-from govcx.agent.pack import _cross_check
 from govcx.api.errors import ApiError
 from govcx.api.events import EventBus
 from govcx.governance.policy import Policy, parse_policy, policy_from_text
+from govcx.pack import _cross_check
 
 log = logging.getLogger("govcx.api")
 MAX_POLICY_DEPTH = 32

@@ -19,8 +19,6 @@ from typing import Any
 from sqlalchemy import func, select
 
 from govcx.agent.agent import Agent, check_id, check_text
-from govcx.agent.conversation import new_id
-from govcx.agent.turn import Turn
 from govcx.api.auth import ROLE_APPROVER, ROLE_CHANNEL, Caller, KeyRing
 from govcx.api.errors import ApiError
 from govcx.api.events import (
@@ -41,7 +39,9 @@ from govcx.api.webhooks import WebhookDispatcher
 from govcx.errors import ApprovalStale, GovcxError, NotAuthorized, NotFound
 from govcx.governance.approval import ApprovalRequest, check_authority
 from govcx.governance.policy import Policy
+from govcx.store.conversation import new_id
 from govcx.store.schema import approvals
+from govcx.turn import Turn
 
 log = logging.getLogger("govcx.api")
 

@@ -7,9 +7,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from govcx.agent.agent import MAX_MESSAGE_CHARS
-from govcx.agent.turn import Turn
 from govcx.governance.approval import ApprovalFields, ApprovalRequest, Status
 from govcx.governance.audit import AnchorFields
+from govcx.turn import Turn
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 

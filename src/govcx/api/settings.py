@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from govcx.agent.settings import Settings
+from govcx.settings import Settings
 
 
 class ServerSettings(Settings):

@@ -11,7 +11,7 @@ import threading
 import time
 from typing import Any
 
-from govcx.agent.turn import Turn
+from govcx.turn import Turn
 
 
 def _ns(perf: float, anchor: tuple[float, int]) -> int:

@@ -28,12 +28,12 @@ from typing import Any
 import httpx
 from sqlalchemy import insert, or_, select, update
 
-from govcx.agent.pack import WebhookConfig
 from govcx.api.events import Event
 from govcx.api.settings import ServerSettings
 from govcx.api.store import webhook_deliveries
 from govcx.errors import ConfigError
 from govcx.guardrails.pii import redact_values
+from govcx.pack import WebhookConfig
 from govcx.store.db import Database, dumps
 
 log = logging.getLogger("govcx.api.webhooks")

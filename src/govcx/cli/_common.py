@@ -52,15 +52,15 @@ def handle_errors(fn: F) -> F:
 
 def open_agent(pack: Path | None) -> Any:
     from govcx.agent.agent import Agent
-    from govcx.agent.settings import Settings
+    from govcx.settings import Settings
 
     settings = Settings()
     return Agent.open(pack, settings)
 
 
 def load(pack: Path | None) -> Any:
-    from govcx.agent.pack import load_pack
-    from govcx.agent.settings import Settings
+    from govcx.pack import load_pack
+    from govcx.settings import Settings
 
     return load_pack(pack or Settings().pack)
 

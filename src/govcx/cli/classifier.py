@@ -43,9 +43,9 @@ def finetune(
     as_json: JsonOpt = False,
 ) -> None:
     """Fine-tune all-MiniLM-L6-v2 on the pack's intents (needs the finetune extra)."""
-    from govcx.agent.embedded import training_examples
-    from govcx.agent.finetuned import FinetuneConfig, fine_tune
-    from govcx.agent.settings import Settings
+    from govcx.engines.embedded import training_examples
+    from govcx.engines.finetuned import FinetuneConfig, fine_tune
+    from govcx.settings import Settings
 
     loaded = load(pack)
     texts, labels, out_of_scope = training_examples(

@@ -13,7 +13,7 @@ db_app = typer.Typer(help="Database schema and retention.", no_args_is_help=True
 
 
 def _database(pack: object) -> object:
-    from govcx.agent.settings import Settings
+    from govcx.settings import Settings
     from govcx.store.db import Database, resolve_url
 
     settings = Settings()
@@ -26,8 +26,8 @@ def _database(pack: object) -> object:
 @handle_errors
 def upgrade(pack: PackOpt = None, json_out: JsonOpt = False) -> None:
     """Apply schema migrations up to the current version."""
-    from govcx.agent.settings import Settings
     from govcx.governance.audit import audit_key
+    from govcx.settings import Settings
     from govcx.store import migrate
 
     db = _database(pack)

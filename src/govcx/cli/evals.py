@@ -265,7 +265,6 @@ def simulate(policy: Annotated[Path, typer.Option(
                  "conversations.")] = None,
              workers: WorkersOpt = None, json_out: JsonOpt = False) -> None:
     """Replay suites and recorded conversations under a new policy; list what changes."""
-    from govcx.agent.settings import Settings
     from govcx.cli._common import load
     from govcx.evals.runner import default_workers
     from govcx.evals.simulate import (
@@ -274,6 +273,7 @@ def simulate(policy: Annotated[Path, typer.Option(
         suite_conversations,
     )
     from govcx.evals.simulate import simulate as run_simulation
+    from govcx.settings import Settings
 
     the_pack = load(pack)
     new_policy = load_new_policy(policy, the_pack)
@@ -356,11 +356,11 @@ def readiness(pack: PackOpt = None, json_out: JsonOpt = False,
               = 30) -> None:
     """From recorded approvals: how often humans approved, edited or rejected the AI's
     proposals per workflow, and which autonomy changes the evidence supports."""
-    from govcx.agent.settings import Settings
     from govcx.cli._common import load
     from govcx.evals.readiness import Thresholds
     from govcx.evals.readiness import readiness as compute
     from govcx.evals.state import recorded_approvals
+    from govcx.settings import Settings
 
     the_pack = load(pack)
     data = compute(the_pack.policy, recorded_approvals(the_pack, Settings()),

@@ -51,7 +51,7 @@ def resolve_pack(pack: Path | None) -> tuple[Path | None, Any]:
 
     Reads only the ``knowledge`` and ``knowledge_config`` keys of govcx.yaml, so the
     knowledge of a pack can be ingested while its policy or tools are still being
-    written; swap this for ``govcx.agent.pack.load_pack`` to validate the whole pack.
+    written; swap this for ``govcx.pack.load_pack`` to validate the whole pack.
     """
     from govcx.knowledge import KnowledgeConfig
 
@@ -87,7 +87,7 @@ def resolve_pack(pack: Path | None) -> tuple[Path | None, Any]:
 
 
 def _state_dir() -> Path:
-    from govcx.agent.settings import Settings
+    from govcx.settings import Settings
 
     return Settings().state_dir()
 

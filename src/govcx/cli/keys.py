@@ -21,8 +21,8 @@ keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.",
 
 def _audit(store: Any, kind: str, actor: str, data: dict[str, Any]) -> None:
     """Record a key's creation or revocation in the audit chain (never the key)."""
-    from govcx.agent.settings import Settings
     from govcx.governance.audit import AuditLog, audit_key
+    from govcx.settings import Settings
 
     settings = Settings()
     log = AuditLog(store.db, key=audit_key(settings, settings.state_dir(), store.db.backend))
@@ -31,9 +31,9 @@ def _audit(store: Any, kind: str, actor: str, data: dict[str, Any]) -> None:
 
 def _open(pack: Any) -> tuple[Any, Any]:
     """The pack and a KeyStore on its database (schema prepared as at start-up)."""
-    from govcx.agent.settings import Settings
     from govcx.governance.audit import audit_key
     from govcx.governance.keys import KeyStore
+    from govcx.settings import Settings
     from govcx.store import migrate
     from govcx.store.db import Database, resolve_url
 

@@ -334,8 +334,8 @@ def recover(pack: PackOpt = None, json_out: JsonOpt = False) -> None:
 @handle_errors
 def policy_check(file: Path, pack: PackOpt = None, json_out: JsonOpt = False) -> None:
     """Validate a policy file (and its tools against the pack)."""
-    from govcx.agent.pack import _cross_check
     from govcx.governance.policy import load_policy
+    from govcx.pack import _cross_check
 
     policy = load_policy(file)
     the_pack = load(pack)

@@ -36,11 +36,11 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         from govcx.agent.agent import Agent
-        from govcx.agent.pack import load_pack
         from govcx.api.app import create_app
         from govcx.api.auth import DEV_KEYS_FILE, KeyRing, dev_keys
         from govcx.api.settings import ServerSettings
         from govcx.governance.keys import KeyStore
+        from govcx.pack import load_pack
         from govcx.store import migrate
         from govcx.store.db import Database, resolve_url
 

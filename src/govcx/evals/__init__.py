@@ -10,16 +10,9 @@ Example:
 
 from __future__ import annotations
 
-from importlib import metadata
-
 from govcx.evals.result import CaseResult, StepResult
-from govcx.evals.runner import RunReport, run_suites
+from govcx.evals.runner import RunReport, __version__, run_suites
 from govcx.evals.suite import Case, Expect, Step, Suite, SuiteError, load_suite, load_suites
-
-try:
-    __version__ = metadata.version("govcx")
-except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0"
 
 __all__ = [
     "Case",

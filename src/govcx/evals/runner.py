@@ -22,10 +22,10 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 from typing import Any, TypeVar
 
-from govcx.agent.pack import load_pack
 from govcx.evals.expectation import check_turn
 from govcx.evals.metrics import summarize
 from govcx.evals.result import CaseResult, StepResult
@@ -38,8 +38,15 @@ from govcx.evals.workbench import (
     Workbench,
 )
 from govcx.governance.policy import Policy
+from govcx.pack import load_pack
 
 REPORT_FORMAT = "govcx-eval/1"
+
+try:
+    __version__ = metadata.version("govcx")
+except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0"
+
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -237,8 +244,6 @@ def run_suites(suites: Sequence[Suite], *, pack_dir: str | Path | None = None,
                            on_result=on_result, retriever_factory=retriever_factory,
                            guard_factory=guard_factory)
     duration = time.perf_counter() - clock
-    from govcx.evals import __version__
-
     run = {
         "started_at": started.isoformat(timespec="seconds"),
         "duration_s": round(duration, 2),

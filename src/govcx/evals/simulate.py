@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from govcx.agent.pack import Pack, load_pack
-from govcx.agent.settings import Settings
 from govcx.errors import GovcxError
 from govcx.evals.suite import Decide, Step, Suite, merge
 from govcx.evals.workbench import GuardFactory, Played, RetrieverFactory, Script, Workbench
 from govcx.governance.policy import Policy, diff_policies, parse_policy
+from govcx.pack import Pack, load_pack
+from govcx.settings import Settings
 
 MAX_EXAMPLES = 3
 """Examples kept per (workflow, change)."""
@@ -62,9 +62,9 @@ def recorded_conversations(pack: Pack, settings: Settings, *,
     Customer messages come from ``guard_input`` and ``message.while_pending`` events,
     decisions from ``approval.*`` events, expiries become a step that lets time pass.
     """
-    from govcx.agent.conversation import ConversationStore
     from govcx.evals.state import state_database
     from govcx.governance.audit import AuditLog
+    from govcx.store.conversation import ConversationStore
 
     out: list[Conversation] = []
     with state_database(pack, settings) as db:
@@ -281,8 +281,8 @@ def simulate(new_policy: Policy, conversations: Sequence[Conversation], *,
 
 def load_new_policy(path: Path, pack: Pack) -> Policy:
     """Load and cross-check a policy file against the pack's tools."""
-    from govcx.agent.pack import _cross_check
     from govcx.governance.policy import load_policy
+    from govcx.pack import _cross_check
 
     policy = load_policy(path)
     _cross_check(policy, path, pack.registry)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from govcx.agent.pack import Pack
-from govcx.agent.settings import Settings
 from govcx.governance.approval import ApprovalRequest, ApprovalStore
+from govcx.pack import Pack
+from govcx.settings import Settings
 from govcx.store.db import Database, resolve_url
 
 

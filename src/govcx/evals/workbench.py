@@ -29,15 +29,15 @@ from pathlib import Path
 from typing import Any
 
 from govcx.agent.agent import Agent, build_engine
-from govcx.agent.engine import Engine
-from govcx.agent.pack import Pack, load_pack
-from govcx.agent.settings import Settings
+from govcx.engines.engine import Engine
 from govcx.errors import GovcxError
 from govcx.evals import compliance
 from govcx.evals.suite import Step
 from govcx.governance.policy import Policy
 from govcx.guardrails.guard import Guard
 from govcx.knowledge.retriever import Retriever
+from govcx.pack import Pack, load_pack
+from govcx.settings import Settings
 
 RetrieverFactory = Callable[[Pack, Path], Retriever]
 """Builds the (read-only) retriever once per process; gets the pack and a folder of its own."""

@@ -43,7 +43,7 @@ from govcx.store.keyfile import secret_key
 from govcx.store.schema import approvals, audit_events, audit_head, executions, turns
 
 if TYPE_CHECKING:
-    from govcx.agent.settings import Settings
+    from govcx.settings import Settings
 
 GENESIS = "0" * 64
 MAX_SEQ = 2**31 - 1

@@ -26,8 +26,8 @@ from typing import Any, Literal
 
 from govcx.governance import money
 from govcx.governance.expr import Expression, ExpressionError
+from govcx.governance.finding import Finding
 from govcx.governance.policy import Policy
-from govcx.guardrails.finding import Finding
 
 Route = Literal["respond", "execute", "await_approval", "escalate", "block"]
 

@@ -6,13 +6,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from govcx.agent.conversation import ConversationStore
-from govcx.agent.engine import Engine
+from govcx.engines.engine import Engine
 from govcx.governance.approval import ApprovalStore
 from govcx.governance.audit import AuditLog
 from govcx.governance.policy import Policy
 from govcx.guardrails.guard import Guard
 from govcx.knowledge.retriever import Retriever
+from govcx.store.conversation import ConversationStore
 from govcx.tools.executor import Executor
 from govcx.tools.registry import ToolRegistry
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from govcx.agent.classifier import OUT_OF_SCOPE, IntentClassifier
+from govcx.engines.classifier import IntentClassifier
+from govcx.engines.labels import OUT_OF_SCOPE
 from govcx.governance.policy import Policy
 
 MIN_PROBABILITY = 0.15
@@ -39,7 +40,7 @@ def _classifier(policy: Policy) -> IntentClassifier:
         cached = _cache.get(id(policy))
         if cached is not None and cached[0] is policy:
             return cached[1]
-    from govcx.agent.embedded import EmbeddedEngine
+    from govcx.engines.embedded import EmbeddedEngine
 
     classifier = EmbeddedEngine.from_policy(policy).classifier
     with _lock:

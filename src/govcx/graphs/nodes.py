@@ -16,16 +16,16 @@ from typing import Any
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
-from govcx.agent import replies
-from govcx.agent.engine import Classification, Draft, TurnContext
+from govcx.engines.engine import Classification, Draft, TurnContext
 from govcx.errors import ToolArgumentError
 from govcx.governance import gate, limits, money
 from govcx.governance.approval import ApprovalRequest, action_token
+from govcx.governance.finding import Finding
 from govcx.governance.policy import Policy
+from govcx.graphs import replies
 from govcx.graphs.context import Services
 from govcx.graphs.corroboration import corroborate
 from govcx.graphs.state import TurnState
-from govcx.guardrails.finding import Finding
 from govcx.guardrails.guard import OutputContext, OutputResult, apply_policy
 from govcx.knowledge.retriever import Chunk
 from govcx.tools.executor import Execution, GateViolation, idempotency_key

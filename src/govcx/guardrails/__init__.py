@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from govcx.governance.finding import ESCALATION_TYPES, INJECTION, OUTPUT_TYPES, Finding, Source
 from govcx.guardrails import _offline  # noqa: F401 - first: keeps guardrails-ai offline
-from govcx.guardrails.finding import ESCALATION_TYPES, INJECTION, OUTPUT_TYPES, Finding, Source
 from govcx.guardrails.guard import (
     Guard,
     OutputContext,

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import lru_cache
 
+from govcx.governance.finding import Finding, Source
 from govcx.governance.policy import GuardPolicy
-from govcx.guardrails.finding import Finding, Source
 from govcx.guardrails.guard import OutputContext, OutputResult, ScanResult
 from govcx.guardrails.injection import InjectionDetector
 from govcx.guardrails.output import OutputGuard, OutputGuardConfig

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from govcx.governance.finding import INJECTION, OUTPUT_TYPES, Finding, Source
 from govcx.governance.policy import GuardPolicy
-from govcx.guardrails.finding import INJECTION, OUTPUT_TYPES, Finding, Source
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -36,8 +36,8 @@ from functools import cache
 from itertools import pairwise
 from typing import Any
 
+from govcx.governance.finding import INJECTION, Finding, Source
 from govcx.guardrails._injection_rules import RULES
-from govcx.guardrails.finding import INJECTION, Finding, Source
 
 _ENCODED_B64 = re.compile(r"(?<![\w/+=])[A-Za-z0-9+/]{20,}={0,2}(?![\w/+=])")
 _ENCODED_HEX = re.compile(r"(?<![0-9a-fA-F])(?:[0-9a-fA-F]{2}[ ]?){10,}(?![0-9a-fA-F])")

@@ -34,8 +34,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from govcx.governance.finding import Finding
 from govcx.guardrails import checks
-from govcx.guardrails.finding import Finding
 from govcx.guardrails.guard import OutputContext, OutputResult
 from govcx.guardrails.pii import PiiDetector
 

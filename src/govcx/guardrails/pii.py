@@ -25,10 +25,10 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from govcx.governance.finding import Finding
 from govcx.guardrails._hit import Hit as _Hit
 from govcx.guardrails._offline import offline_tld_extractor
 from govcx.guardrails.address import StreetAddressRecognizer
-from govcx.guardrails.finding import Finding
 from govcx.guardrails.names import PersonRecognizer
 from govcx.guardrails.payment import CARD_CVV, CardRecognizer, CvvRecognizer, SsnRecognizer
 from govcx.guardrails.payment import luhn_valid as luhn_valid

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from govcx.guardrails.finding import Finding, Source
+from govcx.governance.finding import Finding, Source
 
 _F = re.I
 

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from govcx.errors import ConfigError, GovcxError
 from govcx.knowledge.chunking import split_passages
@@ -42,11 +42,23 @@ from govcx.knowledge.errors import DocumentError
 from govcx.knowledge.index import embed_text
 
 if TYPE_CHECKING:
-    from govcx.knowledge.base import KnowledgeBase
+    from langchain_core.embeddings import Embeddings
+
+    from govcx.knowledge.config import KnowledgeConfig
     from govcx.knowledge.store import ChromaStore
 
 Progress = Callable[[str, int, int], None]
 """Called before each file with (relative path, files done, files in total)."""
+
+
+class Target(Protocol):
+    """What an ingest run writes into (a :class:`~govcx.knowledge.base.KnowledgeBase`)."""
+
+    store: ChromaStore
+    embeddings: Embeddings
+    config: KnowledgeConfig
+
+    def refresh(self) -> None: ...
 
 _FAR = 1e15
 """Seconds standing in for open-ended dates (Chroma metadata cannot hold infinity)."""
@@ -125,7 +137,7 @@ class _Pending:
 class Ingester:
     """One ingest run of ``root`` into ``kb``."""
 
-    def __init__(self, kb: KnowledgeBase, root: Path, *, progress: Progress | None = None,
+    def __init__(self, kb: Target, root: Path, *, progress: Progress | None = None,
                  retire_missing: bool = True) -> None:
         self.kb = kb
         self.store = kb.store

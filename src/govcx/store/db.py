@@ -53,7 +53,7 @@ class Database:
         self._write_lock: threading.Lock | None = None
         if self.backend == "sqlite":
             if parsed.database and parsed.database != ":memory:":
-                from govcx.store.sealed import private_file
+                from govcx.paths import private_file
 
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
                 # Created 0600 here: SQLite gives its -wal and -shm the database's mode.

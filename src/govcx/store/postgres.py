@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from govcx.agent.locks import ConversationBusy, ProcessLocks
 from govcx.store.db import Database
+from govcx.store.locks import ConversationBusy, ProcessLocks
 
 
 def psycopg_dsn(url: str) -> str:

@@ -9,8 +9,8 @@ from fastapi import Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
-from govcx.agent.turn import Turn
 from govcx.api.errors import ApiError
+from govcx.turn import Turn
 
 
 class StrictRoute(APIRoute):

@@ -7,7 +7,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from sse_starlette import EventSourceResponse
 
-from govcx.agent.turn import Turn
 from govcx.api.deps import (
     ApprovalId,
     ApproverCaller,
@@ -20,6 +19,7 @@ from govcx.api.idempotency import check_key
 from govcx.api.routers import StrictRoute, turn_response
 from govcx.api.schemas import ID_PATTERN, RESUMED_EXAMPLE, ApprovalView, DecisionIn
 from govcx.api.streaming import stream_queue
+from govcx.turn import Turn
 
 router = APIRouter(prefix="/v1/approvals", tags=["approvals"], route_class=StrictRoute)
 

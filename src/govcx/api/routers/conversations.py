@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Request
 from starlette.concurrency import run_in_threadpool
 
-from govcx.agent.turn import Turn
 from govcx.api.deps import (
     CallerDep,
     ChannelCaller,
@@ -27,6 +26,7 @@ from govcx.api.schemas import (
     MessageIn,
 )
 from govcx.api.streaming import stream_turn
+from govcx.turn import Turn
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"], route_class=StrictRoute)
 

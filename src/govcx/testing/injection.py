@@ -47,13 +47,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, PrivateAttr
 
-from govcx.agent._llm.prompts import ASK_TOOL, OUT_OF_SCOPE
+from govcx.engines._llm.prompts import ASK_TOOL, OUT_OF_SCOPE
+from govcx.governance.finding import INJECTION, Finding, Source
 from govcx.governance.policy import Policy
-from govcx.guardrails.finding import INJECTION, Finding, Source
 from govcx.guardrails.guard import Guard, OutputContext, OutputResult, ScanResult
 from govcx.knowledge.retriever import Chunk
-from govcx.testing import InMemoryRetriever
-from govcx.testing_llm import (
+from govcx.testing.doubles import InMemoryRetriever
+from govcx.testing.llm import (
     ModelRequest,
     ModelResponse,
     ScriptedChatModel,
@@ -65,8 +65,8 @@ from govcx.tools.registry import ToolRegistry
 from govcx.tools.tool import ToolSpec
 
 if TYPE_CHECKING:
-    from govcx.agent.pack import Pack
-    from govcx.agent.turn import Turn
+    from govcx.pack import Pack
+    from govcx.turn import Turn
 
 __all__ = [
     "ATTACKER_ADDRESS", "CATEGORIES", "Attack", "AttackerFollowingChatModel", "InjectionHarness",
@@ -492,10 +492,10 @@ class InjectionHarness:
     def __init__(self, state_dir: Path, *, pack: Pack | None = None, guard: Guard | None = None,
                  strip: bool = True, remember: bool = True) -> None:
         from govcx.agent.agent import Agent
-        from govcx.agent.llm import LLMEngine, LLMOptions, RetryPolicy
-        from govcx.agent.pack import load_pack
-        from govcx.agent.settings import Settings
+        from govcx.engines.llm import LLMEngine, LLMOptions, RetryPolicy
         from govcx.guardrails import build_guard
+        from govcx.pack import load_pack
+        from govcx.settings import Settings
 
         base = pack or load_pack()
         registry, self.planter = plant_in_registry(base.registry, "lookup_order")

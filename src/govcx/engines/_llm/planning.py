@@ -15,9 +15,9 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from pydantic import ValidationError
 
-from govcx.agent._llm.calls import MalformedOutput
-from govcx.agent._llm.prompts import question
-from govcx.agent.engine import Plan, ReadFn
+from govcx.engines._llm.calls import MalformedOutput
+from govcx.engines._llm.prompts import question
+from govcx.engines.engine import Plan, ReadFn
 from govcx.errors import ToolArgumentError
 from govcx.governance.gate import Proposal
 from govcx.tools.executor import Execution

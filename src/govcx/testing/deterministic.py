@@ -16,14 +16,14 @@ the cassette) can run and be recorded without a model:
   that share the most content words with the message, each cited ``[Sn]``; ``NO_ANSWER``
   when the best source covers too little of the question.
 
-Serve it over HTTP with :class:`govcx.testing_llm.StubOpenAIServer` (or ``python -m
-govcx.agent._llm.deterministic --pack DIR``), or pass it as the script of a
-:class:`govcx.testing_llm.ScriptedChatModel`. Given the same request it always gives
+Serve it over HTTP with :class:`govcx.testing.StubOpenAIServer` (or ``python -m
+govcx.testing.deterministic --pack DIR``), or pass it as the script of a
+:class:`govcx.testing.ScriptedChatModel`. Given the same request it always gives
 the same answer, so a recording of it replays exactly.
 
 Example:
-    >>> from govcx.agent.pack import load_pack
-    >>> from govcx.testing_llm import StubOpenAIServer
+    >>> from govcx.pack import load_pack
+    >>> from govcx.testing.stub_server import StubOpenAIServer
     >>> model = DeterministicModel.from_pack(load_pack())
     >>> with StubOpenAIServer(model) as server:   # doctest: +SKIP
     ...     print(server.url)                     # configure engine.base_url with it
@@ -37,9 +37,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from govcx.agent._llm.prompts import ASK_TOOL, NO_ANSWER, OUT_OF_SCOPE
-from govcx.agent.classifier import IntentClassifier
-from govcx.agent.embedded import (
+from govcx.engines._llm.prompts import ASK_TOOL, NO_ANSWER, OUT_OF_SCOPE
+from govcx.engines.classifier import IntentClassifier
+from govcx.engines.embedded import (
     EmbeddedEngine,
     _from_result,
     _primary_tool,
@@ -47,9 +47,9 @@ from govcx.agent.embedded import (
     money_amounts,
     terms,
 )
-from govcx.agent.pack import DEFAULT_PACK, Pack
 from govcx.governance.policy import Policy
-from govcx.testing_llm import ModelRequest, ModelResponse, call, classified, reply
+from govcx.pack import DEFAULT_PACK, Pack
+from govcx.testing.script import ModelRequest, ModelResponse, call, classified, reply
 from govcx.tools.registry import ToolRegistry
 
 MODEL_NAME = "govcx-deterministic"
@@ -252,8 +252,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     import argparse
     import time
 
-    from govcx.agent.pack import load_pack
-    from govcx.testing_llm import StubOpenAIServer
+    from govcx.pack import load_pack
+    from govcx.testing.stub_server import StubOpenAIServer
 
     parser = argparse.ArgumentParser(description="Serve the deterministic stand-in model "
                                      "(not a real LLM) on 127.0.0.1.")

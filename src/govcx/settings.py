@@ -51,6 +51,6 @@ class Settings(BaseSettings):
     def state_dir(self) -> Path:
         """The state dir, created 0700 (group and other bits are taken off an existing one:
         it holds the database, checkpoints and keys)."""
-        from govcx.store.sealed import private_dir
+        from govcx.paths import private_dir
 
         return private_dir(self.home.expanduser().resolve())

@@ -1,7 +1,7 @@
 """An OpenAI-compatible stub server on 127.0.0.1, for tests and benchmarks (no network).
 
 ``POST /v1/chat/completions`` answers from the same scripts as the scripted chat model
-(:mod:`govcx.testing_llm`): plain and streamed (SSE) replies, tool calls, structured
+(:mod:`govcx.testing.llm`): plain and streamed (SSE) replies, tool calls, structured
 output asked for as a JSON-schema response format, JSON mode or a forced function call,
 and faults: an HTTP status (429 with Retry-After, 5xx), a delay past the client's
 timeout, malformed arguments, a stream cut short.
@@ -17,11 +17,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from govcx.agent._llm.prompts import CLASSIFICATION_SCHEMA_NAME
-from govcx.agent._llm.tokens import approx_tokens
+from govcx.engines._llm.prompts import CLASSIFICATION_SCHEMA_NAME
+from govcx.engines._llm.tokens import approx_tokens
 
 if TYPE_CHECKING:
-    from govcx.testing_llm import Handler, ModelRequest, ModelResponse
+    from govcx.testing.script import Handler, ModelRequest, ModelResponse
 
 
 class StubOpenAIServer:
@@ -97,7 +97,7 @@ class StubOpenAIServer:
 
 def parse_request(body: dict[str, Any]) -> ModelRequest:
     """A chat-completions JSON body as a ModelRequest."""
-    from govcx.testing_llm import ModelRequest, purpose_of
+    from govcx.testing.script import ModelRequest, purpose_of
 
     messages = []
     for message in body.get("messages") or []:
@@ -161,7 +161,7 @@ def _handler_class(stub: StubOpenAIServer) -> type[BaseHTTPRequestHandler]:
                 pass  # the client gave up (a timeout test)
 
         def _respond(self, response: ModelResponse, request: ModelRequest) -> None:
-            from govcx.testing_llm import render_structured
+            from govcx.testing.script import render_structured
 
             if response.delay:
                 time.sleep(response.delay)

@@ -15,8 +15,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from govcx.agent.classifier import ClassifierConfig, IntentClassifier, builtin_out_of_scope
-from govcx.agent.engine import Classification, Draft, Plan, ReadFn, TurnContext
+from govcx.engines.classifier import ClassifierConfig, IntentClassifier, builtin_out_of_scope
+from govcx.engines.engine import Classification, Draft, Plan, ReadFn, TurnContext
 from govcx.governance import money
 from govcx.governance.gate import Proposal
 from govcx.governance.policy import Policy

@@ -19,7 +19,7 @@ examples never used still land near them. It costs about 0.05 ms a query and hal
 to load the model once per process.
 
 An optional fine-tuned transformer (``ClassifierConfig.finetuned``: a folder written by
-:func:`govcx.agent.finetuned.fine_tune`, all-MiniLM-L6-v2 fine-tuned on the same intents,
+:func:`govcx.engines.finetuned.fine_tune`, all-MiniLM-L6-v2 fine-tuned on the same intents,
 run on onnxruntime) replaces the linear model's probabilities, or is blended with them
 (``finetuned_weight`` below 1). Training it needs torch; using it does not.
 
@@ -46,12 +46,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 from threadpoolctl import threadpool_limits
 
+from govcx.engines.labels import OUT_OF_SCOPE
 from govcx.errors import ConfigError
 
 if TYPE_CHECKING:
-    from govcx.agent.finetuned import FinetunedModel
+    from govcx.engines.finetuned import FinetunedModel
 
-OUT_OF_SCOPE = "__out_of_scope__"
 WORDLLAMA_SIZES = (64, 128, 256)
 _TOKEN = re.compile(r"[a-z][a-z']+|\d+")
 _STOP = frozenset("""a an the i me my we our you your it its is are was were be been am do does did
@@ -107,7 +107,7 @@ class ClassifierConfig:
     ``s`` the highest cosine similarity of the text to a workflow's training example
     (clipped to [0, 1]), so requests unlike every example (off-topic) are less confident."""
     finetuned: Path | None = None
-    """A fine-tuned intent model folder (:func:`govcx.agent.finetuned.fine_tune`) trained
+    """A fine-tuned intent model folder (:func:`govcx.engines.finetuned.fine_tune`) trained
     on the same intents: its probabilities are used instead of the linear model's."""
     finetuned_weight: float = 1.0
     """With ``finetuned``: its share when blending its probabilities with the linear
@@ -159,7 +159,7 @@ class IntentClassifier:
             self._attach(Path(self.config.finetuned))
 
     def _attach(self, folder: Path) -> None:
-        from govcx.agent.finetuned import FinetunedModel
+        from govcx.engines.finetuned import FinetunedModel
 
         model = FinetunedModel.load(folder)
         missing = sorted(set(self.classes) - set(model.classes))

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from govcx.guardrails.finding import Finding, Source
+from govcx.governance.finding import Finding, Source
 from govcx.guardrails.guard import OutputContext, OutputResult, ScanResult
 from govcx.knowledge.retriever import Chunk
 

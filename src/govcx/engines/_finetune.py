@@ -1,4 +1,4 @@
-"""Fine-tuning machinery for :mod:`govcx.agent.finetuned` (needs torch; imported lazily).
+"""Fine-tuning machinery for :mod:`govcx.engines.finetuned` (needs torch; imported lazily).
 
 A BERT encoder written against plain ``torch.nn`` (the layout of Hugging Face's
 ``BertModel``, so any BERT ``model.safetensors`` loads), mean pooling over tokens and a

@@ -21,7 +21,7 @@ from govcx.governance.policy import Policy, load_policy
 from govcx.governance.principal import VALID_ROLES, Principal, canonical_name
 from govcx.tools.registry import ToolRegistry
 
-BUNDLED_PACKS = Path(__file__).resolve().parent.parent / "packs"
+BUNDLED_PACKS = Path(__file__).resolve().parent / "packs"
 DEFAULT_PACK = BUNDLED_PACKS / "acme"
 
 

@@ -14,11 +14,11 @@
 
 Failures (timeouts, 5xx, 429, malformed output) are retried with backoff, then the turn
 escalates with the reason; nothing acts on partial output. Every call's latency and
-token usage is kept in :attr:`LLMEngine.calls` (and in the audit after :meth:`attach`).
+token usage is kept in :attr:`LLMEngine.calls` (and in an audit log after :meth:`attach`).
 
 Example:
-    >>> from govcx.testing_llm import ScriptedChatModel, classified, reply
-    >>> from govcx.agent.pack import load_pack
+    >>> from govcx.testing import ScriptedChatModel, classified, reply
+    >>> from govcx.pack import load_pack
     >>> pack = load_pack("tests/fixtures/shop")
     >>> model = ScriptedChatModel(script=[classified("returns_info", 0.9)])
     >>> engine = LLMEngine(model, policy=pack.policy)
@@ -47,8 +47,8 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langchain_openai.chat_models.base import BaseChatOpenAI
 from pydantic import ValidationError
 
-from govcx.agent._llm import planning, prompts
-from govcx.agent._llm.calls import (
+from govcx.engines._llm import planning, prompts
+from govcx.engines._llm.calls import (
     CallLog,
     Failure,
     MalformedOutput,
@@ -58,19 +58,19 @@ from govcx.agent._llm.calls import (
     RetryPolicy,
     TruncatedOutput,
 )
-from govcx.agent._llm.cassette import Cassette, CassetteMiss, CassetteTransport, Mode
-from govcx.agent.embedded import money_amounts
-from govcx.agent.engine import Classification, Draft, Plan, ReadFn, TurnContext
-from govcx.agent.pack import EngineConfig, Pack
+from govcx.engines._llm.cassette import Cassette, CassetteMiss, CassetteTransport, Mode
+from govcx.engines.embedded import money_amounts
+from govcx.engines.engine import Classification, Draft, Plan, ReadFn, TurnContext
 from govcx.errors import ConfigError
 from govcx.governance.policy import Policy
 from govcx.knowledge.retriever import Chunk
+from govcx.pack import EngineConfig, Pack
 from govcx.tools.executor import Execution
 from govcx.tools.registry import ToolRegistry
 from govcx.tools.tool import ToolSpec
 
 if TYPE_CHECKING:
-    from govcx.agent.agent import Agent
+    from govcx.governance.audit import AuditLog
 
 __all__ = ["CassetteMiss", "LLMEngine", "LLMOptions", "ModelCall", "RetryPolicy", "StreamSink"]
 
@@ -169,7 +169,7 @@ class LLMEngine:
                     options: LLMOptions | None = None, environ: Mapping[str, str] | None = None,
                     source: str = "govcx.yaml",
                     sleep: Callable[[float], None] = time.sleep) -> LLMEngine:
-        from govcx.agent._llm.client import build_chat_model
+        from govcx.engines._llm.client import build_chat_model
 
         if not config.model:
             raise ConfigError(source, "an llm engine needs a model name, e.g. "
@@ -208,19 +208,20 @@ class LLMEngine:
     def policy(self) -> Policy:
         return self._policy_source() if self._policy_source is not None else self._policy
 
-    def attach(self, agent: Agent) -> None:
-        """Follow the agent's live policy and write every model call to its audit log
-        (kind ``llm.call``: purpose, model, attempts, latency, tokens, error; no text)."""
-        if getattr(self, "_attached_to", None) is agent:
-            return  # the Agent attaches its engine itself; a second attach is a no-op
+    def attach(self, *, policy: Callable[[], Policy], audit: AuditLog) -> None:
+        """Follow a live policy (``policy()`` is read on every use) and write every model
+        call to ``audit`` (kind ``llm.call``: purpose, model, attempts, latency, tokens,
+        error; no text). The Agent attaches the engine it is given to its own policy and
+        audit log; attaching again to the same audit log is a no-op."""
+        if getattr(self, "_attached_to", None) is audit:
+            return
         # One engine may serve agents one after another (the eval workbench shares it
         # across cases): audit to the latest only, never to an agent that was closed.
         previous = getattr(self, "_audit_listener", None)
         if previous in self.calls.listeners:
             self.calls.listeners.remove(previous)
-        self._attached_to = agent
-        self._policy_source = lambda: agent.policy
-        audit = agent.audit
+        self._attached_to = audit
+        self._policy_source = policy
 
         def write(batch: list[ModelCall]) -> None:
             audit.append_many([{"kind": "llm.call", "actor": "agent", "data": c.as_dict(),

@@ -16,10 +16,10 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
-from govcx.agent.turn import Turn
 from govcx.errors import CustomerMismatch, NotFound
 from govcx.store.db import Database, dumps
 from govcx.store.schema import conversations, escalations, messages, turns
+from govcx.turn import Turn
 
 # The statements of every turn, built once: constructing a statement costs several times
 # executing a built one.

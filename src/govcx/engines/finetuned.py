@@ -13,7 +13,7 @@ intent_model.json  classes, max_length, base model, training settings and losses
 Training needs torch and onnx (``pip install 'govcx[finetune]'``, which pins the CPU build
 ``torch==2.13.0``); :class:`FinetunedModel` runs the folder on onnxruntime (a dependency of
 chromadb, so always present), one thread, a few milliseconds a query, no torch.
-:class:`govcx.agent.classifier.IntentClassifier` uses such a folder when
+:class:`govcx.engines.classifier.IntentClassifier` uses such a folder when
 ``ClassifierConfig.finetuned`` names it.
 
 Example:
@@ -137,7 +137,7 @@ def fine_tune(texts: Sequence[str], labels: Sequence[str], out_of_scope: Sequenc
         ConfigError: torch or onnx is missing, the base model folder is incomplete, or
             the examples are unusable.
     """
-    from govcx.agent.classifier import OUT_OF_SCOPE
+    from govcx.engines.labels import OUT_OF_SCOPE
 
     config = config or FinetuneConfig()
     base = base_model or default_base_model()
@@ -162,7 +162,7 @@ def fine_tune(texts: Sequence[str], labels: Sequence[str], out_of_scope: Sequenc
 
     import torch
 
-    from govcx.agent import _finetune
+    from govcx.engines import _finetune
     from govcx.knowledge._bert import load_safetensors
 
     classes = [*intents, OUT_OF_SCOPE] if out_of_scope else intents
@@ -245,7 +245,7 @@ class FinetunedModel:
         if missing:
             raise ConfigError(str(folder), "not a fine-tuned intent model folder: missing "
                               + ", ".join(missing) + " (create one with "
-                              "govcx.agent.finetuned.fine_tune, which needs "
+                              "govcx.engines.finetuned.fine_tune, which needs "
                               "`pip install 'govcx[finetune]'`)")
         try:
             meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))

@@ -24,8 +24,8 @@ from langchain_openai import AzureChatOpenAI, ChatOpenAI
 from langchain_openai.chat_models.base import BaseChatOpenAI
 from pydantic import SecretStr
 
-from govcx.agent._llm.cassette import CassetteTransport
-from govcx.agent._llm.tokens import TokenCounter, local_encoding
+from govcx.engines._llm.cassette import CassetteTransport
+from govcx.engines._llm.tokens import TokenCounter, local_encoding
 
 NO_KEY = "no-key"
 """Sent as the API key to servers that need none (vLLM, Ollama) and in replay mode."""

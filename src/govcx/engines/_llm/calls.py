@@ -23,8 +23,8 @@ import httpx
 import openai
 from langchain_core.messages import AIMessage, BaseMessage
 
-from govcx.agent._llm.cassette import CassetteMiss, call_label
-from govcx.agent._llm.tokens import TokenCounter
+from govcx.engines._llm.cassette import CassetteMiss, call_label
+from govcx.engines._llm.tokens import TokenCounter
 
 T = TypeVar("T")
 
