@@ -34,7 +34,7 @@ def test_an_exception_fails_the_turn_and_the_next_message_works(
     agent = make_agent()
     flaky = _Flaky(agent.engine)
     agent.engine = flaky
-    agent.services.engine = flaky  # type: ignore[misc]
+    agent.services.engine = flaky
     with pytest.raises(RuntimeError, match="disk on fire"):
         agent.respond("c1", "where is my order A-1002?", customer_id="C-1")
     conv = agent.conversations.get("c1")

@@ -75,9 +75,9 @@ def _tiny_base_model(folder: Path) -> Path:
     folder.mkdir()
     vocab_size = _tokenizer_json(folder / TOKENIZER_FILE)
     config = {**TINY_BERT, "vocab_size": vocab_size}
+    h, inter = int(config["hidden_size"]), int(config["intermediate_size"])
     (folder / "config.json").write_text(json.dumps(config))
     rng = np.random.default_rng(0)
-    h, inter = config["hidden_size"], config["intermediate_size"]
     tensors = {"embeddings.word_embeddings.weight": rng.normal(0, 0.5, (vocab_size, h)),
                "embeddings.position_embeddings.weight": rng.normal(0, 0.1, (64, h)),
                "embeddings.token_type_embeddings.weight": rng.normal(0, 0.1, (2, h)),
@@ -86,7 +86,7 @@ def _tiny_base_model(folder: Path) -> Path:
     shapes = {"attention.self.query": (h, h), "attention.self.key": (h, h),
               "attention.self.value": (h, h), "attention.output.dense": (h, h),
               "intermediate.dense": (inter, h), "output.dense": (h, inter)}
-    for layer in range(config["num_hidden_layers"]):
+    for layer in range(int(config["num_hidden_layers"])):
         p = f"bert.encoder.layer.{layer}."
         for name, shape in shapes.items():
             tensors[p + name + ".weight"] = rng.normal(0, 0.2, shape)

@@ -27,7 +27,7 @@ def pass_through_guard(policy: Policy) -> Guard:
 DOUBLES: dict[str, Any] = {"pack_dir": SHOP, "retriever_factory": memory_retriever,
                            "guard_factory": pass_through_guard}
 
-SMOKE = {
+SMOKE: dict[str, Any] = {
     "name": "shop-smoke",
     "tags": ["smoke"],
     "cases": [

@@ -43,7 +43,7 @@ def _request(policy: Policy, *, tool: str = "issue_refund", args: dict[str, Any]
         rationale="", requested_at=0, expires_at=1e12, approvals_needed=needed,
         decisions=[Decision(principal=p, decision="approve", at=1) for p in approvers],
         status=status, policy_version=policy.version, policy_digest=policy.digest,
-        token=token)  # type: ignore[arg-type]
+        token=token)
 
 
 def _refund(amount: float, approval_id: str | None = None) -> ExecutionRecord:

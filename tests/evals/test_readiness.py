@@ -31,7 +31,7 @@ def _request(n: int, intent: str, outcome: str, *, tool: str | None = None) -> A
 
 
 def _many(intent: str, **counts: int) -> list[ApprovalRequest]:
-    out = []
+    out: list[ApprovalRequest] = []
     for outcome, n in counts.items():
         out += [_request(len(out) + i, intent, outcome, tool="issue_refund"
                          if intent == "refund" else None) for i in range(n)]

@@ -28,7 +28,7 @@ _DETECTOR: list[PiiDetector] = []
 
 
 def _guard(engine: str, **on_fail: str) -> OutputGuard:
-    return OutputGuard(OutputGuardConfig(engine=engine, **on_fail),  # type: ignore[arg-type]
+    return OutputGuard(OutputGuardConfig(engine=engine, **on_fail),
                        detector=_DETECTOR[-1], banned_phrases=["guaranteed approval"])
 
 
@@ -166,7 +166,7 @@ def test_guardrails_and_direct_engines_agree(guard: DefaultGuard,
 
 def test_config_rejects_unknown_on_fail() -> None:
     with pytest.raises(ValueError):
-        OutputGuardConfig(pii="ignore")  # type: ignore[arg-type]
+        OutputGuardConfig(pii="ignore")
 
 
 def test_policy_default_is_used_when_no_config(policy: GuardPolicy, guard: DefaultGuard) -> None:
@@ -196,7 +196,7 @@ def test_guards_are_reused_across_threads_and_never_shared_at_once(
             overlaps.append(id(g))
         in_use.add(id(g))
         try:
-            return real_validate(g, reply, context)  # type: ignore[arg-type]
+            return real_validate(g, reply, context)
         finally:
             in_use.discard(id(g))
 

@@ -13,12 +13,13 @@ from fastapi.testclient import TestClient
 
 from govcx.agent.agent import Agent
 from govcx.api import ServerSettings, create_app
-from govcx.engines import llm as llm_module
+from govcx.engines._llm import planning, prompts
 from govcx.engines.llm import CassetteMiss, LLMEngine
 from govcx.pack import EngineConfig, Pack
 from govcx.testing import StubOpenAIServer, simple_responder
+from tests.api.test_conversations import _sse
 from tests.llm.conftest import FAST
-from tests.llm.test_streaming import HEADERS, KEY, _sse
+from tests.llm.test_streaming import HEADERS, KEY
 
 KEYWORDS = {"refund": ["refund"], "order_status": ["where"], "returns_info": ["return"]}
 Make = Callable[..., Any]
@@ -91,7 +92,7 @@ def test_an_unforeseen_engine_error_escalates_with_the_reason(
     def broken(*args: Any, **kwargs: Any) -> str:
         raise RuntimeError("prompt template exploded")
 
-    monkeypatch.setattr(llm_module.prompts, "classify_prompt", broken)
+    monkeypatch.setattr(prompts, "classify_prompt", broken)
     turn = agent.respond("u-1", "how do returns work?", customer_id="C-1")
     assert turn.status == "escalated" and turn.actions == []
     classify = next(e for e in agent.audit.events(conversation_id="u-1")
@@ -111,7 +112,7 @@ def test_an_unforeseen_planning_error_never_acts(make_agent: Make, stub: StubOpe
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise KeyError("args")
 
-    monkeypatch.setattr(llm_module.planning, "proposal", broken)
+    monkeypatch.setattr(planning, "proposal", broken)
     turn = agent.respond("u-2", "please refund $20 for order A-1001", customer_id="C-1")
     assert turn.status == "escalated"
     assert all(a.status != "executed" for a in turn.actions)

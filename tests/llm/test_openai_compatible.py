@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -40,7 +40,8 @@ def _plan(engine: LLMEngine, shop: Pack, text: str) -> Any:
 
 @pytest.mark.parametrize("method", ["json_schema", "function_calling", "json_mode"])
 def test_structured_classification_over_http(stub: StubOpenAIServer, stub_engine: Make,
-                                             method: str) -> None:
+                                             method: Literal["json_schema", "function_calling",
+                                                             "json_mode"]) -> None:
     stub.push(classified("refund", 0.9, order_id="A-1001"))
     engine = stub_engine(options=replace(FAST, structured_output=method))
     result = engine.classify("refund A-1001", CTX)

@@ -113,7 +113,7 @@ def test_agent_respond_on_token_and_nothing_for_actions(make_agent: Make,
                          on_token=lambda kind, text: tokens.append((kind, text)))
     assert turn.actions and tokens == []
     # The hook is scoped to its call: later turns stream to nobody.
-    assert agent.engine._sinks == {}  # type: ignore[attr-defined]
+    assert agent.engine._sinks == {}
 
 
 def test_a_failing_token_listener_does_not_fail_the_turn(make_agent: Make,

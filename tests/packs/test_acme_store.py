@@ -401,12 +401,13 @@ def test_address_argument_rejects_partial_addresses(tools: ModuleType, address: 
 def test_address_and_order_are_found_in_a_message(tools: ModuleType) -> None:
     patterns = _specs(tools)["update_shipping_address"].patterns()
     text = "Change the address on A-1003 to 55 Pine Ridge Rd, Bend, OR 97701 please"
-    assert patterns["order_id"].search(text).group(0) == "A-1003"
-    found = patterns["new_address"].search(text).group(0)
-    assert found == "55 Pine Ridge Rd, Bend, OR 97701"
+    order = patterns["order_id"].search(text)
+    address = patterns["new_address"].search(text)
+    assert order is not None and order.group(0) == "A-1003"
+    assert address is not None and address.group(0) == "55 Pine Ridge Rd, Bend, OR 97701"
     # The engine upper-cases a found value if it still matches in capitals (for ids);
     # an address must not, so the customer's spelling is kept.
-    assert not re.fullmatch(patterns["new_address"].pattern, found.upper())
+    assert not re.fullmatch(patterns["new_address"].pattern, address.group(0).upper())
 
 
 def test_password_reset_goes_to_masked_email_once(tools: ModuleType, store: ModuleType,
