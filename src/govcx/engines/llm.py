@@ -58,10 +58,10 @@ from govcx.engines._llm.calls import (
     RetryPolicy,
     TruncatedOutput,
 )
-from govcx.engines._llm.cassette import Cassette, CassetteMiss, CassetteTransport, Mode
+from govcx.engines._llm.cassette import Cassette, CassetteTransport, Mode
 from govcx.engines.embedded import money_amounts
 from govcx.engines.engine import Classification, Draft, Plan, ReadFn, TurnContext, compose_reply
-from govcx.errors import ConfigError
+from govcx.errors import CassetteMiss, ConfigError
 from govcx.governance.policy import Policy
 from govcx.knowledge.retriever import Chunk
 from govcx.pack import EngineConfig, Pack
