@@ -16,8 +16,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
-
 from govcx.agent.agent import Agent, check_id, check_text
 from govcx.api.auth import ROLE_APPROVER, ROLE_CHANNEL, Caller, KeyRing
 from govcx.api.errors import ApiError
@@ -40,7 +38,6 @@ from govcx.errors import ApprovalStale, GovcxError, NotAuthorized, NotFound
 from govcx.governance.approval import ApprovalRequest, can_decide
 from govcx.governance.policy import Policy
 from govcx.store.conversation import new_id
-from govcx.store.schema import approvals
 from govcx.turn import Turn
 
 log = logging.getLogger("govcx.api")
@@ -242,11 +239,7 @@ class ApiRuntime:
 
     def queue_fingerprint(self) -> tuple[Any, ...]:
         """Changes whenever the pending queue (or the active policy) changes."""
-        with self.agent.db.read() as conn:
-            row = conn.execute(select(func.count(), func.max(approvals.c.updated_at),
-                                      func.max(approvals.c.requested_at)).where(
-                approvals.c.status == "pending")).first()
-        return (tuple(row) if row is not None else (), self.agent.policy.version)
+        return (self.agent.approvals.pending_fingerprint(), self.agent.policy.version)
 
     def decide(self, caller: Caller, approval_id: str, body: DecisionIn,
                idempotency_key: str | None = None) -> tuple[Turn, bool]:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from govcx.errors import ApprovalStale, DuplicateApprover, NotAuthorized, NotFound
 from govcx.governance.policy import Policy
@@ -311,6 +311,23 @@ class ApprovalStore:
         if result.rowcount != 1:
             raise ApprovalStale(approval_id, "another decision was recorded at the same time")
         return request
+
+    def status_counts(self) -> dict[str, tuple[int, float | None]]:
+        """Per status: how many requests, and when the oldest of them was requested."""
+        with self.db.read() as conn:
+            rows = conn.execute(select(approvals.c.status, func.count(),
+                                       func.min(approvals.c.requested_at))
+                                .group_by(approvals.c.status)).all()
+        return {str(status): (int(count), earliest) for status, count, earliest in rows}
+
+    def pending_fingerprint(self) -> tuple[Any, ...]:
+        """Changes whenever a request joins or leaves the pending queue, or is decided:
+        (how many pending, newest update, newest request)."""
+        with self.db.read() as conn:
+            row = conn.execute(select(func.count(), func.max(approvals.c.updated_at),
+                                      func.max(approvals.c.requested_at)).where(
+                approvals.c.status == "pending")).first()
+        return tuple(row) if row is not None else ()
 
     def stale(self, policy: Policy) -> builtins.list[ApprovalRequest]:
         """Pending requests evaluated under another policy than ``policy``."""
