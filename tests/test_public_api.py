@@ -39,7 +39,7 @@ def test_every_error_class_is_exported() -> None:
 
 def test_unknown_names_are_attribute_errors() -> None:
     try:
-        govcx.Nope  # type: ignore[attr-defined]  # noqa: B018
+        govcx.Nope  # noqa: B018
     except AttributeError as exc:
         assert "Nope" in str(exc)
     else:

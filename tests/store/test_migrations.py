@@ -41,7 +41,7 @@ def test_existing_conversations_get_the_owner_that_started_them(tmp_path: Path) 
                           "'web-chat', 0)"))
     assert migrate.upgrade(db, audit_key=KEY) == migrate.head_revision()
     with db.read() as conn:
-        owners = dict(conn.execute(text(
+        owners: dict[str, str] = dict(conn.execute(text(
             "SELECT conversation_id, owner FROM conversations")).all())
     assert owners == {"cli-abc": "cli", "chat-def": "cli", "conv_api": "web-chat",
                       "mine": "local"}
