@@ -16,7 +16,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from govcx.api.auth import Caller
@@ -58,8 +58,13 @@ ROLES = ["channel", "admin", "auditor", "approver:agent", "approver:supervisor",
          "approver:manager", "approver:ghost"]
 _ids = itertools.count()
 
-principals = st.builds(lambda name, roles: Principal(name=name, roles=frozenset(roles)),
-                       st.sampled_from(NAMES), st.sets(st.sampled_from(ROLES), max_size=3))
+APPROVER_ROLES = [r for r in ROLES if r.startswith("approver:")]
+principals = st.builds(
+    lambda name, approver, other: Principal(name=name, roles=frozenset(approver | other)),
+    st.sampled_from(NAMES), st.sets(st.sampled_from(APPROVER_ROLES), max_size=2),
+    st.sets(st.sampled_from(ROLES), max_size=1))
+# Mostly decidable requests under the active policy, so that every branch is reached.
+policies = st.sampled_from([P1] * 9 + [P2])
 amounts = st.one_of(st.none(), st.integers(0, 200), st.floats(0, 200, allow_nan=False),
                     st.just("lots"), st.booleans())
 
@@ -68,20 +73,21 @@ amounts = st.one_of(st.none(), st.integers(0, 200), st.floats(0, 200, allow_nan=
 def requests(draw: st.DrawFn) -> ApprovalRequest:
     tool = draw(st.sampled_from(["refund", "credit", "close", None]))
     tier = draw(st.sampled_from(["low", "high", "critical", "unknown"]))
+    # amounts around the role limits (50, 100), of the wrong type, or absent
     amount = draw(amounts)
     arg = "value" if tool == "credit" else "amount"
     args = {} if amount is None else {arg: amount}
-    bound = draw(st.sampled_from([P1, P2]))
+    bound = draw(policies)
     approvers = draw(st.lists(st.sampled_from(NAMES), max_size=2, unique=True))
     return ApprovalRequest(
         approval_id=f"apr_{next(_ids)}", conversation_id="c1", turn_id="t1",
         kind="action" if tool else "reply", tool=tool, args=args if tool else None,
         tier=tier, rules=[], rationale="", requested_at=NOW - 10,
-        expires_at=NOW + draw(st.sampled_from([-1.0, 0.0, 1.0, 3600.0])),
+        expires_at=NOW + draw(st.sampled_from([3600.0] * 9 + [1.0, 0.0, -1.0])),
         approvals_needed=draw(st.integers(1, 3)),
         decisions=[Decision(principal=n, decision="approve", at=NOW - 5) for n in approvers],
-        status=draw(st.sampled_from(["pending", "pending", "pending", "approved", "rejected",
-                                     "expired", "superseded"])),
+        status=draw(st.sampled_from(["pending"] * 20 + ["approved", "rejected", "expired",
+                                                        "superseded"])),
         policy_version=bound.version, policy_digest=bound.digest,
         token=action_token(conversation_id="c1", kind="action", tool=tool, args=args,
                            policy_version=bound.version, policy_digest=bound.digest))
@@ -104,7 +110,7 @@ ERRORS = {"stale": ApprovalStale, "not_authorized": NotAuthorized,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(principal=principals, request=requests(),
        decision=st.sampled_from(["approve", "reject", "edit"]), new_amount=amounts,
-       policy=st.sampled_from([P1, P2]))
+       policy=policies)
 def test_the_store_enforces_exactly_the_verdict(store: ApprovalStore, principal: Principal,
                                                 request: ApprovalRequest, decision: Any,
                                                 new_amount: Any, policy: Policy) -> None:
@@ -112,6 +118,7 @@ def test_the_store_enforces_exactly_the_verdict(store: ApprovalStore, principal:
     args = {"amount": new_amount} if decision == "edit" else None
     verdict = can_decide(policy, principal, request, decision=decision, args=args, now=NOW)
     assert verdict.allowed == (verdict.reason is None) == (verdict.denial is None)
+    event(f"{decision}: {verdict.denial or 'allowed'}")
     try:
         store.decide(request.approval_id, principal=principal, decision=decision,
                      policy=policy, args=args, new_token="t" if args else None, now=NOW)
@@ -126,7 +133,7 @@ def test_the_store_enforces_exactly_the_verdict(store: ApprovalStore, principal:
 
 
 @settings(max_examples=300, deadline=None)
-@given(principal=principals, request=requests(), policy=st.sampled_from([P1, P2]))
+@given(principal=principals, request=requests(), policy=policies)
 def test_the_api_view_shows_the_verdict_of_an_approval(principal: Principal,
                                                        request: ApprovalRequest,
                                                        policy: Policy) -> None:
