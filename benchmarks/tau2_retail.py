@@ -453,11 +453,11 @@ def _direct(registry: Any, actions: list[dict[str, Any]], data_dir: Path) -> lis
 
 
 def replay_task(pack: Any, task: dict[str, Any], db_source: Path, root: Path) -> dict[str, Any]:
-    from govcx.errors import GovcxError
+    from govcx.errors import GateViolation, GovcxError
     from govcx.governance import gate
     from govcx.governance.approval import ApprovalRequest, ApprovalStore, action_token
     from govcx.store.db import Database
-    from govcx.tools.executor import Executor, GateViolation
+    from govcx.tools.executor import Executor
 
     policy = pack.policy
     actions = list((task.get("evaluation_criteria") or {}).get("actions") or [])

@@ -28,12 +28,12 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from typer.testing import CliRunner
 
 from govcx.agent.agent import Agent
-from govcx.errors import ConfigError
+from govcx.errors import CheckpointUnreadable, ConfigError
 from govcx.guardrails import build_guard
 from govcx.guardrails.guard import Guard
 from govcx.pack import load_pack
 from govcx.settings import Settings
-from govcx.store.sealed import CheckpointUnreadable, checkpoint_serde
+from govcx.store.sealed import checkpoint_serde
 from tests.api import conftest as api_fixtures
 from tests.api.conftest import auth, with_extra_principals
 from tests.api.test_webhooks import Receiver, hooked, wait_for

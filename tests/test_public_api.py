@@ -9,10 +9,13 @@ import govcx
 import govcx.errors
 
 EXPECTED = [
-    "Agent", "ApprovalError", "ApprovalStale", "AuditError", "ConfigError", "Conflict",
-    "CustomerMismatch", "DuplicateApprover", "GovcxError", "NotAuthorized", "NotFound",
-    "PolicyError", "PolicyVersionConflict", "Settings", "ToolArgumentError", "ToolError",
-    "ToolSpec", "Turn", "Unauthenticated", "tool",
+    "Agent", "ApprovalError", "ApprovalStale", "AuditBroken", "AuditError", "CassetteMiss",
+    "CheckpointUnreadable", "ConfigError", "Conflict", "ConversationBusy",
+    "CustomerMismatch", "DocumentError", "DuplicateApprover", "EmbeddingMismatch",
+    "GateViolation", "GovcxError", "GuardInputError", "InvalidAnchor", "InvalidInput",
+    "KnowledgeStoreError", "NotAuthorized", "NotFound", "PolicyError",
+    "PolicyVersionConflict", "ReportError", "SchemaBehind", "Settings", "SuiteError",
+    "ToolArgumentError", "ToolError", "ToolSpec", "Turn", "Unauthenticated", "tool",
 ]
 
 
@@ -36,7 +39,7 @@ def test_every_error_class_is_exported() -> None:
 
 def test_unknown_names_are_attribute_errors() -> None:
     try:
-        govcx.Nope  # type: ignore[attr-defined]  # noqa: B018
+        govcx.Nope  # noqa: B018
     except AttributeError as exc:
         assert "Nope" in str(exc)
     else:
@@ -50,3 +53,27 @@ def test_a_tools_module_import_stays_light() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_every_error_class_lives_in_errors_and_its_tree() -> None:
+    """One home for the error tree: no module but ``govcx/errors.py`` defines a subclass
+    of a govcx error, and the module docstring's tree names every class."""
+    import ast
+    from pathlib import Path
+
+    errors = {name for name, value in vars(govcx.errors).items()
+              if isinstance(value, type) and issubclass(value, govcx.errors.GovcxError)}
+    src = Path(govcx.__file__).parent
+    elsewhere = []
+    for path in src.rglob("*.py"):
+        if path == src / "errors.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef) and any(
+                    isinstance(base, ast.Name | ast.Attribute)
+                    and ast.unparse(base).rsplit(".", 1)[-1] in errors for base in node.bases):
+                elsewhere.append(f"{path.relative_to(src)}: {node.name}")
+    assert elsewhere == []
+    tree = govcx.errors.__doc__ or ""
+    assert {name for name in errors if f"── {name} " not in tree
+            and not tree.split("```")[1].lstrip().startswith(name)} == set()

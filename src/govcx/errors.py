@@ -6,24 +6,38 @@ message, naming the file, field or argument and what would be valid.
 ```
 GovcxError
 ├── ConfigError                 a pack, policy or settings file is wrong
-│   └── PolicyError             policy.yaml: file, field path, reason
+│   ├── PolicyError             policy.yaml: file, field path, reason
+│   ├── SuiteError              an eval suite file: file, case and key
+│   ├── DocumentError           one knowledge file cannot be ingested: file and reason
+│   ├── EmbeddingMismatch       the knowledge store was built with other embeddings
+│   └── GuardInputError         a `guard scan` line is not a JSON object with a text field
+├── InvalidInput                a request argument is malformed (an id, a text, a decision)
+├── InvalidAnchor               an audit anchor file that is not an anchor
+├── ReportError                 an eval report file cannot be read
 ├── NotFound                    an id that does not exist (conversation, approval, tool)
 ├── Conflict                    the request contradicts what is stored (HTTP 409)
 │   ├── PolicyVersionConflict   a version string that already names other content
 │   └── CustomerMismatch        a message naming another customer than the conversation's
+├── ConversationBusy            another run held the conversation past the lock timeout
 ├── Unauthenticated             no key, or a key that is unknown, malformed or revoked
 ├── ToolError                   a tool refused or failed (raised by pack tools)
 │   └── ToolArgumentError       arguments do not match the tool's schema
+├── GateViolation               an execution the policy does not allow (never runs)
 ├── ApprovalError               a decision that cannot be applied
 │   ├── ApprovalStale           already decided, expired or bound to another action
-│   ├── NotAuthorized           the principal lacks the role or authority
-│   └── DuplicateApprover       four-eyes: the same principal decided twice
-└── AuditError                  the audit chain is broken
-```
-"""
+│   └── NotAuthorized           the principal lacks the role or authority
+│       └── DuplicateApprover   four-eyes: the same principal decided twice
+├── AuditError                  the audit chain is broken
+│   └── AuditBroken             ... so no anchor is signed over it
+├── SchemaBehind                the database schema is older than this govcx
+├── CheckpointUnreadable        a checkpoint sealed with another data key (or altered)
+├── KnowledgeStoreError         the vector store cannot be opened or failed
+└── CassetteMiss                replay mode found no recording for a model call
+```"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 
@@ -56,6 +70,70 @@ class PolicyError(ConfigError):
     """policy.yaml is invalid: names the file, the field path and what would be valid."""
 
     code = "invalid_policy"
+
+
+class SuiteError(ConfigError):
+    """A suite file is invalid: names the file, the case (when known) and the key."""
+
+    code = "invalid_suite"
+
+    def __init__(self, file: str, reason: str, *, case: str | None = None,
+                 field: str | None = None) -> None:
+        where = f"case {case}: " if case else ""
+        super().__init__(file, where + reason if not field else reason,
+                         field=f"{where}{field}" if field else None)
+        self.case = case
+
+
+class DocumentError(ConfigError):
+    """A knowledge file cannot be ingested; the rest of the ingest goes on without it."""
+
+    code = "invalid_document"
+
+
+class EmbeddingMismatch(ConfigError):
+    """The collection's recorded embedding configuration differs from the configured one.
+
+    Vectors from two different embedding models are not comparable, so searching would be
+    silently wrong: govcx refuses instead.
+    """
+
+    code = "embedding_mismatch"
+
+    def __init__(self, store: str, recorded: str, configured: str) -> None:
+        super().__init__(
+            store,
+            f"the knowledge store was built with embeddings {recorded} but the configuration "
+            f"asks for {configured}; restore the original `knowledge_config.embedding` or "
+            "rebuild the store with `govcx kb ingest DIR --rebuild`",
+            field="knowledge_config.embedding")
+        self.recorded = recorded
+        self.configured = configured
+
+
+class GuardInputError(ConfigError):
+    """A line of the scan input is not a JSON object with a text field."""
+
+
+class InvalidInput(GovcxError):
+    """A request argument is malformed."""
+
+    code = "invalid_input"
+
+
+class InvalidAnchor(GovcxError):
+    """An anchor file that is not an anchor (bad input: exit 2 / HTTP 422)."""
+
+    code = "invalid_anchor"
+
+
+class ReportError(GovcxError):
+    """A report file cannot be read."""
+
+    code = "invalid_report"
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}", details={"file": path})
 
 
 class NotFound(GovcxError):
@@ -107,6 +185,17 @@ class CustomerMismatch(Conflict):
             details={"conversation_id": conversation_id})
 
 
+class ConversationBusy(GovcxError):
+    """Another run on this conversation did not finish within the lock timeout."""
+
+    code = "conversation_busy"
+
+    def __init__(self, conversation_id: str, timeout: float) -> None:
+        super().__init__(f"conversation {conversation_id} is busy with another request "
+                         f"(waited {timeout:g}s); retry shortly",
+                         details={"conversation_id": conversation_id})
+
+
 class Unauthenticated(GovcxError):
     """A command that needs an API key got none, or one that is unknown, malformed or
     revoked. The message says how to create and pass a key."""
@@ -127,6 +216,12 @@ class ToolArgumentError(ToolError):
     """Arguments do not validate against the tool's schema; the call never runs."""
 
     code = "invalid_tool_arguments"
+
+
+class GateViolation(GovcxError):
+    """An execution was attempted that the policy does not allow."""
+
+    code = "gate_violation"
 
 
 class ApprovalError(GovcxError):
@@ -172,3 +267,54 @@ class AuditError(GovcxError):
 
     code = "audit_broken"
     exit_code = 1
+
+
+class AuditBroken(AuditError):
+    """The chain does not verify, so it is not signed (exit 1; HTTP 409)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("the audit chain does not verify, so no anchor was signed; run "
+                         "`govcx audit verify`: " + "; ".join(problems[:3]),
+                         details={"problems": problems})
+
+
+class SchemaBehind(GovcxError):
+    """The database schema is older than this version of govcx."""
+
+    code = "schema_behind"
+
+    def __init__(self, current: str | None, head: str) -> None:
+        super().__init__(f"the database schema is at revision {current or 'none'} but this "
+                         f"govcx needs {head}; run `govcx db upgrade` (back up first)",
+                         details={"current": current, "head": head})
+
+
+class CheckpointUnreadable(GovcxError):
+    """A checkpoint was encrypted with another data key (or altered)."""
+
+    code = "checkpoint_unreadable"
+
+
+class KnowledgeStoreError(GovcxError):
+    """The vector store could not be opened or failed an operation."""
+
+    code = "knowledge_store"
+    exit_code = 1
+
+
+class CassetteMiss(GovcxError):
+    """Replay mode found no recording for a model call."""
+
+    code = "cassette_miss"
+    exit_code = 1
+
+    def __init__(self, *, path: Path, key: str, label: str | None, prompt: str,
+                 closest: str | None = None) -> None:
+        where = label or "a model call"
+        msg = (f"no recording in {path} for {where} (key {key[:16]}); prompt: {prompt!r}. "
+               + (f"Closest recording: {closest}. " if closest else "")
+               + "Record it again with mode 'record' against a live model.")
+        super().__init__(msg, details={"cassette": str(path), "key": key, "label": label,
+                                       "prompt": prompt})
+        self.key = key
+        self.label = label

@@ -15,7 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from govcx.errors import ConfigError
+from govcx.errors import ConfigError, PolicyError
 from govcx.governance.expr import Expression, ExpressionError
 from govcx.governance.policy import Policy, load_policy
 from govcx.governance.principal import VALID_ROLES, Principal, canonical_name
@@ -162,7 +162,7 @@ def load_pack(path: str | Path | None = None) -> Pack:
     policy = load_policy(policy_path)
     registry = (ToolRegistry.from_module_file(root / config.tools) if config.tools
                 else ToolRegistry())
-    _cross_check(policy, policy_path, registry)
+    cross_check(policy, policy_path, registry)
     _check_principals(config, config_path, policy, policy_path)
     principals = {name: Principal(name=name, roles=frozenset(p.roles))
                   for name, p in config.principals.items()}
@@ -212,10 +212,21 @@ def _check_principals(config: PackConfig, config_path: Path, policy: Policy,
                                   field=f"principals.{name}.roles")
 
 
-def _cross_check(policy: Policy, policy_path: Path, registry: ToolRegistry) -> None:
-    """Every tool the policy names exists, and its condition names only its arguments."""
-    from govcx.errors import PolicyError
+def cross_check(policy: Policy, policy_path: str | Path, registry: ToolRegistry) -> None:
+    """Check ``policy`` against the tools it governs; raise PolicyError on the first problem.
 
+    What a policy file alone cannot show (``load_policy`` checks the file itself): every
+    tool it names is defined in ``registry``; each ``approval_if`` evaluates on the tool's
+    own arguments (a sample call), so it names no argument the tool lacks; ``amount_arg``
+    is an argument of the tool; each limit sums a numeric argument and is kept per
+    customer, conversation or one of the tool's arguments. ``policy_path`` is the file
+    named in the error. Every place a policy is accepted calls this: the pack loader,
+    ``govcx policy check``, ``PUT /v1/policy`` and the policy simulator.
+
+    Example:
+        >>> pack = load_pack()
+        >>> cross_check(pack.policy, pack.policy_path, pack.registry)
+    """
     for name, tool_policy in policy.tools.items():
         if name not in registry:
             defined = ", ".join(registry.names()) or "none"
@@ -238,11 +249,10 @@ def _cross_check(policy: Policy, policy_path: Path, registry: ToolRegistry) -> N
         _check_limits(name, tool_policy.limits, spec.params, policy_path)
 
 
-def _check_limits(name: str, limits: Any, params: dict[str, Any], policy_path: Path) -> None:
+def _check_limits(name: str, limits: Any, params: dict[str, Any],
+                  policy_path: str | Path) -> None:
     """A limit sums a numeric argument of its tool and is kept per customer, per
     conversation or per one of the tool's arguments."""
-    from govcx.errors import PolicyError
-
     takes = ", ".join(params) or "no arguments"
     for i, limit in enumerate(limits):
         if limit.sum is not None:

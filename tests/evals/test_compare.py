@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from govcx.evals.compare import ReportError, compare_reports, load_report
+from govcx.errors import ReportError
+from govcx.evals.compare import compare_reports, load_report
 
 
 def _report(pass_rate: float, p95: float, cases: dict[str, bool]) -> dict[str, Any]:

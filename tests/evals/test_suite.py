@@ -7,14 +7,8 @@ from typing import Any
 
 import pytest
 
-from govcx.evals.suite import (
-    SuiteError,
-    case_policy,
-    load_suite,
-    load_suites,
-    merge,
-    parse_suite,
-)
+from govcx.errors import SuiteError
+from govcx.evals.suite import case_policy, load_suite, load_suites, merge, parse_suite
 from govcx.pack import load_pack
 from tests.conftest import SHOP
 

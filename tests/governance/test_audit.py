@@ -287,7 +287,7 @@ def test_forged_anchor_is_detected(agent: Agent) -> None:
 
 
 def test_anchor_refuses_to_sign_a_broken_chain(agent: Agent) -> None:
-    from govcx.governance.audit import AuditBroken
+    from govcx.errors import AuditBroken
 
     _run(agent)
     _sql(agent, "UPDATE audit_events SET actor = 'mallory' WHERE seq = 2")

@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from govcx.governance.audit import Anchor, AuditLog, InvalidAnchor
+from govcx.errors import InvalidAnchor
+from govcx.governance.audit import Anchor, AuditLog
 from govcx.store import migrate
 from govcx.store.db import Database
 

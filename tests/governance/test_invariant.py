@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from pydantic import Field
 
 from govcx.agent.agent import Agent
+from govcx.errors import GateViolation
 from govcx.governance.approval import ApprovalRequest, ApprovalStore, action_token
 from govcx.governance.gate import approval_need
 from govcx.governance.policy import parse_policy
@@ -25,7 +26,7 @@ from govcx.pack import load_pack
 from govcx.settings import Settings
 from govcx.store.db import Database
 from govcx.testing import InMemoryRetriever, PassThroughGuard
-from govcx.tools.executor import Executor, GateViolation
+from govcx.tools.executor import Executor
 from govcx.tools.registry import ToolRegistry
 from govcx.tools.tool import make_spec
 from tests.conftest import RETURNS, SHOP, shop_effects

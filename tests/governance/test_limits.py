@@ -16,14 +16,14 @@ from pydantic import Field
 from sqlalchemy import select
 
 from govcx import tool
-from govcx.errors import PolicyError
+from govcx.errors import GateViolation, PolicyError
 from govcx.governance import limits, money
 from govcx.governance.approval import ApprovalStore
 from govcx.governance.gate import GateInput, Proposal, Usage, decide, limit_rules
 from govcx.governance.policy import parse_policy, policy_from_text
 from govcx.store.db import Database
 from govcx.store.schema import executions
-from govcx.tools.executor import Executor, GateViolation, idempotency_key
+from govcx.tools.executor import Executor, idempotency_key
 from govcx.tools.registry import ToolRegistry
 
 ACME = Path(__file__).resolve().parents[2] / "src" / "govcx" / "packs" / "acme"

@@ -137,3 +137,20 @@ def test_diff_lists_changes() -> None:
     assert rows["tools.issue_refund.approval_if"]["new"] == "amount > 100"
     assert rows["version"]["change"] == "changed"
     assert diff_policies(old, old) == []
+
+
+def test_cross_check_is_public_and_names_what_the_tools_lack(shop_pack_dir: Path) -> None:
+    """``govcx.pack.cross_check``: the one check of a policy against the pack's tools
+    (pack loader, ``policy check``, ``PUT /v1/policy``, the simulator all call it)."""
+    from govcx.pack import cross_check
+
+    pack = load_pack(shop_pack_dir)
+    cross_check(pack.policy, pack.policy_path, pack.registry)  # the pack's own: fine
+    text = (shop_pack_dir / "policy.yaml").read_text() + "  no_such_tool: {tier: low}\n"
+    with pytest.raises(PolicyError, match="tool 'no_such_tool' is not defined") as err:
+        cross_check(policy_from_text(text, file="p.yaml"), "p.yaml", pack.registry)
+    assert (err.value.file, err.value.field) == ("p.yaml", "tools.no_such_tool")
+    bad_if = BASE.replace("amount > 50", "amount > 50 and colour == 'red'")
+    with pytest.raises(PolicyError) as err:
+        cross_check(policy_from_text(bad_if), "x.yaml", pack.registry)
+    assert err.value.field == "tools.issue_refund.approval_if"

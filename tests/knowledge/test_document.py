@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from govcx.errors import DocumentError
 from govcx.knowledge.chunking import split_passages
 from govcx.knowledge.document import discover, read_file
-from govcx.knowledge.errors import DocumentError
 
 
 def test_markdown_front_matter(kb_dir: Path) -> None:

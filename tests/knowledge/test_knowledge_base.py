@@ -8,16 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from govcx.errors import NotFound
+from govcx.errors import EmbeddingMismatch, KnowledgeStoreError, NotFound
 from govcx.knowledge import (
     EmbeddingConfig,
-    EmbeddingMismatch,
     KnowledgeBase,
     KnowledgeConfig,
     Retriever,
     build_retriever,
 )
-from govcx.knowledge.errors import KnowledgeStoreError
 
 from .conftest import REFUNDS, write_folder
 

@@ -15,14 +15,8 @@ import pytest
 from langchain_core.embeddings import Embeddings
 from pydantic import ValidationError
 
-from govcx.errors import ConfigError
-from govcx.knowledge import (
-    EmbeddingConfig,
-    EmbeddingMismatch,
-    KnowledgeBase,
-    KnowledgeConfig,
-    make_embeddings,
-)
+from govcx.errors import ConfigError, EmbeddingMismatch
+from govcx.knowledge import EmbeddingConfig, KnowledgeBase, KnowledgeConfig, make_embeddings
 from govcx.knowledge.embeddings import embedding_signature
 
 REPO = Path(__file__).resolve().parents[2]

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from govcx.errors import KnowledgeStoreError
 from govcx.knowledge import KnowledgeBase, KnowledgeConfig
-from govcx.knowledge.errors import KnowledgeStoreError
 
 CHROMA = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
 

@@ -12,8 +12,8 @@ import pytest
 from govcx.agent.agent import Agent
 from govcx.engines._llm.calls import cassette_miss
 from govcx.engines.engine import TurnContext
-from govcx.engines.llm import CassetteMiss, LLMEngine
-from govcx.errors import ConfigError
+from govcx.engines.llm import LLMEngine
+from govcx.errors import CassetteMiss, ConfigError
 from govcx.pack import EngineConfig, Pack
 from govcx.testing import StubOpenAIServer, reply, simple_responder
 from tests.conftest import RETURNS

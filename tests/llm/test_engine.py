@@ -317,5 +317,41 @@ def test_compose_confirms_from_the_template_and_adds_one_supported_sentence(
     failed = Execution(tool="issue_refund", args={}, status="failed", error="no such order")
     out = eng.compose(CTX, intent="refund", executions=[failed], draft=draft,
                       registry=shop.registry)
-    assert (out.text, out.citations) == ("I couldn't complete that: no such order", [])
+    assert (out.text, out.citations) == ("no such order", [])  # the ToolError's own message
+    assert model.requests == []
+
+
+@pytest.mark.parametrize(("executions", "draft_text", "support", "text", "trusted"), [
+    # a failed call without a message of its own: the generic line
+    ([Execution(tool="issue_refund", args={}, status="failed")], "Ok.", 1.0,
+     "I couldn't complete that request.", "I couldn't complete that request."),
+    # refused by the runtime: a colleague looks at it; no knowledge sentence after it
+    ([Execution(tool="issue_refund", args={}, status="refused", error="limit")],
+     "Refunds take 5 days.", 1.0,
+     "I couldn't do that automatically, so I've asked a colleague to look at it.",
+     "I couldn't do that automatically, so I've asked a colleague to look at it."),
+    # a tool the registry lacks; "e.g. a" does not end the supporting sentence
+    ([Execution(tool="gone", args={}, status="executed", result={})],
+     "Refunds go to the card, e.g. a Visa. Returns are free.", 0.5,
+     "Done: gone. Refunds go to the card, e.g. a Visa.", "Done: gone."),
+    # weakly supported knowledge is left out
+    ([Execution(tool="gone", args={}, status="executed", result={})],
+     "Refunds take 5 days.", 0.49, "Done: gone.", "Done: gone."),
+])
+def test_both_engines_compose_one_reply(shop: Pack, executions: list[Execution],
+                                        draft_text: str, support: float, text: str,
+                                        trusted: str) -> None:
+    """``compose`` is one function (``engines.engine.compose_reply``): the embedded and
+    the LLM engine give the same reply, word for word, for the same executions."""
+    from govcx.engines.embedded import EmbeddedEngine
+    from govcx.engines.engine import Draft
+
+    draft = Draft(text=draft_text, support=support, citations=[RETURNS.citation()])
+    llm, model = engine(shop)
+    embedded = EmbeddedEngine(classifier=None)  # type: ignore[arg-type]  # compose needs none
+    outs = [e.compose(CTX, intent="refund", executions=executions, draft=draft,
+                      registry=shop.registry) for e in (llm, embedded)]
+    assert outs[0] == outs[1]
+    assert (outs[0].text, outs[0].trusted) == (text, trusted)
+    assert outs[0].citations == ([RETURNS.citation()] if text != trusted else [])
     assert model.requests == []

@@ -14,7 +14,8 @@ from fastapi.testclient import TestClient
 from govcx.agent.agent import Agent
 from govcx.api import ServerSettings, create_app
 from govcx.engines._llm import planning, prompts
-from govcx.engines.llm import CassetteMiss, LLMEngine
+from govcx.engines.llm import LLMEngine
+from govcx.errors import CassetteMiss
 from govcx.pack import EngineConfig, Pack
 from govcx.testing import StubOpenAIServer, simple_responder
 from tests.api.test_conversations import _sse

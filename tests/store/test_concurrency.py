@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from govcx.agent.agent import Agent
+from govcx.errors import SchemaBehind
 from govcx.store import migrate
 from govcx.store.db import Database
 from tests.conftest import shop_effects
@@ -58,7 +59,7 @@ def test_old_schema_is_refused_until_upgrade(tmp_path: Path, database_url: str |
     assert migrate.current_revision(db) == migrate.head_revision()
     with db.engine.begin() as conn:
         conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0000'")
-    with pytest.raises(migrate.SchemaBehind, match="run `govcx db upgrade`"):
+    with pytest.raises(SchemaBehind, match="run `govcx db upgrade`"):
         make_agent()
 
 

@@ -10,11 +10,11 @@ import pytest
 from pydantic import Field
 
 from govcx import ToolError, tool
-from govcx.errors import ToolArgumentError
+from govcx.errors import GateViolation, ToolArgumentError
 from govcx.governance.approval import ApprovalStore
 from govcx.governance.policy import parse_policy
 from govcx.store.db import Database
-from govcx.tools.executor import Executor, GateViolation, idempotency_key
+from govcx.tools.executor import Executor, idempotency_key
 from govcx.tools.registry import ToolRegistry
 from govcx.tools.tool import make_spec
 

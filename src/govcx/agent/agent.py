@@ -29,7 +29,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
 
 from govcx.engines.engine import Engine
-from govcx.errors import ApprovalStale, GovcxError, NotFound, PolicyError
+from govcx.errors import ApprovalStale, GovcxError, InvalidInput, NotFound, PolicyError
 from govcx.governance import limits
 from govcx.governance.approval import ApprovalRequest, ApprovalStore, action_token
 from govcx.governance.audit import AuditLog, audit_key
@@ -57,12 +57,6 @@ from govcx.turn import Action, Escalation, Reply, Turn, TurnDecision
 log = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 8000
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
-
-
-class InvalidInput(GovcxError):
-    """A request argument is malformed."""
-
-    code = "invalid_input"
 
 
 def check_id(kind: str, value: str) -> str:

@@ -31,7 +31,6 @@ from govcx.api.routers import approvals, audit, console, conversations, docs, po
 from govcx.api.runtime import ApiRuntime
 from govcx.api.schemas import package_version
 from govcx.api.settings import ServerSettings
-from govcx.api.store import create_tables
 from govcx.api.tracing import Tracing
 from govcx.api.webhooks import WebhookDispatcher, resolve_secrets
 from govcx.governance.keys import KeyStore
@@ -156,7 +155,6 @@ def create_app(settings: Settings | None = None, agent: Agent | None = None, *,
         if owns_agent:
             agent.close()
         raise
-    create_tables(agent.db)
     metrics = Metrics(agent.db, agent.clock)
     bus = EventBus()
     webhooks = WebhookDispatcher(agent.db, hooks, secrets=secrets, settings=server,

@@ -20,12 +20,12 @@ from govcx.errors import (
     ApprovalStale,
     ConfigError,
     Conflict,
+    ConversationBusy,
     GovcxError,
     NotAuthorized,
     NotFound,
     ToolArgumentError,
 )
-from govcx.store.locks import ConversationBusy
 
 log = logging.getLogger("govcx.api")
 

@@ -14,10 +14,9 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
 
+from govcx.governance.approval import ApprovalStore
 from govcx.store.db import Database
-from govcx.store.schema import approvals
 from govcx.turn import Turn
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -29,7 +28,7 @@ class _ApprovalCollector(Collector):
     """Approval requests by status and the age of the oldest pending one, from the DB."""
 
     def __init__(self, db: Database, clock: Callable[[], float]) -> None:
-        self.db = db
+        self.approvals = ApprovalStore(db)
         self.clock = clock
 
     def describe(self) -> list[Metric]:
@@ -45,12 +44,8 @@ class _ApprovalCollector(Collector):
                                    "Age of the oldest pending approval request")
         counts = {"pending": 0, "approved": 0, "rejected": 0, "expired": 0}
         first_pending: float | None = None
-        with self.db.read() as conn:
-            rows = conn.execute(select(approvals.c.status, func.count(),
-                                       func.min(approvals.c.requested_at))
-                                .group_by(approvals.c.status)).all()
-        for status, count, earliest in rows:
-            counts[str(status)] = int(count)
+        for status, (count, earliest) in self.approvals.status_counts().items():
+            counts[status] = count
             if status == "pending":
                 first_pending = earliest
         for status, count in sorted(counts.items()):

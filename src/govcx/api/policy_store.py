@@ -16,7 +16,7 @@ from govcx.agent.agent import Agent
 from govcx.api.errors import ApiError
 from govcx.api.events import EventBus
 from govcx.governance.policy import Policy, parse_policy, policy_from_text
-from govcx.pack import _cross_check
+from govcx.pack import cross_check
 
 log = logging.getLogger("govcx.api")
 MAX_POLICY_DEPTH = 32
@@ -80,7 +80,7 @@ class PolicyActivations:
                            "defaults, approvals, tiers, workflows and tools",
                            details={"max_depth": MAX_POLICY_DEPTH})
         policy = parse_policy(data, file=source)
-        _cross_check(policy, Path(source), self.agent.pack.registry)
+        cross_check(policy, Path(source), self.agent.pack.registry)
         return policy
 
     def sync(self) -> None:

@@ -16,8 +16,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
-
 from govcx.agent.agent import Agent, check_id, check_text
 from govcx.api.auth import ROLE_APPROVER, ROLE_CHANNEL, Caller, KeyRing
 from govcx.api.errors import ApiError
@@ -37,10 +35,9 @@ from govcx.api.settings import ServerSettings
 from govcx.api.tracing import Tracing, TurnSpan
 from govcx.api.webhooks import WebhookDispatcher
 from govcx.errors import ApprovalStale, GovcxError, NotAuthorized, NotFound
-from govcx.governance.approval import ApprovalRequest, check_authority
+from govcx.governance.approval import ApprovalRequest, can_decide
 from govcx.governance.policy import Policy
 from govcx.store.conversation import new_id
-from govcx.store.schema import approvals
 from govcx.turn import Turn
 
 log = logging.getLogger("govcx.api")
@@ -223,22 +220,16 @@ class ApiRuntime:
 
     # -- approvals ------------------------------------------------------------------------
     def approval_view(self, caller: Caller, request: ApprovalRequest) -> ApprovalView:
-        if request.status != "pending" or not caller.has(ROLE_APPROVER):
-            return ApprovalView.of(request, can_decide=False if caller.has(ROLE_APPROVER)
-                                   else None)
-        try:
-            policy = self.agent.policy
-            if not request.bound_to(policy):
-                raise NotAuthorized(caller.name, "it was requested under policy "
-                                    f"{request.policy_version} ({request.policy_digest[:12]}); "
-                                    f"{policy.version} ({policy.digest[:12]}) is active")
-            check_authority(self.agent.policy, caller.principal, request, request.args)
-            if caller.name in request.approvers:
-                raise NotAuthorized(caller.name, "already approved it; the second approval "
-                                    "must come from someone else")
-        except NotAuthorized as exc:
-            return ApprovalView.of(request, can_decide=False, authority=exc.reason)
-        return ApprovalView.of(request, can_decide=True)
+        """The request as ``caller`` sees it: ``can_decide`` is None for a key that is no
+        approver (read-only), else the verdict of :func:`can_decide` on an approval now,
+        the very rule :meth:`ApprovalStore.decide` enforces."""
+        if not caller.has(ROLE_APPROVER):
+            return ApprovalView.of(request, can_decide=None)
+        verdict = can_decide(self.agent.policy, caller.principal, request,
+                             now=self.agent.clock())
+        # A closed request needs no explanation (its status says it).
+        return ApprovalView.of(request, can_decide=verdict.allowed,
+                               authority=verdict.reason if request.status == "pending" else None)
 
     def approvals(self, caller: Caller, *, status: str | None,
                   conversation_id: str | None, limit: int) -> list[ApprovalView]:
@@ -248,11 +239,7 @@ class ApiRuntime:
 
     def queue_fingerprint(self) -> tuple[Any, ...]:
         """Changes whenever the pending queue (or the active policy) changes."""
-        with self.agent.db.read() as conn:
-            row = conn.execute(select(func.count(), func.max(approvals.c.updated_at),
-                                      func.max(approvals.c.requested_at)).where(
-                approvals.c.status == "pending")).first()
-        return (tuple(row) if row is not None else (), self.agent.policy.version)
+        return (self.agent.approvals.pending_fingerprint(), self.agent.policy.version)
 
     def decide(self, caller: Caller, approval_id: str, body: DecisionIn,
                idempotency_key: str | None = None) -> tuple[Turn, bool]:

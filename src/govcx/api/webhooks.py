@@ -30,11 +30,11 @@ from sqlalchemy import insert, or_, select, update
 
 from govcx.api.events import Event
 from govcx.api.settings import ServerSettings
-from govcx.api.store import webhook_deliveries
 from govcx.errors import ConfigError
 from govcx.guardrails.pii import redact_values
 from govcx.pack import WebhookConfig
 from govcx.store.db import Database, dumps
+from govcx.store.schema import webhook_deliveries
 
 log = logging.getLogger("govcx.api.webhooks")
 

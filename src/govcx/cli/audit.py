@@ -27,7 +27,8 @@ def audit_verify(anchor: Annotated[Path | None, typer.Option(
                  pack: PackOpt = None, json_out: JsonOpt = False) -> None:
     """Check the chain, its anchor and that every decision, execution and turn has its
     audit event; exit 1 naming every problem."""
-    from govcx.governance.audit import Anchor, InvalidAnchor
+    from govcx.errors import InvalidAnchor
+    from govcx.governance.audit import Anchor
 
     parsed = None
     if anchor is not None:

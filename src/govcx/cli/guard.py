@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from govcx.cli._common import JsonOpt, PackOpt, console, handle_errors
-from govcx.errors import ConfigError
+from govcx.errors import GuardInputError
 
 guard_app = typer.Typer(help="Scan text with the guards (PII, injection, escalation triggers).",
                         no_args_is_help=True)
@@ -31,10 +31,6 @@ def _guard() -> None:
 
 FileArg = Annotated[Path, typer.Argument(help="JSON lines file; each line has a `text` field.",
                                          show_default=False)]
-
-
-class GuardInputError(ConfigError):
-    """A line of the scan input is not a JSON object with a text field."""
 
 
 def read_texts(path: Path) -> list[str]:

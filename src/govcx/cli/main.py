@@ -335,11 +335,11 @@ def recover(pack: PackOpt = None, json_out: JsonOpt = False) -> None:
 def policy_check(file: Path, pack: PackOpt = None, json_out: JsonOpt = False) -> None:
     """Validate a policy file (and its tools against the pack)."""
     from govcx.governance.policy import load_policy
-    from govcx.pack import _cross_check
+    from govcx.pack import cross_check
 
     policy = load_policy(file)
     the_pack = load(pack)
-    _cross_check(policy, file, the_pack.registry)
+    cross_check(policy, file, the_pack.registry)
     summary = {"ok": True, "version": policy.version, "workflows": len(policy.workflows),
                "tools": len(policy.tools), "tiers": list(policy.tiers)}
     if json_out:

@@ -16,7 +16,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from govcx.engines.classifier import ClassifierConfig, IntentClassifier, builtin_out_of_scope
-from govcx.engines.engine import Classification, Draft, Plan, ReadFn, TurnContext
+from govcx.engines.engine import (
+    SENTENCE_BREAK,
+    Classification,
+    Draft,
+    Plan,
+    ReadFn,
+    TurnContext,
+    compose_reply,
+)
 from govcx.governance import money
 from govcx.governance.gate import Proposal
 from govcx.governance.policy import Policy
@@ -26,7 +34,6 @@ from govcx.tools.registry import ToolRegistry
 from govcx.tools.tool import ToolSpec
 
 _WORD = re.compile(r"[a-z0-9][a-z0-9'-]*")
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 _STOP = frozenset("""a an the i me my we our you your it its is are was were be been am do does did
 to of in on at for with and or but so if this that these those there here what when where who why
 how can could would should will may might please hi hello hey thanks thank just want need get got
@@ -206,28 +213,7 @@ class EmbeddedEngine:
     # -- compose ------------------------------------------------------------------------
     def compose(self, ctx: TurnContext, *, intent: str | None, executions: Sequence[Execution],
                 draft: Draft, registry: ToolRegistry) -> Draft:
-        parts: list[str] = []
-        for execution in executions:
-            spec = registry.get(execution.tool) if execution.tool in registry else None
-            if execution.status == "executed":
-                parts.append(spec.render_reply(execution.args, execution.result)
-                             if spec is not None else f"Done: {execution.tool}.")
-            elif execution.status == "failed":
-                # A ToolError's message is written for the customer.
-                parts.append(execution.error or "I couldn't complete that request.")
-            else:
-                parts.append("I couldn't do that automatically, so I've asked a colleague "
-                             "to look at it.")
-        succeeded = any(e.status == "executed" for e in executions)
-        text = " ".join(p for p in parts if p)
-        trusted = text
-        citations: list[dict[str, str]] = []
-        if succeeded and draft.text and draft.support >= 0.5:
-            # One supporting policy sentence (the best one) after what was done.
-            first = _sentences(draft.text)[0]
-            text = f"{text} {first}".strip()
-            citations = list(draft.citations[:1])
-        return Draft(text=text, citations=citations, support=draft.support, trusted=trusted)
+        return compose_reply(executions, draft, registry)
 
 
 def _primary_tool(specs: list[ToolSpec], policy: Policy, text: str,
@@ -335,4 +321,4 @@ def _question(spec: ToolSpec, missing: list[str], candidates: dict[str, list[str
 def _sentences(text: str) -> list[str]:
     lines = [ln.strip() for ln in text.splitlines()]
     body = " ".join(ln.lstrip("-*0123456789. ") for ln in lines if ln and not ln.startswith("#"))
-    return [s.strip() for s in _SENTENCE.split(body) if s.strip()]
+    return [s.strip() for s in SENTENCE_BREAK.split(body) if s.strip()]

@@ -6,6 +6,7 @@ value an engine returns is treated as untrusted input by the gate and the execut
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -15,6 +16,14 @@ from govcx.governance.policy import Policy
 from govcx.knowledge.retriever import Chunk
 from govcx.tools.executor import Execution
 from govcx.tools.registry import ToolRegistry
+
+SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+"""Where one sentence ends and the next begins: after ``.``, ``!`` or ``?`` and before
+a capital, digit, quote or parenthesis (so "e.g. a card" stays one sentence)."""
+TOOL_FAILED = "I couldn't complete that request."
+"""The reply for a failed tool call that reported no message of its own."""
+NOT_AUTOMATIC = "I couldn't do that automatically, so I've asked a colleague to look at it."
+"""The reply for a tool call the runtime refused (the policy, a guard, a limit)."""
 
 ReadFn = Callable[[str, dict[str, Any]], Execution]
 """Runs a read-only tool (through the executor and the policy) while planning."""
@@ -77,3 +86,36 @@ class Engine(Protocol):
 
     def compose(self, ctx: TurnContext, *, intent: str | None, executions: Sequence[Execution],
                 draft: Draft, registry: ToolRegistry) -> Draft: ...
+
+
+def compose_reply(executions: Sequence[Execution], draft: Draft,
+                  registry: ToolRegistry) -> Draft:
+    """The reply after tools ran: what every engine's ``compose`` returns.
+
+    Each call gives one line: an executed call its tool's reply template (``Done: tool.``
+    for a tool the registry lacks), a failed one the tool's own message (a ToolError is
+    written for the customer) or :data:`TOOL_FAILED`, a refused one :data:`NOT_AUTOMATIC`.
+    These lines are ``trusted`` (the runtime vouches for what its tools reported). When a
+    call succeeded and ``draft`` is supported by knowledge (support at least 0.5), its
+    first sentence and first citation follow: the only part the output guard checks.
+    No model is called.
+    """
+    parts: list[str] = []
+    for execution in executions:
+        if execution.status == "executed":
+            spec = registry.get(execution.tool) if execution.tool in registry else None
+            parts.append(spec.render_reply(execution.args, execution.result)
+                         if spec is not None else f"Done: {execution.tool}.")
+        elif execution.status == "failed":
+            parts.append(execution.error or TOOL_FAILED)
+        else:
+            parts.append(NOT_AUTOMATIC)
+    text = trusted = " ".join(p for p in parts if p)
+    citations: list[dict[str, str]] = []
+    if any(e.status == "executed" for e in executions) and draft.text \
+            and draft.support >= 0.5:
+        sentences = [s for s in SENTENCE_BREAK.split(draft.text.strip()) if s.strip()]
+        if sentences:
+            text = f"{text} {sentences[0].strip()}".strip()
+            citations = list(draft.citations[:1])
+    return Draft(text=text, citations=citations, support=draft.support, trusted=trusted)

@@ -58,10 +58,10 @@ from govcx.engines._llm.calls import (
     RetryPolicy,
     TruncatedOutput,
 )
-from govcx.engines._llm.cassette import Cassette, CassetteMiss, CassetteTransport, Mode
+from govcx.engines._llm.cassette import Cassette, CassetteTransport, Mode
 from govcx.engines.embedded import money_amounts
-from govcx.engines.engine import Classification, Draft, Plan, ReadFn, TurnContext
-from govcx.errors import ConfigError
+from govcx.engines.engine import Classification, Draft, Plan, ReadFn, TurnContext, compose_reply
+from govcx.errors import CassetteMiss, ConfigError
 from govcx.governance.policy import Policy
 from govcx.knowledge.retriever import Chunk
 from govcx.pack import EngineConfig, Pack
@@ -486,28 +486,7 @@ class LLMEngine:
     def compose(self, ctx: TurnContext, *, intent: str | None, executions: Sequence[Execution],
                 draft: Draft, registry: ToolRegistry) -> Draft:
         """The reply after tools ran, from their reply templates (no model call)."""
-        parts: list[str] = []
-        for execution in executions:
-            spec = registry.get(execution.tool) if execution.tool in registry else None
-            if execution.status == "executed":
-                parts.append(planning.render(spec, execution))
-            elif execution.status == "failed":
-                parts.append(f"I couldn't complete that: {execution.error}")
-            else:
-                parts.append("I couldn't do that automatically, so I've asked a colleague "
-                             "to look at it.")
-        text = " ".join(p for p in parts if p)
-        # What the tools reported, through the pack's templates: the runtime vouches for
-        # it (the output guard checks only what the model drafted after it).
-        trusted = text
-        citations: list[dict[str, str]] = []
-        if any(e.status == "executed" for e in executions) and draft.text \
-                and draft.support >= 0.5:
-            # One supporting policy sentence after what was done (as the embedded engine).
-            first = prompts.first_sentence(draft.text)
-            text = f"{text} {first}".strip()
-            citations = list(draft.citations[:1])
-        return Draft(text=text, citations=citations, support=draft.support, trusted=trusted)
+        return compose_reply(executions, draft, registry)
 
     def _call(self, purpose: str, ctx: TurnContext,
               attempt: Callable[[], tuple[T, list[AIMessage]]], messages: Sequence[BaseMessage],

@@ -10,9 +10,10 @@ Example:
 
 from __future__ import annotations
 
+from govcx.errors import SuiteError
 from govcx.evals.result import CaseResult, StepResult
 from govcx.evals.runner import RunReport, __version__, run_suites
-from govcx.evals.suite import Case, Expect, Step, Suite, SuiteError, load_suite, load_suites
+from govcx.evals.suite import Case, Expect, Step, Suite, load_suite, load_suites
 
 __all__ = [
     "Case",

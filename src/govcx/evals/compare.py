@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from govcx.errors import GovcxError
+from govcx.errors import ReportError
 
 LATENCY_NOISE = 0.10
 """Relative latency change below which a difference is not called better or worse."""
@@ -26,15 +26,6 @@ _METRICS: list[tuple[str, Callable[[Mapping[str, Any]], Any], bool]] = [
     ("latency p50 (ms)", lambda s: (s.get("latency_ms") or {}).get("p50"), False),
     ("latency p95 (ms)", lambda s: (s.get("latency_ms") or {}).get("p95"), False),
 ]
-
-
-class ReportError(GovcxError):
-    """A report file cannot be read."""
-
-    code = "invalid_report"
-
-    def __init__(self, path: str, reason: str) -> None:
-        super().__init__(f"{path}: {reason}", details={"file": path})
 
 
 def load_report(path: str | Path) -> dict[str, Any]:

@@ -282,10 +282,10 @@ def simulate(new_policy: Policy, conversations: Sequence[Conversation], *,
 def load_new_policy(path: Path, pack: Pack) -> Policy:
     """Load and cross-check a policy file against the pack's tools."""
     from govcx.governance.policy import load_policy
-    from govcx.pack import _cross_check
+    from govcx.pack import cross_check
 
     policy = load_policy(path)
-    _cross_check(policy, path, pack.registry)
+    cross_check(policy, path, pack.registry)
     return policy
 
 

@@ -25,26 +25,13 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from govcx.errors import ConfigError, PolicyError
+from govcx.errors import PolicyError, SuiteError
 from govcx.governance.policy import Policy, parse_duration, parse_policy
 
 Status = Literal["answered", "pending_approval", "escalated", "blocked"]
 STATUSES: tuple[str, ...] = ("answered", "pending_approval", "escalated", "blocked")
 ActionStatus = Literal["executed", "pending", "rejected", "failed", "refused"]
 _CASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,55}$")
-
-
-class SuiteError(ConfigError):
-    """A suite file is invalid: names the file, the case (when known) and the key."""
-
-    code = "invalid_suite"
-
-    def __init__(self, file: str, reason: str, *, case: str | None = None,
-                 field: str | None = None) -> None:
-        where = f"case {case}: " if case else ""
-        super().__init__(file, where + reason if not field else reason,
-                         field=f"{where}{field}" if field else None)
-        self.case = case
 
 
 class _Model(BaseModel):

@@ -18,10 +18,11 @@ import hashlib
 import json
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from govcx.errors import ApprovalStale, DuplicateApprover, NotAuthorized, NotFound
 from govcx.governance.policy import Policy
@@ -95,30 +96,109 @@ class ApprovalRequest(ApprovalFields):
         return [d.principal for d in self.decisions if d.decision in ("approve", "edit")]
 
 
+Denial = Literal["stale", "not_authorized", "duplicate_approver"]
+"""Why a decision is refused: the request can no longer be decided (``stale``), the
+principal lacks the role or authority (``not_authorized``), or four-eyes
+(``duplicate_approver``)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Verdict:
+    """Whether a principal may decide a request, and if not, why (see :func:`can_decide`)."""
+
+    allowed: bool
+    denial: Denial | None = None
+    reason: str | None = None
+    """Why not, for a person (None when allowed)."""
+
+    def raise_if_denied(self, approval_id: str, principal: str) -> None:
+        """Raise the error this verdict stands for: ApprovalStale, NotAuthorized or
+        DuplicateApprover. Nothing when allowed."""
+        if self.allowed:
+            return
+        reason = self.reason or ""
+        if self.denial == "stale":
+            raise ApprovalStale(approval_id, reason)
+        if self.denial == "duplicate_approver":
+            raise DuplicateApprover(principal, reason)
+        raise NotAuthorized(principal, reason)
+
+
+ALLOWED = Verdict(allowed=True)
+
+
+def _denied(denial: Denial, reason: str) -> Verdict:
+    return Verdict(allowed=False, denial=denial, reason=reason)
+
+
+def can_decide(policy: Policy, principal: Principal, request: ApprovalRequest, *,
+               decision: DecisionKind = "approve", args: dict[str, Any] | None = None,
+               now: float | None = None) -> Verdict:
+    """May ``principal`` give ``decision`` on ``request`` under ``policy``, now?
+
+    The one copy of the rule: :meth:`ApprovalStore.decide` enforces this verdict and the
+    API shows it (``can_decide`` and ``authority`` of an approval), so they cannot drift.
+    In order: the request must be pending, not expired at ``now`` (unchecked when None)
+    and bound to ``policy``; the principal must not be a channel, must hold an approver
+    role the request's tier accepts, within that role's amount limit for ``args`` (an edit's
+    new arguments; the request's own otherwise); and an approval must come from someone
+    who has not approved it already (four-eyes; names compared canonically).
+    """
+    if request.status == "superseded":
+        return _denied("stale", f"it is already superseded: it was requested under policy "
+                       f"{request.policy_version}, which is no longer active, and its "
+                       "conversation went to a person")
+    if request.status != "pending":
+        return _denied("stale", f"it is already {request.status}")
+    if now is not None and now >= request.expires_at:
+        return _denied("stale", "it has expired")
+    if not request.bound_to(policy):
+        return _denied("stale", f"it was requested under policy {request.policy_version} "
+                       f"({request.policy_digest[:12]}), and {policy.version} "
+                       f"({policy.digest[:12]}) is active")
+    authority = _authority(policy, principal, request,
+                           args if decision == "edit" else request.args)
+    if not authority.allowed:
+        return authority
+    if decision == "approve" and canonical_name(principal.name) in {
+            canonical_name(name) for name in request.approvers}:
+        return _denied("duplicate_approver", "already approved this request; a second "
+                       "approval must come from someone else")
+    return ALLOWED
+
+
 def check_authority(policy: Policy, principal: Principal, request: ApprovalRequest,
                     args: dict[str, Any] | None) -> None:
-    """Raise NotAuthorized unless ``principal`` may decide ``request`` with ``args``."""
+    """Raise NotAuthorized unless ``principal``'s roles allow deciding ``request`` with
+    ``args`` (roles and amount limits only; :func:`can_decide` is the whole rule)."""
+    _authority(policy, principal, request, args).raise_if_denied(request.approval_id,
+                                                                 principal.name)
+
+
+def _authority(policy: Policy, principal: Principal, request: ApprovalRequest,
+               args: dict[str, Any] | None) -> Verdict:
     if principal.is_channel:
-        raise NotAuthorized(principal.name, "channel principals can never decide approvals")
+        return _denied("not_authorized", "channel principals can never decide approvals")
     roles = principal.approver_roles
     if not roles:
-        raise NotAuthorized(principal.name, "not an approver (needs a role approver:<role>)")
+        return _denied("not_authorized", "not an approver (needs a role approver:<role>)")
     tier = policy.tiers.get(request.tier)
     allowed = set(tier.roles) if tier is not None and tier.roles else set(policy.approvals.roles)
     eligible = [r for r in roles if r in allowed and r in policy.approvals.roles]
     if not eligible:
-        raise NotAuthorized(principal.name, f"tier {request.tier!r} needs one of the roles "
-                            f"{', '.join(sorted(allowed)) or '(none configured)'}; "
-                            f"{principal.name} has {', '.join(roles)}")
+        return _denied("not_authorized", f"tier {request.tier!r} needs one of the roles "
+                       f"{', '.join(sorted(allowed)) or '(none configured)'}; "
+                       f"{principal.name} has {', '.join(roles)}")
     amount = _amount(policy, request.tool, args)
     if amount is not None:
         limits = [policy.approvals.roles[r].max_amount for r in eligible]
         if any(limit is None for limit in limits):
-            return
+            return ALLOWED
         limit = max(float(x) for x in limits if x is not None)
         if amount > limit:
-            raise NotAuthorized(principal.name, f"amount {amount:g} exceeds the approval limit "
-                                f"{limit:g} of role {', '.join(eligible)}")
+            return _denied("not_authorized", f"amount {amount:g} exceeds the approval limit "
+                           f"{limit:g} of role {', '.join(eligible)}")
+    return ALLOWED
 
 
 def _amount(policy: Policy, tool: str | None, args: dict[str, Any] | None) -> float | None:
@@ -204,24 +284,8 @@ class ApprovalStore:
         if row is None:
             raise NotFound("approval", approval_id)
         request = ApprovalRequest.model_validate_json(row.body)
-        if request.status == "superseded":
-            raise ApprovalStale(approval_id, f"it is already superseded: it was requested "
-                                f"under policy {request.policy_version}, which is no "
-                                "longer active, and its conversation went to a person")
-        if request.status != "pending":
-            raise ApprovalStale(approval_id, f"it is already {request.status}")
-        if now >= request.expires_at:
-            raise ApprovalStale(approval_id, "it has expired")
-        if not request.bound_to(policy):
-            raise ApprovalStale(approval_id, f"it was requested under policy "
-                                f"{request.policy_version} ({request.policy_digest[:12]}), "
-                                f"and {policy.version} ({policy.digest[:12]}) is active")
-        effective_args = args if decision == "edit" else request.args
-        check_authority(policy, principal, request, effective_args)
-        if decision == "approve" and canonical_name(principal.name) in {
-                canonical_name(name) for name in request.approvers}:
-            raise DuplicateApprover(principal.name, "already approved this request; "
-                                    "a second approval must come from someone else")
+        can_decide(policy, principal, request, decision=decision, args=args,
+                   now=now).raise_if_denied(approval_id, principal.name)
         record = Decision(principal=principal.name, decision=decision, args=args if decision ==
                           "edit" else None, comment=comment, at=now,
                           authenticated=authenticated)
@@ -247,6 +311,23 @@ class ApprovalStore:
         if result.rowcount != 1:
             raise ApprovalStale(approval_id, "another decision was recorded at the same time")
         return request
+
+    def status_counts(self) -> dict[str, tuple[int, float | None]]:
+        """Per status: how many requests, and when the oldest of them was requested."""
+        with self.db.read() as conn:
+            rows = conn.execute(select(approvals.c.status, func.count(),
+                                       func.min(approvals.c.requested_at))
+                                .group_by(approvals.c.status)).all()
+        return {str(status): (int(count), earliest) for status, count, earliest in rows}
+
+    def pending_fingerprint(self) -> tuple[Any, ...]:
+        """Changes whenever a request joins or leaves the pending queue, or is decided:
+        (how many pending, newest update, newest request)."""
+        with self.db.read() as conn:
+            row = conn.execute(select(func.count(), func.max(approvals.c.updated_at),
+                                      func.max(approvals.c.requested_at)).where(
+                approvals.c.status == "pending")).first()
+        return tuple(row) if row is not None else ()
 
     def stale(self, policy: Policy) -> builtins.list[ApprovalRequest]:
         """Pending requests evaluated under another policy than ``policy``."""

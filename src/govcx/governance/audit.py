@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Connection, bindparam, insert, select, update
 
-from govcx.errors import AuditError, ConfigError, GovcxError
+from govcx.errors import AuditBroken, ConfigError, InvalidAnchor
 from govcx.store.db import Database, dumps
 from govcx.store.keyfile import secret_key
 from govcx.store.schema import approvals, audit_events, audit_head, executions, turns
@@ -154,12 +154,6 @@ class AnchorFields(BaseModel):
     keyed_from: int = Field(ge=1, le=2**63 - 1)
     key_id: str = Field(pattern=r"^[0-9a-f]{16}$")
     signature: str = Field(pattern=r"^[0-9a-f]{64}$")
-
-
-class InvalidAnchor(GovcxError):
-    """An anchor file that is not an anchor (bad input: exit 2 / HTTP 422)."""
-
-    code = "invalid_anchor"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -541,10 +535,3 @@ def _record(seen: _Seen, kind: str, actor: str, turn_id: str | None, body: str) 
         seen.decisions.add((str(data["approval_id"]), kind, actor))
 
 
-class AuditBroken(AuditError):
-    """The chain does not verify, so it is not signed (exit 1; HTTP 409)."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("the audit chain does not verify, so no anchor was signed; run "
-                         "`govcx audit verify`: " + "; ".join(problems[:3]),
-                         details={"problems": problems})

@@ -17,7 +17,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from govcx.engines.engine import Classification, Draft, TurnContext
-from govcx.errors import ToolArgumentError
+from govcx.errors import GateViolation, ToolArgumentError
 from govcx.governance import gate, limits, money
 from govcx.governance.approval import ApprovalRequest, action_token
 from govcx.governance.finding import Finding
@@ -28,7 +28,7 @@ from govcx.graphs.corroboration import corroborate
 from govcx.graphs.state import TurnState
 from govcx.guardrails.guard import OutputContext, OutputResult, apply_policy
 from govcx.knowledge.retriever import Chunk
-from govcx.tools.executor import Execution, GateViolation, idempotency_key
+from govcx.tools.executor import Execution, idempotency_key
 
 _PLACEHOLDER = re.compile(r"<[A-Z][A-Z_]*(?:_\d+)?>")
 MIN_KNOWLEDGE_SUPPORT = 0.3

@@ -15,12 +15,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from govcx.errors import DocumentError, EmbeddingMismatch, KnowledgeStoreError
 from govcx.knowledge.base import DocumentVersion, KnowledgeBase, KnowledgeStats
 from govcx.knowledge.citation import CitationCheck, check_citations, citation_key
 from govcx.knowledge.config import EmbeddingConfig, KnowledgeConfig
 from govcx.knowledge.document import Document
 from govcx.knowledge.embeddings import HashingEmbeddings, make_embeddings
-from govcx.knowledge.errors import DocumentError, EmbeddingMismatch, KnowledgeStoreError
 from govcx.knowledge.ingest import FileFailure, IngestReport
 from govcx.knowledge.retriever import Chunk, Retriever
 

@@ -40,10 +40,9 @@ from typing import Any
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from govcx.errors import NotFound
+from govcx.errors import EmbeddingMismatch, NotFound
 from govcx.knowledge.config import KnowledgeConfig, RetrievalMode
 from govcx.knowledge.embeddings import embedding_signature, make_embeddings
-from govcx.knowledge.errors import EmbeddingMismatch
 from govcx.knowledge.index import LiveIndex
 from govcx.knowledge.ingest import (
     _FAR,

@@ -54,7 +54,7 @@ class EmbeddingConfig(_Model):
     """Which embedding model turns text into vectors.
 
     The choice is recorded with the collection: opening a store with other embeddings is
-    an :class:`~govcx.knowledge.errors.EmbeddingMismatch`, never silently wrong vectors.
+    an :class:`~govcx.errors.EmbeddingMismatch`, never silently wrong vectors.
     """
 
     kind: EmbeddingKind = "hashing"

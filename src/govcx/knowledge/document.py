@@ -40,7 +40,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from govcx.knowledge.errors import DocumentError
+from govcx.errors import DocumentError
 
 Status = Literal["approved", "draft", "retired"]
 SUFFIXES: frozenset[str] = frozenset({".md", ".markdown", ".txt", ".html", ".htm", ".json",

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from govcx.errors import ConfigError, GovcxError
+from govcx.errors import ConfigError, DocumentError, GovcxError
 from govcx.knowledge.chunking import split_passages
 from govcx.knowledge.document import (
     Document,
@@ -38,7 +38,6 @@ from govcx.knowledge.document import (
     parse,
     read_bytes,
 )
-from govcx.knowledge.errors import DocumentError
 from govcx.knowledge.index import embed_text
 
 if TYPE_CHECKING:

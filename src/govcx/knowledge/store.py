@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlparse
 
-from govcx.knowledge.errors import EmbeddingMismatch, KnowledgeStoreError
+from govcx.errors import EmbeddingMismatch, KnowledgeStoreError
 
 SCHEMA = 1
 """Layout version of the records; recorded with the collections."""

@@ -16,18 +16,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
-from govcx.errors import GovcxError
-
-
-class ConversationBusy(GovcxError):
-    """Another run on this conversation did not finish within the lock timeout."""
-
-    code = "conversation_busy"
-
-    def __init__(self, conversation_id: str, timeout: float) -> None:
-        super().__init__(f"conversation {conversation_id} is busy with another request "
-                         f"(waited {timeout:g}s); retry shortly",
-                         details={"conversation_id": conversation_id})
+from govcx.errors import ConversationBusy
 
 
 class ProcessLocks:

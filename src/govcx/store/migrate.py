@@ -21,7 +21,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 
-from govcx.errors import GovcxError
+from govcx.errors import SchemaBehind
 from govcx.store.db import Database
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -30,17 +30,6 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # upgrade"), and some dependency configures the root logger at INFO: hundreds of lines in
 # an eval run. govcx reports what matters (SchemaBehind, `govcx db upgrade`) itself.
 logging.getLogger("alembic").setLevel(logging.WARNING)
-
-
-class SchemaBehind(GovcxError):
-    """The database schema is older than this version of govcx."""
-
-    code = "schema_behind"
-
-    def __init__(self, current: str | None, head: str) -> None:
-        super().__init__(f"the database schema is at revision {current or 'none'} but this "
-                         f"govcx needs {head}; run `govcx db upgrade` (back up first)",
-                         details={"current": current, "head": head})
 
 
 def _config() -> Config:

@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from govcx.errors import ConversationBusy
 from govcx.store.db import Database
-from govcx.store.locks import ConversationBusy, ProcessLocks
+from govcx.store.locks import ProcessLocks
 
 
 def psycopg_dsn(url: str) -> str:

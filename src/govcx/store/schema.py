@@ -1,4 +1,9 @@
-"""Tables of the govcx database. One schema for SQLite and PostgreSQL."""
+"""Tables of the govcx database. One schema for SQLite and PostgreSQL.
+
+Every table is here, the HTTP server's too (``idempotency_keys``, ``webhook_deliveries``),
+and every one is created by an Alembic migration (``store/migrations/versions``), never
+by ``create_all`` at start-up (``Database.create_schema`` is for tests).
+"""
 
 from __future__ import annotations
 
@@ -129,6 +134,25 @@ idempotency_keys = Table(
     Column("request_hash", String(64), nullable=False),
     Column("response", Text, nullable=True),
     Column("created_at", Float, nullable=False),
+)
+
+webhook_deliveries = Table(
+    # Written by the HTTP server's webhook dispatcher (govcx.api.webhooks).
+    "webhook_deliveries", metadata,
+    Column("delivery_id", String(64), primary_key=True),  # hash of event id and URL
+    Column("event_id", String(200), nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("body", Text, nullable=False),  # the JSON sent, byte for byte
+    Column("status", String(16), nullable=False),  # pending | delivered | failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_status", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("next_attempt_at", Float, nullable=True),
+    Column("claimed_until", Float, nullable=True),  # a worker is sending it until then
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_webhook_deliveries_status", "status", "next_attempt_at"),
 )
 
 policies = Table(

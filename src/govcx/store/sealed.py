@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from langgraph.checkpoint.serde.encrypted import EncryptedSerializer
 
-from govcx.errors import ConfigError, GovcxError
+from govcx.errors import CheckpointUnreadable, ConfigError
 from govcx.store.keyfile import secret_key
 
 if TYPE_CHECKING:
@@ -32,12 +32,6 @@ if TYPE_CHECKING:
 CIPHER_NAME = "aesgcm"
 DATA_KEY_FILE = "data.key"
 _NONCE = 12
-
-
-class CheckpointUnreadable(GovcxError):
-    """A checkpoint was encrypted with another data key (or altered)."""
-
-    code = "checkpoint_unreadable"
 
 
 class AesGcmCipher:

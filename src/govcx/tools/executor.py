@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from sqlalchemy import bindparam, insert, select, update
 
-from govcx.errors import GovcxError, NotFound, ToolArgumentError, ToolError
+from govcx.errors import GateViolation, NotFound, ToolArgumentError, ToolError
 from govcx.governance import limits
 from govcx.governance.approval import ApprovalStore, action_token
 from govcx.governance.gate import amount_problem, approval_need
@@ -39,12 +39,6 @@ from govcx.store.schema import executions
 from govcx.tools.registry import ToolRegistry
 
 Status = Literal["executed", "failed", "refused"]
-
-
-class GateViolation(GovcxError):
-    """An execution was attempted that the policy does not allow."""
-
-    code = "gate_violation"
 
 
 # Built once: constructing a statement costs several times executing a built one.

@@ -16,7 +16,8 @@ from govcx.api.schemas import (
     AuditVerifyRequest,
     AuditVerifyView,
 )
-from govcx.governance.audit import Anchor, AuditBroken, VerifyResult
+from govcx.errors import AuditBroken
+from govcx.governance.audit import Anchor, VerifyResult
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], route_class=StrictRoute)
 

@@ -23,8 +23,9 @@ import httpx
 import openai
 from langchain_core.messages import AIMessage, BaseMessage
 
-from govcx.engines._llm.cassette import CassetteMiss, call_label
+from govcx.engines._llm.cassette import call_label
 from govcx.engines._llm.tokens import TokenCounter
+from govcx.errors import CassetteMiss
 
 T = TypeVar("T")
 

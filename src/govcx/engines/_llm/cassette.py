@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 import httpx
 
-from govcx.errors import ConfigError, GovcxError
+from govcx.errors import CassetteMiss, ConfigError
 
 Mode = Literal["live", "record", "replay"]
 MODES: tuple[str, ...] = ("live", "record", "replay")
@@ -40,24 +40,6 @@ MODES: tuple[str, ...] = ("live", "record", "replay")
 call_label: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "govcx_llm_call_label", default=None)
 """Set by the engine around each model call; names the call in a cassette and a miss."""
-
-
-class CassetteMiss(GovcxError):
-    """Replay mode found no recording for a model call."""
-
-    code = "cassette_miss"
-    exit_code = 1
-
-    def __init__(self, *, path: Path, key: str, label: str | None, prompt: str,
-                 closest: str | None = None) -> None:
-        where = label or "a model call"
-        msg = (f"no recording in {path} for {where} (key {key[:16]}); prompt: {prompt!r}. "
-               + (f"Closest recording: {closest}. " if closest else "")
-               + "Record it again with mode 'record' against a live model.")
-        super().__init__(msg, details={"cassette": str(path), "key": key, "label": label,
-                                       "prompt": prompt})
-        self.key = key
-        self.label = label
 
 
 def request_key(path: str, body: Any) -> str:

@@ -248,11 +248,6 @@ def parse_draft(text: str, chunks: Sequence[Chunk]) -> tuple[str, list[dict[str,
     return clean, citations, support
 
 
-def first_sentence(text: str) -> str:
-    parts = _SENTENCE.split(text.strip(), maxsplit=1)
-    return parts[0] if parts else ""
-
-
 _MARKER_PREFIX = re.compile(r"^\s*\[\s*(S\s*\d*(?:\s*[,;]\s*S?\s*\d*)*)?\s*\]?$")
 
 
