@@ -28,6 +28,7 @@ from govcx.cli._common import (
     parse_json_arg,
     print_json,
 )
+from govcx.cli._stores import conversation_view, expiry_due, open_stores
 from govcx.errors import GovcxError
 
 CLI_OWNER = "cli"
@@ -214,9 +215,15 @@ def approvals_list(status: Annotated[str, typer.Option(
     valid = ("pending", "approved", "rejected", "expired", "all")
     if status not in valid:
         raise GovcxError(f"--status {status!r} is not valid; use one of {', '.join(valid)}")
-    agent = open_agent(pack)
-    agent.expire_overdue()
-    items = agent.approvals.list(status=None if status == "all" else status)
+    with open_stores(pack) as stores:
+        if expiry_due(stores):
+            # Expiry resumes conversations through the graph: only the Agent can do that.
+            stores.close()
+            agent = open_agent(pack)
+            agent.expire_overdue()
+            items = agent.approvals.list(status=None if status == "all" else status)
+        else:
+            items = stores.approvals.list(status=None if status == "all" else status)
     if json_out:
         print_json([a.model_dump(mode="json") for a in items])
         return
@@ -230,8 +237,8 @@ def approvals_list(status: Annotated[str, typer.Option(
 @handle_errors
 def approvals_show(approval_id: str, pack: PackOpt = None, json_out: JsonOpt = False) -> None:
     """Show one approval request in full."""
-    agent = open_agent(pack)
-    request = agent.approvals.get(approval_id)
+    with open_stores(pack) as stores:
+        request = stores.approvals.get(approval_id)
     if json_out:
         print_json(request.model_dump(mode="json"))
         return
@@ -298,8 +305,8 @@ def approvals_edit(approval_id: str,
 def conversations_show(conversation_id: str, pack: PackOpt = None,
                        json_out: JsonOpt = False) -> None:
     """Transcript, status, turns and pending approvals of a conversation."""
-    agent = open_agent(pack)
-    data = agent.conversation(conversation_id)
+    with open_stores(pack) as stores:
+        data = conversation_view(stores, conversation_id)
     if json_out:
         print_json(data)
         return
