@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from govcx.governance.audit import AuditLog
     from govcx.governance.keys import KeyStore
     from govcx.governance.policy_store import PolicyStore
-    from govcx.pack import Pack
+    from govcx.pack import Pack, PackConfig
     from govcx.settings import Settings
     from govcx.store.conversation import ConversationStore
     from govcx.store.db import Database
@@ -31,14 +31,24 @@ if TYPE_CHECKING:
 @dataclass(eq=False)
 class Stores:
     """A pack's database and the stores on it; ``pack``, ``settings`` and ``db`` as on the
-    Agent, so the helpers that take an agent (``decider``) take this too."""
+    Agent, so the helpers that take an agent (``decider``) take this too.
 
-    pack: Pack
+    Only the pack's govcx.yaml is read up front (for the database URL); ``pack`` loads
+    and cross-checks the policy and the tools module on first use."""
+
+    root: Path
+    config: PackConfig
     settings: Settings
     state_dir: Path
     db: Database
     audit_key: bytes
     _closed: bool = field(default=False, repr=False)
+
+    @cached_property
+    def pack(self) -> Pack:
+        from govcx.pack import load_pack
+
+        return load_pack(self.root)
 
     @cached_property
     def audit(self) -> AuditLog:
@@ -72,11 +82,12 @@ class Stores:
 
     @cached_property
     def executor(self) -> Executor:
-        """For reading the execution ledger; it runs no tool here."""
+        """For reading the execution ledger only: it has no tools to run."""
         from govcx.tools.executor import Executor
+        from govcx.tools.registry import ToolRegistry
 
-        return Executor(db=self.db, registry=self.pack.registry, approvals=self.approvals,
-                        data_dir=self.state_dir / "packs" / self.pack.name)
+        return Executor(db=self.db, registry=ToolRegistry(), approvals=self.approvals,
+                        data_dir=self.state_dir / "packs" / self.config.name)
 
     def close(self) -> None:
         if not self._closed:
@@ -90,22 +101,22 @@ class Stores:
         self.close()
 
 
-def open_database(pack: Path | None) -> tuple[Settings, Pack, Path, Database]:
-    """Settings, the pack, the state dir and the pack's database (``GOVCX_DATABASE_URL`` or
-    the pack's ``storage.url`` in the state dir), as the Agent resolves them; the schema
-    is not touched."""
-    from govcx.pack import load_pack
+def open_database(pack: Path | None) -> tuple[Settings, Path, PackConfig, Path, Database]:
+    """Settings, the pack folder and its govcx.yaml, the state dir and the pack's database
+    (``GOVCX_DATABASE_URL`` or the pack's ``storage.url`` in the state dir), resolved as
+    the Agent resolves them; the schema is not touched."""
+    from govcx.pack import load_config
     from govcx.settings import Settings
     from govcx.store.db import Database, resolve_url
 
     settings = Settings()
-    the_pack = load_pack(pack or settings.pack)
+    root, config = load_config(pack or settings.pack)
     state_dir = settings.state_dir()
-    url = resolve_url(settings.database_url or the_pack.config.storage.url, state_dir)
-    return settings, the_pack, state_dir, Database(url)
+    url = resolve_url(settings.database_url or config.storage.url, state_dir)
+    return settings, root, config, state_dir, Database(url)
 
 
-def open_stores(pack: Path | None, *, data_key: bool = True) -> Stores:
+def open_stores(pack: Path | None, *, data_key: bool = True, load: bool = False) -> Stores:
     """The pack's database with its schema prepared, as the Agent opens it.
 
     The database URL is ``GOVCX_DATABASE_URL`` or the pack's ``storage.url`` in the state
@@ -113,12 +124,19 @@ def open_stores(pack: Path | None, *, data_key: bool = True) -> Stores:
     checkpoint, like ``govcx keys``, have not needed one) and the audit key are resolved
     with the same checks and errors (ConfigError, exit 2, on PostgreSQL outside dev mode
     without them); a new database is created and sealed with the audit key, an old one
-    refused unless ``GOVCX_AUTO_MIGRATE``.
+    refused unless ``GOVCX_AUTO_MIGRATE``. With ``load`` the whole pack (policy, tools) is
+    loaded and cross-checked first, as the Agent does, before the database is touched.
     """
     from govcx.governance.audit import audit_key
     from govcx.store import migrate
 
-    settings, the_pack, state_dir, db = open_database(pack)
+    loaded = None
+    if load:
+        from govcx.pack import load_pack
+        from govcx.settings import Settings
+
+        loaded = load_pack(pack or Settings().pack)
+    settings, root, config, state_dir, db = open_database(pack)
     try:
         if data_key:
             from govcx.store.sealed import data_key as resolve_data_key
@@ -129,8 +147,11 @@ def open_stores(pack: Path | None, *, data_key: bool = True) -> Stores:
     except BaseException:
         db.dispose()
         raise
-    return Stores(pack=the_pack, settings=settings, state_dir=state_dir, db=db,
-                  audit_key=chain_key)
+    stores = Stores(root=root, config=config, settings=settings, state_dir=state_dir, db=db,
+                    audit_key=chain_key)
+    if loaded is not None:
+        stores.pack = loaded
+    return stores
 
 
 def expiry_due(stores: Stores) -> bool:

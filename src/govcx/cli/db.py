@@ -19,7 +19,7 @@ db_app = typer.Typer(help="Database schema and retention.", no_args_is_help=True
 def _database(pack: Path | None) -> Database:
     from govcx.cli._stores import open_database
 
-    return open_database(pack)[3]
+    return open_database(pack)[4]
 
 
 @db_app.command("upgrade")
@@ -30,7 +30,7 @@ def upgrade(pack: PackOpt = None, json_out: JsonOpt = False) -> None:
     from govcx.governance.audit import audit_key
     from govcx.store import migrate
 
-    settings, _, state_dir, db = open_database(pack)
+    settings, _, _, state_dir, db = open_database(pack)
     key = audit_key(settings, state_dir, db.backend)
     before = migrate.current_revision(db)
     after = migrate.upgrade(db, audit_key=key)

@@ -24,13 +24,13 @@ def _audit(stores: Any, kind: str, actor: str, data: dict[str, Any]) -> None:
     stores.audit.append(kind=kind, actor=actor, data=data)
 
 
-def _open(pack: Any) -> Any:
+def _open(pack: Any, *, load: bool = False) -> Any:
     """The stores of the pack's database (schema prepared as at start-up). A fresh
     database is created here as at start-up: its audit chain is sealed with the audit key
     (ConfigError, exit 2, on PostgreSQL outside dev mode without one)."""
     from govcx.cli._stores import open_stores
 
-    return open_stores(pack, data_key=False)
+    return open_stores(pack, data_key=False, load=load)
 
 
 def _when(ts: float | None) -> str:
@@ -54,7 +54,7 @@ def create(principal: Annotated[str, typer.Argument(help="A principal of the pac
 
     if out is not None and out.expanduser().exists():
         raise GovcxError(f"{out} already exists; choose a new file for the key (--out)")
-    with _open(pack) as stores:
+    with _open(pack, load=True) as stores:
         who = stores.pack.principal(principal)  # canonical match; exit 2 naming principals
         try:
             creator = getpass.getuser()

@@ -215,7 +215,7 @@ def approvals_list(status: Annotated[str, typer.Option(
     valid = ("pending", "approved", "rejected", "expired", "all")
     if status not in valid:
         raise GovcxError(f"--status {status!r} is not valid; use one of {', '.join(valid)}")
-    with open_stores(pack) as stores:
+    with open_stores(pack, load=True) as stores:
         if expiry_due(stores):
             # Expiry resumes conversations through the graph: only the Agent can do that.
             stores.close()
