@@ -19,6 +19,8 @@ from govcx.cli._common import (
     JsonOpt,
     KeyFileOpt,
     PackOpt,
+    check_utf8,
+    configure_logging,
     console,
     decider,
     err_console,
@@ -39,6 +41,15 @@ app = typer.Typer(help="govcx: a governed agent runtime for customer support.",
 approvals_app = typer.Typer(help="Work the approval queue.", no_args_is_help=True)
 policy_app = typer.Typer(help="Check and compare policy files.", no_args_is_help=True)
 conversations_app = typer.Typer(help="Read conversations.", no_args_is_help=True)
+
+
+@app.callback()
+def _root(verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", help="Show library logging (alembic, chromadb, presidio, httpx, "
+        "...) on stderr; without it only their errors are shown.")] = False) -> None:
+    configure_logging(verbose)
+
+
 app.add_typer(approvals_app, name="approvals")
 app.add_typer(policy_app, name="policy")
 app.add_typer(conversations_app, name="conversations")
@@ -121,6 +132,7 @@ def chat(customer: Annotated[str | None, typer.Option(help="Customer id, e.g. C-
         if not line:
             continue
         try:
+            check_utf8(line, "the line")
             if line in ("/quit", "/exit"):
                 return
             if line == "/help":
