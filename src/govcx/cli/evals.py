@@ -1,7 +1,8 @@
 """`govcx eval`: run eval suites, compare runs, simulate a policy change, read readiness.
 
-Exit status: 0 ok, 1 a threshold failed (``--fail-under``, ``--fail-on-regression``),
-2 bad input (a suite, policy or report file that does not validate).
+Exit status: 0 ok, 1 a check failed (``eval run``: a case failed or, with ``--fail-under``,
+the pass rate is below it; ``--fail-on-regression``), 2 bad input (a suite, policy or
+report file that does not validate).
 """
 
 from __future__ import annotations
@@ -77,7 +78,8 @@ def run(suites: SuitesArg = None, pack: PackOpt = None,
             "--json", help="Write the JSON report here (read by `govcx eval compare`).")]
         = None,
         fail_under: Annotated[str | None, typer.Option(
-            "--fail-under", help="Exit 1 if the pass rate is below this (0.95, 95 or 95%).")]
+            "--fail-under", help="Exit 1 if the pass rate is below this (0.95, 95 or 95%); "
+            "without it, exit 1 if any case fails.")]
         = None,
         workers: WorkersOpt = None,
         tag: Annotated[list[str] | None, typer.Option(
@@ -120,9 +122,17 @@ def run(suites: SuitesArg = None, pack: PackOpt = None,
         _write(report, render_html(data))
         console.print(f"[dim]HTML report: {report}[/dim]")
     rate = result.summary["pass_rate"] or 0.0
-    if threshold is not None and rate < threshold:
-        err_console.print(f"[red]pass rate {_pct(rate)} is below --fail-under "
-                          f"{_pct(threshold)}[/red]")
+    if threshold is not None:
+        if rate < threshold:
+            err_console.print(f"[red]pass rate {_pct(rate)} is below --fail-under "
+                              f"{_pct(threshold)}[/red]")
+            raise typer.Exit(1)
+        return
+    failed = result.summary["cases"] - result.summary["passed"]
+    if failed:
+        err_console.print(f"[red]{failed} of {result.summary['cases']} case(s) failed[/red] "
+                          f"(pass rate {_pct(rate)}); to accept a lower pass rate, pass "
+                          "--fail-under, e.g. --fail-under 0.95", highlight=False)
         raise typer.Exit(1)
 
 

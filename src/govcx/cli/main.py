@@ -40,7 +40,7 @@ app = typer.Typer(help="govcx: a governed agent runtime for customer support.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 approvals_app = typer.Typer(help="Work the approval queue.", no_args_is_help=True)
 policy_app = typer.Typer(help="Check and compare policy files.", no_args_is_help=True)
-conversations_app = typer.Typer(help="Read conversations.", no_args_is_help=True)
+conversations_app = typer.Typer(help="List and read conversations.", no_args_is_help=True)
 
 
 @app.callback()
@@ -312,6 +312,36 @@ def approvals_edit(approval_id: str,
 
 
 # -- conversations ------------------------------------------------------------------------
+@conversations_app.command("list")
+@handle_errors
+def conversations_list(
+        limit: Annotated[int, typer.Option(min=1, max=10_000,
+                                           help="At most this many, newest first.")] = 20,
+        status: Annotated[str, typer.Option(
+            help="idle|running|pending_approval|all")] = "all",
+        owner: Annotated[str | None, typer.Option(
+            help="Only conversations of this owner (cli, local, or an API channel).")]
+        = None,
+        pack: PackOpt = None, json_out: JsonOpt = False) -> None:
+    """List conversations, the most recently updated first: owner, customer, status (of
+    the last turn, or running / pending_approval), turns and last update."""
+    valid = ("idle", "running", "pending_approval", "all")
+    if status not in valid:
+        raise GovcxError(f"--status {status!r} is not valid; use one of {', '.join(valid)}")
+    with open_stores(pack) as stores:
+        rows = stores.conversations.recent(limit=limit,
+                                           status=None if status == "all" else status,
+                                           owner=owner)
+    if json_out:
+        print_json(rows)
+        return
+    if not rows:
+        console.print("no conversations" + (f" with status {status}" if status != "all" else "")
+                      + (f" of owner {owner}" if owner else ""), highlight=False)
+        return
+    render.conversations_table(rows)
+
+
 @conversations_app.command("show")
 @handle_errors
 def conversations_show(conversation_id: str, pack: PackOpt = None,
