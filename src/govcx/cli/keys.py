@@ -9,22 +9,25 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from govcx.cli._common import JsonOpt, PackOpt, console, handle_errors, print_json
 
+if TYPE_CHECKING:
+    from govcx.cli._stores import Stores
+
 keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.",
                        no_args_is_help=True)
 
 
-def _audit(stores: Any, kind: str, actor: str, data: dict[str, Any]) -> None:
+def _audit(stores: Stores, kind: str, actor: str, data: dict[str, Any]) -> None:
     """Record a key's creation or revocation in the audit chain (never the key)."""
     stores.audit.append(kind=kind, actor=actor, data=data)
 
 
-def _open(pack: Any, *, load: bool = False) -> Any:
+def _open(pack: Path | None, *, load: bool = False) -> Stores:
     """The stores of the pack's database (schema prepared as at start-up). A fresh
     database is created here as at start-up: its audit chain is sealed with the audit key
     (ConfigError, exit 2, on PostgreSQL outside dev mode without one)."""
