@@ -13,7 +13,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from govcx.cli._common import JsonOpt, PackOpt, console, err_console, handle_errors, print_json
@@ -87,10 +86,19 @@ def run(suites: SuitesArg = None, pack: PackOpt = None,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary.")]
         = False) -> None:
     """Run eval suites: each case on fresh state, in parallel; print the results."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     from govcx.evals.html import render_html
     from govcx.evals.runner import default_workers, run_suites
 
     threshold = parse_rate(fail_under) if fail_under is not None else None
+
     loaded = _suites(suites, pack)
     n_workers = workers or default_workers()
     progress = Progress(TextColumn("[bold]eval[/bold]"), BarColumn(), MofNCompleteColumn(),
@@ -275,6 +283,14 @@ def simulate(policy: Annotated[Path, typer.Option(
                  "conversations.")] = None,
              workers: WorkersOpt = None, json_out: JsonOpt = False) -> None:
     """Replay suites and recorded conversations under a new policy; list what changes."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     from govcx.cli._common import load
     from govcx.evals.runner import default_workers
     from govcx.evals.simulate import (
