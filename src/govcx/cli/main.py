@@ -337,7 +337,8 @@ def conversations_list(
         return
     if not rows:
         console.print("no conversations" + (f" with status {status}" if status != "all" else "")
-                      + (f" of owner {owner}" if owner else ""), highlight=False)
+                      + (f" of owner {owner}" if owner else ""), highlight=False,
+                      markup=False)
         return
     render.conversations_table(rows)
 
