@@ -10,16 +10,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from govcx.errors import ConfigError, PolicyError
-from govcx.governance.expr import Expression, ExpressionError
-from govcx.governance.policy import Policy, load_policy
 from govcx.governance.principal import VALID_ROLES, Principal, canonical_name
-from govcx.tools.registry import ToolRegistry
+
+if TYPE_CHECKING:  # imported where used: reading govcx.yaml alone (load_config) needs neither
+    from govcx.governance.policy import Policy
+    from govcx.tools.registry import ToolRegistry
 
 BUNDLED_PACKS = Path(__file__).resolve().parent / "packs"
 DEFAULT_PACK = BUNDLED_PACKS / "acme"
@@ -140,8 +141,9 @@ def _read_yaml(path: Path) -> Any:
         raise ConfigError(str(path), f"{where}{problem}") from None
 
 
-def load_pack(path: str | Path | None = None) -> Pack:
-    """Load and cross-check a pack folder (default: the bundled acme pack)."""
+def load_config(path: str | Path | None = None) -> tuple[Path, PackConfig]:
+    """The pack folder and its validated govcx.yaml, without loading the policy or the
+    tools (for commands that only open the pack's database)."""
     root = Path(path).expanduser().resolve() if path else DEFAULT_PACK
     if not root.is_dir():
         raise ConfigError(str(root), "pack folder not found (a pack is a folder with govcx.yaml)")
@@ -158,6 +160,16 @@ def load_pack(path: str | Path | None = None) -> Pack:
                if err["type"] == "extra_forbidden" and len(err["loc"]) == 1
                else str(err["msg"]).removeprefix("Value error, "))
         raise ConfigError(str(config_path), msg, field=loc) from None
+    return root, config
+
+
+def load_pack(path: str | Path | None = None) -> Pack:
+    """Load and cross-check a pack folder (default: the bundled acme pack)."""
+    from govcx.governance.policy import load_policy
+    from govcx.tools.registry import ToolRegistry
+
+    root, config = load_config(path)
+    config_path = root / "govcx.yaml"
     policy_path = root / config.policy
     policy = load_policy(policy_path)
     registry = (ToolRegistry.from_module_file(root / config.tools) if config.tools
@@ -227,6 +239,8 @@ def cross_check(policy: Policy, policy_path: str | Path, registry: ToolRegistry)
         >>> pack = load_pack()
         >>> cross_check(pack.policy, pack.policy_path, pack.registry)
     """
+    from govcx.governance.expr import Expression, ExpressionError
+
     for name, tool_policy in policy.tools.items():
         if name not in registry:
             defined = ", ".join(registry.names()) or "none"

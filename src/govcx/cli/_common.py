@@ -31,6 +31,30 @@ KeyFileOpt = Annotated[Path | None, typer.Option(
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+LIBRARY_LOGGERS = ("alembic", "chromadb", "presidio-analyzer", "presidio-anonymizer",
+                   "httpx", "httpcore", "urllib3", "sentence_transformers", "spacy",
+                   "langchain", "langgraph", "openai", "faker")
+"""Third-party loggers the CLI keeps quiet (errors only) unless ``--verbose``."""
+
+
+def configure_logging(verbose: bool) -> None:
+    """Library logging on stderr at INFO with ``--verbose``; otherwise only their errors.
+
+    govcx's own warnings are shown either way (Python's default handler)."""
+    import logging
+
+    if not verbose:
+        for name in LIBRARY_LOGGERS:
+            logging.getLogger(name).setLevel(logging.ERROR)
+        return
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    # govcx.store.migrate quiets alembic when it is imported: import it first, then undo.
+    import govcx.store.migrate  # noqa: F401
+
+    for name in LIBRARY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.INFO)
+
 
 def handle_errors(fn: F) -> F:
     """Turn GovcxError into a one-line message and its exit code; never a traceback."""
@@ -38,6 +62,7 @@ def handle_errors(fn: F) -> F:
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
+            check_text_args(kwargs)
             return fn(*args, **kwargs)
         except GovcxError as exc:
             # The message is plain text: "[finetune]" in it is not a style tag.
@@ -48,6 +73,49 @@ def handle_errors(fn: F) -> F:
             raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def check_text_args(values: dict[str, Any]) -> None:
+    """Raise GovcxError (exit 2) for a text argument holding bytes that are not UTF-8.
+
+    Python decodes the command line with ``surrogateescape``: a byte such as 0xff arrives
+    as a lone surrogate (U+DCFF), which nothing downstream can store or print. File paths
+    (``Path``) keep such bytes: they are valid file names."""
+    for name, value in values.items():
+        for item in value if isinstance(value, list | tuple) else (value,):
+            if isinstance(item, str) and _surrogate(item) is not None:
+                check_utf8(item, _option_name(name))
+
+
+def check_utf8(text: str, what: str) -> None:
+    """GovcxError (exit 2) naming ``what`` if ``text`` holds a lone surrogate: a byte that
+    was not UTF-8 where it was read (the command line, stdin)."""
+    bad = _surrogate(text)
+    if bad is None:
+        return
+    char = text[bad]
+    byte = f"byte 0x{ord(char) - 0xDC00:02x}" if "\udc80" <= char <= "\udcff" \
+        else f"U+{ord(char):04X}"
+    raise GovcxError(f"{what} is not valid UTF-8 text ({byte} at character {bad + 1}); "
+                     "pass UTF-8 text (check the terminal's encoding, or convert with "
+                     "`iconv -t UTF-8`)")
+
+
+def _surrogate(text: str) -> int | None:
+    return next((i for i, ch in enumerate(text) if "\ud800" <= ch <= "\udfff"), None)
+
+
+def _option_name(param: str) -> str:
+    """How the user wrote the parameter ``param``: ``--customer`` or ``TEXT``."""
+    import click
+
+    ctx = click.get_current_context(silent=True)
+    for p in ctx.command.params if ctx is not None else ():
+        if p.name == param:
+            if isinstance(p, click.Argument):
+                return f"the argument {p.human_readable_name}"
+            return max(p.opts, key=len)
+    return param
 
 
 def open_agent(pack: Path | None) -> Any:

@@ -12,8 +12,9 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from govcx.cli._common import JsonOpt, PackOpt, console, err_console, handle_errors, open_agent
+from govcx.cli._common import JsonOpt, PackOpt, console, err_console, handle_errors
 from govcx.cli._common import print_json as _print_json
+from govcx.cli._stores import open_stores
 
 audit_app = typer.Typer(help="Verify, anchor and export the keyed audit chain.",
                         no_args_is_help=True)
@@ -38,8 +39,8 @@ def audit_verify(anchor: Annotated[Path | None, typer.Option(
             raise InvalidAnchor(f"cannot read the anchor file {anchor} ({exc.strerror})") \
                 from None
         parsed = Anchor.parse(text, source=str(anchor))
-    agent = open_agent(pack)
-    result = agent.audit.verify(anchor=parsed)
+    with open_stores(pack) as stores:
+        result = stores.audit.verify(anchor=parsed)
     if json_out:
         _print_json(result.as_dict())
     else:
@@ -62,8 +63,8 @@ def audit_verify(anchor: Annotated[Path | None, typer.Option(
 def audit_anchor(pack: PackOpt = None, json_out: JsonOpt = False) -> None:
     """Print the signed head of the chain, to keep outside the database (exit 1 if the
     chain does not verify: a broken chain is not signed)."""
-    agent = open_agent(pack)
-    anchor = agent.audit.anchor()
+    with open_stores(pack) as stores:
+        anchor = stores.audit.anchor()
     if json_out:
         _print_json(anchor.as_dict())
         return
@@ -79,13 +80,13 @@ def audit_anchor(pack: PackOpt = None, json_out: JsonOpt = False) -> None:
 def audit_export(conversation: Annotated[str | None, typer.Option(help="Only this conversation.")]
                  = None, pack: PackOpt = None) -> None:
     """Print audit events as JSON lines."""
-    agent = open_agent(pack)
-    if conversation is not None:
-        from govcx.agent.agent import check_id
+    with open_stores(pack) as stores:
+        if conversation is not None:
+            from govcx.agent.agent import check_id
 
-        agent.conversations.get(check_id("conversation_id", conversation))  # NotFound: exit 2
-    for event in agent.audit.events(conversation_id=conversation):
-        typer.echo(json.dumps(event.as_dict(), ensure_ascii=False, sort_keys=True))
+            stores.conversations.get(check_id("conversation_id", conversation))  # exit 2
+        for event in stores.audit.events(conversation_id=conversation):
+            typer.echo(json.dumps(event.as_dict(), ensure_ascii=False, sort_keys=True))
 
 
 @audit_app.command("seal")
@@ -93,8 +94,9 @@ def audit_export(conversation: Annotated[str | None, typer.Option(help="Only thi
 def audit_seal(pack: PackOpt = None) -> None:
     """Seal the key boundary of a database upgraded without the audit key (only then:
     start-up and `govcx db upgrade` seal it themselves)."""
-    agent = open_agent(pack)
-    if agent.audit.seal():
+    with open_stores(pack) as stores:
+        sealed = stores.audit.seal()
+    if sealed:
         console.print("key boundary sealed")
     else:
         console.print("the key boundary was already sealed; nothing changed")

@@ -2,39 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from govcx.cli._common import JsonOpt, PackOpt, console, handle_errors, load, print_json
+from govcx.cli._common import JsonOpt, PackOpt, console, handle_errors, print_json
 from govcx.errors import GovcxError
+
+if TYPE_CHECKING:
+    from govcx.store.db import Database
 
 db_app = typer.Typer(help="Database schema and retention.", no_args_is_help=True)
 
 
-def _database(pack: object) -> object:
-    from govcx.settings import Settings
-    from govcx.store.db import Database, resolve_url
+def _database(pack: Path | None) -> Database:
+    from govcx.cli._stores import open_database
 
-    settings = Settings()
-    the_pack = load(pack)  # type: ignore[arg-type]
-    url = resolve_url(settings.database_url or the_pack.config.storage.url, settings.state_dir())
-    return Database(url)
+    return open_database(pack)[4]
 
 
 @db_app.command("upgrade")
 @handle_errors
 def upgrade(pack: PackOpt = None, json_out: JsonOpt = False) -> None:
     """Apply schema migrations up to the current version."""
+    from govcx.cli._stores import open_database
     from govcx.governance.audit import audit_key
-    from govcx.settings import Settings
     from govcx.store import migrate
 
-    db = _database(pack)
-    settings = Settings()
-    key = audit_key(settings, settings.state_dir(), db.backend)  # type: ignore[attr-defined]
-    before = migrate.current_revision(db)  # type: ignore[arg-type]
-    after = migrate.upgrade(db, audit_key=key)  # type: ignore[arg-type]
+    settings, _, _, state_dir, db = open_database(pack)
+    key = audit_key(settings, state_dir, db.backend)
+    before = migrate.current_revision(db)
+    after = migrate.upgrade(db, audit_key=key)
     if json_out:
         print_json({"from": before, "to": after})
     else:
@@ -48,7 +47,7 @@ def current(pack: PackOpt = None, json_out: JsonOpt = False) -> None:
     from govcx.store import migrate
 
     db = _database(pack)
-    data = {"current": migrate.current_revision(db), "head": migrate.head_revision()}  # type: ignore[arg-type]
+    data = {"current": migrate.current_revision(db), "head": migrate.head_revision()}
     if json_out:
         print_json(data)
     else:

@@ -1,7 +1,8 @@
 """`govcx eval`: run eval suites, compare runs, simulate a policy change, read readiness.
 
-Exit status: 0 ok, 1 a threshold failed (``--fail-under``, ``--fail-on-regression``),
-2 bad input (a suite, policy or report file that does not validate).
+Exit status: 0 ok, 1 a check failed (``eval run``: a case failed or, with ``--fail-under``,
+the pass rate is below it; ``--fail-on-regression``), 2 bad input (a suite, policy or
+report file that does not validate).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from govcx.cli._common import JsonOpt, PackOpt, console, err_console, handle_errors, print_json
@@ -77,7 +77,8 @@ def run(suites: SuitesArg = None, pack: PackOpt = None,
             "--json", help="Write the JSON report here (read by `govcx eval compare`).")]
         = None,
         fail_under: Annotated[str | None, typer.Option(
-            "--fail-under", help="Exit 1 if the pass rate is below this (0.95, 95 or 95%).")]
+            "--fail-under", help="Exit 1 if the pass rate is below this (0.95, 95 or 95%); "
+            "without it, exit 1 if any case fails.")]
         = None,
         workers: WorkersOpt = None,
         tag: Annotated[list[str] | None, typer.Option(
@@ -85,10 +86,19 @@ def run(suites: SuitesArg = None, pack: PackOpt = None,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary.")]
         = False) -> None:
     """Run eval suites: each case on fresh state, in parallel; print the results."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     from govcx.evals.html import render_html
     from govcx.evals.runner import default_workers, run_suites
 
     threshold = parse_rate(fail_under) if fail_under is not None else None
+
     loaded = _suites(suites, pack)
     n_workers = workers or default_workers()
     progress = Progress(TextColumn("[bold]eval[/bold]"), BarColumn(), MofNCompleteColumn(),
@@ -120,9 +130,17 @@ def run(suites: SuitesArg = None, pack: PackOpt = None,
         _write(report, render_html(data))
         console.print(f"[dim]HTML report: {report}[/dim]")
     rate = result.summary["pass_rate"] or 0.0
-    if threshold is not None and rate < threshold:
-        err_console.print(f"[red]pass rate {_pct(rate)} is below --fail-under "
-                          f"{_pct(threshold)}[/red]")
+    if threshold is not None:
+        if rate < threshold:
+            err_console.print(f"[red]pass rate {_pct(rate)} is below --fail-under "
+                              f"{_pct(threshold)}[/red]")
+            raise typer.Exit(1)
+        return
+    failed = result.summary["cases"] - result.summary["passed"]
+    if failed:
+        err_console.print(f"[red]{failed} of {result.summary['cases']} case(s) failed[/red] "
+                          f"(pass rate {_pct(rate)}); to accept a lower pass rate, pass "
+                          "--fail-under, e.g. --fail-under 0.95", highlight=False)
         raise typer.Exit(1)
 
 
@@ -265,6 +283,14 @@ def simulate(policy: Annotated[Path, typer.Option(
                  "conversations.")] = None,
              workers: WorkersOpt = None, json_out: JsonOpt = False) -> None:
     """Replay suites and recorded conversations under a new policy; list what changes."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     from govcx.cli._common import load
     from govcx.evals.runner import default_workers
     from govcx.evals.simulate import (

@@ -14,9 +14,6 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-import yaml
-from pydantic import ValidationError
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from govcx.cli._common import JsonOpt, PackOpt, console, err_console, handle_errors, print_json
@@ -64,6 +61,9 @@ def resolve_pack(pack: Path | None) -> tuple[Path | None, Any]:
     if not root.is_dir():
         raise ConfigError(str(root), "pack folder not found (a pack is a folder with "
                           "govcx.yaml)")
+    import yaml
+    from pydantic import ValidationError
+
     config_path = root / "govcx.yaml"
     data: Any = {}
     if config_path.is_file():
@@ -124,6 +124,14 @@ def ingest(
     if json_out:
         report = kb.ingest(root, retire_missing=not keep_missing)
     else:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
         with Progress(TextColumn("[bold]ingest[/bold]"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), TextColumn("{task.description}"),
                       console=err_console, transient=True) as bar:

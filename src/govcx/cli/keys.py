@@ -9,48 +9,31 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from govcx.cli._common import JsonOpt, PackOpt, console, handle_errors, load, print_json
+from govcx.cli._common import JsonOpt, PackOpt, console, handle_errors, print_json
+
+if TYPE_CHECKING:
+    from govcx.cli._stores import Stores
 
 keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.",
                        no_args_is_help=True)
 
 
-def _audit(store: Any, kind: str, actor: str, data: dict[str, Any]) -> None:
+def _audit(stores: Stores, kind: str, actor: str, data: dict[str, Any]) -> None:
     """Record a key's creation or revocation in the audit chain (never the key)."""
-    from govcx.governance.audit import AuditLog, audit_key
-    from govcx.settings import Settings
-
-    settings = Settings()
-    log = AuditLog(store.db, key=audit_key(settings, settings.state_dir(), store.db.backend))
-    log.append(kind=kind, actor=actor, data=data)
+    stores.audit.append(kind=kind, actor=actor, data=data)
 
 
-def _open(pack: Any) -> tuple[Any, Any]:
-    """The pack and a KeyStore on its database (schema prepared as at start-up)."""
-    from govcx.governance.audit import audit_key
-    from govcx.governance.keys import KeyStore
-    from govcx.settings import Settings
-    from govcx.store import migrate
-    from govcx.store.db import Database, resolve_url
+def _open(pack: Path | None, *, load: bool = False) -> Stores:
+    """The stores of the pack's database (schema prepared as at start-up). A fresh
+    database is created here as at start-up: its audit chain is sealed with the audit key
+    (ConfigError, exit 2, on PostgreSQL outside dev mode without one)."""
+    from govcx.cli._stores import open_stores
 
-    settings = Settings()
-    the_pack = load(pack)
-    url = resolve_url(settings.database_url or the_pack.config.storage.url,
-                      settings.state_dir())
-    db = Database(url)
-    # A fresh database is created here as at start-up: its audit chain is sealed with the
-    # audit key (ConfigError, exit 2, on PostgreSQL outside dev mode without one).
-    try:
-        migrate.prepare(db, auto_upgrade=settings.auto_migrate, audit_key=audit_key(
-            settings, settings.state_dir(), db.backend))
-    except BaseException:
-        db.dispose()
-        raise
-    return the_pack, KeyStore(db)
+    return open_stores(pack, data_key=False, load=load)
 
 
 def _when(ts: float | None) -> str:
@@ -74,16 +57,16 @@ def create(principal: Annotated[str, typer.Argument(help="A principal of the pac
 
     if out is not None and out.expanduser().exists():
         raise GovcxError(f"{out} already exists; choose a new file for the key (--out)")
-    the_pack, store = _open(pack)
-    who = the_pack.principal(principal)  # canonical match; exit 2 naming the principals
-    try:
-        creator = getpass.getuser()
-    except (KeyError, OSError):
-        creator = None
-    by = f"cli:{creator}" if creator else "cli"
-    issued = store.create(who.name, created_by=by)
-    _audit(store, "key.created", by, {"key_id": issued.key_id, "principal": issued.principal})
-    store.db.dispose()
+    with _open(pack, load=True) as stores:
+        who = stores.pack.principal(principal)  # canonical match; exit 2 naming principals
+        try:
+            creator = getpass.getuser()
+        except (KeyError, OSError):
+            creator = None
+        by = f"cli:{creator}" if creator else "cli"
+        issued = stores.keys.create(who.name, created_by=by)
+        _audit(stores, "key.created", by,
+               {"key_id": issued.key_id, "principal": issued.principal})
     if out is not None:
         path = out.expanduser()
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -113,9 +96,8 @@ def create(principal: Annotated[str, typer.Argument(help="A principal of the pac
 @handle_errors
 def list_keys(pack: PackOpt = None, json_out: JsonOpt = False) -> None:
     """List keys, revoked ones too (id, principal, created, revoked); never the keys."""
-    _, store = _open(pack)
-    records = store.list()
-    store.db.dispose()
+    with _open(pack) as stores:
+        records = stores.keys.list()
     if json_out:
         print_json([r.as_dict() for r in records])
         return
@@ -138,15 +120,14 @@ def revoke(key_id: Annotated[str, typer.Argument(help="The key id (`govcx keys l
     """Revoke a key: it stops working at once, in the API and the CLI."""
     import getpass
 
-    _, store = _open(pack)
-    try:
-        revoker: str | None = f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        revoker = "cli"
-    record = store.revoke(key_id, revoked_by=revoker)
-    _audit(store, "key.revoked", revoker or "cli",
-           {"key_id": record.key_id, "principal": record.principal})
-    store.db.dispose()
+    with _open(pack) as stores:
+        try:
+            revoker: str | None = f"cli:{getpass.getuser()}"
+        except (KeyError, OSError):
+            revoker = "cli"
+        record = stores.keys.revoke(key_id, revoked_by=revoker)
+        _audit(stores, "key.revoked", revoker or "cli",
+               {"key_id": record.key_id, "principal": record.principal})
     if json_out:
         print_json(record.as_dict())
         return

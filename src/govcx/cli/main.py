@@ -19,6 +19,8 @@ from govcx.cli._common import (
     JsonOpt,
     KeyFileOpt,
     PackOpt,
+    check_utf8,
+    configure_logging,
     console,
     decider,
     err_console,
@@ -28,6 +30,7 @@ from govcx.cli._common import (
     parse_json_arg,
     print_json,
 )
+from govcx.cli._stores import conversation_view, expiry_due, open_stores
 from govcx.errors import GovcxError
 
 CLI_OWNER = "cli"
@@ -37,7 +40,16 @@ app = typer.Typer(help="govcx: a governed agent runtime for customer support.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 approvals_app = typer.Typer(help="Work the approval queue.", no_args_is_help=True)
 policy_app = typer.Typer(help="Check and compare policy files.", no_args_is_help=True)
-conversations_app = typer.Typer(help="Read conversations.", no_args_is_help=True)
+conversations_app = typer.Typer(help="List and read conversations.", no_args_is_help=True)
+
+
+@app.callback()
+def _root(verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", help="Show library logging (alembic, chromadb, presidio, httpx, "
+        "...) on stderr; without it only their errors are shown.")] = False) -> None:
+    configure_logging(verbose)
+
+
 app.add_typer(approvals_app, name="approvals")
 app.add_typer(policy_app, name="policy")
 app.add_typer(conversations_app, name="conversations")
@@ -120,6 +132,7 @@ def chat(customer: Annotated[str | None, typer.Option(help="Customer id, e.g. C-
         if not line:
             continue
         try:
+            check_utf8(line, "the line")
             if line in ("/quit", "/exit"):
                 return
             if line == "/help":
@@ -214,9 +227,15 @@ def approvals_list(status: Annotated[str, typer.Option(
     valid = ("pending", "approved", "rejected", "expired", "all")
     if status not in valid:
         raise GovcxError(f"--status {status!r} is not valid; use one of {', '.join(valid)}")
-    agent = open_agent(pack)
-    agent.expire_overdue()
-    items = agent.approvals.list(status=None if status == "all" else status)
+    with open_stores(pack, load=True) as stores:
+        if expiry_due(stores):
+            # Expiry resumes conversations through the graph: only the Agent can do that.
+            stores.close()
+            agent = open_agent(pack)
+            agent.expire_overdue()
+            items = agent.approvals.list(status=None if status == "all" else status)
+        else:
+            items = stores.approvals.list(status=None if status == "all" else status)
     if json_out:
         print_json([a.model_dump(mode="json") for a in items])
         return
@@ -230,8 +249,8 @@ def approvals_list(status: Annotated[str, typer.Option(
 @handle_errors
 def approvals_show(approval_id: str, pack: PackOpt = None, json_out: JsonOpt = False) -> None:
     """Show one approval request in full."""
-    agent = open_agent(pack)
-    request = agent.approvals.get(approval_id)
+    with open_stores(pack) as stores:
+        request = stores.approvals.get(approval_id)
     if json_out:
         print_json(request.model_dump(mode="json"))
         return
@@ -293,13 +312,44 @@ def approvals_edit(approval_id: str,
 
 
 # -- conversations ------------------------------------------------------------------------
+@conversations_app.command("list")
+@handle_errors
+def conversations_list(
+        limit: Annotated[int, typer.Option(min=1, max=10_000,
+                                           help="At most this many, newest first.")] = 20,
+        status: Annotated[str, typer.Option(
+            help="idle|running|pending_approval|all")] = "all",
+        owner: Annotated[str | None, typer.Option(
+            help="Only conversations of this owner (cli, local, or an API channel).")]
+        = None,
+        pack: PackOpt = None, json_out: JsonOpt = False) -> None:
+    """List conversations, the most recently updated first: owner, customer, status (of
+    the last turn, or running / pending_approval), turns and last update."""
+    valid = ("idle", "running", "pending_approval", "all")
+    if status not in valid:
+        raise GovcxError(f"--status {status!r} is not valid; use one of {', '.join(valid)}")
+    with open_stores(pack) as stores:
+        rows = stores.conversations.recent(limit=limit,
+                                           status=None if status == "all" else status,
+                                           owner=owner)
+    if json_out:
+        print_json(rows)
+        return
+    if not rows:
+        console.print("no conversations" + (f" with status {status}" if status != "all" else "")
+                      + (f" of owner {owner}" if owner else ""), highlight=False,
+                      markup=False)
+        return
+    render.conversations_table(rows)
+
+
 @conversations_app.command("show")
 @handle_errors
 def conversations_show(conversation_id: str, pack: PackOpt = None,
                        json_out: JsonOpt = False) -> None:
     """Transcript, status, turns and pending approvals of a conversation."""
-    agent = open_agent(pack)
-    data = agent.conversation(conversation_id)
+    with open_stores(pack) as stores:
+        data = conversation_view(stores, conversation_id)
     if json_out:
         print_json(data)
         return

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from rich import box
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
@@ -42,16 +44,54 @@ def _args(args: dict[str, Any] | None) -> str:
 
 
 def approvals_table(items: list[Any]) -> None:
-    table = Table(title="Approvals", show_lines=False)
-    table.add_column("approval", no_wrap=True)
-    for col in ("status", "tier", "action", "conversation", "age", "approvals"):
-        table.add_column(col, overflow="fold")
+    """Two lines per request, readable at 80 columns: what to copy (the id) and what to
+    decide on (the action and its arguments); arguments too long for the terminal end in
+    "…" (``approvals show ID`` or ``--json`` has them in full)."""
+    table = Table(title="Approvals", box=box.SIMPLE_HEAD, pad_edge=False, leading=1,
+                  title_justify="left")
+    # The id is never cut: it is what the next command needs.
+    table.add_column("approval\nconversation", no_wrap=True, overflow="ellipsis",
+                     min_width=max(len(a.approval_id) for a in items))
+    table.add_column("status\ntier", no_wrap=True, min_width=len("pending 0/1"))
+    table.add_column("age", no_wrap=True, justify="right")
+    table.add_column("action\narguments", no_wrap=True, overflow="ellipsis", min_width=12)
     now = time.time()
     for a in items:
-        action = f"{a.tool}({_args(a.args)})" if a.kind == "action" else "reply"
-        age = _age(now - a.requested_at)
-        table.add_row(a.approval_id, a.status, a.tier, action, a.conversation_id, age,
-                      f"{len(a.approvers)}/{a.approvals_needed}")
+        if a.kind == "action":
+            action = f"{escape(a.tool or '')}\n[dim]{escape(_short_args(a.args))}[/dim]"
+        else:
+            action = "reply\n[dim]awaiting review[/dim]"
+        table.add_row(f"{a.approval_id}\n[dim]{escape(a.conversation_id)}[/dim]",
+                      f"{a.status} {len(a.approvers)}/{a.approvals_needed}\n"
+                      f"[dim]tier {escape(a.tier)}[/dim]",
+                      _age(now - a.requested_at), action)
+    console.print(table)
+
+
+def _short_args(args: dict[str, Any] | None) -> str:
+    """``order_id=A-1002, amount=80.0``: values without quotes, for a one-line summary."""
+    return ", ".join(f"{k}={v}" for k, v in (args or {}).items()) or "(no arguments)"
+
+
+def conversations_table(rows: list[dict[str, Any]]) -> None:
+    """One line per conversation; ids too long for the terminal end in "…" (``--json``
+    has them in full)."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("conversation", no_wrap=True, overflow="ellipsis", min_width=12)
+    table.add_column("owner", no_wrap=True, overflow="ellipsis", max_width=12)
+    table.add_column("customer", no_wrap=True, overflow="ellipsis", max_width=12)
+    table.add_column("status", no_wrap=True)
+    table.add_column("turns", justify="right", no_wrap=True)
+    table.add_column("updated", justify="right", no_wrap=True)
+    now = time.time()
+    for row in rows:
+        status = row["status"] if row["status"] != "idle" else (
+            row.get("last_turn_status") or "idle")
+        style = _STATUS_STYLE.get(status)
+        table.add_row(escape(row["conversation_id"]), escape(row.get("owner") or "-"),
+                      escape(row.get("customer_id") or "-"),
+                      f"[{style}]{status}[/{style}]" if style else escape(status),
+                      str(row["turn_count"]), f"{_age(now - row['updated_at'])} ago")
     console.print(table)
 
 

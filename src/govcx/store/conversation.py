@@ -140,6 +140,20 @@ class ConversationStore:
             tx.execute(update(conversations).where(
                 conversations.c.conversation_id == conversation_id).values(**values))
 
+    def recent(self, *, limit: int = 50, status: str | None = None,
+               owner: str | None = None) -> list[dict[str, Any]]:
+        """Conversations, the most recently updated first: each row of the conversations
+        table (id, customer, owner, status, last turn's status, turn count, times)."""
+        query = select(conversations).order_by(conversations.c.updated_at.desc(),
+                                               conversations.c.conversation_id)
+        if status is not None:
+            query = query.where(conversations.c.status == status)
+        if owner is not None:
+            query = query.where(conversations.c.owner == owner)
+        with self.db.read() as conn:
+            rows = conn.execute(query.limit(limit)).all()
+        return [dict(r._mapping) for r in rows]
+
     def with_status(self, status: str) -> list[str]:
         with self.db.read() as conn:
             rows = conn.execute(select(conversations.c.conversation_id).where(

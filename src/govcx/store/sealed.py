@@ -21,12 +21,13 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from langgraph.checkpoint.serde.encrypted import EncryptedSerializer
 
 from govcx.errors import CheckpointUnreadable, ConfigError
 from govcx.store.keyfile import secret_key
 
 if TYPE_CHECKING:
+    from langgraph.checkpoint.serde.encrypted import EncryptedSerializer
+
     from govcx.settings import Settings
 
 CIPHER_NAME = "aesgcm"
@@ -63,6 +64,9 @@ class AesGcmCipher:
 
 def checkpoint_serde(key: bytes) -> EncryptedSerializer:
     """The serializer for SqliteSaver/PostgresSaver ``serde=``: JSON+ then AES-GCM."""
+    # Imported here: reading a data key (``govcx audit verify``) needs no LangGraph.
+    from langgraph.checkpoint.serde.encrypted import EncryptedSerializer
+
     return EncryptedSerializer(AesGcmCipher(key))
 
 
