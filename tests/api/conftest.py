@@ -86,8 +86,8 @@ def pending_refund(client: TestClient, channel: str = "web", text: str = REFUND_
     """Start a conversation and post a message that needs approval; returns the Turn."""
     cid = client.post("/v1/conversations", json={"customer_id": customer},
                       headers=auth(channel)).json()["conversation_id"]
-    turn = client.post(f"/v1/conversations/{cid}/messages", json={"text": text},
-                       headers=auth(channel)).json()
+    turn: dict[str, Any] = client.post(f"/v1/conversations/{cid}/messages",
+                                       json={"text": text}, headers=auth(channel)).json()
     assert turn["status"] == "pending_approval", turn
     return turn
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from govcx.agent.agent import Agent
@@ -18,6 +19,12 @@ def _value(metrics: str, prefix: str) -> float:
         if line.startswith(prefix):
             return float(line.rsplit(" ", 1)[1])
     raise AssertionError(f"{prefix} not in metrics")
+
+
+def _interval(span: ReadableSpan) -> tuple[int, int]:
+    """A finished span's start and end (ns)."""
+    assert span.start_time is not None and span.end_time is not None, span.name
+    return span.start_time, span.end_time
 
 
 def test_metrics_count_turns_nodes_and_approvals(client: TestClient, clock: Clock) -> None:
@@ -80,16 +87,16 @@ def test_spans_per_node_when_tracing_is_on(make_app: Callable[..., FastAPI]) -> 
     spans = exporter.get_finished_spans()
     names = [s.name for s in spans]
     assert names.count("govcx.message") == 1 and names.count("govcx.decision") == 1
-    message = next(s for s in spans if s.name == "govcx.message"
+    message = next(s for s in spans if s.name == "govcx.message" and s.attributes is not None
                    and s.attributes["govcx.status"] == "pending_approval")
     children = [s for s in spans if s.parent is not None
                 and s.parent.span_id == message.context.span_id]
     assert [s.name for s in children][:3] == ["govcx.node.guard_input", "govcx.node.classify",
                                               "govcx.node.retrieve"]
     gate = next(s for s in children if s.name == "govcx.node.policy_gate")
-    assert gate.attributes["govcx.route"] == "await_approval"
-    assert all(message.start_time <= s.start_time <= s.end_time <= message.end_time
-               for s in children)
+    assert gate.attributes is not None and gate.attributes["govcx.route"] == "await_approval"
+    start, end = _interval(message)
+    assert all(start <= s_start <= s_end <= end for s_start, s_end in map(_interval, children))
     decision = next(s for s in spans if s.name == "govcx.decision")
     assert any(s.name == "govcx.node.execute" and s.parent.span_id == decision.context.span_id
                for s in spans if s.parent is not None)

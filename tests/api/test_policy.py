@@ -16,17 +16,17 @@ YAML = {"Content-Type": "application/yaml"}
 
 
 def _policy(**changes: object) -> dict[str, object]:
-    data = yaml.safe_load((SHOP / "policy.yaml").read_text())
+    data: dict[str, object] = yaml.safe_load((SHOP / "policy.yaml").read_text())
     data.update(changes)
     return data
 
 
-def test_get_policy(client: TestClient) -> None:
+def test_get_policy(app: FastAPI, client: TestClient) -> None:
     body = client.get("/v1/policy", headers=auth("web")).json()
     assert body["version"] == "t1"
     assert body["policy"]["tools"]["issue_refund"]["approval_if"] == "amount > 50"
     assert body["activated_by"] == "system"  # the pack's file, at start-up
-    assert body["digest"] == client.app.state.runtime.agent.pack.policy.digest
+    assert body["digest"] == app.state.runtime.agent.pack.policy.digest
 
 
 def test_put_yaml_activates_and_is_audited(client: TestClient, api_agent: Agent) -> None:

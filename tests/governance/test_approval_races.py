@@ -23,7 +23,13 @@ import pytest
 from sqlalchemy import event
 
 from govcx.errors import ApprovalStale, DuplicateApprover, NotAuthorized, NotFound
-from govcx.governance.approval import ApprovalRequest, ApprovalStore, Decision, action_token
+from govcx.governance.approval import (
+    ApprovalRequest,
+    ApprovalStore,
+    Decision,
+    DecisionKind,
+    action_token,
+)
 from govcx.governance.policy import Policy, policy_from_text
 from govcx.governance.principal import Principal
 from govcx.store.db import Database, resolve_url
@@ -191,7 +197,7 @@ def _race_threads(store: ApprovalStore, calls: list[Any]) -> list[Any]:
 
 @pytest.mark.parametrize("second", ["approve", "reject"])
 def test_two_threads_decide_at_once_exactly_one_wins(store: ApprovalStore,
-                                                     second: str) -> None:
+                                                     second: DecisionKind) -> None:
     for round_ in range(10):
         aid = f"apr_{round_}"
         store.create(_request(aid))

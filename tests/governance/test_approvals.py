@@ -41,6 +41,7 @@ def test_approve_executes_once_and_resumes(agent: Agent) -> None:
     turn = agent.decide(aid, principal="sup", decision="approve")
     assert turn.status == "answered"
     assert [(a.tool, a.status) for a in turn.actions] == [("issue_refund", "executed")]
+    assert turn.reply is not None
     assert "refunded $80.00" in turn.reply.text
     with pytest.raises(ApprovalStale, match="already approved"):
         agent.decide(aid, principal="boss", decision="approve")
@@ -54,6 +55,7 @@ def test_reject_tells_customer_and_runs_nothing(agent: Agent) -> None:
     turn = agent.decide(aid, principal="sup", decision="reject", comment="duplicate claim")
     assert turn.status == "answered"
     assert turn.actions[0].status == "rejected"
+    assert turn.reply is not None
     assert "could not approve" in turn.reply.text
     assert "duplicate claim" not in turn.reply.text
     assert shop_effects(agent) == []
@@ -90,6 +92,7 @@ def test_four_eyes_needs_two_distinct_managers(agent: Agent) -> None:
     turn = agent.respond("c4", "close my account", customer_id="C-1")
     assert turn.status == "pending_approval"
     aid = turn.approval_id
+    assert aid is not None, turn
     request = agent.approvals.get(aid)
     assert request.tier == "critical" and request.approvals_needed == 2
     with pytest.raises(NotAuthorized, match="tier 'critical' needs one of the roles manager"):
@@ -109,6 +112,7 @@ def test_expiry_applies_on_expiry_escalate(agent: Agent, clock: Clock) -> None:
     clock.now += 3601
     turns = agent.expire_overdue()
     assert len(turns) == 1 and turns[0].status == "escalated"
+    assert turns[0].escalation is not None
     assert turns[0].escalation.reason == "approval expired"
     assert agent.approvals.get(aid).status == "expired"
     with pytest.raises(ApprovalStale, match="already expired"):

@@ -45,6 +45,7 @@ pytestmark = pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indire
 
 def _run(agent: Agent) -> None:
     turn = agent.respond("a1", "please refund $80 for order A-1002", customer_id="C-1")
+    assert turn.approval_id is not None, turn
     agent.decide(turn.approval_id, principal="sup", decision="approve")
     agent.respond("a2", "where is my order A-1001", customer_id="C-1")
 
@@ -306,11 +307,12 @@ def _legacy_database(tmp_path: Path, database_url: str | None, events: int) -> D
     prev = GENESIS
     with db.engine.begin() as conn:
         for seq in range(1, events + 1):
-            row = {"seq": seq, "event_id": uuid.uuid4().hex, "ts": 1_700_000_000.0 + seq,
+            event_id, ts, body = uuid.uuid4().hex, 1_700_000_000.0 + seq, dumps({"n": seq})
+            row = {"seq": seq, "event_id": event_id, "ts": ts,
                    "conversation_id": "old", "turn_id": None, "actor": "agent",
-                   "kind": "respond", "policy_version": "t0", "body": dumps({"n": seq})}
-            digest = _legacy_digest(prev, seq, row["event_id"], row["ts"], "old", None,
-                                    "agent", "respond", "t0", row["body"])
+                   "kind": "respond", "policy_version": "t0", "body": body}
+            digest = _legacy_digest(prev, seq, event_id, ts, "old", None,
+                                    "agent", "respond", "t0", body)
             conn.execute(text("INSERT INTO audit_events (seq, event_id, ts, conversation_id, "
                               "turn_id, actor, kind, policy_version, body, prev_hash, hash) "
                               "VALUES (:seq, :event_id, :ts, :conversation_id, :turn_id, "
@@ -416,7 +418,7 @@ def test_key_resolution(tmp_path: Path, backend: str, monkeypatch: pytest.Monkey
     made = state / "audit.key"
     assert stat.S_IMODE(made.stat().st_mode) == 0o600 and len(key) == 32
     assert audit_key(Settings(), state, "sqlite") == key  # the same file next time
-    env = audit_key(Settings(audit_key="11" * 32), state, backend)  # type: ignore[arg-type]
+    env = audit_key(Settings(audit_key="11" * 32), state, backend)
     assert env == bytes.fromhex("11" * 32)
     other = tmp_path / "elsewhere.key"
     other.write_text("22" * 32)
@@ -424,7 +426,7 @@ def test_key_resolution(tmp_path: Path, backend: str, monkeypatch: pytest.Monkey
     with pytest.raises(ConfigError, match="does not exist"):
         audit_key(Settings(audit_key_file=tmp_path / "missing"), state, backend)
     with pytest.raises(ConfigError, match="at least 16"):
-        audit_key(Settings(audit_key="short"), state, backend)  # type: ignore[arg-type]
+        audit_key(Settings(audit_key="short"), state, backend)
 
 
 def test_postgresql_outside_dev_mode_refuses_to_start_without_a_key(

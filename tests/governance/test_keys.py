@@ -22,7 +22,7 @@ def _all_stored_text(agent: Agent) -> str:
     """Every value of every table of the database, as text."""
     meta = MetaData()
     meta.reflect(agent.db.engine)
-    parts = []
+    parts: list[str] = []
     with agent.db.read() as conn:
         for table in meta.sorted_tables:
             for row in conn.execute(select(table)).all():

@@ -112,7 +112,7 @@ def test_amounts_that_are_not_plain_dollars_never_run(make_agent: Callable[..., 
     turn = agent.respond("money", text, customer_id="C-1001")
     assert turn.status == "answered" and not turn.actions
     assert turn.decision is not None and turn.decision.rules == ["slot.invalid"]
-    assert "amount again" in turn.reply.text
+    assert turn.reply is not None and "amount again" in turn.reply.text
     # The answer to the question continues the request, in dollars.
     again = agent.respond("money", "$20", customer_id="C-1001")
     assert _executed(again) == [20.0]
