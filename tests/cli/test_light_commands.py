@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-import govcx
+import govcx as govcx_package
 from tests.conftest import SHOP
 
-SRC = str(Path(govcx.__file__).resolve().parents[1])
+SRC = str(Path(govcx_package.__file__).resolve().parents[1])
 HEAVY = ("govcx.agent.agent", "govcx.graphs.graph", "govcx.engines.classifier",
          "govcx.engines.embedded", "govcx.knowledge.retriever", "langgraph.graph",
          "presidio_analyzer", "spacy", "chromadb", "sklearn", "guardrails")
