@@ -94,7 +94,8 @@ def _pack(tmp_path: Path, *, kill_after_effect: bool, dedupe: bool) -> Path:
     if not dedupe:
         tools = tools.replace('''    for seen in effects(data_dir):
         if seen["key"] == key:
-            return seen["result"]
+            result: dict[str, Any] = seen["result"]
+            return result
 ''', "")
         assert "for seen in effects" not in tools
     (pack / "tools.py").write_text(tools)
