@@ -35,7 +35,7 @@ from govcx.governance.audit import AuditLog, audit_key
 from govcx.governance.policy import Policy
 from govcx.governance.policy_store import PolicyStore
 from govcx.governance.principal import SYSTEM, Principal
-from govcx.graphs.checkpoints import PrunableSqliteSaver, keep_latest
+from govcx.graphs.checkpoints import PrunableSqliteSaver, continue_renamed, keep_latest
 from govcx.graphs.context import Services
 from govcx.graphs.graph import build_graph
 from govcx.graphs.outcome import at_rest, turn_of
@@ -574,6 +574,7 @@ class Agent:
         ``started`` is called again with the same idempotency key), and its Turn and
         transcript lines are completed."""
         config = self._config(conversation_id)
+        continue_renamed(self.graph, config)  # a checkpoint of a version before the names
         snapshot = self.graph.get_state(config)
         interrupted = any(task.interrupts for task in snapshot.tasks)
         if interrupted:

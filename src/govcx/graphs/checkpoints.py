@@ -47,3 +47,23 @@ class PrunableSqliteSaver(SqliteSaver):
 def keep_latest(saver: BaseCheckpointSaver[Any], thread_id: str) -> None:
     """Delete the conversation's checkpoints older than its latest (see the module)."""
     saver.prune([thread_id], strategy="keep_latest")
+
+
+RENAMED = {"guard_output": "execute", "respond": "check_reply"}
+"""Nodes renamed since checkpoints were written (``guard_output`` is ``check_reply``,
+``respond`` is ``finish_turn``), each with a node whose edge leads to the new name."""
+
+
+def continue_renamed(graph: Any, config: Any) -> bool:
+    """A run a crash stopped just before a node that has since been renamed: point its
+    checkpoint at the new name (as if the node before it had just finished), so that
+    recovery finishes it. Returns whether it did."""
+    saved = graph.checkpointer.get_tuple(config) if graph.checkpointer else None
+    if saved is None:
+        return False
+    updated = saved.checkpoint.get("updated_channels") or ()
+    for old, before in RENAMED.items():
+        if f"branch:to:{old}" in updated:
+            graph.update_state(config, {}, as_node=before)
+            return True
+    return False
