@@ -44,9 +44,10 @@ _PER_TURN_RESET: dict[str, Any] = {
     "plan": None, "draft": None, "decision": None, "approval_id": None, "approval": None,
     "actions": [], "reply": None, "status": "running", "escalation": None,
 }
-_USED_UP: dict[str, Any] = {"classification": None, "chunks": [], "plan": None, "draft": None}
+_USED_UP: dict[str, Any] = {"chunks": [], "plan": None, "draft": None}
 """Parts no later step reads once the turn is finished (the Turn is built without them
-and the next turn resets them): out of the checkpoint that outlives the run."""
+and the next turn resets them): out of the checkpoint that outlives the run. (What
+classify found stays: a few fields, the record of an engine error.)"""
 
 
 def _event(rt: Runtime[Services], state: TurnState, kind: str, data: dict[str, Any],
