@@ -25,7 +25,6 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
 
 from govcx.engines.engine import Engine
@@ -36,11 +35,11 @@ from govcx.governance.audit import AuditLog, audit_key
 from govcx.governance.policy import Policy
 from govcx.governance.policy_store import PolicyStore
 from govcx.governance.principal import SYSTEM, Principal
-from govcx.graphs import replies
+from govcx.graphs.checkpoints import PrunableSqliteSaver, continue_renamed, keep_latest
 from govcx.graphs.context import Services
 from govcx.graphs.graph import build_graph
+from govcx.graphs.outcome import at_rest, turn_of
 from govcx.guardrails.guard import Guard
-from govcx.guardrails.pii import redact_values
 from govcx.knowledge.retriever import Retriever
 from govcx.pack import Pack, load_pack
 from govcx.paths import private_dir, private_file, tighten_tree
@@ -52,7 +51,7 @@ from govcx.store.locks import ConversationLocks, ProcessLocks
 from govcx.store.postgres import AdvisoryLocks
 from govcx.store.sealed import checkpoint_serde, data_key, sqlite_secure
 from govcx.tools.executor import Executor
-from govcx.turn import Action, Escalation, Reply, Turn, TurnDecision
+from govcx.turn import Turn
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 8000
@@ -91,7 +90,7 @@ def open_checkpointer(url: str, state_dir: Path,
     sqlite_secure(conn)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
-    sqlite_saver = SqliteSaver(conn, serde=serde)
+    sqlite_saver = PrunableSqliteSaver(conn, serde=serde)
     sqlite_saver.setup()
     return sqlite_saver
 
@@ -161,6 +160,7 @@ class Agent:
         self.guard = guard
         self.checkpointer = open_checkpointer(url, state_dir, key)
         self.graph = build_graph(self.checkpointer)
+        self._unsaved = build_graph()
         self.locks: ProcessLocks = (
             AdvisoryLocks(self.db) if self.db.backend == "postgresql"
             else ConversationLocks(state_dir / "locks"))
@@ -341,7 +341,13 @@ class Agent:
                                                  owner=owner)
             customer = conv.get("customer_id") or customer_id
             if conv["status"] == "pending_approval":
-                return self._while_pending(conversation_id, turn_id, text)
+                # The conversation's checkpoint holds the run waiting for the approval:
+                # this message runs on the graph without a checkpointer (still_waiting).
+                out = self._unsaved.invoke({"conversation_id": conversation_id,
+                                            "customer_id": customer, "turn_id": turn_id,
+                                            "text": text, "waiting_for_approval": True},
+                                           context=self.services)
+                return turn_of(out, interrupted=False, approvals=self.approvals)
             try:
                 out = self.graph.invoke({"conversation_id": conversation_id,
                                          "customer_id": customer, "turn_id": turn_id,
@@ -373,30 +379,10 @@ class Agent:
         except Exception:  # the run's own error is the one to report
             log.exception("could not mark the failed turn of %s", conversation_id)
 
-    def _while_pending(self, conversation_id: str, turn_id: str, text: str) -> Turn:
-        redacted = self.guard.redact(text)
-        pending = self.approvals.list(status="pending", conversation_id=conversation_id)
-        turn = Turn(turn_id=turn_id, conversation_id=conversation_id, status="pending_approval",
-                    reply=Reply(text=replies.BUSY_WITH_APPROVAL),
-                    approval_id=pending[0].approval_id if pending else None)
-        with self.db.begin() as conn:
-            self.conversations.add_message(conversation_id, turn_id, "customer", redacted,
-                                           conn=conn)
-            self.conversations.add_message(conversation_id, turn_id, "assistant",
-                                           replies.BUSY_WITH_APPROVAL, conn=conn)
-            self.audit.append_many([{
-                "kind": "message.while_pending", "actor": "customer",
-                "conversation_id": conversation_id, "turn_id": turn_id,
-                "policy_version": self._policy.version, "data": {"text": redacted}}],
-                conn=conn)
-            self.conversations.save_turn(self.at_rest(turn), conn=conn)
-        return turn
-
     def at_rest(self, turn: Turn) -> Turn:
         """The Turn as stored: the reply may repeat the customer's own details back to
         them, which the caller gets and the turns table does not."""
-        return Turn.model_validate(redact_values(turn.model_dump(mode="json"),
-                                                 self.guard.redact))
+        return at_rest(turn, self.guard.redact)
 
     def _finish(self, conversation_id: str, out: dict[str, Any] | None = None) -> Turn:
         """Build the Turn from the run's output (or, without one, the checkpointed state),
@@ -408,7 +394,7 @@ class Agent:
         else:
             values = dict(out)
             interrupted = bool(values.pop("__interrupt__", None))
-        turn = self._turn(values, interrupted)
+        turn = turn_of(values, interrupted=interrupted, approvals=self.approvals)
         with self.db.begin() as conn:
             if interrupted and turn.reply is not None:
                 # The holding notice the customer sees belongs in the transcript too, as a
@@ -421,39 +407,10 @@ class Agent:
                                           "pending_approval" if interrupted else "idle",
                                           last_turn_status=turn.status, count_turn=True,
                                           conn=conn)
+        # The run has ended or stopped at an approval: only its latest checkpoint is read
+        # again (govcx.graphs.checkpoints).
+        keep_latest(self.checkpointer, conversation_id)
         return turn
-
-    def _turn(self, values: dict[str, Any], interrupted: bool) -> Turn:
-        decision = values.get("decision") or {}
-        turn_decision = TurnDecision(route=decision["route"], rules=decision.get("rules", []),
-                                     policy_version=decision["policy_version"],
-                                     policy_digest=decision.get("policy_digest") or "",
-                                     reason=decision.get("reason", "")) if decision else None
-        findings = [{"type": f["type"], "source": f["source"], "action": f["action"]}
-                    for f in values.get("findings") or []]
-        common: dict[str, Any] = {
-            "turn_id": values["turn_id"], "conversation_id": values["conversation_id"],
-            "intent": values.get("intent"), "confidence": round(float(
-                values.get("confidence") or 0.0), 4),
-            "decision": turn_decision, "findings": findings,
-            "approval_id": values.get("approval_id")}
-        if interrupted:
-            request = self.approvals.get(str(values.get("approval_id")))
-            actions = [Action(tool=request.tool, args=request.args or {}, status="pending")] \
-                if request.kind == "action" and request.tool else []
-            reply = Reply(text=replies.PENDING_ACTION) if request.kind == "action" else None
-            return Turn(status="pending_approval", reply=reply, actions=actions, **common)
-        actions = [Action(**a) for a in values.get("actions") or []]
-        approval = values.get("approval") or {}
-        if approval.get("status") in ("rejected", "expired", "superseded") \
-                and approval.get("tool"):
-            actions = [Action(tool=approval["tool"], args=approval.get("args") or {},
-                              status="rejected")]
-        reply_data = values.get("reply")
-        escalation = values.get("escalation")
-        return Turn(status=values.get("status") or "answered",
-                    reply=Reply(**reply_data) if reply_data else None, actions=actions,
-                    escalation=Escalation(**escalation) if escalation else None, **common)
 
     # -- approvals -------------------------------------------------------------------------
     def principal(self, who: str | Principal) -> Principal:
@@ -611,6 +568,7 @@ class Agent:
         ``started`` is called again with the same idempotency key), and its Turn and
         transcript lines are completed."""
         config = self._config(conversation_id)
+        continue_renamed(self.graph, config)  # a checkpoint of a version before the names
         snapshot = self.graph.get_state(config)
         interrupted = any(task.interrupts for task in snapshot.tasks)
         if interrupted:

@@ -1,12 +1,19 @@
 """The governed turn graph. Orchestration only: every node lives in ``nodes``.
 
 ```
+START ─message→ guard_input
+START ─while_pending→ still_waiting → END     an approval is pending: "still waiting"
 guard_input → classify → retrieve → draft → confidence_check → policy_gate
-policy_gate → execute | await_approval | escalate | guard_output
-await_approval → execute | escalate | guard_output
-execute, escalate → guard_output → respond → END
+guard_input ─stop→ policy_gate                 a guard finding blocks or escalates
+policy_gate → execute | await_approval | escalate | ─answer→ check_reply
+await_approval → execute | escalate | ─answer→ check_reply
+execute, escalate → check_reply → finish_turn → END
 ```
-(guard_input skips straight to policy_gate when a guard finding blocks or escalates.)
+The gate's routes ``respond`` and ``block`` are ``answer``: ``check_reply`` settles the reply
+(a fixed text of the runtime, or the draft through the output guard); ``finish_turn``
+records it. ``still_waiting`` runs on a graph compiled without a checkpointer
+(:func:`build_graph` with none): the conversation's checkpoint holds the run that waits
+for the approval, which a new run on it would replace.
 """
 
 from __future__ import annotations
@@ -21,8 +28,8 @@ from govcx.graphs import nodes
 from govcx.graphs.context import Services
 from govcx.graphs.state import TurnInput, TurnState
 
-NODES = ("guard_input", "classify", "retrieve", "draft", "confidence_check", "policy_gate",
-         "execute", "await_approval", "escalate", "guard_output", "respond")
+NODES = ("still_waiting", "guard_input", "classify", "retrieve", "draft", "confidence_check",
+         "policy_gate", "execute", "await_approval", "escalate", "check_reply", "finish_turn")
 
 
 Graph = CompiledStateGraph[TurnState, Services, TurnInput, TurnState]
@@ -33,21 +40,24 @@ def build_graph(checkpointer: BaseCheckpointSaver[Any] | None = None) -> Graph:
         TurnState, context_schema=Services, input_schema=TurnInput)
     for name in NODES:
         graph.add_node(name, getattr(nodes, name))
-    graph.add_edge(START, "guard_input")
+    graph.add_conditional_edges(START, nodes.route_message,
+                                {"message": "guard_input", "while_pending": "still_waiting"})
+    graph.add_edge("still_waiting", END)
     graph.add_conditional_edges("guard_input", nodes.after_guard_input,
-                                ["classify", "policy_gate"])
+                                {"classify": "classify", "stop": "policy_gate"})
     graph.add_edge("classify", "retrieve")
     graph.add_edge("retrieve", "draft")
     graph.add_edge("draft", "confidence_check")
     graph.add_edge("confidence_check", "policy_gate")
-    graph.add_conditional_edges("policy_gate", nodes.after_gate,
-                                ["execute", "await_approval", "escalate", "guard_output"])
-    graph.add_conditional_edges("await_approval", nodes.after_approval,
-                                ["execute", "escalate", "guard_output"])
-    graph.add_edge("execute", "guard_output")
-    graph.add_edge("escalate", "guard_output")
-    graph.add_edge("guard_output", "respond")
-    graph.add_edge("respond", END)
+    graph.add_conditional_edges("policy_gate", nodes.after_gate, {
+        "execute": "execute", "await_approval": "await_approval", "escalate": "escalate",
+        "answer": "check_reply"})
+    graph.add_conditional_edges("await_approval", nodes.after_approval, {
+        "execute": "execute", "escalate": "escalate", "answer": "check_reply"})
+    graph.add_edge("execute", "check_reply")
+    graph.add_edge("escalate", "check_reply")
+    graph.add_edge("check_reply", "finish_turn")
+    graph.add_edge("finish_turn", END)
     return graph.compile(checkpointer=checkpointer, name="govcx")
 
 

@@ -1,5 +1,8 @@
 """The graph's nodes. Each is small and calls into the area that owns the logic.
 
+Nodes read the typed state (:class:`~govcx.graphs.state.TurnState`) and return updates
+as plain data (``dump``), which is what the checkpoint holds.
+
 Side effects never happen in ``await_approval`` (it calls ``interrupt()``, and a resumed
 node runs again from its first line). Every side effect elsewhere is idempotent per
 turn, so a step replayed after a crash does not repeat it.
@@ -25,30 +28,36 @@ from govcx.governance.policy import Policy
 from govcx.graphs import replies
 from govcx.graphs.context import Services
 from govcx.graphs.corroboration import corroborate
-from govcx.graphs.state import TurnState
+from govcx.graphs.outcome import at_rest, turn_of
+from govcx.graphs.state import TurnState, dump
 from govcx.guardrails.guard import OutputContext, OutputResult, apply_policy
 from govcx.knowledge.retriever import Chunk
 from govcx.tools.executor import Execution, idempotency_key
+from govcx.turn import Reply
 
 _PLACEHOLDER = re.compile(r"<[A-Z][A-Z_]*(?:_\d+)?>")
 MIN_KNOWLEDGE_SUPPORT = 0.3
 """Below this, a knowledge-only answer is not supported and the turn escalates."""
 
 _PER_TURN_RESET: dict[str, Any] = {
-    "findings": [], "intent": None, "confidence": 0.0, "classification": {}, "chunks": [],
-    "plan": {}, "draft": {}, "decision": {}, "approval_id": None, "approval": None,
+    "findings": [], "intent": None, "confidence": 0.0, "classification": None, "chunks": [],
+    "plan": None, "draft": None, "decision": None, "approval_id": None, "approval": None,
     "actions": [], "reply": None, "status": "running", "escalation": None,
 }
+_USED_UP: dict[str, Any] = {"chunks": [], "plan": None, "draft": None}
+"""Parts no later step reads once the turn is finished (the Turn is built without them
+and the next turn resets them): out of the checkpoint that outlives the run. (What
+classify found stays: a few fields, the record of an engine error.)"""
 
 
 def _event(rt: Runtime[Services], state: TurnState, kind: str, data: dict[str, Any],
            *, actor: str = "agent") -> dict[str, Any]:
     """An audit event for this node (buffered in state until the next _flush)."""
     if rt.context.observer is not None:
-        rt.context.observer(kind, {"conversation_id": state.get("conversation_id"),
-                                   "turn_id": state.get("turn_id"), **data})
+        rt.context.observer(kind, {"conversation_id": state.conversation_id,
+                                   "turn_id": state.turn_id, **data})
     return {"kind": kind, "actor": actor, "data": data, "ts": rt.context.clock(),
-            "conversation_id": state.get("conversation_id"), "turn_id": state.get("turn_id"),
+            "conversation_id": state.conversation_id, "turn_id": state.turn_id,
             "policy_version": rt.context.policy.version,
             "policy_digest": rt.context.policy.digest}
 
@@ -64,19 +73,15 @@ def _flush(rt: Runtime[Services], state: TurnState, event: dict[str, Any], *,
     svc = rt.context
     with svc.audit.db.begin() as conn:
         for role, text in messages:
-            svc.conversations.add_message(state["conversation_id"], state["turn_id"],
+            svc.conversations.add_message(state.conversation_id, state.turn_id,
                                           role, text, conn=conn)
-        svc.audit.append_many([*(state.get("audit_buffer") or []), event], conn=conn)
+        svc.audit.append_many([*state.audit_buffer, event], conn=conn)
 
 
 def _ctx(state: TurnState) -> TurnContext:
-    return TurnContext(conversation_id=state["conversation_id"],
-                       customer_id=state.get("customer_id"), turn_id=state["turn_id"],
-                       pending=state.get("pending"))
-
-
-def _findings(state: TurnState) -> list[Finding]:
-    return [Finding(**f) for f in state.get("findings") or []]
+    return TurnContext(conversation_id=state.conversation_id,
+                       customer_id=state.customer_id, turn_id=state.turn_id,
+                       pending=state.pending)
 
 
 def _public(finding: Finding) -> dict[str, Any]:
@@ -84,23 +89,55 @@ def _public(finding: Finding) -> dict[str, Any]:
             "score": round(finding.score, 3), "start": finding.start, "end": finding.end}
 
 
+# -- START: a new message, or one while an approval is pending -----------------------------
+def route_message(state: TurnState) -> str:
+    """A conversation waiting for an approval only hears that it is still waiting."""
+    return "while_pending" if state.waiting_for_approval else "message"
+
+
+def still_waiting(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
+    """Answer a message that arrives while an approval is pending, without classifying
+    it: the transcript, the audit event and the Turn are written in one transaction.
+    (The run has no checkpoint: the conversation's holds the waiting approval.)"""
+    svc = runtime.context
+    redacted = svc.guard.redact(state.text)
+    pending = svc.approvals.list(status="pending", conversation_id=state.conversation_id)
+    reply = Reply(text=replies.BUSY_WITH_APPROVAL)
+    out: dict[str, Any] = {"redacted": redacted, "status": "pending_approval",
+                           "reply": dump(reply),
+                           "approval_id": pending[0].approval_id if pending else None}
+    turn = turn_of(state.model_copy(update={**out, "reply": reply}), interrupted=False,
+                   approvals=svc.approvals)
+    with svc.audit.db.begin() as conn:
+        svc.conversations.add_message(state.conversation_id, state.turn_id, "customer",
+                                      redacted, conn=conn)
+        svc.conversations.add_message(state.conversation_id, state.turn_id, "assistant",
+                                      replies.BUSY_WITH_APPROVAL, conn=conn)
+        svc.audit.append_many([{
+            "kind": "message.while_pending", "actor": "customer",
+            "conversation_id": state.conversation_id, "turn_id": state.turn_id,
+            "policy_version": svc.policy.version, "data": {"text": redacted}}], conn=conn)
+        svc.conversations.save_turn(at_rest(turn, svc.guard.redact), conn=conn)
+    return out
+
+
 # -- guard_input -------------------------------------------------------------------------
 def guard_input(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     svc = runtime.context
     # Zero-width and other format characters removed, NFKC: "$4\u200b5" is read as $45.
-    text = money.normalise_text(state["text"])
+    text = money.normalise_text(state.text)
     result = svc.guard.scan_input(text)
     findings = apply_policy(result.findings, svc.policy.guards)
     # The redacted message joins the transcript with the policy gate's audit events.
     event = _event(runtime, state, "guard_input", {
         "text": result.redacted, "findings": [_public(f) for f in findings]}, actor="customer")
     return {**_PER_TURN_RESET, "text": text, "redacted": result.redacted,
-            "findings": [asdict(f) for f in findings], "audit_buffer": [event]}
+            "findings": dump(findings), "audit_buffer": [event]}
 
 
 def after_guard_input(state: TurnState) -> str:
-    stop = any(f["action"] in ("block", "escalate") for f in state.get("findings") or [])
-    return "policy_gate" if stop else "classify"
+    stop = any(f.action in ("block", "escalate") for f in state.findings)
+    return "stop" if stop else "classify"
 
 
 # -- classify -----------------------------------------------------------------------------
@@ -109,11 +146,11 @@ def classify(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     ctx = _ctx(state)
     # Classify what the customer asks, not their personal details: PII is replaced by
     # placeholders in the redacted text, and the placeholders are dropped here.
-    text = _PLACEHOLDER.sub(" ", state.get("redacted") or state["text"]).strip() or state["text"]
+    text = _PLACEHOLDER.sub(" ", state.redacted or state.text).strip() or state.text
     result = svc.engine.classify(text, ctx)
     intent, confidence, carried = result.intent, result.confidence, False
-    pending = state.get("pending")
-    if pending and _continues(svc, pending, result, state["text"]):
+    pending = state.pending
+    if pending and _continues(svc, pending, result, state.text):
         intent, carried = pending["intent"], True
         confidence = max(confidence, pending["confidence"])
     engine_error = result.error or result.entities.get("engine_error")
@@ -132,7 +169,8 @@ def classify(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
             "corroborated": corroborated, "corroboration": support}
     event = _event(runtime, state, "classify", data)
     return {"audit_buffer": [event], "intent": intent, "confidence": confidence,
-            "classification": {**data, "entities": result.entities},
+            "classification": {"entities": result.entities, "engine_error": engine_error,
+                               "corroborated": corroborated},
             "pending": pending if carried else None}
 
 
@@ -161,13 +199,12 @@ def _continues(svc: Services, pending: dict[str, Any], result: Classification,
 def retrieve(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     svc = runtime.context
     policy = svc.policy
-    intent = state.get("intent")
+    intent = state.intent
     workflow = policy.workflows.get(intent) if intent else None
     tags = workflow.knowledge_tags if workflow and workflow.knowledge_tags else None
-    query = state["text"]
-    chunks = svc.retriever.search(query, k=4, tags=tags)
+    chunks = svc.retriever.search(state.text, k=4, tags=tags)
     kept: list[Chunk] = []
-    findings = _findings(state)
+    findings = list(state.findings)
     stripped: list[str] = []
     for chunk in chunks:
         found = apply_policy(svc.guard.scan_indirect(chunk.text, "knowledge"), policy.guards)
@@ -181,21 +218,11 @@ def retrieve(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
         "chunks": [{"doc_id": c.doc_id, "version": c.version, "chunk_id": c.chunk_id,
                     "score": round(c.score, 4)} for c in kept],
         "stripped": stripped})
-    return {"audit_buffer": [event], "chunks": [_chunk_dict(c) for c in kept],
-            "findings": [asdict(f) for f in findings]}
-
-
-def _chunk_dict(chunk: Chunk) -> dict[str, Any]:
-    data = asdict(chunk)
-    data["tags"] = list(chunk.tags)
-    return data
+    return {"audit_buffer": [event], "chunks": dump(kept), "findings": dump(findings)}
 
 
 def _chunks(state: TurnState) -> list[Chunk]:
-    out = []
-    for c in state.get("chunks") or []:
-        out.append(Chunk(**{**c, "tags": tuple(c.get("tags") or ())}))
-    return out
+    return [Chunk(**p.model_dump()) for p in state.chunks]
 
 
 # -- draft --------------------------------------------------------------------------------
@@ -203,8 +230,8 @@ def draft(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     svc = runtime.context
     policy = svc.policy
     ctx = _ctx(state)
-    intent = state.get("intent")
-    findings = _findings(state)
+    intent = state.intent
+    findings = list(state.findings)
     plan_data: dict[str, Any] = {}
     reads: list[str] = []  # ledger keys of the reads, for the audit cross-check
     if intent in policy.workflows and policy.workflows[intent].tools \
@@ -233,32 +260,32 @@ def draft(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
             return execution
 
         classification = Classification(
-            intent=intent, confidence=state.get("confidence", 0.0),
-            entities=state.get("classification", {}).get("entities", {}))
-        plan = svc.engine.plan(state["text"], ctx, intent=intent, classification=classification,
+            intent=intent, confidence=state.confidence,
+            entities=state.classification.entities if state.classification else {})
+        plan = svc.engine.plan(state.text, ctx, intent=intent, classification=classification,
                                policy=policy, registry=svc.registry, read=read)
         plan_data = {
-            "proposal": asdict(plan.proposal) if plan.proposal else None,
+            "proposal": dump(plan.proposal) if plan.proposal else None,
             "question": plan.question, "pending": plan.pending, "evidence": plan.evidence,
             "error": plan.error,
         }
-    text_draft = svc.engine.draft(state["text"], ctx, intent=intent, chunks=_chunks(state))
+    text_draft = svc.engine.draft(state.text, ctx, intent=intent, chunks=_chunks(state))
     event = _event(runtime, state, "draft", {
         "proposal": plan_data.get("proposal"), "question": plan_data.get("question"),
         "evidence": [{"tool": e.get("tool"), "ok": "result" in e}
                      for e in plan_data.get("evidence", [])],
         "citations": text_draft.citations, "support": text_draft.support, "reads": reads})
-    return {"audit_buffer": [event], "plan": plan_data, "draft": asdict(text_draft),
-            "findings": [asdict(f) for f in findings]}
+    return {"audit_buffer": [event], "plan": plan_data or None, "draft": dump(text_draft),
+            "findings": dump(findings)}
 
 
 # -- confidence_check ---------------------------------------------------------------------
 def confidence_check(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     svc = runtime.context
     policy = svc.policy
-    intent = state.get("intent")
-    confidence = float(state.get("confidence") or 0.0)
-    support = float((state.get("draft") or {}).get("support") or 0.0)
+    intent = state.intent
+    confidence = float(state.confidence or 0.0)
+    support = float(state.draft.support if state.draft else 0.0)
     answer_only = bool(intent in policy.workflows and not policy.workflows[intent].tools
                        and policy.autonomy_of(str(intent)) != "escalate")
     # A question the deployment answers only from knowledge needs knowledge that supports
@@ -276,36 +303,35 @@ def confidence_check(state: TurnState, runtime: Runtime[Services]) -> dict[str, 
 def policy_gate(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     svc = runtime.context
     policy = svc.policy
-    plan = state.get("plan") or {}
+    plan = state.plan
     proposal = None
-    proposal_error = plan.get("error")
-    if plan.get("proposal"):
-        p = plan["proposal"]
-        args = dict(p.get("args") or {})
-        missing = tuple(p.get("missing") or ())
-        if not missing and p["tool"] in svc.registry:
+    proposal_error = plan.error if plan else None
+    if plan is not None and plan.proposal is not None:
+        p = plan.proposal
+        args = dict(p.args)
+        missing = tuple(p.missing)
+        if not missing and p.tool in svc.registry:
             # The gate judges the arguments the executor would run: validated, with defaults.
             try:
-                args = svc.registry.get(p["tool"]).validate(args)
+                args = svc.registry.get(p.tool).validate(args)
             except ToolArgumentError as exc:
                 proposal_error = exc.message
-        proposal = gate.Proposal(tool=p["tool"], args=args, missing=missing)
-    engine_error = (state.get("classification") or {}).get("engine_error")
-    facts = gate.GateInput(intent=state.get("intent"),
-                           confidence=float(state.get("confidence") or 0.0),
-                           findings=_findings(state), proposal=proposal,
+        proposal = gate.Proposal(tool=p.tool, args=args, missing=missing)
+    classified = state.classification
+    engine_error = classified.engine_error if classified else None
+    facts = gate.GateInput(intent=state.intent, confidence=float(state.confidence or 0.0),
+                           findings=list(state.findings), proposal=proposal,
                            proposal_error=proposal_error,
                            engine_error=str(engine_error) if engine_error else None,
-                           corroborated=bool((state.get("classification") or {}).get(
-                               "corroborated", True)),
-                           money_problems=money.problems(state["text"],
+                           corroborated=classified.corroborated if classified else True,
+                           money_problems=money.problems(state.text,
                                                          currency=policy.currency))
     decision = _decide_and_reserve(svc, state, policy, facts)
     out: dict[str, Any] = {"decision": {**decision.as_dict(),
                                         "approval_kind": decision.approval_kind,
                                         "tier": decision.tier}}
     if "slot.invalid" in decision.rules and proposal is not None:
-        out["plan"] = _ask_amount_again(svc, state, policy, proposal)
+        out["plan"] = _ask_amount_again(state, policy, proposal)
     approval_id = None
     if decision.route == "await_approval":
         request = _approval_request(svc, state, policy, decision, proposal)
@@ -335,65 +361,64 @@ def _decide_and_reserve(svc: Services, state: TurnState, policy: Policy,
     if proposal is None or proposal.missing or facts.proposal_error \
             or not limits.tracked(policy, proposal.tool) or proposal.tool not in svc.registry:
         return gate.decide(policy, facts)
-    key = idempotency_key(conversation_id=state["conversation_id"], step=state["turn_id"],
+    key = idempotency_key(conversation_id=state.conversation_id, step=state.turn_id,
                           tool=proposal.tool, args=proposal.args)
     now = svc.clock()
     with limits.transaction(svc.executor.db, proposal.tool) as conn:
         usage = limits.usage(conn, policy, tool=proposal.tool, args=proposal.args,
-                             conversation_id=state["conversation_id"],
-                             customer_id=state.get("customer_id"), now=now, exclude_key=key)
+                             conversation_id=state.conversation_id,
+                             customer_id=state.customer_id, now=now, exclude_key=key)
         decision = gate.decide(policy, replace(facts, usage=usage))
         if decision.route == "execute":
-            limits.reserve(conn, key=key, conversation_id=state["conversation_id"],
-                           customer_id=state.get("customer_id"), tool=proposal.tool,
+            limits.reserve(conn, key=key, conversation_id=state.conversation_id,
+                           customer_id=state.customer_id, tool=proposal.tool,
                            args=proposal.args, now=now)
         else:
             limits.release(conn, key, reason=f"the gate routed {decision.route}")
     return decision
 
 
-def _ask_amount_again(svc: Services, state: TurnState, policy: Policy,
+def _ask_amount_again(state: TurnState, policy: Policy,
                       proposal: gate.Proposal) -> dict[str, Any]:
     """The plan becomes a question for the amount (the rest of the arguments are kept)."""
-    plan = dict(state.get("plan") or {})
+    plan = dump(state.plan) if state.plan else {}
     amount_key = policy.tools[proposal.tool].amount_key if proposal.tool in policy.tools \
         else "amount"
     args = {k: v for k, v in proposal.args.items() if k != amount_key}
     plan["question"] = replies.invalid_amount(policy.currency)
-    plan["pending"] = {"intent": state.get("intent"), "tool": proposal.tool, "args": args,
+    plan["pending"] = {"intent": state.intent, "tool": proposal.tool, "args": args,
                        "awaiting": [amount_key]}
     return plan
 
 
 def _customer_message(state: TurnState) -> tuple[str, str]:
-    return ("customer", str(state.get("redacted") or ""))
+    return ("customer", state.redacted or "")
 
 
 def _approval_request(svc: Services, state: TurnState, policy: Policy,
                       decision: gate.GateDecision,
                       proposal: gate.Proposal | None) -> ApprovalRequest:
     kind = decision.approval_kind or "action"
-    draft_text = (state.get("draft") or {}).get("text") or None
+    draft_text = (state.draft.text if state.draft else "") or None
     tool = proposal.tool if proposal and kind == "action" else None
     args: dict[str, Any] | None = None
     if tool is not None and proposal is not None:
         args = svc.registry.get(tool).validate(proposal.args)
-    token = action_token(conversation_id=state["conversation_id"], kind=kind, tool=tool,
+    token = action_token(conversation_id=state.conversation_id, kind=kind, tool=tool,
                          args=args, policy_version=policy.version, policy_digest=policy.digest,
                          draft_reply=draft_text)
-    approval_id = "apr_" + hashlib.sha256(f"{state['turn_id']}|{token}".encode()).hexdigest()[:20]
+    approval_id = "apr_" + hashlib.sha256(f"{state.turn_id}|{token}".encode()).hexdigest()[:20]
     now = svc.clock()
-    plan = state.get("plan") or {}
-    evidence: list[dict[str, Any]] = list(plan.get("evidence") or [])
-    for cite in (state.get("draft") or {}).get("citations") or []:
+    evidence: list[dict[str, Any]] = list(state.plan.evidence if state.plan else [])
+    for cite in (state.draft.citations if state.draft else []):
         evidence.append({"citation": cite})
-    confidence = float(state.get("confidence") or 0)
-    rationale = (f"Intent {state.get('intent')} (confidence {confidence:.2f}); "
+    confidence = float(state.confidence or 0)
+    rationale = (f"Intent {state.intent} (confidence {confidence:.2f}); "
                  f"{decision.reason}.")
     return ApprovalRequest(
-        approval_id=approval_id, conversation_id=state["conversation_id"],
-        turn_id=state["turn_id"], customer_id=state.get("customer_id"), kind=kind,
-        intent=state.get("intent"), tool=tool, args=args, tier=decision.tier or "reply",
+        approval_id=approval_id, conversation_id=state.conversation_id,
+        turn_id=state.turn_id, customer_id=state.customer_id, kind=kind,
+        intent=state.intent, tool=tool, args=args, tier=decision.tier or "reply",
         rules=list(decision.rules), rationale=rationale, evidence=evidence,
         draft_reply=draft_text, requested_at=now,
         expires_at=now + policy.approvals.expiry.total_seconds(),
@@ -402,14 +427,15 @@ def _approval_request(svc: Services, state: TurnState, policy: Policy,
 
 
 def after_gate(state: TurnState) -> str:
-    route = (state.get("decision") or {}).get("route")
+    """The gate's route: ``respond`` and ``block`` both ``answer`` (check_reply)."""
+    route = state.decision.route if state.decision else None
     return {"execute": "execute", "await_approval": "await_approval",
-            "escalate": "escalate"}.get(str(route), "guard_output")
+            "escalate": "escalate"}.get(str(route), "answer")
 
 
 # -- await_approval (no side effects: it interrupts) ---------------------------------------
 def await_approval(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
-    approval_id = state.get("approval_id")
+    approval_id = state.approval_id
     resumed = interrupt({"approval_id": approval_id})
     # Trust the store, not the resume value: the decision must be recorded there.
     request = runtime.context.approvals.get(str(approval_id))
@@ -426,78 +452,81 @@ def await_approval(state: TurnState, runtime: Runtime[Services]) -> dict[str, An
 
 
 def after_approval(state: TurnState) -> str:
-    approval = state.get("approval") or {}
-    status = approval.get("status")
+    approval = state.approval
+    status = approval.status if approval else None
     if status == "approved":
-        return "execute" if approval.get("kind") == "action" else "guard_output"
-    if status == "expired" and approval.get("on_expiry") == "escalate":
+        return "execute" if approval is not None and approval.kind == "action" \
+            else "answer"
+    if status == "expired" and approval is not None and approval.on_expiry == "escalate":
         return "escalate"
     if status == "superseded":  # the policy changed while it waited: a person decides
         return "escalate"
-    return "guard_output"
+    return "answer"
 
 
 # -- execute ------------------------------------------------------------------------------
 def execute(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     svc = runtime.context
     policy = svc.policy
-    intent = state.get("intent") or ""
-    approval = state.get("approval") or {}
-    plan = state.get("plan") or {}
-    if approval.get("status") == "approved":
-        tool, args, approval_id = approval["tool"], dict(approval.get("args") or {}), \
-            approval["approval_id"]
+    intent = state.intent or ""
+    approval = state.approval
+    tool: str | None
+    if approval is not None and approval.status == "approved":
+        tool, args, approval_id = approval.tool, dict(approval.args or {}), \
+            approval.approval_id
     else:
-        proposal = plan.get("proposal") or {}
-        tool, args, approval_id = proposal.get("tool"), dict(proposal.get("args") or {}), None
+        proposal = state.plan.proposal if state.plan else None
+        tool = proposal.tool if proposal else None
+        args, approval_id = dict(proposal.args if proposal else {}), None
     try:
-        execution = svc.executor.run(policy=policy, conversation_id=state["conversation_id"],
-                                     customer_id=state.get("customer_id"), tool=str(tool),
+        execution = svc.executor.run(policy=policy, conversation_id=state.conversation_id,
+                                     customer_id=state.customer_id, tool=str(tool),
                                      args=args, autonomy=policy.autonomy_of(intent),
-                                     step=state["turn_id"], approval_id=approval_id)
+                                     step=state.turn_id, approval_id=approval_id)
     except GateViolation as exc:
         execution = Execution(tool=str(tool), args=args, status="refused", error=exc.message)
-    findings = _findings(state)
+    findings = list(state.findings)
     if execution.result is not None:
         findings.extend(apply_policy(svc.guard.scan_indirect(json.dumps(execution.result),
                                                              "tool"), policy.guards))
+    drafted = Draft(**state.draft.model_dump()) if state.draft else Draft(text="")
     composed = svc.engine.compose(_ctx(state), intent=intent, executions=[execution],
-                                  draft=Draft(**(state.get("draft") or {"text": ""})),
-                                  registry=svc.registry)
+                                  draft=drafted, registry=svc.registry)
     _flush(runtime, state, _event(runtime, state, "execute", {
         "tool": execution.tool, "args": execution.args, "status": execution.status,
         "error": execution.error, "idempotency_key": execution.key,
         "replayed": execution.replayed, "approval_id": approval_id}))
     return {"audit_buffer": None, "actions": [execution.as_action()],
-            "draft": asdict(composed),
-            "findings": [asdict(f) for f in findings]}
+            "draft": dump(composed), "findings": dump(findings)}
 
 
 # -- escalate -----------------------------------------------------------------------------
 def escalate(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     svc = runtime.context
-    decision = state.get("decision") or {}
-    approval = state.get("approval") or {}
-    if approval.get("status") == "expired":
+    decision = state.decision
+    approval_status = state.approval.status if state.approval else None
+    if approval_status == "expired":
         reason, rules = "approval expired", ["approvals.on_expiry=escalate"]
-    elif approval.get("status") == "superseded":
+    elif approval_status == "superseded":
         reason = "the policy changed while the request waited for approval"
         rules = ["approval.superseded"]
+    elif decision is not None:
+        reason, rules = decision.reason, list(decision.rules)
     else:
-        reason, rules = decision.get("reason", "escalated"), list(decision.get("rules") or [])
-    plan = state.get("plan") or {}
+        reason, rules = "escalated", []
+    proposal = state.plan.proposal if state.plan else None
     summary = _summary(state, reason)
-    body = {"summary": summary, "rules": rules, "intent": state.get("intent"),
-            "confidence": state.get("confidence"),
-            "recommended_action": plan.get("proposal"),
-            "customer_message": state.get("redacted")}
+    body = {"summary": summary, "rules": rules, "intent": state.intent,
+            "confidence": state.confidence,
+            "recommended_action": dump(proposal) if proposal else None,
+            "customer_message": state.redacted}
     escalation_id = svc.conversations.add_escalation(
-        conversation_id=state["conversation_id"], turn_id=state["turn_id"], reason=reason,
+        conversation_id=state.conversation_id, turn_id=state.turn_id, reason=reason,
         body=body)
-    self_harm = any(f["type"] == "SELF_HARM" for f in state.get("findings") or [])
+    self_harm = any(f.type == "SELF_HARM" for f in state.findings)
     text = replies.SELF_HARM if self_harm else replies.ESCALATED
-    if "confidence.below_minimum" in rules and state.get("intent") in svc.policy.workflows \
-            and not svc.policy.workflows[str(state.get("intent"))].tools:
+    if "confidence.below_minimum" in rules and state.intent in svc.policy.workflows \
+            and not svc.policy.workflows[str(state.intent)].tools:
         text = replies.NO_KNOWLEDGE
     event = _event(runtime, state, "escalate", {
         "escalation_id": escalation_id, "reason": reason, "rules": rules, "summary": summary})
@@ -507,88 +536,92 @@ def escalate(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
 
 
 def _summary(state: TurnState, reason: str) -> str:
-    intent = state.get("intent") or "unclassified"
-    proposal = (state.get("plan") or {}).get("proposal")
-    parts = [f"Customer {state.get('customer_id') or '(unknown)'} wrote: "
-             f"\"{(state.get('redacted') or '')[:300]}\"",
-             f"Intent: {intent} (confidence {float(state.get('confidence') or 0):.2f}).",
+    intent = state.intent or "unclassified"
+    proposal = state.plan.proposal if state.plan else None
+    parts = [f"Customer {state.customer_id or '(unknown)'} wrote: "
+             f"\"{(state.redacted or '')[:300]}\"",
+             f"Intent: {intent} (confidence {float(state.confidence or 0):.2f}).",
              f"Escalated because: {reason}."]
     if proposal:
-        parts.append(f"Recommended action: {proposal['tool']}({json.dumps(proposal['args'])}).")
+        parts.append(f"Recommended action: {proposal.tool}({json.dumps(proposal.args)}).")
     return " ".join(parts)
 
 
-# -- guard_output -------------------------------------------------------------------------
-def guard_output(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
+# -- check_reply (the output guard) -------------------------------------------------------
+def check_reply(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
+    """Settle the reply the turn ends with, and check a drafted one: citations only of
+    passages retrieved this turn, the output guard over what the engine wrote (escalating
+    when it fails)."""
     svc = runtime.context
     policy = svc.policy
-    decision = state.get("decision") or {}
-    approval = state.get("approval") or {}
-    plan = state.get("plan") or {}
-    draft_data = state.get("draft") or {}
-    status = state.get("status")
-    reply: dict[str, Any] = state.get("reply") or {"text": replies.FALLBACK, "citations": []}
+    decision, approval, plan = state.decision, state.approval, state.plan
+    draft_part = state.draft
+    draft_text = draft_part.text if draft_part else ""
+    draft_citations = list(draft_part.citations) if draft_part else []
+    status = state.status
+    text = state.reply.text if state.reply else replies.FALLBACK
+    proposed: list[dict[str, Any]] = []
     drafted = False
+    approval_status = approval.status if approval else None
     if status == "escalated":
-        pass
-    elif decision.get("route") == "block":
-        status, reply = "blocked", {"text": replies.BLOCKED, "citations": []}
-    elif approval and approval.get("status") in ("rejected", "expired", "invalid"):
-        status, reply = "answered", {"text": replies.REJECTED, "citations": []}
-    elif approval and approval.get("kind") == "reply" and approval.get("status") == "approved":
+        proposed = [c.model_dump() for c in state.reply.citations] if state.reply else []
+    elif decision is not None and decision.route == "block":
+        status, text = "blocked", replies.BLOCKED
+    elif approval_status in ("rejected", "expired", "invalid"):
+        status, text = "answered", replies.REJECTED
+    elif approval is not None and approval.kind == "reply" and approval_status == "approved":
         # A human wrote or approved this text; it still must not leak PII or break policy.
-        text = approval.get("reply") or draft_data.get("text") or replies.FALLBACK
-        status, reply = "answered", {"text": text, "citations": draft_data.get("citations", [])}
-        drafted = True
-    elif decision.get("route") == "respond" and plan.get("question"):
-        status, reply = "answered", {"text": plan["question"], "citations": []}
+        status, text = "answered", approval.reply or draft_text or replies.FALLBACK
+        proposed, drafted = draft_citations, True
+    elif decision is not None and decision.route == "respond" and plan is not None \
+            and plan.question:
+        status, text = "answered", plan.question
     else:
-        text = draft_data.get("text") or replies.FALLBACK
-        status, reply = "answered", {"text": text, "citations": draft_data.get("citations", [])}
-        drafted = bool(draft_data.get("text"))
+        status, text = "answered", draft_text or replies.FALLBACK
+        proposed, drafted = draft_citations, bool(draft_text)
     # A citation must name a (doc_id, version) retrieved for this very turn.
-    retrieved = {(c["doc_id"], c["version"]) for c in state.get("chunks") or []}
-    proposed = list(reply.get("citations", []))
+    retrieved = {(c.doc_id, c.version) for c in state.chunks}
     citations = [c for c in proposed if (c["doc_id"], c["version"]) in retrieved]
-    executed_actions = [a for a in state.get("actions") or [] if a.get("status") == "executed"]
-    results: list[Any] = [a.get("result") or {} for a in executed_actions]
-    results += [e["result"] for e in plan.get("evidence") or [] if e.get("result")]
+    executed_actions = [a for a in state.actions if a.status == "executed"]
+    results: list[Any] = [a.result or {} for a in executed_actions]
+    results += [e["result"] for e in (plan.evidence if plan else []) if e.get("result")]
     # The customer's own details, as the business system returned them for this customer.
     own = [v for r in results for v in _strings(r)]
     # What a tool refused with is a fact the reply may state ("already fully refunded").
-    results += [a["error"] for a in state.get("actions") or [] if a.get("error")]
+    results += [a.error for a in state.actions if a.error]
     context = OutputContext(
-        customer_values=[v for v in [state.get("customer_id"), *own] if v],
-        chunks_text=[c["text"] for c in state.get("chunks") or []],
-        executed_amounts=_amounts([*(a.get("args") or {} for a in executed_actions),
-                                   *(a.get("result") or {} for a in executed_actions)]),
+        customer_values=[v for v in [state.customer_id, *own] if v],
+        chunks_text=[c.text for c in state.chunks],
+        executed_amounts=_amounts([*(a.args for a in executed_actions),
+                                   *(a.result or {} for a in executed_actions)]),
         banned_phrases=policy.guards.banned_phrases,
         facts=[json.dumps(r, ensure_ascii=False) for r in results])
     if not drafted:
         # Fixed texts of the runtime (escalation, refusal, rejection) are not model output.
         event = _event(runtime, state, "guard_output",
                        {"action": "skipped", "reason": "runtime text"})
-        return {"status": status, "reply": {"text": reply["text"], "citations": []},
+        return {"status": status, "reply": {"text": text, "citations": []},
                 "audit_buffer": [event]}
     # What tools reported, in the pack's own words, is not checked as drafted text.
-    trusted = str(draft_data.get("trusted") or "") if not approval.get("kind") == "reply" \
-        else ""
-    if not reply["text"].startswith(trusted):
+    trusted = (draft_part.trusted if draft_part else "") \
+        if not (approval is not None and approval.kind == "reply") else ""
+    if not text.startswith(trusted):
         trusted = ""
-    rest = reply["text"][len(trusted):].strip()
+    rest = text[len(trusted):].strip()
     checked = svc.guard.check_output(rest, context) if rest else None
     if checked is None or trusted:
         base = checked or OutputResult(findings=[], text="")
         checked = replace(base, text=f"{trusted} {base.text}".strip())
-    findings = _findings(state) + list(checked.findings)
+    findings = list(state.findings) + list(checked.findings)
     if not checked.text.strip() and checked.action != "escalate":
         checked = replace(checked, action="escalate",
                           problems=[*checked.problems, "nothing left after the output checks"])
-    escalation = state.get("escalation")
+    escalation = dump(state.escalation) if state.escalation else None
+    reply: dict[str, Any]
     if checked.action == "escalate" and status != "escalated":
         summary = _summary(state, "the drafted reply failed the output checks")
-        svc.conversations.add_escalation(conversation_id=state["conversation_id"],
-                                         turn_id=state["turn_id"], reason="output guard",
+        svc.conversations.add_escalation(conversation_id=state.conversation_id,
+                                         turn_id=state.turn_id, reason="output guard",
                                          body={"problems": checked.problems,
                                                "summary": summary})
         status, reply = "escalated", {"text": replies.ESCALATED, "citations": []}
@@ -600,7 +633,7 @@ def guard_output(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]
         "action": checked.action, "problems": checked.problems,
         "findings": [_public(f) for f in checked.findings],
         "citations": citations, "dropped_citations": len(proposed) - len(citations)})
-    return {"status": status, "reply": reply, "findings": [asdict(f) for f in findings],
+    return {"status": status, "reply": reply, "findings": dump(findings),
             "escalation": escalation, "audit_buffer": [event]}
 
 
@@ -624,21 +657,23 @@ def _amounts(values: list[dict[str, Any]]) -> list[float]:
     return found
 
 
-# -- respond ------------------------------------------------------------------------------
-def respond(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
+# -- finish_turn --------------------------------------------------------------------------
+def finish_turn(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
+    """Record the reply (redacted) with the turn's buffered audit events and transcript
+    lines, carry a clarifying question's slots to the next turn, and drop what no later
+    step reads."""
     svc = runtime.context
-    reply = state.get("reply") or {"text": replies.FALLBACK, "citations": []}
-    redacted = svc.guard.redact(reply["text"])
-    plan = state.get("plan") or {}
-    decision = state.get("decision") or {}
-    carry = plan.get("pending") if decision.get("route") == "respond" and \
-        plan.get("question") else None
+    reply = state.reply or Reply(text=replies.FALLBACK)
+    redacted = svc.guard.redact(reply.text)
+    plan, decision = state.plan, state.decision
+    carry = plan.pending if plan is not None and decision is not None \
+        and decision.route == "respond" and plan.question else None
     if carry is not None:
-        carry = {**carry, "confidence": float(state.get("confidence") or 0.0),
-                 "corroborated": bool((state.get("classification") or {}).get(
-                     "corroborated", True))}
+        carry = {**carry, "confidence": float(state.confidence or 0.0),
+                 "corroborated": state.classification.corroborated
+                 if state.classification else True}
     _flush(runtime, state, _event(runtime, state, "respond", {
-        "status": state.get("status"), "reply": redacted,
-        "citations": reply.get("citations", [])}),
+        "status": state.status, "reply": redacted,
+        "citations": [c.model_dump() for c in reply.citations]}),
         messages=(_customer_message(state), ("assistant", redacted)))
-    return {"pending": carry, "audit_buffer": None}
+    return {"pending": carry, "audit_buffer": None, **_USED_UP}

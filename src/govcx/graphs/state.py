@@ -1,8 +1,21 @@
-"""The graph state: one turn's working values, replaced every turn (constant size)."""
+"""The graph state: one turn's working values, replaced every turn (constant size).
+
+Nodes read typed parts (``state.plan.proposal.tool``); LangGraph builds the model from the
+checkpointed channels before each node. A node writes plain data (``dump``), so a
+checkpoint holds only JSON-like values: no class names for the serializer to allow, and
+checkpoints written before these models existed (dicts with more keys) load into them.
+"""
 
 from __future__ import annotations
 
+from dataclasses import asdict, is_dataclass
 from typing import Annotated, Any, TypedDict
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from govcx.governance.finding import Finding
+from govcx.governance.gate import Proposal
+from govcx.turn import Action, Escalation, Reply
 
 
 def _audit_buffer(current: list[dict[str, Any]] | None,
@@ -14,30 +27,117 @@ def _audit_buffer(current: list[dict[str, Any]] | None,
     return [*(current or []), *update]
 
 
-class TurnState(TypedDict, total=False):
-    conversation_id: str
-    customer_id: str | None
-    turn_id: str
-    text: str
-    """The customer's message this turn (never written to audit unredacted)."""
-    redacted: str
-    findings: list[dict[str, Any]]
-    intent: str | None
-    confidence: float
-    classification: dict[str, Any]
-    chunks: list[dict[str, Any]]
-    plan: dict[str, Any]
-    draft: dict[str, Any]
-    decision: dict[str, Any]
-    approval_id: str | None
-    approval: dict[str, Any] | None
-    actions: list[dict[str, Any]]
-    reply: dict[str, Any] | None
+class Part(BaseModel):
+    """A part of the state; keys of older checkpoints that are no longer used are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class Classified(Part):
+    """What classify found that later nodes use (the rest is in its audit event)."""
+
+    entities: dict[str, Any] = Field(default_factory=dict)
+    engine_error: Any = None
+    corroborated: bool = True
+
+
+class Passage(Part):
+    """A retrieved knowledge passage this turn: what the draft, the citations check and
+    the output guard need."""
+
+    doc_id: str
+    version: str
+    chunk_id: str
+    title: str = ""
+    text: str = ""
+    heading: str = ""
+    score: float = 0.0
+    tags: tuple[str, ...] = ()
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class PlanPart(Part):
+    """The engine's plan: a tool call to propose, or a question to ask."""
+
+    proposal: Proposal | None = None
+    question: str | None = None
+    pending: dict[str, Any] | None = None
+    evidence: list[dict[str, Any]] = Field(default_factory=list)
+    error: str | None = None
+
+
+class DraftPart(Part):
+    text: str = ""
+    citations: list[dict[str, str]] = Field(default_factory=list)
+    support: float = 0.0
+    trusted: str = ""
+
+
+class DecisionPart(Part):
+    """The policy gate's decision (``route`` is the gate's: respond, execute,
+    await_approval, escalate, block)."""
+
+    route: str
+    rules: list[str] = Field(default_factory=list)
+    reason: str = ""
+    policy_version: str = ""
+    policy_digest: str = ""
+    approval_kind: str | None = None
+    tier: str | None = None
+
+
+class ApprovalOutcome(Part):
+    """The approval as the store had it when the run resumed."""
+
+    approval_id: str | None = None
     status: str
-    escalation: dict[str, Any] | None
-    pending: dict[str, Any] | None
+    on_expiry: str | None = None
+    kind: str | None = None
+    tool: str | None = None
+    args: dict[str, Any] | None = None
+    decided_by: list[str] = Field(default_factory=list)
+    edited: bool = False
+    reply: str | None = None
+
+
+_PARTS = ("classification", "plan", "draft", "decision", "approval", "reply", "escalation")
+
+
+class TurnState(BaseModel):
+    conversation_id: str = ""
+    customer_id: str | None = None
+    turn_id: str = ""
+    text: str = ""
+    """The customer's message this turn (never written to audit unredacted)."""
+    waiting_for_approval: bool = False
+    """Set on input when the conversation waits for an approval: the run only answers
+    that it is still waiting (and runs without a checkpoint, see graph)."""
+    redacted: str = ""
+    findings: list[Finding] = Field(default_factory=list)
+    intent: str | None = None
+    confidence: float = 0.0
+    classification: Classified | None = None
+    chunks: list[Passage] = Field(default_factory=list)
+    plan: PlanPart | None = None
+    draft: DraftPart | None = None
+    decision: DecisionPart | None = None
+    approval_id: str | None = None
+    approval: ApprovalOutcome | None = None
+    actions: list[Action] = Field(default_factory=list)
+    reply: Reply | None = None
+    status: str = "running"
+    escalation: Escalation | None = None
+    pending: dict[str, Any] | None = None
     """Slots carried to the next turn after a clarifying question."""
-    audit_buffer: Annotated[list[dict[str, Any]], _audit_buffer]
+    audit_buffer: Annotated[list[dict[str, Any]], _audit_buffer] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_parts(cls, data: Any) -> Any:
+        """Checkpoints written before these models reset a part to ``{}``: that is None."""
+        if isinstance(data, dict) and any(data.get(k) == {} for k in _PARTS):
+            return {k: (None if k in _PARTS and v == {} else v) for k, v in data.items()}
+        return data
 
 
 class TurnInput(TypedDict, total=False):
@@ -45,3 +145,15 @@ class TurnInput(TypedDict, total=False):
     customer_id: str | None
     turn_id: str
     text: str
+    waiting_for_approval: bool
+
+
+def dump(value: Any) -> Any:
+    """Plain data for a channel: models and dataclasses as dicts, lists item by item."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="python")
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    if isinstance(value, list | tuple):
+        return [dump(v) for v in value]
+    return value
