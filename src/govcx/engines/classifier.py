@@ -32,7 +32,11 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
+import json
+import pickle
 import re
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -48,6 +52,7 @@ from threadpoolctl import threadpool_limits
 
 from govcx.engines.labels import OUT_OF_SCOPE
 from govcx.errors import ConfigError
+from govcx.governance.expr import trusted_file, write_private
 
 if TYPE_CHECKING:
     from govcx.engines.finetuned import FinetunedModel
@@ -176,7 +181,8 @@ class IntentClassifier:
     @classmethod
     def fit(cls, texts: Sequence[str], labels: Sequence[str],
             out_of_scope: Sequence[str] = (), *, c: float | None = None,
-            config: ClassifierConfig | None = None) -> IntentClassifier:
+            config: ClassifierConfig | None = None,
+            cache_dir: Path | None = None) -> IntentClassifier:
         """Train on examples and labels, plus examples of what is out of scope.
 
         Args:
@@ -185,12 +191,42 @@ class IntentClassifier:
             out_of_scope: Requests no workflow handles (trained as their own class).
             c: Inverse regularisation strength (overrides ``config.c``).
             config: Model and feature settings (see :class:`ClassifierConfig`).
+            cache_dir: An owner-only directory (the state dir's cache) where the fitted
+                model is kept, keyed by a hash of the training data, the configuration,
+                this module's code and the library versions: a later fit on the same
+                inputs loads it instead of training again. The file is a pickle, loaded
+                only when this user alone can have written it.
         """
         config = config or ClassifierConfig()
         if c is not None:
             config = ClassifierConfig(**{**config.__dict__, "c": c})
         if len(set(labels)) < 1:
             raise ValueError("the classifier needs examples for at least one workflow")
+        if cache_dir is None:
+            return cls._fit(texts, labels, out_of_scope, config)
+        path = Path(cache_dir) / f"intent-{_fit_key(texts, labels, out_of_scope, config)}.pickle"
+        cached = _load_fitted(path)
+        if cached is not None:
+            word, char, model, vocab, examples = cached
+            dense = None
+            if config.wordllama_dim:
+                dense = _SentenceVectors(config.wordllama_dim, config.wordllama_weight)
+                dense.examples = examples
+            return cls(word, char, model, vocab, config, dense)
+        fitted = cls._fit(texts, labels, out_of_scope, config)
+        examples = fitted.dense.examples if fitted.dense is not None else None
+        state = (fitted.word, fitted.char, fitted.model, fitted.vocabulary, examples)
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as f:
+                pickle.dump(state, f, protocol=pickle.HIGHEST_PROTOCOL)
+
+        write_private(path, write)
+        return fitted
+
+    @classmethod
+    def _fit(cls, texts: Sequence[str], labels: Sequence[str], out_of_scope: Sequence[str],
+             config: ClassifierConfig) -> IntentClassifier:
         all_texts = [normalise(t) for t in [*texts, *out_of_scope]]
         all_labels = [*labels, *([OUT_OF_SCOPE] * len(out_of_scope))]
         if len(set(all_labels)) == 1:
@@ -329,6 +365,46 @@ class IntentClassifier:
         return [(self.classes[int(i)], float(row[i]) * min(1.0, floor + self.coverage(t)) * sim)
                 for t, row, i, sim in zip(texts, probs, best, self.similarity(texts),
                                           strict=True)]
+
+
+_FITTED_LIBRARIES = ("scikit-learn", "numpy", "scipy", "wordllama")
+
+
+def _fit_key(texts: Sequence[str], labels: Sequence[str], out_of_scope: Sequence[str],
+             config: ClassifierConfig) -> str:
+    """What a fit depends on: the data, the configuration (but the fine-tuned model, which
+    is attached after), this module's code and the versions of the libraries and Python."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions: dict[str, str | None] = {}
+    for name in _FITTED_LIBRARIES:
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = None
+    settings = {k: v for k, v in config.__dict__.items() if k not in ("finetuned",
+                                                                      "finetuned_weight")}
+    key = {
+        "texts": list(texts), "labels": list(labels), "out_of_scope": list(out_of_scope),
+        "builtin_out_of_scope": builtin_out_of_scope(), "config": settings,
+        "versions": versions, "python": list(sys.version_info[:3]),
+        "code": hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
+    }
+    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _load_fitted(path: Path) -> tuple[Any, Any, Any, frozenset[str], Any] | None:
+    """The fitted state kept at ``path``, or None (missing, not an owner-only file of this
+    user, or unreadable: the caller fits again and replaces it)."""
+    if not trusted_file(path):
+        return None
+    try:
+        with open(path, "rb") as f:
+            state = pickle.load(f)  # trusted_file(path), above
+        word, char, model, vocab, examples = state
+    except Exception:
+        return None
+    return word, char, model, frozenset(vocab), examples
 
 
 class _View:

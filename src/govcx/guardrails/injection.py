@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 from govcx.governance.finding import INJECTION, Finding, Source
@@ -215,7 +216,53 @@ class _LinearScorer:
 
 @cache
 def _classifier() -> _LinearScorer:
-    """TF-IDF + logistic regression over the bundled corpus (trained once per process)."""
+    """TF-IDF + logistic regression over the bundled corpus, trained once per process or
+    loaded from the state dir's cache (:func:`govcx.governance.expr.private_cache_dir`)
+    where an earlier process kept it for the same corpus, code and library versions."""
+    import pickle
+
+    from govcx.governance.expr import private_cache_dir, trusted_file, write_private
+
+    cache_dir = private_cache_dir()
+    path = cache_dir / f"injection-{_classifier_key()}.pickle" if cache_dir else None
+    if path is not None and trusted_file(path):
+        try:
+            with open(path, "rb") as f:
+                fitted, coef, intercept = pickle.load(f)  # trusted_file(path), above
+            return _LinearScorer(fitted, coef, intercept)
+        except Exception:  # unreadable or of another shape: train again, replace it
+            pass
+    fitted, coef, intercept = _fit_classifier()
+    if path is not None:
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as f:
+                pickle.dump((fitted, coef, intercept), f, protocol=pickle.HIGHEST_PROTOCOL)
+
+        write_private(path, write)
+    return _LinearScorer(fitted, coef, intercept)
+
+
+def _classifier_key() -> str:
+    """What the fit depends on: this code, the corpus and the library versions."""
+    import hashlib
+    import sys
+    from importlib.metadata import PackageNotFoundError, version
+
+    from govcx.guardrails import _injection_corpus
+
+    digest = hashlib.sha256()
+    for source in (__file__, _injection_corpus.__file__):
+        digest.update(Path(source).read_bytes())
+    for name in ("scikit-learn", "numpy", "scipy"):
+        try:
+            digest.update(f"{name}={version(name)};".encode())
+        except PackageNotFoundError:
+            digest.update(f"{name}=;".encode())
+    digest.update(repr(sys.version_info[:3]).encode())
+    return digest.hexdigest()[:32]
+
+
+def _fit_classifier() -> tuple[list[Any], Any, float]:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import FeatureUnion, make_pipeline
@@ -235,7 +282,7 @@ def _classifier() -> _LinearScorer:
     lr = model.steps[-1][1]
     union = model.steps[0][1]
     fitted = [est for _, est in union.transformer_list]
-    return _LinearScorer(fitted, lr.coef_[0], float(lr.intercept_[0]))
+    return fitted, lr.coef_[0], float(lr.intercept_[0])
 
 
 class InjectionDetector:
