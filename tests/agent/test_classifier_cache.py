@@ -73,7 +73,8 @@ def test_a_file_others_could_write_is_never_unpickled(cache: Path, tmp_path: Pat
     # Fitted again and replaced by an owner-only file.
     assert written.stat().st_mode & 0o777 == 0o600
     with open(written, "rb") as f:
-        assert len(pickle.load(f)) == 5
+        assert set(pickle.load(f)) >= {"classes", "views", "bias"}  # the light part
+        assert len(pickle.load(f)) == 5  # the fitted scikit-learn objects
 
 
 def test_a_corrupt_cache_fits_again(cache: Path) -> None:
@@ -81,3 +82,33 @@ def test_a_corrupt_cache_fits_again(cache: Path) -> None:
     (written,) = cache.glob("intent-*.pickle")
     written.write_bytes(b"truncated")
     assert _fit(cache, ClassifierConfig()).predict("refund $20 please").intent == "refund"
+
+
+def test_loading_from_the_cache_does_not_import_sklearn(cache: Path, tmp_path: Path) -> None:
+    """The point of the light part: a warm start scores a text without scikit-learn (and
+    the SciPy it imports); a batch loads the fitted objects from the same file."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    code = textwrap.dedent("""
+        import sys
+        from govcx.engines.embedded import EmbeddedEngine
+        from govcx.pack import load_pack
+        pack = load_pack()
+        engine = EmbeddedEngine.from_policy(pack.policy)
+        one = engine.classifier.predict("where is my order A-1004?")
+        print("sklearn" in sys.modules, one.intent, repr(one.probability))
+        batch = engine.classifier.predict_many(["where is my order A-1004?", "hi"])
+        print(repr(batch[0].probability), repr(batch[1].probability))
+    """)
+    env = {**os.environ, "GOVCX_HOME": str(home),
+           "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
+    runs = [subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                           text=True, check=True).stdout.split() for _ in range(2)]
+    assert runs[0][:2] == ["True", "order_status"]  # fitted
+    assert runs[1][:2] == ["False", "order_status"]  # loaded
+    assert runs[0][2:] == runs[1][2:]  # the same probabilities, one text and a batch

@@ -12,7 +12,7 @@ import pytest
 from celpy.celparser import CELParser
 
 from govcx.governance import expr
-from govcx.governance.expr import Expression, private_cache_dir, trusted_file
+from govcx.governance.expr import private_cache_dir, trusted_file
 
 SOURCES = [
     "amount > 50.0",
@@ -113,7 +113,9 @@ def test_a_cache_file_others_could_write_is_not_loaded(tmp_path: Path, fresh_par
     expr._load_cached_parser(cache)
     assert CELParser.CEL_PARSER is None  # left to celpy, which builds its own
     assert not marker.exists()
-    assert Expression.compile("amount > 1.0").evaluate({"amount": 2})
+    env = celpy.Environment()
+    assert env.program(env.compile("amount > 1.0")).evaluate(
+        {"amount": celpy.celtypes.DoubleType(2.0)})
 
 
 def test_a_corrupt_owner_only_cache_is_rebuilt(tmp_path: Path, fresh_parser: None) -> None:
@@ -126,3 +128,15 @@ def test_a_corrupt_owner_only_cache_is_rebuilt(tmp_path: Path, fresh_parser: Non
     assert CELParser.CEL_PARSER is not None
     assert str(CELParser.CEL_PARSER.parse("a > 1")) == str(CELParser.CEL_PARSER.parse("a > 1"))
     assert os.stat(written).st_mode & 0o777 == 0o600
+
+
+def test_older_entries_are_pruned(tmp_path: Path) -> None:
+    cache = _home(tmp_path, 0o700)
+    for i in range(5):
+        entry = cache / f"entry-{i}.bin"
+        expr.write_private(entry, lambda tmp, i=i: tmp.write_bytes(bytes([i])),
+                           keep=("entry-*.bin", 3))
+        os.utime(entry, (1000 + i, 1000 + i))
+    assert sorted(p.name for p in cache.iterdir()) == ["entry-2.bin", "entry-3.bin",
+                                                      "entry-4.bin"]
+    assert all(p.stat().st_mode & 0o777 == 0o600 for p in cache.iterdir())

@@ -103,9 +103,12 @@ def private_cache_dir() -> Path | None:
     return cache if _owner_only(cache, stat.S_IFDIR) else None
 
 
-def write_private(path: Path, write: Any) -> None:
+def write_private(path: Path, write: Any, *, keep: tuple[str, int] | None = None) -> None:
     """Write ``path`` atomically as 0600: ``write(tmp_path)`` writes a temporary file beside
-    it, which then replaces ``path``. Failures are logged and ignored (a cache)."""
+    it, which then replaces ``path``. Failures are logged and ignored (a cache).
+
+    ``keep=(pattern, n)``: then delete all but the ``n`` newest files matching ``pattern``
+    in the same folder (entries of older packs or library versions)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     try:
         write(tmp)
@@ -114,6 +117,20 @@ def write_private(path: Path, write: Any) -> None:
     except Exception as exc:
         _logger.debug("not cached: %s: %s", path, exc)
         tmp.unlink(missing_ok=True)
+        return
+    if keep is None:
+        return
+    pattern, count = keep
+
+    def mtime(p: Path) -> float:
+        try:
+            return p.stat().st_mtime
+        except OSError:
+            return 0.0
+
+    for old in sorted(path.parent.glob(pattern), key=mtime, reverse=True)[count:]:
+        if old != path:
+            old.unlink(missing_ok=True)
 
 
 def _load_cached_parser(cache: Path | None) -> None:
@@ -159,7 +176,7 @@ def _load_cached_parser(cache: Path | None) -> None:
         if not tmp.exists():
             raise OSError("lark did not write its cache")
 
-    write_private(path, write)
+    write_private(path, write, keep=("cel-*.lark", 2))
 
 
 @dataclass(frozen=True, kw_only=True)

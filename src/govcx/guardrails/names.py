@@ -145,7 +145,7 @@ def gazetteer() -> Gazetteer:
     built = _build_gazetteer()
     body = json.dumps({"first": sorted(built.first), "last": sorted(built.last),
                        "common": sorted(built.common), "english": built.english})
-    write_private(path, lambda tmp: tmp.write_text(body, "utf-8"))
+    write_private(path, lambda tmp: tmp.write_text(body, "utf-8"), keep=("names-*.json", 2))
     return built
 
 
