@@ -4,6 +4,7 @@ supports, and refuses the others."""
 from __future__ import annotations
 
 import glob
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -27,7 +28,8 @@ VECTORIZERS = {
 
 def _pack_texts() -> list[str]:
     texts = []
-    for name in glob.glob("src/govcx/packs/*/**/*.yaml", recursive=True):
+    packs = Path(__file__).resolve().parents[2] / "src" / "govcx" / "packs"
+    for name in glob.glob(f"{packs}/*/**/*.yaml", recursive=True):
         with open(name, encoding="utf-8") as f:
             texts.extend(line.strip() for line in f if line.strip())
     return texts
