@@ -32,24 +32,28 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
+import json
+import pickle
 import re
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from scipy.sparse import csr_matrix, hstack
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.svm import LinearSVC
-from threadpoolctl import threadpool_limits
 
 from govcx.engines.labels import OUT_OF_SCOPE
 from govcx.errors import ConfigError
+from govcx.governance.expr import trusted_file, write_private
+from govcx.guardrails.ngrams import analyzer, analyzer_settings
 
 if TYPE_CHECKING:
+    from scipy.sparse import csr_matrix
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     from govcx.engines.finetuned import FinetunedModel
 
 WORDLLAMA_SIZES = (64, 128, 256)
@@ -130,9 +134,8 @@ class IntentClassifier:
     def __init__(self, word: TfidfVectorizer, char: TfidfVectorizer, model: Any,
                  vocabulary: frozenset[str], config: ClassifierConfig | None = None,
                  dense: _SentenceVectors | None = None) -> None:
-        self.word = word
-        self.char = char
-        self.model = model
+        self._sklearn: tuple[Any, Any, Any] | None = (word, char, model)
+        self._load_sklearn: Callable[[], tuple[Any, Any, Any]] | None = None
         self.vocabulary = vocabulary
         self.config = config or ClassifierConfig()
         self.dense = dense
@@ -151,12 +154,69 @@ class IntentClassifier:
         self._w_char = np.ascontiguousarray(coef[:, n_word:n_word + n_char].T)
         self._w_dense = np.ascontiguousarray(coef[:, n_word + n_char:].T)
         self._bias = intercept
+        self._views = [_View.of(word, self._w_word), _View.of(char, self._w_char)]
+        self._finish()
+
+    def _finish(self) -> None:
         self._oos = self.classes.index(OUT_OF_SCOPE) if OUT_OF_SCOPE in self.classes else -1
-        self._views = [_View(word, self._w_word), _View(char, self._w_char)]
         self.finetuned: FinetunedModel | None = None
         self._finetuned_columns: list[int] = []
         if self.config.finetuned is not None:
             self._attach(Path(self.config.finetuned))
+
+    # The fitted scikit-learn objects. A classifier loaded from the cache scores one text
+    # without them (see _View); they are unpickled on first use (batches of texts).
+    @property
+    def word(self) -> TfidfVectorizer:
+        return self._fitted()[0]
+
+    @property
+    def char(self) -> TfidfVectorizer:
+        return self._fitted()[1]
+
+    @property
+    def model(self) -> Any:
+        return self._fitted()[2]
+
+    def _fitted(self) -> tuple[Any, Any, Any]:
+        if self._sklearn is None:
+            assert self._load_sklearn is not None
+            self._sklearn = self._load_sklearn()
+        return self._sklearn
+
+    def _lite(self) -> dict[str, Any] | None:
+        """What scoring one text needs, with no scikit-learn object (None: a vectorizer
+        setting :mod:`govcx.guardrails.ngrams` does not reproduce)."""
+        views = []
+        for vectorizer, view in zip(self._fitted()[:2], self._views, strict=True):
+            settings = analyzer_settings(vectorizer)
+            if settings is None:
+                return None
+            views.append({"settings": settings, "vocabulary": view.vocabulary,
+                          "idf": view.idf})
+        return {"classes": self.classes, "views": views, "w_word": self._w_word,
+                "w_char": self._w_char, "w_dense": self._w_dense, "bias": self._bias,
+                "vocabulary": sorted(self.vocabulary),
+                "examples": self.dense.examples if self.dense is not None else None}
+
+    @classmethod
+    def _from_lite(cls, lite: dict[str, Any], config: ClassifierConfig,
+                   dense: _SentenceVectors | None,
+                   load_sklearn: Callable[[], tuple[Any, Any, Any]]) -> IntentClassifier:
+        self = cls.__new__(cls)
+        self._sklearn = None
+        self._load_sklearn = load_sklearn
+        self.vocabulary = frozenset(lite["vocabulary"])
+        self.config = config
+        self.dense = dense
+        self.classes = list(lite["classes"])
+        self._w_word, self._w_char = lite["w_word"], lite["w_char"]
+        self._w_dense, self._bias = lite["w_dense"], lite["bias"]
+        self._views = [_View(analyzer(v["settings"]), v["vocabulary"], v["idf"], w)
+                       for v, w in zip(lite["views"], (self._w_word, self._w_char),
+                                       strict=True)]
+        self._finish()
+        return self
 
     def _attach(self, folder: Path) -> None:
         from govcx.engines.finetuned import FinetunedModel
@@ -176,7 +236,8 @@ class IntentClassifier:
     @classmethod
     def fit(cls, texts: Sequence[str], labels: Sequence[str],
             out_of_scope: Sequence[str] = (), *, c: float | None = None,
-            config: ClassifierConfig | None = None) -> IntentClassifier:
+            config: ClassifierConfig | None = None,
+            cache_dir: Path | None = None) -> IntentClassifier:
         """Train on examples and labels, plus examples of what is out of scope.
 
         Args:
@@ -185,12 +246,73 @@ class IntentClassifier:
             out_of_scope: Requests no workflow handles (trained as their own class).
             c: Inverse regularisation strength (overrides ``config.c``).
             config: Model and feature settings (see :class:`ClassifierConfig`).
+            cache_dir: An owner-only directory (the state dir's cache) where the fitted
+                model is kept, keyed by a hash of the training data, the configuration,
+                this module's code and the library versions: a later fit on the same
+                inputs loads it instead of training again. The file is a pickle, loaded
+                only when this user alone can have written it.
         """
         config = config or ClassifierConfig()
         if c is not None:
             config = ClassifierConfig(**{**config.__dict__, "c": c})
         if len(set(labels)) < 1:
             raise ValueError("the classifier needs examples for at least one workflow")
+        if cache_dir is None:
+            return cls._fit(texts, labels, out_of_scope, config)
+        path = Path(cache_dir) / f"intent-{_fit_key(texts, labels, out_of_scope, config)}.pickle"
+        dense = None
+        if config.wordllama_dim:
+            dense = _SentenceVectors(config.wordllama_dim, config.wordllama_weight)
+
+        def refit() -> IntentClassifier:
+            fitted = cls._fit(texts, labels, out_of_scope, config, dense=dense)
+            lite = fitted._lite()
+            state = (fitted.word, fitted.char, fitted.model, fitted.vocabulary,
+                     fitted.dense.examples if fitted.dense is not None else None)
+
+            def write(tmp: Path) -> None:
+                with open(tmp, "wb") as f:  # the light part first: loaded on its own
+                    pickle.dump(lite, f, protocol=pickle.HIGHEST_PROTOCOL)
+                    pickle.dump(state, f, protocol=pickle.HIGHEST_PROTOCOL)
+
+            # A few packs (or versions of one) may share a state dir; each entry is a few MB.
+            write_private(path, write, keep=("intent-*.pickle", 8))
+            return fitted
+
+        def load_sklearn() -> tuple[Any, Any, Any]:
+            # The same file, if it is still there and trusted; else a fit of the same data
+            # (logistic regression is deterministic), whose weights replace the loaded ones.
+            cached = _load_fitted(path, full=True)
+            if cached is not None and cached[1] is not None:
+                return cached[1]
+            fitted = refit()
+            loaded.__dict__.update(fitted.__dict__)
+            return fitted._fitted()
+
+        cached = _load_fitted(path)
+        if cached is None:
+            return refit()
+        lite, full = cached
+        if full is not None:  # no light part: built from the scikit-learn objects
+            word, char, model = full
+            if dense is not None:
+                dense.examples = lite["examples"]
+            return cls(word, char, model, frozenset(lite["vocabulary"]), config, dense)
+        if dense is not None:
+            dense.examples = lite["examples"]
+        loaded = cls._from_lite(lite, config, dense, load_sklearn)
+        return loaded
+
+    @classmethod
+    def _fit(cls, texts: Sequence[str], labels: Sequence[str], out_of_scope: Sequence[str],
+             config: ClassifierConfig, *, dense: _SentenceVectors | None = None
+             ) -> IntentClassifier:
+        from scipy.sparse import csr_matrix, hstack
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.svm import LinearSVC
+        from threadpoolctl import threadpool_limits
+
         all_texts = [normalise(t) for t in [*texts, *out_of_scope]]
         all_labels = [*labels, *([OUT_OF_SCOPE] * len(out_of_scope))]
         if len(set(all_labels)) == 1:
@@ -204,9 +326,11 @@ class IntentClassifier:
         char = TfidfVectorizer(analyzer="char_wb", ngram_range=config.char_ngrams,
                                sublinear_tf=True, min_df=1, dtype=np.float64)
         views = [word.fit_transform(all_texts), char.fit_transform(all_texts)]
-        dense = None
-        if config.wordllama_dim:
+        if not config.wordllama_dim:
+            dense = None
+        elif dense is None:
             dense = _SentenceVectors(config.wordllama_dim, config.wordllama_weight)
+        if dense is not None:
             vectors = dense.vectors(all_texts)
             views.append(csr_matrix(vectors))
             if config.similarity_power:
@@ -331,18 +455,74 @@ class IntentClassifier:
                                           strict=True)]
 
 
+_FITTED_LIBRARIES = ("scikit-learn", "numpy", "scipy", "wordllama")
+
+
+def _fit_key(texts: Sequence[str], labels: Sequence[str], out_of_scope: Sequence[str],
+             config: ClassifierConfig) -> str:
+    """What a fit depends on: the data, the configuration (but the fine-tuned model, which
+    is attached after), this module's code and the versions of the libraries and Python."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions: dict[str, str | None] = {}
+    for name in _FITTED_LIBRARIES:
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = None
+    settings = {k: v for k, v in config.__dict__.items() if k not in ("finetuned",
+                                                                      "finetuned_weight")}
+    key = {
+        "texts": list(texts), "labels": list(labels), "out_of_scope": list(out_of_scope),
+        "builtin_out_of_scope": builtin_out_of_scope(), "config": settings,
+        "versions": versions, "python": list(sys.version_info[:3]),
+        "code": hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
+    }
+    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _load_fitted(path: Path, *, full: bool = False
+                 ) -> tuple[dict[str, Any], tuple[Any, Any, Any] | None] | None:
+    """The fitted state kept at ``path``: its light part (no scikit-learn object, see
+    :meth:`IntentClassifier._lite`) and, with ``full`` or when there is no light part,
+    the fitted scikit-learn objects. None when the file is missing, is not an owner-only
+    file of this user, or cannot be read (the caller fits again and replaces it)."""
+    if not trusted_file(path):
+        return None
+    try:
+        with open(path, "rb") as f:
+            lite = pickle.load(f)  # trusted_file(path), above
+            sklearn = None
+            if full or lite is None:
+                word, char, model, vocab, examples = pickle.load(f)
+                sklearn = (word, char, model)
+                if lite is None:
+                    lite = {"vocabulary": sorted(vocab), "examples": examples}
+    except Exception:
+        return None
+    if not isinstance(lite, dict):
+        return None
+    return lite, sklearn
+
+
 class _View:
     """One fitted TF-IDF view (sublinear tf, l2 norm) and its slice of the weights,
     scoring a single text with the vectoriser's own analyzer, vocabulary and idf."""
 
-    def __init__(self, vectorizer: TfidfVectorizer,
-                 weights: np.ndarray[Any, np.dtype[np.float64]]) -> None:
+    def __init__(self, analyze: Callable[[str], list[str]], vocabulary: dict[str, int],
+                 idf: Any, weights: np.ndarray[Any, np.dtype[np.float64]]) -> None:
+        self.analyze = analyze
+        self.vocabulary = vocabulary
+        self.idf = np.asarray(idf, dtype=np.float64)
+        self.weights = weights
+
+    @classmethod
+    def of(cls, vectorizer: TfidfVectorizer,
+           weights: np.ndarray[Any, np.dtype[np.float64]]) -> _View:
         if not vectorizer.sublinear_tf or vectorizer.norm != "l2":
             raise ValueError("the single-text path assumes sublinear_tf and the l2 norm")
-        self.analyze = vectorizer.build_analyzer()
-        self.vocabulary: dict[str, int] = vectorizer.vocabulary_
-        self.idf = np.asarray(vectorizer.idf_, dtype=np.float64)
-        self.weights = weights
+        return cls(vectorizer.build_analyzer(), vectorizer.vocabulary_, vectorizer.idf_,
+                   weights)
 
     def scores(self, text: str) -> np.ndarray[Any, np.dtype[np.float64]]:
         counts: dict[int, int] = {}

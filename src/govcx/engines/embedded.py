@@ -26,6 +26,7 @@ from govcx.engines.engine import (
     compose_reply,
 )
 from govcx.governance import money
+from govcx.governance.expr import private_cache_dir
 from govcx.governance.gate import Proposal
 from govcx.governance.policy import Policy
 from govcx.knowledge.retriever import Chunk
@@ -90,11 +91,15 @@ class EmbeddedEngine:
 
     @classmethod
     def from_policy(cls, policy: Policy, *, extra_out_of_scope: Sequence[str] = (),
-                    classifier: ClassifierConfig | None = None) -> EmbeddedEngine:
+                    classifier: ClassifierConfig | None = None,
+                    cache: bool = True) -> EmbeddedEngine:
         """Train the classifier on the workflows' examples (``classifier`` overrides its
-        defaults: word and character TF-IDF plus the WordLlama view)."""
+        defaults: word and character TF-IDF plus the WordLlama view). With ``cache``, the
+        fitted classifier is kept in the state dir's cache (:func:`private_cache_dir`) and
+        loaded from there while the examples, settings and library versions are the same."""
         texts, labels, oos = training_examples(policy, extra_out_of_scope)
-        return cls(IntentClassifier.fit(texts, labels, oos, config=classifier))
+        return cls(IntentClassifier.fit(texts, labels, oos, config=classifier,
+                                        cache_dir=private_cache_dir() if cache else None))
 
     # -- classify -----------------------------------------------------------------------
     def classify(self, text: str, ctx: TurnContext) -> Classification:

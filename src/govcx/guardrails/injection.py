@@ -30,14 +30,16 @@ import base64
 import binascii
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 from govcx.governance.finding import INJECTION, Finding, Source
 from govcx.guardrails._injection_rules import RULES
+from govcx.guardrails.ngrams import analyzer, analyzer_settings
 
 _ENCODED_B64 = re.compile(r"(?<![\w/+=])[A-Za-z0-9+/]{20,}={0,2}(?![\w/+=])")
 _ENCODED_HEX = re.compile(r"(?<![0-9a-fA-F])(?:[0-9a-fA-F]{2}[ ]?){10,}(?![0-9a-fA-F])")
@@ -185,16 +187,29 @@ class _LinearScorer:
     sublinear TF times IDF, L2-normalised per vectorizer, dotted with the weights.
     """
 
-    def __init__(self, vectorizers: Sequence[Any], coef: Any, intercept: float) -> None:
-        self._parts = []
+    def __init__(self, parts: Sequence[tuple[Callable[[str], list[str]],
+                                             dict[str, tuple[float, float]]]],
+                 intercept: float) -> None:
+        self._parts = list(parts)
+        self._intercept = intercept
+
+    @staticmethod
+    def weights(vectorizers: Sequence[Any], coef: Any) -> list[dict[str, tuple[float, float]]]:
+        """Per fitted vectorizer: each term's (idf, coefficient)."""
+        out = []
         offset = 0
         for vec in vectorizers:
             vocab = vec.vocabulary_
-            weights = {term: (float(vec.idf_[i]), float(coef[offset + i]))
-                       for term, i in vocab.items()}
-            self._parts.append((vec.build_analyzer(), weights))
+            out.append({term: (float(vec.idf_[i]), float(coef[offset + i]))
+                        for term, i in vocab.items()})
             offset += len(vocab)
-        self._intercept = intercept
+        return out
+
+    @classmethod
+    def fitted(cls, vectorizers: Sequence[Any], coef: Any, intercept: float) -> _LinearScorer:
+        weights = cls.weights(vectorizers, coef)
+        return cls([(vec.build_analyzer(), w) for vec, w in zip(vectorizers, weights,
+                                                                 strict=True)], intercept)
 
     def probability(self, text: str) -> float:
         import math
@@ -215,7 +230,61 @@ class _LinearScorer:
 
 @cache
 def _classifier() -> _LinearScorer:
-    """TF-IDF + logistic regression over the bundled corpus (trained once per process)."""
+    """TF-IDF + logistic regression over the bundled corpus, trained once per process or
+    loaded from the state dir's cache (:func:`govcx.governance.expr.private_cache_dir`)
+    where an earlier process kept it for the same corpus, code and library versions. The
+    cache holds each vectorizer's analyzer settings and term weights, no scikit-learn
+    object: loading it does not import scikit-learn (see :mod:`govcx.guardrails.ngrams`)."""
+    import pickle
+
+    from govcx.governance.expr import private_cache_dir, trusted_file, write_private
+
+    cache_dir = private_cache_dir()
+    path = cache_dir / f"injection-{_classifier_key()}.pickle" if cache_dir else None
+    if path is not None and trusted_file(path):
+        try:
+            with open(path, "rb") as f:
+                settings, weights, intercept = pickle.load(f)  # trusted_file(path), above
+            return _LinearScorer([(analyzer(s), w) for s, w in zip(settings, weights,
+                                                                   strict=True)],
+                                 float(intercept))
+        except Exception:  # unreadable or of another shape: train again, replace it
+            pass
+    fitted, coef, intercept = _fit_classifier()
+    scorer = _LinearScorer.fitted(fitted, coef, intercept)
+    settings = [analyzer_settings(vec) for vec in fitted]
+    if path is not None and all(s is not None for s in settings):
+        state = (settings, _LinearScorer.weights(fitted, coef), intercept)
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as f:
+                pickle.dump(state, f, protocol=pickle.HIGHEST_PROTOCOL)
+
+        write_private(path, write, keep=("injection-*.pickle", 2))
+    return scorer
+
+
+def _classifier_key() -> str:
+    """What the fit depends on: this code, the corpus and the library versions."""
+    import hashlib
+    import sys
+    from importlib.metadata import PackageNotFoundError, version
+
+    from govcx.guardrails import _injection_corpus
+
+    digest = hashlib.sha256()
+    for source in (__file__, _injection_corpus.__file__):
+        digest.update(Path(source).read_bytes())
+    for name in ("scikit-learn", "numpy", "scipy"):
+        try:
+            digest.update(f"{name}={version(name)};".encode())
+        except PackageNotFoundError:
+            digest.update(f"{name}=;".encode())
+    digest.update(repr(sys.version_info[:3]).encode())
+    return digest.hexdigest()[:32]
+
+
+def _fit_classifier() -> tuple[list[Any], Any, float]:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import FeatureUnion, make_pipeline
@@ -235,7 +304,7 @@ def _classifier() -> _LinearScorer:
     lr = model.steps[-1][1]
     union = model.steps[0][1]
     fitted = [est for _, est in union.transformer_list]
-    return _LinearScorer(fitted, lr.coef_[0], float(lr.intercept_[0]))
+    return fitted, lr.coef_[0], float(lr.intercept_[0])
 
 
 class InjectionDetector:

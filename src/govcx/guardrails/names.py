@@ -22,12 +22,16 @@ address or a handle are never names.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import json
 import pkgutil
 import re
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
+from govcx.governance.expr import trusted_file, write_private
 from govcx.guardrails._hit import Hit
 
 # Everyday words of customer-service text that also occur in some name list.
@@ -126,7 +130,59 @@ def _english_frequencies() -> dict[str, int]:
 
 @cache
 def gazetteer() -> Gazetteer:
-    """The name lists, built once per process (about 0.4 s)."""
+    """The name lists, built once per process (about 0.4 s), or read from the state dir's
+    cache (:func:`govcx.governance.expr.private_cache_dir`) where an earlier process wrote
+    them for the same library versions and code (about 0.05 s)."""
+    from govcx.governance.expr import private_cache_dir
+
+    cache_dir = private_cache_dir()
+    if cache_dir is None:
+        return _build_gazetteer()
+    path = cache_dir / f"names-{_gazetteer_key()}.json"
+    cached = _read_gazetteer(path)
+    if cached is not None:
+        return cached
+    built = _build_gazetteer()
+    body = json.dumps({"first": sorted(built.first), "last": sorted(built.last),
+                       "common": sorted(built.common), "english": built.english})
+    write_private(path, lambda tmp: tmp.write_text(body, "utf-8"), keep=("names-*.json", 2))
+    return built
+
+
+_GAZETTEER_LIBRARIES = ("faker", "pyspellchecker", "scikit-learn")
+
+
+def _gazetteer_key() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    parts = [hashlib.sha256(Path(__file__).read_bytes()).hexdigest()]
+    for name in _GAZETTEER_LIBRARIES:
+        try:
+            parts.append(f"{name}={version(name)}")
+        except PackageNotFoundError:
+            parts.append(f"{name}=")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+
+
+def _read_gazetteer(path: Path) -> Gazetteer | None:
+    """The gazetteer kept at ``path`` if it is an owner-only file of this user and well
+    formed; None otherwise (it is built again and replaced)."""
+    if not trusted_file(path):
+        return None
+    try:
+        data = json.loads(path.read_text("utf-8"))
+        lists = {k: frozenset(data[k]) for k in ("first", "last", "common")}
+        english = data["english"]
+        if not (all(isinstance(w, str) for words in lists.values() for w in words)
+                and isinstance(english, dict)
+                and all(isinstance(n, int) for n in english.values())):
+            return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return Gazetteer(english=english, **lists)
+
+
+def _build_gazetteer() -> Gazetteer:
     import faker.providers.person as person_providers
     from faker.providers.lorem.en_US import Provider as Lorem
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
