@@ -27,7 +27,7 @@ VECTORIZERS = {
 
 
 def _pack_texts() -> list[str]:
-    texts = []
+    texts: list[str] = []
     packs = Path(__file__).resolve().parents[2] / "src" / "govcx" / "packs"
     for name in glob.glob(f"{packs}/*/**/*.yaml", recursive=True):
         with open(name, encoding="utf-8") as f:
