@@ -18,7 +18,7 @@ pytestmark = pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indire
 
 def _text(turn: Turn) -> str:
     assert turn.reply is not None, turn
-    return _text(turn)
+    return turn.reply.text
 
 
 def _decision(turn: Turn) -> TurnDecision:
