@@ -93,8 +93,9 @@ def no_network(attempts: list[str]) -> Iterator[None]:
         socket.getaddrinfo = real_getaddrinfo
 
 
-def eval_run(pack: Path, report: Path, *, workers: int, mode: str | None,
-             guard: bool = False) -> int:
+def eval_run(
+    pack: Path, report: Path, *, workers: int, mode: str | None, guard: bool = False
+) -> int:
     """``govcx eval run --pack PACK --json REPORT`` in a fresh process; its exit status.
 
     The eval runner forks its workers, which is only safe from a process that has started
@@ -102,15 +103,30 @@ def eval_run(pack: Path, report: Path, *, workers: int, mode: str | None,
     ``guard``, the child refuses any connection beyond 127.0.0.1 (its workers inherit
     that) and writes the attempts next to the report.
     """
-    args = ["eval", "run", "--pack", str(pack), "--json", str(report), "--quiet",
-            "--workers", str(workers)]
+    args = [
+        "eval",
+        "run",
+        "--pack",
+        str(pack),
+        "--json",
+        str(report),
+        "--quiet",
+        "--workers",
+        str(workers),
+    ]
     env = {k: v for k, v in os.environ.items() if k != "GOVCX_ENGINE_MODE"}
     if mode is not None:
         env["GOVCX_ENGINE_MODE"] = mode
-    print(f"$ {'GOVCX_ENGINE_MODE=' + mode + ' ' if mode else ''}govcx {' '.join(args)}",
-          file=sys.stderr)
-    child = [sys.executable, __file__, "--child", json.dumps(
-        {"args": args, "guard": str(report) + ".network" if guard else None})]
+    print(
+        f"$ {'GOVCX_ENGINE_MODE=' + mode + ' ' if mode else ''}govcx {' '.join(args)}",
+        file=sys.stderr,
+    )
+    child = [
+        sys.executable,
+        __file__,
+        "--child",
+        json.dumps({"args": args, "guard": str(report) + ".network" if guard else None}),
+    ]
     return subprocess.run(child, env=env, check=False).returncode
 
 
@@ -138,18 +154,28 @@ def _child(spec: str) -> None:
 def figures(data: dict[str, Any]) -> dict[str, Any]:
     summary = data["summary"]
     comp = summary["compliance"]
-    misses = [{"case": c["case_id"], "failure": f[:300]} for c in data["cases"]
-              for f in c["failures"] if "cassette_miss" in f]
-    return {"cases": summary["cases"], "passed": summary["passed"],
-            "pass_rate": summary["pass_rate"], "compliance": comp["rate"],
-            "compliant": comp["compliant"], "violations": comp["violations"],
-            "route_accuracy": summary["confusion"]["accuracy"],
-            "failing": [c["case_id"] for c in data["cases"] if not c["passed"]],
-            "cassette_misses": misses}
+    misses = [
+        {"case": c["case_id"], "failure": f[:300]}
+        for c in data["cases"]
+        for f in c["failures"]
+        if "cassette_miss" in f
+    ]
+    return {
+        "cases": summary["cases"],
+        "passed": summary["passed"],
+        "pass_rate": summary["pass_rate"],
+        "compliance": comp["rate"],
+        "compliant": comp["compliant"],
+        "violations": comp["violations"],
+        "route_accuracy": summary["confusion"]["accuracy"],
+        "failing": [c["case_id"] for c in data["cases"] if not c["passed"]],
+        "cassette_misses": misses,
+    }
 
 
-def record(work: Path, cassette: Path, *, model: str, base_url: str | None,
-           api_key_env: str | None) -> dict[str, Any]:
+def record(
+    work: Path, cassette: Path, *, model: str, base_url: str | None, api_key_env: str | None
+) -> dict[str, Any]:
     """Record every model call of the suites into ``cassette`` (replacing it)."""
     fresh = cassette.with_suffix(".recording.jsonl")
     fresh.unlink(missing_ok=True)
@@ -162,27 +188,34 @@ def record(work: Path, cassette: Path, *, model: str, base_url: str | None,
             code = eval_run(pack, report, workers=1, mode="record")
             calls = len(server.requests)
     else:
-        pack = llm_pack(work, model=model, base_url=base_url, cassette=fresh,
-                        api_key_env=api_key_env)
+        pack = llm_pack(
+            work, model=model, base_url=base_url, cassette=fresh, api_key_env=api_key_env
+        )
         code = eval_run(pack, report, workers=1, mode="record")
         calls = -1
     if code not in (0, 1) or not report.exists() or not fresh.exists():
         raise SystemExit(f"recording failed (exit {code}); the cassette was left unchanged")
     # Sort by key: a re-recording of the same behaviour gives the same file.
-    lines = sorted(fresh.read_text(encoding="utf-8").splitlines(),
-                   key=lambda line: json.loads(line)["key"])
+    lines = sorted(
+        fresh.read_text(encoding="utf-8").splitlines(), key=lambda line: json.loads(line)["key"]
+    )
     unique = {json.loads(line)["key"]: line for line in lines}
     cassette.parent.mkdir(parents=True, exist_ok=True)
     cassette.write_text("".join(f"{line}\n" for line in unique.values()), encoding="utf-8")
     fresh.unlink()
     data = json.loads(report.read_text(encoding="utf-8"))
-    return {"recorded_calls": calls, "recordings": len(unique),
-            "cassette_bytes": cassette.stat().st_size,
-            "duration_s": round(time.perf_counter() - started, 1), **figures(data)}
+    return {
+        "recorded_calls": calls,
+        "recordings": len(unique),
+        "cassette_bytes": cassette.stat().st_size,
+        "duration_s": round(time.perf_counter() - started, 1),
+        **figures(data),
+    }
 
 
-def replay(work: Path, cassette: Path, *, model: str, workers: int,
-           json_out: Path | None) -> dict[str, Any]:
+def replay(
+    work: Path, cassette: Path, *, model: str, workers: int, json_out: Path | None
+) -> dict[str, Any]:
     if not cassette.exists():
         raise SystemExit(f"no cassette at {cassette}; record one with --record")
     pack = llm_pack(work, model=model, base_url=UNREACHABLE, cassette=cassette)
@@ -193,8 +226,11 @@ def replay(work: Path, cassette: Path, *, model: str, workers: int,
         raise SystemExit(f"govcx eval run failed (exit {code})")
     attempts = json.loads(Path(str(report) + ".network").read_text(encoding="utf-8"))
     data = json.loads(report.read_text(encoding="utf-8"))
-    return {"duration_s": round(time.perf_counter() - started, 1),
-            "network_attempts": len(attempts), **figures(data)}
+    return {
+        "duration_s": round(time.perf_counter() - started, 1),
+        "network_attempts": len(attempts),
+        **figures(data),
+    }
 
 
 def embedded(work: Path, workers: int) -> dict[str, Any]:
@@ -207,45 +243,68 @@ def main() -> None:
     if len(sys.argv) == 3 and sys.argv[1] == "--child":
         _child(sys.argv[2])
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--record", action="store_true",
-                        help="record the cassette first (default: the stand-in model)")
+    parser.add_argument(
+        "--record",
+        action="store_true",
+        help="record the cassette first (default: the stand-in model)",
+    )
     parser.add_argument("--cassette", type=Path, default=CASSETTE)
-    parser.add_argument("--model", default=MODEL_NAME,
-                        help="model name sent in every request (part of each recording)")
-    parser.add_argument("--base-url", default=None,
-                        help="record against this OpenAI-compatible server instead of the "
-                             "stand-in")
-    parser.add_argument("--api-key-env", default=None,
-                        help="environment variable holding the key for --base-url")
+    parser.add_argument(
+        "--model",
+        default=MODEL_NAME,
+        help="model name sent in every request (part of each recording)",
+    )
+    parser.add_argument(
+        "--base-url",
+        default=None,
+        help="record against this OpenAI-compatible server instead of the stand-in",
+    )
+    parser.add_argument(
+        "--api-key-env", default=None, help="environment variable holding the key for --base-url"
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", type=Path, default=None, help="write the replay's report")
-    parser.add_argument("--embedded", action="store_true",
-                        help="also run the suites with the embedded engine, for comparison")
+    parser.add_argument(
+        "--embedded",
+        action="store_true",
+        help="also run the suites with the embedded engine, for comparison",
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="govcx-acme-llm-"))
-    result: dict[str, Any] = {"benchmark": "acme_llm_replay", "model": args.model,
-                              "stand_in": args.base_url is None and args.model == MODEL_NAME,
-                              "cassette": str(args.cassette)}
+    result: dict[str, Any] = {
+        "benchmark": "acme_llm_replay",
+        "model": args.model,
+        "stand_in": args.base_url is None and args.model == MODEL_NAME,
+        "cassette": str(args.cassette),
+    }
     try:
         if args.record:
-            result["record"] = record(work / "rec", args.cassette, model=args.model,
-                                      base_url=args.base_url, api_key_env=args.api_key_env)
-        result["replay"] = replay(work / "rep", args.cassette, model=args.model,
-                                  workers=args.workers, json_out=args.json)
+            result["record"] = record(
+                work / "rec",
+                args.cassette,
+                model=args.model,
+                base_url=args.base_url,
+                api_key_env=args.api_key_env,
+            )
+        result["replay"] = replay(
+            work / "rep", args.cassette, model=args.model, workers=args.workers, json_out=args.json
+        )
         if args.embedded:
             result["embedded"] = embedded(work / "emb", args.workers)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     rep = result["replay"]
-    print(f"replay: pass rate {rep['pass_rate']:.1%} ({rep['passed']}/{rep['cases']}), "
-          f"governance compliance {rep['compliance']:.1%}, "
-          f"{len(rep['cassette_misses'])} cassette misses, "
-          f"{rep['network_attempts']} network attempts", file=sys.stderr)
+    print(
+        f"replay: pass rate {rep['pass_rate']:.1%} ({rep['passed']}/{rep['cases']}), "
+        f"governance compliance {rep['compliance']:.1%}, "
+        f"{len(rep['cassette_misses'])} cassette misses, "
+        f"{rep['network_attempts']} network attempts",
+        file=sys.stderr,
+    )
     for miss in rep["cassette_misses"]:
         print(f"  cassette miss in case {miss['case']}: {miss['failure']}", file=sys.stderr)
     print(json.dumps(result))
-    ok = rep["compliance"] == 1.0 and not rep["cassette_misses"] \
-        and not rep["network_attempts"]
+    ok = rep["compliance"] == 1.0 and not rep["cassette_misses"] and not rep["network_attempts"]
     sys.exit(0 if ok else 1)
 
 

@@ -81,12 +81,20 @@ def floor_app() -> Any:
             with guard:
                 lock = locks.setdefault(cid, threading.Lock())
             with lock:  # runs on one conversation are serialised, as in govcx
-                graph.invoke({"text": body.text}, {"configurable": {"thread_id": cid}},
-                             durability="sync")
-        return {"turn_id": uuid.uuid4().hex, "conversation_id": cid, "status": "answered",
-                "reply": {"text": body.text, "citations": []}, "intent": None,
-                "confidence": 1.0, "actions": [], "approval_id": None,
-                "decision": {"route": "respond", "rules": [], "policy_version": "floor"}}
+                graph.invoke(
+                    {"text": body.text}, {"configurable": {"thread_id": cid}}, durability="sync"
+                )
+        return {
+            "turn_id": uuid.uuid4().hex,
+            "conversation_id": cid,
+            "status": "answered",
+            "reply": {"text": body.text, "citations": []},
+            "intent": None,
+            "confidence": 1.0,
+            "actions": [],
+            "approval_id": None,
+            "decision": {"route": "respond", "rules": [], "policy_version": "floor"},
+        }
 
     return app
 
@@ -97,19 +105,41 @@ class FloorServer(Server):
     def __init__(self, mode: str, home: Path, workers: int) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "FLOOR_MODE": mode, "FLOOR_DB": str(home / f"{mode}.db"),
-               "PYTHONPATH": os.pathsep.join([str(ROOT / "benchmarks"),
-                                              os.environ.get("PYTHONPATH", "")])}
+        env = {
+            **os.environ,
+            "FLOOR_MODE": mode,
+            "FLOOR_DB": str(home / f"{mode}.db"),
+            "PYTHONPATH": os.pathsep.join(
+                [str(ROOT / "benchmarks"), os.environ.get("PYTHONPATH", "")]
+            ),
+        }
         self.log = open(home / f"{mode}.log", "w")  # closed in stop()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "api_floor:floor_app", "--factory", "--host",
-             "127.0.0.1", "--port", str(self.port), "--workers", str(workers),
-             "--log-level", "warning", "--no-access-log"],
-            env=env, stdout=self.log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "api_floor:floor_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(workers),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
 
 
-def drive(url: str, headers: dict[str, str], clients: int, turns: int,
-          text: str) -> tuple[list[float], int, float]:
+def drive(
+    url: str, headers: dict[str, str], clients: int, turns: int, text: str
+) -> tuple[list[float], int, float]:
     """``clients`` threads, each posting ``turns`` messages to its own conversation."""
     latencies: list[float] = []
     errors = 0
@@ -119,12 +149,18 @@ def drive(url: str, headers: dict[str, str], clients: int, turns: int,
         nonlocal errors
         with httpx.Client(base_url=url, headers=headers, timeout=60) as http:
             created = http.post("/v1/conversations", json={"customer_id": "C-1001"})
-            cid = (created.json()["conversation_id"] if created.status_code == 201
-                   else f"floor-{index}-{uuid.uuid4().hex[:8]}")
+            cid = (
+                created.json()["conversation_id"]
+                if created.status_code == 201
+                else f"floor-{index}-{uuid.uuid4().hex[:8]}"
+            )
             for n in range(turns):
                 started = time.perf_counter()
-                response = http.post(f"/v1/conversations/{cid}/messages", json={"text": text},
-                                     headers={"Idempotency-Key": f"{cid}-{n}"})
+                response = http.post(
+                    f"/v1/conversations/{cid}/messages",
+                    json={"text": text},
+                    headers={"Idempotency-Key": f"{cid}-{n}"},
+                )
                 elapsed = (time.perf_counter() - started) * 1000
                 with lock:
                     if response.status_code == 200 and response.json().get("turn_id"):
@@ -152,8 +188,9 @@ def measure(mode: str, home: Path, args: argparse.Namespace) -> dict[str, Any]:
         state = home / "govcx"
         state.mkdir(parents=True, exist_ok=True)
         channel = principals(DEFAULT_PACK)[0]
-        server = Server(None, state, {channel: key}, workers=args.workers, light=False,
-                        profile=None)
+        server = Server(
+            None, state, {channel: key}, workers=args.workers, light=False, profile=None
+        )
         headers = {"Authorization": f"Bearer {key}"}
     else:
         server = FloorServer(mode, home, args.workers)
@@ -168,11 +205,16 @@ def measure(mode: str, home: Path, args: argparse.Namespace) -> dict[str, Any]:
     finally:
         server.stop()
     turns = len(latencies)
-    return {"turns": turns, "errors": errors, "turns_per_s": round(turns / duration, 1),
-            "p50_ms": pct(latencies, 0.5), "p95_ms": pct(latencies, 0.95),
-            "server_ms_per_turn": round(server_s * 1000 / max(1, turns), 2),
-            "client_ms_per_turn": round(client_s * 1000 / max(1, turns), 2),
-            "ok": errors == 0 and turns == args.clients * args.turns}
+    return {
+        "turns": turns,
+        "errors": errors,
+        "turns_per_s": round(turns / duration, 1),
+        "p50_ms": pct(latencies, 0.5),
+        "p95_ms": pct(latencies, 0.95),
+        "server_ms_per_turn": round(server_s * 1000 / max(1, turns), 2),
+        "client_ms_per_turn": round(client_s * 1000 / max(1, turns), 2),
+        "ok": errors == 0 and turns == args.clients * args.turns,
+    }
 
 
 def main() -> None:
@@ -180,8 +222,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--turns", type=int, default=30, help="posts per client")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
-    parser.add_argument("--modes", default=",".join(MODES),
-                        help=f"comma-separated, from {', '.join(MODES)}")
+    parser.add_argument(
+        "--modes", default=",".join(MODES), help=f"comma-separated, from {', '.join(MODES)}"
+    )
     args = parser.parse_args()
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     unknown = [m for m in modes if m not in MODES]
@@ -190,12 +233,21 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="govcx-api-floor-"))
     results = {mode: measure(mode, home, args) for mode in modes}
     cpus = os.cpu_count() or 1
-    print(json.dumps({
-        "benchmark": "api_floor", "clients": args.clients, "turns_per_client": args.turns,
-        "workers": args.workers, "cpus": cpus,
-        "budget_ms_per_turn_at_100_per_s": round(cpus * 1000 / 100, 1),
-        "load_average_1m": round(os.getloadavg()[0], 2), "results": results,
-        "ok": all(r.get("ok") for r in results.values())}))
+    print(
+        json.dumps(
+            {
+                "benchmark": "api_floor",
+                "clients": args.clients,
+                "turns_per_client": args.turns,
+                "workers": args.workers,
+                "cpus": cpus,
+                "budget_ms_per_turn_at_100_per_s": round(cpus * 1000 / 100, 1),
+                "load_average_1m": round(os.getloadavg()[0], 2),
+                "results": results,
+                "ok": all(r.get("ok") for r in results.values()),
+            }
+        )
+    )
     sys.exit(0 if all(r.get("ok") for r in results.values()) else 1)
 
 

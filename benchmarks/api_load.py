@@ -53,18 +53,24 @@ SHOP = ROOT / "tests" / "fixtures" / "shop"
 
 # (text, kind): kind is answer | action | approval
 SCRIPTS = {
-    "acme": {"customer": "C-1001", "messages": [
-        ("What is your return policy?", "answer"),
-        ("where is my order A-1002?", "action"),
-        ("please refund $20 for order A-1002", "action"),
-        ("Please refund $80 for order A-1002", "approval"),
-    ]},
-    "shop": {"customer": "C-1", "messages": [
-        ("how do returns work", "answer"),
-        ("where is my order A-1001", "action"),
-        ("please refund $20 for order A-1001", "action"),
-        ("please refund $80 for order A-1002", "approval"),
-    ]},
+    "acme": {
+        "customer": "C-1001",
+        "messages": [
+            ("What is your return policy?", "answer"),
+            ("where is my order A-1002?", "action"),
+            ("please refund $20 for order A-1002", "action"),
+            ("Please refund $80 for order A-1002", "approval"),
+        ],
+    },
+    "shop": {
+        "customer": "C-1",
+        "messages": [
+            ("how do returns work", "answer"),
+            ("where is my order A-1001", "action"),
+            ("please refund $20 for order A-1001", "action"),
+            ("please refund $80 for order A-1002", "approval"),
+        ],
+    },
 }
 
 
@@ -90,12 +96,34 @@ _CATEGORIES = (  # innermost matching frame wins
     ("ml", ("sklearn", "scipy", "numpy", "govcx.engines.classifier", "govcx.engines.embedded")),
     ("pydantic", ("pydantic",)),
     ("json", ("json",)),
-    ("http", ("starlette", "fastapi", "uvicorn", "anyio", "sse_starlette", "h11",
-              "httptools", "govcx.api")),
+    (
+        "http",
+        (
+            "starlette",
+            "fastapi",
+            "uvicorn",
+            "anyio",
+            "sse_starlette",
+            "h11",
+            "httptools",
+            "govcx.api",
+        ),
+    ),
     ("govcx core", ("govcx",)),
 )
-_IDLE = {"wait", "select", "poll", "_worker", "get", "accept", "sleep", "_wait_for_tstate_lock",
-         "run_forever", "_run_once", "epoll"}
+_IDLE = {
+    "wait",
+    "select",
+    "poll",
+    "_worker",
+    "get",
+    "accept",
+    "sleep",
+    "_wait_for_tstate_lock",
+    "run_forever",
+    "_run_once",
+    "epoll",
+}
 
 
 def _sampler(path: str, interval: float = 0.002) -> None:
@@ -124,9 +152,16 @@ def _sampler(path: str, interval: float = 0.002) -> None:
                 if ident == me or frame is None:
                     continue
                 if frame.f_code.co_name in _IDLE and module_of(frame) in (
-                        "threading", "queue", "selectors", "asyncio.base_events", "socket",
-                        "concurrent.futures.thread", "time", "asyncio.unix_events",
-                        "asyncio.selector_events"):
+                    "threading",
+                    "queue",
+                    "selectors",
+                    "asyncio.base_events",
+                    "socket",
+                    "concurrent.futures.thread",
+                    "time",
+                    "asyncio.unix_events",
+                    "asyncio.selector_events",
+                ):
                     continue
                 if module_of(frame) == "asyncio.runners" and frame.f_code.co_name == "run":
                     continue  # the event loop waiting in C (uvloop)
@@ -147,9 +182,14 @@ def _sampler(path: str, interval: float = 0.002) -> None:
                 category = "other"
                 for f in stack:
                     mod = module_of(f)
-                    match = next((c for c, prefixes in _CATEGORIES
-                                  if any(mod == p or mod.startswith(p + ".") for p in prefixes)),
-                                 None)
+                    match = next(
+                        (
+                            c
+                            for c, prefixes in _CATEGORIES
+                            if any(mod == p or mod.startswith(p + ".") for p in prefixes)
+                        ),
+                        None,
+                    )
                     if match:
                         category = match
                         break
@@ -157,10 +197,16 @@ def _sampler(path: str, interval: float = 0.002) -> None:
 
     def dump() -> None:
         with open(path, "w") as fh:
-            json.dump({"busy_samples": busy[0], "interval_s": interval,
-                       "by_category": dict(by_category.most_common()),
-                       "self": dict(self_frames.most_common(30)),
-                       "cumulative": dict(cumulative.most_common(60))}, fh)
+            json.dump(
+                {
+                    "busy_samples": busy[0],
+                    "interval_s": interval,
+                    "by_category": dict(by_category.most_common()),
+                    "self": dict(self_frames.most_common(30)),
+                    "cumulative": dict(cumulative.most_common(60)),
+                },
+                fh,
+            )
 
     threading.Thread(target=loop, daemon=True, name="sampler").start()
     atexit.register(dump)
@@ -188,11 +234,21 @@ def light_app() -> Any:
     from govcx.testing import InMemoryRetriever, PassThroughGuard
 
     settings = ServerSettings()
-    chunk = Chunk(doc_id="returns", version="1", title="Returns policy", chunk_id="returns#1",
-                  text="You can return any unused item within 30 days of delivery for a "
-                       "full refund to the original payment method.", tags=("returns",))
-    agent = Agent(load_pack(settings.pack), settings, retriever=InMemoryRetriever([chunk]),
-                  guard=PassThroughGuard())
+    chunk = Chunk(
+        doc_id="returns",
+        version="1",
+        title="Returns policy",
+        chunk_id="returns#1",
+        text="You can return any unused item within 30 days of delivery for a "
+        "full refund to the original payment method.",
+        tags=("returns",),
+    )
+    agent = Agent(
+        load_pack(settings.pack),
+        settings,
+        retriever=InMemoryRetriever([chunk]),
+        guard=PassThroughGuard(),
+    )
     return create_app(settings, agent)
 
 
@@ -232,14 +288,27 @@ def cpu_seconds(pids: list[int]) -> float:
 class Server:
     """The API in a subprocess."""
 
-    def __init__(self, pack: Path | None, home: Path, keys: dict[str, str], *, workers: int,
-                 light: bool, profile: str | None) -> None:
+    def __init__(
+        self,
+        pack: Path | None,
+        home: Path,
+        keys: dict[str, str],
+        *,
+        workers: int,
+        light: bool,
+        profile: str | None,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "GOVCX_HOME": str(home), "GOVCX_EXPIRY_INTERVAL": "5",
-               "GOVCX_API_KEYS": ",".join(f"{k}:{n}" for n, k in keys.items()),
-               "PYTHONPATH": os.pathsep.join([str(ROOT / "benchmarks"),
-                                              os.environ.get("PYTHONPATH", "")])}
+        env = {
+            **os.environ,
+            "GOVCX_HOME": str(home),
+            "GOVCX_EXPIRY_INTERVAL": "5",
+            "GOVCX_API_KEYS": ",".join(f"{k}:{n}" for n, k in keys.items()),
+            "PYTHONPATH": os.pathsep.join(
+                [str(ROOT / "benchmarks"), os.environ.get("PYTHONPATH", "")]
+            ),
+        }
         env.pop("GOVCX_API_KEYS_FILE", None)
         if pack is not None:
             env["GOVCX_PACK"] = str(pack)
@@ -250,12 +319,24 @@ class Server:
             target = "api_load:profiled_app"
             env["GOVCX_BENCH_PROFILE"] = profile
             env["GOVCX_BENCH_LIGHT"] = "1" if light else "0"
-        command = [sys.executable, "-m", "uvicorn", target, "--factory", "--host", "127.0.0.1",
-                   "--port", str(self.port), "--workers", str(workers), "--log-level",
-                   "warning", "--no-access-log"]
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            target,
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ]
         self.log = open(home / "server.log", "w")  # closed in stop()
-        self.process = subprocess.Popen(command, env=env, stdout=self.log,
-                                        stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(command, env=env, stdout=self.log, stderr=subprocess.STDOUT)
 
     def wait(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -291,12 +372,14 @@ def principals(pack_dir: Path) -> tuple[str, list[str], str | None]:
     roles = pack.policy.approvals.roles
 
     def authority(name: str) -> float:
-        limits = [roles[r].max_amount for r in pack.principals[name].approver_roles
-                  if r in roles]
+        limits = [roles[r].max_amount for r in pack.principals[name].approver_roles if r in roles]
         return max((float("inf") if x is None else x for x in limits), default=-1.0)
 
-    approvers = sorted((n for n, p in pack.principals.items()
-                        if p.approver_roles and not p.is_channel), key=authority, reverse=True)
+    approvers = sorted(
+        (n for n, p in pack.principals.items() if p.approver_roles and not p.is_channel),
+        key=authority,
+        reverse=True,
+    )
     auditor = next((n for n, p in pack.principals.items() if p.has("auditor")), None)
     return channel, approvers[:2], auditor
 
@@ -345,14 +428,24 @@ def parse_sse(lines: Any, started: float, results: Results) -> dict[str, Any]:
     return turn
 
 
-def client(index: int, url: str, key: str, script: dict[str, Any], turns: int,
-           sse_share: float, repeat_share: float, deadline: float, results: Results) -> None:
+def client(
+    index: int,
+    url: str,
+    key: str,
+    script: dict[str, Any],
+    turns: int,
+    sse_share: float,
+    repeat_share: float,
+    deadline: float,
+    results: Results,
+) -> None:
     rng = random.Random(index)
     headers = {"Authorization": f"Bearer {key}"}
     messages = script["messages"]
     with httpx.Client(base_url=url, headers=headers, timeout=60) as http:
-        cid = http.post("/v1/conversations",
-                        json={"customer_id": script["customer"]}).json()["conversation_id"]
+        cid = http.post("/v1/conversations", json={"customer_id": script["customer"]}).json()[
+            "conversation_id"
+        ]
         for n in range(turns):
             if time.monotonic() > deadline:
                 return
@@ -362,15 +455,18 @@ def client(index: int, url: str, key: str, script: dict[str, Any], turns: int,
             started = time.perf_counter()
             try:
                 if stream:
-                    with http.stream("POST", f"/v1/conversations/{cid}/messages",
-                                     json={"text": text},
-                                     headers={**key_header, "Accept": "text/event-stream"}
-                                     ) as response:
+                    with http.stream(
+                        "POST",
+                        f"/v1/conversations/{cid}/messages",
+                        json={"text": text},
+                        headers={**key_header, "Accept": "text/event-stream"},
+                    ) as response:
                         response.raise_for_status()
                         turn = parse_sse(response.iter_lines(), started, results)
                 else:
-                    response = http.post(f"/v1/conversations/{cid}/messages",
-                                         json={"text": text}, headers=key_header)
+                    response = http.post(
+                        f"/v1/conversations/{cid}/messages", json={"text": text}, headers=key_header
+                    )
                     response.raise_for_status()
                     turn = response.json()
             except Exception as exc:
@@ -384,8 +480,9 @@ def client(index: int, url: str, key: str, script: dict[str, Any], turns: int,
                 results.turn_ids[cid].append(turn["turn_id"])
                 results.status[turn["status"]] += 1
             if rng.random() < repeat_share:  # a client retry: must change nothing
-                again = http.post(f"/v1/conversations/{cid}/messages", json={"text": text},
-                                  headers=key_header).json()
+                again = http.post(
+                    f"/v1/conversations/{cid}/messages", json={"text": text}, headers=key_header
+                ).json()
                 with results.lock:
                     if again.get("turn_id") == turn["turn_id"]:
                         results.replays_ok += 1
@@ -402,8 +499,7 @@ def client(index: int, url: str, key: str, script: dict[str, Any], turns: int,
                 while time.monotonic() < deadline + 30:
                     with results.lock:
                         results.status_polls += 1
-                    if http.get(f"/v1/conversations/{cid}").json()["status"] != \
-                            "pending_approval":
+                    if http.get(f"/v1/conversations/{cid}").json()["status"] != "pending_approval":
                         break
                     time.sleep(0.02)
 
@@ -422,9 +518,11 @@ def approver(url: str, key: str, stop: threading.Event, results: Results) -> Non
             for approval in pending:
                 aid = approval["approval_id"]
                 started = time.perf_counter()
-                response = http.post(f"/v1/approvals/{aid}/decision",
-                                     json={"decision": "approve"},
-                                     headers={"Idempotency-Key": uuid.uuid4().hex})
+                response = http.post(
+                    f"/v1/approvals/{aid}/decision",
+                    json={"decision": "approve"},
+                    headers={"Idempotency-Key": uuid.uuid4().hex},
+                )
                 with results.lock:
                     if response.status_code == 200:
                         results.decided[aid] += 1
@@ -433,8 +531,9 @@ def approver(url: str, key: str, stop: threading.Event, results: Results) -> Non
                     elif response.status_code == 409:
                         results.stale[aid] += 1
                     else:
-                        results.errors[f"decision {response.status_code}: "
-                                       f"{response.text[:80]}"] += 1
+                        results.errors[
+                            f"decision {response.status_code}: {response.text[:80]}"
+                        ] += 1
 
 
 def server_timings(url: str) -> dict[str, Any]:
@@ -443,20 +542,21 @@ def server_timings(url: str) -> dict[str, Any]:
     sums: dict[str, float] = {}
     counts: dict[str, float] = {}
     for line in text.splitlines():
-        match = re.match(r'govcx_node_duration_seconds_(sum|count)\{node="([^"]+)"\} (\S+)',
-                         line)
+        match = re.match(r'govcx_node_duration_seconds_(sum|count)\{node="([^"]+)"\} (\S+)', line)
         if match:
             (sums if match.group(1) == "sum" else counts)[match.group(2)] = float(match.group(3))
-    nodes = {node: round(sums[node] / counts[node] * 1000, 2)
-             for node in sums if counts.get(node)}
+    nodes = {node: round(sums[node] / counts[node] * 1000, 2) for node in sums if counts.get(node)}
     turn = {}
     for kind in ("message", "decision"):
         s = re.search(rf'govcx_turn_duration_seconds_sum{{kind="{kind}"}} (\S+)', text)
         c = re.search(rf'govcx_turn_duration_seconds_count{{kind="{kind}"}} (\S+)', text)
         if s and c and float(c.group(1)):
             turn[kind] = round(float(s.group(1)) / float(c.group(1)) * 1000, 2)
-    return {"node_mean_ms": nodes, "graph_call_mean_ms": turn,
-            "node_sum_mean_ms": round(sum(nodes.values()), 2)}
+    return {
+        "node_mean_ms": nodes,
+        "graph_call_mean_ms": turn,
+        "node_sum_mean_ms": round(sum(nodes.values()), 2),
+    }
 
 
 def verify(url: str, key: str, auditor_key: str | None, results: Results) -> dict[str, Any]:
@@ -472,19 +572,28 @@ def verify(url: str, key: str, auditor_key: str | None, results: Results) -> dic
         for aid in results.approvals:
             approval = http.get(f"/v1/approvals/{aid}").json()
             approvals = [d for d in approval["decisions"] if d["decision"] == "approve"]
-            if approval["status"] != "approved" or len(approvals) != 1 \
-                    or results.decided[aid] != 1:
+            if approval["status"] != "approved" or len(approvals) != 1 or results.decided[aid] != 1:
                 wrong.append(aid)
-        audit_ok = httpx.get(url + "/v1/audit/verify", timeout=120, headers={
-            "Authorization": f"Bearer {auditor_key}"}).json() if auditor_key else {}
-    return {"turns_lost": lost, "turns_duplicated": duplicated,
-            "approvals": len(results.approvals),
-            "approvals_not_decided_exactly_once": len(wrong),
-            "race_losers_409": sum(results.stale.values()),
-            "conversation_status_reads": results.status_polls,
-            "idempotent_replays_ok": results.replays_ok,
-            "idempotent_replays_bad": results.replays_bad,
-            "audit_chain_ok": audit_ok.get("ok")}
+        audit_ok = (
+            httpx.get(
+                url + "/v1/audit/verify",
+                timeout=120,
+                headers={"Authorization": f"Bearer {auditor_key}"},
+            ).json()
+            if auditor_key
+            else {}
+        )
+    return {
+        "turns_lost": lost,
+        "turns_duplicated": duplicated,
+        "approvals": len(results.approvals),
+        "approvals_not_decided_exactly_once": len(wrong),
+        "race_losers_409": sum(results.stale.values()),
+        "conversation_status_reads": results.status_polls,
+        "idempotent_replays_ok": results.replays_ok,
+        "idempotent_replays_bad": results.replays_bad,
+        "audit_chain_ok": audit_ok.get("ok"),
+    }
 
 
 def start_py_spy(path: str, pid: int) -> subprocess.Popen[bytes]:
@@ -496,10 +605,24 @@ def start_py_spy(path: str, pid: int) -> subprocess.Popen[bytes]:
     if not Path(spy).exists():
         raise SystemExit("--py-spy needs py-spy: pip install py-spy")
     process = subprocess.Popen(
-        [spy, "record", "--pid", str(pid), "--subprocesses", "--gil", "--rate", "250",
-         "--nonblocking",
-         "--format", "raw", "--output", path], stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE)
+        [
+            spy,
+            "record",
+            "--pid",
+            str(pid),
+            "--subprocesses",
+            "--gil",
+            "--rate",
+            "250",
+            "--nonblocking",
+            "--format",
+            "raw",
+            "--output",
+            path,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     time.sleep(0.5)  # attached before the clients start
     return process
 
@@ -537,9 +660,11 @@ def stop_py_spy(process: subprocess.Popen[bytes], path: str) -> dict[str, Any]:
     print(" self:", file=sys.stderr)
     for name, n in own.most_common(25):
         print(f"  {n / total * 100:5.1f}%  {name}", file=sys.stderr)
-    return {"samples": total, "file": path,
-            "inclusive_pct": {k: round(v / total * 100, 1)
-                              for k, v in inclusive.most_common(25)}}
+    return {
+        "samples": total,
+        "file": path,
+        "inclusive_pct": {k: round(v / total * 100, 1) for k, v in inclusive.most_common(25)},
+    }
 
 
 def _frame_name(frame: str) -> str:
@@ -571,31 +696,48 @@ def profile_summary(path: str) -> dict[str, Any]:
     print("cumulative:", file=sys.stderr)
     for name, count in list(data["cumulative"].items())[:40]:
         print(f"  {count / busy * 100:5.1f}%  {name}", file=sys.stderr)
-    return {"busy_samples": data["busy_samples"], "share_pct": share,
-            "top_self": {k: round(v / busy * 100, 1) for k, v in
-                         list(data["self"].items())[:8]}}
+    return {
+        "busy_samples": data["busy_samples"],
+        "share_pct": share,
+        "top_self": {k: round(v / busy * 100, 1) for k, v in list(data["self"].items())[:8]},
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--pack", type=Path, default=None,
-                        help="pack folder (default: acme if it starts, else the shop fixture)")
+    parser.add_argument(
+        "--pack",
+        type=Path,
+        default=None,
+        help="pack folder (default: acme if it starts, else the shop fixture)",
+    )
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--turns", type=int, default=20, help="turns per client")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--sse-share", type=float, default=0.3)
     parser.add_argument("--repeat-share", type=float, default=0.05)
-    parser.add_argument("--light", action="store_true",
-                        help="in-memory retriever and pass-through guard in the server")
-    parser.add_argument("--max-seconds", type=float, default=180.0,
-                        help="stop sending new turns after this long")
+    parser.add_argument(
+        "--light",
+        action="store_true",
+        help="in-memory retriever and pass-through guard in the server",
+    )
+    parser.add_argument(
+        "--max-seconds", type=float, default=180.0, help="stop sending new turns after this long"
+    )
     parser.add_argument("--start-timeout", type=float, default=120.0)
-    parser.add_argument("--py-spy", default=None, metavar="FILE",
-                        help="record the server's CPU with py-spy during the measured window "
-                             "(raw stacks to FILE) and print where it goes")
-    parser.add_argument("--profile", default=None,
-                        help="sample the server's threads, write the counts to this file and "
-                             "print where the time goes")
+    parser.add_argument(
+        "--py-spy",
+        default=None,
+        metavar="FILE",
+        help="record the server's CPU with py-spy during the measured window "
+        "(raw stacks to FILE) and print where it goes",
+    )
+    parser.add_argument(
+        "--profile",
+        default=None,
+        help="sample the server's threads, write the counts to this file and "
+        "print where the time goes",
+    )
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="govcx-api-load-"))
@@ -611,24 +753,35 @@ def main() -> None:
         channel, approvers, auditor = principals(pack_dir)
         names = {channel, *approvers, *([auditor] if auditor else [])}
         keys = {name: f"bench-{name}-{uuid.uuid4().hex}" for name in names}
-        server = Server(candidate, state, keys, workers=args.workers, light=args.light,
-                        profile=args.profile)
+        server = Server(
+            candidate, state, keys, workers=args.workers, light=args.light, profile=args.profile
+        )
         if server.wait(args.start_timeout):
             break
         server.stop()
-        print(f"server with pack {pack_dir.name} did not start; see {state / 'server.log'}",
-              file=sys.stderr)
+        print(
+            f"server with pack {pack_dir.name} did not start; see {state / 'server.log'}",
+            file=sys.stderr,
+        )
         server = None
     if server is None or pack_dir is None:
         print(json.dumps({"benchmark": "api_load", "ok": False, "error": "server did not start"}))
         sys.exit(1)
     script = SCRIPTS.get(pack_dir.name, SCRIPTS["shop"])
-    config = {"pack": pack_dir.name, "engine": "embedded", "database": "sqlite",
-              "workers": args.workers, "clients": args.clients, "turns_per_client": args.turns,
-              "sse_share": args.sse_share, "repeat_share": args.repeat_share,
-              "light": args.light, "cpus": os.cpu_count() or 1,
-              "python": sys.version.split()[0],
-              "server": f"uvicorn --workers {args.workers} (subprocess on 127.0.0.1)"}
+    config = {
+        "pack": pack_dir.name,
+        "engine": "embedded",
+        "database": "sqlite",
+        "workers": args.workers,
+        "clients": args.clients,
+        "turns_per_client": args.turns,
+        "sse_share": args.sse_share,
+        "repeat_share": args.repeat_share,
+        "light": args.light,
+        "cpus": os.cpu_count() or 1,
+        "python": sys.version.split()[0],
+        "server": f"uvicorn --workers {args.workers} (subprocess on 127.0.0.1)",
+    }
     print("config: " + ", ".join(f"{k}={v}" for k, v in config.items()), file=sys.stderr)
     results = Results()
     try:
@@ -637,9 +790,23 @@ def main() -> None:
         warm = Results()
         # (No approver runs yet: the warm-up skips the script's approval message, its last.)
         size = len(script["messages"])
-        warmers = [threading.Thread(target=client, args=(
-            size * (1000 + i), server.url, keys[channel], script, size - 1, 0.5, 0.0,
-            time.monotonic() + 60, warm)) for i in range(max(2, 2 * args.workers))]
+        warmers = [
+            threading.Thread(
+                target=client,
+                args=(
+                    size * (1000 + i),
+                    server.url,
+                    keys[channel],
+                    script,
+                    size - 1,
+                    0.5,
+                    0.0,
+                    time.monotonic() + 60,
+                    warm,
+                ),
+            )
+            for i in range(max(2, 2 * args.workers))
+        ]
         for thread in warmers:
             thread.start()
         for thread in warmers:
@@ -650,14 +817,30 @@ def main() -> None:
         spy = start_py_spy(args.py_spy, server.process.pid) if args.py_spy else None
         server_cpu0, client_cpu0 = cpu_seconds(server_pids), time.process_time()
         stop = threading.Event()
-        deciders = [threading.Thread(target=approver, args=(server.url, keys[a], stop, results))
-                    for a in approvers]
+        deciders = [
+            threading.Thread(target=approver, args=(server.url, keys[a], stop, results))
+            for a in approvers
+        ]
         for thread in deciders:
             thread.start()
         deadline = time.monotonic() + args.max_seconds
-        clients = [threading.Thread(target=client, args=(
-            i, server.url, keys[channel], script, args.turns, args.sse_share, args.repeat_share,
-            deadline, results)) for i in range(args.clients)]
+        clients = [
+            threading.Thread(
+                target=client,
+                args=(
+                    i,
+                    server.url,
+                    keys[channel],
+                    script,
+                    args.turns,
+                    args.sse_share,
+                    args.repeat_share,
+                    deadline,
+                    results,
+                ),
+            )
+            for i in range(args.clients)
+        ]
         started = time.perf_counter()
         for thread in clients:
             thread.start()
@@ -679,14 +862,21 @@ def main() -> None:
     all_ms = results.latency["all"]
     turns = len(all_ms)
     decisions = sum(results.decided.values())
-    cpu = {"server_s": round(server_cpu, 2), "client_s": round(client_cpu, 2),
-           "server_ms_per_turn": round(server_cpu / max(1, turns) * 1000, 2),
-           "client_ms_per_turn": round(client_cpu / max(1, turns) * 1000, 2),
-           "server_cores_busy": round(server_cpu / duration, 2),
-           "budget_ms_per_turn_at_target": round(config["cpus"] * 1000 / 100, 1)}
-    ok = (checks["turns_lost"] == 0 and checks["turns_duplicated"] == 0
-          and checks["approvals_not_decided_exactly_once"] == 0
-          and checks["idempotent_replays_bad"] == 0 and not results.errors)
+    cpu = {
+        "server_s": round(server_cpu, 2),
+        "client_s": round(client_cpu, 2),
+        "server_ms_per_turn": round(server_cpu / max(1, turns) * 1000, 2),
+        "client_ms_per_turn": round(client_cpu / max(1, turns) * 1000, 2),
+        "server_cores_busy": round(server_cpu / duration, 2),
+        "budget_ms_per_turn_at_target": round(config["cpus"] * 1000 / 100, 1),
+    }
+    ok = (
+        checks["turns_lost"] == 0
+        and checks["turns_duplicated"] == 0
+        and checks["approvals_not_decided_exactly_once"] == 0
+        and checks["idempotent_replays_bad"] == 0
+        and not results.errors
+    )
     report = {
         "benchmark": "api_load",
         "config": config,
@@ -695,18 +885,29 @@ def main() -> None:
         "duration_s": round(duration, 2),
         "turns_per_s": round(turns / duration, 2),
         "turns_and_decisions_per_s": round((turns + decisions) / duration, 2),
-        "latency_ms": {"p50": pct(all_ms, 0.5), "p95": pct(all_ms, 0.95),
-                       "p99": pct(all_ms, 0.99), "max": pct(all_ms, 1.0),
-                       "mean": round(statistics.fmean(all_ms), 2) if all_ms else None},
-        "latency_p50_ms_by_kind": {k: pct(v, 0.5) for k, v in results.latency.items()
-                                   if k != "all"},
-        "sse_first_event_ms": {"p50": pct(results.first_event, 0.5),
-                               "p95": pct(results.first_event, 0.95),
-                               "n": len(results.first_event)},
-        "sse_first_node_event_ms": {"p50": pct(results.first_node_event, 0.5),
-                                    "p95": pct(results.first_node_event, 0.95)},
-        "decision_latency_ms": {"p50": pct(results.decision_ms, 0.5),
-                                "p95": pct(results.decision_ms, 0.95)},
+        "latency_ms": {
+            "p50": pct(all_ms, 0.5),
+            "p95": pct(all_ms, 0.95),
+            "p99": pct(all_ms, 0.99),
+            "max": pct(all_ms, 1.0),
+            "mean": round(statistics.fmean(all_ms), 2) if all_ms else None,
+        },
+        "latency_p50_ms_by_kind": {
+            k: pct(v, 0.5) for k, v in results.latency.items() if k != "all"
+        },
+        "sse_first_event_ms": {
+            "p50": pct(results.first_event, 0.5),
+            "p95": pct(results.first_event, 0.95),
+            "n": len(results.first_event),
+        },
+        "sse_first_node_event_ms": {
+            "p50": pct(results.first_node_event, 0.5),
+            "p95": pct(results.first_node_event, 0.95),
+        },
+        "decision_latency_ms": {
+            "p50": pct(results.decision_ms, 0.5),
+            "p95": pct(results.decision_ms, 0.95),
+        },
         "statuses": dict(results.status),
         "cpu": cpu,
         "server": timings,
@@ -714,9 +915,11 @@ def main() -> None:
         "server_profile": profile,
         "checks": checks,
         "errors": dict(results.errors),
-        "target": {"turns_per_s": 100, "p95_ms": 100,
-                   "met": bool(turns and turns / duration >= 100
-                               and (pct(all_ms, 0.95) or 1e9) < 100)},
+        "target": {
+            "turns_per_s": 100,
+            "p95_ms": 100,
+            "met": bool(turns and turns / duration >= 100 and (pct(all_ms, 0.95) or 1e9) < 100),
+        },
         "ok": ok,
     }
     print(json.dumps(report))
@@ -725,4 +928,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-

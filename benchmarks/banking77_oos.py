@@ -76,12 +76,19 @@ def read_split(folder: Path) -> tuple[list[str], list[str]]:
 
 def load(data: Path, split: str) -> dict[str, tuple[list[str], list[str]]]:
     """Every split this run reads; raises DataError naming all that are missing."""
-    wanted = {"train": data / "train", "id_train": data / "id-oos" / "train",
-              "valid": data / "valid", "id_valid": data / "id-oos" / "valid",
-              "ood_valid": data / "ood-oos" / "valid"}
+    wanted = {
+        "train": data / "train",
+        "id_train": data / "id-oos" / "train",
+        "valid": data / "valid",
+        "id_valid": data / "id-oos" / "valid",
+        "ood_valid": data / "ood-oos" / "valid",
+    }
     if split != "valid":
-        wanted |= {"eval": data / split, "id_eval": data / "id-oos" / split,
-                   "ood_eval": data / "ood-oos" / split}
+        wanted |= {
+            "eval": data / split,
+            "id_eval": data / "id-oos" / split,
+            "ood_eval": data / "ood-oos" / split,
+        }
     out: dict[str, tuple[list[str], list[str]]] = {}
     problems = []
     for key, folder in wanted.items():
@@ -90,8 +97,12 @@ def load(data: Path, split: str) -> dict[str, tuple[list[str], list[str]]]:
         except DataError as exc:
             problems.append(str(exc))
     if problems:
-        hint = (f"; split {split!r} needs {split}/, id-oos/{split}/ and ood-oos/{split}/ "
-                "(the development copy has train and valid only)" if split != "valid" else "")
+        hint = (
+            f"; split {split!r} needs {split}/, id-oos/{split}/ and ood-oos/{split}/ "
+            "(the development copy has train and valid only)"
+            if split != "valid"
+            else ""
+        )
         raise DataError(f"{data}: " + "; ".join(problems) + hint)
     if split == "valid":
         out |= {"eval": out["valid"], "id_eval": out["id_valid"], "ood_eval": out["ood_valid"]}
@@ -108,14 +119,16 @@ def auroc(positive: list[float], negative: list[float]) -> float:
     return float((ranks[:n_pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def choose_threshold(confidences: list[float], escalated_anyway: list[bool],
-                     max_fer: float) -> float:
+def choose_threshold(
+    confidences: list[float], escalated_anyway: list[bool], max_fer: float
+) -> float:
     """The lowest threshold whose false escalation rate on these in-scope requests is at
     most ``max_fer`` (requests the classifier already calls out of scope count too)."""
     n = len(confidences)
     budget = int(np.floor(max_fer * n + 1e-9)) - sum(escalated_anyway)
-    candidates = sorted(c for c, gone in zip(confidences, escalated_anyway, strict=True)
-                        if not gone)
+    candidates = sorted(
+        c for c, gone in zip(confidences, escalated_anyway, strict=True) if not gone
+    )
     if budget <= 0 or not candidates:
         return 0.0
     # Escalating the `budget` lowest-confidence requests: threshold just above them.
@@ -125,8 +138,9 @@ def choose_threshold(confidences: list[float], escalated_anyway: list[bool],
     return float((low + high) / 2) if high > low else float(low)
 
 
-def fine_tuned_model(args: argparse.Namespace, texts: list[str], labels: list[str],
-                     out_of_scope: list[str]) -> tuple[Path, dict[str, Any]]:
+def fine_tuned_model(
+    args: argparse.Namespace, texts: list[str], labels: list[str], out_of_scope: list[str]
+) -> tuple[Path, dict[str, Any]]:
     """Fine-tune all-MiniLM-L6-v2 on the training data into ``--finetuned-dir`` (or reuse
     the model there when it was trained on the same data and settings)."""
     from govcx.engines.finetuned import META_FILE, FinetuneConfig, fine_tune
@@ -134,14 +148,22 @@ def fine_tuned_model(args: argparse.Namespace, texts: list[str], labels: list[st
     def progress(epoch: int, epochs: int, loss: float) -> None:
         print(f"fine-tuning: epoch {epoch}/{epochs}, loss {loss:.4f}", file=sys.stderr)
 
-    folder = fine_tune(texts, labels, out_of_scope, args.finetuned_dir,
-                       config=FinetuneConfig(epochs=args.epochs,
-                                             learning_rate=args.learning_rate),
-                       progress=progress)
+    folder = fine_tune(
+        texts,
+        labels,
+        out_of_scope,
+        args.finetuned_dir,
+        config=FinetuneConfig(epochs=args.epochs, learning_rate=args.learning_rate),
+        progress=progress,
+    )
     meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
-    return folder, {"folder": str(folder), "base_model": meta["base_model"],
-                    "training": meta["training"], "losses": meta["losses"],
-                    "train_seconds": meta["train_seconds"]}
+    return folder, {
+        "folder": str(folder),
+        "base_model": meta["base_model"],
+        "training": meta["training"],
+        "losses": meta["losses"],
+        "train_seconds": meta["train_seconds"],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -153,28 +175,57 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--temperature", type=float, default=2.0)
     parser.add_argument("--word-ngrams", default="1,2")
     parser.add_argument("--char-ngrams", default="1,6")
-    parser.add_argument("--oos-weight", type=float, default=0.2,
-                        help="class weight of the out-of-scope class")
+    parser.add_argument(
+        "--oos-weight", type=float, default=0.2, help="class weight of the out-of-scope class"
+    )
     parser.add_argument("--coverage-floor", type=float, default=0.0)
-    parser.add_argument("--wordllama-dim", type=int, default=128, choices=[0, 64, 128, 256],
-                        help="WordLlama sentence-vector view (0: TF-IDF views only)")
+    parser.add_argument(
+        "--wordllama-dim",
+        type=int,
+        default=128,
+        choices=[0, 64, 128, 256],
+        help="WordLlama sentence-vector view (0: TF-IDF views only)",
+    )
     parser.add_argument("--wordllama-weight", type=float, default=1.0)
-    parser.add_argument("--similarity-power", type=float, default=3.0,
-                        help="scale confidence by (similarity to the nearest example) ** this")
-    parser.add_argument("--no-id-oos-train", action="store_true",
-                        help="do not train the out-of-scope class on id-oos/train")
+    parser.add_argument(
+        "--similarity-power",
+        type=float,
+        default=3.0,
+        help="scale confidence by (similarity to the nearest example) ** this",
+    )
+    parser.add_argument(
+        "--no-id-oos-train",
+        action="store_true",
+        help="do not train the out-of-scope class on id-oos/train",
+    )
     parser.add_argument("--max-fer", type=float, default=0.05)
     parser.add_argument("--latency-queries", type=int, default=500)
-    parser.add_argument("--encoder", choices=["tfidf", "finetuned"], default="tfidf",
-                        help="tfidf: the TF-IDF/WordLlama linear model; finetuned: "
-                        "all-MiniLM-L6-v2 fine-tuned on the training data")
-    parser.add_argument("--finetuned-dir", type=Path, default=FINETUNED_DIR,
-                        help="where the fine-tuned model is written (and reused from)")
+    parser.add_argument(
+        "--encoder",
+        choices=["tfidf", "finetuned"],
+        default="tfidf",
+        help="tfidf: the TF-IDF/WordLlama linear model; finetuned: "
+        "all-MiniLM-L6-v2 fine-tuned on the training data",
+    )
+    parser.add_argument(
+        "--finetuned-dir",
+        type=Path,
+        default=FINETUNED_DIR,
+        help="where the fine-tuned model is written (and reused from)",
+    )
     parser.add_argument("--epochs", type=int, default=5, help="finetuned: training epochs")
-    parser.add_argument("--learning-rate", type=float, default=8e-5,
-                        help="finetuned: AdamW learning rate of the encoder")
-    parser.add_argument("--finetuned-weight", type=float, default=1.0,
-                        help="finetuned: its share when blended with the linear model")
+    parser.add_argument(
+        "--learning-rate",
+        type=float,
+        default=8e-5,
+        help="finetuned: AdamW learning rate of the encoder",
+    )
+    parser.add_argument(
+        "--finetuned-weight",
+        type=float,
+        default=1.0,
+        help="finetuned: its share when blended with the linear model",
+    )
     args = parser.parse_args(argv)
 
     from threadpoolctl import threadpool_limits
@@ -189,14 +240,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     words = tuple(int(x) for x in args.word_ngrams.split(","))
     chars = tuple(int(x) for x in args.char_ngrams.split(","))
-    config = ClassifierConfig(model=args.model, c=args.c, temperature=args.temperature,
-                              word_ngrams=(words[0], words[1]), char_ngrams=(chars[0], chars[1]),
-                              out_of_scope_weight=args.oos_weight,
-                              coverage_floor=args.coverage_floor,
-                              wordllama_dim=args.wordllama_dim,
-                              wordllama_weight=args.wordllama_weight,
-                              similarity_power=args.similarity_power if args.wordllama_dim
-                              else 0.0)
+    config = ClassifierConfig(
+        model=args.model,
+        c=args.c,
+        temperature=args.temperature,
+        word_ngrams=(words[0], words[1]),
+        char_ngrams=(chars[0], chars[1]),
+        out_of_scope_weight=args.oos_weight,
+        coverage_floor=args.coverage_floor,
+        wordllama_dim=args.wordllama_dim,
+        wordllama_weight=args.wordllama_weight,
+        similarity_power=args.similarity_power if args.wordllama_dim else 0.0,
+    )
     train_texts, train_labels = data["train"]
     out_of_scope = [] if args.no_id_oos_train else list(data["id_train"][0])
     out_of_scope += builtin_out_of_scope()
@@ -207,8 +262,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.encoder == "finetuned":
             folder, finetuned = fine_tuned_model(args, train_texts, train_labels, out_of_scope)
             finetune_s = time.perf_counter() - started
-            config = ClassifierConfig(**{**config.__dict__, "finetuned": folder,
-                                         "finetuned_weight": args.finetuned_weight})
+            config = ClassifierConfig(
+                **{
+                    **config.__dict__,
+                    "finetuned": folder,
+                    "finetuned_weight": args.finetuned_weight,
+                }
+            )
         clf = IntentClassifier.fit(train_texts, train_labels, out_of_scope, config=config)
     except (ConfigError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -220,8 +280,9 @@ def main(argv: list[str] | None = None) -> int:
 
     # -- threshold on valid -----------------------------------------------------------------
     valid_pred, _ = run(data["valid"][0])
-    threshold = choose_threshold([p.confidence for p in valid_pred],
-                                 [p.intent is None for p in valid_pred], args.max_fer)
+    threshold = choose_threshold(
+        [p.confidence for p in valid_pred], [p.intent is None for p in valid_pred], args.max_fer
+    )
 
     # -- figures on the evaluation split ----------------------------------------------------
     texts, gold = data["eval"]
@@ -233,8 +294,9 @@ def main(argv: list[str] | None = None) -> int:
         return bool(p.intent is None or p.confidence < threshold)
 
     in_acc = float(np.mean([b[0] == g for b, g in zip(best, gold, strict=True)]))
-    answered_ok = float(np.mean([not escalated(p) and p.intent == g
-                                 for p, g in zip(preds, gold, strict=True)]))
+    answered_ok = float(
+        np.mean([not escalated(p) and p.intent == g for p, g in zip(preds, gold, strict=True)])
+    )
     fer = float(np.mean([escalated(p) for p in preds]))
     id_recall = float(np.mean([escalated(p) for p in id_preds]))
     ood_recall = float(np.mean([escalated(p) for p in ood_preds]))
@@ -246,18 +308,25 @@ def main(argv: list[str] | None = None) -> int:
     if args.split == "valid":
         # The threshold above was chosen on the very data it is scored on; as a fairer
         # estimate, choose it on the odd-numbered valid requests and score the even ones.
-        half = choose_threshold([p.confidence for p in preds[1::2]],
-                                [p.intent is None for p in preds[1::2]], args.max_fer)
+        half = choose_threshold(
+            [p.confidence for p in preds[1::2]],
+            [p.intent is None for p in preds[1::2]],
+            args.max_fer,
+        )
 
         def rate(items: list[Any]) -> float:
-            return round(float(np.mean([p.intent is None or p.confidence < half
-                                        for p in items])), 4)
+            return round(
+                float(np.mean([p.intent is None or p.confidence < half for p in items])), 4
+            )
 
-        holdout = {"threshold": round(half, 4), "false_escalation_rate": rate(preds[0::2]),
-                   "id_oos_recall": rate(id_preds[0::2]),
-                   "ood_oos_recall": rate(ood_preds[0::2])}
+        holdout = {
+            "threshold": round(half, 4),
+            "false_escalation_rate": rate(preds[0::2]),
+            "id_oos_recall": rate(id_preds[0::2]),
+            "ood_oos_recall": rate(ood_preds[0::2]),
+        }
 
-    sample = (texts * (args.latency_queries // max(1, len(texts)) + 1))[:args.latency_queries]
+    sample = (texts * (args.latency_queries // max(1, len(texts)) + 1))[: args.latency_queries]
     timings = []
     with threadpool_limits(limits=1):
         clf.predict(sample[0])
@@ -270,18 +339,26 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "banking77_oos",
         "split": args.split,
         "threshold_from": "valid",
-        "config": {"model": args.model, "c": args.c, "temperature": args.temperature,
-                   "word_ngrams": list(words), "char_ngrams": list(chars),
-                   "oos_weight": args.oos_weight, "coverage_floor": args.coverage_floor,
-                   "wordllama_dim": args.wordllama_dim,
-                   "wordllama_weight": args.wordllama_weight,
-                   "similarity_power": config.similarity_power,
-                   "oos_class_trained_on": "builtin" if args.no_id_oos_train
-                   else "id-oos/train + builtin",
-                   "encoder": args.encoder, "finetuned": finetuned,
-                   "finetuned_weight": args.finetuned_weight if finetuned else None},
-        "train_examples": len(train_texts), "out_of_scope_examples": len(out_of_scope),
-        "eval_in_scope": len(texts), "eval_id_oos": len(id_preds),
+        "config": {
+            "model": args.model,
+            "c": args.c,
+            "temperature": args.temperature,
+            "word_ngrams": list(words),
+            "char_ngrams": list(chars),
+            "oos_weight": args.oos_weight,
+            "coverage_floor": args.coverage_floor,
+            "wordllama_dim": args.wordllama_dim,
+            "wordllama_weight": args.wordllama_weight,
+            "similarity_power": config.similarity_power,
+            "oos_class_trained_on": "builtin" if args.no_id_oos_train else "id-oos/train + builtin",
+            "encoder": args.encoder,
+            "finetuned": finetuned,
+            "finetuned_weight": args.finetuned_weight if finetuned else None,
+        },
+        "train_examples": len(train_texts),
+        "out_of_scope_examples": len(out_of_scope),
+        "eval_in_scope": len(texts),
+        "eval_id_oos": len(id_preds),
         "eval_ood_oos": len(ood_preds),
         "in_scope_accuracy": round(in_acc, 4),
         "answered_correctly": round(answered_ok, 4),
@@ -298,9 +375,12 @@ def main(argv: list[str] | None = None) -> int:
         "fit_s": round(fit_s, 2),
         "finetune_s": round(finetune_s, 2) if finetuned else None,
     }
-    print(f"in-scope accuracy {in_acc:.4f} · false escalation {fer:.2%} · ID-OOS recall "
-          f"{id_recall:.2%} · OOD-OOS recall {ood_recall:.2%} · AUROC {figures['auroc']:.4f} "
-          f"· {figures['ms_per_query']:.2f} ms/query · fit {fit_s:.1f} s", file=sys.stderr)
+    print(
+        f"in-scope accuracy {in_acc:.4f} · false escalation {fer:.2%} · ID-OOS recall "
+        f"{id_recall:.2%} · OOD-OOS recall {ood_recall:.2%} · AUROC {figures['auroc']:.4f} "
+        f"· {figures['ms_per_query']:.2f} ms/query · fit {fit_s:.1f} s",
+        file=sys.stderr,
+    )
     print(json.dumps(figures))
     return 0
 

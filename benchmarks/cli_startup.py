@@ -49,22 +49,37 @@ class Failed(Exception):
 def run(args: list[str], env: dict[str, str], timeout: float) -> float:
     """Seconds one ``govcx ARGS`` process takes; Failed if it does not exit 0."""
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", CODE, *args], env=env, capture_output=True,
-                          text=True, timeout=timeout, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", CODE, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     took = time.perf_counter() - started
     if proc.returncode != 0:
-        raise Failed(f"govcx {' '.join(args)} exited {proc.returncode}: "
-                     f"{proc.stderr.strip()[-2000:]}")
+        raise Failed(
+            f"govcx {' '.join(args)} exited {proc.returncode}: {proc.stderr.strip()[-2000:]}"
+        )
     return took
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7, help="timed runs per command")
-    parser.add_argument("--src", type=Path, default=SRC,
-                        help="the source tree holding govcx (default: this checkout's src)")
-    parser.add_argument("--timeout", type=float, default=120.0,
-                        help="seconds one command may take before the benchmark stops")
+    parser.add_argument(
+        "--src",
+        type=Path,
+        default=SRC,
+        help="the source tree holding govcx (default: this checkout's src)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=120.0,
+        help="seconds one command may take before the benchmark stops",
+    )
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -73,13 +88,21 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--src {src}: no govcx/cli/main.py there")
 
     with tempfile.TemporaryDirectory(prefix="govcx-cli-startup-") as home:
-        env = {**os.environ, "PYTHONPATH": str(src), "GOVCX_HOME": home, "GOVCX_DEV": "1",
-               "COLUMNS": "100"}
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(src),
+            "GOVCX_HOME": home,
+            "GOVCX_DEV": "1",
+            "COLUMNS": "100",
+        }
         for name in ("GOVCX_PACK", "GOVCX_DATABASE_URL", "GOVCX_API_KEY", "GOVCX_ENGINE_MODE"):
             env.pop(name, None)
         try:
-            first = run(["ask", "Please refund $80 for order A-1002", "--customer", "C-1001"],
-                        env, args.timeout)
+            first = run(
+                ["ask", "Please refund $80 for order A-1002", "--customer", "C-1001"],
+                env,
+                args.timeout,
+            )
         except Failed as exc:
             raise SystemExit(str(exc)) from None
         print(f"first ask (builds the knowledge base): {first:.2f} s", file=sys.stderr)
@@ -101,28 +124,40 @@ def main(argv: list[str] | None = None) -> int:
                     times[name].append(run(cmd, env, args.timeout))
                 except Failed as exc:
                     raise SystemExit(str(exc)) from None
-            print(f"run {i + 1}/{args.runs}: " + "  ".join(
-                f"{name} {t[-1]:.2f}" for name, t in times.items()), file=sys.stderr)
+            print(
+                f"run {i + 1}/{args.runs}: "
+                + "  ".join(f"{name} {t[-1]:.2f}" for name, t in times.items()),
+                file=sys.stderr,
+            )
 
-    result: dict[str, Any] = {"benchmark": "cli_startup", "runs": args.runs,
-                              "src": str(src), "first_ask_s": round(first, 2),
-                              "commands": {}, "not_in_this_tree": missing}
+    result: dict[str, Any] = {
+        "benchmark": "cli_startup",
+        "runs": args.runs,
+        "src": str(src),
+        "first_ask_s": round(first, 2),
+        "commands": {},
+        "not_in_this_tree": missing,
+    }
     try:
         result["load_average_1m"] = round(os.getloadavg()[0], 2)
         result["cpus"] = os.cpu_count()
     except OSError:
         pass
     for name, (cmd, target) in commands.items():
-        row: dict[str, Any] = {"command": "govcx " + " ".join(cmd),
-                               "median_s": round(statistics.median(times[name]), 3),
-                               "min_s": round(min(times[name]), 3),
-                               "max_s": round(max(times[name]), 3)}
+        row: dict[str, Any] = {
+            "command": "govcx " + " ".join(cmd),
+            "median_s": round(statistics.median(times[name]), 3),
+            "min_s": round(min(times[name]), 3),
+            "max_s": round(max(times[name]), 3),
+        }
         if target is not None:
             row["target_s"] = target
             row["meets_target"] = row["median_s"] < target
         result["commands"][name] = row
-        print(f"{name:20} median {row['median_s']:.2f} s  (min {row['min_s']:.2f}, max "
-              f"{row['max_s']:.2f})" + (f"  target < {target} s" if target else ""))
+        print(
+            f"{name:20} median {row['median_s']:.2f} s  (min {row['min_s']:.2f}, max "
+            f"{row['max_s']:.2f})" + (f"  target < {target} s" if target else "")
+        )
     print(json.dumps(result))
     return 0
 

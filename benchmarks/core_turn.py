@@ -84,10 +84,13 @@ def pct(values: list[float], q: float) -> float:
 def checkpoint_bytes(path: Path, thread: str) -> int:
     conn = sqlite3.connect(str(path))
     try:
-        rows = conn.execute("SELECT length(checkpoint) + length(metadata) FROM checkpoints "
-                            "WHERE thread_id = ?", (thread,)).fetchall()
-        writes = conn.execute("SELECT coalesce(sum(length(value)), 0) FROM writes "
-                              "WHERE thread_id = ?", (thread,)).fetchone()[0]
+        rows = conn.execute(
+            "SELECT length(checkpoint) + length(metadata) FROM checkpoints WHERE thread_id = ?",
+            (thread,),
+        ).fetchall()
+        writes = conn.execute(
+            "SELECT coalesce(sum(length(value)), 0) FROM writes WHERE thread_id = ?", (thread,)
+        ).fetchone()[0]
     finally:
         conn.close()
     return int(sum(r[0] or 0 for r in rows) + writes)
@@ -112,8 +115,9 @@ def main() -> None:
     parser.add_argument("--pack", default=None, help="pack folder (default: bundled acme)")
     parser.add_argument("--turns", type=int, default=200, help="turns in the long conversation")
     parser.add_argument("--samples", type=int, default=120, help="turns for the ratio")
-    parser.add_argument("--light", action="store_true",
-                        help="use the in-memory retriever and a pass-through guard")
+    parser.add_argument(
+        "--light", action="store_true", help="use the in-memory retriever and a pass-through guard"
+    )
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="govcx-bench-"))
     kwargs: dict[str, Any] = {}
@@ -126,10 +130,10 @@ def main() -> None:
 
     # Warm up both.
     for i in range(5):
-        agent.respond(f"warm-{i}", MESSAGES[i % len(MESSAGES)][0],
-                      customer_id=MESSAGES[i % len(MESSAGES)][1])
-        bare.invoke({"text": "x"}, {"configurable": {"thread_id": f"warm-{i}"}},
-                    durability="sync")
+        agent.respond(
+            f"warm-{i}", MESSAGES[i % len(MESSAGES)][0], customer_id=MESSAGES[i % len(MESSAGES)][1]
+        )
+        bare.invoke({"text": "x"}, {"configurable": {"thread_id": f"warm-{i}"}}, durability="sync")
 
     # Interleave the two so machine noise hits both alike.
     ours: list[float] = []
@@ -140,8 +144,7 @@ def main() -> None:
         agent.respond(f"s-{i}", text, customer_id=customer)
         ours.append((time.perf_counter() - t0) * 1000)
         t0 = time.perf_counter()
-        bare.invoke({"text": text}, {"configurable": {"thread_id": f"s-{i}"}},
-                    durability="sync")
+        bare.invoke({"text": text}, {"configurable": {"thread_id": f"s-{i}"}}, durability="sync")
         base.append((time.perf_counter() - t0) * 1000)
 
     # One long conversation.
@@ -183,8 +186,10 @@ def main() -> None:
         "bytes_per_turn_mean": round((long_bytes[-1] - long_bytes[0]) / max(1, args.turns - 1)),
         "long_approvals": approved,
         "bytes_per_turn_last_over_second": round(
-            per_turn_bytes[marks[-1] - 1] / max(1, per_turn_bytes[1]), 2)
-        if args.turns > 2 else None,
+            per_turn_bytes[marks[-1] - 1] / max(1, per_turn_bytes[1]), 2
+        )
+        if args.turns > 2
+        else None,
     }
     agent.close()
     print(json.dumps(result))

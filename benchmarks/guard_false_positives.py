@@ -79,8 +79,13 @@ def main(argv: list[str] | None = None) -> int:
 
     policy = GuardPolicy()
     guard = build_guard(policy)
-    result: dict = {"benchmark": "guard_false_positives", "data": str(args.data),
-                    "split": args.split, "target_max_rate": 0.01, "sets": {}}
+    result: dict = {
+        "benchmark": "guard_false_positives",
+        "data": str(args.data),
+        "split": args.split,
+        "target_max_rate": 0.01,
+        "sets": {},
+    }
     shown = 0
     total = flagged_total = 0
     for name, texts in load(args.data, args.split).items():
@@ -97,9 +102,12 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"FLAGGED {name}: {text!r} -> {[f.type for f in hits]}")
         total += len(texts)
         flagged_total += flagged
-        result["sets"][name] = {"n": len(texts), "flagged": flagged,
-                                "rate": round(flagged / len(texts), 5),
-                                "by_type": dict(by_type)}
+        result["sets"][name] = {
+            "n": len(texts),
+            "flagged": flagged,
+            "rate": round(flagged / len(texts), 5),
+            "by_type": dict(by_type),
+        }
         print(f"{name}: {flagged}/{len(texts)} flagged ({flagged / len(texts):.3%})")
     result["n"] = total
     result["flagged"] = flagged_total
@@ -107,11 +115,16 @@ def main(argv: list[str] | None = None) -> int:
     result["meets_target"] = result["rate"] <= 0.01
     if args.split == "all":
         indirect = {}
-        for channel, texts in (("knowledge", knowledge_chunks(args.data)),
-                               ("tool", tool_results(args.data))):
+        for channel, texts in (
+            ("knowledge", knowledge_chunks(args.data)),
+            ("tool", tool_results(args.data)),
+        ):
             flagged = sum(bool(guard.scan_indirect(t, channel)) for t in texts)
-            indirect[channel] = {"n": len(texts), "flagged": flagged,
-                                 "rate": round(flagged / len(texts), 5) if texts else 0.0}
+            indirect[channel] = {
+                "n": len(texts),
+                "flagged": flagged,
+                "rate": round(flagged / len(texts), 5) if texts else 0.0,
+            }
             print(f"indirect/{channel}: {flagged}/{len(texts)} flagged")
         result["indirect"] = indirect
     print(json.dumps(result))

@@ -39,11 +39,19 @@ CHUNKS = [
     "To change a delivery address, the order must not have shipped yet. Contact support "
     "with the order number and the new address.",
 ]
-TOOL_RESULT = json.dumps({"order_id": "A-1002", "status": "shipped", "carrier": "UPS",
-                          "items": [{"sku": "BL-200", "name": "Blender", "price": 80.0}]})
-REPLY = ("Hi Dana, thanks for reaching out. Refunds are issued to the original payment method "
-         "within 5 business days of approval. I have issued a refund of $80 for order A-1002. "
-         "Is there anything else I can help with?")
+TOOL_RESULT = json.dumps(
+    {
+        "order_id": "A-1002",
+        "status": "shipped",
+        "carrier": "UPS",
+        "items": [{"sku": "BL-200", "name": "Blender", "price": 80.0}],
+    }
+)
+REPLY = (
+    "Hi Dana, thanks for reaching out. Refunds are issued to the original payment method "
+    "within 5 business days of approval. I have issued a refund of $80 for order A-1002. "
+    "Is there anything else I can help with?"
+)
 
 
 def run_turns(guard, context, turns: int, clock=time.perf_counter) -> list[float]:
@@ -76,10 +84,19 @@ def main(argv: list[str] | None = None) -> int:
     from govcx.governance.policy import GuardPolicy
     from govcx.guardrails import OutputContext, OutputGuardConfig, build_guard
 
-    context = OutputContext(customer_values=["Dana Smith", "dana.smith@example.com", "A-1002"],
-                            chunks_text=CHUNKS, executed_amounts=[80.0], facts=[TOOL_RESULT])
-    result: dict = {"benchmark": "guard_latency", "runs": args.runs, "turns": args.turns,
-                    "target_p50_ms": 5.0, "engines": {}}
+    context = OutputContext(
+        customer_values=["Dana Smith", "dana.smith@example.com", "A-1002"],
+        chunks_text=CHUNKS,
+        executed_amounts=[80.0],
+        facts=[TOOL_RESULT],
+    )
+    result: dict = {
+        "benchmark": "guard_latency",
+        "runs": args.runs,
+        "turns": args.turns,
+        "target_p50_ms": 5.0,
+        "engines": {},
+    }
     try:
         import os
 
@@ -100,15 +117,19 @@ def main(argv: list[str] | None = None) -> int:
             # CPU time of this thread: what the guards cost when the machine is shared.
             cpu = run_turns(guard, context, args.turns, clock=time.thread_time)
             cpu50s.append(statistics.median(cpu) * 1000)
-        row = {"p50_ms": round(statistics.median(p50s), 3),
-               "p95_ms": round(statistics.median(p95s), 3),
-               "cpu_p50_ms": round(statistics.median(cpu50s), 3),
-               "build_s": round(build_s, 2)}
+        row = {
+            "p50_ms": round(statistics.median(p50s), 3),
+            "p95_ms": round(statistics.median(p95s), 3),
+            "cpu_p50_ms": round(statistics.median(cpu50s), 3),
+            "build_s": round(build_s, 2),
+        }
         row["meets_target"] = row["p50_ms"] <= 5.0
         row["meets_target_cpu"] = row["cpu_p50_ms"] <= 5.0
         result["engines"][engine] = row
-        print(f"{engine:10} p50 {row['p50_ms']:.2f} ms  p95 {row['p95_ms']:.2f} ms  "
-              f"cpu p50 {row['cpu_p50_ms']:.2f} ms  (build {build_s:.1f} s)")
+        print(
+            f"{engine:10} p50 {row['p50_ms']:.2f} ms  p95 {row['p95_ms']:.2f} ms  "
+            f"cpu p50 {row['cpu_p50_ms']:.2f} ms  (build {build_s:.1f} s)"
+        )
     print(json.dumps(result))
     return 0
 

@@ -129,12 +129,19 @@ def main(argv: list[str] | None = None) -> int:
     result = evaluate(records, detector, errors=args.errors)
     from govcx.guardrails.names import gazetteer
 
-    result = {"benchmark": "guard_pii", "data": str(args.data), "split": args.split, **result,
-              # PERSON recall depends on pyspellchecker's English word list being installed.
-              "english_vocabulary": bool(gazetteer().english)}
+    result = {
+        "benchmark": "guard_pii",
+        "data": str(args.data),
+        "split": args.split,
+        **result,
+        # PERSON recall depends on pyspellchecker's English word list being installed.
+        "english_vocabulary": bool(gazetteer().english),
+    }
     for typ, row in result["per_type"].items():
-        print(f"{typ:16} P={row['precision']:.3f} R={row['recall']:.3f} F1={row['f1']:.3f} "
-              f"leak={row['leakage']:.3f} n={row['gold']}")
+        print(
+            f"{typ:16} P={row['precision']:.3f} R={row['recall']:.3f} F1={row['f1']:.3f} "
+            f"leak={row['leakage']:.3f} n={row['gold']}"
+        )
     print(json.dumps(result))
     return 0
 

@@ -46,8 +46,12 @@ def percentiles(samples: list[float]) -> dict[str, float]:
     def pick(q: float) -> float:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
-    return {"p50_ms": round(pick(0.50) * 1000, 2), "p95_ms": round(pick(0.95) * 1000, 2),
-            "max_ms": round(ordered[-1] * 1000, 2), "n": len(ordered)}
+    return {
+        "p50_ms": round(pick(0.50) * 1000, 2),
+        "p95_ms": round(pick(0.95) * 1000, 2),
+        "max_ms": round(ordered[-1] * 1000, 2),
+        "n": len(ordered),
+    }
 
 
 def time_queries(kb: Any, queries: list[str], mode: str) -> dict[str, float]:
@@ -60,8 +64,9 @@ def time_queries(kb: Any, queries: list[str], mode: str) -> dict[str, float]:
     return percentiles(samples)
 
 
-def synthetic_docs(vocabulary: list[str], n_docs: int, sections: int,
-                   seed: int = 7) -> list[dict[str, str]]:
+def synthetic_docs(
+    vocabulary: list[str], n_docs: int, sections: int, seed: int = 7
+) -> list[dict[str, str]]:
     rng = random.Random(seed)
     weights = [1.0 / (rank + 1) for rank in range(len(vocabulary))]
     docs = []
@@ -70,10 +75,12 @@ def synthetic_docs(vocabulary: list[str], n_docs: int, sections: int,
         title = " ".join(words[:6]).capitalize()
         parts = []
         for s in range(sections):
-            body = words[6 + s * 60: 6 + (s + 1) * 60]
-            parts.append(f"## {' '.join(body[:3]).capitalize()}\n"
-                         f"{' '.join(body[3:33]).capitalize()}. "
-                         f"{' '.join(body[33:]).capitalize()}.")
+            body = words[6 + s * 60 : 6 + (s + 1) * 60]
+            parts.append(
+                f"## {' '.join(body[:3]).capitalize()}\n"
+                f"{' '.join(body[3:33]).capitalize()}. "
+                f"{' '.join(body[33:]).capitalize()}."
+            )
         docs.append({"id": f"syn-{i:06d}", "title": title, "content": "\n\n".join(parts)})
     return docs
 
@@ -84,12 +91,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", default="all", help="accepted for symmetry; unused")
     parser.add_argument("--chunks", type=int, default=50_000)
     parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--ingest-chunks", type=int, default=5_000,
-                        help="synthetic passages ingested through Chroma for throughput")
-    parser.add_argument("--embedding", choices=("hashing", "wordllama", "minilm"),
-                        default=None, help="embedding model (default: the configured one)")
-    parser.add_argument("--modes", default="lexical,hybrid",
-                        help="comma-separated retrieval modes to time besides the default")
+    parser.add_argument(
+        "--ingest-chunks",
+        type=int,
+        default=5_000,
+        help="synthetic passages ingested through Chroma for throughput",
+    )
+    parser.add_argument(
+        "--embedding",
+        choices=("hashing", "wordllama", "minilm"),
+        default=None,
+        help="embedding model (default: the configured one)",
+    )
+    parser.add_argument(
+        "--modes",
+        default="lexical,hybrid",
+        help="comma-separated retrieval modes to time besides the default",
+    )
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(REPO / "src"))
@@ -100,8 +118,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {docs_dir} not found; pass --data", file=sys.stderr)
         return 2
     corpus = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(docs_dir.glob("*.json"))]
-    tasks = [json.loads(p.read_text(encoding="utf-8"))
-             for p in sorted((args.data / "tasks").glob("task_*.json"))]
+    tasks = [
+        json.loads(p.read_text(encoding="utf-8"))
+        for p in sorted((args.data / "tasks").glob("task_*.json"))
+    ]
     rng = random.Random(3)
     short = [d["title"] for d in corpus]
     rng.shuffle(short)
@@ -117,15 +137,19 @@ def main(argv: list[str] | None = None) -> int:
     config = KnowledgeConfig()
     if args.embedding:
         config = config.model_copy(update={"embedding": EmbeddingConfig(kind=args.embedding)})
-    modes = [config.retrieval] + [m for m in args.modes.split(",")
-                                  if m and m != config.retrieval]
+    modes = [config.retrieval] + [m for m in args.modes.split(",") if m and m != config.retrieval]
     unknown = set(modes) - {"lexical", "hybrid", "vector"}
     if unknown:
-        print(f"error: --modes: unknown {', '.join(sorted(unknown))}; valid: lexical, "
-              "hybrid, vector", file=sys.stderr)
+        print(
+            f"error: --modes: unknown {', '.join(sorted(unknown))}; valid: lexical, hybrid, vector",
+            file=sys.stderr,
+        )
         return 2
-    out: dict[str, Any] = {"benchmark": "kb_perf", "queries": len(queries),
-                           "default_mode": config.retrieval}
+    out: dict[str, Any] = {
+        "benchmark": "kb_perf",
+        "queries": len(queries),
+        "default_mode": config.retrieval,
+    }
     with tempfile.TemporaryDirectory() as tmp:
         state = Path(tmp) / "state"
         started = time.perf_counter()
@@ -137,12 +161,15 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         again = kb.ingest(docs_dir)
         reingest_small = time.perf_counter() - started
-        small: dict[str, Any] = {"documents": len(corpus), "chunks": kb.stats().chunks,
-                                 "ingest_s": round(ingest_small, 2),
-                                 "documents_per_s": round(len(corpus) / ingest_small, 1),
-                                 "reingest_unchanged_s": round(reingest_small, 3),
-                                 "unchanged": len(again.unchanged),
-                                 "open_s": round(opened, 2)}
+        small: dict[str, Any] = {
+            "documents": len(corpus),
+            "chunks": kb.stats().chunks,
+            "ingest_s": round(ingest_small, 2),
+            "documents_per_s": round(len(corpus) / ingest_small, 1),
+            "reingest_unchanged_s": round(reingest_small, 3),
+            "unchanged": len(again.unchanged),
+            "open_s": round(opened, 2),
+        }
         small["embedding"] = kb.stats().embedding
         for mode in modes:
             small[mode] = time_queries(kb, queries, mode)
@@ -159,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         big_dir.mkdir()
         for start in range(0, len(slice_docs), 2000):
             with (big_dir / f"part-{start // 2000:03d}.jsonl").open("w", encoding="utf-8") as fh:
-                for doc in slice_docs[start:start + 2000]:
+                for doc in slice_docs[start : start + 2000]:
                     fh.write(json.dumps(doc) + "\n")
         big = KnowledgeBase.open(Path(tmp) / "big", config)
         started = time.perf_counter()
@@ -172,11 +199,15 @@ def main(argv: list[str] | None = None) -> int:
         reopened = KnowledgeBase.open(Path(tmp) / "big", config)
         reopen_big = time.perf_counter() - started
         chunks_in = reopened.stats().chunks
-        out["ingest"] = {"documents": len(slice_docs), "chunks": chunks_in,
-                         "failed": len(report.failed), "ingest_s": round(ingest_big, 1),
-                         "chunks_per_s": round(chunks_in / ingest_big, 1),
-                         "reingest_unchanged_s": round(reingest_big, 2),
-                         "open_s": round(reopen_big, 2)}
+        out["ingest"] = {
+            "documents": len(slice_docs),
+            "chunks": chunks_in,
+            "failed": len(report.failed),
+            "ingest_s": round(ingest_big, 1),
+            "chunks_per_s": round(chunks_in / ingest_big, 1),
+            "reingest_unchanged_s": round(reingest_big, 2),
+            "open_s": round(reopen_big, 2),
+        }
         print(f"ingest: {out['ingest']}", file=sys.stderr)
 
         # Query latency at --chunks passages. Search never calls Chroma: it ranks an
@@ -190,28 +221,46 @@ def main(argv: list[str] | None = None) -> int:
         texts: list[str] = []
         metas: list[dict[str, Any]] = []
         for doc in docs:
-            for p in split_passages(doc["content"], title=doc["title"],
-                                    chunk_size=config.chunk_size,
-                                    min_chunk_size=config.min_chunk_size):
+            for p in split_passages(
+                doc["content"],
+                title=doc["title"],
+                chunk_size=config.chunk_size,
+                min_chunk_size=config.min_chunk_size,
+            ):
                 ids.append(f"{doc['id']}@1#{p.index}")
                 texts.append(p.text)
-                metas.append({"doc_id": doc["id"], "version": "1", "title": doc["title"],
-                              "heading": p.heading, "index": p.index, "status": "approved",
-                              "start": -1e15, "end": 1e15, "language": ""})
+                metas.append(
+                    {
+                        "doc_id": doc["id"],
+                        "version": "1",
+                        "title": doc["title"],
+                        "heading": p.heading,
+                        "index": p.index,
+                        "status": "approved",
+                        "start": -1e15,
+                        "end": 1e15,
+                        "language": "",
+                    }
+                )
         started = time.perf_counter()
         index = LiveIndex.build(ids, texts, metas, {})
         build_s = time.perf_counter() - started
         started = time.perf_counter()
-        vectors = np.asarray(reopened.embeddings.embed_documents(
-            [embed_text(m["title"], m["heading"], t) for m, t in zip(metas, texts, strict=True)]),
-            dtype=np.float32)
+        vectors = np.asarray(
+            reopened.embeddings.embed_documents(
+                [embed_text(m["title"], m["heading"], t) for m, t in zip(metas, texts, strict=True)]
+            ),
+            dtype=np.float32,
+        )
         embed_s = time.perf_counter() - started
-        index.vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True),
-                                             1e-12)
+        index.vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         reopened._index = index  # the index a store of this size would load
-        large: dict[str, Any] = {"documents": n_docs, "chunks": index.size,
-                                 "index_build_s": round(build_s, 1),
-                                 "embed_s": round(embed_s, 1)}
+        large: dict[str, Any] = {
+            "documents": n_docs,
+            "chunks": index.size,
+            "index_build_s": round(build_s, 1),
+            "embed_s": round(embed_s, 1),
+        }
         for mode in modes:
             large[mode] = time_queries(reopened, queries, mode)
             print(f"{index.size} chunks {mode}: {large[mode]}", file=sys.stderr)

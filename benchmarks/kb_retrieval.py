@@ -60,10 +60,15 @@ RRF_K = 60
 
 
 def load_tasks(data: Path, split: str) -> list[dict[str, Any]]:
-    tasks = [json.loads(p.read_text(encoding="utf-8"))
-             for p in sorted((data / "tasks").glob("task_*.json"))]
-    tasks = [t for t in tasks if t.get("required_documents")
-             and (t.get("user_scenario") or {}).get("instructions")]
+    tasks = [
+        json.loads(p.read_text(encoding="utf-8"))
+        for p in sorted((data / "tasks").glob("task_*.json"))
+    ]
+    tasks = [
+        t
+        for t in tasks
+        if t.get("required_documents") and (t.get("user_scenario") or {}).get("instructions")
+    ]
     if split == "a":
         return tasks[0::2]
     if split == "b":
@@ -82,8 +87,11 @@ def metrics(ranked: list[list[str]], relevant: list[set[str]]) -> dict[str, floa
         ideal = sum(1 / math.log2(i + 2) for i in range(min(10, len(rel))))
         ndcg.append(dcg / ideal)
     n = len(relevant)
-    return {"recall@5": round(sum(r5) / n, 4), "recall@10": round(sum(r10) / n, 4),
-            "ndcg@10": round(sum(ndcg) / n, 4)}
+    return {
+        "recall@5": round(sum(r5) / n, 4),
+        "recall@10": round(sum(r10) / n, 4),
+        "ndcg@10": round(sum(ndcg) / n, 4),
+    }
 
 
 def rrf(*rankings: list[str], k: int = RRF_K) -> list[str]:
@@ -128,20 +136,23 @@ class Ablations:
             doc = str(meta["doc_id"])
             titles[doc] = str(meta.get("title", ""))
             parts.setdefault(doc, []).append(f"{meta.get('heading', '')}\n{text}")
-        self.whole = LexicalIndex([index_text(titles[d], "", "\n".join(parts[d]))
-                                   for d in self.doc_ids])
+        self.whole = LexicalIndex(
+            [index_text(titles[d], "", "\n".join(parts[d])) for d in self.doc_ids]
+        )
         self.titles = LexicalIndex([titles[d] for d in self.doc_ids])
-        self.counts = [Counter(terms(index_text(str(m.get("title", "")),
-                                                str(m.get("heading", "")), t)))
-                       for t, m in zip(index.texts, index.metadatas, strict=True)]
+        self.counts = [
+            Counter(terms(index_text(str(m.get("title", "")), str(m.get("heading", "")), t)))
+            for t, m in zip(index.texts, index.metadatas, strict=True)
+        ]
 
-    # -- building blocks -------------------------------------------------------------
+        # -- building blocks -------------------------------------------------------------
         self.category = [re.sub(r"_\d+$", "", d) for d in self.doc_ids]
         self._neighbours: np.ndarray[Any, Any] | None = None
         self._paragraph_vectors: dict[str, np.ndarray[Any, Any]] = {}
         self._bm25: dict[tuple[float, float], LexicalIndex] = {}
-        self._df = np.bincount(index.lexical._matrix.tocsr().indices,
-                               minlength=len(index.lexical.vocab)) / max(1, index.size)
+        self._df = np.bincount(
+            index.lexical._matrix.tocsr().indices, minlength=len(index.lexical.vocab)
+        ) / max(1, index.size)
         self._tf: Any = None
 
     def best_passage(self, passage_scores: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
@@ -176,20 +187,24 @@ class Ablations:
         return self.ranked(self.whole.raw_scores(query)[0])
 
     def title_field(self, query: str, weight: float = 0.1) -> list[str]:
-        return self.ranked((1 - weight) * self.top_scaled(self.bm25(query))
-                           + weight * self.top_scaled(self.titles.raw_scores(query)[0]))
+        return self.ranked(
+            (1 - weight) * self.top_scaled(self.bm25(query))
+            + weight * self.top_scaled(self.titles.raw_scores(query)[0])
+        )
 
     def sentences_rrf(self, query: str) -> list[str]:
-        sentences = [s for s in re.split(r"(?<=[.!?])\s+|\n+", query)
-                     if len(self.terms(s, pairs=False)) >= 2] or [query]
+        sentences = [
+            s for s in re.split(r"(?<=[.!?])\s+|\n+", query) if len(self.terms(s, pairs=False)) >= 2
+        ] or [query]
         return rrf(*(self.ranked(self.bm25(s)) for s in sentences))
 
     def sqrt_query_tf(self, query: str) -> list[str]:
         weights = {t: math.sqrt(n) for t, n in Counter(self.terms(query)).items()}
         return self.ranked(self.best_passage(self.weighted(weights)))
 
-    def rm3(self, query: str, feedback: int = 10, expansion: int = 20,
-            keep: float = 0.5) -> list[str]:
+    def rm3(
+        self, query: str, feedback: int = 10, expansion: int = 20, keep: float = 0.5
+    ) -> list[str]:
         """RM3: the query mixed with the term distribution of the top passages."""
         original = Counter(self.terms(query))
         total = sum(original.values())
@@ -212,8 +227,10 @@ class Ablations:
 
     def fused(self, query: str, lexical_weight: float) -> list[str]:
         vector = self.best_passage(self.kb._similarities(self.index, query))
-        return self.ranked(lexical_weight * self.top_scaled(self.bm25(query))
-                           + (1 - lexical_weight) * self.top_scaled(vector))
+        return self.ranked(
+            lexical_weight * self.top_scaled(self.bm25(query))
+            + (1 - lexical_weight) * self.top_scaled(vector)
+        )
 
     def bm25_params(self, query: str, k1: float, b: float) -> list[str]:
         from govcx.knowledge.lexical import LexicalIndex
@@ -232,8 +249,11 @@ class Ablations:
 
     def common_terms_dropped(self, query: str, share: float = 0.2) -> list[str]:
         lexical = self.index.lexical
-        weights = {t: float(n) for t, n in Counter(self.terms(query)).items()
-                   if t in lexical.vocab and self._df[lexical.vocab[t]] <= share}
+        weights = {
+            t: float(n)
+            for t, n in Counter(self.terms(query)).items()
+            if t in lexical.vocab and self._df[lexical.vocab[t]] <= share
+        }
         return self.ranked(self.best_passage(self.weighted(weights)))
 
     def query_likelihood(self, query: str, mu: float = 1000.0) -> list[str]:
@@ -249,8 +269,9 @@ class Ablations:
                         rows.append(row)
                         cols.append(vocab[term])
                         vals.append(n)
-            self._tf = sparse.csr_matrix((vals, (rows, cols)),
-                                         shape=(self.index.size, len(vocab))).tocsc()
+            self._tf = sparse.csr_matrix(
+                (vals, (rows, cols)), shape=(self.index.size, len(vocab))
+            ).tocsc()
             self._lengths = np.asarray(self._tf.sum(axis=1)).ravel()
             cf = np.asarray(self._tf.sum(axis=0)).ravel()
             self._collection = cf / cf.sum()
@@ -281,9 +302,10 @@ class Ablations:
         if self._neighbours is None:
             from scipy import sparse
 
-            owner = sparse.csr_matrix((np.ones(self.index.size),
-                                       (self.owner, np.arange(self.index.size))),
-                                      shape=(len(self.doc_ids), self.index.size))
+            owner = sparse.csr_matrix(
+                (np.ones(self.index.size), (self.owner, np.arange(self.index.size))),
+                shape=(len(self.doc_ids), self.index.size),
+            )
             docs = (owner @ self.index.lexical._matrix.tocsr()).toarray()
             docs /= np.maximum(np.linalg.norm(docs, axis=1, keepdims=True), 1e-12)
             sims = docs @ docs.T
@@ -299,18 +321,21 @@ class Ablations:
     def paragraph_mean_vector(self, query: str) -> np.ndarray[Any, Any]:
         """Best-passage cosine for the mean of the query's paragraph vectors."""
         if query not in self._paragraph_vectors:
-            parts = np.asarray(self.kb.embeddings.embed_documents(self.paragraphs(query)),
-                               dtype=np.float32)
+            parts = np.asarray(
+                self.kb.embeddings.embed_documents(self.paragraphs(query)), dtype=np.float32
+            )
             mean = parts.mean(axis=0)
             self._paragraph_vectors[query] = mean / max(float(np.linalg.norm(mean)), 1e-12)
         assert self.index.vectors is not None
-        return self.best_passage(np.maximum(self.index.vectors @
-                                            self._paragraph_vectors[query], 0.0))
+        return self.best_passage(
+            np.maximum(self.index.vectors @ self._paragraph_vectors[query], 0.0)
+        )
 
     def paragraph_mean_fused(self, query: str, lexical_weight: float) -> list[str]:
-        return self.ranked(lexical_weight * self.top_scaled(self.bm25(query))
-                           + (1 - lexical_weight)
-                           * self.top_scaled(self.paragraph_mean_vector(query)))
+        return self.ranked(
+            lexical_weight * self.top_scaled(self.bm25(query))
+            + (1 - lexical_weight) * self.top_scaled(self.paragraph_mean_vector(query))
+        )
 
     def run(self, queries: list[str]) -> dict[str, list[list[str]]]:
         methods: dict[str, Callable[[str], list[str]]] = {
@@ -328,18 +353,18 @@ class Ablations:
             "vector_paragraph_mean": lambda q: self.ranked(self.paragraph_mean_vector(q)),
         }
         for k1, b in ((0.9, 0.75), (1.6, 0.5), (1.2, 0.9), (1.2, 0.5)):
-            methods[f"bm25_k1_{k1}_b_{b}"] = \
-                lambda q, k1=k1, b=b: self.bm25_params(q, k1, b)  # type: ignore[misc]
+            methods[f"bm25_k1_{k1}_b_{b}"] = lambda q, k1=k1, b=b: self.bm25_params(q, k1, b)  # type: ignore[misc]
         for weight in (0.5, 0.7, 0.8, 0.9):
-            methods[f"score_fusion_{weight}"] = \
-                lambda q, w=weight: self.fused(q, w)  # type: ignore[misc]
-            methods[f"paragraph_mean_fusion_{weight}"] = \
-                lambda q, w=weight: self.paragraph_mean_fused(q, w)  # type: ignore[misc]
+            methods[f"score_fusion_{weight}"] = lambda q, w=weight: self.fused(q, w)  # type: ignore[misc]
+            methods[f"paragraph_mean_fusion_{weight}"] = lambda q, w=weight: (
+                self.paragraph_mean_fused(q, w)
+            )  # type: ignore[misc]
         return {name: [fn(q) for q in queries] for name, fn in methods.items()}
 
 
-def report(ranked: dict[str, list[list[str]]], relevant: list[set[str]],
-           rows: list[int]) -> dict[str, dict[str, float]]:
+def report(
+    ranked: dict[str, list[list[str]]], relevant: list[set[str]], rows: list[int]
+) -> dict[str, dict[str, float]]:
     rel = [relevant[i] for i in rows]
     return {name: metrics([lists[i] for i in rows], rel) for name, lists in ranked.items()}
 
@@ -348,15 +373,30 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--split", choices=("all", "a", "b"), default="all")
-    parser.add_argument("--embedding", choices=("hashing", "wordllama", "minilm"),
-                        default=None, help="embedding model (default: the configured one)")
-    parser.add_argument("--embedding-path", type=Path, default=None,
-                        help="folder of a local MiniLM-architecture model (with "
-                             "--embedding minilm), e.g. one fine-tuned on the corpus")
-    parser.add_argument("--ablations", action="store_true",
-                        help="also score the alternative rankings (see the module doc)")
-    parser.add_argument("--state", type=Path, default=None,
-                        help="state dir to ingest into (default: a temporary one)")
+    parser.add_argument(
+        "--embedding",
+        choices=("hashing", "wordllama", "minilm"),
+        default=None,
+        help="embedding model (default: the configured one)",
+    )
+    parser.add_argument(
+        "--embedding-path",
+        type=Path,
+        default=None,
+        help="folder of a local MiniLM-architecture model (with "
+        "--embedding minilm), e.g. one fine-tuned on the corpus",
+    )
+    parser.add_argument(
+        "--ablations",
+        action="store_true",
+        help="also score the alternative rankings (see the module doc)",
+    )
+    parser.add_argument(
+        "--state",
+        type=Path,
+        default=None,
+        help="state dir to ingest into (default: a temporary one)",
+    )
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(REPO / "src"))
@@ -376,8 +416,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.embedding:
         path = str(args.embedding_path) if args.embedding_path else None
-        config = config.model_copy(update={"embedding": EmbeddingConfig(kind=args.embedding,
-                                                                        path=path)})
+        config = config.model_copy(
+            update={"embedding": EmbeddingConfig(kind=args.embedding, path=path)}
+        )
 
     with tempfile.TemporaryDirectory() as tmp:
         state = args.state or Path(tmp)
@@ -399,10 +440,12 @@ def main(argv: list[str] | None = None) -> int:
                 kb.search(query, k=10, mode=mode)
             latency[mode] = round((time.perf_counter() - started) * 1000 / len(queries), 2)
             # Deeper lists, one passage per document, for the metrics and for fusion.
-            ranked[mode] = [[c.doc_id for c in kb.search(q, k=DEPTH, mode=mode, max_per_doc=1)]
-                            for q in queries]
-        ranked["hybrid_rrf"] = [rrf(lex, vec) for lex, vec in
-                                zip(ranked["lexical"], ranked["vector"], strict=True)]
+            ranked[mode] = [
+                [c.doc_id for c in kb.search(q, k=DEPTH, mode=mode, max_per_doc=1)] for q in queries
+            ]
+        ranked["hybrid_rrf"] = [
+            rrf(lex, vec) for lex, vec in zip(ranked["lexical"], ranked["vector"], strict=True)
+        ]
         ranked["tfidf_baseline"] = tfidf_baseline(docs, queries)
         if args.ablations:
             ranked.update(Ablations(kb).run(queries))
@@ -419,20 +462,33 @@ def main(argv: list[str] | None = None) -> int:
         for name, rows in (("a", everything[0::2]), ("b", everything[1::2])):
             by_split[name] = report(ranked, relevant, rows)
     ceiling = sum(min(10, len(r)) / len(r) for r in relevant) / len(relevant)
-    best = max((m for m in ("lexical", "vector", "hybrid", "hybrid_rrf")),
-               key=lambda m: results[m]["recall@10"])
+    best = max(
+        (m for m in ("lexical", "vector", "hybrid", "hybrid_rrf")),
+        key=lambda m: results[m]["recall@10"],
+    )
     out = {
-        "benchmark": "kb_retrieval", "dataset": "tau2/banking_knowledge", "split": args.split,
-        "tasks": len(tasks), "documents": len(docs), "chunks": stats.chunks,
-        "embedding": stats.embedding, "default_mode": config.retrieval,
-        "recall@10_ceiling": round(ceiling, 4), "best_mode": best,
-        "target_recall@10": 0.5, **results,
+        "benchmark": "kb_retrieval",
+        "dataset": "tau2/banking_knowledge",
+        "split": args.split,
+        "tasks": len(tasks),
+        "documents": len(docs),
+        "chunks": stats.chunks,
+        "embedding": stats.embedding,
+        "default_mode": config.retrieval,
+        "recall@10_ceiling": round(ceiling, 4),
+        "best_mode": best,
+        "target_recall@10": 0.5,
+        **results,
         **({"splits": by_split} if by_split else {}),
-        "ingest": {"documents": len(docs), "seconds": round(ingest_s, 2),
-                   "documents_per_s": round(len(docs) / ingest_s, 1),
-                   "failed": len(ingested.failed), "open_seconds": round(open_s, 2),
-                   "reingest_unchanged_seconds": round(reingest_s, 3),
-                   "reingest_unchanged": len(again.unchanged)},
+        "ingest": {
+            "documents": len(docs),
+            "seconds": round(ingest_s, 2),
+            "documents_per_s": round(len(docs) / ingest_s, 1),
+            "failed": len(ingested.failed),
+            "open_seconds": round(open_s, 2),
+            "reingest_unchanged_seconds": round(reingest_s, 3),
+            "reingest_unchanged": len(again.unchanged),
+        },
     }
     print(json.dumps(out))
     return 0

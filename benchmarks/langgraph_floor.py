@@ -45,13 +45,24 @@ def main() -> None:
             if durability is None:
                 graph.invoke({"text": "x"})
             else:
-                graph.invoke({"text": "x"}, {"configurable": {"thread_id": f"{name}-{i}"}},
-                             durability=durability)
+                graph.invoke(
+                    {"text": "x"},
+                    {"configurable": {"thread_id": f"{name}-{i}"}},
+                    durability=durability,
+                )
             times[name].append((time.perf_counter() - started) * 1000)
-    print(json.dumps({
-        "benchmark": "langgraph_floor", "nodes": len(NODES), "turns": args.turns,
-        "p50_ms": {name: round(statistics.median(v), 2) for name, v in times.items()},
-        "load_average_1m": round(os.getloadavg()[0], 2), "cpus": os.cpu_count()}))
+    print(
+        json.dumps(
+            {
+                "benchmark": "langgraph_floor",
+                "nodes": len(NODES),
+                "turns": args.turns,
+                "p50_ms": {name: round(statistics.median(v), 2) for name, v in times.items()},
+                "load_average_1m": round(os.getloadavg()[0], 2),
+                "cpus": os.cpu_count(),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

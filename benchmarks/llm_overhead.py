@@ -53,8 +53,12 @@ MESSAGES = [
     ("how do I clean my rain jacket?", "C-1001"),
     ("what's the weather like tomorrow", "C-1001"),
 ]
-KEYWORDS = {"refund": ["refund"], "order_status": ["where is my order"],
-            "store_policy": ["return policy"], "product_question": ["clean"]}
+KEYWORDS = {
+    "refund": ["refund"],
+    "order_status": ["where is my order"],
+    "store_policy": ["return policy"],
+    "product_question": ["clean"],
+}
 
 
 class TimedEngine:
@@ -90,9 +94,16 @@ def approved_chunks(pack: Pack) -> list[Chunk]:
         if meta.get("status") != "approved":
             continue
         for i, section in enumerate(re.split(r"\n(?=## )", body)):
-            chunks.append(Chunk(doc_id=str(meta["id"]), version=str(meta["version"]),
-                                title=str(meta["title"]), text=section.strip(),
-                                chunk_id=f"{meta['id']}#{i}", tags=tuple(meta.get("tags") or ())))
+            chunks.append(
+                Chunk(
+                    doc_id=str(meta["id"]),
+                    version=str(meta["version"]),
+                    title=str(meta["title"]),
+                    text=section.strip(),
+                    chunk_id=f"{meta['id']}#{i}",
+                    tags=tuple(meta.get("tags") or ()),
+                )
+            )
     return chunks
 
 
@@ -105,8 +116,9 @@ def summary(values: Sequence[float]) -> dict[str, float]:
     return {"p50": round(statistics.median(values), 2), "p95": round(pct(values, 0.95), 2)}
 
 
-def run(pack: Pack, engine: LLMEngine, home: Path, turns: int, full: bool,
-        chunks: list[Chunk]) -> dict[str, Any]:
+def run(
+    pack: Pack, engine: LLMEngine, home: Path, turns: int, full: bool, chunks: list[Chunk]
+) -> dict[str, Any]:
     kwargs: dict[str, Any] = {}
     if not full:
         from govcx.testing import InMemoryRetriever, PassThroughGuard
@@ -117,8 +129,14 @@ def run(pack: Pack, engine: LLMEngine, home: Path, turns: int, full: bool,
     for i in range(4):  # warm up: imports, clients, caches
         text, customer = MESSAGES[i % len(MESSAGES)]
         agent.respond(f"warm-{i}", text, customer_id=customer)
-    rows: dict[str, list[float]] = {"turn": [], "model": [], "overhead": [], "engine": [],
-                                    "graph": [], "calls": []}
+    rows: dict[str, list[float]] = {
+        "turn": [],
+        "model": [],
+        "overhead": [],
+        "engine": [],
+        "graph": [],
+        "calls": [],
+    }
     statuses: dict[str, int] = {}
     for i in range(turns):
         text, customer = MESSAGES[i % len(MESSAGES)]
@@ -137,14 +155,20 @@ def run(pack: Pack, engine: LLMEngine, home: Path, turns: int, full: bool,
         rows["calls"].append(len(calls))
         statuses[turn.status] = statuses.get(turn.status, 0) + 1
     agent.close()
-    return {"turn_ms": summary(rows["turn"]), "model_ms": summary(rows["model"]),
-            "overhead_ms": summary(rows["overhead"]), "engine_ms": summary(rows["engine"]),
-            "graph_ms": summary(rows["graph"]),
-            "calls_per_turn": round(statistics.mean(rows["calls"]), 2), "statuses": statuses}
+    return {
+        "turn_ms": summary(rows["turn"]),
+        "model_ms": summary(rows["model"]),
+        "overhead_ms": summary(rows["overhead"]),
+        "engine_ms": summary(rows["engine"]),
+        "graph_ms": summary(rows["graph"]),
+        "calls_per_turn": round(statistics.mean(rows["calls"]), 2),
+        "statuses": statuses,
+    }
 
 
-def embedded_baseline(pack: Pack, home: Path, turns: int, full: bool,
-                      chunks: list[Chunk]) -> dict[str, float]:
+def embedded_baseline(
+    pack: Pack, home: Path, turns: int, full: bool, chunks: list[Chunk]
+) -> dict[str, float]:
     """The same turns with the embedded engine: the graph's own cost, for comparison."""
     kwargs: dict[str, Any] = {}
     if not full:
@@ -171,10 +195,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pack", default=None, help="pack folder (default: bundled acme)")
     parser.add_argument("--turns", type=int, default=60, help="measured turns per mode")
-    parser.add_argument("--model-ms", type=float, default=0.0,
-                        help="latency the stub model adds to each call")
-    parser.add_argument("--full", action="store_true",
-                        help="use the pack's retriever and guards instead of light stand-ins")
+    parser.add_argument(
+        "--model-ms", type=float, default=0.0, help="latency the stub model adds to each call"
+    )
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="use the pack's retriever and guards instead of light stand-ins",
+    )
     args = parser.parse_args()
     pack = load_pack(args.pack)
     chunks = approved_chunks(pack)
@@ -194,9 +222,14 @@ def main() -> None:
     replay_result = run(pack, replay, work / "replay", args.turns, args.full, chunks)
     baseline = embedded_baseline(pack, work / "embedded", args.turns, args.full, chunks)
     result = {
-        "benchmark": "llm_overhead", "pack": pack.name, "turns": args.turns,
-        "full": args.full, "model_latency_ms": args.model_ms,
-        "stub": stub_result, "replay": replay_result, "embedded_turn_ms": baseline,
+        "benchmark": "llm_overhead",
+        "pack": pack.name,
+        "turns": args.turns,
+        "full": args.full,
+        "model_latency_ms": args.model_ms,
+        "stub": stub_result,
+        "replay": replay_result,
+        "embedded_turn_ms": baseline,
         "overhead_ms_p50": stub_result["overhead_ms"]["p50"],
         "engine_ms_p50": stub_result["engine_ms"]["p50"],
         "target_ms": 10.0,

@@ -30,14 +30,24 @@ def run_load(args: argparse.Namespace, workers: int, database_url: str | None) -
     env = {k: v for k, v in os.environ.items() if k != "GOVCX_DATABASE_URL"}
     if database_url:
         env["GOVCX_DATABASE_URL"] = database_url
-    command = [sys.executable, str(ROOT / "benchmarks" / "api_load.py"), "--clients",
-               str(args.clients), "--turns", str(args.turns), "--workers", str(workers)]
+    command = [
+        sys.executable,
+        str(ROOT / "benchmarks" / "api_load.py"),
+        "--clients",
+        str(args.clients),
+        "--turns",
+        str(args.turns),
+        "--workers",
+        str(workers),
+    ]
     if args.light:
         command += ["--light", "--pack", str(ROOT / "tests" / "fixtures" / "shop")]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
     if done.returncode != 0:
-        raise SystemExit(f"api_load failed ({workers} workers, {database_url or 'sqlite'}):\n"
-                         f"{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+        raise SystemExit(
+            f"api_load failed ({workers} workers, {database_url or 'sqlite'}):\n"
+            f"{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+        )
     result: dict = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
@@ -59,8 +69,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--turns", type=int, default=20)
     parser.add_argument("--workers", default="1,2,4")
-    parser.add_argument("--light", action="store_true",
-                        help="test pack with in-memory retriever and pass-through guard")
+    parser.add_argument(
+        "--light",
+        action="store_true",
+        help="test pack with in-memory retriever and pass-through guard",
+    )
     args = parser.parse_args()
     cluster = None
     admin = os.environ.get("GOVCX_TEST_DATABASE_URL")
@@ -69,8 +82,9 @@ def main() -> None:
             raise SystemExit("PostgreSQL is not installed (apt-get install postgresql)")
         cluster = pg.Cluster()
         admin = cluster.start()
-    engine = create_engine(admin.replace("postgresql://", "postgresql+psycopg://"),
-                           isolation_level="AUTOCOMMIT")
+    engine = create_engine(
+        admin.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
+    )
     results: dict[str, dict] = {}
     try:
         results["sqlite_1"] = summary(run_load(args, 1, None))
@@ -84,9 +98,17 @@ def main() -> None:
         engine.dispose()
         if cluster is not None:
             cluster.stop()
-    print(json.dumps({"benchmark": "scale_out", "clients": args.clients,
-                      "turns_per_client": args.turns, "light": args.light,
-                      "results": results}))
+    print(
+        json.dumps(
+            {
+                "benchmark": "scale_out",
+                "clients": args.clients,
+                "turns_per_client": args.turns,
+                "light": args.light,
+                "results": results,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -53,12 +53,24 @@ REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "tau2" / "retail"
 DB_FILE = "db.json"
 
-READS = ("find_user_id_by_email", "find_user_id_by_name_zip", "get_user_details",
-         "get_order_details", "get_product_details", "get_item_details", "calculate",
-         "transfer_to_human_agents")
-WRITES = {"cancel_pending_order": "high", "modify_pending_order_address": "high",
-          "modify_user_address": "high", "return_delivered_order_items": "high",
-          "exchange_delivered_order_items": "high", "modify_pending_order_items": "critical"}
+READS = (
+    "find_user_id_by_email",
+    "find_user_id_by_name_zip",
+    "get_user_details",
+    "get_order_details",
+    "get_product_details",
+    "get_item_details",
+    "calculate",
+    "transfer_to_human_agents",
+)
+WRITES = {
+    "cancel_pending_order": "high",
+    "modify_pending_order_address": "high",
+    "modify_user_address": "high",
+    "return_delivered_order_items": "high",
+    "exchange_delivered_order_items": "high",
+    "modify_pending_order_items": "critical",
+}
 
 # -- the retail "back office": a JSON database in the pack's data dir ------------------------
 _CACHE: dict[str, tuple[int, dict[str, Any]]] = {}
@@ -125,8 +137,9 @@ def _take_items(order: dict[str, Any], item_ids: list[str]) -> list[dict[str, An
     return taken
 
 
-def _price_difference(db: dict[str, Any], items: list[dict[str, Any]],
-                      new_item_ids: list[str]) -> tuple[float, list[dict[str, Any]]]:
+def _price_difference(
+    db: dict[str, Any], items: list[dict[str, Any]], new_item_ids: list[str]
+) -> tuple[float, list[dict[str, Any]]]:
     if len(items) != len(new_item_ids):
         raise ToolError("The number of items to be exchanged should match")
     diff = 0.0
@@ -143,8 +156,9 @@ def _price_difference(db: dict[str, Any], items: list[dict[str, Any]],
     return round(diff, 2), variants
 
 
-def _check_payment(db: dict[str, Any], order: dict[str, Any], payment_method_id: str,
-                   amount: float) -> dict[str, Any]:
+def _check_payment(
+    db: dict[str, Any], order: dict[str, Any], payment_method_id: str, amount: float
+) -> dict[str, Any]:
     user = _user(db, order["user_id"])
     method: dict[str, Any] | None = user["payment_methods"].get(payment_method_id)
     if method is None:
@@ -154,10 +168,17 @@ def _check_payment(db: dict[str, Any], order: dict[str, Any], payment_method_id:
     return method
 
 
-def _address(address1: str, address2: str, city: str, state: str, country: str,
-             zip: str) -> dict[str, str]:
-    return {"address1": address1, "address2": address2, "city": city, "country": country,
-            "state": state, "zip": zip}
+def _address(
+    address1: str, address2: str, city: str, state: str, country: str, zip: str
+) -> dict[str, str]:
+    return {
+        "address1": address1,
+        "address2": address2,
+        "city": city,
+        "country": country,
+        "state": state,
+        "zip": zip,
+    }
 
 
 @tool
@@ -170,14 +191,15 @@ def find_user_id_by_email(email: str, data_dir: Path) -> str:
 
 
 @tool
-def find_user_id_by_name_zip(first_name: str, last_name: str, zip: str,
-                             data_dir: Path) -> str:
+def find_user_id_by_name_zip(first_name: str, last_name: str, zip: str, data_dir: Path) -> str:
     """Find a user id by first name, last name and zip code."""
     for user_id, user in _load(data_dir)["users"].items():
         name = user["name"]
-        if (name["first_name"].lower() == first_name.lower()
-                and name["last_name"].lower() == last_name.lower()
-                and user["address"]["zip"] == zip):
+        if (
+            name["first_name"].lower() == first_name.lower()
+            and name["last_name"].lower() == last_name.lower()
+            and user["address"]["zip"] == zip
+        ):
             return str(user_id)
     raise ToolError("User not found")
 
@@ -209,8 +231,11 @@ def get_item_details(item_id: str, data_dir: Path) -> dict[str, Any]:
     for product in _load(data_dir)["products"].values():
         variant = product["variants"].get(item_id)
         if variant is not None:
-            return {**copy.deepcopy(variant), "product_id": product["product_id"],
-                    "name": product["name"]}
+            return {
+                **copy.deepcopy(variant),
+                "product_id": product["product_id"],
+                "name": product["name"],
+            }
     raise ToolError("Item not found")
 
 
@@ -220,8 +245,14 @@ def calculate(expression: str) -> str:
     import ast
     import operator
 
-    ops = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-           ast.Div: operator.truediv, ast.USub: operator.neg, ast.UAdd: operator.pos}
+    ops = {
+        ast.Add: operator.add,
+        ast.Sub: operator.sub,
+        ast.Mult: operator.mul,
+        ast.Div: operator.truediv,
+        ast.USub: operator.neg,
+        ast.UAdd: operator.pos,
+    }
 
     def value(node: ast.AST) -> float:
         if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
@@ -245,8 +276,9 @@ def transfer_to_human_agents(summary: str) -> str:
 
 
 @tool
-def cancel_pending_order(order_id: str, reason: str, idempotency_key: str,
-                         data_dir: Path) -> dict[str, Any]:
+def cancel_pending_order(
+    order_id: str, reason: str, idempotency_key: str, data_dir: Path
+) -> dict[str, Any]:
     """Cancel a pending order; refunds go to the original payment methods."""
 
     def change(db: dict[str, Any]) -> dict[str, Any]:
@@ -259,8 +291,13 @@ def cancel_pending_order(order_id: str, reason: str, idempotency_key: str,
         refunds = []
         for payment in order["payment_history"]:
             method_id = payment["payment_method_id"]
-            refunds.append({"transaction_type": "refund", "amount": payment["amount"],
-                            "payment_method_id": method_id})
+            refunds.append(
+                {
+                    "transaction_type": "refund",
+                    "amount": payment["amount"],
+                    "payment_method_id": method_id,
+                }
+            )
             method = user["payment_methods"].get(method_id) or {}
             if method.get("source") == "gift_card":
                 method["balance"] = round(float(method["balance"]) + float(payment["amount"]), 2)
@@ -274,9 +311,17 @@ def cancel_pending_order(order_id: str, reason: str, idempotency_key: str,
 
 
 @tool
-def modify_pending_order_address(order_id: str, address1: str, address2: str, city: str,
-                                 state: str, country: str, zip: str,
-                                 idempotency_key: str, data_dir: Path) -> dict[str, Any]:
+def modify_pending_order_address(
+    order_id: str,
+    address1: str,
+    address2: str,
+    city: str,
+    state: str,
+    country: str,
+    zip: str,
+    idempotency_key: str,
+    data_dir: Path,
+) -> dict[str, Any]:
     """Change the shipping address of a pending order."""
 
     def change(db: dict[str, Any]) -> dict[str, Any]:
@@ -291,9 +336,17 @@ def modify_pending_order_address(order_id: str, address1: str, address2: str, ci
 
 
 @tool
-def modify_user_address(user_id: str, address1: str, address2: str, city: str, state: str,
-                        country: str, zip: str,
-                        idempotency_key: str, data_dir: Path) -> dict[str, Any]:
+def modify_user_address(
+    user_id: str,
+    address1: str,
+    address2: str,
+    city: str,
+    state: str,
+    country: str,
+    zip: str,
+    idempotency_key: str,
+    data_dir: Path,
+) -> dict[str, Any]:
     """Change the default address of a user."""
 
     def change(db: dict[str, Any]) -> dict[str, Any]:
@@ -306,9 +359,14 @@ def modify_user_address(user_id: str, address1: str, address2: str, city: str, s
 
 
 @tool
-def modify_pending_order_items(order_id: str, item_ids: list[str], new_item_ids: list[str],
-                               payment_method_id: str, idempotency_key: str,
-                               data_dir: Path) -> dict[str, Any]:
+def modify_pending_order_items(
+    order_id: str,
+    item_ids: list[str],
+    new_item_ids: list[str],
+    payment_method_id: str,
+    idempotency_key: str,
+    data_dir: Path,
+) -> dict[str, Any]:
     """Swap items of a pending order for other variants of the same products (once)."""
 
     def change(db: dict[str, Any]) -> dict[str, Any]:
@@ -318,9 +376,13 @@ def modify_pending_order_items(order_id: str, item_ids: list[str], new_item_ids:
         items = _take_items(order, item_ids)
         diff, variants = _price_difference(db, items, new_item_ids)
         method = _check_payment(db, order, payment_method_id, diff)
-        order["payment_history"].append({
-            "transaction_type": "payment" if diff > 0 else "refund", "amount": abs(diff),
-            "payment_method_id": payment_method_id})
+        order["payment_history"].append(
+            {
+                "transaction_type": "payment" if diff > 0 else "refund",
+                "amount": abs(diff),
+                "payment_method_id": payment_method_id,
+            }
+        )
         if method.get("source") == "gift_card":
             method["balance"] = round(float(method["balance"]) - diff, 2)
         for item, variant in zip(items, variants, strict=True):
@@ -335,8 +397,9 @@ def modify_pending_order_items(order_id: str, item_ids: list[str], new_item_ids:
 
 
 @tool
-def return_delivered_order_items(order_id: str, item_ids: list[str], payment_method_id: str,
-                                 idempotency_key: str, data_dir: Path) -> dict[str, Any]:
+def return_delivered_order_items(
+    order_id: str, item_ids: list[str], payment_method_id: str, idempotency_key: str, data_dir: Path
+) -> dict[str, Any]:
     """Request a return of delivered items; the refund goes to the original payment method
     or an existing gift card."""
 
@@ -350,8 +413,7 @@ def return_delivered_order_items(order_id: str, item_ids: list[str], payment_met
             raise ToolError("Payment method not found")
         original = order["payment_history"][0]["payment_method_id"]
         if method.get("source") != "gift_card" and payment_method_id != original:
-            raise ToolError("Payment method should be the original payment method or a "
-                            "gift card")
+            raise ToolError("Payment method should be the original payment method or a gift card")
         _take_items(order, item_ids)
         order["status"] = "return requested"
         order["return_items"] = sorted(item_ids)
@@ -363,9 +425,14 @@ def return_delivered_order_items(order_id: str, item_ids: list[str], payment_met
 
 
 @tool
-def exchange_delivered_order_items(order_id: str, item_ids: list[str],
-                                   new_item_ids: list[str], payment_method_id: str,
-                                   idempotency_key: str, data_dir: Path) -> dict[str, Any]:
+def exchange_delivered_order_items(
+    order_id: str,
+    item_ids: list[str],
+    new_item_ids: list[str],
+    payment_method_id: str,
+    idempotency_key: str,
+    data_dir: Path,
+) -> dict[str, Any]:
     """Request an exchange of delivered items for other variants of the same products."""
 
     def change(db: dict[str, Any]) -> dict[str, Any]:
@@ -388,11 +455,22 @@ def exchange_delivered_order_items(order_id: str, item_ids: list[str],
     return result
 
 
-TOOLS = [find_user_id_by_email, find_user_id_by_name_zip, get_user_details, get_order_details,
-         get_product_details, get_item_details, calculate, transfer_to_human_agents,
-         cancel_pending_order, modify_pending_order_address, modify_user_address,
-         modify_pending_order_items, return_delivered_order_items,
-         exchange_delivered_order_items]
+TOOLS = [
+    find_user_id_by_email,
+    find_user_id_by_name_zip,
+    get_user_details,
+    get_order_details,
+    get_product_details,
+    get_item_details,
+    calculate,
+    transfer_to_human_agents,
+    cancel_pending_order,
+    modify_pending_order_address,
+    modify_user_address,
+    modify_pending_order_items,
+    return_delivered_order_items,
+    exchange_delivered_order_items,
+]
 
 
 # -- the pack ----------------------------------------------------------------------------------
@@ -403,22 +481,33 @@ def write_pack(folder: Path) -> Path:
         "name: tau2retail\npolicy: policy.yaml\nknowledge: null\ntools: tools.py\n"
         "evals: null\nprincipals:\n"
         "  chat: {roles: [channel]}\n"
-        "  sup1: {roles: [\"approver:supervisor\"]}\n"
-        "  mgr1: {roles: [\"approver:manager\"]}\n"
-        "  mgr2: {roles: [\"approver:manager\"]}\n", encoding="utf-8")
+        '  sup1: {roles: ["approver:supervisor"]}\n'
+        '  mgr1: {roles: ["approver:manager"]}\n'
+        '  mgr2: {roles: ["approver:manager"]}\n',
+        encoding="utf-8",
+    )
     tools = {name: {"tier": "read"} for name in READS}
     tools.update({name: {"tier": tier} for name, tier in WRITES.items()})
     policy = {
         "version": "tau2-retail-1",
         "defaults": {"autonomy": "act", "min_confidence": 0.5},
-        "approvals": {"expiry": "24h", "on_expiry": "reject",
-                      "roles": {"supervisor": {"max_amount": 500},
-                                "manager": {"max_amount": 5000}}},
-        "tiers": {"read": {"approval": "never", "read_only": True},
-                  "high": {"approval": "always"},
-                  "critical": {"approval": "always", "approvers": 2, "roles": ["manager"]}},
-        "workflows": {"retail": {"autonomy": "act", "tools": [*READS, *WRITES],
-                                 "examples": ["help with my order"]}},
+        "approvals": {
+            "expiry": "24h",
+            "on_expiry": "reject",
+            "roles": {"supervisor": {"max_amount": 500}, "manager": {"max_amount": 5000}},
+        },
+        "tiers": {
+            "read": {"approval": "never", "read_only": True},
+            "high": {"approval": "always"},
+            "critical": {"approval": "always", "approvers": 2, "roles": ["manager"]},
+        },
+        "workflows": {
+            "retail": {
+                "autonomy": "act",
+                "tools": [*READS, *WRITES],
+                "examples": ["help with my order"],
+            }
+        },
         "tools": tools,
     }
     (folder / "policy.yaml").write_text(json.dumps(policy, indent=1), encoding="utf-8")
@@ -430,7 +519,9 @@ def write_pack(folder: Path) -> Path:
         "_module = importlib.util.module_from_spec(_spec)\n"
         "sys.modules['govcx_bench_tau2_retail'] = _module\n"
         "_spec.loader.exec_module(_module)\n"
-        "globals().update({f.__name__: f for f in _module.TOOLS})\n", encoding="utf-8")
+        "globals().update({f.__name__: f for f in _module.TOOLS})\n",
+        encoding="utf-8",
+    )
     return folder
 
 
@@ -469,50 +560,98 @@ def replay_task(pack: Any, task: dict[str, Any], db_source: Path, root: Path) ->
     db = Database(f"sqlite:///{work / 'govcx.db'}")
     db.create_schema()
     approvals = ApprovalStore(db)
-    executor = Executor(db=db, registry=pack.registry, approvals=approvals,
-                        data_dir=governed_dir)
+    executor = Executor(db=db, registry=pack.registry, approvals=approvals, data_dir=governed_dir)
     cid = f"tau2-{task['id']}"
     rows = []
     for n, action in enumerate(actions):
         name, args = action["name"], dict(action["arguments"])
         write = name in WRITES
-        decision = gate.decide(policy, gate.GateInput(
-            intent="retail", confidence=1.0, proposal=gate.Proposal(tool=name, args=args)))
+        decision = gate.decide(
+            policy,
+            gate.GateInput(
+                intent="retail", confidence=1.0, proposal=gate.Proposal(tool=name, args=args)
+            ),
+        )
         gated = decision.route == "await_approval"
-        row: dict[str, Any] = {"tool": name, "write": write, "gated": gated,
-                               "route": decision.route, "refused_unapproved": None,
-                               "status": None, "idempotent": None}
+        row: dict[str, Any] = {
+            "tool": name,
+            "write": write,
+            "gated": gated,
+            "route": decision.route,
+            "refused_unapproved": None,
+            "status": None,
+            "idempotent": None,
+        }
         step = f"step-{n}"
         approval_id = None
         if gated:
             try:
-                executor.run(policy=policy, conversation_id=cid, customer_id=None, tool=name,
-                             args=args, autonomy="act", step=step)
+                executor.run(
+                    policy=policy,
+                    conversation_id=cid,
+                    customer_id=None,
+                    tool=name,
+                    args=args,
+                    autonomy="act",
+                    step=step,
+                )
                 row["refused_unapproved"] = False
             except GateViolation:
                 row["refused_unapproved"] = True
             canonical = pack.registry.get(name).validate(args)
             approval_id = f"apr-{task['id']}-{n}"
-            approvals.create(ApprovalRequest(
-                approval_id=approval_id, conversation_id=cid, turn_id=step, kind="action",
-                intent="retail", tool=name, args=canonical, tier=decision.tier or "high",
-                rules=list(decision.rules), rationale=decision.reason, requested_at=time.time(),
-                expires_at=time.time() + 3600, approvals_needed=decision.approvers,
-                policy_version=policy.version,
-                token=action_token(conversation_id=cid, kind="action", tool=name,
-                                   args=canonical, policy_version=policy.version)))
+            approvals.create(
+                ApprovalRequest(
+                    approval_id=approval_id,
+                    conversation_id=cid,
+                    turn_id=step,
+                    kind="action",
+                    intent="retail",
+                    tool=name,
+                    args=canonical,
+                    tier=decision.tier or "high",
+                    rules=list(decision.rules),
+                    rationale=decision.reason,
+                    requested_at=time.time(),
+                    expires_at=time.time() + 3600,
+                    approvals_needed=decision.approvers,
+                    policy_version=policy.version,
+                    token=action_token(
+                        conversation_id=cid,
+                        kind="action",
+                        tool=name,
+                        args=canonical,
+                        policy_version=policy.version,
+                    ),
+                )
+            )
             people = ["mgr1", "mgr2"] if decision.approvers > 1 else ["sup1"]
             for who in people:
-                approvals.decide(approval_id, principal=pack.principal(who), decision="approve",
-                                 policy=policy)
+                approvals.decide(
+                    approval_id, principal=pack.principal(who), decision="approve", policy=policy
+                )
         try:
-            first = executor.run(policy=policy, conversation_id=cid, customer_id=None,
-                                 tool=name, args=args, autonomy="act", step=step,
-                                 approval_id=approval_id)
+            first = executor.run(
+                policy=policy,
+                conversation_id=cid,
+                customer_id=None,
+                tool=name,
+                args=args,
+                autonomy="act",
+                step=step,
+                approval_id=approval_id,
+            )
             before = (governed_dir / DB_FILE).read_bytes()
-            again = executor.run(policy=policy, conversation_id=cid, customer_id=None,
-                                 tool=name, args=args, autonomy="act", step=step,
-                                 approval_id=approval_id)
+            again = executor.run(
+                policy=policy,
+                conversation_id=cid,
+                customer_id=None,
+                tool=name,
+                args=args,
+                autonomy="act",
+                step=step,
+                approval_id=approval_id,
+            )
             row["status"] = first.status
             row["error"] = first.error
             row["idempotent"] = again.replayed and (governed_dir / DB_FILE).read_bytes() == before
@@ -525,9 +664,13 @@ def replay_task(pack: Any, task: dict[str, Any], db_source: Path, root: Path) ->
     direct = json.loads((direct_dir / DB_FILE).read_text())
     db.dispose()
     shutil.rmtree(work, ignore_errors=True)
-    return {"task": task["id"], "actions": rows, "match": governed == direct,
-            "direct_errors": direct_errors,
-            "changed": governed != json.loads(db_source.read_text())}
+    return {
+        "task": task["id"],
+        "actions": rows,
+        "match": governed == direct,
+        "direct_errors": direct_errors,
+        "changed": governed != json.loads(db_source.read_text()),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -551,12 +694,19 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="govcx-tau2-") as tmp:
         pack = load_pack(write_pack(Path(tmp) / "pack"))
-        unknown = sorted({a["name"] for t in tasks for a in
-                          (t.get("evaluation_criteria") or {}).get("actions") or []
-                          if a["name"] not in pack.registry})
+        unknown = sorted(
+            {
+                a["name"]
+                for t in tasks
+                for a in (t.get("evaluation_criteria") or {}).get("actions") or []
+                if a["name"] not in pack.registry
+            }
+        )
         if unknown:
-            print(f"error: tasks use actions this pack does not implement: "
-                  f"{', '.join(unknown)}", file=sys.stderr)
+            print(
+                f"error: tasks use actions this pack does not implement: {', '.join(unknown)}",
+                file=sys.stderr,
+            )
             return 2
         results = [replay_task(pack, task, db_source, Path(tmp)) for task in tasks]
     rows = [r for res in results for r in res["actions"]]
@@ -579,23 +729,28 @@ def main(argv: list[str] | None = None) -> int:
         "writes_gated": round(sum(r["gated"] for r in writes) / max(1, len(writes)), 4),
         "reads_gated": sum(r["gated"] for r in rows if not r["write"]),
         "unapproved_writes_refused": round(
-            sum(bool(r["refused_unapproved"]) for r in writes) / max(1, len(writes)), 4),
+            sum(bool(r["refused_unapproved"]) for r in writes) / max(1, len(writes)), 4
+        ),
         "replay_match": round(sum(r["match"] for r in results) / max(1, len(results)), 4),
         "idempotent": round(sum(bool(r["idempotent"]) for r in rows) / max(1, len(rows)), 4),
         "tasks_changing_db": sum(r["changed"] for r in results),
         "tool_errors": sum(len(r["direct_errors"]) for r in results),
-        "write_errors": [e for r in results for e in r["direct_errors"]
-                         if e.split(":")[0] in WRITES],
-        "read_error_examples": [e for r in results for e in r["direct_errors"]
-                                if e.split(":")[0] not in WRITES][:5],
+        "write_errors": [
+            e for r in results for e in r["direct_errors"] if e.split(":")[0] in WRITES
+        ],
+        "read_error_examples": [
+            e for r in results for e in r["direct_errors"] if e.split(":")[0] not in WRITES
+        ][:5],
         "mismatched_tasks": [r["task"] for r in results if not r["match"]],
         "per_tool": {k: dict(v) for k, v in sorted(per_tool.items())},
         "seconds": round(time.perf_counter() - started, 1),
     }
-    print(f"{figures['tasks']} tasks, {figures['actions']} actions ({figures['writes']} writes):"
-          f" gate coverage {figures['gate_coverage']:.1%}, replay match "
-          f"{figures['replay_match']:.1%}, idempotent retries {figures['idempotent']:.1%}",
-          file=sys.stderr)
+    print(
+        f"{figures['tasks']} tasks, {figures['actions']} actions ({figures['writes']} writes):"
+        f" gate coverage {figures['gate_coverage']:.1%}, replay match "
+        f"{figures['replay_match']:.1%}, idempotent retries {figures['idempotent']:.1%}",
+        file=sys.stderr,
+    )
     print(json.dumps(figures))
     return 0
 

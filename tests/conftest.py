@@ -16,10 +16,16 @@ from govcx.testing import InMemoryRetriever, PassThroughGuard
 
 SHOP = Path(__file__).parent / "fixtures" / "shop"
 
-RETURNS = Chunk(doc_id="returns", version="2", title="Returns policy", chunk_id="returns#1",
-                text="You can return any unused item within 30 days of delivery for a full "
-                     "refund. Refunds go back to the original payment method within 5 business "
-                     "days of us receiving the return.", tags=("returns",))
+RETURNS = Chunk(
+    doc_id="returns",
+    version="2",
+    title="Returns policy",
+    chunk_id="returns#1",
+    text="You can return any unused item within 30 days of delivery for a full "
+    "refund. Refunds go back to the original payment method within 5 business "
+    "days of us receiving the return.",
+    tags=("returns",),
+)
 
 
 class Clock:
@@ -84,8 +90,9 @@ one (several workers must share it); SQLite tests use the state dir's audit.key.
 
 
 @pytest.fixture(autouse=True)
-def _audit_key_for_postgresql(request: pytest.FixtureRequest,
-                              monkeypatch: pytest.MonkeyPatch) -> None:
+def _audit_key_for_postgresql(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if "backend" in request.fixturenames and request.getfixturevalue("backend") == "postgresql":
         monkeypatch.setenv("GOVCX_AUDIT_KEY", TEST_AUDIT_KEY)
 
@@ -102,8 +109,9 @@ def database_url(backend: str, request: pytest.FixtureRequest) -> Iterator[str |
 
     admin = request.getfixturevalue("pg_server")
     name = f"t_{uuid.uuid4().hex[:16]}"
-    engine = create_engine(admin.replace("postgresql://", "postgresql+psycopg://"),
-                           isolation_level="AUTOCOMMIT")
+    engine = create_engine(
+        admin.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
+    )
     with engine.connect() as conn:
         conn.execute(text(f"CREATE DATABASE {name}"))
     yield admin.rsplit("/", 1)[0] + f"/{name}"
@@ -113,8 +121,9 @@ def database_url(backend: str, request: pytest.FixtureRequest) -> Iterator[str |
 
 
 @pytest.fixture
-def make_agent(tmp_path: Path, clock: Clock,
-               database_url: str | None) -> Iterator[Callable[..., Agent]]:
+def make_agent(
+    tmp_path: Path, clock: Clock, database_url: str | None
+) -> Iterator[Callable[..., Agent]]:
     made: list[Agent] = []
 
     def factory(pack: Path = SHOP, **kwargs: Any) -> Agent:

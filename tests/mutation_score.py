@@ -30,8 +30,10 @@ def main() -> int:
     if not by_file:
         print("no mutmut results found (run `mutmut run` first)")
         return 0
-    print(f"{'file':42} {'mutants':>7} {'killed':>7} {'survived':>8} {'timeout':>7} "
-          f"{'other':>6} {'score':>7}")
+    print(
+        f"{'file':42} {'mutants':>7} {'killed':>7} {'survived':>8} {'timeout':>7} "
+        f"{'other':>6} {'score':>7}"
+    )
     total: Counter[str] = Counter()
     for path in sorted(by_file):
         counts = by_file[path]
@@ -51,8 +53,7 @@ def _row(label: str, counts: Counter[str]) -> str:
     other = n - killed - survived - timeout
     # Timeouts count as detected (the mutant made the tests hang), as mutmut itself does.
     score = (killed + timeout) / n * 100 if n else 0.0
-    return (f"{label:42} {n:>7} {killed:>7} {survived:>8} {timeout:>7} {other:>6} "
-            f"{score:>6.1f}%")
+    return f"{label:42} {n:>7} {killed:>7} {survived:>8} {timeout:>7} {other:>6} {score:>6.1f}%"
 
 
 if __name__ == "__main__":

@@ -45,18 +45,37 @@ class Cluster:
         if self.as_root:
             shutil.chown(self.dir, "postgres", "postgres")
         data = self.dir / "data"
-        self._run(str(_bin("initdb")), "-D", str(data), "-U", "postgres", "--auth=trust",
-                  "-E", "UTF8", "--no-sync")
-        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.dir} "
-                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                   "-c max_connections=300")
-        self._run(str(_bin("pg_ctl")), "-D", str(data), "-o", options, "-l",
-                  str(self.dir / "log"), "-w", "start")
+        self._run(
+            str(_bin("initdb")),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        )
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.dir} "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+            "-c max_connections=300"
+        )
+        self._run(
+            str(_bin("pg_ctl")),
+            "-D",
+            str(data),
+            "-o",
+            options,
+            "-l",
+            str(self.dir / "log"),
+            "-w",
+            "start",
+        )
         return self.url
 
     def stop(self) -> None:
         try:
-            self._run(str(_bin("pg_ctl")), "-D", str(self.dir / "data"), "-m", "immediate",
-                      "stop")
+            self._run(str(_bin("pg_ctl")), "-D", str(self.dir / "data"), "-m", "immediate", "stop")
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)

@@ -25,7 +25,7 @@ import pytest
 
 from tests.conftest import SHOP
 
-RUNNER = textwrap.dedent('''
+RUNNER = textwrap.dedent("""
     import os, signal, sys, json
     from pathlib import Path
     from govcx.agent.agent import Agent
@@ -71,7 +71,8 @@ RUNNER = textwrap.dedent('''
                                      for r in conversation["actions"]]}))
     elif mode == "recover":
         print(json.dumps([t.model_dump(mode="json") for t in agent.recover()]))
-''')
+""")
+
 
 def _pack(tmp_path: Path, *, kill_after_effect: bool, dedupe: bool) -> Path:
     pack = tmp_path / "pack"
@@ -79,24 +80,30 @@ def _pack(tmp_path: Path, *, kill_after_effect: bool, dedupe: bool) -> Path:
     tools = (pack / "tools.py").read_text()
     if kill_after_effect:
         tools = tools.replace(
-            "    return _record(data_dir, idempotency_key, "
-            '{"tool": "issue_refund", "order_id": order_id,\n'
-            '                                               "amount": amount})',
-            '''    result = _record(data_dir, idempotency_key, {"tool": "issue_refund",
-                                                 "order_id": order_id, "amount": amount})
+            "    return _record(\n"
+            '        data_dir, idempotency_key, {"tool": "issue_refund", "order_id": order_id, '
+            '"amount": amount}\n'
+            "    )",
+            """    result = _record(
+        data_dir, idempotency_key, {"tool": "issue_refund", "order_id": order_id, "amount": amount}
+    )
     marker = data_dir / "kill-after-effect"
     if marker.exists():
         import os, signal
         marker.unlink()
         os.kill(os.getpid(), signal.SIGKILL)
-    return result''')
+    return result""",
+        )
         assert "kill-after-effect" in tools
     if not dedupe:
-        tools = tools.replace('''    for seen in effects(data_dir):
+        tools = tools.replace(
+            """    for seen in effects(data_dir):
         if seen["key"] == key:
             result: dict[str, Any] = seen["result"]
             return result
-''', "")
+""",
+            "",
+        )
         assert "for seen in effects" not in tools
     (pack / "tools.py").write_text(tools)
     return pack
@@ -117,8 +124,13 @@ def _run(pack: Path, home: Path, *args: str) -> subprocess.CompletedProcess[str]
     script = home.parent / "runner.py"
     script.write_text(RUNNER)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    return subprocess.run([sys.executable, str(script), str(pack), str(home), *args],
-                          capture_output=True, text=True, timeout=120, env=env)
+    return subprocess.run(
+        [sys.executable, str(script), str(pack), str(home), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
 
 
 def _effects(home: Path) -> list[dict[str, object]]:
@@ -191,8 +203,9 @@ def test_a_new_message_recovers_the_interrupted_run_first(tmp_path: Path, dedupe
     out = json.loads(again.stdout)
     first, second = out["turns"]
     assert first["status"] == "answered"
-    assert first["actions"] == [{**first["actions"][0], "tool": "issue_refund",
-                                 "status": "executed"}]
+    assert first["actions"] == [
+        {**first["actions"][0], "tool": "issue_refund", "status": "executed"}
+    ]
     assert second["turn_id"] == out["turn"]["turn_id"]
     assert all(a["tool"] != "issue_refund" for a in second["actions"])
     # The interrupted turn is complete in the transcript before the new message.

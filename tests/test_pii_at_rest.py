@@ -39,8 +39,7 @@ from tests.api.conftest import auth, with_extra_principals
 from tests.api.test_webhooks import Receiver, hooked, wait_for
 from tests.conftest import SHOP, TEST_DATA_KEY
 
-CARDS = ("4111 1111 1111 1111", "4111-1111-1111-1111", "4111.1111.1111.1111",
-         "4111111111111111")
+CARDS = ("4111 1111 1111 1111", "4111-1111-1111-1111", "4111.1111.1111.1111", "4111111111111111")
 SSNS = ("123-45-6789", "123 45 6789")
 EMAIL = "pat.quinn@example.org"
 PHONE = "415-555-2671"
@@ -66,8 +65,11 @@ def leaks(data: bytes) -> list[str]:
     """The planted values found in ``data`` (text forms case-insensitively)."""
     lowered = data.lower()
     found = [v for v in PLANTED_TEXT if v.lower().encode() in lowered]
-    found += [v for v in PLANTED_DIGITS
-              if re.search(rb"(?<![0-9A-Za-z])" + v.encode() + rb"(?![0-9A-Za-z])", data)]
+    found += [
+        v
+        for v in PLANTED_DIGITS
+        if re.search(rb"(?<![0-9A-Za-z])" + v.encode() + rb"(?![0-9A-Za-z])", data)
+    ]
     return found
 
 
@@ -89,16 +91,23 @@ def scan_postgres(url: str) -> dict[str, list[str]]:
 
     out: dict[str, list[str]] = {}
     with psycopg.connect(psycopg_dsn(url)) as conn:
-        tables = [r[0] for r in conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall()]
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+            ).fetchall()
+        ]
         assert {"checkpoints", "checkpoint_blobs", "checkpoint_writes"} <= set(tables)
         for table in tables:
             for row in conn.execute(f'SELECT * FROM "{table}"').fetchall():
                 for value in row:
                     if value is None:
                         continue
-                    raw = bytes(value) if isinstance(value, bytes | memoryview) else \
-                        str(value).encode("utf-8")
+                    raw = (
+                        bytes(value)
+                        if isinstance(value, bytes | memoryview)
+                        else str(value).encode("utf-8")
+                    )
                     hits = leaks(raw)
                     if hits:
                         out.setdefault(table, []).extend(hits)
@@ -112,31 +121,52 @@ def guarded_agent(make_agent: Callable[..., Agent]) -> Agent:
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 def test_planted_pii_is_nowhere_at_rest(
-        guarded_agent: Agent, make_app: Callable[..., FastAPI], database_url: str | None,
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    guarded_agent: Agent,
+    make_app: Callable[..., FastAPI],
+    database_url: str | None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("GOVCX_TEST_HOOK_SECRET", "whsec-test-0123456789")
     receiver = Receiver()
     try:
         app = make_app(agent=hooked(guarded_agent, receiver.url))
         with TestClient(app) as client:
-            cid = client.post("/v1/conversations", json={"customer_id": "C-1"},
-                              headers=auth("web")).json()["conversation_id"]
-            turn = client.post(f"/v1/conversations/{cid}/messages", json={
-                "text": f"please refund $80 for order A-1002, my card is {CARDS[0]} "
-                        f"cvv 123, email {EMAIL}"}, headers=auth("web")).json()
+            cid = client.post(
+                "/v1/conversations", json={"customer_id": "C-1"}, headers=auth("web")
+            ).json()["conversation_id"]
+            turn = client.post(
+                f"/v1/conversations/{cid}/messages",
+                json={
+                    "text": f"please refund $80 for order A-1002, my card is {CARDS[0]} "
+                    f"cvv 123, email {EMAIL}"
+                },
+                headers=auth("web"),
+            ).json()
             assert turn["status"] == "pending_approval", turn
-            while_pending = client.post(f"/v1/conversations/{cid}/messages", json={
-                "text": f"also my SSN is {SSNS[0]} and card {CARDS[2]}"},
-                headers=auth("web")).json()
+            while_pending = client.post(
+                f"/v1/conversations/{cid}/messages",
+                json={"text": f"also my SSN is {SSNS[0]} and card {CARDS[2]}"},
+                headers=auth("web"),
+            ).json()
             assert while_pending["status"] == "pending_approval"
-            decided = client.post(f"/v1/approvals/{turn['approval_id']}/decision", json={
-                "decision": "approve",
-                "comment": f"verified card {CARDS[1]} CVV: 4821, called {PHONE}"},
-                headers=auth("sup"))
+            decided = client.post(
+                f"/v1/approvals/{turn['approval_id']}/decision",
+                json={
+                    "decision": "approve",
+                    "comment": f"verified card {CARDS[1]} CVV: 4821, called {PHONE}",
+                },
+                headers=auth("sup"),
+            )
             assert decided.status_code == 200, decided.text
-            escalated = client.post("/v1/conversations/c-law/messages", json={
-                "text": f"I will sue you. SSN {SSNS[1]}, card {CARDS[3]}, phone {PHONE}",
-                "customer_id": "C-1"}, headers=auth("web")).json()
+            escalated = client.post(
+                "/v1/conversations/c-law/messages",
+                json={
+                    "text": f"I will sue you. SSN {SSNS[1]}, card {CARDS[3]}, phone {PHONE}",
+                    "customer_id": "C-1",
+                },
+                headers=auth("web"),
+            ).json()
             assert escalated["status"] == "escalated", escalated
             wait_for(lambda: len(receiver.requests) >= 3)
             stored = client.get(f"/v1/conversations/{cid}", headers=auth("web")).json()
@@ -153,18 +183,39 @@ def test_planted_pii_is_nowhere_at_rest(
     if database_url:
         monkeypatch.setenv("GOVCX_DATABASE_URL", database_url)
     runner = CliRunner()
-    asked = runner.invoke(cli, ["ask", f"please refund $80 for order A-1002, card {CARDS[2]}"
-                                f" security code 123, ssn {SSNS[0]}", "--conversation",
-                                "c-cli", "--customer", "C-1", "--pack", str(SHOP), "--json"])
+    asked = runner.invoke(
+        cli,
+        [
+            "ask",
+            f"please refund $80 for order A-1002, card {CARDS[2]} security code 123, ssn {SSNS[0]}",
+            "--conversation",
+            "c-cli",
+            "--customer",
+            "C-1",
+            "--pack",
+            str(SHOP),
+            "--json",
+        ],
+    )
     assert asked.exit_code == 0, asked.output
     approval_id = re.search(r'"approval_id": "([^"]+)"', asked.output)
     assert approval_id, asked.output
     issued = runner.invoke(cli, ["keys", "create", "sup", "--json", "--pack", str(SHOP)])
     assert issued.exit_code == 0, issued.output
     key = json.loads(issued.output)["key"]
-    approved = runner.invoke(cli, ["approvals", "approve", approval_id.group(1),
-                                   "--comment", f"card {CARDS[0]} ok, {EMAIL}", "--pack",
-                                   str(SHOP)], env={"GOVCX_API_KEY": key})
+    approved = runner.invoke(
+        cli,
+        [
+            "approvals",
+            "approve",
+            approval_id.group(1),
+            "--comment",
+            f"card {CARDS[0]} ok, {EMAIL}",
+            "--pack",
+            str(SHOP),
+        ],
+        env={"GOVCX_API_KEY": key},
+    )
     assert approved.exit_code == 0, approved.output
     guarded_agent.close()
 
@@ -186,15 +237,30 @@ def _modes(root: Path) -> dict[str, str]:
 def test_state_files_are_owner_only_from_the_cli(tmp_path: Path) -> None:
     """The real entry point, with the acme pack (Chroma index, pack store, SQLite)."""
     home = tmp_path / "home"
-    env = {**os.environ, "GOVCX_HOME": str(home),
-           "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    env = {
+        **os.environ,
+        "GOVCX_HOME": str(home),
+        "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src"),
+    }
     env.pop("GOVCX_DATA_KEY", None)  # the default: data.key created in the state dir
     old = os.umask(0o022)
     try:
         done = subprocess.run(
-            [sys.executable, "-c", "from govcx.cli.main import main; main()", "ask",
-             "please refund $80 for order A-1002", "--customer", "C-1001"],
-            env=env, capture_output=True, text=True, timeout=300, check=False)
+            [
+                sys.executable,
+                "-c",
+                "from govcx.cli.main import main; main()",
+                "ask",
+                "please refund $80 for order A-1002",
+                "--customer",
+                "C-1001",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
     finally:
         os.umask(old)
     assert done.returncode == 0, done.stderr
@@ -204,8 +270,8 @@ def test_state_files_are_owner_only_from_the_cli(tmp_path: Path) -> None:
 
 
 def test_library_creates_owner_only_files_without_a_umask(
-        make_agent: Callable[..., Agent], tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    make_agent: Callable[..., Agent], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Without the CLI's umask (a process that imports govcx), what govcx creates is still
     0600/0700, and a state dir that exists world-readable is tightened."""
     monkeypatch.delenv("GOVCX_DATA_KEY")
@@ -229,7 +295,8 @@ def test_library_creates_owner_only_files_without_a_umask(
 
 
 def test_conversation_resumes_after_approval_across_a_restart(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("GOVCX_DATA_KEY")
     settings = Settings(home=tmp_path / "home")
     message = "please refund $80 for order A-1002, card 4111.1111.1111.1111"
@@ -259,9 +326,15 @@ def test_unencrypted_checkpoints_still_load(tmp_path: Path) -> None:
     plain = SqliteSaver(conn)
     plain.setup()
     config: Any = {"configurable": {"thread_id": "t", "checkpoint_ns": ""}}
-    checkpoint: Any = {"v": 1, "id": "1ef4f797-8335-6428-8001-8a1503f9b875", "ts": "x",
-                       "channel_values": {"text": "hello"}, "channel_versions": {"text": 1},
-                       "versions_seen": {}, "pending_sends": []}
+    checkpoint: Any = {
+        "v": 1,
+        "id": "1ef4f797-8335-6428-8001-8a1503f9b875",
+        "ts": "x",
+        "channel_values": {"text": "hello"},
+        "channel_versions": {"text": 1},
+        "versions_seen": {},
+        "pending_sends": [],
+    }
     plain.put(config, checkpoint, {"source": "input", "step": 1}, {"text": 1})
     sealed = SqliteSaver(conn, serde=checkpoint_serde(bytes.fromhex(TEST_DATA_KEY)))
     loaded = sealed.get_tuple({"configurable": {"thread_id": "t", "checkpoint_ns": ""}})
@@ -280,20 +353,23 @@ def test_a_wrong_data_key_fails_loudly() -> None:
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 def test_postgres_without_a_data_key_is_refused_outside_dev_mode(
-        database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("GOVCX_DATA_KEY")
     with pytest.raises(ConfigError, match="GOVCX_DATA_KEY_FILE"):
         Agent(load_pack(SHOP), Settings(home=tmp_path / "home", database_url=database_url))
     assert not (tmp_path / "home" / "data.key").exists()
-    dev = Agent(load_pack(SHOP), Settings(home=tmp_path / "home", database_url=database_url,
-                                          dev=True))
+    dev = Agent(
+        load_pack(SHOP), Settings(home=tmp_path / "home", database_url=database_url, dev=True)
+    )
     dev.close()
     assert stat.S_IMODE((tmp_path / "home" / "data.key").stat().st_mode) == 0o600
 
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 def test_postgres_checkpoints_hold_no_plaintext_strings(
-        make_agent: Callable[..., Agent], database_url: str) -> None:
+    make_agent: Callable[..., Agent], database_url: str
+) -> None:
     """PostgresSaver inlines string channel values in clear JSONB; ours seals them."""
     agent = make_agent(guard=real_guard())
     turn = agent.respond("c1", "please refund $80 for order A-1002", customer_id="C-1")
@@ -312,11 +388,16 @@ def test_postgres_checkpoints_hold_no_plaintext_strings(
 
 
 def test_an_approvers_comment_is_redacted_in_the_approval_and_the_audit(
-        make_agent: Callable[..., Agent]) -> None:
+    make_agent: Callable[..., Agent],
+) -> None:
     agent = make_agent(guard=real_guard())
     turn = agent.respond("c1", "please refund $80 for order A-1002", customer_id="C-1")
-    agent.decide(str(turn.approval_id), principal="sup", decision="approve",
-                 comment="card 4111.1111.1111.1111 cvv 123 checked, SSN 123 45 6789")
+    agent.decide(
+        str(turn.approval_id),
+        principal="sup",
+        decision="approve",
+        comment="card 4111.1111.1111.1111 cvv 123 checked, SSN 123 45 6789",
+    )
     decision = agent.approvals.get(str(turn.approval_id)).decisions[-1]
     assert decision.comment == "card <CREDIT_CARD> cvv <CARD_CVV> checked, SSN <US_SSN>"
     events = [e.as_dict() for e in agent.audit.events() if e.kind == "approval.approve"]
@@ -326,27 +407,30 @@ def test_an_approvers_comment_is_redacted_in_the_approval_and_the_audit(
 # -- detectors --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("text", "entity"), [
-    ("my card is 4111 1111 1111 1111", "CREDIT_CARD"),
-    ("card 4111-1111-1111-1111", "CREDIT_CARD"),
-    ("4111.1111.1111.1111", "CREDIT_CARD"),
-    ("4111111111111111", "CREDIT_CARD"),
-    ("amex 3782 822463 10005", "CREDIT_CARD"),
-    ("visa 4111 1111 1111 1112 (mistyped, labelled)", "CREDIT_CARD"),
-    ("SSN 123-45-6789", "US_SSN"),
-    ("ssn 123 45 6789", "US_SSN"),
-    ("SSN 123456789", "US_SSN"),
-    ("social security number 078-05-1120", "US_SSN"),
-    ("it is 219-09-9999", "US_SSN"),
-    ("cvv 123", "CARD_CVV"),
-    ("CVV: 1234", "CARD_CVV"),
-    ("security code 123", "CARD_CVV"),
-    ("cvc 123", "CARD_CVV"),
-    ("cvv2 is 987", "CARD_CVV"),
-    ("mail pat.quinn@example.org", "EMAIL_ADDRESS"),
-    ("call 415-555-2671", "PHONE_NUMBER"),
-    ("call (212) 555-0187", "PHONE_NUMBER"),
-])
+@pytest.mark.parametrize(
+    ("text", "entity"),
+    [
+        ("my card is 4111 1111 1111 1111", "CREDIT_CARD"),
+        ("card 4111-1111-1111-1111", "CREDIT_CARD"),
+        ("4111.1111.1111.1111", "CREDIT_CARD"),
+        ("4111111111111111", "CREDIT_CARD"),
+        ("amex 3782 822463 10005", "CREDIT_CARD"),
+        ("visa 4111 1111 1111 1112 (mistyped, labelled)", "CREDIT_CARD"),
+        ("SSN 123-45-6789", "US_SSN"),
+        ("ssn 123 45 6789", "US_SSN"),
+        ("SSN 123456789", "US_SSN"),
+        ("social security number 078-05-1120", "US_SSN"),
+        ("it is 219-09-9999", "US_SSN"),
+        ("cvv 123", "CARD_CVV"),
+        ("CVV: 1234", "CARD_CVV"),
+        ("security code 123", "CARD_CVV"),
+        ("cvc 123", "CARD_CVV"),
+        ("cvv2 is 987", "CARD_CVV"),
+        ("mail pat.quinn@example.org", "EMAIL_ADDRESS"),
+        ("call 415-555-2671", "PHONE_NUMBER"),
+        ("call (212) 555-0187", "PHONE_NUMBER"),
+    ],
+)
 def test_each_format_is_redacted(text: str, entity: str) -> None:
     redacted = real_guard().redact(text)
     assert f"<{entity}>" in redacted, redacted
@@ -355,16 +439,19 @@ def test_each_format_is_redacted(text: str, entity: str) -> None:
         assert not re.search(r"\d{3}", redacted), redacted
 
 
-@pytest.mark.parametrize("text", [
-    "please refund $80 for order A-1002",
-    "refund $45.00 and $39.99 on A-1002 and A-1003",
-    "ordered on 2024-05-01, delivered 12/05/2024",
-    "I paid $1,234.56 on 1/2/2025",
-    "order A-1002 placed 2024-12-01 for $120.00",
-    "my code is 123456",
-    "version 1.2.3",
-    "cancel order A-1003 please",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "please refund $80 for order A-1002",
+        "refund $45.00 and $39.99 on A-1002 and A-1003",
+        "ordered on 2024-05-01, delivered 12/05/2024",
+        "I paid $1,234.56 on 1/2/2025",
+        "order A-1002 placed 2024-12-01 for $120.00",
+        "my code is 123456",
+        "version 1.2.3",
+        "cancel order A-1003 please",
+    ],
+)
 def test_order_ids_amounts_and_dates_are_left_alone(text: str) -> None:
     assert real_guard().redact(text) == text
 
@@ -376,14 +463,17 @@ def _luhn_complete(body: str) -> str:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(prefix=st.sampled_from(["4", "51", "55", "37", "6011", "2221"]),
-       body=st.text(alphabet="0123456789", min_size=14, max_size=14),
-       sep=st.sampled_from(["", " ", "-", "."]),
-       lead=st.sampled_from(["", "my card is ", "pay with ", "number: "]))
-def test_any_luhn_valid_card_in_any_layout_is_redacted(prefix: str, body: str, sep: str,
-                                                        lead: str) -> None:
+@given(
+    prefix=st.sampled_from(["4", "51", "55", "37", "6011", "2221"]),
+    body=st.text(alphabet="0123456789", min_size=14, max_size=14),
+    sep=st.sampled_from(["", " ", "-", "."]),
+    lead=st.sampled_from(["", "my card is ", "pay with ", "number: "]),
+)
+def test_any_luhn_valid_card_in_any_layout_is_redacted(
+    prefix: str, body: str, sep: str, lead: str
+) -> None:
     digits = _luhn_complete((prefix + body)[:15])
-    grouped = sep.join(digits[i:i + 4] for i in range(0, 16, 4))
+    grouped = sep.join(digits[i : i + 4] for i in range(0, 16, 4))
     redacted = real_guard().redact(f"{lead}{grouped} thanks")
     assert digits not in re.sub(r"\D", "", redacted), redacted
 

@@ -9,13 +9,40 @@ import govcx
 import govcx.errors
 
 EXPECTED = [
-    "Agent", "ApprovalError", "ApprovalStale", "AuditBroken", "AuditError", "CassetteMiss",
-    "CheckpointUnreadable", "ConfigError", "Conflict", "ConversationBusy",
-    "CustomerMismatch", "DocumentError", "DuplicateApprover", "EmbeddingMismatch",
-    "GateViolation", "GovcxError", "GuardInputError", "InvalidAnchor", "InvalidInput",
-    "KnowledgeStoreError", "NotAuthorized", "NotFound", "PolicyError",
-    "PolicyVersionConflict", "ReportError", "SchemaBehind", "Settings", "SuiteError",
-    "ToolArgumentError", "ToolError", "ToolSpec", "Turn", "Unauthenticated", "tool",
+    "Agent",
+    "ApprovalError",
+    "ApprovalStale",
+    "AuditBroken",
+    "AuditError",
+    "CassetteMiss",
+    "CheckpointUnreadable",
+    "ConfigError",
+    "Conflict",
+    "ConversationBusy",
+    "CustomerMismatch",
+    "DocumentError",
+    "DuplicateApprover",
+    "EmbeddingMismatch",
+    "GateViolation",
+    "GovcxError",
+    "GuardInputError",
+    "InvalidAnchor",
+    "InvalidInput",
+    "KnowledgeStoreError",
+    "NotAuthorized",
+    "NotFound",
+    "PolicyError",
+    "PolicyVersionConflict",
+    "ReportError",
+    "SchemaBehind",
+    "Settings",
+    "SuiteError",
+    "ToolArgumentError",
+    "ToolError",
+    "ToolSpec",
+    "Turn",
+    "Unauthenticated",
+    "tool",
 ]
 
 
@@ -26,14 +53,20 @@ def test_exported_members() -> None:
         assert hasattr(govcx, name), name
     # Everything else public in the namespace is a submodule (imported by other tests) or
     # typing plumbing of __init__ itself.
-    public = {name for name, value in vars(govcx).items() if not name.startswith("_")
-              and not inspect.ismodule(value)}
+    public = {
+        name
+        for name, value in vars(govcx).items()
+        if not name.startswith("_") and not inspect.ismodule(value)
+    }
     assert public - {"annotations", "TYPE_CHECKING", "Any"} <= set(EXPECTED), public
 
 
 def test_every_error_class_is_exported() -> None:
-    errors = {name for name, value in vars(govcx.errors).items()
-              if isinstance(value, type) and issubclass(value, govcx.errors.GovcxError)}
+    errors = {
+        name
+        for name, value in vars(govcx.errors).items()
+        if isinstance(value, type) and issubclass(value, govcx.errors.GovcxError)
+    }
     assert errors <= set(govcx.__all__), errors - set(govcx.__all__)
 
 
@@ -48,10 +81,11 @@ def test_unknown_names_are_attribute_errors() -> None:
 
 def test_a_tools_module_import_stays_light() -> None:
     """``from govcx import tool`` (every pack's tools.py) must not load the runtime."""
-    code = ("import sys; from govcx import tool, ToolError; "
-            "print(any(m.startswith(('langgraph', 'govcx.agent')) for m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+    code = (
+        "import sys; from govcx import tool, ToolError; "
+        "print(any(m.startswith(('langgraph', 'govcx.agent')) for m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False", out.stderr
 
 
@@ -61,8 +95,11 @@ def test_every_error_class_lives_in_errors_and_its_tree() -> None:
     import ast
     from pathlib import Path
 
-    errors = {name for name, value in vars(govcx.errors).items()
-              if isinstance(value, type) and issubclass(value, govcx.errors.GovcxError)}
+    errors = {
+        name
+        for name, value in vars(govcx.errors).items()
+        if isinstance(value, type) and issubclass(value, govcx.errors.GovcxError)
+    }
     src = Path(govcx.__file__).parent
     elsewhere = []
     for path in src.rglob("*.py"):
@@ -70,10 +107,15 @@ def test_every_error_class_lives_in_errors_and_its_tree() -> None:
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ClassDef) and any(
-                    isinstance(base, ast.Name | ast.Attribute)
-                    and ast.unparse(base).rsplit(".", 1)[-1] in errors for base in node.bases):
+                isinstance(base, ast.Name | ast.Attribute)
+                and ast.unparse(base).rsplit(".", 1)[-1] in errors
+                for base in node.bases
+            ):
                 elsewhere.append(f"{path.relative_to(src)}: {node.name}")
     assert elsewhere == []
     tree = govcx.errors.__doc__ or ""
-    assert {name for name in errors if f"── {name} " not in tree
-            and not tree.split("```")[1].lstrip().startswith(name)} == set()
+    assert {
+        name
+        for name in errors
+        if f"── {name} " not in tree and not tree.split("```")[1].lstrip().startswith(name)
+    } == set()

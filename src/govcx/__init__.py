@@ -50,8 +50,7 @@ if TYPE_CHECKING:
     from govcx.settings import Settings
     from govcx.turn import Turn
 
-_LAZY = {"Agent": "govcx.agent.agent", "Settings": "govcx.settings",
-         "Turn": "govcx.turn"}
+_LAZY = {"Agent": "govcx.agent.agent", "Settings": "govcx.settings", "Turn": "govcx.turn"}
 
 
 def __getattr__(name: str) -> Any:

@@ -77,11 +77,15 @@ class SuiteError(ConfigError):
 
     code = "invalid_suite"
 
-    def __init__(self, file: str, reason: str, *, case: str | None = None,
-                 field: str | None = None) -> None:
+    def __init__(
+        self, file: str, reason: str, *, case: str | None = None, field: str | None = None
+    ) -> None:
         where = f"case {case}: " if case else ""
-        super().__init__(file, where + reason if not field else reason,
-                         field=f"{where}{field}" if field else None)
+        super().__init__(
+            file,
+            where + reason if not field else reason,
+            field=f"{where}{field}" if field else None,
+        )
         self.case = case
 
 
@@ -106,7 +110,8 @@ class EmbeddingMismatch(ConfigError):
             f"the knowledge store was built with embeddings {recorded} but the configuration "
             f"asks for {configured}; restore the original `knowledge_config.embedding` or "
             "rebuild the store with `govcx kb ingest DIR --rebuild`",
-            field="knowledge_config.embedding")
+            field="knowledge_config.embedding",
+        )
         self.recorded = recorded
         self.configured = configured
 
@@ -159,15 +164,19 @@ class PolicyVersionConflict(Conflict):
 
     code = "policy_version_conflict"
 
-    def __init__(self, version: str, *, stored_digest: str, new_digest: str,
-                 source: str) -> None:
+    def __init__(self, version: str, *, stored_digest: str, new_digest: str, source: str) -> None:
         super().__init__(
             f"{source}: policy version {version!r} already names other content "
             f"(digest {stored_digest[:12]}, this one {new_digest[:12]}); bump the version: "
             "every decision, approval and audit event records it, so one version must "
             "always mean one content",
-            details={"version": version, "stored_digest": stored_digest,
-                     "new_digest": new_digest, "source": source})
+            details={
+                "version": version,
+                "stored_digest": stored_digest,
+                "new_digest": new_digest,
+                "source": source,
+            },
+        )
         self.version = version
 
 
@@ -182,7 +191,8 @@ class CustomerMismatch(Conflict):
             f"conversation {conversation_id} belongs to another customer; a conversation "
             "has one customer, fixed by the first message that names one: start a new "
             "conversation for this customer",
-            details={"conversation_id": conversation_id})
+            details={"conversation_id": conversation_id},
+        )
 
 
 class ConversationBusy(GovcxError):
@@ -191,9 +201,11 @@ class ConversationBusy(GovcxError):
     code = "conversation_busy"
 
     def __init__(self, conversation_id: str, timeout: float) -> None:
-        super().__init__(f"conversation {conversation_id} is busy with another request "
-                         f"(waited {timeout:g}s); retry shortly",
-                         details={"conversation_id": conversation_id})
+        super().__init__(
+            f"conversation {conversation_id} is busy with another request "
+            f"(waited {timeout:g}s); retry shortly",
+            details={"conversation_id": conversation_id},
+        )
 
 
 class Unauthenticated(GovcxError):
@@ -237,8 +249,10 @@ class ApprovalStale(ApprovalError):
     exit_code = 1
 
     def __init__(self, approval_id: str, reason: str) -> None:
-        super().__init__(f"approval {approval_id} cannot be decided: {reason}",
-                         details={"approval_id": approval_id, "reason": reason})
+        super().__init__(
+            f"approval {approval_id} cannot be decided: {reason}",
+            details={"approval_id": approval_id, "reason": reason},
+        )
         self.approval_id = approval_id
         self.reason = reason
 
@@ -250,8 +264,10 @@ class NotAuthorized(ApprovalError):
     exit_code = 1
 
     def __init__(self, principal: str, reason: str) -> None:
-        super().__init__(f"{principal} may not do this: {reason}",
-                         details={"principal": principal, "reason": reason})
+        super().__init__(
+            f"{principal} may not do this: {reason}",
+            details={"principal": principal, "reason": reason},
+        )
         self.principal = principal
         self.reason = reason
 
@@ -273,9 +289,11 @@ class AuditBroken(AuditError):
     """The chain does not verify, so it is not signed (exit 1; HTTP 409)."""
 
     def __init__(self, problems: list[str]) -> None:
-        super().__init__("the audit chain does not verify, so no anchor was signed; run "
-                         "`govcx audit verify`: " + "; ".join(problems[:3]),
-                         details={"problems": problems})
+        super().__init__(
+            "the audit chain does not verify, so no anchor was signed; run "
+            "`govcx audit verify`: " + "; ".join(problems[:3]),
+            details={"problems": problems},
+        )
 
 
 class SchemaBehind(GovcxError):
@@ -284,9 +302,11 @@ class SchemaBehind(GovcxError):
     code = "schema_behind"
 
     def __init__(self, current: str | None, head: str) -> None:
-        super().__init__(f"the database schema is at revision {current or 'none'} but this "
-                         f"govcx needs {head}; run `govcx db upgrade` (back up first)",
-                         details={"current": current, "head": head})
+        super().__init__(
+            f"the database schema is at revision {current or 'none'} but this "
+            f"govcx needs {head}; run `govcx db upgrade` (back up first)",
+            details={"current": current, "head": head},
+        )
 
 
 class CheckpointUnreadable(GovcxError):
@@ -308,13 +328,17 @@ class CassetteMiss(GovcxError):
     code = "cassette_miss"
     exit_code = 1
 
-    def __init__(self, *, path: Path, key: str, label: str | None, prompt: str,
-                 closest: str | None = None) -> None:
+    def __init__(
+        self, *, path: Path, key: str, label: str | None, prompt: str, closest: str | None = None
+    ) -> None:
         where = label or "a model call"
-        msg = (f"no recording in {path} for {where} (key {key[:16]}); prompt: {prompt!r}. "
-               + (f"Closest recording: {closest}. " if closest else "")
-               + "Record it again with mode 'record' against a live model.")
-        super().__init__(msg, details={"cassette": str(path), "key": key, "label": label,
-                                       "prompt": prompt})
+        msg = (
+            f"no recording in {path} for {where} (key {key[:16]}); prompt: {prompt!r}. "
+            + (f"Closest recording: {closest}. " if closest else "")
+            + "Record it again with mode 'record' against a live model."
+        )
+        super().__init__(
+            msg, details={"cassette": str(path), "key": key, "label": label, "prompt": prompt}
+        )
         self.key = key
         self.label = label

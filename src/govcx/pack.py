@@ -120,9 +120,11 @@ class Pack:
         for principal in self.principals.values():
             if canonical_name(principal.name) == wanted:
                 return principal
-        raise ConfigError(str(self.root / "govcx.yaml"), f"unknown principal {name!r}; "
-                          f"principals: {', '.join(sorted(self.principals))}",
-                          field="principals")
+        raise ConfigError(
+            str(self.root / "govcx.yaml"),
+            f"unknown principal {name!r}; principals: {', '.join(sorted(self.principals))}",
+            field="principals",
+        )
 
 
 def _read_yaml(path: Path) -> Any:
@@ -156,9 +158,11 @@ def load_config(path: str | Path | None = None) -> tuple[Path, PackConfig]:
     except ValidationError as exc:
         err = sorted(exc.errors(), key=lambda e: e.get("type") != "extra_forbidden")[0]
         loc = ".".join(str(p) for p in err["loc"])
-        msg = ("unknown key (valid keys: " + ", ".join(PackConfig.model_fields) + ")"
-               if err["type"] == "extra_forbidden" and len(err["loc"]) == 1
-               else str(err["msg"]).removeprefix("Value error, "))
+        msg = (
+            "unknown key (valid keys: " + ", ".join(PackConfig.model_fields) + ")"
+            if err["type"] == "extra_forbidden" and len(err["loc"]) == 1
+            else str(err["msg"]).removeprefix("Value error, ")
+        )
         raise ConfigError(str(config_path), msg, field=loc) from None
     return root, config
 
@@ -172,24 +176,36 @@ def load_pack(path: str | Path | None = None) -> Pack:
     config_path = root / "govcx.yaml"
     policy_path = root / config.policy
     policy = load_policy(policy_path)
-    registry = (ToolRegistry.from_module_file(root / config.tools) if config.tools
-                else ToolRegistry())
+    registry = (
+        ToolRegistry.from_module_file(root / config.tools) if config.tools else ToolRegistry()
+    )
     cross_check(policy, policy_path, registry)
     _check_principals(config, config_path, policy, policy_path)
-    principals = {name: Principal(name=name, roles=frozenset(p.roles))
-                  for name, p in config.principals.items()}
+    principals = {
+        name: Principal(name=name, roles=frozenset(p.roles))
+        for name, p in config.principals.items()
+    }
     knowledge_dir = root / config.knowledge if config.knowledge else None
     if knowledge_dir is not None and not knowledge_dir.is_dir():
-        raise ConfigError(str(config_path), f"knowledge folder {knowledge_dir} not found",
-                          field="knowledge")
+        raise ConfigError(
+            str(config_path), f"knowledge folder {knowledge_dir} not found", field="knowledge"
+        )
     evals_dir = root / config.evals if config.evals else None
-    return Pack(root=root, config=config, policy=policy, policy_path=policy_path,
-                registry=registry, principals=principals, knowledge_dir=knowledge_dir,
-                evals_dir=evals_dir if evals_dir and evals_dir.is_dir() else None)
+    return Pack(
+        root=root,
+        config=config,
+        policy=policy,
+        policy_path=policy_path,
+        registry=registry,
+        principals=principals,
+        knowledge_dir=knowledge_dir,
+        evals_dir=evals_dir if evals_dir and evals_dir.is_dir() else None,
+    )
 
 
-def _check_principals(config: PackConfig, config_path: Path, policy: Policy,
-                      policy_path: Path) -> None:
+def _check_principals(
+    config: PackConfig, config_path: Path, policy: Policy, policy_path: Path
+) -> None:
     """Principal names are unique after trimming and case-folding (so one person cannot
     count twice toward four-eyes), and every ``approver:X`` role names a role X of the
     policy's ``approvals.roles``."""
@@ -197,18 +213,23 @@ def _check_principals(config: PackConfig, config_path: Path, policy: Policy,
     for name in config.principals:
         key = canonical_name(name)
         if not key:
-            raise ConfigError(str(config_path), "a principal name is empty",
-                              field="principals")
+            raise ConfigError(str(config_path), "a principal name is empty", field="principals")
         if key in seen:
-            raise ConfigError(str(config_path), f"principals {seen[key]!r} and {name!r} are "
-                              "the same name once trimmed and case-folded; names must be "
-                              "unique so one person cannot act as two (rename or merge them)",
-                              field="principals")
+            raise ConfigError(
+                str(config_path),
+                f"principals {seen[key]!r} and {name!r} are "
+                "the same name once trimmed and case-folded; names must be "
+                "unique so one person cannot act as two (rename or merge them)",
+                field="principals",
+            )
         seen[key] = name
     for name in config.principals:
         if name != name.strip():
-            raise ConfigError(str(config_path), f"principal {name!r} has leading or trailing "
-                              f"spaces; write it as {name.strip()!r}", field="principals")
+            raise ConfigError(
+                str(config_path),
+                f"principal {name!r} has leading or trailing spaces; write it as {name.strip()!r}",
+                field="principals",
+            )
     defined = sorted(policy.approvals.roles)
     for name, principal in config.principals.items():
         for role in principal.roles:
@@ -216,12 +237,17 @@ def _check_principals(config: PackConfig, config_path: Path, policy: Policy,
                 continue
             wanted = role.split(":", 1)[1]
             if wanted not in policy.approvals.roles:
-                valid = ", ".join(f"approver:{r}" for r in defined) or \
-                    "none (the policy defines no approvals.roles)"
-                raise ConfigError(str(config_path), f"role {role!r} of {name} is not defined "
-                                  f"by the policy ({policy_path.name} approvals.roles); valid "
-                                  f"approver roles: {valid}",
-                                  field=f"principals.{name}.roles")
+                valid = (
+                    ", ".join(f"approver:{r}" for r in defined)
+                    or "none (the policy defines no approvals.roles)"
+                )
+                raise ConfigError(
+                    str(config_path),
+                    f"role {role!r} of {name} is not defined "
+                    f"by the policy ({policy_path.name} approvals.roles); valid "
+                    f"approver roles: {valid}",
+                    field=f"principals.{name}.roles",
+                )
 
 
 def cross_check(policy: Policy, policy_path: str | Path, registry: ToolRegistry) -> None:
@@ -244,9 +270,12 @@ def cross_check(policy: Policy, policy_path: str | Path, registry: ToolRegistry)
     for name, tool_policy in policy.tools.items():
         if name not in registry:
             defined = ", ".join(registry.names()) or "none"
-            raise PolicyError(str(policy_path), f"tool {name!r} is not defined in the pack's "
-                              f"tools module; defined tools: {defined}",
-                              field=f"tools.{name}")
+            raise PolicyError(
+                str(policy_path),
+                f"tool {name!r} is not defined in the pack's "
+                f"tools module; defined tools: {defined}",
+                field=f"tools.{name}",
+            )
         spec = registry.get(name)
         if tool_policy.approval_if:
             sample = {p: _sample(schema) for p, schema in spec.params.items()}
@@ -254,17 +283,21 @@ def cross_check(policy: Policy, policy_path: str | Path, registry: ToolRegistry)
             try:
                 Expression.compile(tool_policy.approval_if).evaluate(sample)
             except ExpressionError as exc:
-                raise PolicyError(str(policy_path), f"{exc}; {name} takes "
-                                  f"{', '.join(spec.params) or 'no arguments'}",
-                                  field=f"tools.{name}.approval_if") from None
+                raise PolicyError(
+                    str(policy_path),
+                    f"{exc}; {name} takes {', '.join(spec.params) or 'no arguments'}",
+                    field=f"tools.{name}.approval_if",
+                ) from None
         if tool_policy.amount_arg and tool_policy.amount_arg not in spec.params:
-            raise PolicyError(str(policy_path), f"{name} has no argument "
-                              f"{tool_policy.amount_arg!r}", field=f"tools.{name}.amount_arg")
+            raise PolicyError(
+                str(policy_path),
+                f"{name} has no argument {tool_policy.amount_arg!r}",
+                field=f"tools.{name}.amount_arg",
+            )
         _check_limits(name, tool_policy.limits, spec.params, policy_path)
 
 
-def _check_limits(name: str, limits: Any, params: dict[str, Any],
-                  policy_path: str | Path) -> None:
+def _check_limits(name: str, limits: Any, params: dict[str, Any], policy_path: str | Path) -> None:
     """A limit sums a numeric argument of its tool and is kept per customer, per
     conversation or per one of the tool's arguments."""
     takes = ", ".join(params) or "no arguments"
@@ -275,13 +308,18 @@ def _check_limits(name: str, limits: Any, params: dict[str, Any],
                 kinds = [s.get("type") for s in params[limit.sum]["anyOf"]]
                 kind = "number" if {"number", "integer"} & set(kinds) else None
             if limit.sum not in params or kind not in ("number", "integer"):
-                raise PolicyError(str(policy_path), f"{name} has no numeric argument "
-                                  f"{limit.sum!r} to sum; {name} takes {takes}",
-                                  field=f"tools.{name}.limits[{i}].sum")
+                raise PolicyError(
+                    str(policy_path),
+                    f"{name} has no numeric argument {limit.sum!r} to sum; {name} takes {takes}",
+                    field=f"tools.{name}.limits[{i}].sum",
+                )
         if limit.per not in ("customer", "conversation") and limit.per not in params:
-            raise PolicyError(str(policy_path), f"per must be customer, conversation or an "
-                              f"argument of {name}; {name} takes {takes}",
-                              field=f"tools.{name}.limits[{i}].per")
+            raise PolicyError(
+                str(policy_path),
+                f"per must be customer, conversation or an "
+                f"argument of {name}; {name} takes {takes}",
+                field=f"tools.{name}.limits[{i}].per",
+            )
 
 
 def _sample(schema: dict[str, Any]) -> Any:
@@ -290,4 +328,5 @@ def _sample(schema: dict[str, Any]) -> Any:
         kinds = [s.get("type") for s in schema["anyOf"] if s.get("type") != "null"]
         kind = kinds[0] if kinds else None
     return {"number": 1.0, "integer": 1, "boolean": False, "array": [], "object": {}}.get(
-        str(kind), "x")
+        str(kind), "x"
+    )

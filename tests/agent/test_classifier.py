@@ -28,15 +28,20 @@ CLASSIFIERS = {
     "svm": _fit(ClassifierConfig(model="svm")),
     "logreg-tfidf": _fit(ClassifierConfig(model="logreg", wordllama_dim=0)),
     "svm-tfidf": _fit(ClassifierConfig(model="svm", wordllama_dim=0)),
-    "svm-wordllama64-similarity": _fit(ClassifierConfig(model="svm", wordllama_dim=64,
-                                                        wordllama_weight=1.7,
-                                                        similarity_power=3.0)),
+    "svm-wordllama64-similarity": _fit(
+        ClassifierConfig(model="svm", wordllama_dim=64, wordllama_weight=1.7, similarity_power=3.0)
+    ),
 }
 TEXTS = st.one_of(
     st.text(max_size=80),
-    st.lists(st.sampled_from("where is my order refund $20 A-1002 password <EMAIL_ADDRESS> "
-                             "weather joke please money back".split()),
-             max_size=12).map(" ".join))
+    st.lists(
+        st.sampled_from(
+            "where is my order refund $20 A-1002 password <EMAIL_ADDRESS> "
+            "weather joke please money back".split()
+        ),
+        max_size=12,
+    ).map(" ".join),
+)
 
 
 @pytest.mark.parametrize("model", list(CLASSIFIERS))
@@ -46,13 +51,17 @@ def test_single_text_scores_equal_scikit_learn_batch_scores(model: str, text: st
     clf = CLASSIFIERS[model]
     # Two texts: scikit-learn's path, and a padded WordLlama batch (the other text is
     # sometimes longer, sometimes shorter).
-    for other in ("where is my order", "hi", "where is my order and when will the refund of "
-                  "my money arrive, I asked a week ago"):
+    for other in (
+        "where is my order",
+        "hi",
+        "where is my order and when will the refund of my money arrive, I asked a week ago",
+    ):
         batch = clf._scores([text, other])[0]
         single = clf._scores([text])[0]
         np.testing.assert_allclose(single, batch, rtol=1e-9, atol=1e-12)
-        assert clf.similarity([text])[0] == pytest.approx(clf.similarity([other, text])[1],
-                                                          rel=1e-9, abs=1e-12)
+        assert clf.similarity([text])[0] == pytest.approx(
+            clf.similarity([other, text])[1], rel=1e-9, abs=1e-12
+        )
 
 
 def test_the_model_sees_the_same_wordllama_features_as_prediction() -> None:
@@ -64,10 +73,12 @@ def test_the_model_sees_the_same_wordllama_features_as_prediction() -> None:
     assert clf.dense is not None
     texts = ["where's my parcel", "give me my money back", "blorf", ""]
     norm = [normalise(t) for t in texts]
-    features = hstack([clf.word.transform(norm), clf.char.transform(norm),
-                       csr_matrix(clf.dense.vectors(norm))]).tocsr()
-    np.testing.assert_allclose(clf._scores(texts), clf.model.decision_function(features),
-                               rtol=1e-9, atol=1e-12)
+    features = hstack(
+        [clf.word.transform(norm), clf.char.transform(norm), csr_matrix(clf.dense.vectors(norm))]
+    ).tocsr()
+    np.testing.assert_allclose(
+        clf._scores(texts), clf.model.decision_function(features), rtol=1e-9, atol=1e-12
+    )
 
 
 def test_wordllama_vectors() -> None:
@@ -84,8 +95,9 @@ def test_wordllama_vectors() -> None:
 
 def test_similarity_scales_confidence_down_for_unfamiliar_requests() -> None:
     clf = CLASSIFIERS["svm-wordllama64-similarity"]
-    known, unlike, empty = clf.similarity(["where is my order", "quantum chromodynamics "
-                                           "lecture notes", ""])
+    known, unlike, empty = clf.similarity(
+        ["where is my order", "quantum chromodynamics lecture notes", ""]
+    )
     assert known == pytest.approx(1.0)  # a training example itself
     assert unlike < 0.5 * known
     assert empty == 0.0

@@ -16,14 +16,23 @@ EXAMPLES = {
     "refund": ["I want my money back", "refund $20 please", "please refund my order"],
 }
 OUT_OF_SCOPE = ["what's the weather tomorrow", "tell me a joke"]
-QUERIES = ["where's my parcel", "money back for A-1002 please", "weather?", "", "zzzz qqq",
-           "refund <EMAIL_ADDRESS> $40"]
-CONFIGS = [ClassifierConfig(), ClassifierConfig(model="svm", wordllama_dim=64,
-                                                similarity_power=2.0)]
+QUERIES = [
+    "where's my parcel",
+    "money back for A-1002 please",
+    "weather?",
+    "",
+    "zzzz qqq",
+    "refund <EMAIL_ADDRESS> $40",
+]
+CONFIGS = [
+    ClassifierConfig(),
+    ClassifierConfig(model="svm", wordllama_dim=64, similarity_power=2.0),
+]
 
 
-def _fit(cache: Path | None, config: ClassifierConfig,
-         examples: dict[str, list[str]] = EXAMPLES) -> IntentClassifier:
+def _fit(
+    cache: Path | None, config: ClassifierConfig, examples: dict[str, list[str]] = EXAMPLES
+) -> IntentClassifier:
     texts = [t for ex in examples.values() for t in ex]
     labels = [intent for intent, ex in examples.items() for _ in ex]
     return IntentClassifier.fit(texts, labels, OUT_OF_SCOPE, config=config, cache_dir=cache)
@@ -37,8 +46,7 @@ def cache(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=["logreg", "svm-wordllama-similarity"])
-def test_loaded_classifier_predicts_as_a_fresh_fit(cache: Path, config: ClassifierConfig
-                                                   ) -> None:
+def test_loaded_classifier_predicts_as_a_fresh_fit(cache: Path, config: ClassifierConfig) -> None:
     first = _fit(cache, config)  # fits, writes
     (written,) = cache.glob("intent-*.pickle")
     assert written.stat().st_mode & 0o777 == 0o600
@@ -105,10 +113,17 @@ def test_loading_from_the_cache_does_not_import_sklearn(cache: Path, tmp_path: P
         batch = engine.classifier.predict_many(["where is my order A-1004?", "hi"])
         print(repr(batch[0].probability), repr(batch[1].probability))
     """)
-    env = {**os.environ, "GOVCX_HOME": str(home),
-           "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
-    runs = [subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                           text=True, check=True).stdout.split() for _ in range(2)]
+    env = {
+        **os.environ,
+        "GOVCX_HOME": str(home),
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src"),
+    }
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        ).stdout.split()
+        for _ in range(2)
+    ]
     assert runs[0][:2] == ["True", "order_status"]  # fitted
     assert runs[1][:2] == ["False", "order_status"]  # loaded
     assert runs[0][2:] == runs[1][2:]  # the same probabilities, one text and a batch

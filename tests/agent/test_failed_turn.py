@@ -30,7 +30,8 @@ class _Flaky:
 
 
 def test_an_exception_fails_the_turn_and_the_next_message_works(
-        make_agent: Callable[..., Agent]) -> None:
+    make_agent: Callable[..., Agent],
+) -> None:
     agent = make_agent()
     flaky = _Flaky(agent.engine)
     agent.engine = flaky

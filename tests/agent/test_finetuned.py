@@ -25,20 +25,39 @@ from govcx.engines.labels import OUT_OF_SCOPE
 from govcx.errors import ConfigError
 
 EXAMPLES = {
-    "order_status": ["where is my order", "has my parcel shipped yet", "track my order",
-                     "where is my parcel"],
-    "refund": ["i want my money back", "refund please", "please refund my order",
-               "money back for my order"],
-    "password_reset": ["i forgot my password", "reset my password", "cannot sign in",
-                       "my login does not work"],
+    "order_status": [
+        "where is my order",
+        "has my parcel shipped yet",
+        "track my order",
+        "where is my parcel",
+    ],
+    "refund": [
+        "i want my money back",
+        "refund please",
+        "please refund my order",
+        "money back for my order",
+    ],
+    "password_reset": [
+        "i forgot my password",
+        "reset my password",
+        "cannot sign in",
+        "my login does not work",
+    ],
 }
 OUT_OF_SCOPE_TEXTS = ["what is the weather tomorrow", "tell me a joke", "who won the match"]
 TEXTS = [t for examples in EXAMPLES.values() for t in examples]
 LABELS = [intent for intent, examples in EXAMPLES.items() for _ in examples]
-TINY_BERT = {"hidden_size": 32, "num_attention_heads": 4, "num_hidden_layers": 2,
-             "intermediate_size": 64, "max_position_embeddings": 64, "type_vocab_size": 2,
-             "layer_norm_eps": 1e-12, "hidden_dropout_prob": 0.1,
-             "attention_probs_dropout_prob": 0.1}
+TINY_BERT = {
+    "hidden_size": 32,
+    "num_attention_heads": 4,
+    "num_hidden_layers": 2,
+    "intermediate_size": 64,
+    "max_position_embeddings": 64,
+    "type_vocab_size": 2,
+    "layer_norm_eps": 1e-12,
+    "hidden_dropout_prob": 0.1,
+    "attention_probs_dropout_prob": 0.1,
+}
 
 
 def _tokenizer_json(path: Path) -> int:
@@ -52,7 +71,8 @@ def _tokenizer_json(path: Path) -> int:
     tokenizer.normalizer = normalizers.Lowercase()
     tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
     tokenizer.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
+    )
     tokenizer.save(str(path))
     return len(vocab)
 
@@ -62,8 +82,11 @@ def _write_safetensors(path: Path, tensors: dict[str, np.ndarray[Any, Any]]) -> 
     blobs, offset = [], 0
     for name, array in tensors.items():
         data = np.ascontiguousarray(array, dtype=np.float32).tobytes()
-        header[name] = {"dtype": "F32", "shape": list(array.shape),
-                        "data_offsets": [offset, offset + len(data)]}
+        header[name] = {
+            "dtype": "F32",
+            "shape": list(array.shape),
+            "data_offsets": [offset, offset + len(data)],
+        }
         blobs.append(data)
         offset += len(data)
     head = json.dumps(header).encode()
@@ -78,14 +101,21 @@ def _tiny_base_model(folder: Path) -> Path:
     h, inter = int(config["hidden_size"]), int(config["intermediate_size"])
     (folder / "config.json").write_text(json.dumps(config))
     rng = np.random.default_rng(0)
-    tensors = {"embeddings.word_embeddings.weight": rng.normal(0, 0.5, (vocab_size, h)),
-               "embeddings.position_embeddings.weight": rng.normal(0, 0.1, (64, h)),
-               "embeddings.token_type_embeddings.weight": rng.normal(0, 0.1, (2, h)),
-               "embeddings.LayerNorm.weight": np.ones(h),
-               "embeddings.LayerNorm.bias": np.zeros(h)}
-    shapes = {"attention.self.query": (h, h), "attention.self.key": (h, h),
-              "attention.self.value": (h, h), "attention.output.dense": (h, h),
-              "intermediate.dense": (inter, h), "output.dense": (h, inter)}
+    tensors = {
+        "embeddings.word_embeddings.weight": rng.normal(0, 0.5, (vocab_size, h)),
+        "embeddings.position_embeddings.weight": rng.normal(0, 0.1, (64, h)),
+        "embeddings.token_type_embeddings.weight": rng.normal(0, 0.1, (2, h)),
+        "embeddings.LayerNorm.weight": np.ones(h),
+        "embeddings.LayerNorm.bias": np.zeros(h),
+    }
+    shapes = {
+        "attention.self.query": (h, h),
+        "attention.self.key": (h, h),
+        "attention.self.value": (h, h),
+        "attention.output.dense": (h, h),
+        "intermediate.dense": (inter, h),
+        "output.dense": (h, inter),
+    }
     for layer in range(int(config["num_hidden_layers"])):
         p = f"bert.encoder.layer.{layer}."
         for name, shape in shapes.items():
@@ -100,7 +130,8 @@ def _tiny_base_model(folder: Path) -> Path:
 
 # -- without torch ---------------------------------------------------------------------------
 def test_fine_tune_without_torch_names_the_extra_to_install(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setitem(sys.modules, "torch", None)  # import torch now raises ImportError
     base = _tiny_base_model(tmp_path / "base")
     with pytest.raises(ConfigError) as caught:
@@ -145,19 +176,27 @@ def test_onnx_export_computes_the_torch_logits(tmp_path: Path) -> None:
     base = _tiny_base_model(tmp_path / "base")
     classes = [*EXAMPLES, OUT_OF_SCOPE]
     model = _finetune.BertClassifier(_finetune.read_config(base), len(classes))
-    model.load_bert({k: torch.from_numpy(v.copy())
-                     for k, v in load_safetensors(base / "model.safetensors").items()})
+    model.load_bert(
+        {
+            k: torch.from_numpy(v.copy())
+            for k, v in load_safetensors(base / "model.safetensors").items()
+        }
+    )
     folder = tmp_path / "model"
     folder.mkdir()
     _finetune.export_onnx(model, folder / MODEL_FILE)
     (folder / TOKENIZER_FILE).write_bytes((base / TOKENIZER_FILE).read_bytes())
-    (folder / META_FILE).write_text(json.dumps({"format": 1, "classes": classes,
-                                                "max_length": 16}))
+    (folder / META_FILE).write_text(json.dumps({"format": 1, "classes": classes, "max_length": 16}))
     onnx_model = FinetunedModel.load(folder)
 
     # Texts of different lengths share padded batches in both paths.
-    texts = ["refund", "where is my order", "i forgot my password and cannot sign in",
-             "tell me a joke", "unknown words here"]
+    texts = [
+        "refund",
+        "where is my order",
+        "i forgot my password and cannot sign in",
+        "tell me a joke",
+        "unknown words here",
+    ]
     encoded = [e.ids for e in onnx_model.tokenizer.encode_batch(texts)]
     expected = _finetune.logits(model, encoded, batch_size=3)
     got = onnx_model.logits(texts, batch_size=2)
@@ -170,15 +209,22 @@ def test_fine_tune_learns_the_examples_and_is_reused(tmp_path: Path) -> None:
     pytest.importorskip("onnx", reason="fine-tuning needs the finetune extra")
     base = _tiny_base_model(tmp_path / "base")
     out = tmp_path / "model"
-    config = FinetuneConfig(epochs=40, learning_rate=2e-3, head_learning_rate=1e-2,
-                            batch_size=4, threads=1, quantize=False)
+    config = FinetuneConfig(
+        epochs=40,
+        learning_rate=2e-3,
+        head_learning_rate=1e-2,
+        batch_size=4,
+        threads=1,
+        quantize=False,
+    )
     fine_tune(TEXTS, LABELS, OUT_OF_SCOPE_TEXTS, out, base_model=base, config=config)
     meta = json.loads((out / META_FILE).read_text())
     assert meta["classes"] == [*sorted(EXAMPLES), OUT_OF_SCOPE]
     assert meta["losses"][-1] < meta["losses"][0] / 4
 
-    classifier = IntentClassifier.fit(TEXTS, LABELS, OUT_OF_SCOPE_TEXTS,
-                                      config=ClassifierConfig(wordllama_dim=0, finetuned=out))
+    classifier = IntentClassifier.fit(
+        TEXTS, LABELS, OUT_OF_SCOPE_TEXTS, config=ClassifierConfig(wordllama_dim=0, finetuned=out)
+    )
     predicted = [p.intent for p in classifier.predict_many(TEXTS)]
     assert predicted == LABELS
     assert classifier.predict("tell me a joke").intent is None
@@ -190,16 +236,18 @@ def test_fine_tune_learns_the_examples_and_is_reused(tmp_path: Path) -> None:
     quantized = FinetuneConfig(**{**config.__dict__, "quantize": True})
     fine_tune(TEXTS, LABELS, OUT_OF_SCOPE_TEXTS, out, base_model=base, config=quantized)
     assert (out / MODEL_FILE).stat().st_mtime_ns != written  # other settings: retrained
-    assert sorted(p.name for p in out.iterdir()) == sorted([MODEL_FILE, TOKENIZER_FILE,
-                                                            META_FILE])
+    assert sorted(p.name for p in out.iterdir()) == sorted([MODEL_FILE, TOKENIZER_FILE, META_FILE])
     int8 = FinetunedModel.load(out)
     assert [int8.classes[i] for i in int8.logits(TEXTS).argmax(axis=1)] == LABELS
 
     # A classifier over other intents refuses the folder, naming the difference.
     with pytest.raises(ConfigError, match="lacks billing"):
-        IntentClassifier.fit([*TEXTS, "my invoice is wrong"], [*LABELS, "billing"],
-                             OUT_OF_SCOPE_TEXTS,
-                             config=ClassifierConfig(wordllama_dim=0, finetuned=out))
+        IntentClassifier.fit(
+            [*TEXTS, "my invoice is wrong"],
+            [*LABELS, "billing"],
+            OUT_OF_SCOPE_TEXTS,
+            config=ClassifierConfig(wordllama_dim=0, finetuned=out),
+        )
 
 
 # -- the pack option and the CLI -----------------------------------------------------------
@@ -209,14 +257,12 @@ def _shop_with(tmp_path: Path, engine: str) -> Path:
     pack = tmp_path / "shop"
     shutil.copytree(Path(__file__).parents[1] / "fixtures" / "shop", pack)
     config = pack / "govcx.yaml"
-    lines = [line for line in config.read_text().splitlines()
-             if not line.startswith("engine:")]
+    lines = [line for line in config.read_text().splitlines() if not line.startswith("engine:")]
     config.write_text("\n".join([*lines, f"engine: {engine}", ""]))
     return pack
 
 
-def test_a_pack_pointing_at_a_missing_intent_model_fails_to_open_naming_it(
-        tmp_path: Path) -> None:
+def test_a_pack_pointing_at_a_missing_intent_model_fails_to_open_naming_it(tmp_path: Path) -> None:
     from govcx.agent.agent import Agent
     from govcx.settings import Settings
 
@@ -236,17 +282,26 @@ def test_intent_model_weight_outside_zero_to_one_is_a_pack_error(tmp_path: Path)
 
 
 def test_cli_finetune_without_torch_exits_2_naming_the_extra(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from typer.testing import CliRunner
 
     from govcx.cli.classifier import classifier_app
 
     monkeypatch.setitem(sys.modules, "torch", None)
     monkeypatch.setenv("GOVCX_HOME", str(tmp_path / "state"))
-    result = CliRunner().invoke(classifier_app, [
-        "finetune", "--pack", str(Path(__file__).parents[1] / "fixtures" / "shop"),
-        "--base-model", str(_tiny_base_model(tmp_path / "base")),
-        "--out", str(tmp_path / "model")])
+    result = CliRunner().invoke(
+        classifier_app,
+        [
+            "finetune",
+            "--pack",
+            str(Path(__file__).parents[1] / "fixtures" / "shop"),
+            "--base-model",
+            str(_tiny_base_model(tmp_path / "base")),
+            "--out",
+            str(tmp_path / "model"),
+        ],
+    )
     assert result.exit_code == 2, result.output
     flat = "".join(result.output.split("\n"))
     assert "pip install 'govcx[finetune]'" in flat  # brackets printed, not taken as markup
@@ -258,8 +313,17 @@ def test_cli_finetune_names_a_missing_base_model(tmp_path: Path) -> None:
 
     from govcx.cli.classifier import classifier_app
 
-    result = CliRunner().invoke(classifier_app, [
-        "finetune", "--pack", str(Path(__file__).parents[1] / "fixtures" / "shop"),
-        "--base-model", str(tmp_path / "nowhere"), "--out", str(tmp_path / "model")])
+    result = CliRunner().invoke(
+        classifier_app,
+        [
+            "finetune",
+            "--pack",
+            str(Path(__file__).parents[1] / "fixtures" / "shop"),
+            "--base-model",
+            str(tmp_path / "nowhere"),
+            "--out",
+            str(tmp_path / "model"),
+        ],
+    )
     assert result.exit_code == 2, result.output
     assert "model.safetensors" in "".join(result.output.split("\n"))

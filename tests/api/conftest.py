@@ -32,9 +32,15 @@ KEYS = {
 REFUND_80 = "please refund $80 for order A-1002"
 CHROMIUM = Path("/usr/bin/chromium")
 """Debian's chromium, driven by Playwright in the browser tests (skipped without it)."""
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 
 def auth(name: str) -> dict[str, str]:
@@ -43,8 +49,10 @@ def auth(name: str) -> dict[str, str]:
 
 def with_extra_principals(agent: Agent) -> Agent:
     """The shop pack has no admin and one channel: add ``root`` (admin) and ``web2``."""
-    extra = {"root": Principal(name="root", roles=frozenset({"admin"})),
-             "web2": Principal(name="web2", roles=frozenset({"channel"}))}
+    extra = {
+        "root": Principal(name="root", roles=frozenset({"admin"})),
+        "web2": Principal(name="web2", roles=frozenset({"channel"})),
+    }
     agent.pack = dataclasses.replace(agent.pack, principals={**agent.pack.principals, **extra})
     return agent
 
@@ -56,9 +64,13 @@ def api_agent(make_agent: Callable[..., Agent]) -> Agent:
 
 @pytest.fixture
 def server_settings(tmp_path: Path) -> ServerSettings:
-    return ServerSettings(home=tmp_path / "home",
-                          api_keys=",".join(f"{k}:{n}" for n, k in KEYS.items()),
-                          expiry_interval=0, webhook_backoff=0.05, webhook_timeout=2.0)
+    return ServerSettings(
+        home=tmp_path / "home",
+        api_keys=",".join(f"{k}:{n}" for n, k in KEYS.items()),
+        expiry_interval=0,
+        webhook_backoff=0.05,
+        webhook_timeout=2.0,
+    )
 
 
 @pytest.fixture
@@ -81,13 +93,16 @@ def client(app: FastAPI) -> Iterator[TestClient]:
         yield test_client
 
 
-def pending_refund(client: TestClient, channel: str = "web", text: str = REFUND_80,
-                   customer: str = "C-1") -> dict[str, Any]:
+def pending_refund(
+    client: TestClient, channel: str = "web", text: str = REFUND_80, customer: str = "C-1"
+) -> dict[str, Any]:
     """Start a conversation and post a message that needs approval; returns the Turn."""
-    cid = client.post("/v1/conversations", json={"customer_id": customer},
-                      headers=auth(channel)).json()["conversation_id"]
-    turn: dict[str, Any] = client.post(f"/v1/conversations/{cid}/messages",
-                                       json={"text": text}, headers=auth(channel)).json()
+    cid = client.post(
+        "/v1/conversations", json={"customer_id": customer}, headers=auth(channel)
+    ).json()["conversation_id"]
+    turn: dict[str, Any] = client.post(
+        f"/v1/conversations/{cid}/messages", json={"text": text}, headers=auth(channel)
+    ).json()
     assert turn["status"] == "pending_approval", turn
     return turn
 
@@ -119,8 +134,14 @@ class LiveServer:
     def __init__(self, app: FastAPI) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                lifespan="on", timeout_graceful_shutdown=1)
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+            timeout_graceful_shutdown=1,
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -148,13 +169,16 @@ def live_server(app: FastAPI) -> Iterator[LiveServer]:
 def browser() -> Iterator[Any]:
     """Headless chromium (tests using it skip when it is not installed)."""
     if not CHROMIUM.exists():
-        pytest.skip("chromium is not installed at /usr/bin/chromium (apt-get install "
-                    "chromium; .ci/run installs it)")
+        pytest.skip(
+            "chromium is not installed at /usr/bin/chromium (apt-get install "
+            "chromium; .ci/run installs it)"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                              args=CHROMIUM_ARGS)
+        instance = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
         try:
             yield instance
         finally:

@@ -32,17 +32,24 @@ def test_me_names_the_principal(client: TestClient) -> None:
 
 def test_a_channel_key_can_never_decide(client: TestClient) -> None:
     aid = pending_refund(client)["approval_id"]
-    error = assert_error(client.post(f"/v1/approvals/{aid}/decision",
-                                     json={"decision": "approve"}, headers=auth("web")),
-                         403, "forbidden")
+    error = assert_error(
+        client.post(
+            f"/v1/approvals/{aid}/decision", json={"decision": "approve"}, headers=auth("web")
+        ),
+        403,
+        "forbidden",
+    )
     assert "approver" in error["message"]
 
 
 def test_role_gates(client: TestClient) -> None:
     # approvers and auditors do not converse
     for who in ("sup", "audit", "root"):
-        assert_error(client.post("/v1/conversations/c-1/messages", json={"text": "hi"},
-                                 headers=auth(who)), 403, "forbidden")
+        assert_error(
+            client.post("/v1/conversations/c-1/messages", json={"text": "hi"}, headers=auth(who)),
+            403,
+            "forbidden",
+        )
     # only auditors and admins read the audit log
     for who in ("web", "sup"):
         assert_error(client.get("/v1/audit", headers=auth(who)), 403)
@@ -53,11 +60,21 @@ def test_role_gates(client: TestClient) -> None:
     assert client.get("/v1/approvals", headers=auth("audit")).status_code == 200
     # auditors cannot decide
     aid = pending_refund(client)["approval_id"]
-    assert_error(client.post(f"/v1/approvals/{aid}/decision", json={"decision": "approve"},
-                             headers=auth("audit")), 403)
+    assert_error(
+        client.post(
+            f"/v1/approvals/{aid}/decision", json={"decision": "approve"}, headers=auth("audit")
+        ),
+        403,
+    )
     # only admins change policy
-    assert_error(client.put("/v1/policy", content="version: x",
-                            headers={**auth("sup"), "Content-Type": "application/yaml"}), 403)
+    assert_error(
+        client.put(
+            "/v1/policy",
+            content="version: x",
+            headers={**auth("sup"), "Content-Type": "application/yaml"},
+        ),
+        403,
+    )
 
 
 def test_approver_authority_is_enforced_by_the_core(client: TestClient) -> None:
@@ -65,46 +82,75 @@ def test_approver_authority_is_enforced_by_the_core(client: TestClient) -> None:
     aid = turn["approval_id"]
     view = client.get(f"/v1/approvals/{aid}", headers=auth("sup")).json()
     assert view["can_decide"] is False and "limit" in view["authority"]
-    error = assert_error(client.post(f"/v1/approvals/{aid}/decision",
-                                     json={"decision": "approve"}, headers=auth("sup")),
-                         403, "not_authorized")
+    error = assert_error(
+        client.post(
+            f"/v1/approvals/{aid}/decision", json={"decision": "approve"}, headers=auth("sup")
+        ),
+        403,
+        "not_authorized",
+    )
     assert "100" in error["message"]
-    turn = client.post(f"/v1/approvals/{aid}/decision", json={"decision": "approve"},
-                       headers=auth("boss")).json()
+    turn = client.post(
+        f"/v1/approvals/{aid}/decision", json={"decision": "approve"}, headers=auth("boss")
+    ).json()
     assert turn["actions"][0]["status"] == "executed"
 
 
 def test_four_eyes_needs_two_distinct_principals(client: TestClient, api_agent: Agent) -> None:
     turn = pending_refund(client, text="close my account")
     aid = turn["approval_id"]
-    assert_error(client.post(f"/v1/approvals/{aid}/decision", json={"decision": "approve"},
-                             headers=auth("sup")), 403, "not_authorized")  # wrong role
-    first = client.post(f"/v1/approvals/{aid}/decision", json={"decision": "approve"},
-                        headers=auth("boss"))
+    assert_error(
+        client.post(
+            f"/v1/approvals/{aid}/decision", json={"decision": "approve"}, headers=auth("sup")
+        ),
+        403,
+        "not_authorized",
+    )  # wrong role
+    first = client.post(
+        f"/v1/approvals/{aid}/decision", json={"decision": "approve"}, headers=auth("boss")
+    )
     assert first.status_code == 200 and first.json()["status"] == "pending_approval"
-    assert_error(client.post(f"/v1/approvals/{aid}/decision", json={"decision": "approve"},
-                             headers=auth("boss")), 403, "duplicate_approver")
+    assert_error(
+        client.post(
+            f"/v1/approvals/{aid}/decision", json={"decision": "approve"}, headers=auth("boss")
+        ),
+        403,
+        "duplicate_approver",
+    )
     assert api_agent.approvals.get(aid).status == "pending"
-    second = client.post(f"/v1/approvals/{aid}/decision", json={"decision": "approve"},
-                         headers=auth("boss2")).json()
+    second = client.post(
+        f"/v1/approvals/{aid}/decision", json={"decision": "approve"}, headers=auth("boss2")
+    ).json()
     assert second["status"] == "answered"
-    assert second["actions"][0] == {**second["actions"][0], "tool": "close_account",
-                                    "status": "executed"}
+    assert second["actions"][0] == {
+        **second["actions"][0],
+        "tool": "close_account",
+        "status": "executed",
+    }
 
 
 def test_channels_only_see_their_own_conversations(client: TestClient) -> None:
     cid = client.post("/v1/conversations", headers=auth("web")).json()["conversation_id"]
-    assert client.post(f"/v1/conversations/{cid}/messages", json={"text": "hello"},
-                       headers=auth("web")).status_code == 200
+    assert (
+        client.post(
+            f"/v1/conversations/{cid}/messages", json={"text": "hello"}, headers=auth("web")
+        ).status_code
+        == 200
+    )
     # Another channel's conversation is exactly as absent as one that does not exist.
     absent = assert_error(client.get("/v1/conversations/conv_nope", headers=auth("web2")), 404)
-    theirs = assert_error(client.get(f"/v1/conversations/{cid}", headers=auth("web2")), 404,
-                          "not_found")
+    theirs = assert_error(
+        client.get(f"/v1/conversations/{cid}", headers=auth("web2")), 404, "not_found"
+    )
     assert theirs["message"] == absent["message"].replace("conv_nope", cid)
-    assert_error(client.post(f"/v1/conversations/{cid}/messages", json={"text": "hi"},
-                             headers=auth("web2")), 404, "not_found")
-    assert len(client.get(f"/v1/conversations/{cid}", headers=auth("web")).json()[
-        "transcript"]) == 2  # web2's message ran nothing
+    assert_error(
+        client.post(f"/v1/conversations/{cid}/messages", json={"text": "hi"}, headers=auth("web2")),
+        404,
+        "not_found",
+    )
+    assert (
+        len(client.get(f"/v1/conversations/{cid}", headers=auth("web")).json()["transcript"]) == 2
+    )  # web2's message ran nothing
     assert client.get(f"/v1/conversations/{cid}", headers=auth("web")).status_code == 200
     assert client.get(f"/v1/conversations/{cid}", headers=auth("sup")).status_code == 200
 
@@ -117,8 +163,9 @@ def test_no_keys_and_not_dev_refuses_to_start(api_agent: Agent, tmp_path: Path) 
 def test_bad_key_configuration_is_refused(api_agent: Agent, tmp_path: Path) -> None:
     principals = api_agent.pack.principals
     with pytest.raises(ConfigError, match="unknown principal 'dana'"):
-        KeyRing.configured(api_keys="a-long-enough-key-0001:dana", api_keys_file=None,
-                           principals=principals)
+        KeyRing.configured(
+            api_keys="a-long-enough-key-0001:dana", api_keys_file=None, principals=principals
+        )
     with pytest.raises(ConfigError, match="at least 16"):
         KeyRing.configured(api_keys="short:web", api_keys_file=None, principals=principals)
     with pytest.raises(ConfigError, match="expected key:principal"):
@@ -129,12 +176,12 @@ def test_bad_key_configuration_is_refused(api_agent: Agent, tmp_path: Path) -> N
     caller = ring.authenticate("key-from-a-file-000001")
     assert caller is not None and caller.name == "sup"
     with pytest.raises(ConfigError, match="cannot read"):
-        KeyRing.configured(api_keys=None, api_keys_file=tmp_path / "missing",
-                           principals=principals)
+        KeyRing.configured(api_keys=None, api_keys_file=tmp_path / "missing", principals=principals)
 
 
 def test_dev_mode_creates_stable_keys_per_principal(
-        make_app: Callable[..., FastAPI], api_agent: Agent) -> None:
+    make_app: Callable[..., FastAPI], api_agent: Agent
+) -> None:
     app = make_app(settings={"api_keys": None, "dev": True})
     path = api_agent.state_dir / DEV_KEYS_FILE
     assert path.stat().st_mode & 0o777 == 0o600
@@ -147,23 +194,33 @@ def test_dev_mode_creates_stable_keys_per_principal(
 
 
 def test_a_channel_cannot_take_over_a_conversation_started_elsewhere(
-        client: TestClient, api_agent: Agent) -> None:
+    client: TestClient, api_agent: Agent
+) -> None:
     api_agent.respond("cli-abc", "hello", customer_id="C-1", owner="cli")  # `govcx ask`
-    for response in (client.get("/v1/conversations/cli-abc", headers=auth("web")),
-                     client.post("/v1/conversations/cli-abc/messages",
-                                 json={"text": "please refund $20 for order A-1001"},
-                                 headers=auth("web"))):
+    for response in (
+        client.get("/v1/conversations/cli-abc", headers=auth("web")),
+        client.post(
+            "/v1/conversations/cli-abc/messages",
+            json={"text": "please refund $20 for order A-1001"},
+            headers=auth("web"),
+        ),
+    ):
         assert_error(response, 404, "not_found")
     assert len(api_agent.conversation("cli-abc")["transcript"]) == 2
 
 
 def test_a_message_for_another_customer_is_409_and_runs_nothing(client: TestClient) -> None:
-    cid = client.post("/v1/conversations", json={"customer_id": "C-1"},
-                      headers=auth("web")).json()["conversation_id"]
-    error = assert_error(client.post(f"/v1/conversations/{cid}/messages",
-                                     json={"text": "please refund $20 for order A-2000",
-                                           "customer_id": "C-2"}, headers=auth("web")),
-                         409, "customer_mismatch")
+    cid = client.post("/v1/conversations", json={"customer_id": "C-1"}, headers=auth("web")).json()[
+        "conversation_id"
+    ]
+    error = assert_error(
+        client.post(
+            f"/v1/conversations/{cid}/messages",
+            json={"text": "please refund $20 for order A-2000", "customer_id": "C-2"},
+            headers=auth("web"),
+        ),
+        409,
+        "customer_mismatch",
+    )
     assert "C-1" not in error["message"]
-    assert client.get(f"/v1/conversations/{cid}", headers=auth("web")).json()[
-        "transcript"] == []
+    assert client.get(f"/v1/conversations/{cid}", headers=auth("web")).json()["transcript"] == []

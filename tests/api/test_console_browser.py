@@ -19,20 +19,25 @@ from tests.conftest import Clock, shop_effects
 
 REPO = Path(__file__).resolve().parents[2]
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
-                                reason="chromium is not installed at /usr/bin/chromium "
-                                       "(apt-get install chromium; .ci/run installs it)")
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="chromium is not installed at /usr/bin/chromium "
+    "(apt-get install chromium; .ci/run installs it)",
+)
 
 
 def test_approver_approves_a_refund_in_the_console(
-        live_server: LiveServer, api_agent: Agent, browser: Any, tmp_path: Path) -> None:
+    live_server: LiveServer, api_agent: Agent, browser: Any, tmp_path: Path
+) -> None:
     from playwright.sync_api import expect
 
     with httpx.Client(base_url=live_server.url, timeout=10) as api:
-        cid = api.post("/v1/conversations", json={"customer_id": "C-1"},
-                       headers=auth("web")).json()["conversation_id"]
-        turn = api.post(f"/v1/conversations/{cid}/messages", json={"text": REFUND_80},
-                        headers=auth("web")).json()
+        cid = api.post(
+            "/v1/conversations", json={"customer_id": "C-1"}, headers=auth("web")
+        ).json()["conversation_id"]
+        turn = api.post(
+            f"/v1/conversations/{cid}/messages", json={"text": REFUND_80}, headers=auth("web")
+        ).json()
         assert turn["status"] == "pending_approval"
 
         page = browser.new_page(viewport={"width": 1360, "height": 900})
@@ -85,7 +90,8 @@ def test_approver_approves_a_refund_in_the_console(
 
 
 def test_console_refuses_a_channel_key_and_shows_live_arrivals(
-        live_server: LiveServer, browser: Any, clock: Clock) -> None:
+    live_server: LiveServer, browser: Any, clock: Clock
+) -> None:
     from playwright.sync_api import expect
 
     page = browser.new_page()
@@ -103,8 +109,11 @@ def test_console_refuses_a_channel_key_and_shows_live_arrivals(
     with httpx.Client(base_url=live_server.url, timeout=10) as api:
         for text in ("close my account", "please refund $60 for order A-1002"):
             clock.now += 60
-            api.post("/v1/conversations/c-live-" + str(len(text)) + "/messages",
-                     json={"text": text, "customer_id": "C-1"}, headers=auth("web"))
+            api.post(
+                "/v1/conversations/c-live-" + str(len(text)) + "/messages",
+                json={"text": text, "customer_id": "C-1"},
+                headers=auth("web"),
+            )
     expect(page.locator("#queue-count")).to_have_text("2")
     expect(page.locator(".item").first).to_contain_text("Close account")
     page.locator("#queue").focus()
@@ -120,9 +129,11 @@ def test_console_refuses_a_channel_key_and_shows_live_arrivals(
 
     with httpx.Client(base_url=live_server.url, timeout=10) as api:
         clock.now += 60
-        api.post("/v1/conversations/c-edit/messages", json={
-            "text": "please refund $90 for order A-1002", "customer_id": "C-1"},
-            headers=auth("web"))
+        api.post(
+            "/v1/conversations/c-edit/messages",
+            json={"text": "please refund $90 for order A-1002", "customer_id": "C-1"},
+            headers=auth("web"),
+        )
     expect(page.locator("#queue-count")).to_have_text("2")
     page.locator("#queue").focus()
     page.keyboard.press("j")

@@ -32,12 +32,14 @@ def _sse(text: str) -> list[tuple[str, Any]]:
 
 
 def test_create_post_and_read_a_conversation(client: TestClient) -> None:
-    created = client.post("/v1/conversations", json={"customer_id": "C-1"},
-                          headers=auth("web"))
+    created = client.post("/v1/conversations", json={"customer_id": "C-1"}, headers=auth("web"))
     assert created.status_code == 201
     cid = created.json()["conversation_id"]
-    turn = client.post(f"/v1/conversations/{cid}/messages",
-                       json={"text": "where is my order A-1001"}, headers=auth("web")).json()
+    turn = client.post(
+        f"/v1/conversations/{cid}/messages",
+        json={"text": "where is my order A-1001"},
+        headers=auth("web"),
+    ).json()
     assert turn["status"] == "answered"
     assert turn["conversation_id"] == cid
     assert turn["reply"]["text"] == "Order A-1001 is delivered."
@@ -53,9 +55,11 @@ def test_transcript_keeps_the_holding_notice_and_the_outcome(client: TestClient)
     """What the customer saw while waiting for a human stays in the transcript (a system
     line); the outcome after the decision is the assistant line and does not replace it."""
     cid = "c-holding"
-    pending = client.post(f"/v1/conversations/{cid}/messages",
-                          json={"text": REFUND_80, "customer_id": "C-1"},
-                          headers=auth("web")).json()
+    pending = client.post(
+        f"/v1/conversations/{cid}/messages",
+        json={"text": REFUND_80, "customer_id": "C-1"},
+        headers=auth("web"),
+    ).json()
     assert pending["status"] == "pending_approval"
 
     def lines() -> list[tuple[str, str]]:
@@ -63,30 +67,42 @@ def test_transcript_keeps_the_holding_notice_and_the_outcome(client: TestClient)
         return [(m["role"], m["text"]) for m in conv["transcript"]]
 
     assert lines() == [("customer", REFUND_80), ("system", pending["reply"]["text"])]
-    busy = client.post(f"/v1/conversations/{cid}/messages", json={"text": "any news?"},
-                       headers=auth("web")).json()
+    busy = client.post(
+        f"/v1/conversations/{cid}/messages", json={"text": "any news?"}, headers=auth("web")
+    ).json()
     assert [role for role, _ in lines()] == ["customer", "system", "customer", "assistant"]
     assert lines()[-1][1] == busy["reply"]["text"]
-    decided = client.post(f"/v1/approvals/{pending['approval_id']}/decision",
-                          json={"decision": "approve"}, headers=auth("sup")).json()
+    decided = client.post(
+        f"/v1/approvals/{pending['approval_id']}/decision",
+        json={"decision": "approve"},
+        headers=auth("sup"),
+    ).json()
     assert decided["actions"][0]["status"] == "executed"
     after = lines()
-    assert [role for role, _ in after] == ["customer", "system", "customer", "assistant",
-                                           "assistant"]
+    assert [role for role, _ in after] == [
+        "customer",
+        "system",
+        "customer",
+        "assistant",
+        "assistant",
+    ]
     assert after[1][1] == pending["reply"]["text"]
     assert after[-1][1] == decided["reply"]["text"]
 
 
 def test_a_message_to_a_new_id_starts_the_conversation(client: TestClient) -> None:
-    turn = client.post("/v1/conversations/chat-42/messages",
-                       json={"text": "how do returns work", "customer_id": "C-1"},
-                       headers=auth("web")).json()
+    turn = client.post(
+        "/v1/conversations/chat-42/messages",
+        json={"text": "how do returns work", "customer_id": "C-1"},
+        headers=auth("web"),
+    ).json()
     assert turn["status"] == "answered"
     assert turn["reply"]["citations"][0]["doc_id"] == "returns"
 
 
 def test_idempotency_key_repeat_returns_the_same_turn_and_refunds_once(
-        client: TestClient, api_agent: Agent) -> None:
+    client: TestClient, api_agent: Agent
+) -> None:
     body = {"text": "please refund $20 for order A-1001", "customer_id": "C-1"}
     headers = {**auth("web"), "Idempotency-Key": "msg-1"}
     first = client.post("/v1/conversations/c-idem/messages", json=body, headers=headers)
@@ -96,21 +112,26 @@ def test_idempotency_key_repeat_returns_the_same_turn_and_refunds_once(
     assert first.json()["actions"][0]["status"] == "executed"
     assert len(shop_effects(api_agent)) == 1
     assert len(api_agent.conversations.turns("c-idem")) == 1
-    other = client.post("/v1/conversations/c-idem/messages",
-                        json={**body, "text": "please refund $30 for order A-1001"},
-                        headers=headers)
+    other = client.post(
+        "/v1/conversations/c-idem/messages",
+        json={**body, "text": "please refund $30 for order A-1001"},
+        headers=headers,
+    )
     assert_error(other, 422, "idempotency_key_reused")
     assert len(shop_effects(api_agent)) == 1
 
 
 def test_concurrent_posts_on_one_conversation_are_serialised(
-        client: TestClient, api_agent: Agent) -> None:
+    client: TestClient, api_agent: Agent
+) -> None:
     results: list[int] = []
 
     def post(i: int) -> None:
-        response = client.post("/v1/conversations/c-busy/messages",
-                               json={"text": f"where is my order A-1001 ({i})",
-                                     "customer_id": "C-1"}, headers=auth("web"))
+        response = client.post(
+            "/v1/conversations/c-busy/messages",
+            json={"text": f"where is my order A-1001 ({i})", "customer_id": "C-1"},
+            headers=auth("web"),
+        )
         results.append(response.status_code)
 
     threads = [threading.Thread(target=post, args=(i,)) for i in range(6)]
@@ -125,9 +146,11 @@ def test_concurrent_posts_on_one_conversation_are_serialised(
 
 
 def test_streamed_turn_sends_progress_reply_then_turn(client: TestClient) -> None:
-    response = client.post("/v1/conversations/c-sse/messages",
-                           json={"text": REFUND_80, "customer_id": "C-1"},
-                           headers={**auth("web"), "Accept": "text/event-stream"})
+    response = client.post(
+        "/v1/conversations/c-sse/messages",
+        json={"text": REFUND_80, "customer_id": "C-1"},
+        headers={**auth("web"), "Accept": "text/event-stream"},
+    )
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/event-stream")
     events = _sse(response.text)
@@ -135,8 +158,14 @@ def test_streamed_turn_sends_progress_reply_then_turn(client: TestClient) -> Non
     assert names[-2:] == ["reply", "turn"]
     nodes = [data["node"] for name, data in events if name == "progress"]
     assert nodes[0] == "accepted"  # at once, before the graph runs
-    assert nodes[1:7] == ["guard_input", "classify", "retrieve", "draft", "confidence_check",
-                         "policy_gate"]
+    assert nodes[1:7] == [
+        "guard_input",
+        "classify",
+        "retrieve",
+        "draft",
+        "confidence_check",
+        "policy_gate",
+    ]
     gate = next(d for n, d in events if n == "progress" and d["node"] == "policy_gate")
     assert gate["route"] == "await_approval"
     turn = events[-1][1]
@@ -145,17 +174,27 @@ def test_streamed_turn_sends_progress_reply_then_turn(client: TestClient) -> Non
 
 
 def test_streamed_errors_before_the_run_are_plain_json(client: TestClient) -> None:
-    assert_error(client.post("/v1/conversations/c-sse/messages", json={"text": ""},
-                             headers={**auth("web"), "Accept": "text/event-stream"}), 422)
+    assert_error(
+        client.post(
+            "/v1/conversations/c-sse/messages",
+            json={"text": ""},
+            headers={**auth("web"), "Accept": "text/event-stream"},
+        ),
+        422,
+    )
 
 
 def test_stream_over_a_real_server_and_the_turn_survives_a_disconnect(
-        live_server: LiveServer, api_agent: Agent) -> None:
+    live_server: LiveServer, api_agent: Agent
+) -> None:
     headers = {**auth("web"), "Accept": "text/event-stream"}
     with httpx.Client(base_url=live_server.url, timeout=10) as http:
-        with http.stream("POST", "/v1/conversations/c-live/messages", headers=headers,
-                         json={"text": "please refund $20 for order A-1001",
-                               "customer_id": "C-1"}) as response:
+        with http.stream(
+            "POST",
+            "/v1/conversations/c-live/messages",
+            headers=headers,
+            json={"text": "please refund $20 for order A-1001", "customer_id": "C-1"},
+        ) as response:
             assert response.status_code == 200
             first = next(response.iter_lines())
             assert first.startswith("event: progress")

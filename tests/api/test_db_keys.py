@@ -30,15 +30,18 @@ def bearer(key: str) -> dict[str, str]:
 
 
 def decide(client: TestClient, aid: str, key: str, decision: str = "approve") -> Any:
-    return client.post(f"/v1/approvals/{aid}/decision", json={"decision": decision},
-                       headers=bearer(key))
+    return client.post(
+        f"/v1/approvals/{aid}/decision", json={"decision": decision}, headers=bearer(key)
+    )
 
 
 def _pending(client: TestClient, channel_key: str, text: str = REFUND_80) -> str:
-    cid = client.post("/v1/conversations", json={"customer_id": "C-1"},
-                      headers=bearer(channel_key)).json()["conversation_id"]
-    turn = client.post(f"/v1/conversations/{cid}/messages", json={"text": text},
-                       headers=bearer(channel_key)).json()
+    cid = client.post(
+        "/v1/conversations", json={"customer_id": "C-1"}, headers=bearer(channel_key)
+    ).json()["conversation_id"]
+    turn = client.post(
+        f"/v1/conversations/{cid}/messages", json={"text": text}, headers=bearer(channel_key)
+    ).json()
     assert turn["status"] == "pending_approval", turn
     return str(turn["approval_id"])
 
@@ -46,14 +49,18 @@ def _pending(client: TestClient, channel_key: str, text: str = REFUND_80) -> str
 @pytest.fixture
 def db_only_app(api_agent: Agent, tmp_path: Path) -> Callable[[], FastAPI]:
     """An app with no GOVCX_API_KEYS at all: only database keys."""
+
     def factory() -> FastAPI:
-        return create_app(ServerSettings(home=tmp_path / "home", api_keys=None,
-                                         expiry_interval=0), api_agent)
+        return create_app(
+            ServerSettings(home=tmp_path / "home", api_keys=None, expiry_interval=0), api_agent
+        )
+
     return factory
 
 
 def test_database_keys_only_and_revocation_at_once(
-        api_agent: Agent, db_only_app: Callable[[], FastAPI]) -> None:
+    api_agent: Agent, db_only_app: Callable[[], FastAPI]
+) -> None:
     store = KeyStore(api_agent.db)
     with pytest.raises(ConfigError, match=r"no API keys are configured.*govcx keys create"):
         db_only_app()
@@ -82,35 +89,45 @@ def test_a_channel_database_key_cannot_decide(api_agent: Agent, client: TestClie
     assert api_agent.approvals.get(aid).status == "pending"
 
 
-def test_one_database_key_counts_once_toward_four_eyes(api_agent: Agent,
-                                                        client: TestClient) -> None:
+def test_one_database_key_counts_once_toward_four_eyes(
+    api_agent: Agent, client: TestClient
+) -> None:
     store = KeyStore(api_agent.db)
     boss, boss2 = store.create("boss"), store.create("boss2")
     aid = _pending(client, KeyStore(api_agent.db).create("web").key, text="close my account")
     assert decide(client, aid, boss.key).json()["status"] == "pending_approval"
     assert_error(decide(client, aid, boss.key), 403, "duplicate_approver")
     # the bootstrap key of the same principal is the same person
-    assert_error(client.post(f"/v1/approvals/{aid}/decision", json={"decision": "approve"},
-                             headers=auth("boss")), 403, "duplicate_approver")
+    assert_error(
+        client.post(
+            f"/v1/approvals/{aid}/decision", json={"decision": "approve"}, headers=auth("boss")
+        ),
+        403,
+        "duplicate_approver",
+    )
     assert api_agent.approvals.get(aid).status == "pending"
     done = decide(client, aid, boss2.key).json()
     assert done["status"] == "answered"
     decisions = api_agent.approvals.get(aid).decisions
-    assert [(d.principal, d.authenticated) for d in decisions] == [("boss", True),
-                                                                   ("boss2", True)]
+    assert [(d.principal, d.authenticated) for d in decisions] == [("boss", True), ("boss2", True)]
 
 
 def test_serve_starts_on_database_keys_alone(
-        monkeypatch: pytest.MonkeyPatch, make_agent: Callable[..., Agent],
-        tmp_path: Path, database_url: str | None) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+    make_agent: Callable[..., Agent],
+    tmp_path: Path,
+    database_url: str | None,
+) -> None:
     for name in ("GOVCX_API_KEYS", "GOVCX_API_KEYS_FILE", "GOVCX_DEV"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("GOVCX_HOME", str(tmp_path / "home"))
     if database_url:
         monkeypatch.setenv("GOVCX_DATABASE_URL", database_url)
     served: list[Any] = []
-    monkeypatch.setattr("govcx.agent.agent.Agent.open",
-                        classmethod(lambda cls, pack=None, settings=None: make_agent()))
+    monkeypatch.setattr(
+        "govcx.agent.agent.Agent.open",
+        classmethod(lambda cls, pack=None, settings=None: make_agent()),
+    )
     monkeypatch.setattr("uvicorn.run", lambda app, **kwargs: served.append(app))
     runner = CliRunner()
     refused = runner.invoke(cli, ["serve", "--pack", str(SHOP)])
@@ -126,15 +143,15 @@ def test_serve_starts_on_database_keys_alone(
         assert client.get("/v1/me", headers=bearer(key.group(0))).json()["principal"] == "sup"
 
 
-def test_unauthenticated_decisions_are_marked_for_the_console(api_agent: Agent,
-                                                              client: TestClient) -> None:
+def test_unauthenticated_decisions_are_marked_for_the_console(
+    api_agent: Agent, client: TestClient
+) -> None:
     """A dev-mode decision (by name, no key) reaches the console flagged, and the console
     script renders a visible "unauthenticated" mark for it (queue and detail)."""
     aid = _pending(client, KeyStore(api_agent.db).create("web").key, text="close my account")
     api_agent.decide(aid, principal="boss", decision="approve", authenticated=False)
     view = client.get(f"/v1/approvals/{aid}", headers=auth("boss2")).json()
-    assert [(d["principal"], d["authenticated"]) for d in view["decisions"]] == [
-        ("boss", False)]
+    assert [(d["principal"], d["authenticated"]) for d in view["decisions"]] == [("boss", False)]
     script = client.get("/console/static/console.js").text
     assert script.count("authenticated === false") >= 3
     assert 'text: "unauthenticated"' in script

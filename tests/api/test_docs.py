@@ -43,8 +43,7 @@ def test_docs_pages_reference_only_same_origin_assets(client: TestClient, page: 
 
 
 @pytest.mark.parametrize("page", ["/docs", "/redoc"])
-def test_docs_assets_are_served_with_their_content_types(client: TestClient,
-                                                         page: str) -> None:
+def test_docs_assets_are_served_with_their_content_types(client: TestClient, page: str) -> None:
     for url in _asset_urls(client.get(page).text):
         response = client.get(url)
         assert response.status_code == 200, url
@@ -84,8 +83,11 @@ def test_unknown_docs_asset_is_a_json_404(client: TestClient) -> None:
 
 
 def _operations(schema: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
-    return [(method.upper(), path, op) for path, item in schema["paths"].items()
-            for method, op in item.items()]
+    return [
+        (method.upper(), path, op)
+        for path, item in schema["paths"].items()
+        for method, op in item.items()
+    ]
 
 
 def _has_example(media: dict[str, Any], schema: dict[str, Any]) -> bool:
@@ -112,8 +114,9 @@ def test_every_json_body_has_an_example(client: TestClient) -> None:
             if media_type == "application/json" and not _has_example(media, schema):
                 missing.append(f"{method} {path} request")
         for status in ("200", "201"):
-            media = op.get("responses", {}).get(status, {}).get("content", {}).get(
-                "application/json")
+            media = (
+                op.get("responses", {}).get(status, {}).get("content", {}).get("application/json")
+            )
             if media is not None and not _has_example(media, schema):
                 missing.append(f"{method} {path} {status}")
     assert not missing, missing
@@ -128,12 +131,16 @@ def test_error_responses_document_the_error_shape(client: TestClient) -> None:
             assert "401" in op["responses"] and "422" in op["responses"], (method, path)
 
 
-@pytest.mark.parametrize(("page_path", "ready"), [
-    ("/docs", ".opblock-summary-path"),
-    ("/redoc", "[data-section-id^='tag/approvals']"),
-])
-def test_docs_render_in_a_browser_with_no_internet(live_server: LiveServer, browser: Any,
-                                                   page_path: str, ready: str) -> None:
+@pytest.mark.parametrize(
+    ("page_path", "ready"),
+    [
+        ("/docs", ".opblock-summary-path"),
+        ("/redoc", "[data-section-id^='tag/approvals']"),
+    ],
+)
+def test_docs_render_in_a_browser_with_no_internet(
+    live_server: LiveServer, browser: Any, page_path: str, ready: str
+) -> None:
     """Any request to another origin is aborted (as offline) and recorded; the page must
     still render the API's operations, with no CSP violation in the console."""
     origin = live_server.url
@@ -155,8 +162,9 @@ def test_docs_render_in_a_browser_with_no_internet(live_server: LiveServer, brow
     page.goto(origin + page_path)
     page.wait_for_selector(ready, timeout=20_000)
     text = page.inner_text("body")
-    assert "/v1/conversations/{conversation_id}/messages" in text or \
-        "Post a customer message" in text
+    assert (
+        "/v1/conversations/{conversation_id}/messages" in text or "Post a customer message" in text
+    )
     assert not elsewhere, elsewhere
     refused = [p for p in problems if "Content Security Policy" in p or "Refused" in p]
     # ReDoc's footer shows Redocly's logo from their CDN: the CSP refuses it before any

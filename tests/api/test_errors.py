@@ -14,40 +14,60 @@ from tests.api.conftest import assert_error, auth, pending_refund
 
 def test_unknown_route_and_wrong_method_are_json(client: TestClient) -> None:
     assert_error(client.get("/v1/nothing-here"), 404, "not_found")
-    error = assert_error(client.delete("/v1/audit", headers=auth("audit")), 405,
-                         "method_not_allowed")
+    error = assert_error(
+        client.delete("/v1/audit", headers=auth("audit")), 405, "method_not_allowed"
+    )
     assert "/docs" in error["message"]
 
 
 def test_malformed_json_is_400(client: TestClient) -> None:
-    response = client.post("/v1/conversations/c-1/messages", content=b'{"text": "hi"',
-                           headers={**auth("web"), "Content-Type": "application/json"})
+    response = client.post(
+        "/v1/conversations/c-1/messages",
+        content=b'{"text": "hi"',
+        headers={**auth("web"), "Content-Type": "application/json"},
+    )
     assert_error(response, 400, "malformed_json")
 
 
 def test_wrong_types_and_unknown_fields_are_422_naming_the_field(client: TestClient) -> None:
-    error = assert_error(client.post("/v1/conversations/c-1/messages", json={"text": 5},
-                                     headers=auth("web")), 422, "invalid_request")
+    error = assert_error(
+        client.post("/v1/conversations/c-1/messages", json={"text": 5}, headers=auth("web")),
+        422,
+        "invalid_request",
+    )
     assert error["message"].startswith("text:")
-    error = assert_error(client.post("/v1/conversations/c-1/messages",
-                                     json={"text": "hi", "admin": True}, headers=auth("web")),
-                         422, "invalid_request")
+    error = assert_error(
+        client.post(
+            "/v1/conversations/c-1/messages",
+            json={"text": "hi", "admin": True},
+            headers=auth("web"),
+        ),
+        422,
+        "invalid_request",
+    )
     assert "admin" in error["message"]
-    assert_error(client.post("/v1/conversations/c-1/messages", json=["hi"],
-                             headers=auth("web")), 422)
-    assert_error(client.post("/v1/conversations/bad id!/messages", json={"text": "hi"},
-                             headers=auth("web")), 422)
+    assert_error(
+        client.post("/v1/conversations/c-1/messages", json=["hi"], headers=auth("web")), 422
+    )
+    assert_error(
+        client.post("/v1/conversations/bad id!/messages", json={"text": "hi"}, headers=auth("web")),
+        422,
+    )
 
 
 def test_a_one_megabyte_message_is_refused_and_nothing_is_recorded(
-        client: TestClient, api_agent: Agent) -> None:
-    response = client.post("/v1/conversations/c-big/messages",
-                           json={"text": "x" * 1_000_000}, headers=auth("web"))
+    client: TestClient, api_agent: Agent
+) -> None:
+    response = client.post(
+        "/v1/conversations/c-big/messages", json={"text": "x" * 1_000_000}, headers=auth("web")
+    )
     assert response.status_code in (413, 422)
     assert_error(response, response.status_code)
-    huge = client.post("/v1/conversations/c-big/messages",
-                       content=b'{"text": "' + b"x" * 2_000_000 + b'"}',
-                       headers={**auth("web"), "Content-Type": "application/json"})
+    huge = client.post(
+        "/v1/conversations/c-big/messages",
+        content=b'{"text": "' + b"x" * 2_000_000 + b'"}',
+        headers={**auth("web"), "Content-Type": "application/json"},
+    )
     assert_error(huge, 413, "payload_too_large")
     assert_error(client.get("/v1/conversations/c-big", headers=auth("sup")), 404)
     assert not api_agent.conversations.turns("c-big")
@@ -55,21 +75,35 @@ def test_a_one_megabyte_message_is_refused_and_nothing_is_recorded(
 
 def test_unknown_ids_are_404(client: TestClient) -> None:
     assert_error(client.get("/v1/approvals/apr_nope", headers=auth("sup")), 404, "not_found")
-    assert_error(client.post("/v1/approvals/apr_nope/decision", json={"decision": "approve"},
-                             headers=auth("sup")), 404, "not_found")
+    assert_error(
+        client.post(
+            "/v1/approvals/apr_nope/decision", json={"decision": "approve"}, headers=auth("sup")
+        ),
+        404,
+        "not_found",
+    )
     assert_error(client.get("/v1/conversations/conv_nope", headers=auth("sup")), 404)
 
 
 def test_decision_on_decided_approval_is_409_and_changes_nothing(
-        client: TestClient, api_agent: Agent) -> None:
+    client: TestClient, api_agent: Agent
+) -> None:
     turn = pending_refund(client)
     aid = turn["approval_id"]
-    assert client.post(f"/v1/approvals/{aid}/decision", json={"decision": "reject"},
-                       headers=auth("sup")).status_code == 200
+    assert (
+        client.post(
+            f"/v1/approvals/{aid}/decision", json={"decision": "reject"}, headers=auth("sup")
+        ).status_code
+        == 200
+    )
     events = len(list(api_agent.audit.events()))
-    error = assert_error(client.post(f"/v1/approvals/{aid}/decision",
-                                     json={"decision": "approve"}, headers=auth("boss")),
-                         409, "approval_stale")
+    error = assert_error(
+        client.post(
+            f"/v1/approvals/{aid}/decision", json={"decision": "approve"}, headers=auth("boss")
+        ),
+        409,
+        "approval_stale",
+    )
     assert "already rejected" in error["message"]
     assert api_agent.approvals.get(aid).status == "rejected"
     assert len(list(api_agent.audit.events())) == events
@@ -77,22 +111,45 @@ def test_decision_on_decided_approval_is_409_and_changes_nothing(
 
 def test_bad_decision_bodies(client: TestClient, api_agent: Agent) -> None:
     aid = pending_refund(client)["approval_id"]
-    assert_error(client.post(f"/v1/approvals/{aid}/decision", json={"decision": "maybe"},
-                             headers=auth("sup")), 422, "invalid_request")
-    assert_error(client.post(f"/v1/approvals/{aid}/decision", json={"decision": "edit"},
-                             headers=auth("sup")), 422, "invalid_input")
-    assert_error(client.post(f"/v1/approvals/{aid}/decision",
-                             json={"decision": "edit", "args": {"amount": "lots"}},
-                             headers=auth("sup")), 422, "invalid_tool_arguments")
-    assert_error(client.post(f"/v1/approvals/{aid}/decision",
-                             json={"decision": "approve", "args": {"amount": 1}},
-                             headers=auth("sup")), 422, "invalid_input")
+    assert_error(
+        client.post(
+            f"/v1/approvals/{aid}/decision", json={"decision": "maybe"}, headers=auth("sup")
+        ),
+        422,
+        "invalid_request",
+    )
+    assert_error(
+        client.post(
+            f"/v1/approvals/{aid}/decision", json={"decision": "edit"}, headers=auth("sup")
+        ),
+        422,
+        "invalid_input",
+    )
+    assert_error(
+        client.post(
+            f"/v1/approvals/{aid}/decision",
+            json={"decision": "edit", "args": {"amount": "lots"}},
+            headers=auth("sup"),
+        ),
+        422,
+        "invalid_tool_arguments",
+    )
+    assert_error(
+        client.post(
+            f"/v1/approvals/{aid}/decision",
+            json={"decision": "approve", "args": {"amount": 1}},
+            headers=auth("sup"),
+        ),
+        422,
+        "invalid_input",
+    )
     assert api_agent.approvals.get(aid).status == "pending"
     assert api_agent.approvals.get(aid).decisions == []
 
 
 def test_unexpected_errors_are_json_500_without_traceback(
-        app: FastAPI, api_agent: Agent, monkeypatch: pytest.MonkeyPatch) -> None:
+    app: FastAPI, api_agent: Agent, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(api_agent.audit, "verify", lambda: 1 / 0)
     with TestClient(app, raise_server_exceptions=False) as client:
         response = client.get("/v1/audit/verify", headers=auth("audit"))
@@ -101,34 +158,41 @@ def test_unexpected_errors_are_json_500_without_traceback(
     assert error["details"]["incident"]
 
 
-def test_unknown_query_parameter_is_422_naming_it_and_the_valid_ones(
-        client: TestClient) -> None:
+def test_unknown_query_parameter_is_422_naming_it_and_the_valid_ones(client: TestClient) -> None:
     """A typo must not silently widen a query (?stauts=pending would list every status)."""
     pending_refund(client)
     response = client.get("/v1/approvals", params={"stauts": "approved"}, headers=auth("sup"))
     error = assert_error(response, 422, "unknown_query_parameter")
     assert "stauts" in error["message"] and "status" in error["message"]
-    assert error["details"] == {"unknown": ["stauts"],
-                                "allowed": ["conversation_id", "limit", "status"]}
+    assert error["details"] == {
+        "unknown": ["stauts"],
+        "allowed": ["conversation_id", "limit", "status"],
+    }
     # The declared ones still work, alone and together.
-    ok = client.get("/v1/approvals", params={"status": "pending", "limit": 5},
-                    headers=auth("sup"))
+    ok = client.get("/v1/approvals", params={"status": "pending", "limit": 5}, headers=auth("sup"))
     assert ok.status_code == 200 and len(ok.json()) == 1
 
 
-@pytest.mark.parametrize(("method", "path", "who"), [
-    ("GET", "/healthz", None),
-    ("GET", "/metrics", None),
-    ("GET", "/docs", None),
-    ("GET", "/v1/me", "sup"),
-    ("GET", "/v1/audit/verify", "audit"),
-    ("POST", "/v1/conversations", "web"),
-])
-def test_routes_without_query_parameters_refuse_any(client: TestClient, method: str,
-                                                    path: str, who: str | None) -> None:
+@pytest.mark.parametrize(
+    ("method", "path", "who"),
+    [
+        ("GET", "/healthz", None),
+        ("GET", "/metrics", None),
+        ("GET", "/docs", None),
+        ("GET", "/v1/me", "sup"),
+        ("GET", "/v1/audit/verify", "audit"),
+        ("POST", "/v1/conversations", "web"),
+    ],
+)
+def test_routes_without_query_parameters_refuse_any(
+    client: TestClient, method: str, path: str, who: str | None
+) -> None:
     headers = auth(who) if who else {}
-    error = assert_error(client.request(method, path, params={"a": "1", "b": "2"},
-                                        headers=headers), 422, "unknown_query_parameter")
+    error = assert_error(
+        client.request(method, path, params={"a": "1", "b": "2"}, headers=headers),
+        422,
+        "unknown_query_parameter",
+    )
     assert error["details"]["unknown"] == ["a", "b"]
     assert "valid: none" in error["message"]
 
@@ -137,8 +201,9 @@ def test_console_assets_accept_their_cache_busting_version(client: TestClient) -
     page = client.get("/console").text
     assert "console.js?v=" in page
     assert client.get("/console/static/console.js", params={"v": "abc123"}).status_code == 200
-    assert_error(client.get("/console/static/console.js", params={"x": "1"}), 422,
-                 "unknown_query_parameter")
+    assert_error(
+        client.get("/console/static/console.js", params={"x": "1"}), 422, "unknown_query_parameter"
+    )
 
 
 def test_every_route_is_strict(app: FastAPI) -> None:
@@ -167,7 +232,8 @@ _HUGE = ["9223372036854775808", "-9223372036854775809", str(2**31), str(2**64), 
 
 
 def test_integer_query_parameters_out_of_any_range_are_4xx_not_500(
-        app: FastAPI, client: TestClient) -> None:
+    app: FastAPI, client: TestClient
+) -> None:
     """Fuzzing the bounds of every integer query parameter of every GET operation (was a
     500 on GET /v1/audit?after_seq=9223372036854775808: SQLite binds at most 64 bits)."""
     checked = 0
@@ -191,7 +257,9 @@ def test_integer_query_parameters_out_of_any_range_are_4xx_not_500(
 
 
 def test_after_seq_beyond_the_range_names_the_valid_range(client: TestClient) -> None:
-    error = assert_error(client.get("/v1/audit", params={"after_seq": "9223372036854775808"},
-                                    headers=auth("audit")), 422, "invalid_request")
-    assert error["message"] == ("query.after_seq: Input should be less than or equal to "
-                                "2147483647")
+    error = assert_error(
+        client.get("/v1/audit", params={"after_seq": "9223372036854775808"}, headers=auth("audit")),
+        422,
+        "invalid_request",
+    )
+    assert error["message"] == ("query.after_seq: Input should be less than or equal to 2147483647")

@@ -29,9 +29,11 @@ def _interval(span: ReadableSpan) -> tuple[int, int]:
 
 def test_metrics_count_turns_nodes_and_approvals(client: TestClient, clock: Clock) -> None:
     turn = pending_refund(client)
-    client.post("/v1/conversations/c-2/messages",
-                json={"text": "where is my order A-1001", "customer_id": "C-1"},
-                headers=auth("web"))
+    client.post(
+        "/v1/conversations/c-2/messages",
+        json={"text": "where is my order A-1001", "customer_id": "C-1"},
+        headers=auth("web"),
+    )
     clock.now += 120
     before = client.get("/metrics")
     assert before.headers["content-type"].startswith("text/plain")
@@ -42,12 +44,20 @@ def test_metrics_count_turns_nodes_and_approvals(client: TestClient, clock: Cloc
     assert _value(text, "govcx_approval_oldest_pending_age_seconds") == 120
     assert _value(text, 'govcx_node_duration_seconds_count{node="classify"}') == 2
     assert _value(text, 'govcx_node_duration_seconds_count{node="policy_gate"}') == 2
-    assert 'govcx_http_request_duration_seconds_count{method="POST",' \
-           'route="/v1/conversations/{conversation_id}/messages",status="200"} 2.0' in text
-    client.post(f"/v1/approvals/{turn['approval_id']}/decision", json={"decision": "approve"},
-                headers=auth("sup"))
-    client.post(f"/v1/approvals/{turn['approval_id']}/decision", json={"decision": "approve"},
-                headers=auth("boss"))
+    assert (
+        'govcx_http_request_duration_seconds_count{method="POST",'
+        'route="/v1/conversations/{conversation_id}/messages",status="200"} 2.0' in text
+    )
+    client.post(
+        f"/v1/approvals/{turn['approval_id']}/decision",
+        json={"decision": "approve"},
+        headers=auth("sup"),
+    )
+    client.post(
+        f"/v1/approvals/{turn['approval_id']}/decision",
+        json={"decision": "approve"},
+        headers=auth("boss"),
+    )
     text = client.get("/metrics").text
     assert _value(text, 'govcx_approvals{status="pending"}') == 0
     assert _value(text, 'govcx_approvals{status="approved"}') == 1
@@ -62,9 +72,17 @@ def test_guard_findings_are_counted(app: FastAPI) -> None:
     from govcx.turn import Turn
 
     metrics = app.state.runtime.metrics
-    metrics.turn(Turn(turn_id="t1", conversation_id="c1", status="blocked", findings=[
-        {"type": "PROMPT_INJECTION", "source": "input", "action": "block"},
-        {"type": "EMAIL_ADDRESS", "source": "input", "action": "strip"}]))
+    metrics.turn(
+        Turn(
+            turn_id="t1",
+            conversation_id="c1",
+            status="blocked",
+            findings=[
+                {"type": "PROMPT_INJECTION", "source": "input", "action": "block"},
+                {"type": "EMAIL_ADDRESS", "source": "input", "action": "strip"},
+            ],
+        )
+    )
     text = metrics.render().decode()
     assert _value(text, 'govcx_guard_findings_total{action="block",type="PROMPT_INJECTION"}') == 1
     assert _value(text, 'govcx_turns_total{status="blocked",workflow="none"}') == 1
@@ -82,24 +100,39 @@ def test_spans_per_node_when_tracing_is_on(make_app: Callable[..., FastAPI]) -> 
     exporter = InMemorySpanExporter()
     with TestClient(make_app(span_exporter=exporter)) as client:
         turn = pending_refund(client)
-        client.post(f"/v1/approvals/{turn['approval_id']}/decision",
-                    json={"decision": "approve"}, headers=auth("sup"))
+        client.post(
+            f"/v1/approvals/{turn['approval_id']}/decision",
+            json={"decision": "approve"},
+            headers=auth("sup"),
+        )
     spans = exporter.get_finished_spans()
     names = [s.name for s in spans]
     assert names.count("govcx.message") == 1 and names.count("govcx.decision") == 1
-    message = next(s for s in spans if s.name == "govcx.message" and s.attributes is not None
-                   and s.attributes["govcx.status"] == "pending_approval")
-    children = [s for s in spans if s.parent is not None
-                and s.parent.span_id == message.context.span_id]
-    assert [s.name for s in children][:3] == ["govcx.node.guard_input", "govcx.node.classify",
-                                              "govcx.node.retrieve"]
+    message = next(
+        s
+        for s in spans
+        if s.name == "govcx.message"
+        and s.attributes is not None
+        and s.attributes["govcx.status"] == "pending_approval"
+    )
+    children = [
+        s for s in spans if s.parent is not None and s.parent.span_id == message.context.span_id
+    ]
+    assert [s.name for s in children][:3] == [
+        "govcx.node.guard_input",
+        "govcx.node.classify",
+        "govcx.node.retrieve",
+    ]
     gate = next(s for s in children if s.name == "govcx.node.policy_gate")
     assert gate.attributes is not None and gate.attributes["govcx.route"] == "await_approval"
     start, end = _interval(message)
     assert all(start <= s_start <= s_end <= end for s_start, s_end in map(_interval, children))
     decision = next(s for s in spans if s.name == "govcx.decision")
-    assert any(s.name == "govcx.node.execute" and s.parent.span_id == decision.context.span_id
-               for s in spans if s.parent is not None)
+    assert any(
+        s.name == "govcx.node.execute" and s.parent.span_id == decision.context.span_id
+        for s in spans
+        if s.parent is not None
+    )
 
 
 def test_tracing_is_off_by_default(app: FastAPI) -> None:

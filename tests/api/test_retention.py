@@ -16,8 +16,9 @@ from govcx.api.settings import ServerSettings
 from tests.conftest import Clock
 
 
-def test_server_prunes_idle_conversations(make_app: Callable[..., FastAPI], api_agent: Agent,
-                                          clock: Clock) -> None:
+def test_server_prunes_idle_conversations(
+    make_app: Callable[..., FastAPI], api_agent: Agent, clock: Clock
+) -> None:
     api_agent.respond("old-1", "where is my order A-1001", customer_id="C-1")
     clock.now += 40 * 86400
     app = make_app(settings={"prune_interval": 0.05, "prune_older_than": "30d"})

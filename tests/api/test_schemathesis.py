@@ -48,14 +48,21 @@ def error_shape(ctx: Any, response: Any, case: Any) -> bool | None:
     return True
 
 
-def _checker(operation: Any, mode: GenerationMode, headers: dict[str, str],
-             excluded: list[Any]) -> Any:
+def _checker(
+    operation: Any, mode: GenerationMode, headers: dict[str, str], excluded: list[Any]
+) -> Any:
     @given(case=operation.as_strategy(generation_mode=mode))
-    @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, derandomize=True,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=MAX_EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
     def check(case: Any) -> None:
-        case.call_and_validate(headers=headers, additional_checks=[error_shape],
-                               excluded_checks=excluded)
+        case.call_and_validate(
+            headers=headers, additional_checks=[error_shape], excluded_checks=excluded
+        )
 
     return check
 
@@ -63,7 +70,8 @@ def _checker(operation: Any, mode: GenerationMode, headers: dict[str, str],
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 def test_api_conforms_to_its_schema(app: FastAPI, mode: GenerationMode) -> None:
     schema = schemathesis.openapi.from_asgi("/openapi.json", app).exclude(
-        path="/v1/approvals/stream")  # an endless stream; tested over a real server
+        path="/v1/approvals/stream"
+    )  # an endless stream; tested over a real server
     operations = []
     for result in schema.get_all_operations():
         assert isinstance(result, Ok), f"an operation of the schema is invalid: {result.err()}"

@@ -41,10 +41,13 @@ def test_serve_help() -> None:
 
 
 def test_serve_dev_prints_keys_that_work_and_stay_the_same(
-        monkeypatch: pytest.MonkeyPatch, make_agent: Callable[..., Agent]) -> None:
+    monkeypatch: pytest.MonkeyPatch, make_agent: Callable[..., Agent]
+) -> None:
     served: list[Any] = []
-    monkeypatch.setattr("govcx.agent.agent.Agent.open",
-                        classmethod(lambda cls, pack=None, settings=None: make_agent()))
+    monkeypatch.setattr(
+        "govcx.agent.agent.Agent.open",
+        classmethod(lambda cls, pack=None, settings=None: make_agent()),
+    )
     monkeypatch.setattr("uvicorn.run", lambda app, **kwargs: served.append((app, kwargs)))
     first = runner.invoke(cli, ["serve", "--pack", str(SHOP), "--dev", "--port", "8123"])
     assert first.exit_code == 0, first.output

@@ -39,8 +39,9 @@ class Receiver:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.release.wait(10)
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
-                receiver.requests.append({"headers": dict(self.headers), "body": body,
-                                          "status": status})
+                receiver.requests.append(
+                    {"headers": dict(self.headers), "body": body, "status": status}
+                )
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -54,8 +55,11 @@ class Receiver:
         self.thread.start()
 
     def delivered(self, event_type: str) -> list[dict[str, Any]]:
-        return [json.loads(r["body"]) for r in self.requests
-                if r["status"] == 200 and r["headers"]["X-Govcx-Event"] == event_type]
+        return [
+            json.loads(r["body"])
+            for r in self.requests
+            if r["status"] == 200 and r["headers"]["X-Govcx-Event"] == event_type
+        ]
 
     def close(self) -> None:
         self.release.set()
@@ -70,10 +74,13 @@ def receiver() -> Iterator[Receiver]:
     r.close()
 
 
-def hooked(agent: Agent, *urls: str, events: list[str] | None = None,
-           secret_env: str | None = "GOVCX_TEST_HOOK_SECRET") -> Agent:
-    hooks = [WebhookConfig(url=url, events=events or ["*"], secret_env=secret_env)
-             for url in urls]
+def hooked(
+    agent: Agent,
+    *urls: str,
+    events: list[str] | None = None,
+    secret_env: str | None = "GOVCX_TEST_HOOK_SECRET",
+) -> Agent:
+    hooks = [WebhookConfig(url=url, events=events or ["*"], secret_env=secret_env) for url in urls]
     config = agent.pack.config.model_copy(update={"webhooks": hooks})
     agent.pack = dataclasses.replace(agent.pack, config=config)
     return agent
@@ -95,14 +102,21 @@ def wait_for(check: Callable[[], Any], timeout: float = 10.0) -> Any:
 
 
 def test_signed_events_for_requested_decided_and_escalated(
-        make_app: Callable[..., FastAPI], api_agent: Agent, receiver: Receiver) -> None:
+    make_app: Callable[..., FastAPI], api_agent: Agent, receiver: Receiver
+) -> None:
     app = make_app(agent=hooked(api_agent, receiver.url))
     with TestClient(app) as client:
         turn = pending_refund(client)
-        client.post(f"/v1/approvals/{turn['approval_id']}/decision",
-                    json={"decision": "approve"}, headers=auth("sup"))
-        client.post("/v1/conversations/c-law/messages",
-                    json={"text": "I will sue you", "customer_id": "C-1"}, headers=auth("web"))
+        client.post(
+            f"/v1/approvals/{turn['approval_id']}/decision",
+            json={"decision": "approve"},
+            headers=auth("sup"),
+        )
+        client.post(
+            "/v1/conversations/c-law/messages",
+            json={"text": "I will sue you", "customer_id": "C-1"},
+            headers=auth("web"),
+        )
         wait_for(lambda: len(receiver.requests) >= 3)
     for request in receiver.requests:
         header = request["headers"]["X-Govcx-Signature"]
@@ -121,7 +135,8 @@ def test_signed_events_for_requested_decided_and_escalated(
 
 
 def test_a_receiver_that_fails_then_recovers_gets_the_event(
-        make_app: Callable[..., FastAPI], api_agent: Agent) -> None:
+    make_app: Callable[..., FastAPI], api_agent: Agent
+) -> None:
     receiver = Receiver([500])
     try:
         app = make_app(agent=hooked(api_agent, receiver.url, events=["approval.*"]))
@@ -137,24 +152,38 @@ def test_a_receiver_that_fails_then_recovers_gets_the_event(
     assert first == second  # the same delivery, retried
     assert deliveries[0]["status"] == "delivered" and deliveries[0]["attempts"] == 2
     assert deliveries[0]["event_id"] == f"approval.requested:{turn['approval_id']}"
-    assert 'govcx_webhook_attempts_total{event="approval.requested",outcome="retry"} 1.0' \
-        in metrics
+    assert 'govcx_webhook_attempts_total{event="approval.requested",outcome="retry"} 1.0' in metrics
 
 
 def test_a_dead_receiver_never_blocks_or_loses_a_turn(
-        make_app: Callable[..., FastAPI], api_agent: Agent) -> None:
+    make_app: Callable[..., FastAPI], api_agent: Agent
+) -> None:
     dead = f"http://127.0.0.1:{free_port()}/hook"  # nothing listens there
-    app = make_app(agent=hooked(api_agent, dead),
-                   settings={"webhook_max_attempts": 3, "webhook_backoff": 0.01})
+    app = make_app(
+        agent=hooked(api_agent, dead), settings={"webhook_max_attempts": 3, "webhook_backoff": 0.01}
+    )
     with TestClient(app) as client:
         turn = pending_refund(client)
-        decided = client.post(f"/v1/approvals/{turn['approval_id']}/decision",
-                              json={"decision": "approve"}, headers=auth("sup"))
+        decided = client.post(
+            f"/v1/approvals/{turn['approval_id']}/decision",
+            json={"decision": "approve"},
+            headers=auth("sup"),
+        )
         assert decided.status_code == 200
         assert decided.json()["actions"][0]["status"] == "executed"
-        failed = wait_for(lambda: len(client.get(
-            "/v1/webhooks/deliveries", params={"status": "failed"},
-            headers=auth("audit")).json()) == 2 or None)
+        failed = wait_for(
+            lambda: (
+                len(
+                    client.get(
+                        "/v1/webhooks/deliveries",
+                        params={"status": "failed"},
+                        headers=auth("audit"),
+                    ).json()
+                )
+                == 2
+                or None
+            )
+        )
         assert failed
         deliveries = client.get("/v1/webhooks/deliveries", headers=auth("audit")).json()
         metrics = client.get("/metrics").text
@@ -164,13 +193,17 @@ def test_a_dead_receiver_never_blocks_or_loses_a_turn(
 
 
 def test_a_hanging_receiver_does_not_delay_the_request(
-        make_app: Callable[..., FastAPI], api_agent: Agent, receiver: Receiver) -> None:
+    make_app: Callable[..., FastAPI], api_agent: Agent, receiver: Receiver
+) -> None:
     receiver.release.clear()  # the receiver holds every request until released
     app = make_app(agent=hooked(api_agent, receiver.url))
     with TestClient(app) as client:
         turn = pending_refund(client)
-        decided = client.post(f"/v1/approvals/{turn['approval_id']}/decision",
-                              json={"decision": "approve"}, headers=auth("sup"))
+        decided = client.post(
+            f"/v1/approvals/{turn['approval_id']}/decision",
+            json={"decision": "approve"},
+            headers=auth("sup"),
+        )
         assert decided.json()["status"] == "answered"  # answered while the receiver hangs
         assert receiver.requests == []
         receiver.release.set()
@@ -178,7 +211,8 @@ def test_a_hanging_receiver_does_not_delay_the_request(
 
 
 def test_deliveries_pending_at_shutdown_are_sent_after_a_restart(
-        make_app: Callable[..., FastAPI], api_agent: Agent, receiver: Receiver) -> None:
+    make_app: Callable[..., FastAPI], api_agent: Agent, receiver: Receiver
+) -> None:
     agent = hooked(api_agent, receiver.url)
     stopped = TestClient(make_app(agent=agent))  # no lifespan: the worker never runs
     pending_refund(stopped)
@@ -188,8 +222,8 @@ def test_deliveries_pending_at_shutdown_are_sent_after_a_restart(
 
 
 def test_expiry_sends_approval_expired(
-        make_app: Callable[..., FastAPI], api_agent: Agent, receiver: Receiver,
-        clock: Clock) -> None:
+    make_app: Callable[..., FastAPI], api_agent: Agent, receiver: Receiver, clock: Clock
+) -> None:
     app = make_app(agent=hooked(api_agent, receiver.url), settings={"expiry_interval": 0.05})
     with TestClient(app) as client:
         turn = pending_refund(client)
@@ -201,8 +235,11 @@ def test_expiry_sends_approval_expired(
 
 
 def test_a_missing_secret_refuses_to_start(
-        make_app: Callable[..., FastAPI], api_agent: Agent, monkeypatch: pytest.MonkeyPatch,
-        receiver: Receiver) -> None:
+    make_app: Callable[..., FastAPI],
+    api_agent: Agent,
+    monkeypatch: pytest.MonkeyPatch,
+    receiver: Receiver,
+) -> None:
     monkeypatch.delenv("GOVCX_TEST_HOOK_SECRET")
     with pytest.raises(ConfigError, match="GOVCX_TEST_HOOK_SECRET"):
         make_app(agent=hooked(api_agent, receiver.url))

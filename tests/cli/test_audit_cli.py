@@ -64,7 +64,8 @@ def _anchor(tmp_path: Path) -> tuple[Path, dict[str, object]]:
 
 
 def test_clean_session_verifies_with_and_without_its_anchor(
-        home: Path, tmp_path: Path, backend: str) -> None:
+    home: Path, tmp_path: Path, backend: str
+) -> None:
     _session()
     code, out = run("audit", "verify")
     assert code == 0 and "audit chain verified" in out
@@ -86,8 +87,9 @@ def test_clean_session_verifies_with_and_without_its_anchor(
         assert code == 0 and key not in out and key not in json.dumps(anchor)
 
 
-def test_truncation_with_moved_head_exits_1(home: Path, tmp_path: Path,
-                                           database_url: str | None) -> None:
+def test_truncation_with_moved_head_exits_1(
+    home: Path, tmp_path: Path, database_url: str | None
+) -> None:
     _session()
     path, anchor = _anchor(tmp_path)
     code, out = run("audit", "export")
@@ -129,11 +131,31 @@ def test_unkeyed_rewrite_exits_1(home: Path, database_url: str | None) -> None:
     for e in events:  # the whole chain recomputed with sha256, one actor changed
         actor = "mallory" if e["kind"] == "approval.approve" else e["actor"]
         body = dumps(e["data"])
-        digest = hashlib.sha256(dumps([prev, e["seq"], e["event_id"], repr(e["ts"]),
-                                       e["conversation_id"], e["turn_id"], actor, e["kind"],
-                                       e["policy_version"], body]).encode()).hexdigest()
-        _sql(home, database_url, "UPDATE audit_events SET actor = :a, prev_hash = :p, "
-             "hash = :h WHERE seq = :s", a=actor, p=prev, h=digest, s=e["seq"])
+        digest = hashlib.sha256(
+            dumps(
+                [
+                    prev,
+                    e["seq"],
+                    e["event_id"],
+                    repr(e["ts"]),
+                    e["conversation_id"],
+                    e["turn_id"],
+                    actor,
+                    e["kind"],
+                    e["policy_version"],
+                    body,
+                ]
+            ).encode()
+        ).hexdigest()
+        _sql(
+            home,
+            database_url,
+            "UPDATE audit_events SET actor = :a, prev_hash = :p, hash = :h WHERE seq = :s",
+            a=actor,
+            p=prev,
+            h=digest,
+            s=e["seq"],
+        )
         prev = digest
     _sql(home, database_url, "UPDATE audit_head SET hash = :h", h=prev)
     code, out = run("audit", "verify")
@@ -150,7 +172,8 @@ def test_bad_anchor_files_are_bad_input(home: Path, tmp_path: Path) -> None:
 
 
 def test_postgresql_without_a_key_is_refused_naming_the_settings(
-        home: Path, backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    home: Path, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if backend != "postgresql":
         pytest.skip("SQLite creates its key in the state dir")
     monkeypatch.delenv("GOVCX_AUDIT_KEY", raising=False)

@@ -32,8 +32,15 @@ def key_of(name: str) -> str:
 
 
 def test_ask_approve_audit_round_trip() -> None:
-    code, out = run("ask", "please refund $80 for order A-1002", "--customer", "C-1",
-                    "--pack", str(SHOP), "--json")
+    code, out = run(
+        "ask",
+        "please refund $80 for order A-1002",
+        "--customer",
+        "C-1",
+        "--pack",
+        str(SHOP),
+        "--json",
+    )
     assert code == 0
     turn = json.loads(out)
     assert turn["status"] == "pending_approval"
@@ -43,21 +50,26 @@ def test_ask_approve_audit_round_trip() -> None:
     code, out = run("approvals", "approve", aid, "--pack", str(SHOP))
     assert code == 2 and "govcx keys create" in out and "GOVCX_API_KEY" in out and "sup" in out
     web, sup, boss = key_of("web"), key_of("sup"), key_of("boss")
-    result = runner.invoke(app, ["approvals", "approve", aid, "--pack", str(SHOP)],
-                           env={"GOVCX_API_KEY": web})
+    result = runner.invoke(
+        app, ["approvals", "approve", aid, "--pack", str(SHOP)], env={"GOVCX_API_KEY": web}
+    )
     assert result.exit_code == 1 and "channel principals can never decide" in result.output
-    result = runner.invoke(app, ["approvals", "approve", aid, "--pack", str(SHOP), "--json"],
-                           env={"GOVCX_API_KEY": sup})
+    result = runner.invoke(
+        app,
+        ["approvals", "approve", aid, "--pack", str(SHOP), "--json"],
+        env={"GOVCX_API_KEY": sup},
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["actions"][0]["status"] == "executed"
-    result = runner.invoke(app, ["approvals", "approve", aid, "--pack", str(SHOP)],
-                           env={"GOVCX_API_KEY": boss})
+    result = runner.invoke(
+        app, ["approvals", "approve", aid, "--pack", str(SHOP)], env={"GOVCX_API_KEY": boss}
+    )
     assert result.exit_code == 1 and "already approved" in result.output
-    code, out = run("conversations", "show", turn["conversation_id"], "--pack", str(SHOP),
-                    "--json")
+    code, out = run("conversations", "show", turn["conversation_id"], "--pack", str(SHOP), "--json")
     assert code == 0 and json.loads(out)["status"] == "idle"
-    code, out = run("audit", "export", "--conversation", turn["conversation_id"],
-                    "--pack", str(SHOP))
+    code, out = run(
+        "audit", "export", "--conversation", turn["conversation_id"], "--pack", str(SHOP)
+    )
     kinds = [json.loads(line)["kind"] for line in out.splitlines()]
     assert "policy_gate" in kinds and "approval.approve" in kinds
     code, out = run("audit", "verify", "--pack", str(SHOP))
@@ -66,17 +78,39 @@ def test_ask_approve_audit_round_trip() -> None:
 
 def test_edit_with_bad_json_and_bad_args(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GOVCX_DEV", "1")  # --as by name: dev mode only
-    code, out = run("ask", "please refund $80 for order A-1002", "--customer", "C-1",
-                    "--pack", str(SHOP), "--json")
+    code, out = run(
+        "ask",
+        "please refund $80 for order A-1002",
+        "--customer",
+        "C-1",
+        "--pack",
+        str(SHOP),
+        "--json",
+    )
     aid = json.loads(out)["approval_id"]
-    code, out = run("approvals", "edit", aid, "--args", "{amount: 4", "--as", "sup",
-                    "--pack", str(SHOP))
+    code, out = run(
+        "approvals", "edit", aid, "--args", "{amount: 4", "--as", "sup", "--pack", str(SHOP)
+    )
     assert code == 2 and "not valid JSON" in out
-    code, out = run("approvals", "edit", aid, "--args", '{"amount": "lots"}', "--as", "sup",
-                    "--pack", str(SHOP))
+    code, out = run(
+        "approvals", "edit", aid, "--args", '{"amount": "lots"}', "--as", "sup", "--pack", str(SHOP)
+    )
     assert code == 2 and "amount" in out
-    result = runner.invoke(app, ["approvals", "edit", aid, "--args", '{"amount": 45}',
-                                 "--as", "sup", "--pack", str(SHOP), "--json"])
+    result = runner.invoke(
+        app,
+        [
+            "approvals",
+            "edit",
+            aid,
+            "--args",
+            '{"amount": 45}',
+            "--as",
+            "sup",
+            "--pack",
+            str(SHOP),
+            "--json",
+        ],
+    )
     assert result.exit_code == 0 and "unauthenticated" in result.stderr
     assert json.loads(result.stdout)["actions"][0]["args"]["amount"] == 45
 
@@ -100,16 +134,23 @@ def test_policy_check_and_diff(tmp_path: Path) -> None:
     code, out = run("policy", "check", str(SHOP / "policy.yaml"), "--pack", str(SHOP))
     assert code == 0 and "ok" in out
     bad = tmp_path / "bad.yaml"
-    bad.write_text((SHOP / "policy.yaml").read_text().replace("on_expiry: escalate",
-                                                                 "on_expiry: approve"))
+    bad.write_text(
+        (SHOP / "policy.yaml").read_text().replace("on_expiry: escalate", "on_expiry: approve")
+    )
     code, out = run("policy", "check", str(bad), "--pack", str(SHOP))
     assert code == 2 and "approvals.on_expiry" in out and "'reject' or 'escalate'" in out
     new = tmp_path / "new.yaml"
     new.write_text((SHOP / "policy.yaml").read_text().replace('"amount > 50"', '"amount > 75"'))
     code, out = run("policy", "diff", str(SHOP / "policy.yaml"), str(new), "--json")
     assert code == 0
-    assert json.loads(out) == [{"path": "tools.issue_refund.approval_if", "old": "amount > 50",
-                                "new": "amount > 75", "change": "changed"}]
+    assert json.loads(out) == [
+        {
+            "path": "tools.issue_refund.approval_if",
+            "old": "amount > 50",
+            "new": "amount > 75",
+            "change": "changed",
+        }
+    ]
 
 
 def test_audit_verify_fails_on_tampering(tmp_path: Path) -> None:

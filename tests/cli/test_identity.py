@@ -27,8 +27,7 @@ def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-def run(*args: str, key: str | None = None, dev: bool = False, stdin: str | None = None
-        ) -> Result:
+def run(*args: str, key: str | None = None, dev: bool = False, stdin: str | None = None) -> Result:
     env = {"GOVCX_API_KEY": key or "", "GOVCX_DEV": "1" if dev else "0"}
     result = runner.invoke(app, [*args], env=env, input=stdin)
     assert "Traceback" not in result.output
@@ -108,9 +107,11 @@ def test_unknown_malformed_and_revoked_keys_exit_2(tmp_path: Path) -> None:
     aid = ask("please refund $80 for order A-1002")["approval_id"]
     sup = key_of("sup")
     key_id = sup.split("_")[1]
-    for bad, why in (("gcx_0123456789ab_" + "x" * 43, "unknown API key"),
-                     ("hunter2", "malformed"),
-                     (sup[:-3] + "zzz", "unknown API key")):
+    for bad, why in (
+        ("gcx_0123456789ab_" + "x" * 43, "unknown API key"),
+        ("hunter2", "malformed"),
+        (sup[:-3] + "zzz", "unknown API key"),
+    ):
         result = run("approvals", "approve", aid, *PACK, key=bad)
         assert result.exit_code == 2 and why in result.output, result.output
     revoked = run("keys", "revoke", key_id, *PACK)
@@ -159,7 +160,8 @@ def test_keys_create_out_writes_a_private_file_once(tmp_path: Path) -> None:
 
 
 def test_dev_mode_decisions_are_flagged_unauthenticated_and_never_count_twice(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     aid = ask("close my account")["approval_id"]
     first = run("approvals", "approve", aid, "--as", "boss", *PACK, dev=True)
     assert first.exit_code == 0 and "unauthenticated" in first.stderr
@@ -169,19 +171,23 @@ def test_dev_mode_decisions_are_flagged_unauthenticated_and_never_count_twice(
         assert again.exit_code == 1 and "already approved" in again.output
     assert status(aid) == "pending" and effects(tmp_path) == []
     shown = json.loads(run("approvals", "show", aid, *PACK, "--json").stdout)
-    assert [(d["principal"], d["authenticated"]) for d in shown["decisions"]] == [
-        ("boss", False)]
+    assert [(d["principal"], d["authenticated"]) for d in shown["decisions"]] == [("boss", False)]
     cid = shown["conversation_id"]
     export = run("audit", "export", "--conversation", cid, *PACK)
-    [event] = [json.loads(line) for line in export.stdout.splitlines()
-               if json.loads(line)["kind"] == "approval.approve"]
+    [event] = [
+        json.loads(line)
+        for line in export.stdout.splitlines()
+        if json.loads(line)["kind"] == "approval.approve"
+    ]
     assert event["actor"] == "boss" and event["data"]["authenticated"] is False
     # a key in dev mode is still a key: authenticated, and the principal is the key's
     done = run("approvals", "approve", aid, *PACK, dev=True, key=key_of("boss2"))
     assert done.exit_code == 0 and "unauthenticated" not in done.stderr
     shown = json.loads(run("approvals", "show", aid, *PACK, "--json").stdout)
     assert [(d["principal"], d["authenticated"]) for d in shown["decisions"]] == [
-        ("boss", False), ("boss2", True)]
+        ("boss", False),
+        ("boss2", True),
+    ]
 
 
 def test_chat_approve_needs_a_key_outside_dev_mode(tmp_path: Path) -> None:
@@ -217,8 +223,7 @@ def test_chat_in_dev_mode_decides_by_name_flagged() -> None:
     assert result.exit_code == 0, result.output
     assert "dev mode: unauthenticated" in result.output
     assert "refunded $80.00" in result.output
-    listed = json.loads(run("approvals", "list", "--status", "approved", *PACK,
-                            "--json").stdout)
+    listed = json.loads(run("approvals", "list", "--status", "approved", *PACK, "--json").stdout)
     assert listed[0]["decisions"][0]["authenticated"] is False
 
 
@@ -230,7 +235,9 @@ def test_key_creation_and_revocation_are_audited_without_the_key() -> None:
     assert exported.exit_code == 0, exported.output
     events = [json.loads(line) for line in exported.stdout.splitlines() if line]
     keyed = [(e["kind"], e["data"]) for e in events if e["kind"].startswith("key.")]
-    assert keyed == [("key.created", {"key_id": key_id, "principal": "sup"}),
-                     ("key.revoked", {"key_id": key_id, "principal": "sup"})]
+    assert keyed == [
+        ("key.created", {"key_id": key_id, "principal": "sup"}),
+        ("key.revoked", {"key_id": key_id, "principal": "sup"}),
+    ]
     assert sup.split("_", 2)[2] not in exported.stdout
     assert run("audit", "verify", *PACK).exit_code == 0

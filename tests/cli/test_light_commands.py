@@ -19,9 +19,19 @@ import govcx as govcx_package
 from tests.conftest import SHOP
 
 SRC = str(Path(govcx_package.__file__).resolve().parents[1])
-HEAVY = ("govcx.agent.agent", "govcx.graphs.graph", "govcx.engines.classifier",
-         "govcx.engines.embedded", "govcx.knowledge.retriever", "langgraph.graph",
-         "presidio_analyzer", "spacy", "chromadb", "sklearn", "guardrails")
+HEAVY = (
+    "govcx.agent.agent",
+    "govcx.graphs.graph",
+    "govcx.engines.classifier",
+    "govcx.engines.embedded",
+    "govcx.knowledge.retriever",
+    "langgraph.graph",
+    "presidio_analyzer",
+    "spacy",
+    "chromadb",
+    "sklearn",
+    "guardrails",
+)
 _PROBE = """
 import atexit, sys
 HEAVY = {heavy!r}
@@ -40,8 +50,14 @@ def govcx(home: Path, *args: str, dev: bool = False) -> tuple[int, str, str, lis
     env = {**os.environ, "PYTHONPATH": SRC, "GOVCX_HOME": str(home), "COLUMNS": "100"}
     env.pop("GOVCX_API_KEY", None)
     env["GOVCX_DEV"] = "1" if dev else "0"
-    proc = subprocess.run([sys.executable, "-c", _PROBE.format(heavy=HEAVY), *args],
-                          env=env, capture_output=True, text=True, timeout=300, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE.format(heavy=HEAVY), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     err, _, loaded = proc.stderr.rpartition("\nLOADED=")
     return proc.returncode, proc.stdout, err, [m for m in loaded.strip().split(",") if m]
 
@@ -50,8 +66,16 @@ def govcx(home: Path, *args: str, dev: bool = False) -> tuple[int, str, str, lis
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A state dir with one conversation waiting for approval (the ask loads everything)."""
     home = tmp_path_factory.mktemp("light") / "home"
-    code, out, err, loaded = govcx(home, "ask", "please refund $80 for order A-1002",
-                                   "--customer", "C-1", "--pack", str(SHOP), "--json")
+    code, out, err, loaded = govcx(
+        home,
+        "ask",
+        "please refund $80 for order A-1002",
+        "--customer",
+        "C-1",
+        "--pack",
+        str(SHOP),
+        "--json",
+    )
     assert code == 0, err
     assert "govcx.agent.agent" in loaded  # the probe sees what a command imports
     (home.parent / "turn.json").write_text(out)
@@ -63,13 +87,22 @@ def _turn(home: Path) -> dict[str, str]:
     return data
 
 
-@pytest.mark.parametrize("args", [
-    ["audit", "verify"], ["audit", "anchor", "--json"], ["audit", "export"],
-    ["approvals", "list"], ["approvals", "show", "{approval_id}"],
-    ["conversations", "list"], ["conversations", "show", "{conversation_id}"],
-    ["keys", "list"], ["policy", "check", str(SHOP / "policy.yaml")], ["db", "current"],
-    ["--help"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["audit", "verify"],
+        ["audit", "anchor", "--json"],
+        ["audit", "export"],
+        ["approvals", "list"],
+        ["approvals", "show", "{approval_id}"],
+        ["conversations", "list"],
+        ["conversations", "show", "{conversation_id}"],
+        ["keys", "list"],
+        ["policy", "check", str(SHOP / "policy.yaml")],
+        ["db", "current"],
+        ["--help"],
+    ],
+)
 def test_read_only_commands_do_not_load_the_engines(home: Path, args: list[str]) -> None:
     turn = _turn(home)
     args = [a.format(**turn) for a in args]
@@ -80,8 +113,7 @@ def test_read_only_commands_do_not_load_the_engines(home: Path, args: list[str])
 
 
 def test_keys_create_and_revoke_do_not_load_the_engines(home: Path) -> None:
-    code, out, err, loaded = govcx(home, "keys", "create", "sup", "--pack", str(SHOP),
-                                   "--json")
+    code, out, err, loaded = govcx(home, "keys", "create", "sup", "--pack", str(SHOP), "--json")
     assert code == 0 and loaded == [], (err, loaded)
     key_id = json.loads(out)["key_id"]
     code, out, err, loaded = govcx(home, "keys", "revoke", key_id, "--pack", str(SHOP))

@@ -41,13 +41,20 @@ def run(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def govcx_process(*args: str | bytes, columns: int = 80, stdin: bytes | None = None
-                  ) -> subprocess.CompletedProcess[bytes]:
+def govcx_process(
+    *args: str | bytes, columns: int = 80, stdin: bytes | None = None
+) -> subprocess.CompletedProcess[bytes]:
     """The CLI in a fresh process, as a shell runs it (arguments may be raw bytes)."""
     env = {**os.environ, "PYTHONPATH": SRC, "COLUMNS": str(columns)}
     code = "import sys; sys.argv[0] = 'govcx'; from govcx.cli.main import main; main()"
-    return subprocess.run([sys.executable, "-c", code, *args], env=env, input=stdin,
-                          capture_output=True, timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def ask(text: str, customer: str = "C-1") -> dict[str, object]:
@@ -66,13 +73,16 @@ def test_a_non_utf8_byte_in_an_argument_is_exit_2_naming_it() -> None:
     assert "the argument TEXT is not valid UTF-8 text (byte 0xff at character 14)" in err
 
 
-@pytest.mark.parametrize(("args", "named"), [
-    (["ask", "hi", "--customer", "C-1\udcfe"], "--customer"),
-    (["approvals", "edit", "apr_x", "--args", '{"note": "\udcff"}'], "--args"),
-    (["conversations", "list", "--owner", "cli\udcff"], "--owner"),
-    (["eval", "run", "--tag", "ok", "--tag", "b\udcffd"], "--tag"),
-    (["keys", "create", "dana\udcc3"], "the argument PRINCIPAL"),
-])
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["ask", "hi", "--customer", "C-1\udcfe"], "--customer"),
+        (["approvals", "edit", "apr_x", "--args", '{"note": "\udcff"}'], "--args"),
+        (["conversations", "list", "--owner", "cli\udcff"], "--owner"),
+        (["eval", "run", "--tag", "ok", "--tag", "b\udcffd"], "--tag"),
+        (["keys", "create", "dana\udcc3"], "the argument PRINCIPAL"),
+    ],
+)
 def test_every_text_option_is_checked(args: list[str], named: str) -> None:
     """Python decodes argv with surrogateescape: a lone surrogate is a byte that was not
     UTF-8. Checked before the command runs, for arguments and (list) options alike."""
@@ -106,7 +116,7 @@ def test_guard_scan_help_and_readme_say_json_lines(tmp_path: Path) -> None:
     assert "JSON lines" in text and '{"text": "where is my order A-1002?"}' in text
     readme = README.read_text(encoding="utf-8")
     at = readme.index("govcx guard scan")
-    assert "JSON lines" in readme[at:at + 600] and '{"text": ' in readme[at:at + 600]
+    assert "JSON lines" in readme[at : at + 600] and '{"text": ' in readme[at : at + 600]
     plain = tmp_path / "plain.txt"
     plain.write_text("where is my order\n", encoding="utf-8")
     code, out = run("guard", "scan", str(plain), *PACK)
@@ -144,8 +154,10 @@ def test_conversations_list_newest_first_with_filters() -> None:
     code, out = run("conversations", "list", *PACK, "--json")
     assert code == 0, out
     rows = json.loads(out)
-    assert [r["conversation_id"] for r in rows] == [second["conversation_id"],
-                                                   first["conversation_id"]]
+    assert [r["conversation_id"] for r in rows] == [
+        second["conversation_id"],
+        first["conversation_id"],
+    ]
     assert rows[0]["owner"] == "cli" and rows[0]["customer_id"] == "C-2"
     assert rows[0]["status"] == "pending_approval" and rows[0]["turn_count"] == 1
     assert rows[1]["last_turn_status"] == first["status"]
@@ -202,12 +214,22 @@ def test_approvals_list_applies_expiry_first(tmp_path: Path) -> None:
 def test_approvals_list_applies_a_new_pack_policy_first(tmp_path: Path) -> None:
     pack = tmp_path / "shop"
     shutil.copytree(SHOP, pack)
-    code, out = run("ask", "please refund $80 for order A-1002", "--customer", "C-1",
-                    "--pack", str(pack), "--json")
+    code, out = run(
+        "ask",
+        "please refund $80 for order A-1002",
+        "--customer",
+        "C-1",
+        "--pack",
+        str(pack),
+        "--json",
+    )
     assert json.loads(out)["status"] == "pending_approval"
     policy = pack / "policy.yaml"
-    policy.write_text(policy.read_text().replace('version: "t1"', 'version: "t2"')
-                      .replace("expiry: 1h", "expiry: 2h"))
+    policy.write_text(
+        policy.read_text()
+        .replace('version: "t1"', 'version: "t2"')
+        .replace("expiry: 1h", "expiry: 2h")
+    )
     code, out = run("approvals", "list", "--pack", str(pack), "--status", "all", "--json")
     assert code == 0, out
     assert [a["status"] for a in json.loads(out)] == ["superseded"]

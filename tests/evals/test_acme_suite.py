@@ -20,8 +20,12 @@ def test_acme_suites_cover_every_workflow_route_guard_and_approval_path() -> Non
     assert set(pack.policy.workflows) <= tags, set(pack.policy.workflows) - tags
     assert {"pii", "injection", "self-harm", "legal_threat", "abuse", "human_agent"} <= tags
     assert {"approve", "reject", "edit", "four-eyes", "over-authority", "expiry"} <= tags
-    statuses = {t.expect.status for _, c in cases for t in c.turns
-                if t.expect is not None and t.expect.status}
+    statuses = {
+        t.expect.status
+        for _, c in cases
+        for t in c.turns
+        if t.expect is not None and t.expect.status
+    }
     assert statuses == {"answered", "pending_approval", "escalated", "blocked"}
     for suite, case in cases:
         case_policy(pack.policy, case, file=suite.file)  # overrides merge into a valid policy

@@ -28,8 +28,19 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_run_writes_reports_and_fails_under_threshold(env: Path) -> None:
-    args = ["eval", "run", str(env / "smoke.yaml"), "--pack", str(SHOP), "-w", "1",
-            "--json", str(env / "run.json"), "--report", str(env / "run.html")]
+    args = [
+        "eval",
+        "run",
+        str(env / "smoke.yaml"),
+        "--pack",
+        str(SHOP),
+        "-w",
+        "1",
+        "--json",
+        str(env / "run.json"),
+        "--report",
+        str(env / "run.html"),
+    ]
     result = runner.invoke(app, [*args, "--fail-under", "90%"])
     assert result.exit_code == 1, result.output
     assert "designed-to-fail" in result.output and "80.0%" in result.output
@@ -43,8 +54,10 @@ def test_run_writes_reports_and_fails_under_threshold(env: Path) -> None:
 
 
 def test_schema_error_is_exit_2_with_location(env: Path) -> None:
-    (env / "bad.yaml").write_text("name: s\ncases:\n  - id: c9\n    turns:\n"
-                                  "      - user: hi\n        expect: {staus: answered}\n")
+    (env / "bad.yaml").write_text(
+        "name: s\ncases:\n  - id: c9\n    turns:\n"
+        "      - user: hi\n        expect: {staus: answered}\n"
+    )
     result = runner.invoke(app, ["eval", "run", str(env / "bad.yaml"), "--pack", str(SHOP)])
     assert result.exit_code == 2
     assert "case c9" in result.output and "turns[0].expect.staus" in result.output
@@ -54,18 +67,32 @@ def test_schema_error_is_exit_2_with_location(env: Path) -> None:
 def test_compare_lists_regressions(env: Path) -> None:
     def write(name: str, passed: bool) -> Path:
         path = env / name
-        path.write_text(json.dumps({"summary": {"pass_rate": 1.0 if passed else 0.0},
-                                    "cases": [{"case_id": "a", "passed": passed,
-                                               "failures": [] if passed else ["step 1: x"]}]}))
+        path.write_text(
+            json.dumps(
+                {
+                    "summary": {"pass_rate": 1.0 if passed else 0.0},
+                    "cases": [
+                        {
+                            "case_id": "a",
+                            "passed": passed,
+                            "failures": [] if passed else ["step 1: x"],
+                        }
+                    ],
+                }
+            )
+        )
         return path
 
     old, new = write("old.json", True), write("new.json", False)
     result = runner.invoke(app, ["eval", "compare", str(old), str(new)])
     assert result.exit_code == 0 and "regressed" in result.output and "step 1: x" in result.output
-    assert runner.invoke(app, ["eval", "compare", str(old), str(new),
-                               "--fail-on-regression"]).exit_code == 1
-    data = json.loads(runner.invoke(app, ["eval", "compare", str(new), str(old),
-                                          "--json"]).output)
+    assert (
+        runner.invoke(
+            app, ["eval", "compare", str(old), str(new), "--fail-on-regression"]
+        ).exit_code
+        == 1
+    )
+    data = json.loads(runner.invoke(app, ["eval", "compare", str(new), str(old), "--json"]).output)
     assert data["fixed"][0]["case_id"] == "a"
 
 
@@ -74,9 +101,22 @@ def test_simulate_and_readiness(env: Path) -> None:
     policy["version"] = "t2"
     policy["tools"]["issue_refund"]["approval_if"] = "amount > 10"
     (env / "new.yaml").write_text(yaml.safe_dump(policy))
-    result = runner.invoke(app, ["eval", "simulate", "--policy", str(env / "new.yaml"),
-                                 str(env / "smoke.yaml"), "--pack", str(SHOP), "-w", "1",
-                                 "--no-recorded", "--json"])
+    result = runner.invoke(
+        app,
+        [
+            "eval",
+            "simulate",
+            "--policy",
+            str(env / "new.yaml"),
+            str(env / "smoke.yaml"),
+            "--pack",
+            str(SHOP),
+            "-w",
+            "1",
+            "--no-recorded",
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["summary"]["by_change"] == {"newly gated": 1}

@@ -13,11 +13,18 @@ from govcx.evals.compare import compare_reports, load_report
 
 
 def _report(pass_rate: float, p95: float, cases: dict[str, bool]) -> dict[str, Any]:
-    return {"summary": {"pass_rate": pass_rate, "compliance": {"rate": 1.0},
-                        "latency_ms": {"p50": 100.0, "p95": p95},
-                        "by_tag": {"refund": {"pass_rate": pass_rate}}},
-            "cases": [{"case_id": cid, "passed": ok, "failures": [] if ok else ["step 1: x"]}
-                      for cid, ok in cases.items()]}
+    return {
+        "summary": {
+            "pass_rate": pass_rate,
+            "compliance": {"rate": 1.0},
+            "latency_ms": {"p50": 100.0, "p95": p95},
+            "by_tag": {"refund": {"pass_rate": pass_rate}},
+        },
+        "cases": [
+            {"case_id": cid, "passed": ok, "failures": [] if ok else ["step 1: x"]}
+            for cid, ok in cases.items()
+        ],
+    }
 
 
 def test_better_and_worse() -> None:

@@ -12,17 +12,45 @@ from govcx.evals.runner import RunReport
 
 def _report() -> dict[str, object]:
     cases = [
-        CaseResult(suite="s", case_id="ok", tags=["refund"], steps=[StepResult(
-            index=0, kind="user", input="where is my order?", expected_status="answered",
-            status="answered", latency_ms=120.0,
-            reply="Track it at https://acme.example/track/A-1004 <b>now</b>")]),
-        CaseResult(suite="s", case_id="bad<script>", tags=["guard"], steps=[StepResult(
-            index=0, kind="user", input="x", expected_status="escalated", status="answered",
-            latency_ms=80.0, failures=["status: expected escalated, got answered"])],
-            violations=[{"kind": "unapproved_execution", "message": "ran without approval"}]),
+        CaseResult(
+            suite="s",
+            case_id="ok",
+            tags=["refund"],
+            steps=[
+                StepResult(
+                    index=0,
+                    kind="user",
+                    input="where is my order?",
+                    expected_status="answered",
+                    status="answered",
+                    latency_ms=120.0,
+                    reply="Track it at https://acme.example/track/A-1004 <b>now</b>",
+                )
+            ],
+        ),
+        CaseResult(
+            suite="s",
+            case_id="bad<script>",
+            tags=["guard"],
+            steps=[
+                StepResult(
+                    index=0,
+                    kind="user",
+                    input="x",
+                    expected_status="escalated",
+                    status="answered",
+                    latency_ms=80.0,
+                    failures=["status: expected escalated, got answered"],
+                )
+            ],
+            violations=[{"kind": "unapproved_execution", "message": "ran without approval"}],
+        ),
     ]
-    report = RunReport(run={"pack": "shop", "suites": [{"name": "s", "cases": 2}]},
-                       summary=summarize(cases), cases=cases)
+    report = RunReport(
+        run={"pack": "shop", "suites": [{"name": "s", "cases": 2}]},
+        summary=summarize(cases),
+        cases=cases,
+    )
     return report.as_dict()
 
 

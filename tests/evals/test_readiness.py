@@ -22,27 +22,44 @@ def _request(n: int, intent: str, outcome: str, *, tool: str | None = None) -> A
     else:
         status = outcome
     data: dict[str, Any] = {
-        "approval_id": f"apr_{intent}_{n}", "conversation_id": f"c{n}", "turn_id": f"t{n}",
-        "kind": "action" if tool else "reply", "intent": intent, "tool": tool,
-        "tier": "low" if tool else "reply", "rules": [], "rationale": "", "requested_at": 0,
-        "expires_at": 1, "decisions": decisions, "status": status, "policy_version": "t1",
-        "token": "x"}
+        "approval_id": f"apr_{intent}_{n}",
+        "conversation_id": f"c{n}",
+        "turn_id": f"t{n}",
+        "kind": "action" if tool else "reply",
+        "intent": intent,
+        "tool": tool,
+        "tier": "low" if tool else "reply",
+        "rules": [],
+        "rationale": "",
+        "requested_at": 0,
+        "expires_at": 1,
+        "decisions": decisions,
+        "status": status,
+        "policy_version": "t1",
+        "token": "x",
+    }
     return ApprovalRequest.model_validate(data)
 
 
 def _many(intent: str, **counts: int) -> list[ApprovalRequest]:
     out: list[ApprovalRequest] = []
     for outcome, n in counts.items():
-        out += [_request(len(out) + i, intent, outcome, tool="issue_refund"
-                         if intent == "refund" else None) for i in range(n)]
+        out += [
+            _request(
+                len(out) + i, intent, outcome, tool="issue_refund" if intent == "refund" else None
+            )
+            for i in range(n)
+        ]
     return out
 
 
 def test_counts_rates_and_recommendations() -> None:
     policy = load_pack(SHOP).policy
-    requests = (_many("greeting_card", unchanged=40)
-                + _many("refund", unchanged=6, edited=3, rejected=1, expired=2, pending=1)
-                + _many("close_account", unchanged=10, edited=10, rejected=20))
+    requests = (
+        _many("greeting_card", unchanged=40)
+        + _many("refund", unchanged=6, edited=3, rejected=1, expired=2, pending=1)
+        + _many("close_account", unchanged=10, edited=10, rejected=20)
+    )
     data = readiness(policy, requests, thresholds=Thresholds(min_sample=30))
     rows = {r["workflow"]: r for r in data["workflows"]}
     card = rows["greeting_card"]
@@ -59,7 +76,10 @@ def test_counts_rates_and_recommendations() -> None:
     assert refund["recommendation"]["action"] == "wait"  # 10 < 30: humans need more data
     closing = rows["close_account"]
     assert closing["recommendation"] == {
-        "action": "demote", "to": "escalate", "reason": closing["recommendation"]["reason"]}
+        "action": "demote",
+        "to": "escalate",
+        "reason": closing["recommendation"]["reason"],
+    }
     assert "30 of 40" in closing["recommendation"]["reason"]
     assert data["requests"] == len(requests)
     assert "order_status" not in rows  # act workflow with no approvals: nothing to say

@@ -18,9 +18,14 @@ from tests.evals.conftest import DOUBLES
 
 def test_stricter_refund_limit_is_reported_as_newly_gated(smoke: Suite) -> None:
     pack = load_pack(SHOP)
-    data = merge(pack.policy.model_dump(mode="json"), {
-        "version": "t2", "tools": {"issue_refund": {"approval_if": "amount > 10"}},
-        "workflows": {"lawyer": {"autonomy": "draft"}}})
+    data = merge(
+        pack.policy.model_dump(mode="json"),
+        {
+            "version": "t2",
+            "tools": {"issue_refund": {"approval_if": "amount > 10"}},
+            "workflows": {"lawyer": {"autonomy": "draft"}},
+        },
+    )
     report = simulate(parse_policy(data), suite_conversations([smoke]), **DOUBLES)
     assert report["old_policy"] == "t1" and report["new_policy"] == "t2"
     changes = {(c["conversation"], c["step"]): c for c in report["changes"]}
@@ -38,7 +43,10 @@ def test_stricter_refund_limit_is_reported_as_newly_gated(smoke: Suite) -> None:
     assert report["examples"]["refund"]["newly gated"][0]["conversation"] == "refund-small"
     assert ("refund-over-limit", 1) not in changes  # gated before and after
     assert {row["path"] for row in report["policy_diff"]} >= {
-        "tools.issue_refund.approval_if", "workflows.lawyer.autonomy", "version"}
+        "tools.issue_refund.approval_if",
+        "workflows.lawyer.autonomy",
+        "version",
+    }
     assert report["summary"]["changed_steps"] == len(report["changes"])
 
 
@@ -49,8 +57,10 @@ def test_same_policy_changes_nothing(smoke: Suite) -> None:
 
 def test_refused_decision_under_new_policy(smoke: Suite) -> None:
     pack = load_pack(SHOP)
-    data = merge(pack.policy.model_dump(mode="json"), {
-        "version": "t3", "approvals": {"roles": {"supervisor": {"max_amount": 50}}}})
+    data = merge(
+        pack.policy.model_dump(mode="json"),
+        {"version": "t3", "approvals": {"roles": {"supervisor": {"max_amount": 50}}}},
+    )
     report = simulate(parse_policy(data), suite_conversations([smoke]), **DOUBLES)
     labels = {(c["conversation"], c["step"]): c["change"] for c in report["changes"]}
     assert labels[("refund-over-limit", 2)] == "decision refused"
@@ -73,8 +83,9 @@ def test_recorded_conversations_replay_redacted_text(tmp_path: Path) -> None:
     agent.respond("live-1", "refund $80 for order A-1002", customer_id="C-1")
     pending = agent.approvals.list(status="pending")[0]
     agent.decide(pending.approval_id, principal="sup", decision="edit", args={"amount": 40})
-    agent.respond("live-2", "my card 4111 1111 1111 1111, where is my order A-1001?",
-                  customer_id="C-1")
+    agent.respond(
+        "live-2", "my card 4111 1111 1111 1111, where is my order A-1001?", customer_id="C-1"
+    )
     agent.close()
     found = {c.conversation_id: c for c in recorded_conversations(pack, settings)}
     assert set(found) == {"live-1", "live-2"}

@@ -70,8 +70,9 @@ def test_bad_status_value_lists_valid_values() -> None:
 
 
 def test_case_without_id_is_named_by_position() -> None:
-    err = _error({"name": "s", "cases": [{"id": "ok", "turns": [{"user": "a"}]},
-                                         {"turns": [{"user": "b"}]}]})
+    err = _error(
+        {"name": "s", "cases": [{"id": "ok", "turns": [{"user": "a"}]}, {"turns": [{"user": "b"}]}]}
+    )
     assert "case #2" in err.message and "id" in err.message
 
 
@@ -81,8 +82,7 @@ def test_unknown_case_key() -> None:
 
 
 def test_step_needs_exactly_one_kind() -> None:
-    err = _error(_suite(turns=[{"user": "hi", "decide": {"as": "sup",
-                                                          "decision": "approve"}}]))
+    err = _error(_suite(turns=[{"user": "hi", "decide": {"as": "sup", "decision": "approve"}}]))
     assert "exactly one of user, decide or advance" in err.message
     err = _error(_suite(turns=[{"expect": {"status": "answered"}}]))
     assert "exactly one" in err.message
@@ -91,14 +91,26 @@ def test_step_needs_exactly_one_kind() -> None:
 def test_edit_needs_args_and_error_stands_alone() -> None:
     err = _error(_suite(turns=[{"decide": {"as": "sup", "decision": "edit"}}]))
     assert "edit needs args" in err.message
-    err = _error(_suite(turns=[{"decide": {"as": "sup", "decision": "approve"},
-                                "expect": {"error": "not_authorized", "status": "answered"}}]))
+    err = _error(
+        _suite(
+            turns=[
+                {
+                    "decide": {"as": "sup", "decision": "approve"},
+                    "expect": {"error": "not_authorized", "status": "answered"},
+                }
+            ]
+        )
+    )
     assert "error cannot be combined with status" in err.message
 
 
 def test_duplicate_case_ids_and_bad_ids() -> None:
-    err = _error({"name": "s", "cases": [{"id": "a", "turns": [{"user": "x"}]},
-                                         {"id": "a", "turns": [{"user": "y"}]}]})
+    err = _error(
+        {
+            "name": "s",
+            "cases": [{"id": "a", "turns": [{"user": "x"}]}, {"id": "a", "turns": [{"user": "y"}]}],
+        }
+    )
     assert "used twice" in err.message
     err = _error(_suite(id="has space"))
     assert "not a valid case id" in err.message
@@ -123,17 +135,23 @@ def test_folder_expands_and_ids_unique_across_files(tmp_path: Path) -> None:
 
 def test_policy_override_merges_and_is_validated() -> None:
     policy = load_pack(SHOP).policy
-    suite = parse_suite(_suite(policy={"tools": {"issue_refund": {"approval_if": "amount > 10"}},
-                                       "workflows": {"refund": {"autonomy": "draft"}}}))
+    suite = parse_suite(
+        _suite(
+            policy={
+                "tools": {"issue_refund": {"approval_if": "amount > 10"}},
+                "workflows": {"refund": {"autonomy": "draft"}},
+            }
+        )
+    )
     merged = case_policy(policy, suite.cases[0])
     assert merged.tools["issue_refund"].approval_if == "amount > 10"
     assert merged.tools["issue_refund"].tier == "low"  # untouched keys kept
     assert merged.workflows["refund"].autonomy == "draft"
     assert merged.workflows["refund"].examples == policy.workflows["refund"].examples
     assert merged.version == f"{policy.version}+c1"
-    bad = parse_suite(_suite(id="bad-policy", policy={"tools": {"issue_refund":
-                                                                {"tier": "nope"}}}),
-                      file="x.yaml")
+    bad = parse_suite(
+        _suite(id="bad-policy", policy={"tools": {"issue_refund": {"tier": "nope"}}}), file="x.yaml"
+    )
     with pytest.raises(SuiteError) as info:
         case_policy(policy, bad.cases[0], file="x.yaml")
     assert "case bad-policy" in info.value.message

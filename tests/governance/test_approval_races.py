@@ -80,32 +80,65 @@ def store(url: str) -> Any:
     db.dispose()
 
 
-def _request(aid: str = "apr_1", *, tool: str = "issue_refund", amount: float = 80.0,
-             tier: str = "low", needed: int = 1, version: str = "v1",
-             expires_at: float = NOW + 3600) -> ApprovalRequest:
+def _request(
+    aid: str = "apr_1",
+    *,
+    tool: str = "issue_refund",
+    amount: float = 80.0,
+    tier: str = "low",
+    needed: int = 1,
+    version: str = "v1",
+    expires_at: float = NOW + 3600,
+) -> ApprovalRequest:
     args = {"order_id": "A-1", "amount": amount} if tool == "issue_refund" else {}
     return ApprovalRequest(
-        approval_id=aid, conversation_id="c1", turn_id="t1", kind="action", intent="refund",
-        tool=tool, args=args, tier=tier, rules=["r"], rationale="why",
-        requested_at=NOW, expires_at=expires_at, approvals_needed=needed,
-        policy_version=version, policy_digest=_policy(version).digest,
-        token=action_token(conversation_id="c1", kind="action", tool=tool, args=args,
-                           policy_version=version, policy_digest=_policy(version).digest))
+        approval_id=aid,
+        conversation_id="c1",
+        turn_id="t1",
+        kind="action",
+        intent="refund",
+        tool=tool,
+        args=args,
+        tier=tier,
+        rules=["r"],
+        rationale="why",
+        requested_at=NOW,
+        expires_at=expires_at,
+        approvals_needed=needed,
+        policy_version=version,
+        policy_digest=_policy(version).digest,
+        token=action_token(
+            conversation_id="c1",
+            kind="action",
+            tool=tool,
+            args=args,
+            policy_version=version,
+            policy_digest=_policy(version).digest,
+        ),
+    )
 
 
 # -- the policy-version check, exercised directly ----------------------------------------
 
+
 def test_a_decision_under_another_policy_version_is_stale(store: ApprovalStore) -> None:
     store.create(_request())
     for decision in ("approve", "reject", "edit"):
-        with pytest.raises(ApprovalStale,
-                           match=r"requested under policy v1 \(\w+\), and v2 \(\w+\) is"):
-            store.decide("apr_1", principal=ANA, decision=decision, policy=_policy("v2"),
-                         args={"order_id": "A-1", "amount": 10.0}, new_token="x", now=NOW)
+        with pytest.raises(
+            ApprovalStale, match=r"requested under policy v1 \(\w+\), and v2 \(\w+\) is"
+        ):
+            store.decide(
+                "apr_1",
+                principal=ANA,
+                decision=decision,
+                policy=_policy("v2"),
+                args={"order_id": "A-1", "amount": 10.0},
+                new_token="x",
+                now=NOW,
+            )
     after = store.get("apr_1")
     assert (after.status, after.decisions) == ("pending", [])
-    approved = store.decide("apr_1", principal=ANA, decision="approve", policy=_policy(),
-                            now=NOW)
+    approved = store.decide("apr_1", principal=ANA, decision="approve", policy=_policy(), now=NOW)
     assert approved.status == "approved"
 
 
@@ -114,19 +147,25 @@ def test_decide_checks_in_order_and_records_nothing_on_refusal(store: ApprovalSt
         store.decide("apr_none", principal=ANA, decision="approve", policy=_policy(), now=NOW)
     store.create(_request(expires_at=NOW + 10))
     with pytest.raises(ApprovalStale, match="it has expired"):
-        store.decide("apr_1", principal=ANA, decision="approve", policy=_policy(),
-                     now=NOW + 10)
+        store.decide("apr_1", principal=ANA, decision="approve", policy=_policy(), now=NOW + 10)
     with pytest.raises(NotAuthorized, match="channel principals can never decide"):
         store.decide("apr_1", principal=WEB, decision="approve", policy=_policy(), now=NOW)
     with pytest.raises(NotAuthorized, match="exceeds the approval limit 100"):
-        store.decide("apr_1", principal=ANA, decision="edit", policy=_policy(),
-                     args={"order_id": "A-1", "amount": 101.0}, new_token="x", now=NOW)
+        store.decide(
+            "apr_1",
+            principal=ANA,
+            decision="edit",
+            policy=_policy(),
+            args={"order_id": "A-1", "amount": 101.0},
+            new_token="x",
+            now=NOW,
+        )
     assert store.get("apr_1").decisions == []
-    ok = store.decide("apr_1", principal=ANA, decision="approve", policy=_policy(),
-                      now=NOW + 9.99)
+    ok = store.decide("apr_1", principal=ANA, decision="approve", policy=_policy(), now=NOW + 9.99)
     assert ok.status == "approved"
-    assert [(d.principal, d.decision, d.at) for d in ok.decisions] == [("ana", "approve",
-                                                                        NOW + 9.99)]
+    assert [(d.principal, d.decision, d.at) for d in ok.decisions] == [
+        ("ana", "approve", NOW + 9.99)
+    ]
     with pytest.raises(ApprovalStale, match="it is already approved"):
         store.decide("apr_1", principal=BEN, decision="reject", policy=_policy(), now=NOW)
 
@@ -140,8 +179,7 @@ def test_four_eyes_in_the_store(store: ApprovalStore) -> None:
     with pytest.raises(DuplicateApprover):
         store.decide("apr_1", principal=MIA, decision="approve", policy=_policy(), now=NOW)
     assert store.get("apr_1").approvers == ["mia"]
-    second = store.decide("apr_1", principal=MAX, decision="approve", policy=_policy(),
-                          now=NOW)
+    second = store.decide("apr_1", principal=MAX, decision="approve", policy=_policy(), now=NOW)
     assert (second.status, second.approvers) == ("approved", ["mia", "max"])
     assert store.get("apr_1").status == "approved"
 
@@ -149,17 +187,30 @@ def test_four_eyes_in_the_store(store: ApprovalStore) -> None:
 def test_edit_drops_earlier_approvals_and_rebinds(store: ApprovalStore) -> None:
     store.create(_request(tool="close_account", tier="critical", needed=2))
     store.decide("apr_1", principal=MIA, decision="approve", policy=_policy(), now=NOW)
-    edited = store.decide("apr_1", principal=MAX, decision="edit", policy=_policy(),
-                          args={"reason": "x"}, new_token="tok2", now=NOW)
+    edited = store.decide(
+        "apr_1",
+        principal=MAX,
+        decision="edit",
+        policy=_policy(),
+        args={"reason": "x"},
+        new_token="tok2",
+        now=NOW,
+    )
     assert (edited.status, edited.approvers, edited.token, edited.args) == (
-        "pending", ["max"], "tok2", {"reason": "x"})
-    assert edited.decisions == [Decision(principal="max", decision="edit",
-                                         args={"reason": "x"}, at=NOW)]
+        "pending",
+        ["max"],
+        "tok2",
+        {"reason": "x"},
+    )
+    assert edited.decisions == [
+        Decision(principal="max", decision="edit", args={"reason": "x"}, at=NOW)
+    ]
     stored = store.get("apr_1")
     assert (stored.token, stored.args, stored.approvers) == ("tok2", {"reason": "x"}, ["max"])
     with pytest.raises(ValueError, match="edit needs args and new_token"):
-        store.decide("apr_1", principal=MIA, decision="edit", policy=_policy(),
-                     args={"reason": "y"}, now=NOW)
+        store.decide(
+            "apr_1", principal=MIA, decision="edit", policy=_policy(), args={"reason": "y"}, now=NOW
+        )
     done = store.decide("apr_1", principal=MIA, decision="approve", policy=_policy(), now=NOW)
     assert (done.status, done.approvers) == ("approved", ["max", "mia"])
 
@@ -167,14 +218,16 @@ def test_edit_drops_earlier_approvals_and_rebinds(store: ApprovalStore) -> None:
 def test_reject_ends_the_request_with_one_voice(store: ApprovalStore) -> None:
     store.create(_request(tool="close_account", tier="critical", needed=2))
     store.decide("apr_1", principal=MIA, decision="approve", policy=_policy(), now=NOW)
-    rejected = store.decide("apr_1", principal=MAX, decision="reject", policy=_policy(),
-                            comment="no", now=NOW)
+    rejected = store.decide(
+        "apr_1", principal=MAX, decision="reject", policy=_policy(), comment="no", now=NOW
+    )
     assert rejected.status == "rejected"
     assert store.get("apr_1").status == "rejected"
     assert [d.decision for d in store.get("apr_1").decisions] == ["approve", "reject"]
 
 
 # -- two decisions at the same moment ------------------------------------------------------
+
 
 def _race_threads(store: ApprovalStore, calls: list[Any]) -> list[Any]:
     barrier = threading.Barrier(len(calls))
@@ -196,17 +249,23 @@ def _race_threads(store: ApprovalStore, calls: list[Any]) -> list[Any]:
 
 
 @pytest.mark.parametrize("second", ["approve", "reject"])
-def test_two_threads_decide_at_once_exactly_one_wins(store: ApprovalStore,
-                                                     second: DecisionKind) -> None:
+def test_two_threads_decide_at_once_exactly_one_wins(
+    store: ApprovalStore, second: DecisionKind
+) -> None:
     for round_ in range(10):
         aid = f"apr_{round_}"
         store.create(_request(aid))
-        results = _race_threads(store, [
-            lambda aid=aid: store.decide(aid, principal=ANA, decision="approve",
-                                         policy=_policy(), now=NOW),
-            lambda aid=aid: store.decide(aid, principal=BEN, decision=second,
-                                         policy=_policy(), now=NOW),
-        ])
+        results = _race_threads(
+            store,
+            [
+                lambda aid=aid: store.decide(
+                    aid, principal=ANA, decision="approve", policy=_policy(), now=NOW
+                ),
+                lambda aid=aid: store.decide(
+                    aid, principal=BEN, decision=second, policy=_policy(), now=NOW
+                ),
+            ],
+        )
         wins = [r for r in results if isinstance(r, ApprovalRequest)]
         stale = [r for r in results if isinstance(r, ApprovalStale)]
         assert (len(wins), len(stale)) == (1, 1), results
@@ -224,12 +283,17 @@ def test_two_approvers_of_a_four_eyes_request_race(store: ApprovalStore) -> None
     for round_ in range(10):
         aid = f"apr_{round_}"
         store.create(_request(aid, tool="close_account", tier="critical", needed=2))
-        results = _race_threads(store, [
-            lambda aid=aid: store.decide(aid, principal=MIA, decision="approve",
-                                         policy=_policy(), now=NOW),
-            lambda aid=aid: store.decide(aid, principal=MAX, decision="approve",
-                                         policy=_policy(), now=NOW),
-        ])
+        results = _race_threads(
+            store,
+            [
+                lambda aid=aid: store.decide(
+                    aid, principal=MIA, decision="approve", policy=_policy(), now=NOW
+                ),
+                lambda aid=aid: store.decide(
+                    aid, principal=MAX, decision="approve", policy=_policy(), now=NOW
+                ),
+            ],
+        )
         assert all(isinstance(r, ApprovalRequest | ApprovalStale) for r in results), results
         won = {r.decisions[-1].principal for r in results if isinstance(r, ApprovalRequest)}
         assert won, results
@@ -238,16 +302,22 @@ def test_two_approvers_of_a_four_eyes_request_race(store: ApprovalStore) -> None
         assert final.status == ("approved" if len(won) == 2 else "pending")
 
 
-def _decide_in_process(url: str, aid: str, name: str, decision: str, barrier: Any,
-                       out: Any) -> None:
+def _decide_in_process(
+    url: str, aid: str, name: str, decision: str, barrier: Any, out: Any
+) -> None:
     db = Database(url)
     store = ApprovalStore(db)
     store.get(aid)  # connected and warm before the start line
     policy = _policy()
     barrier.wait()
     try:
-        request = store.decide(aid, principal=PRINCIPALS[name], decision=decision,  # type: ignore[arg-type]
-                               policy=policy, now=NOW)
+        request = store.decide(
+            aid,
+            principal=PRINCIPALS[name],
+            decision=decision,  # type: ignore[arg-type]
+            policy=policy,
+            now=NOW,
+        )
         out.put((name, "won", request.status))
     except ApprovalStale as exc:
         out.put((name, "stale", exc.reason))
@@ -263,9 +333,10 @@ def test_two_processes_decide_at_once_exactly_one_wins(store: ApprovalStore, url
         aid = f"apr_p{round_}"
         store.create(_request(aid))
         barrier, out = ctx.Barrier(2), ctx.Queue()
-        procs = [ctx.Process(target=_decide_in_process,
-                             args=(url, aid, name, decision, barrier, out))
-                 for name, decision in (("ana", "approve"), ("ben", "reject"))]
+        procs = [
+            ctx.Process(target=_decide_in_process, args=(url, aid, name, decision, barrier, out))
+            for name, decision in (("ana", "approve"), ("ben", "reject"))
+        ]
         for p in procs:
             p.start()
         results = sorted(out.get(timeout=120) for _ in procs)
@@ -282,6 +353,7 @@ def test_two_processes_decide_at_once_exactly_one_wins(store: ApprovalStore, url
 
 # -- expiry against a decision -----------------------------------------------------------
 
+
 def _check_expiry_outcome(store: ApprovalStore, aid: str, decided: Any, expired: Any) -> None:
     final = store.get(aid)
     if isinstance(decided, ApprovalRequest):
@@ -290,7 +362,8 @@ def _check_expiry_outcome(store: ApprovalStore, aid: str, decided: Any, expired:
         assert expired is None, "expire() reported an expiry of a request it lost"
         assert final.status == "approved", (
             "a decision returned approved (and the caller executes) but the request now "
-            f"reads {final.status}")
+            f"reads {final.status}"
+        )
     else:
         assert isinstance(decided, ApprovalStale), decided
         assert isinstance(expired, ApprovalRequest) and expired.status == "expired"
@@ -298,30 +371,38 @@ def _check_expiry_outcome(store: ApprovalStore, aid: str, decided: Any, expired:
         assert final.decisions == []
 
 
-def test_expiry_racing_a_decision_threads(store: ApprovalStore, backend: str,
-                                          request: pytest.FixtureRequest) -> None:
+def test_expiry_racing_a_decision_threads(
+    store: ApprovalStore, backend: str, request: pytest.FixtureRequest
+) -> None:
     for round_ in range(20):
         aid = f"apr_e{round_}"
         store.create(_request(aid, expires_at=NOW + 1))
-        decided, expired = _race_threads(store, [
-            lambda aid=aid: store.decide(aid, principal=ANA, decision="approve",
-                                         policy=_policy(), now=NOW),
-            lambda aid=aid: store.expire(aid, now=NOW + 2),
-        ])
+        decided, expired = _race_threads(
+            store,
+            [
+                lambda aid=aid: store.decide(
+                    aid, principal=ANA, decision="approve", policy=_policy(), now=NOW
+                ),
+                lambda aid=aid: store.expire(aid, now=NOW + 2),
+            ],
+        )
         if isinstance(expired, Exception):
             raise expired
         _check_expiry_outcome(store, aid, decided, expired)
 
 
-def _pause_expiry_update_until(store: ApprovalStore, done: threading.Event,
-                               expiring: set[int]) -> None:
+def _pause_expiry_update_until(
+    store: ApprovalStore, done: threading.Event, expiring: set[int]
+) -> None:
     """Hold the expiring thread's UPDATE (after its read) until the decision is done,
     for at most a second (on SQLite the expiring writer holds the lock, so the decision
     cannot finish first and the pause simply times out)."""
+
     @event.listens_for(store.db.engine, "before_cursor_execute")
     def _hold(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         if threading.get_ident() in expiring and statement.lstrip().upper().startswith(
-                "UPDATE APPROVALS"):
+            "UPDATE APPROVALS"
+        ):
             done.wait(1.0)
 
 
@@ -343,8 +424,9 @@ def _expiry_after_read_decision_commits(store: ApprovalStore) -> None:
     t.start()
     time.sleep(0.3)  # expire() has read the request as pending (and, on SQLite, holds the lock)
     try:
-        result["decided"] = store.decide("apr_x", principal=ANA, decision="approve",
-                                         policy=_policy(), now=NOW)
+        result["decided"] = store.decide(
+            "apr_x", principal=ANA, decision="approve", policy=_policy(), now=NOW
+        )
     except Exception as exc:
         result["decided"] = exc
     done.set()
@@ -355,7 +437,8 @@ def _expiry_after_read_decision_commits(store: ApprovalStore) -> None:
 
 
 def test_expiry_that_read_pending_cannot_overwrite_a_committed_decision(
-        store: ApprovalStore, backend: str, request: pytest.FixtureRequest) -> None:
+    store: ApprovalStore, backend: str, request: pytest.FixtureRequest
+) -> None:
     """Deterministic interleaving: expire() reads the request as pending, a decision
     commits "approved", then expire() writes. Before its UPDATE checked the version it
     read, PostgreSQL let it overwrite the approval (the decider was told approved and the
@@ -367,8 +450,10 @@ def test_decide_and_expire_default_to_the_current_time(store: ApprovalStore) -> 
     now = time.time()
     store.create(_request("apr_live", expires_at=now + 3600))
     store.create(_request("apr_old", expires_at=now - 1))
-    assert store.decide("apr_live", principal=ANA, decision="approve",
-                        policy=_policy()).status == "approved"
+    assert (
+        store.decide("apr_live", principal=ANA, decision="approve", policy=_policy()).status
+        == "approved"
+    )
     with pytest.raises(ApprovalStale, match="it has expired"):
         store.decide("apr_old", principal=ANA, decision="approve", policy=_policy())
     expired = store.expire("apr_old")

@@ -13,6 +13,7 @@ from tests.conftest import Clock, shop_effects
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 
+
 def _refund(agent: Agent, amount: int, conv: str = "c1", order: str = "A-1002") -> str:
     turn = agent.respond(conv, f"please refund ${amount} for order {order}", customer_id="C-1")
     assert turn.status == "pending_approval", turn
@@ -153,14 +154,17 @@ def test_store_refuses_a_decision_under_another_policy(agent: Agent) -> None:
     aid = _refund(agent, 80)
     other = agent.policy.model_copy(update={"version": "t9"})
     with pytest.raises(ApprovalStale, match="requested under policy t1"):
-        agent.approvals.decide(aid, principal=agent.principal("sup"), decision="approve",
-                               policy=other)
-    same_version = agent.policy.model_copy(update={"defaults": agent.policy.defaults.model_copy(
-        update={"min_confidence": 0.11})})
+        agent.approvals.decide(
+            aid, principal=agent.principal("sup"), decision="approve", policy=other
+        )
+    same_version = agent.policy.model_copy(
+        update={"defaults": agent.policy.defaults.model_copy(update={"min_confidence": 0.11})}
+    )
     assert same_version.version == "t1" and same_version.digest != agent.policy.digest
     with pytest.raises(ApprovalStale, match="requested under policy t1"):
-        agent.approvals.decide(aid, principal=agent.principal("sup"), decision="approve",
-                               policy=same_version)
+        agent.approvals.decide(
+            aid, principal=agent.principal("sup"), decision="approve", policy=same_version
+        )
     assert agent.approvals.get(aid).status == "pending"
 
 
@@ -178,8 +182,9 @@ def test_concurrent_decisions_exactly_one_wins(make_agent: Callable[..., Agent])
         except ApprovalStale:
             outcomes.append("stale")
 
-    threads = [threading.Thread(target=decide, args=(a, w))
-               for a, w in ((first, "sup"), (second, "boss"))]
+    threads = [
+        threading.Thread(target=decide, args=(a, w)) for a, w in ((first, "sup"), (second, "boss"))
+    ]
     for t in threads:
         t.start()
     for t in threads:

@@ -77,8 +77,7 @@ def _truncate(agent: Agent, keep: int) -> None:
     _sql(agent, "UPDATE audit_head SET seq = :seq, hash = :hash", seq=keep, hash=kept.hash)
 
 
-def _recompute_unkeyed(agent: Agent, *, move_boundary: bool,
-                       key: bytes | None = None) -> None:
+def _recompute_unkeyed(agent: Agent, *, move_boundary: bool, key: bytes | None = None) -> None:
     """Attack (c): rewrite every event's hash (plain sha256, or HMAC with ``key``, a key
     that is not the deployment's) and the head, optionally declaring every event legacy."""
     with agent.db.engine.begin() as conn:
@@ -86,21 +85,49 @@ def _recompute_unkeyed(agent: Agent, *, move_boundary: bool,
         prev = GENESIS
         for row in rows:
             if key is None:
-                digest = _legacy_digest(prev, row.seq, row.event_id, row.ts,
-                                        row.conversation_id, row.turn_id, row.actor,
-                                        row.kind, row.policy_version, row.body)
+                digest = _legacy_digest(
+                    prev,
+                    row.seq,
+                    row.event_id,
+                    row.ts,
+                    row.conversation_id,
+                    row.turn_id,
+                    row.actor,
+                    row.kind,
+                    row.policy_version,
+                    row.body,
+                )
             else:
-                material = dumps(["govcx.audit.event/2", 1, prev, row.seq, row.event_id,
-                                  repr(row.ts), row.conversation_id, row.turn_id, row.actor,
-                                  row.kind, row.policy_version, row.policy_digest, row.body])
+                material = dumps(
+                    [
+                        "govcx.audit.event/2",
+                        1,
+                        prev,
+                        row.seq,
+                        row.event_id,
+                        repr(row.ts),
+                        row.conversation_id,
+                        row.turn_id,
+                        row.actor,
+                        row.kind,
+                        row.policy_version,
+                        row.policy_digest,
+                        row.body,
+                    ]
+                )
                 digest = hmac.new(key, material.encode(), hashlib.sha256).hexdigest()
-            conn.execute(text("UPDATE audit_events SET prev_hash = :p, hash = :h, "
-                              "policy_digest = CASE WHEN :legacy THEN NULL "
-                              "ELSE policy_digest END WHERE seq = :s"),
-                         {"p": prev, "h": digest, "s": row.seq, "legacy": move_boundary})
+            conn.execute(
+                text(
+                    "UPDATE audit_events SET prev_hash = :p, hash = :h, "
+                    "policy_digest = CASE WHEN :legacy THEN NULL "
+                    "ELSE policy_digest END WHERE seq = :s"
+                ),
+                {"p": prev, "h": digest, "s": row.seq, "legacy": move_boundary},
+            )
             prev = digest
-        conn.execute(text("UPDATE audit_head SET seq = :s, hash = :h"),
-                     {"s": rows[-1].seq, "h": prev})
+        conn.execute(
+            text("UPDATE audit_head SET seq = :s, hash = :h"), {"s": rows[-1].seq, "h": prev}
+        )
         if move_boundary:
             conn.execute(text("UPDATE audit_head SET keyed_from = :k"), {"k": rows[-1].seq + 1})
 
@@ -109,8 +136,18 @@ def _recompute_unkeyed(agent: Agent, *, move_boundary: bool,
 def test_every_node_decision_approval_and_tool_call_is_audited(agent: Agent) -> None:
     _run(agent)
     kinds = [e.kind for e in agent.audit.events(conversation_id="a1")]
-    for kind in ("guard_input", "classify", "retrieve", "draft", "confidence_check",
-                 "policy_gate", "approval.approve", "execute", "guard_output", "respond"):
+    for kind in (
+        "guard_input",
+        "classify",
+        "retrieve",
+        "draft",
+        "confidence_check",
+        "policy_gate",
+        "approval.approve",
+        "execute",
+        "guard_output",
+        "respond",
+    ):
         assert kind in kinds
     gate = next(e for e in agent.audit.events(conversation_id="a1") if e.kind == "policy_gate")
     assert gate.data["rules"] == ["tool.issue_refund.approval_if"]
@@ -138,18 +175,21 @@ def test_an_untouched_run_verifies_and_extends_its_anchors(agent: Agent) -> None
 
 
 def test_policy_digest_is_stored_exported_and_covered(agent: Agent) -> None:
-    event = agent.audit.append(kind="policy.activated", actor="root", data={},
-                               policy_version="t2", policy_digest="ab" * 32)
+    event = agent.audit.append(
+        kind="policy.activated", actor="root", data={}, policy_version="t2", policy_digest="ab" * 32
+    )
     assert event.as_dict()["policy_digest"] == "ab" * 32
     assert next(agent.audit.events(after_seq=event.seq - 1)).policy_digest == "ab" * 32
     # The start-up activation carries the pack policy's digest.
     assert next(agent.audit.events()).policy_digest == agent.policy.digest
-    many = agent.audit.append_many([{"kind": "x", "actor": "a", "data": {},
-                                     "policy_digest": "cd" * 32}])
+    many = agent.audit.append_many(
+        [{"kind": "x", "actor": "a", "data": {}, "policy_digest": "cd" * 32}]
+    )
     assert many[0].policy_digest == "cd" * 32
     assert agent.audit.verify().ok
-    problems = _tamper(agent, f"UPDATE audit_events SET policy_digest = '{'ef' * 32}' "
-                              f"WHERE seq = {event.seq}")
+    problems = _tamper(
+        agent, f"UPDATE audit_events SET policy_digest = '{'ef' * 32}' WHERE seq = {event.seq}"
+    )
     assert any(f"seq {event.seq}" in p and "edited" in p for p in problems)
 
 
@@ -205,10 +245,11 @@ def test_truncated_decision_and_execution_are_detected_without_an_anchor(agent: 
     agent.decide(str(turn.approval_id), principal="sup", decision="approve")
     _truncate(agent, before)
     problems = _problems(agent)
-    assert any(f"approval {turn.approval_id}: the approve decision by sup has no audit event"
-               in p for p in problems)
-    assert any(p.startswith("execution ") and "issue_refund, succeeded" in p
-               for p in problems)
+    assert any(
+        f"approval {turn.approval_id}: the approve decision by sup has no audit event" in p
+        for p in problems
+    )
+    assert any(p.startswith("execution ") and "issue_refund, succeeded" in p for p in problems)
 
 
 # -- attack (b): wipe both tables ---------------------------------------------------------
@@ -258,8 +299,7 @@ def test_recomputed_chain_declared_legacy_is_detected_by_the_seal(agent: Agent) 
     problems = _problems(agent, anchor)
     assert any("boundary moved" in p for p in problems)
     # Nulling the seal as well is no way out.
-    assert any("not sealed" in p for p in _tamper(agent, "UPDATE audit_head SET keyed_seal = "
-                                                         "NULL"))
+    assert any("not sealed" in p for p in _tamper(agent, "UPDATE audit_head SET keyed_seal = NULL"))
 
 
 def test_chain_recomputed_with_a_guessed_key_is_detected(agent: Agent) -> None:
@@ -278,11 +318,15 @@ def test_forged_anchor_is_detected(agent: Agent) -> None:
     head = next(e for e in agent.audit.events(after_seq=real.seq - 5, limit=1))
     forged = dataclasses.replace(real, seq=head.seq, hash=head.hash)
     problems = _problems(agent, forged)
-    assert any("does not verify with the audit key" in p and "altered or forged" in p
-               for p in problems)
+    assert any(
+        "does not verify with the audit key" in p and "altered or forged" in p for p in problems
+    )
     other = b"another-deployment-key-0123456789"
-    foreign = dataclasses.replace(forged, key_id=key_id(other), signature=_anchor_signature(
-        other, forged.seq, forged.hash, forged.time, forged.keyed_from))
+    foreign = dataclasses.replace(
+        forged,
+        key_id=key_id(other),
+        signature=_anchor_signature(other, forged.seq, forged.hash, forged.time, forged.keyed_from),
+    )
     problems = _problems(agent, foreign)
     assert any(f"signed with another key (key id {key_id(other)}" in p for p in problems)
 
@@ -308,35 +352,55 @@ def _legacy_database(tmp_path: Path, database_url: str | None, events: int) -> D
     with db.engine.begin() as conn:
         for seq in range(1, events + 1):
             event_id, ts, body = uuid.uuid4().hex, 1_700_000_000.0 + seq, dumps({"n": seq})
-            row = {"seq": seq, "event_id": event_id, "ts": ts,
-                   "conversation_id": "old", "turn_id": None, "actor": "agent",
-                   "kind": "respond", "policy_version": "t0", "body": body}
-            digest = _legacy_digest(prev, seq, event_id, ts, "old", None,
-                                    "agent", "respond", "t0", body)
-            conn.execute(text("INSERT INTO audit_events (seq, event_id, ts, conversation_id, "
-                              "turn_id, actor, kind, policy_version, body, prev_hash, hash) "
-                              "VALUES (:seq, :event_id, :ts, :conversation_id, :turn_id, "
-                              ":actor, :kind, :policy_version, :body, :prev, :hash)"),
-                         {**row, "prev": prev, "hash": digest})
+            row = {
+                "seq": seq,
+                "event_id": event_id,
+                "ts": ts,
+                "conversation_id": "old",
+                "turn_id": None,
+                "actor": "agent",
+                "kind": "respond",
+                "policy_version": "t0",
+                "body": body,
+            }
+            digest = _legacy_digest(
+                prev, seq, event_id, ts, "old", None, "agent", "respond", "t0", body
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO audit_events (seq, event_id, ts, conversation_id, "
+                    "turn_id, actor, kind, policy_version, body, prev_hash, hash) "
+                    "VALUES (:seq, :event_id, :ts, :conversation_id, :turn_id, "
+                    ":actor, :kind, :policy_version, :body, :prev, :hash)"
+                ),
+                {**row, "prev": prev, "hash": digest},
+            )
             prev = digest
         conn.execute(text("UPDATE audit_head SET seq = :s, hash = :h"), {"s": events, "h": prev})
     return db
 
 
-def _upgraded_agent(tmp_path: Path, database_url: str | None, clock: Clock,
-                    events: int = 6, *, upgrade: bool = True) -> Agent:
+def _upgraded_agent(
+    tmp_path: Path, database_url: str | None, clock: Clock, events: int = 6, *, upgrade: bool = True
+) -> Agent:
     """The legacy database upgraded at start-up (auto_migrate), as a deployment would."""
     db = _legacy_database(tmp_path, database_url, events)
     if not upgrade:
         migrate.upgrade(db)  # e.g. an upgrade that did not pass the key
     db.dispose()
     settings = Settings(home=tmp_path / "home", database_url=database_url, auto_migrate=True)
-    return Agent(load_pack(SHOP), settings, retriever=InMemoryRetriever([RETURNS]),
-                 guard=PassThroughGuard(), clock=clock)
+    return Agent(
+        load_pack(SHOP),
+        settings,
+        retriever=InMemoryRetriever([RETURNS]),
+        guard=PassThroughGuard(),
+        clock=clock,
+    )
 
 
 def test_upgraded_legacy_chain_verifies_and_reports_its_pre_key_events(
-        tmp_path: Path, database_url: str | None, clock: Clock) -> None:
+    tmp_path: Path, database_url: str | None, clock: Clock
+) -> None:
     agent = _upgraded_agent(tmp_path, database_url, clock)
     try:
         result = agent.audit.verify()
@@ -351,15 +415,27 @@ def test_upgraded_legacy_chain_verifies_and_reports_its_pre_key_events(
         # (and the boundary seal) still hold the old hash.
         _sql(agent, "UPDATE audit_events SET actor = 'mallory' WHERE seq = 3")
         with agent.db.engine.begin() as conn:
-            rows = conn.execute(text("SELECT * FROM audit_events WHERE seq <= 6 "
-                                     "ORDER BY seq")).all()
+            rows = conn.execute(
+                text("SELECT * FROM audit_events WHERE seq <= 6 ORDER BY seq")
+            ).all()
             prev = GENESIS
             for row in rows:
-                digest = _legacy_digest(prev, row.seq, row.event_id, row.ts,
-                                        row.conversation_id, row.turn_id, row.actor, row.kind,
-                                        row.policy_version, row.body)
-                conn.execute(text("UPDATE audit_events SET prev_hash = :p, hash = :h "
-                                  "WHERE seq = :s"), {"p": prev, "h": digest, "s": row.seq})
+                digest = _legacy_digest(
+                    prev,
+                    row.seq,
+                    row.event_id,
+                    row.ts,
+                    row.conversation_id,
+                    row.turn_id,
+                    row.actor,
+                    row.kind,
+                    row.policy_version,
+                    row.body,
+                )
+                conn.execute(
+                    text("UPDATE audit_events SET prev_hash = :p, hash = :h WHERE seq = :s"),
+                    {"p": prev, "h": digest, "s": row.seq},
+                )
                 prev = digest
         problems = _problems(agent)
         assert any("seq 7: previous-hash link is broken" in p for p in problems)
@@ -369,14 +445,27 @@ def test_upgraded_legacy_chain_verifies_and_reports_its_pre_key_events(
 
 
 def test_legacy_rewrite_before_any_keyed_event_is_detected_by_the_seal(
-        tmp_path: Path, database_url: str | None, clock: Clock) -> None:
+    tmp_path: Path, database_url: str | None, clock: Clock
+) -> None:
     agent = _upgraded_agent(tmp_path, database_url, clock, events=4)
     try:
         _sql(agent, "UPDATE audit_events SET actor = 'mallory' WHERE seq = 4")
-        digest = _legacy_digest(*(lambda r: (r.prev_hash, r.seq, r.event_id, r.ts,
-                                             r.conversation_id, r.turn_id, r.actor, r.kind,
-                                             r.policy_version, r.body))(
-            _row(agent, 4)))
+        digest = _legacy_digest(
+            *(
+                lambda r: (
+                    r.prev_hash,
+                    r.seq,
+                    r.event_id,
+                    r.ts,
+                    r.conversation_id,
+                    r.turn_id,
+                    r.actor,
+                    r.kind,
+                    r.policy_version,
+                    r.body,
+                )
+            )(_row(agent, 4))
+        )
         _sql(agent, "UPDATE audit_events SET hash = :h WHERE seq = 4", h=digest)
         _sql(agent, "UPDATE audit_head SET hash = :h", h=digest)
         assert any("boundary seal" in p for p in _problems(agent))
@@ -390,7 +479,8 @@ def _row(agent: Agent, seq: int) -> Any:
 
 
 def test_upgrade_without_the_key_needs_an_explicit_seal(
-        tmp_path: Path, database_url: str | None, clock: Clock) -> None:
+    tmp_path: Path, database_url: str | None, clock: Clock
+) -> None:
     agent = _upgraded_agent(tmp_path, database_url, clock, events=3, upgrade=False)
     try:
         assert any("not sealed" in p and "govcx audit seal" in p for p in _problems(agent))
@@ -430,8 +520,8 @@ def test_key_resolution(tmp_path: Path, backend: str, monkeypatch: pytest.Monkey
 
 
 def test_postgresql_outside_dev_mode_refuses_to_start_without_a_key(
-        backend: str, make_agent: Callable[..., Agent],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    backend: str, make_agent: Callable[..., Agent], monkeypatch: pytest.MonkeyPatch
+) -> None:
     if backend != "postgresql":
         pytest.skip("SQLite keeps its key in the state dir")
     monkeypatch.delenv("GOVCX_AUDIT_KEY", raising=False)
@@ -440,8 +530,12 @@ def test_postgresql_outside_dev_mode_refuses_to_start_without_a_key(
 
 
 def test_the_key_is_never_stored_exported_or_logged(
-        tmp_path: Path, backend: str, make_agent: Callable[..., Agent],
-        caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path,
+    backend: str,
+    make_agent: Callable[..., Agent],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     secret = "5ec7e7" * 8
     monkeypatch.setenv("GOVCX_AUDIT_KEY", secret)
     caplog.set_level(logging.DEBUG)

@@ -58,7 +58,8 @@ def _critical_refunds(data: dict) -> None:  # type: ignore[type-arg]
 
 
 def test_an_edited_policy_file_that_kept_its_version_is_refused(
-        make_agent: Callable[..., Agent], tmp_path: Path) -> None:
+    make_agent: Callable[..., Agent], tmp_path: Path
+) -> None:
     pack = _pack_copy(tmp_path)
     first = make_agent(pack)
     aid = _refund_80(first)
@@ -79,8 +80,11 @@ def test_an_edited_policy_file_that_kept_its_version_is_refused(
 
 
 def test_the_cli_refuses_an_edited_policy_with_exit_2(
-        make_agent: Callable[..., Agent], tmp_path: Path, database_url: str | None,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    make_agent: Callable[..., Agent],
+    tmp_path: Path,
+    database_url: str | None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from govcx.cli.main import app
 
     pack = _pack_copy(tmp_path)
@@ -99,9 +103,17 @@ def test_an_old_version_cannot_come_back_with_new_content(agent: Agent) -> None:
     t2 = agent.policy.model_copy(update={"version": "t2"})
     assert agent.set_policy(t2, actor="root")
     assert agent.approvals.get(aid).status == "superseded"
-    lenient = agent.policy.model_copy(update={"version": "t1", "tools": {
-        **agent.policy.tools, "issue_refund": agent.policy.tools["issue_refund"].model_copy(
-            update={"approval_if": "amount > 5000"})}})
+    lenient = agent.policy.model_copy(
+        update={
+            "version": "t1",
+            "tools": {
+                **agent.policy.tools,
+                "issue_refund": agent.policy.tools["issue_refund"].model_copy(
+                    update={"approval_if": "amount > 5000"}
+                ),
+            },
+        }
+    )
     with pytest.raises(PolicyVersionConflict, match="bump the version"):
         agent.set_policy(lenient, actor="root")
     assert agent.policy.version == "t2"
@@ -110,8 +122,7 @@ def test_an_old_version_cannot_come_back_with_new_content(agent: Agent) -> None:
     assert shop_effects(agent) == []
 
 
-def test_every_process_decides_under_the_active_policy(
-        make_agent: Callable[..., Agent]) -> None:
+def test_every_process_decides_under_the_active_policy(make_agent: Callable[..., Agent]) -> None:
     api, cli = make_agent(), make_agent()  # two processes on one deployment
     aid = _refund_80(api)
     t2 = api.policy.model_copy(update={"version": "t2"})
@@ -153,7 +164,8 @@ def test_a_conversation_belongs_to_the_channel_that_started_it(agent: Agent) -> 
 
 
 def test_the_cli_refuses_another_customer_with_exit_2(
-        tmp_path: Path, database_url: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, database_url: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from govcx.cli.main import app
 
     monkeypatch.setenv("GOVCX_HOME", str(tmp_path / "home"))
@@ -162,7 +174,6 @@ def test_the_cli_refuses_another_customer_with_exit_2(
     runner = CliRunner()
     base = ["--pack", str(SHOP), "--conversation", "cli-x"]
     assert runner.invoke(app, ["ask", "hello", "--customer", "C-1", *base]).exit_code == 0
-    result = runner.invoke(app, ["ask", "refund $20 for order A-2000", "--customer", "C-2",
-                                 *base])
+    result = runner.invoke(app, ["ask", "refund $20 for order A-2000", "--customer", "C-2", *base])
     assert result.exit_code == 2, result.output
     assert "another customer" in result.output

@@ -39,9 +39,9 @@ def _home(tmp_path: Path, mode: int) -> Path:
     return home
 
 
-def test_no_cache_without_an_existing_owner_only_state_dir(tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch
-                                                           ) -> None:
+def test_no_cache_without_an_existing_owner_only_state_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("GOVCX_HOME", str(tmp_path / "missing"))
     assert private_cache_dir() is None
     assert not (tmp_path / "missing").exists()  # looking does not create the state dir
@@ -94,19 +94,22 @@ def test_cached_parser_parses_as_celpys_own(tmp_path: Path, fresh_parser: None) 
         assert written.stat().st_mode & 0o777 == 0o600
     env = celpy.Environment()
     program = env.program(env.compile(SOURCES[1]))
-    assert program.evaluate({"tool": celpy.celtypes.StringType("refund"),
-                             "amount": celpy.celtypes.DoubleType(150.0),
-                             "customer_id": celpy.celtypes.StringType("C-9")})
+    assert program.evaluate(
+        {
+            "tool": celpy.celtypes.StringType("refund"),
+            "amount": celpy.celtypes.DoubleType(150.0),
+            "customer_id": celpy.celtypes.StringType("C-9"),
+        }
+    )
 
 
-def test_a_cache_file_others_could_write_is_not_loaded(tmp_path: Path, fresh_parser: None
-                                                       ) -> None:
+def test_a_cache_file_others_could_write_is_not_loaded(tmp_path: Path, fresh_parser: None) -> None:
     cache = _home(tmp_path, 0o700)
     expr._load_cached_parser(cache)
     (written,) = cache.glob("cel-*.lark")
     marker = tmp_path / "ran"
     # A pickle that runs code when loaded: lark unpickles before it checks its hash.
-    payload = (b"cos\nsystem\n(S'touch " + str(marker).encode() + b"'\ntR.")
+    payload = b"cos\nsystem\n(S'touch " + str(marker).encode() + b"'\ntR."
     written.write_bytes(b"0" * 64 + b"\n" + payload)
     written.chmod(0o644)
     CELParser.CEL_PARSER = None
@@ -115,7 +118,8 @@ def test_a_cache_file_others_could_write_is_not_loaded(tmp_path: Path, fresh_par
     assert not marker.exists()
     env = celpy.Environment()
     assert env.program(env.compile("amount > 1.0")).evaluate(
-        {"amount": celpy.celtypes.DoubleType(2.0)})
+        {"amount": celpy.celtypes.DoubleType(2.0)}
+    )
 
 
 def test_a_corrupt_owner_only_cache_is_rebuilt(tmp_path: Path, fresh_parser: None) -> None:
@@ -134,9 +138,9 @@ def test_older_entries_are_pruned(tmp_path: Path) -> None:
     cache = _home(tmp_path, 0o700)
     for i in range(5):
         entry = cache / f"entry-{i}.bin"
-        expr.write_private(entry, lambda tmp, i=i: tmp.write_bytes(bytes([i])),
-                           keep=("entry-*.bin", 3))
+        expr.write_private(
+            entry, lambda tmp, i=i: tmp.write_bytes(bytes([i])), keep=("entry-*.bin", 3)
+        )
         os.utime(entry, (1000 + i, 1000 + i))
-    assert sorted(p.name for p in cache.iterdir()) == ["entry-2.bin", "entry-3.bin",
-                                                      "entry-4.bin"]
+    assert sorted(p.name for p in cache.iterdir()) == ["entry-2.bin", "entry-3.bin", "entry-4.bin"]
     assert all(p.stat().st_mode & 0o777 == 0o600 for p in cache.iterdir())

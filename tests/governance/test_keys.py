@@ -98,13 +98,19 @@ def test_the_same_key_twice_cannot_satisfy_four_eyes(agent: Agent) -> None:
     who = agent.pack.principal(store.verify(boss.key).principal)
     assert agent.decide(aid, principal=who, decision="approve").status == "pending_approval"
     with pytest.raises(DuplicateApprover):
-        agent.decide(aid, principal=agent.pack.principal(store.verify(boss.key).principal),
-                     decision="approve")
+        agent.decide(
+            aid,
+            principal=agent.pack.principal(store.verify(boss.key).principal),
+            decision="approve",
+        )
     with pytest.raises(DuplicateApprover):
         agent.decide(aid, principal=" BOSS ", decision="approve")
     with pytest.raises(DuplicateApprover):  # a hand-built Principal (trusted code)
-        agent.decide(aid, principal=Principal(name="Boss", roles=frozenset({"approver:manager"})),
-                     decision="approve")
+        agent.decide(
+            aid,
+            principal=Principal(name="Boss", roles=frozenset({"approver:manager"})),
+            decision="approve",
+        )
     assert agent.approvals.get(aid).status == "pending"
 
 
@@ -114,8 +120,9 @@ def test_python_api_flags_unauthenticated_decisions(agent: Agent) -> None:
     agent.decide(aid, principal="sup", decision="approve", authenticated=False)
     [decision] = agent.approvals.get(aid).decisions
     assert decision.authenticated is False
-    [event] = [e for e in agent.audit.events(conversation_id="c-dev")
-               if e.kind == "approval.approve"]
+    [event] = [
+        e for e in agent.audit.events(conversation_id="c-dev") if e.kind == "approval.approve"
+    ]
     assert event.data["authenticated"] is False and event.actor == "sup"
     turn = agent.respond("c-key", "please refund $80 for order A-1002", customer_id="C-1")
     agent.decide(str(turn.approval_id), principal="sup", decision="approve")

@@ -38,8 +38,9 @@ def limited_shop(root: Path) -> Path:
         shutil.copytree(SHOP, pack)
         text = (pack / "policy.yaml").read_text()
         text = text.replace('  issue_refund: {tier: low, approval_if: "amount > 50"}\n', LIMITS)
-        (pack / "policy.yaml").write_text(text.replace('version: "t1"',
-                                                       'version: "t1"\ncurrency: USD'))
+        (pack / "policy.yaml").write_text(
+            text.replace('version: "t1"', 'version: "t1"\ncurrency: USD')
+        )
     return pack
 
 
@@ -48,8 +49,7 @@ def _executed(turn: Any) -> list[float]:
 
 
 # -- Python API ------------------------------------------------------------------------------
-def test_split_refunds_in_one_conversation_reach_a_human(make_agent: Callable[..., Agent]
-                                                         ) -> None:
+def test_split_refunds_in_one_conversation_reach_a_human(make_agent: Callable[..., Agent]) -> None:
     """$45 + $45 + $39.99 paid $129.99 without a human: now each step past the first needs
     one (the repeat is a duplicate; after it, the sum crosses $100)."""
     agent = make_agent(ACME)
@@ -60,21 +60,23 @@ def test_split_refunds_in_one_conversation_reach_a_human(make_agent: Callable[..
     assert second.decision is not None
     assert second.decision.rules == ["tool.issue_refund.duplicate"]
     done = agent.decide(str(second.approval_id), principal="dana", decision="approve")
-    assert _executed(done) == [45.0]                      # a human allowed it: it counts
-    third = agent.respond("split", "Please refund $39.99 for order A-1002",
-                          customer_id="C-1001")
+    assert _executed(done) == [45.0]  # a human allowed it: it counts
+    third = agent.respond("split", "Please refund $39.99 for order A-1002", customer_id="C-1001")
     assert third.status == "pending_approval" and not _executed(third)
     assert third.decision is not None
     assert "tool.issue_refund.limits[0]" in third.decision.rules
 
 
-def test_split_refunds_across_conversations_reach_a_human(make_agent: Callable[..., Agent]
-                                                          ) -> None:
+def test_split_refunds_across_conversations_reach_a_human(make_agent: Callable[..., Agent]) -> None:
     agent = make_agent(ACME)
     paid = []
-    for i, text in enumerate(["Please refund $45 for order A-1002",
-                              "Please refund $45 for order A-1002",
-                              "Please refund $39.99 for order A-1002"]):
+    for i, text in enumerate(
+        [
+            "Please refund $45 for order A-1002",
+            "Please refund $45 for order A-1002",
+            "Please refund $39.99 for order A-1002",
+        ]
+    ):
         turn = agent.respond(f"c{i}", text, customer_id="C-1001")
         paid += _executed(turn)
     assert sum(paid) == 90.0
@@ -82,32 +84,41 @@ def test_split_refunds_across_conversations_reach_a_human(make_agent: Callable[.
 
 
 def test_three_goodwill_credits_cannot_add_up_without_a_human(
-        make_agent: Callable[..., Agent], tmp_path: Path) -> None:
+    make_agent: Callable[..., Agent], tmp_path: Path
+) -> None:
     """Credits of $20 (each under approval_if) stop at the $30/customer/day limit."""
     pack = tmp_path / "acme"
     shutil.copytree(ACME, pack, ignore=shutil.ignore_patterns("evals", "cassettes"))
     policy = (pack / "policy.yaml").read_text()
-    (pack / "policy.yaml").write_text(policy.replace(
-        "  complaint:\n    autonomy: draft", "  complaint:\n    autonomy: act"))
+    (pack / "policy.yaml").write_text(
+        policy.replace("  complaint:\n    autonomy: draft", "  complaint:\n    autonomy: act")
+    )
     agent = make_agent(pack)
     paid: list[float] = []
     statuses = []
     for i in range(3):
-        turn = agent.respond(f"g{i}", "I'd like a $20 goodwill credit for the inconvenience",
-                             customer_id="C-1001")
+        turn = agent.respond(
+            f"g{i}", "I'd like a $20 goodwill credit for the inconvenience", customer_id="C-1001"
+        )
         paid += _executed(turn)
         statuses.append(turn.status)
     assert paid == [20.0] and statuses[1:] == ["pending_approval", "pending_approval"]
 
 
-@pytest.mark.parametrize("text", ["Please refund £49 for order A-1002",
-                                  "Please refund 49 EUR for order A-1002",
-                                  "Please refund €49 for order A-1002",
-                                  "Please refund $1e308 for order A-1002",
-                                  "Please refund $-45 for order A-1002",
-                                  "Please refund $12.345 for order A-1002"])
-def test_amounts_that_are_not_plain_dollars_never_run(make_agent: Callable[..., Agent],
-                                                      text: str) -> None:
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Please refund £49 for order A-1002",
+        "Please refund 49 EUR for order A-1002",
+        "Please refund €49 for order A-1002",
+        "Please refund $1e308 for order A-1002",
+        "Please refund $-45 for order A-1002",
+        "Please refund $12.345 for order A-1002",
+    ],
+)
+def test_amounts_that_are_not_plain_dollars_never_run(
+    make_agent: Callable[..., Agent], text: str
+) -> None:
     agent = make_agent(ACME)
     turn = agent.respond("money", text, customer_id="C-1001")
     assert turn.status == "answered" and not turn.actions
@@ -119,19 +130,20 @@ def test_amounts_that_are_not_plain_dollars_never_run(make_agent: Callable[..., 
 
 
 def test_a_zero_width_character_inside_an_amount_reads_as_the_amount(
-        make_agent: Callable[..., Agent]) -> None:
+    make_agent: Callable[..., Agent],
+) -> None:
     agent = make_agent(ACME)
     turn = agent.respond("zw", "Please refund $4\u200b5 for order A-1002", customer_id="C-1001")
     assert _executed(turn) == [45.0]
-    turn = agent.respond("zw2", "Please refund $1\u200b00 for order A-1005",
-                         customer_id="C-1001")
-    assert not _executed(turn) and turn.status == "pending_approval"   # $100 > $50
+    turn = agent.respond("zw2", "Please refund $1\u200b00 for order A-1005", customer_id="C-1001")
+    assert not _executed(turn) and turn.status == "pending_approval"  # $100 > $50
 
 
 # -- concurrency -----------------------------------------------------------------------------
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 def test_ten_concurrent_refunds_in_threads_pay_at_most_the_limit(
-        make_agent: Callable[..., Agent], tmp_path: Path) -> None:
+    make_agent: Callable[..., Agent], tmp_path: Path
+) -> None:
     agent = make_agent(limited_shop(tmp_path))
 
     def ask(i: int) -> Any:
@@ -142,8 +154,10 @@ def test_ten_concurrent_refunds_in_threads_pay_at_most_the_limit(
     paid = [a for t in turns for a in _executed(t)]
     assert paid == [45.0, 45.0]
     assert sorted(t.status for t in turns) == ["answered"] * 2 + ["pending_approval"] * 8
-    effects = [json.loads(line) for line in
-               (agent.state_dir / "packs" / "shop" / "effects.jsonl").read_text().splitlines()]
+    effects = [
+        json.loads(line)
+        for line in (agent.state_dir / "packs" / "shop" / "effects.jsonl").read_text().splitlines()
+    ]
     assert sum(e["amount"] for e in effects) == 90.0
 
 
@@ -169,7 +183,8 @@ _WORKER = textwrap.dedent("""
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 def test_ten_concurrent_refunds_in_two_processes_pay_at_most_the_limit(
-        tmp_path: Path, database_url: str | None) -> None:
+    tmp_path: Path, database_url: str | None
+) -> None:
     pack = limited_shop(tmp_path)
     home = tmp_path / "home"
     # Prepare the schema once first: two processes setting up LangGraph's PostgreSQL
@@ -178,13 +193,24 @@ def test_ten_concurrent_refunds_in_two_processes_pay_at_most_the_limit(
     from govcx.settings import Settings
     from govcx.testing import InMemoryRetriever, PassThroughGuard
 
-    Agent(load_pack(pack), Settings(home=home, database_url=database_url),
-          retriever=InMemoryRetriever([]), guard=PassThroughGuard()).close()
+    Agent(
+        load_pack(pack),
+        Settings(home=home, database_url=database_url),
+        retriever=InMemoryRetriever([]),
+        guard=PassThroughGuard(),
+    ).close()
     env = {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     env.pop("GOVCX_HOME", None)
-    procs = [subprocess.Popen([sys.executable, "-c", _WORKER, str(pack), str(home),
-                               database_url or "", name], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for name in ("p1", "p2")]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WORKER, str(pack), str(home), database_url or "", name],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("p1", "p2")
+    ]
     results = []
     for proc in procs:
         out, err = proc.communicate(timeout=300)
@@ -192,13 +218,13 @@ def test_ten_concurrent_refunds_in_two_processes_pay_at_most_the_limit(
         results += json.loads(out.strip().splitlines()[-1])
     paid = [amount for _, amounts in results for amount in amounts]
     assert paid == [45.0, 45.0]
-    assert sorted(status for status, _ in results) == \
-        ["answered"] * 2 + ["pending_approval"] * 8
+    assert sorted(status for status, _ in results) == ["answered"] * 2 + ["pending_approval"] * 8
 
 
 # -- CLI and HTTP API ------------------------------------------------------------------------
-def test_cli_ask_split_refunds_and_foreign_currency(tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_ask_split_refunds_and_foreign_currency(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from typer.testing import CliRunner
 
     from govcx.cli.main import app
@@ -208,8 +234,20 @@ def test_cli_ask_split_refunds_and_foreign_currency(tmp_path: Path,
     pack = str(limited_shop(tmp_path))
 
     def ask(text: str, conversation: str) -> dict[str, Any]:
-        result = runner.invoke(app, ["ask", text, "--customer", "C-2", "--pack", pack,
-                                     "--conversation", conversation, "--json"])
+        result = runner.invoke(
+            app,
+            [
+                "ask",
+                text,
+                "--customer",
+                "C-2",
+                "--pack",
+                pack,
+                "--conversation",
+                conversation,
+                "--json",
+            ],
+        )
         assert result.exit_code == 0, result.output
         data: dict[str, Any] = json.loads(result.output)
         return data
@@ -224,8 +262,9 @@ def test_cli_ask_split_refunds_and_foreign_currency(tmp_path: Path,
     assert pounds["decision"]["rules"] == ["slot.invalid"]
 
 
-def test_http_api_split_refunds_reach_a_human(make_agent: Callable[..., Agent],
-                                              tmp_path: Path) -> None:
+def test_http_api_split_refunds_reach_a_human(
+    make_agent: Callable[..., Agent], tmp_path: Path
+) -> None:
     from fastapi.testclient import TestClient
 
     from govcx.api import create_app
@@ -233,13 +272,16 @@ def test_http_api_split_refunds_reach_a_human(make_agent: Callable[..., Agent],
 
     agent = make_agent(limited_shop(tmp_path))
     settings = pytest.importorskip("govcx.api").ServerSettings(
-        home=tmp_path / "home", api_keys="key-web-0000000000000000:web",
-        expiry_interval=0)
+        home=tmp_path / "home", api_keys="key-web-0000000000000000:web", expiry_interval=0
+    )
     with TestClient(create_app(settings, agent)) as client:
+
         def say(cid: str, text: str) -> dict[str, Any]:
-            response = client.post(f"/v1/conversations/{cid}/messages",
-                                   json={"text": text, "customer_id": "C-2"},
-                                   headers=auth("web"))
+            response = client.post(
+                f"/v1/conversations/{cid}/messages",
+                json={"text": text, "customer_id": "C-2"},
+                headers=auth("web"),
+            )
             assert response.status_code == 200, response.text
             data: dict[str, Any] = response.json()
             return data

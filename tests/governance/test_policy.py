@@ -32,30 +32,63 @@ def test_numeric_version_is_text() -> None:
     assert policy_from_text("version: 2026.11\ntiers: {a: {}}\nworkflows: {}").version == "2026.11"
 
 
-@pytest.mark.parametrize(("text", "field", "words"), [
-    ("version: 1\ntiers: {a: {}}\nworkflows: {}\nworkflowz: {}", "workflowz", "unknown key"),
-    ("version: 1\ntiers: {a: {approval: sometimes}}\nworkflows: {}", "tiers.a.approval",
-     "'never' or 'always'"),
-    ("version: 1\nworkflows: {}", "tiers", "required"),
-    ("version: 1\ntiers: {a: {}}\nworkflows: {x: {autonomy: yolo}}", "workflows.x.autonomy",
-     "'act', 'draft', 'recommend' or 'escalate'"),
-    ("version: 1\ntiers: {a: {}}\nworkflows: {x: {tools: [t]}}", "workflows.x.tools[0]",
-     "no entry under tools"),
-    ("version: 1\ntiers: {a: {}}\nworkflows: {}\ntools: {t: {tier: b}}", "tools.t.tier",
-     "valid tiers: a"),
-    ("version: 1\ntiers: {a: {}}\nworkflows: {}\ntools: {t: {tier: a, approval_if: 'x >'}}",
-     "tools.t.approval_if", "not a valid CEL expression"),
-    ("version: 1\napprovals: {expiry: soon}\ntiers: {a: {}}\nworkflows: {}", "approvals.expiry",
-     "30m, 24h, 7d"),
-    ("version: 1\napprovals: {on_expiry: approve}\ntiers: {a: {}}\nworkflows: {}",
-     "approvals.on_expiry", "'reject' or 'escalate'"),
-    ("version: 1\ndefaults: {min_confidence: 2}\ntiers: {a: {}}\nworkflows: {}",
-     "defaults.min_confidence", "less than or equal to 1"),
-    ("version: 1\ntiers: {a: {roles: [boss]}}\nworkflows: {}", "tiers.a.roles",
-     "unknown approver role 'boss'"),
-    ("version: 1\ntiers: {a: {approvers: 0}}\nworkflows: {}", "tiers.a.approvers",
-     "greater than or equal to 1"),
-])
+@pytest.mark.parametrize(
+    ("text", "field", "words"),
+    [
+        ("version: 1\ntiers: {a: {}}\nworkflows: {}\nworkflowz: {}", "workflowz", "unknown key"),
+        (
+            "version: 1\ntiers: {a: {approval: sometimes}}\nworkflows: {}",
+            "tiers.a.approval",
+            "'never' or 'always'",
+        ),
+        ("version: 1\nworkflows: {}", "tiers", "required"),
+        (
+            "version: 1\ntiers: {a: {}}\nworkflows: {x: {autonomy: yolo}}",
+            "workflows.x.autonomy",
+            "'act', 'draft', 'recommend' or 'escalate'",
+        ),
+        (
+            "version: 1\ntiers: {a: {}}\nworkflows: {x: {tools: [t]}}",
+            "workflows.x.tools[0]",
+            "no entry under tools",
+        ),
+        (
+            "version: 1\ntiers: {a: {}}\nworkflows: {}\ntools: {t: {tier: b}}",
+            "tools.t.tier",
+            "valid tiers: a",
+        ),
+        (
+            "version: 1\ntiers: {a: {}}\nworkflows: {}\ntools: {t: {tier: a, approval_if: 'x >'}}",
+            "tools.t.approval_if",
+            "not a valid CEL expression",
+        ),
+        (
+            "version: 1\napprovals: {expiry: soon}\ntiers: {a: {}}\nworkflows: {}",
+            "approvals.expiry",
+            "30m, 24h, 7d",
+        ),
+        (
+            "version: 1\napprovals: {on_expiry: approve}\ntiers: {a: {}}\nworkflows: {}",
+            "approvals.on_expiry",
+            "'reject' or 'escalate'",
+        ),
+        (
+            "version: 1\ndefaults: {min_confidence: 2}\ntiers: {a: {}}\nworkflows: {}",
+            "defaults.min_confidence",
+            "less than or equal to 1",
+        ),
+        (
+            "version: 1\ntiers: {a: {roles: [boss]}}\nworkflows: {}",
+            "tiers.a.roles",
+            "unknown approver role 'boss'",
+        ),
+        (
+            "version: 1\ntiers: {a: {approvers: 0}}\nworkflows: {}",
+            "tiers.a.approvers",
+            "greater than or equal to 1",
+        ),
+    ],
+)
 def test_each_mistake_names_file_and_field(text: str, field: str, words: str) -> None:
     with pytest.raises(PolicyError) as info:
         policy_from_text(text, file="policy.yaml")
@@ -102,8 +135,7 @@ def test_condition_naming_unknown_argument_is_refused(tmp_path: Path, shop_pack_
     assert "order_id, amount" in str(info.value)
 
 
-def test_policy_tool_without_implementation_is_refused(tmp_path: Path,
-                                                       shop_pack_dir: Path) -> None:
+def test_policy_tool_without_implementation_is_refused(tmp_path: Path, shop_pack_dir: Path) -> None:
     text = (shop_pack_dir / "policy.yaml").read_text() + "  wire_money: {tier: low}\n"
     pack = _pack_with_policy(tmp_path, shop_pack_dir, text)
     with pytest.raises(PolicyError, match=r"tools.wire_money: tool 'wire_money' is not defined"):
@@ -130,8 +162,9 @@ def test_durations() -> None:
 
 def test_diff_lists_changes() -> None:
     old = policy_from_text(BASE)
-    new = policy_from_text(BASE.replace('"amount > 50"', '"amount > 100"')
-                           .replace('version: "1"', 'version: "2"'))
+    new = policy_from_text(
+        BASE.replace('"amount > 50"', '"amount > 100"').replace('version: "1"', 'version: "2"')
+    )
     rows = {r["path"]: r for r in diff_policies(old, new)}
     assert rows["tools.issue_refund.approval_if"]["old"] == "amount > 50"
     assert rows["tools.issue_refund.approval_if"]["new"] == "amount > 100"

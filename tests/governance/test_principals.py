@@ -28,8 +28,9 @@ def _pack_with(tmp_path: Path, principals: dict[str, object]) -> Path:
 
 @pytest.mark.parametrize("twin", ["Lee", "LEE", "lee ", " lee", "lee\t"])
 def test_names_equal_after_trim_and_casefold_are_refused(tmp_path: Path, twin: str) -> None:
-    root = _pack_with(tmp_path, {"lee": {"roles": ["approver:manager"]},
-                                 twin: {"roles": ["approver:manager"]}})
+    root = _pack_with(
+        tmp_path, {"lee": {"roles": ["approver:manager"]}, twin: {"roles": ["approver:manager"]}}
+    )
     with pytest.raises(ConfigError, match="same name once trimmed and case-folded") as info:
         load_pack(root)
     assert "'lee'" in info.value.message and repr(twin) in info.value.message
@@ -65,13 +66,17 @@ def _shop() -> Pack:
     return _SHOP[0]
 
 
-@given(name=st.sampled_from(["sup", "boss", "boss2", "web", "audit"]),
-       left=st.text(" \t", max_size=2), right=st.text(" \t\n", max_size=2),
-       upper=st.lists(st.booleans(), min_size=5, max_size=5))
-def test_any_spelling_of_a_name_is_that_one_principal(name: str, left: str, right: str,
-                                                      upper: list[bool]) -> None:
+@given(
+    name=st.sampled_from(["sup", "boss", "boss2", "web", "audit"]),
+    left=st.text(" \t", max_size=2),
+    right=st.text(" \t\n", max_size=2),
+    upper=st.lists(st.booleans(), min_size=5, max_size=5),
+)
+def test_any_spelling_of_a_name_is_that_one_principal(
+    name: str, left: str, right: str, upper: list[bool]
+) -> None:
     spelled = "".join(c.upper() if up else c for c, up in zip(name, upper, strict=False))
-    spelled += name[len(upper):]
+    spelled += name[len(upper) :]
     found = _shop().principal(left + spelled + right)
     assert found.name == name and canonical_name(left + spelled + right) == name
 

@@ -15,8 +15,9 @@ from govcx.guardrails._injection_corpus import ATTACKS, BENIGN
 from govcx.guardrails.ngrams import analyzer, analyzer_settings
 
 VECTORIZERS = {
-    "intent-words": TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True,
-                                    token_pattern=r"[a-z][a-z']+|\d+"),
+    "intent-words": TfidfVectorizer(
+        analyzer="word", ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"[a-z][a-z']+|\d+"
+    ),
     "intent-chars": TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True),
     "injection-words": TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
     "injection-chars": TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), min_df=2),
@@ -35,8 +36,17 @@ def _pack_texts() -> list[str]:
     return texts
 
 
-TEXTS = [*ATTACKS, *BENIGN, *_pack_texts(), "", "  a  b\t\tc\n\nd ", "É È ÇA Straße İ ǅ",
-         "x", "don't won't O'Brien", "A-1002 $80.50 80,5 €12"]
+TEXTS = [
+    *ATTACKS,
+    *BENIGN,
+    *_pack_texts(),
+    "",
+    "  a  b\t\tc\n\nd ",
+    "É È ÇA Straße İ ǅ",
+    "x",
+    "don't won't O'Brien",
+    "A-1002 $80.50 80,5 €12",
+]
 
 
 @pytest.mark.parametrize("name", VECTORIZERS)
@@ -52,14 +62,20 @@ def test_same_terms_as_sklearn(name: str) -> None:
 @given(st.text(max_size=60), st.sampled_from(sorted(VECTORIZERS)))
 def test_same_terms_on_any_text(text: str, name: str) -> None:
     vectorizer = VECTORIZERS[name]
-    assert analyzer(analyzer_settings(vectorizer) or {})(text) == \
-        vectorizer.build_analyzer()(text)
+    assert analyzer(analyzer_settings(vectorizer) or {})(text) == vectorizer.build_analyzer()(text)
 
 
-@pytest.mark.parametrize("vectorizer", [
-    TfidfVectorizer(analyzer="char"), TfidfVectorizer(stop_words="english"),
-    TfidfVectorizer(strip_accents="unicode"), TfidfVectorizer(preprocessor=str.strip),
-    TfidfVectorizer(tokenizer=str.split), TfidfVectorizer(token_pattern=r"(a)(b)"),
-], ids=["char", "stop-words", "accents", "preprocessor", "tokenizer", "two-groups"])
+@pytest.mark.parametrize(
+    "vectorizer",
+    [
+        TfidfVectorizer(analyzer="char"),
+        TfidfVectorizer(stop_words="english"),
+        TfidfVectorizer(strip_accents="unicode"),
+        TfidfVectorizer(preprocessor=str.strip),
+        TfidfVectorizer(tokenizer=str.split),
+        TfidfVectorizer(token_pattern=r"(a)(b)"),
+    ],
+    ids=["char", "stop-words", "accents", "preprocessor", "tokenizer", "two-groups"],
+)
 def test_other_settings_are_not_reproduced(vectorizer: TfidfVectorizer) -> None:
     assert analyzer_settings(vectorizer) is None

@@ -10,12 +10,17 @@ from govcx.guardrails.engine import DefaultGuard
 from govcx.guardrails.output import OutputGuard
 from govcx.guardrails.pii import PiiDetector
 
-CHUNK = ("Refunds are issued to the original payment method within 5 business days of "
-         "approval. Orders over $35 ship free.")
-CTX = OutputContext(customer_values=["Dana Smith", "dana@example.com"], chunks_text=[CHUNK],
-                    executed_amounts=[80.0])
-GOOD = ("Hi Dana, refunds are issued to the original payment method within 5 business days. "
-        "I have issued a refund of $80 for your order. Anything else I can help with?")
+CHUNK = (
+    "Refunds are issued to the original payment method within 5 business days of "
+    "approval. Orders over $35 ship free."
+)
+CTX = OutputContext(
+    customer_values=["Dana Smith", "dana@example.com"], chunks_text=[CHUNK], executed_amounts=[80.0]
+)
+GOOD = (
+    "Hi Dana, refunds are issued to the original payment method within 5 business days. "
+    "I have issued a refund of $80 for your order. Anything else I can help with?"
+)
 
 
 @pytest.fixture(params=["guardrails", "direct"])
@@ -28,8 +33,11 @@ _DETECTOR: list[PiiDetector] = []
 
 
 def _guard(engine: str, **on_fail: str) -> OutputGuard:
-    return OutputGuard(OutputGuardConfig(engine=engine, **on_fail),
-                       detector=_DETECTOR[-1], banned_phrases=["guaranteed approval"])
+    return OutputGuard(
+        OutputGuardConfig(engine=engine, **on_fail),
+        detector=_DETECTOR[-1],
+        banned_phrases=["guaranteed approval"],
+    )
 
 
 def test_a_grounded_reply_passes(engine: str) -> None:
@@ -83,7 +91,8 @@ def test_refund_statement_without_an_executed_action(engine: str) -> None:
 
 def test_promised_date_not_in_knowledge(engine: str) -> None:
     result = _guard(engine, commitments="fix").check(
-        GOOD + " Your replacement will arrive by Friday.", CTX)
+        GOOD + " Your replacement will arrive by Friday.", CTX
+    )
     assert "Friday" not in result.text
     assert any("promised date" in p for p in result.problems)
 
@@ -119,11 +128,15 @@ def test_log_records_but_sends_unchanged(engine: str) -> None:
 
 
 def test_banned_phrase_from_policy_and_context(engine: str) -> None:
-    ctx = OutputContext(chunks_text=[CHUNK, "We offer guaranteed approval on small loans."],
-                        banned_phrases=["no questions asked"])
-    reply = ("Refunds are issued to the original payment method within 5 business days. "
-             "We offer guaranteed approval on small loans. Returns are accepted, no questions "
-             "asked.")
+    ctx = OutputContext(
+        chunks_text=[CHUNK, "We offer guaranteed approval on small loans."],
+        banned_phrases=["no questions asked"],
+    )
+    reply = (
+        "Refunds are issued to the original payment method within 5 business days. "
+        "We offer guaranteed approval on small loans. Returns are accepted, no questions "
+        "asked."
+    )
     result = _guard(engine, grounding="log").check(reply, ctx)
     banned = [f for f in result.findings if f.type == "BANNED_PHRASE"]
     assert len(banned) == 2
@@ -149,15 +162,24 @@ def test_the_validators_are_registered_with_guardrails_ai() -> None:
 
     import govcx.guardrails.validators  # noqa: F401
 
-    for name in ("govcx/no_foreign_pii", "govcx/approved_commitments",
-                 "govcx/grounded_in_knowledge", "govcx/no_banned_phrases"):
+    for name in (
+        "govcx/no_foreign_pii",
+        "govcx/approved_commitments",
+        "govcx/grounded_in_knowledge",
+        "govcx/no_banned_phrases",
+    ):
         assert name in validators_registry
 
 
-def test_guardrails_and_direct_engines_agree(guard: DefaultGuard,
-                                             direct_guard: DefaultGuard) -> None:
-    replies = [GOOD, GOOD + " Contact bob@acme-corp.com.", "I refunded $500.",
-               "Premium members get free flights. " + GOOD]
+def test_guardrails_and_direct_engines_agree(
+    guard: DefaultGuard, direct_guard: DefaultGuard
+) -> None:
+    replies = [
+        GOOD,
+        GOOD + " Contact bob@acme-corp.com.",
+        "I refunded $500.",
+        "Premium members get free flights. " + GOOD,
+    ]
     for reply in replies:
         a = guard.check_output(reply, CTX)
         b = direct_guard.check_output(reply, CTX)
@@ -175,7 +197,8 @@ def test_policy_default_is_used_when_no_config(policy: GuardPolicy, guard: Defau
 
 
 def test_guards_are_reused_across_threads_and_never_shared_at_once(
-        guard: DefaultGuard, monkeypatch: pytest.MonkeyPatch) -> None:
+    guard: DefaultGuard, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """LangGraph runs every node in a fresh thread: a Guard must not be rebuilt per turn,
     and two checks at the same time must not share one (it keeps a call history)."""
     import threading

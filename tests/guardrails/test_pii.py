@@ -18,8 +18,11 @@ CASES = [
     ("IBAN_CODE", "my iban is de89370400440532013000", "de89370400440532013000"),
     ("US_SSN", "My SSN is 536-22-8712.", "536-22-8712"),
     ("IP_ADDRESS", "I log in from 203.0.113.45 usually.", "203.0.113.45"),
-    ("STREET_ADDRESS", "Ship it to 1600 Pennsylvania Avenue, Washington, DC 20500.",
-     "1600 Pennsylvania Avenue"),
+    (
+        "STREET_ADDRESS",
+        "Ship it to 1600 Pennsylvania Avenue, Washington, DC 20500.",
+        "1600 Pennsylvania Avenue",
+    ),
     ("STREET_ADDRESS", "I moved to Bahnhofstraße 12, 10115 Berlin.", "Bahnhofstraße 12"),
     ("STREET_ADDRESS", "Deliver to Apt. 4B, 221 Baker Street, London", "221 Baker Street"),
     ("PERSON", "Hi, my name is Maria Garcia and I need help.", "Maria Garcia"),

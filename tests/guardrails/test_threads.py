@@ -14,17 +14,23 @@ TEXTS = [
     "Ship to 221 Baker Street, London please. This is Dr. Kevin O'Brien.",
     "Where is my order A-1002?",
 ]
-CTX = OutputContext(chunks_text=["Refunds are issued within 5 business days."],
-                    customer_values=["Maria Garcia"])
+CTX = OutputContext(
+    chunks_text=["Refunds are issued within 5 business days."], customer_values=["Maria Garcia"]
+)
 
 
 def _run(guard: DefaultGuard, i: int) -> tuple[object, ...]:
     text = f"{TEXTS[i % len(TEXTS)]} (#{i})"
     scan = guard.scan_input(text)
-    out = guard.check_output(f"Refunds are issued within 5 business days. Ask bob@x-corp.com "
-                             f"about case {i}.", CTX)
-    return (tuple((f.type, f.start, f.end) for f in scan.findings), scan.redacted,
-            out.action, out.text)
+    out = guard.check_output(
+        f"Refunds are issued within 5 business days. Ask bob@x-corp.com about case {i}.", CTX
+    )
+    return (
+        tuple((f.type, f.start, f.end) for f in scan.findings),
+        scan.redacted,
+        out.action,
+        out.text,
+    )
 
 
 def test_concurrent_scans_match_sequential_ones(guard: DefaultGuard) -> None:

@@ -31,8 +31,11 @@ def test_detokenize_tool_arguments_and_unknown_tokens(guard: DefaultGuard) -> No
     vault = guard.vault()
     vault.tokenize("Call me on +1 415 555 0132")
     args = {"phone": "<PHONE_NUMBER_1>", "notes": ["<PHONE_NUMBER_9> unknown"], "n": 3}
-    assert vault.detokenize(args) == {"phone": "+1 415 555 0132",
-                                      "notes": ["<PHONE_NUMBER_9> unknown"], "n": 3}
+    assert vault.detokenize(args) == {
+        "phone": "+1 415 555 0132",
+        "notes": ["<PHONE_NUMBER_9> unknown"],
+        "n": 3,
+    }
 
 
 def test_persist_and_resume(guard: DefaultGuard) -> None:

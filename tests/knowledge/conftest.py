@@ -97,32 +97,51 @@ WARRANTY_HTML = """<!doctype html>
 """
 
 FAQ_JSON = [
-    {"id": "faq-gift-cards", "title": "Gift card balance",
-     "content": "Check a gift card balance on the gift card page with the card number "
-                "and PIN.", "category": "payments"},
-    {"id": "faq-password", "title": "Resetting your password",
-     "content": "Use the forgot password link; the reset email arrives within ten minutes.",
-     "tags": ["account"]},
+    {
+        "id": "faq-gift-cards",
+        "title": "Gift card balance",
+        "content": "Check a gift card balance on the gift card page with the card number and PIN.",
+        "category": "payments",
+    },
+    {
+        "id": "faq-password",
+        "title": "Resetting your password",
+        "content": "Use the forgot password link; the reset email arrives within ten minutes.",
+        "tags": ["account"],
+    },
 ]
 
 STORES_JSONL = [
-    {"id": "store-hours", "title": "Store opening hours",
-     "content": "Our stores open at 9am and close at 8pm, Monday to Saturday."},
-    {"id": "store-parking", "title": "Parking at our stores",
-     "content": "Customers park for free for two hours in the garage under every store."},
+    {
+        "id": "store-hours",
+        "title": "Store opening hours",
+        "content": "Our stores open at 9am and close at 8pm, Monday to Saturday.",
+    },
+    {
+        "id": "store-parking",
+        "title": "Parking at our stores",
+        "content": "Customers park for free for two hours in the garage under every store.",
+    },
 ]
 
 
 def write_folder(root: Path) -> Path:
     """The fixture knowledge folder: one file per format plus governance cases."""
     root.mkdir(parents=True, exist_ok=True)
-    files = {"refunds.md": REFUNDS, "drafts/refunds-draft.md": DRAFT,
-             "old-shipping.md": RETIRED, "holiday-returns.md": FUTURE,
-             "summer-sale.md": EXPIRED, "rueckgabe.md": GERMAN,
-             "shipping.txt": SHIPPING_TXT, "warranty.html": WARRANTY_HTML,
-             "faq.json": json.dumps(FAQ_JSON),
-             "stores.jsonl": "\n".join(json.dumps(r) for r in STORES_JSONL) + "\n",
-             "notes.csv": "ignored,because,suffix\n", ".hidden.md": "# hidden\nnot read\n"}
+    files = {
+        "refunds.md": REFUNDS,
+        "drafts/refunds-draft.md": DRAFT,
+        "old-shipping.md": RETIRED,
+        "holiday-returns.md": FUTURE,
+        "summer-sale.md": EXPIRED,
+        "rueckgabe.md": GERMAN,
+        "shipping.txt": SHIPPING_TXT,
+        "warranty.html": WARRANTY_HTML,
+        "faq.json": json.dumps(FAQ_JSON),
+        "stores.jsonl": "\n".join(json.dumps(r) for r in STORES_JSONL) + "\n",
+        "notes.csv": "ignored,because,suffix\n",
+        ".hidden.md": "# hidden\nnot read\n",
+    }
     for name, text in files.items():
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -66,13 +66,16 @@ def test_ingest_summary_and_failures(kb_dir: Path) -> None:
     assert code == 1 and report["failures"][0]["file"] == "broken.md"
 
 
-@pytest.mark.parametrize("args", [
-    ("ingest", "/no/such/folder"),
-    ("search", "refund", "--mode", "magic"),
-    ("search", "   "),
-    ("show", "no-such-doc"),
-    ("stats", "--pack", "/no/such/pack"),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("ingest", "/no/such/folder"),
+        ("search", "refund", "--mode", "magic"),
+        ("search", "   "),
+        ("show", "no-such-doc"),
+        ("stats", "--pack", "/no/such/pack"),
+    ],
+)
 def test_bad_input_exits_2(args: tuple[str, ...]) -> None:
     code, _, err = run(*args)
     assert code == 2 and "error:" in err
@@ -83,7 +86,8 @@ def test_pack_knowledge_folder_and_config(tmp_path: Path, kb_dir: Path) -> None:
     pack.mkdir()
     (pack / "govcx.yaml").write_text(
         f"name: p\nknowledge: {kb_dir}\nknowledge_config:\n  collection: mypack\n"
-        "  retrieval: hybrid\n")
+        "  retrieval: hybrid\n"
+    )
     knowledge_dir, config = resolve_pack(pack)
     assert knowledge_dir == kb_dir and config.collection == "mypack"
     code, out, _ = run("ingest", "--pack", str(pack), "--json")
@@ -102,7 +106,8 @@ def test_embedding_change_needs_rebuild(tmp_path: Path, kb_dir: Path) -> None:
     (pack / "govcx.yaml").write_text(f"name: p\nknowledge: {kb_dir}\n")
     assert run("ingest", "--pack", str(pack), "--json")[0] == 0
     (pack / "govcx.yaml").write_text(
-        f"name: p\nknowledge: {kb_dir}\nknowledge_config:\n  embedding: {{dimensions: 128}}\n")
+        f"name: p\nknowledge: {kb_dir}\nknowledge_config:\n  embedding: {{dimensions: 128}}\n"
+    )
     code, _, err = run("search", "refund", "--pack", str(pack))
     assert code == 2 and "--rebuild" in err
     code, out, _ = run("ingest", "--pack", str(pack), "--rebuild", "--json")
@@ -111,5 +116,4 @@ def test_embedding_change_needs_rebuild(tmp_path: Path, kb_dir: Path) -> None:
 
 def test_default_pack_is_acme() -> None:
     knowledge_dir, _ = resolve_pack(None)
-    assert knowledge_dir is not None and knowledge_dir.parts[-3:] == ("packs", "acme",
-                                                                      "knowledge")
+    assert knowledge_dir is not None and knowledge_dir.parts[-3:] == ("packs", "acme", "knowledge")

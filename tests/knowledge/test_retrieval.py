@@ -46,8 +46,9 @@ class KeywordEmbeddings(Embeddings):
 def _write(root: Path, docs: dict[str, str]) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     for doc_id, text in docs.items():
-        (root / f"{doc_id}.md").write_text(f"---\nid: {doc_id}\ntitle: {doc_id}\n"
-                                           f"status: approved\n---\n{text}\n")
+        (root / f"{doc_id}.md").write_text(
+            f"---\nid: {doc_id}\ntitle: {doc_id}\nstatus: approved\n---\n{text}\n"
+        )
     return root
 
 
@@ -55,17 +56,21 @@ def _write(root: Path, docs: dict[str, str]) -> Path:
 def fused(tmp_path: Path) -> KnowledgeBase:
     # The query is "orchard ledger pomme": BM25 matches its words, the vectors see only
     # the apple concept.
-    root = _write(tmp_path / "kb", {
-        # two query words, repeatedly, and a vector orthogonal to the query's
-        "words-only": "orchard ledger orchard ledger cherry cherry cherry",
-        # no query word, the query's exact direction
-        "vector-only": "apple apple apple harvest notes",
-        # one query word and mostly the query's direction: second in both rankings
-        "both": "orchard apple apple cherry",
-        "neither": "banana banana weather report",
-    })
-    kb = KnowledgeBase.open(tmp_path / "state", KnowledgeConfig(lexical_weight=0.5),
-                            embeddings=KeywordEmbeddings())
+    root = _write(
+        tmp_path / "kb",
+        {
+            # two query words, repeatedly, and a vector orthogonal to the query's
+            "words-only": "orchard ledger orchard ledger cherry cherry cherry",
+            # no query word, the query's exact direction
+            "vector-only": "apple apple apple harvest notes",
+            # one query word and mostly the query's direction: second in both rankings
+            "both": "orchard apple apple cherry",
+            "neither": "banana banana weather report",
+        },
+    )
+    kb = KnowledgeBase.open(
+        tmp_path / "state", KnowledgeConfig(lexical_weight=0.5), embeddings=KeywordEmbeddings()
+    )
     assert kb.ingest(root).counts()["added"] == 4
     return kb
 
@@ -94,18 +99,21 @@ def test_hybrid_reports_both_parts_and_a_blended_score(fused: KnowledgeBase) -> 
 
 
 def test_lexical_weight_moves_the_hybrid_order(tmp_path: Path, fused: KnowledgeBase) -> None:
-    lexical_heavy = KnowledgeBase(fused.store, fused.embeddings,
-                                  KnowledgeConfig(lexical_weight=0.95))
-    vector_heavy = KnowledgeBase(fused.store, fused.embeddings,
-                                 KnowledgeConfig(lexical_weight=0.05))
+    lexical_heavy = KnowledgeBase(
+        fused.store, fused.embeddings, KnowledgeConfig(lexical_weight=0.95)
+    )
+    vector_heavy = KnowledgeBase(
+        fused.store, fused.embeddings, KnowledgeConfig(lexical_weight=0.05)
+    )
     assert _order(lexical_heavy, "hybrid")[0] == "words-only"
     assert _order(vector_heavy, "hybrid")[0] == "vector-only"
 
 
 def test_filters_apply_in_every_mode(fused: KnowledgeBase, tmp_path: Path) -> None:
     root = tmp_path / "kb"
-    (root / "both.md").write_text("---\nid: both\ntitle: both\nstatus: draft\n---\n"
-                                  "orchard apple apple cherry\n")
+    (root / "both.md").write_text(
+        "---\nid: both\ntitle: both\nstatus: draft\n---\norchard apple apple cherry\n"
+    )
     fused.ingest(root)
     for mode in ("lexical", "vector", "hybrid"):
         assert "both" not in _order(fused, mode)
@@ -115,24 +123,33 @@ def test_filters_apply_in_every_mode(fused: KnowledgeBase, tmp_path: Path) -> No
 # -- WordLlama --------------------------------------------------------------------------
 def test_wordllama_vectors_are_normalised_and_semantic() -> None:
     emb = make_embeddings(EmbeddingConfig(kind="wordllama"))
-    docs = np.asarray(emb.embed_documents([
-        "Refunds go back to the original payment method within 5 business days.",
-        "Standard shipping takes 3 to 5 business days.",
-        "Our stores open at 9am and close at 8pm."]))
+    docs = np.asarray(
+        emb.embed_documents(
+            [
+                "Refunds go back to the original payment method within 5 business days.",
+                "Standard shipping takes 3 to 5 business days.",
+                "Our stores open at 9am and close at 8pm.",
+            ]
+        )
+    )
     query = np.asarray(emb.embed_query("I want my cash returned"))
     assert docs.shape == (3, 256)
     assert np.allclose(np.linalg.norm(docs, axis=1), 1.0, atol=1e-4)
     assert int(np.argmax(docs @ query)) == 0  # no word in common with the refunds text
-    assert embedding_signature(EmbeddingConfig(kind="wordllama"), emb) == \
-        "wordllama(l2_supercat,dim=256)"
+    assert (
+        embedding_signature(EmbeddingConfig(kind="wordllama"), emb)
+        == "wordllama(l2_supercat,dim=256)"
+    )
 
 
 @pytest.mark.parametrize("dims", [64, 128])
 def test_wordllama_truncations(dims: int) -> None:
     emb = make_embeddings(EmbeddingConfig(kind="wordllama", dimensions=dims))
     assert len(emb.embed_query("where is my order")) == dims
-    assert embedding_signature(EmbeddingConfig(kind="wordllama"), emb) == \
-        f"wordllama(l2_supercat,dim={dims})"
+    assert (
+        embedding_signature(EmbeddingConfig(kind="wordllama"), emb)
+        == f"wordllama(l2_supercat,dim={dims})"
+    )
 
 
 def test_wordllama_bad_dimensions_name_the_field_and_valid_values() -> None:
@@ -143,10 +160,14 @@ def test_wordllama_bad_dimensions_name_the_field_and_valid_values() -> None:
 
 
 def test_wordllama_knowledge_base_finds_a_paraphrase(tmp_path: Path) -> None:
-    root = _write(tmp_path / "kb", {
-        "refunds": "Refunds go back to the original payment method within 5 business days.",
-        "shipping": "Standard shipping takes 3 to 5 business days.",
-        "hours": "Our stores open at 9am and close at 8pm."})
+    root = _write(
+        tmp_path / "kb",
+        {
+            "refunds": "Refunds go back to the original payment method within 5 business days.",
+            "shipping": "Standard shipping takes 3 to 5 business days.",
+            "hours": "Our stores open at 9am and close at 8pm.",
+        },
+    )
     config = KnowledgeConfig(embedding=EmbeddingConfig(kind="wordllama"), retrieval="hybrid")
     kb = KnowledgeBase.open(tmp_path / "state", config)
     kb.ingest(root)
@@ -173,13 +194,17 @@ def test_switching_an_existing_store_to_wordllama_needs_a_rebuild(tmp_path: Path
 
 
 # -- configuration errors ---------------------------------------------------------------
-@pytest.mark.parametrize(("data", "field", "valid"), [
-    ({"retrieval": "semantic"}, "retrieval", "'hybrid', 'lexical' or 'vector'"),
-    ({"embedding": {"kind": "bert"}}, "embedding.kind", "'wordllama'"),
-    ({"lexical_weight": 1.5}, "lexical_weight", "less than or equal to 1"),
-])
-def test_bad_retrieval_config_names_the_field(data: dict[str, object], field: str,
-                                              valid: str) -> None:
+@pytest.mark.parametrize(
+    ("data", "field", "valid"),
+    [
+        ({"retrieval": "semantic"}, "retrieval", "'hybrid', 'lexical' or 'vector'"),
+        ({"embedding": {"kind": "bert"}}, "embedding.kind", "'wordllama'"),
+        ({"lexical_weight": 1.5}, "lexical_weight", "less than or equal to 1"),
+    ],
+)
+def test_bad_retrieval_config_names_the_field(
+    data: dict[str, object], field: str, valid: str
+) -> None:
     with pytest.raises(ValidationError) as info:
         KnowledgeConfig.model_validate(data)
     error = info.value.errors()[0]
@@ -190,8 +215,9 @@ def test_bad_retrieval_config_names_the_field(data: dict[str, object], field: st
 # -- the retrieval benchmark's fusion ----------------------------------------------------
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("kb_retrieval",
-                                                  REPO / "benchmarks" / "kb_retrieval.py")
+    spec = importlib.util.spec_from_file_location(
+        "kb_retrieval", REPO / "benchmarks" / "kb_retrieval.py"
+    )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules.setdefault("kb_retrieval", module)
@@ -210,8 +236,7 @@ def test_rrf_rewards_agreement_and_breaks_ties_by_id(bench: ModuleType) -> None:
 def test_benchmark_metrics(bench: ModuleType) -> None:
     got = bench.metrics([["a", "x", "b"]], [{"a", "b"}])
     assert got["recall@5"] == 1.0 and got["recall@10"] == 1.0
-    assert got["ndcg@10"] == pytest.approx((1 + 1 / np.log2(4)) / (1 + 1 / np.log2(3)),
-                                           abs=1e-4)
+    assert got["ndcg@10"] == pytest.approx((1 + 1 / np.log2(4)) / (1 + 1 / np.log2(3)), abs=1e-4)
 
 
 @pytest.fixture
@@ -226,9 +251,9 @@ def ablations(bench: ModuleType, tmp_path: Path) -> object:
     }
     for doc_id, (title, content) in texts.items():
         (docs / f"{doc_id}.json").write_text(
-            json.dumps({"id": doc_id, "title": title, "content": content}), encoding="utf-8")
-    kb = KnowledgeBase.open(tmp_path / "state", KnowledgeConfig(),
-                            embeddings=KeywordEmbeddings())
+            json.dumps({"id": doc_id, "title": title, "content": content}), encoding="utf-8"
+        )
+    kb = KnowledgeBase.open(tmp_path / "state", KnowledgeConfig(), embeddings=KeywordEmbeddings())
     kb.ingest(docs)
     return bench.Ablations(kb)
 
@@ -245,6 +270,8 @@ def test_category_prior_lifts_the_best_hits_siblings(ablations: Any) -> None:
 
 
 def test_long_query_paragraphs_skip_fragments(ablations: Any) -> None:
-    assert ablations.paragraphs("one two three\n\nfour five six\n\nx") == \
-        ["one two three", "four five six"]
+    assert ablations.paragraphs("one two three\n\nfour five six\n\nx") == [
+        "one two three",
+        "four five six",
+    ]
     assert ablations.paragraphs("x") == ["x"]

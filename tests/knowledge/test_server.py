@@ -29,13 +29,27 @@ def chroma_url(tmp_path: Path) -> Iterator[str]:
     if not Path(CHROMA).exists():
         pytest.skip("the installed chromadb provides no `chroma` command")
     port = _free_port()
-    args = ["chroma", "run", "--host", "127.0.0.1", "--port", str(port),
-            "--path", str(tmp_path / "server")]
+    args = [
+        "chroma",
+        "run",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--path",
+        str(tmp_path / "server"),
+    ]
     # Exactly what the `chroma` script does (chromadb.cli.cli.app), without first
     # importing all of chromadb in the child, which takes ~25 s here.
-    proc = subprocess.Popen([sys.executable, "-c", "import sys, chromadb_rust_bindings; "
-                             f"chromadb_rust_bindings.cli({args!r})"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import sys, chromadb_rust_bindings; chromadb_rust_bindings.cli({args!r})",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -55,8 +69,7 @@ def chroma_url(tmp_path: Path) -> Iterator[str]:
             proc.kill()
 
 
-def test_knowledge_base_on_a_chroma_server(chroma_url: str, tmp_path: Path,
-                                           kb_dir: Path) -> None:
+def test_knowledge_base_on_a_chroma_server(chroma_url: str, tmp_path: Path, kb_dir: Path) -> None:
     config = KnowledgeConfig(chroma_url=chroma_url)
     writer = KnowledgeBase.open(tmp_path / "a", config)
     assert writer.ingest(kb_dir).ok

@@ -26,7 +26,9 @@ def test_text_without_tokens_gives_a_zero_vector_not_nan() -> None:
 def test_config_sizes_and_signature() -> None:
     emb = make_embeddings(EmbeddingConfig(kind="wordllama", dimensions=64))
     assert len(emb.embed_query("refund")) == 64
-    assert embedding_signature(EmbeddingConfig(kind="wordllama"), emb) == \
-        "wordllama(l2_supercat,dim=64)"
+    assert (
+        embedding_signature(EmbeddingConfig(kind="wordllama"), emb)
+        == "wordllama(l2_supercat,dim=64)"
+    )
     with pytest.raises(ConfigError, match="64, 128, 256"):
         make_embeddings(EmbeddingConfig(kind="wordllama", dimensions=100))

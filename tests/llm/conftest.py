@@ -78,9 +78,13 @@ def stub_engine(stub: StubOpenAIServer, shop: Pack) -> Callable[..., LLMEngine]:
     """An LLMEngine on ChatOpenAI against the stub server."""
 
     def make(pack: Pack | None = None, options: LLMOptions = FAST, **config: Any) -> LLMEngine:
-        settings = {"kind": "llm", "model": "gpt-4o-mini", "base_url": stub.url,
-                    "timeout": 2.0, **config}
-        return LLMEngine.from_pack(pack or shop, config=EngineConfig(**settings),
-                                   options=options)
+        settings = {
+            "kind": "llm",
+            "model": "gpt-4o-mini",
+            "base_url": stub.url,
+            "timeout": 2.0,
+            **config,
+        }
+        return LLMEngine.from_pack(pack or shop, config=EngineConfig(**settings), options=options)
 
     return make

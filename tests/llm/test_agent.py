@@ -23,14 +23,17 @@ from govcx.testing import (
 )
 from tests.conftest import SHOP, shop_effects
 
-KEYWORDS = {"refund": ["refund"], "order_status": ["where"], "returns_info": ["return"],
-            "lawyer": ["sue"]}
+KEYWORDS = {
+    "refund": ["refund"],
+    "order_status": ["where"],
+    "returns_info": ["return"],
+    "lawyer": ["sue"],
+}
 Make = Callable[..., LLMEngine]
 
 
 @pytest.fixture
-def llm_agent(make_agent: Callable[..., Agent], stub: StubOpenAIServer,
-              stub_engine: Make) -> Agent:
+def llm_agent(make_agent: Callable[..., Agent], stub: StubOpenAIServer, stub_engine: Make) -> Agent:
     stub.script = simple_responder(KEYWORDS)
     engine = stub_engine()
     agent = make_agent(engine=engine)
@@ -50,7 +53,8 @@ def test_refund_within_policy_executes(llm_agent: Agent) -> None:
     turn = llm_agent.respond("a2", "please refund $20 for order A-1001", customer_id="C-1")
     assert turn.status == "answered"
     assert [(a.tool, a.status, a.args) for a in turn.actions] == [
-        ("issue_refund", "executed", {"order_id": "A-1001", "amount": 20.0})]
+        ("issue_refund", "executed", {"order_id": "A-1001", "amount": 20.0})
+    ]
     assert turn.reply is not None and "refunded $20.00" in turn.reply.text
     assert [e["amount"] for e in shop_effects(llm_agent)] == [20.0]
 
@@ -70,7 +74,8 @@ def test_clarifying_question_then_continuation(llm_agent: Agent) -> None:
     assert first.reply is not None and "order number" in first.reply.text
     second = llm_agent.respond("a4", "refund order A-1001", customer_id="C-1")
     assert [(a.tool, a.args) for a in second.actions] == [
-        ("issue_refund", {"order_id": "A-1001", "amount": 20.0})]
+        ("issue_refund", {"order_id": "A-1001", "amount": 20.0})
+    ]
 
 
 def test_model_calls_are_in_the_audit_trail(llm_agent: Agent) -> None:
@@ -83,7 +88,8 @@ def test_model_calls_are_in_the_audit_trail(llm_agent: Agent) -> None:
 
 
 def test_model_outage_escalates_with_the_reason_in_the_audit(
-        make_agent: Callable[..., Agent], stub: StubOpenAIServer, stub_engine: Make) -> None:
+    make_agent: Callable[..., Agent], stub: StubOpenAIServer, stub_engine: Make
+) -> None:
     stub.script = lambda request: fault(503)
     engine = stub_engine()
     agent = make_agent(engine=engine)
@@ -98,7 +104,8 @@ def test_model_outage_escalates_with_the_reason_in_the_audit(
 
 
 def test_planning_failure_escalates_and_never_executes(
-        make_agent: Callable[..., Agent], stub: StubOpenAIServer, stub_engine: Make) -> None:
+    make_agent: Callable[..., Agent], stub: StubOpenAIServer, stub_engine: Make
+) -> None:
     good = simple_responder(KEYWORDS)
 
     def script(request: ModelRequest) -> ModelResponse:
@@ -124,8 +131,9 @@ def test_reply_tokens_stream_through_a_turn(llm_agent: Agent) -> None:
     assert events[-1] == ("end", turn.reply.text)
 
 
-def test_low_confidence_escalates(make_agent: Callable[..., Agent], stub: StubOpenAIServer,
-                                  stub_engine: Make) -> None:
+def test_low_confidence_escalates(
+    make_agent: Callable[..., Agent], stub: StubOpenAIServer, stub_engine: Make
+) -> None:
     stub.script = lambda request: classified("refund", 0.1)
     agent = make_agent(engine=stub_engine())
     turn = agent.respond("a9", "hmm money?", customer_id="C-1")
@@ -141,26 +149,33 @@ def _llm_pack(tmp_path: Path, engine_block: str) -> Path:
     return root
 
 
-def test_a_pack_selects_the_llm_engine(tmp_path: Path, stub: StubOpenAIServer,
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    root = _llm_pack(tmp_path, f"{{kind: llm, model: gpt-4o-mini, base_url: '{stub.url}', "
-                               "api_key_env: SHOP_TEST_KEY, timeout: 5, max_tokens: 300, "
-                               "temperature: 0.2, max_retries: 1}")
+def test_a_pack_selects_the_llm_engine(
+    tmp_path: Path, stub: StubOpenAIServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _llm_pack(
+        tmp_path,
+        f"{{kind: llm, model: gpt-4o-mini, base_url: '{stub.url}', "
+        "api_key_env: SHOP_TEST_KEY, timeout: 5, max_tokens: 300, "
+        "temperature: 0.2, max_retries: 1}",
+    )
     monkeypatch.setenv("SHOP_TEST_KEY", "sk-test-123")
     stub.script = lambda request: classified("returns_info", 0.9)
     engine = build_engine(load_pack(root))
     assert isinstance(engine, LLMEngine) and engine.options.retry.max_retries == 1
     from govcx.engines.engine import TurnContext
 
-    engine.classify("returns?", TurnContext(conversation_id="c", customer_id=None,
-                                            turn_id="t"))
+    engine.classify("returns?", TurnContext(conversation_id="c", customer_id=None, turn_id="t"))
     body = stub.bodies[0]
     assert (body["model"], body["temperature"], body["max_completion_tokens"]) == (
-        "gpt-4o-mini", 0.2, 300)
+        "gpt-4o-mini",
+        0.2,
+        300,
+    )
 
 
-def test_a_missing_api_key_is_a_config_error(tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_api_key_is_a_config_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = _llm_pack(tmp_path, "{kind: llm, model: gpt-4o, api_key_env: SHOP_ABSENT_KEY}")
     monkeypatch.delenv("SHOP_ABSENT_KEY", raising=False)
     with pytest.raises(ConfigError) as caught:
@@ -177,13 +192,15 @@ def test_a_model_name_is_required(shop: Pack) -> None:
 
 
 def test_an_unreachable_server_escalates_and_nothing_leaves_loopback(
-        make_agent: Callable[..., Agent], shop: Pack, network_attempts: list[Any]) -> None:
+    make_agent: Callable[..., Agent], shop: Pack, network_attempts: list[Any]
+) -> None:
     from govcx.pack import EngineConfig
     from tests.llm.conftest import FAST
 
     # No base_url: api.openai.com. The test guard refuses it; the turn must escalate.
-    engine = LLMEngine.from_pack(shop, config=EngineConfig(kind="llm", model="gpt-4o-mini"),
-                                 options=FAST)
+    engine = LLMEngine.from_pack(
+        shop, config=EngineConfig(kind="llm", model="gpt-4o-mini"), options=FAST
+    )
     agent = make_agent(engine=engine)
     turn = agent.respond("a10", "how do returns work?", customer_id="C-1")
     assert turn.status == "escalated"

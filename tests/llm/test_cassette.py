@@ -21,41 +21,57 @@ from tests.llm.conftest import FAST
 
 KEYWORDS = {"refund": ["refund"], "order_status": ["where"], "returns_info": ["return"]}
 CTX = TurnContext(conversation_id="case-7", customer_id="C-1", turn_id="t-1")
-TURNS = [("how do returns work?", "answered"), ("refund $20 for order A-1001", "answered"),
-         ("refund $80 for order A-1002", "pending_approval")]
+TURNS = [
+    ("how do returns work?", "answered"),
+    ("refund $20 for order A-1001", "answered"),
+    ("refund $80 for order A-1002", "pending_approval"),
+]
 
 
-def _engine(shop: Pack, mode: str, cassette: Path, base_url: str | None,
-            environ: dict[str, str] | None = None) -> LLMEngine:
-    config = EngineConfig(kind="llm", model="gpt-4o-mini", base_url=base_url,
-                          api_key_env="SHOP_LLM_KEY")
-    return LLMEngine.from_pack(shop, mode=mode, cassette=cassette,  # type: ignore[arg-type]
-                               config=config, options=FAST,
-                               environ=environ if environ is not None else {})
+def _engine(
+    shop: Pack,
+    mode: str,
+    cassette: Path,
+    base_url: str | None,
+    environ: dict[str, str] | None = None,
+) -> LLMEngine:
+    config = EngineConfig(
+        kind="llm", model="gpt-4o-mini", base_url=base_url, api_key_env="SHOP_LLM_KEY"
+    )
+    return LLMEngine.from_pack(
+        shop,
+        mode=mode,  # type: ignore[arg-type]
+        cassette=cassette,
+        config=config,
+        options=FAST,
+        environ=environ if environ is not None else {},
+    )
 
 
 def _summary(turn: Any) -> tuple[Any, ...]:
-    return (turn.status, turn.intent, turn.reply.text if turn.reply else None,
-            [(a.tool, a.args, a.status) for a in turn.actions],
-            [c.doc_id for c in (turn.reply.citations if turn.reply else [])])
+    return (
+        turn.status,
+        turn.intent,
+        turn.reply.text if turn.reply else None,
+        [(a.tool, a.args, a.status) for a in turn.actions],
+        [c.doc_id for c in (turn.reply.citations if turn.reply else [])],
+    )
 
 
-def test_record_then_replay_a_conversation_offline(make_agent: Callable[..., Agent],
-                                                   shop: Pack, tmp_path: Path,
-                                                   network_attempts: list[Any]) -> None:
+def test_record_then_replay_a_conversation_offline(
+    make_agent: Callable[..., Agent], shop: Pack, tmp_path: Path, network_attempts: list[Any]
+) -> None:
     cassette = tmp_path / "shop.jsonl"
     with StubOpenAIServer(simple_responder(KEYWORDS)) as stub:
         engine = _engine(shop, "record", cassette, stub.url, {"SHOP_LLM_KEY": "sk-secret"})
         agent = make_agent(engine=engine)
-        recorded = [_summary(agent.respond("rec", text, customer_id="C-1"))
-                    for text, _ in TURNS]
+        recorded = [_summary(agent.respond("rec", text, customer_id="C-1")) for text, _ in TURNS]
         calls = len(stub.requests)
     assert [r[0] for r in recorded] == [status for _, status in TURNS]
     lines = cassette.read_text().splitlines()
     assert len(lines) == calls
     assert "sk-secret" not in cassette.read_text()
-    assert {json.loads(line)["label"].split()[0] for line in lines} == {
-        "classify", "plan", "draft"}
+    assert {json.loads(line)["label"].split()[0] for line in lines} == {"classify", "plan", "draft"}
 
     # The server is gone and the base URL points nowhere reachable: replay needs neither.
     engine = _engine(shop, "replay", cassette, "http://192.0.2.1:9/v1")
@@ -70,7 +86,8 @@ def test_a_missing_recording_names_the_call_and_prompt(shop: Pack, tmp_path: Pat
     cassette = tmp_path / "c.jsonl"
     with StubOpenAIServer(simple_responder(KEYWORDS)) as stub:
         _engine(shop, "record", cassette, stub.url, {"SHOP_LLM_KEY": "k"}).classify(
-            "where is my order?", CTX)
+            "where is my order?", CTX
+        )
     engine = _engine(shop, "replay", cassette, None)
     with pytest.raises(CassetteMiss) as caught:
         engine.classify("where is my parcel?", CTX)
@@ -87,14 +104,14 @@ def test_streamed_calls_replay_as_streams(shop: Pack, tmp_path: Path) -> None:
     cassette = tmp_path / "s.jsonl"
     with StubOpenAIServer(simple_responder(KEYWORDS)) as stub:
         live = _engine(shop, "record", cassette, stub.url, {"SHOP_LLM_KEY": "k"}).draft(
-            "how do returns work?", CTX, intent="returns_info", chunks=[RETURNS])
+            "how do returns work?", CTX, intent="returns_info", chunks=[RETURNS]
+        )
     entry = json.loads(cassette.read_text().splitlines()[0])
     assert entry["response"]["content_type"].startswith("text/event-stream")
     events: list[tuple[str, str]] = []
     engine = _engine(shop, "replay", cassette, None)
     with engine.stream("case-7", lambda kind, text: events.append((kind, text))):
-        again = engine.draft("how do returns work?", CTX, intent="returns_info",
-                             chunks=[RETURNS])
+        again = engine.draft("how do returns work?", CTX, intent="returns_info", chunks=[RETURNS])
     assert again == live
     assert "".join(t for k, t in events if k == "delta") == live.text
 
@@ -104,11 +121,13 @@ def test_modes_need_a_cassette_and_replay_needs_no_key(shop: Pack, tmp_path: Pat
     with pytest.raises(ConfigError, match="needs a cassette"):
         LLMEngine.from_pack(shop, mode="record", config=config, environ={})
     with pytest.raises(ConfigError, match="cassette not found"):
-        LLMEngine.from_pack(shop, mode="replay", cassette=tmp_path / "none.jsonl",
-                            config=config, environ={})
+        LLMEngine.from_pack(
+            shop, mode="replay", cassette=tmp_path / "none.jsonl", config=config, environ={}
+        )
     (tmp_path / "empty.jsonl").write_text("")
-    engine = LLMEngine.from_pack(shop, mode="replay", cassette=tmp_path / "empty.jsonl",
-                                 config=config, environ={})
+    engine = LLMEngine.from_pack(
+        shop, mode="replay", cassette=tmp_path / "empty.jsonl", config=config, environ={}
+    )
     assert engine.transport is not None and engine.transport.mode == "replay"
 
 
@@ -126,8 +145,7 @@ def test_a_corrupt_cassette_names_the_line(shop: Pack, tmp_path: Path) -> None:
         _engine(shop, "replay", path, None)
 
 
-def test_async_calls_replay_too(shop: Pack, tmp_path: Path,
-                                network_attempts: list[Any]) -> None:
+def test_async_calls_replay_too(shop: Pack, tmp_path: Path, network_attempts: list[Any]) -> None:
     import asyncio
 
     from langchain_core.messages import HumanMessage

@@ -24,8 +24,13 @@ from tests.conftest import RETURNS
 from tests.llm.conftest import FAST
 
 CTX = TurnContext(conversation_id="c-1", customer_id="C-1", turn_id="t-1")
-OTHER = Chunk(doc_id="shipping", version="1", title="Shipping", chunk_id="ship#1",
-              text="Standard shipping takes 3 to 5 business days.")
+OTHER = Chunk(
+    doc_id="shipping",
+    version="1",
+    title="Shipping",
+    chunk_id="ship#1",
+    text="Standard shipping takes 3 to 5 business days.",
+)
 
 
 def engine(shop: Pack, *script: Any) -> tuple[LLMEngine, ScriptedChatModel]:
@@ -33,17 +38,34 @@ def engine(shop: Pack, *script: Any) -> tuple[LLMEngine, ScriptedChatModel]:
     return LLMEngine(model, policy=shop.policy, options=FAST, sleep=lambda s: None), model
 
 
-def plan(eng: LLMEngine, shop: Pack, text: str, intent: str = "refund",
-         ctx: TurnContext = CTX, reads: list[tuple[str, dict[str, Any]]] | None = None,
-         result: dict[str, Any] | None = None) -> Any:
+def plan(
+    eng: LLMEngine,
+    shop: Pack,
+    text: str,
+    intent: str = "refund",
+    ctx: TurnContext = CTX,
+    reads: list[tuple[str, dict[str, Any]]] | None = None,
+    result: dict[str, Any] | None = None,
+) -> Any:
     def read(tool: str, args: dict[str, Any]) -> Execution:
         if reads is not None:
             reads.append((tool, args))
-        return Execution(tool=tool, args=args, status="executed",
-                         result=result or {"order_id": args.get("order_id"), "amount": 40.0})
+        return Execution(
+            tool=tool,
+            args=args,
+            status="executed",
+            result=result or {"order_id": args.get("order_id"), "amount": 40.0},
+        )
 
-    return eng.plan(text, ctx, intent=intent, classification=Classification(
-        intent=intent, confidence=0.9), policy=shop.policy, registry=shop.registry, read=read)
+    return eng.plan(
+        text,
+        ctx,
+        intent=intent,
+        classification=Classification(intent=intent, confidence=0.9),
+        policy=shop.policy,
+        registry=shop.registry,
+        read=read,
+    )
 
 
 # -- classify -----------------------------------------------------------------------------
@@ -80,8 +102,9 @@ def test_unknown_intent_is_retried_then_escalated_with_the_reason(shop: Pack) ->
 
 
 def test_malformed_json_is_retried(shop: Pack) -> None:
-    eng, _ = engine(shop, ModelResponse(raw_structured='{"intent": "ref'),
-                    classified("refund", 0.9))
+    eng, _ = engine(
+        shop, ModelResponse(raw_structured='{"intent": "ref'), classified("refund", 0.9)
+    )
     assert eng.classify("refund me", CTX).intent == "refund"
     [record] = eng.last_calls
     assert record.attempts == 2 and record.ok
@@ -104,7 +127,9 @@ def test_only_the_workflows_tools_are_bound_without_runtime_parameters(shop: Pac
     result = plan(eng, shop, "refund $20 on A-1001")
     assert result.proposal is not None
     assert (result.proposal.tool, result.proposal.args) == (
-        "issue_refund", {"order_id": "A-1001", "amount": 20.0})
+        "issue_refund",
+        {"order_id": "A-1001", "amount": 20.0},
+    )
     tools = {t["name"]: t for t in model.requests[0].tools}
     assert set(tools) == {"lookup_order", "issue_refund", "request_missing_information"}
     params = tools["issue_refund"]["parameters"]["properties"]
@@ -112,8 +137,11 @@ def test_only_the_workflows_tools_are_bound_without_runtime_parameters(shop: Pac
 
 
 def test_read_tools_run_through_the_callback_during_planning(shop: Pack) -> None:
-    eng, model = engine(shop, call("lookup_order", order_id="A-1001"),
-                        call("issue_refund", order_id="A-1001", amount=40))
+    eng, model = engine(
+        shop,
+        call("lookup_order", order_id="A-1001"),
+        call("issue_refund", order_id="A-1001", amount=40),
+    )
     reads: list[tuple[str, dict[str, Any]]] = []
     result = plan(eng, shop, "refund all of A-1001", reads=reads)
     assert reads == [("lookup_order", {"order_id": "A-1001"})]
@@ -150,21 +178,41 @@ def test_arguments_that_break_the_schema_are_an_error(shop: Pack) -> None:
 
 
 def test_missing_value_becomes_a_question_and_pending_slots(shop: Pack) -> None:
-    eng, _ = engine(shop, call("request_missing_information", tool="issue_refund",
-                               missing=["order_id"], known={"amount": 20}))
+    eng, _ = engine(
+        shop,
+        call(
+            "request_missing_information",
+            tool="issue_refund",
+            missing=["order_id"],
+            known={"amount": 20},
+        ),
+    )
     result = plan(eng, shop, "refund me $20")
     assert result.proposal is not None and result.proposal.missing == ("order_id",)
-    assert result.question == ("I can help with that. Could you tell me the order number, "
-                               "like A-1001?")
-    assert result.pending == {"intent": "refund", "tool": "issue_refund",
-                              "args": {"amount": 20}, "awaiting": ["order_id"]}
+    assert result.question == (
+        "I can help with that. Could you tell me the order number, like A-1001?"
+    )
+    assert result.pending == {
+        "intent": "refund",
+        "tool": "issue_refund",
+        "args": {"amount": 20},
+        "awaiting": ["order_id"],
+    }
 
 
 def test_pending_values_carry_into_the_next_turn(shop: Pack) -> None:
     eng, model = engine(shop, call("issue_refund", order_id="A-1001"))
-    ctx = TurnContext(conversation_id="c-1", customer_id="C-1", turn_id="t-2",
-                      pending={"intent": "refund", "tool": "issue_refund",
-                               "args": {"amount": 20}, "awaiting": ["order_id"]})
+    ctx = TurnContext(
+        conversation_id="c-1",
+        customer_id="C-1",
+        turn_id="t-2",
+        pending={
+            "intent": "refund",
+            "tool": "issue_refund",
+            "args": {"amount": 20},
+            "awaiting": ["order_id"],
+        },
+    )
     result = plan(eng, shop, "it's A-1001", ctx=ctx)
     assert result.proposal is not None
     assert result.proposal.args == {"order_id": "A-1001", "amount": 20.0}
@@ -179,9 +227,12 @@ def test_a_call_without_required_values_asks_for_them(shop: Pack) -> None:
 
 
 def test_two_different_actions_at_once_are_an_error(shop: Pack) -> None:
-    both = ModelResponse(tool_calls=(
-        ToolCallSpec(name="issue_refund", args={"order_id": "A-1001", "amount": 5}),
-        ToolCallSpec(name="issue_refund", args={"order_id": "A-1002", "amount": 5})))
+    both = ModelResponse(
+        tool_calls=(
+            ToolCallSpec(name="issue_refund", args={"order_id": "A-1001", "amount": 5}),
+            ToolCallSpec(name="issue_refund", args={"order_id": "A-1002", "amount": 5}),
+        )
+    )
     eng, _ = engine(shop, both)
     result = plan(eng, shop, "refund both")
     assert result.error is not None and "one per turn" in result.error
@@ -205,18 +256,24 @@ def test_failed_planning_call_is_an_error_not_an_action(shop: Pack) -> None:
     eng, _ = engine(shop, *[ModelResponse(error=TimeoutError())] * 3)
     result = plan(eng, shop, "refund A-1001")
     assert result.proposal is None
-    assert result.error == ("the model call failed: the model did not answer in time "
-                            "after 3 attempts")
+    assert result.error == (
+        "the model call failed: the model did not answer in time after 3 attempts"
+    )
 
 
 # -- draft --------------------------------------------------------------------------------
 def test_draft_cites_only_retrieved_chunks(shop: Pack) -> None:
-    eng, model = engine(shop, reply("You have 30 days to return an item [S1]. "
-                                    "Shipping is free [S7]. Refunds take 5 days [S1, S2]."))
-    draft = eng.draft("how do returns work?", CTX, intent="returns_info",
-                      chunks=[RETURNS, OTHER])
-    assert draft.text == ("You have 30 days to return an item. Shipping is free. "
-                          "Refunds take 5 days.")
+    eng, model = engine(
+        shop,
+        reply(
+            "You have 30 days to return an item [S1]. "
+            "Shipping is free [S7]. Refunds take 5 days [S1, S2]."
+        ),
+    )
+    draft = eng.draft("how do returns work?", CTX, intent="returns_info", chunks=[RETURNS, OTHER])
+    assert draft.text == (
+        "You have 30 days to return an item. Shipping is free. Refunds take 5 days."
+    )
     assert [c["doc_id"] for c in draft.citations] == ["returns", "shipping"]
     assert draft.support == pytest.approx(2 / 3, abs=1e-3)
     assert "[S1] Returns policy" in model.requests[0].system
@@ -253,8 +310,11 @@ def test_streaming_sends_clean_deltas_and_the_end(shop: Pack) -> None:
 
 
 def test_a_retried_stream_is_reset(shop: Pack) -> None:
-    eng, _ = engine(shop, ModelResponse(content="You have 30 days to", cut_after=2),
-                    reply("You have 30 days [S1]."))
+    eng, _ = engine(
+        shop,
+        ModelResponse(content="You have 30 days to", cut_after=2),
+        reply("You have 30 days [S1]."),
+    )
     events: list[tuple[str, str]] = []
     with eng.stream("c-1", lambda kind, text: events.append((kind, text))):
         draft = eng.draft("returns?", CTX, intent="returns_info", chunks=[RETURNS])
@@ -301,46 +361,79 @@ def test_models_without_finish_reasons_still_draft(shop: Pack) -> None:
     assert (draft.text, draft.support) == ("Returns take 30 days.", 1.0)
 
 
-def test_compose_confirms_from_the_template_and_adds_one_supported_sentence(
-        shop: Pack) -> None:
+def test_compose_confirms_from_the_template_and_adds_one_supported_sentence(shop: Pack) -> None:
     from govcx.engines.engine import Draft
 
     eng, model = engine(shop)
-    executed = Execution(tool="issue_refund", args={"order_id": "A-1001", "amount": 20.0},
-                         status="executed", result={})
-    draft = Draft(text="Refunds take 5 days. Returns are free.", support=1.0,
-                  citations=[RETURNS.citation(), OTHER.citation()])
-    out = eng.compose(CTX, intent="refund", executions=[executed], draft=draft,
-                      registry=shop.registry)
+    executed = Execution(
+        tool="issue_refund",
+        args={"order_id": "A-1001", "amount": 20.0},
+        status="executed",
+        result={},
+    )
+    draft = Draft(
+        text="Refunds take 5 days. Returns are free.",
+        support=1.0,
+        citations=[RETURNS.citation(), OTHER.citation()],
+    )
+    out = eng.compose(
+        CTX, intent="refund", executions=[executed], draft=draft, registry=shop.registry
+    )
     assert out.text == "I've refunded $20.00 for order A-1001. Refunds take 5 days."
     assert out.citations == [RETURNS.citation()]
     failed = Execution(tool="issue_refund", args={}, status="failed", error="no such order")
-    out = eng.compose(CTX, intent="refund", executions=[failed], draft=draft,
-                      registry=shop.registry)
+    out = eng.compose(
+        CTX, intent="refund", executions=[failed], draft=draft, registry=shop.registry
+    )
     assert (out.text, out.citations) == ("no such order", [])  # the ToolError's own message
     assert model.requests == []
 
 
-@pytest.mark.parametrize(("executions", "draft_text", "support", "text", "trusted"), [
-    # a failed call without a message of its own: the generic line
-    ([Execution(tool="issue_refund", args={}, status="failed")], "Ok.", 1.0,
-     "I couldn't complete that request.", "I couldn't complete that request."),
-    # refused by the runtime: a colleague looks at it; no knowledge sentence after it
-    ([Execution(tool="issue_refund", args={}, status="refused", error="limit")],
-     "Refunds take 5 days.", 1.0,
-     "I couldn't do that automatically, so I've asked a colleague to look at it.",
-     "I couldn't do that automatically, so I've asked a colleague to look at it."),
-    # a tool the registry lacks; "e.g. a" does not end the supporting sentence
-    ([Execution(tool="gone", args={}, status="executed", result={})],
-     "Refunds go to the card, e.g. a Visa. Returns are free.", 0.5,
-     "Done: gone. Refunds go to the card, e.g. a Visa.", "Done: gone."),
-    # weakly supported knowledge is left out
-    ([Execution(tool="gone", args={}, status="executed", result={})],
-     "Refunds take 5 days.", 0.49, "Done: gone.", "Done: gone."),
-])
-def test_both_engines_compose_one_reply(shop: Pack, executions: list[Execution],
-                                        draft_text: str, support: float, text: str,
-                                        trusted: str) -> None:
+@pytest.mark.parametrize(
+    ("executions", "draft_text", "support", "text", "trusted"),
+    [
+        # a failed call without a message of its own: the generic line
+        (
+            [Execution(tool="issue_refund", args={}, status="failed")],
+            "Ok.",
+            1.0,
+            "I couldn't complete that request.",
+            "I couldn't complete that request.",
+        ),
+        # refused by the runtime: a colleague looks at it; no knowledge sentence after it
+        (
+            [Execution(tool="issue_refund", args={}, status="refused", error="limit")],
+            "Refunds take 5 days.",
+            1.0,
+            "I couldn't do that automatically, so I've asked a colleague to look at it.",
+            "I couldn't do that automatically, so I've asked a colleague to look at it.",
+        ),
+        # a tool the registry lacks; "e.g. a" does not end the supporting sentence
+        (
+            [Execution(tool="gone", args={}, status="executed", result={})],
+            "Refunds go to the card, e.g. a Visa. Returns are free.",
+            0.5,
+            "Done: gone. Refunds go to the card, e.g. a Visa.",
+            "Done: gone.",
+        ),
+        # weakly supported knowledge is left out
+        (
+            [Execution(tool="gone", args={}, status="executed", result={})],
+            "Refunds take 5 days.",
+            0.49,
+            "Done: gone.",
+            "Done: gone.",
+        ),
+    ],
+)
+def test_both_engines_compose_one_reply(
+    shop: Pack,
+    executions: list[Execution],
+    draft_text: str,
+    support: float,
+    text: str,
+    trusted: str,
+) -> None:
     """``compose`` is one function (``engines.engine.compose_reply``): the embedded and
     the LLM engine give the same reply, word for word, for the same executions."""
     from govcx.engines.embedded import EmbeddedEngine
@@ -349,8 +442,10 @@ def test_both_engines_compose_one_reply(shop: Pack, executions: list[Execution],
     draft = Draft(text=draft_text, support=support, citations=[RETURNS.citation()])
     llm, model = engine(shop)
     embedded = EmbeddedEngine(classifier=None)  # type: ignore[arg-type]  # compose needs none
-    outs = [e.compose(CTX, intent="refund", executions=executions, draft=draft,
-                      registry=shop.registry) for e in (llm, embedded)]
+    outs = [
+        e.compose(CTX, intent="refund", executions=executions, draft=draft, registry=shop.registry)
+        for e in (llm, embedded)
+    ]
     assert outs[0] == outs[1]
     assert (outs[0].text, outs[0].trusted) == (text, trusted)
     assert outs[0].citations == ([RETURNS.citation()] if text != trusted else [])

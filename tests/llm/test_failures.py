@@ -32,8 +32,13 @@ def replaying(shop: Pack, tmp_path: Path) -> Callable[[], LLMEngine]:
     cassette = tmp_path / "one-turn.jsonl"
     config = EngineConfig(kind="llm", model="gpt-4o-mini")
     with StubOpenAIServer(simple_responder(KEYWORDS)) as stub:
-        recorder = LLMEngine.from_pack(shop, mode="record", cassette=cassette, options=FAST,
-                                       config=config.model_copy(update={"base_url": stub.url}))
+        recorder = LLMEngine.from_pack(
+            shop,
+            mode="record",
+            cassette=cassette,
+            options=FAST,
+            config=config.model_copy(update={"base_url": stub.url}),
+        )
         from govcx.engines.engine import TurnContext
 
         ctx = TurnContext(conversation_id="rec", customer_id="C-1", turn_id="t")
@@ -43,22 +48,25 @@ def replaying(shop: Pack, tmp_path: Path) -> Callable[[], LLMEngine]:
         recorder.draft("how do returns work?", ctx, intent="returns_info", chunks=[RETURNS])
 
     def make() -> LLMEngine:
-        return LLMEngine.from_pack(shop, mode="replay", cassette=cassette, options=FAST,
-                                   config=config)
+        return LLMEngine.from_pack(
+            shop, mode="replay", cassette=cassette, options=FAST, config=config
+        )
 
     return make
 
 
 def test_a_replay_miss_fails_the_turn_and_the_conversation_goes_on(
-        make_agent: Make, replaying: Callable[[], LLMEngine]) -> None:
+    make_agent: Make, replaying: Callable[[], LLMEngine]
+) -> None:
     agent: Agent = make_agent(engine=replaying())
     with pytest.raises(CassetteMiss) as caught:
         agent.respond("eval-case-9", "where is my order A-1001?", customer_id="C-1")
     assert "classify conversation=eval-case-9" in str(caught.value)
     conv = agent.conversations.get("eval-case-9")
     assert conv["status"] == "idle" and conv["last_turn_status"] == "failed"
-    failed = [e for e in agent.audit.events(conversation_id="eval-case-9")
-              if e.kind == "turn.failed"]
+    failed = [
+        e for e in agent.audit.events(conversation_id="eval-case-9") if e.kind == "turn.failed"
+    ]
     assert [e.data["error"] for e in failed] == ["cassette_miss"]
     assert agent.recover() == []  # nothing left half-run for recovery to replay
     turn = agent.respond("eval-case-9", "how do returns work?", customer_id="C-1")
@@ -67,26 +75,35 @@ def test_a_replay_miss_fails_the_turn_and_the_conversation_goes_on(
     assert agent.audit.verify().ok
 
 
-def test_a_replay_miss_over_sse_is_an_error_event(make_agent: Make, tmp_path: Path,
-                                                  replaying: Callable[[], LLMEngine]) -> None:
+def test_a_replay_miss_over_sse_is_an_error_event(
+    make_agent: Make, tmp_path: Path, replaying: Callable[[], LLMEngine]
+) -> None:
     agent: Agent = make_agent(engine=replaying())
     settings = ServerSettings(home=tmp_path / "home", api_keys=f"{KEY}:web", expiry_interval=0)
     with TestClient(create_app(settings, agent)) as client:
-        response = client.post("/v1/conversations/m-1/messages", headers=HEADERS,
-                               json={"text": "where is my order A-1001?", "customer_id": "C-1"})
+        response = client.post(
+            "/v1/conversations/m-1/messages",
+            headers=HEADERS,
+            json={"text": "where is my order A-1001?", "customer_id": "C-1"},
+        )
         events = _sse(response.text)
         assert events[-1][0] == "error"
         assert events[-1][1]["error"]["code"] == "cassette_miss"
         assert "classify conversation=m-1" in events[-1][1]["error"]["message"]
         assert agent.conversations.get("m-1")["status"] == "idle"
-        again = _sse(client.post("/v1/conversations/m-1/messages", headers=HEADERS,
-                                 json={"text": "how do returns work?"}).text)
+        again = _sse(
+            client.post(
+                "/v1/conversations/m-1/messages",
+                headers=HEADERS,
+                json={"text": "how do returns work?"},
+            ).text
+        )
         assert again[-1][0] == "turn" and again[-1][1]["status"] == "answered"
 
 
 def test_an_unforeseen_engine_error_escalates_with_the_reason(
-        make_agent: Make, stub: StubOpenAIServer, stub_engine: Make,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    make_agent: Make, stub: StubOpenAIServer, stub_engine: Make, monkeypatch: pytest.MonkeyPatch
+) -> None:
     stub.script = simple_responder(KEYWORDS)
     agent: Agent = make_agent(engine=stub_engine())
 
@@ -96,17 +113,16 @@ def test_an_unforeseen_engine_error_escalates_with_the_reason(
     monkeypatch.setattr(prompts, "classify_prompt", broken)
     turn = agent.respond("u-1", "how do returns work?", customer_id="C-1")
     assert turn.status == "escalated" and turn.actions == []
-    classify = next(e for e in agent.audit.events(conversation_id="u-1")
-                    if e.kind == "classify")
+    classify = next(e for e in agent.audit.events(conversation_id="u-1") if e.kind == "classify")
     assert "RuntimeError: prompt template exploded" in str(classify.data["engine_error"])
     assert agent.conversations.get("u-1")["status"] == "idle"
     monkeypatch.undo()
     assert agent.respond("u-1", "how do returns work?", customer_id="C-1").status == "answered"
 
 
-def test_an_unforeseen_planning_error_never_acts(make_agent: Make, stub: StubOpenAIServer,
-                                                 stub_engine: Make,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unforeseen_planning_error_never_acts(
+    make_agent: Make, stub: StubOpenAIServer, stub_engine: Make, monkeypatch: pytest.MonkeyPatch
+) -> None:
     stub.script = simple_responder(KEYWORDS)
     agent: Agent = make_agent(engine=stub_engine())
 
@@ -117,5 +133,7 @@ def test_an_unforeseen_planning_error_never_acts(make_agent: Make, stub: StubOpe
     turn = agent.respond("u-2", "please refund $20 for order A-1001", customer_id="C-1")
     assert turn.status == "escalated"
     assert all(a.status != "executed" for a in turn.actions)
-    assert turn.decision is not None and "LLM engine failed while it tried to plan" in \
-        turn.decision.reason
+    assert (
+        turn.decision is not None
+        and "LLM engine failed while it tried to plan" in turn.decision.reason
+    )

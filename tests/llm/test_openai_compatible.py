@@ -33,15 +33,23 @@ def _plan(engine: LLMEngine, shop: Pack, text: str) -> Any:
     def read(tool: str, args: dict[str, Any]) -> Execution:
         return Execution(tool=tool, args=args, status="executed", result={"amount": 40.0})
 
-    return engine.plan(text, CTX, intent="refund",
-                       classification=Classification(intent="refund", confidence=0.9),
-                       policy=shop.policy, registry=shop.registry, read=read)
+    return engine.plan(
+        text,
+        CTX,
+        intent="refund",
+        classification=Classification(intent="refund", confidence=0.9),
+        policy=shop.policy,
+        registry=shop.registry,
+        read=read,
+    )
 
 
 @pytest.mark.parametrize("method", ["json_schema", "function_calling", "json_mode"])
-def test_structured_classification_over_http(stub: StubOpenAIServer, stub_engine: Make,
-                                             method: Literal["json_schema", "function_calling",
-                                                             "json_mode"]) -> None:
+def test_structured_classification_over_http(
+    stub: StubOpenAIServer,
+    stub_engine: Make,
+    method: Literal["json_schema", "function_calling", "json_mode"],
+) -> None:
     stub.push(classified("refund", 0.9, order_id="A-1001"))
     engine = stub_engine(options=replace(FAST, structured_output=method))
     result = engine.classify("refund A-1001", CTX)
@@ -60,8 +68,9 @@ def test_structured_classification_over_http(stub: StubOpenAIServer, stub_engine
 
 
 def test_tool_call_over_http(stub: StubOpenAIServer, stub_engine: Make, shop: Pack) -> None:
-    stub.push(call("lookup_order", order_id="A-1001"),
-              call("issue_refund", order_id="A-1001", amount=40))
+    stub.push(
+        call("lookup_order", order_id="A-1001"), call("issue_refund", order_id="A-1001", amount=40)
+    )
     result = _plan(stub_engine(), shop, "refund A-1001")
     assert result.proposal is not None and result.proposal.args["amount"] == 40.0
     sent = stub.bodies[1]["messages"]
@@ -72,7 +81,8 @@ def test_tool_call_over_http(stub: StubOpenAIServer, stub_engine: Make, shop: Pa
 
 
 def test_malformed_tool_arguments_over_http_never_become_a_proposal(
-        stub: StubOpenAIServer, stub_engine: Make, shop: Pack) -> None:
+    stub: StubOpenAIServer, stub_engine: Make, shop: Pack
+) -> None:
     stub.push(*[call("issue_refund", '{"order_id": "A-1001", "amount": ')] * 3)
     result = _plan(stub_engine(), shop, "refund A-1001")
     assert result.proposal is None
@@ -80,13 +90,13 @@ def test_malformed_tool_arguments_over_http_never_become_a_proposal(
 
 
 def test_streamed_draft_over_http(stub: StubOpenAIServer, stub_engine: Make) -> None:
-    stub.push(reply("You can return unused items within 30 days [S1]. Refunds take 5 "
-                    "business days [S1]."))
+    stub.push(
+        reply("You can return unused items within 30 days [S1]. Refunds take 5 business days [S1].")
+    )
     engine = stub_engine()
     events: list[tuple[str, str]] = []
     with engine.stream("c-1", lambda kind, text: events.append((kind, text))):
-        draft = engine.draft("how do returns work?", CTX, intent="returns_info",
-                             chunks=[RETURNS])
+        draft = engine.draft("how do returns work?", CTX, intent="returns_info", chunks=[RETURNS])
     assert stub.bodies[0]["stream"] is True
     assert stub.bodies[0]["stream_options"] == {"include_usage": True}
     assert len([k for k, _ in events if k == "delta"]) > 3
@@ -110,16 +120,20 @@ def test_rate_limit_honours_retry_after(stub: StubOpenAIServer, shop: Pack) -> N
     waits: list[float] = []
     stub.push(fault(429, retry_after=1.5), classified("refund"))
     options = replace(FAST, retry=RetryPolicy(backoff=0.1, backoff_max=4.0, jitter=0.0))
-    engine = LLMEngine.from_pack(shop, config=EngineConfig(kind="llm", model="m",
-                                                           base_url=stub.url),
-                                 options=options, sleep=waits.append)
+    engine = LLMEngine.from_pack(
+        shop,
+        config=EngineConfig(kind="llm", model="m", base_url=stub.url),
+        options=options,
+        sleep=waits.append,
+    )
     assert engine.classify("refund", CTX).intent == "refund"
     assert waits == [1.5]
     assert engine.last_calls[0].errors == ("rate limited (429)",)
 
 
-def test_persistent_failure_escalates_with_the_reason(stub: StubOpenAIServer,
-                                                      stub_engine: Make) -> None:
+def test_persistent_failure_escalates_with_the_reason(
+    stub: StubOpenAIServer, stub_engine: Make
+) -> None:
     stub.push(fault(503), fault(503), fault(503))
     engine = stub_engine()
     result = engine.classify("refund", CTX)
@@ -147,16 +161,18 @@ def test_timeout_is_retried_within_bounds(stub: StubOpenAIServer, stub_engine: M
 
 
 def test_a_stream_cut_short_is_never_used(stub: StubOpenAIServer, stub_engine: Make) -> None:
-    cut = ModelResponse(content="You can return anything, any time, for cash [S1].",
-                        cut_after=3)
+    cut = ModelResponse(content="You can return anything, any time, for cash [S1].", cut_after=3)
     stub.push(cut, cut, cut)
     draft = stub_engine().draft("returns?", CTX, intent="returns_info", chunks=[RETURNS])
     assert (draft.text, draft.citations) == ("", [])
 
 
 def test_usage_is_recorded_per_call(stub: StubOpenAIServer, stub_engine: Make) -> None:
-    stub.push(ModelResponse(structured={"intent": "refund", "confidence": 0.9, "entities": []},
-                            usage=(321, 12)))
+    stub.push(
+        ModelResponse(
+            structured={"intent": "refund", "confidence": 0.9, "entities": []}, usage=(321, 12)
+        )
+    )
     engine = stub_engine()
     engine.classify("refund", CTX)
     [record] = engine.calls_for("t-1")

@@ -17,8 +17,7 @@ from tests.conftest import shop_effects
 pytestmark = pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 
 
-def test_workers_share_one_valid_chain_and_lose_nothing(
-        make_agent: Callable[..., Agent]) -> None:
+def test_workers_share_one_valid_chain_and_lose_nothing(make_agent: Callable[..., Agent]) -> None:
     workers = [make_agent() for _ in range(3)]
     errors: list[BaseException] = []
 
@@ -27,8 +26,9 @@ def test_workers_share_one_valid_chain_and_lose_nothing(
             for i in range(4):
                 # Two workers write to the same conversation; runs must serialise.
                 agent.respond(f"shared-{i % 2}", "where is my order A-1001", customer_id="C-1")
-                agent.respond(f"own-{w}-{i}", "please refund $5 for order A-1001",
-                              customer_id="C-1")
+                agent.respond(
+                    f"own-{w}-{i}", "please refund $5 for order A-1001", customer_id="C-1"
+                )
         except BaseException as exc:  # surfaced below
             errors.append(exc)
 
@@ -52,8 +52,9 @@ def test_workers_share_one_valid_chain_and_lose_nothing(
     assert all(e < s for e, s in zip(ends, starts[1:], strict=False))
 
 
-def test_old_schema_is_refused_until_upgrade(tmp_path: Path, database_url: str | None,
-                                             make_agent: Callable[..., Agent]) -> None:
+def test_old_schema_is_refused_until_upgrade(
+    tmp_path: Path, database_url: str | None, make_agent: Callable[..., Agent]
+) -> None:
     agent = make_agent()
     db: Database = agent.db
     assert migrate.current_revision(db) == migrate.head_revision()
@@ -79,7 +80,8 @@ def test_prune_keeps_audit_and_transcript(make_agent: Callable[..., Agent], cloc
 
 
 def test_workers_starting_together_on_a_new_database_all_start(
-        tmp_path: Path, database_url: str | None) -> None:
+    tmp_path: Path, database_url: str | None
+) -> None:
     """N workers opening one fresh database at the same moment (``serve --workers N``):
     schema, LangGraph's checkpoint tables and the policy activation are set up once."""
     import os
@@ -90,7 +92,8 @@ def test_workers_starting_together_on_a_new_database_all_start(
     from tests.conftest import SHOP
 
     script = tmp_path / "worker.py"
-    script.write_text(textwrap.dedent('''
+    script.write_text(
+        textwrap.dedent("""
         import sys
         from pathlib import Path
         from govcx.agent.agent import Agent
@@ -102,12 +105,19 @@ def test_workers_starting_together_on_a_new_database_all_start(
                       retriever=InMemoryRetriever([]), guard=PassThroughGuard())
         print(agent.policy.version, agent.policies.active_seq())
         agent.close()
-    '''))
+    """)
+    )
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
-    workers = [subprocess.Popen([sys.executable, str(script), str(tmp_path / "home"),
-                                 database_url or "", str(SHOP)], env=env, text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-               for _ in range(3)]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(tmp_path / "home"), database_url or "", str(SHOP)],
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(3)
+    ]
     outputs = [w.communicate(timeout=120) for w in workers]
     assert [w.returncode for w in workers] == [0, 0, 0], [err for _, err in outputs]
     assert {out.strip() for out, _ in outputs} == {"t1 1"}  # one activation, not three

@@ -32,28 +32,35 @@ def test_existing_conversations_get_the_owner_that_started_them(tmp_path: Path) 
     migrate.upgrade(db, "0004", audit_key=KEY)
     with db.begin() as conn:
         for cid in ("cli-abc", "chat-def", "conv_api", "mine"):
-            conn.execute(text("INSERT INTO conversations (conversation_id, status, turn_count,"
-                              " created_at, updated_at) VALUES (:c, 'idle', 0, 0, 0)"),
-                         {"c": cid})
-        conn.execute(text("CREATE TABLE api_conversation_owners (conversation_id TEXT "
-                          "PRIMARY KEY, principal TEXT, created_at FLOAT)"))
-        conn.execute(text("INSERT INTO api_conversation_owners VALUES ('conv_api', "
-                          "'web-chat', 0)"))
+            conn.execute(
+                text(
+                    "INSERT INTO conversations (conversation_id, status, turn_count,"
+                    " created_at, updated_at) VALUES (:c, 'idle', 0, 0, 0)"
+                ),
+                {"c": cid},
+            )
+        conn.execute(
+            text(
+                "CREATE TABLE api_conversation_owners (conversation_id TEXT "
+                "PRIMARY KEY, principal TEXT, created_at FLOAT)"
+            )
+        )
+        conn.execute(text("INSERT INTO api_conversation_owners VALUES ('conv_api', 'web-chat', 0)"))
     assert migrate.upgrade(db, audit_key=KEY) == migrate.head_revision()
     with db.read() as conn:
-        owners: dict[str, str] = dict(conn.execute(text(
-            "SELECT conversation_id, owner FROM conversations")).all())
-    assert owners == {"cli-abc": "cli", "chat-def": "cli", "conv_api": "web-chat",
-                      "mine": "local"}
+        owners: dict[str, str] = dict(
+            conn.execute(text("SELECT conversation_id, owner FROM conversations")).all()
+        )
+    assert owners == {"cli-abc": "cli", "chat-def": "cli", "conv_api": "web-chat", "mine": "local"}
     db.dispose()
 
 
 # -- 0006: the HTTP server's tables in the core schema -----------------------------------
 
+
 @pytest.fixture
 def db(tmp_path: Path, database_url: str | None) -> Iterator[Database]:
-    database = Database(resolve_url(database_url or f"sqlite:///{tmp_path / 'govcx.db'}",
-                                    tmp_path))
+    database = Database(resolve_url(database_url or f"sqlite:///{tmp_path / 'govcx.db'}", tmp_path))
     yield database
     database.dispose()
 
@@ -68,25 +75,37 @@ def _indexes(db: Database, table: str) -> set[str]:
         return {str(ix["name"]) for ix in inspect(conn).get_indexes(table)}
 
 
-DELIVERY = {"delivery_id": "d1", "event_id": "approval.requested:apr_1",
-            "event_type": "approval.requested", "url": "https://hooks.example/x",
-            "body": '{"id":"approval.requested:apr_1"}', "status": "pending", "attempts": 2,
-            "last_status": 503, "last_error": "HTTP 503", "next_attempt_at": 12.5,
-            "claimed_until": None, "created_at": 1.0, "updated_at": 2.0}
+DELIVERY = {
+    "delivery_id": "d1",
+    "event_id": "approval.requested:apr_1",
+    "event_type": "approval.requested",
+    "url": "https://hooks.example/x",
+    "body": '{"id":"approval.requested:apr_1"}',
+    "status": "pending",
+    "attempts": 2,
+    "last_status": 503,
+    "last_error": "HTTP 503",
+    "next_attempt_at": 12.5,
+    "claimed_until": None,
+    "created_at": 1.0,
+    "updated_at": 2.0,
+}
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
-def test_0006_keeps_the_tables_and_rows_a_server_created_with_create_all(
-        db: Database) -> None:
+def test_0006_keeps_the_tables_and_rows_a_server_created_with_create_all(db: Database) -> None:
     """A database at 0005 that a server started on: it created ``webhook_deliveries``
     (and its legacy tables) itself with ``create_all``. The upgrade keeps every row."""
     migrate.upgrade(db, "0005", audit_key=KEY)
     legacy = MetaData()
     webhook_deliveries.to_metadata(legacy)  # the definition api/store.py had, column for column
-    Table("api_conversation_owners", legacy,
-          Column("conversation_id", String(64), primary_key=True),
-          Column("principal", String(128), nullable=False),
-          Column("created_at", Float, nullable=False))
+    Table(
+        "api_conversation_owners",
+        legacy,
+        Column("conversation_id", String(64), primary_key=True),
+        Column("principal", String(128), nullable=False),
+        Column("created_at", Float, nullable=False),
+    )
     legacy.create_all(db.engine)
     with db.begin() as conn:
         conn.execute(insert(webhook_deliveries).values(**DELIVERY))
@@ -123,12 +142,16 @@ def test_0006_creates_the_table_where_it_is_missing_and_downgrades(db: Database)
 def test_0006_adds_only_the_index_to_a_table_that_lacks_it(db: Database) -> None:
     migrate.upgrade(db, "0005", audit_key=KEY)
     with db.begin() as conn:
-        conn.execute(text("CREATE TABLE webhook_deliveries (delivery_id VARCHAR(64) PRIMARY "
-                          "KEY, event_id VARCHAR(200) NOT NULL, event_type VARCHAR(64) NOT "
-                          "NULL, url TEXT NOT NULL, body TEXT NOT NULL, status VARCHAR(16) "
-                          "NOT NULL, attempts INTEGER NOT NULL, last_status INTEGER, "
-                          "last_error TEXT, next_attempt_at FLOAT, claimed_until FLOAT, "
-                          "created_at FLOAT NOT NULL, updated_at FLOAT NOT NULL)"))
+        conn.execute(
+            text(
+                "CREATE TABLE webhook_deliveries (delivery_id VARCHAR(64) PRIMARY "
+                "KEY, event_id VARCHAR(200) NOT NULL, event_type VARCHAR(64) NOT "
+                "NULL, url TEXT NOT NULL, body TEXT NOT NULL, status VARCHAR(16) "
+                "NOT NULL, attempts INTEGER NOT NULL, last_status INTEGER, "
+                "last_error TEXT, next_attempt_at FLOAT, claimed_until FLOAT, "
+                "created_at FLOAT NOT NULL, updated_at FLOAT NOT NULL)"
+            )
+        )
         conn.execute(insert(webhook_deliveries).values(**DELIVERY))
     migrate.upgrade(db, audit_key=KEY)
     assert "ix_webhook_deliveries_status" in _indexes(db, "webhook_deliveries")

@@ -22,14 +22,28 @@ SEEN: list[dict[str, Any]] = []
 
 
 @tool(reply="Sent to {channel}.")
-def notify(channel: Literal["email", "sms"], note: str = "", *, customer_id: str,
-           conversation_id: str, idempotency_key: str, data_dir: Path) -> dict[str, Any]:
+def notify(
+    channel: Literal["email", "sms"],
+    note: str = "",
+    *,
+    customer_id: str,
+    conversation_id: str,
+    idempotency_key: str,
+    data_dir: Path,
+) -> dict[str, Any]:
     """Notify the customer.
 
     Longer text that is not part of the description.
     """
-    SEEN.append({"customer_id": customer_id, "conversation_id": conversation_id,
-                 "key": idempotency_key, "data_dir": data_dir, "channel": channel})
+    SEEN.append(
+        {
+            "customer_id": customer_id,
+            "conversation_id": conversation_id,
+            "key": idempotency_key,
+            "data_dir": data_dir,
+            "channel": channel,
+        }
+    )
     if note == "fail":
         raise ToolError("the notification service refused")
     if note == "crash":
@@ -37,18 +51,26 @@ def notify(channel: Literal["email", "sms"], note: str = "", *, customer_id: str
     return {"channel": channel}
 
 
-POLICY = parse_policy({"version": "1", "tiers": {"low": {"approval": "never"},
-                                                 "high": {"approval": "always"}},
-                       "workflows": {"w": {"tools": ["notify"]}},
-                       "tools": {"notify": {"tier": "low"}}})
+POLICY = parse_policy(
+    {
+        "version": "1",
+        "tiers": {"low": {"approval": "never"}, "high": {"approval": "always"}},
+        "workflows": {"w": {"tools": ["notify"]}},
+        "tools": {"notify": {"tier": "low"}},
+    }
+)
 
 
 @pytest.fixture
 def executor(tmp_path: Path) -> Executor:
     db = Database(f"sqlite:///{tmp_path / 'x.db'}")
     db.create_schema()
-    return Executor(db=db, registry=ToolRegistry([notify.__govcx_tool__]),  # type: ignore[attr-defined]
-                    approvals=ApprovalStore(db), data_dir=tmp_path)
+    return Executor(
+        db=db,
+        registry=ToolRegistry([notify.__govcx_tool__]),  # type: ignore[attr-defined]
+        approvals=ApprovalStore(db),
+        data_dir=tmp_path,
+    )
 
 
 def test_spec_from_signature_and_docstring() -> None:
@@ -62,14 +84,27 @@ def test_spec_from_signature_and_docstring() -> None:
 
 def test_context_is_filled_by_runtime_and_cannot_be_smuggled(executor: Executor) -> None:
     SEEN.clear()
-    done = executor.run(policy=POLICY, conversation_id="c1", customer_id="C-9", tool="notify",
-                        args={"channel": "sms"}, autonomy="act", step="t1")
+    done = executor.run(
+        policy=POLICY,
+        conversation_id="c1",
+        customer_id="C-9",
+        tool="notify",
+        args={"channel": "sms"},
+        autonomy="act",
+        step="t1",
+    )
     assert done.status == "executed" and done.result == {"channel": "sms"}
     assert SEEN[0]["customer_id"] == "C-9" and SEEN[0]["conversation_id"] == "c1"
     assert SEEN[0]["key"] == done.key
-    refused = executor.run(policy=POLICY, conversation_id="c1", customer_id="C-9", tool="notify",
-                           args={"channel": "sms", "customer_id": "C-1"}, autonomy="act",
-                           step="t2")
+    refused = executor.run(
+        policy=POLICY,
+        conversation_id="c1",
+        customer_id="C-9",
+        tool="notify",
+        args={"channel": "sms", "customer_id": "C-1"},
+        autonomy="act",
+        step="t2",
+    )
     assert refused.status == "refused" and "filled by the runtime" in (refused.error or "")
     assert len(SEEN) == 1
 
@@ -77,8 +112,15 @@ def test_context_is_filled_by_runtime_and_cannot_be_smuggled(executor: Executor)
 def test_invalid_arguments_never_run(executor: Executor) -> None:
     SEEN.clear()
     for args in ({"channel": "fax"}, {}, {"channel": "sms", "extra": 1}):
-        result = executor.run(policy=POLICY, conversation_id="c1", customer_id=None,
-                              tool="notify", args=args, autonomy="act", step="t")
+        result = executor.run(
+            policy=POLICY,
+            conversation_id="c1",
+            customer_id=None,
+            tool="notify",
+            args=args,
+            autonomy="act",
+            step="t",
+        )
         assert result.status == "refused"
     assert SEEN == []
     with pytest.raises(ToolArgumentError):
@@ -87,20 +129,48 @@ def test_invalid_arguments_never_run(executor: Executor) -> None:
 
 def test_ledger_makes_retry_a_noop(executor: Executor) -> None:
     SEEN.clear()
-    first = executor.run(policy=POLICY, conversation_id="c1", customer_id=None, tool="notify",
-                         args={"channel": "email"}, autonomy="act", step="t1")
-    second = executor.run(policy=POLICY, conversation_id="c1", customer_id=None, tool="notify",
-                          args={"channel": "email"}, autonomy="act", step="t1")
+    first = executor.run(
+        policy=POLICY,
+        conversation_id="c1",
+        customer_id=None,
+        tool="notify",
+        args={"channel": "email"},
+        autonomy="act",
+        step="t1",
+    )
+    second = executor.run(
+        policy=POLICY,
+        conversation_id="c1",
+        customer_id=None,
+        tool="notify",
+        args={"channel": "email"},
+        autonomy="act",
+        step="t1",
+    )
     assert len(SEEN) == 1
     assert second.replayed and second.result == first.result and second.key == first.key
     # Another step with the identical write is a duplicate (needs approval) within the
     # policy's duplicate_window; with no window it is a new call.
     with pytest.raises(GateViolation, match="duplicate"):
-        executor.run(policy=POLICY, conversation_id="c1", customer_id=None, tool="notify",
-                     args={"channel": "email"}, autonomy="act", step="t2")
+        executor.run(
+            policy=POLICY,
+            conversation_id="c1",
+            customer_id=None,
+            tool="notify",
+            args={"channel": "email"},
+            autonomy="act",
+            step="t2",
+        )
     no_window = POLICY.model_copy(update={"duplicate_window": timedelta(0)})
-    other_step = executor.run(policy=no_window, conversation_id="c1", customer_id=None,
-                              tool="notify", args={"channel": "email"}, autonomy="act", step="t2")
+    other_step = executor.run(
+        policy=no_window,
+        conversation_id="c1",
+        customer_id=None,
+        tool="notify",
+        args={"channel": "email"},
+        autonomy="act",
+        step="t2",
+    )
     assert other_step.key != first.key and len(SEEN) == 2
 
 
@@ -111,26 +181,53 @@ def test_key_is_stable_and_specific() -> None:
 
 
 def test_tool_failures_are_recorded_not_raised(executor: Executor) -> None:
-    failed = executor.run(policy=POLICY, conversation_id="c1", customer_id=None, tool="notify",
-                          args={"channel": "sms", "note": "fail"}, autonomy="act", step="t")
+    failed = executor.run(
+        policy=POLICY,
+        conversation_id="c1",
+        customer_id=None,
+        tool="notify",
+        args={"channel": "sms", "note": "fail"},
+        autonomy="act",
+        step="t",
+    )
     assert failed.status == "failed" and failed.error == "the notification service refused"
-    crashed = executor.run(policy=POLICY, conversation_id="c1", customer_id=None, tool="notify",
-                           args={"channel": "sms", "note": "crash"}, autonomy="act", step="t")
+    crashed = executor.run(
+        policy=POLICY,
+        conversation_id="c1",
+        customer_id=None,
+        tool="notify",
+        args={"channel": "sms", "note": "crash"},
+        autonomy="act",
+        step="t",
+    )
     assert crashed.status == "failed" and "RuntimeError" in (crashed.error or "")
     assert "bug in the tool" not in (crashed.error or "")
 
 
 def test_gated_tool_needs_bound_approval(executor: Executor) -> None:
-    high = parse_policy({**POLICY.model_dump(mode="json"),
-                         "tools": {"notify": {"tier": "high"}}})
+    high = parse_policy({**POLICY.model_dump(mode="json"), "tools": {"notify": {"tier": "high"}}})
     with pytest.raises(GateViolation, match="needs approval"):
-        executor.run(policy=high, conversation_id="c1", customer_id=None, tool="notify",
-                     args={"channel": "sms"}, autonomy="act", step="t")
+        executor.run(
+            policy=high,
+            conversation_id="c1",
+            customer_id=None,
+            tool="notify",
+            args={"channel": "sms"},
+            autonomy="act",
+            step="t",
+        )
 
 
 def test_unknown_tool_and_bad_tool_signatures(executor: Executor) -> None:
-    result = executor.run(policy=POLICY, conversation_id="c", customer_id=None, tool="nope",
-                          args={}, autonomy="act", step="t")
+    result = executor.run(
+        policy=POLICY,
+        conversation_id="c",
+        customer_id=None,
+        tool="nope",
+        args={},
+        autonomy="act",
+        step="t",
+    )
     assert result.status == "refused" and "known tools: notify" in (result.error or "")
 
     def splat(*args: Any) -> None:

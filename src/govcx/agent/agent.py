@@ -60,9 +60,11 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 
 def check_id(kind: str, value: str) -> str:
     if not isinstance(value, str) or not _ID.match(value):
-        raise InvalidInput(f"{kind} {value!r} is not valid: use 1-64 letters, digits, "
-                           "'_', '-', '.', ':' starting with a letter or digit",
-                           details={"field": kind})
+        raise InvalidInput(
+            f"{kind} {value!r} is not valid: use 1-64 letters, digits, "
+            "'_', '-', '.', ':' starting with a letter or digit",
+            details={"field": kind},
+        )
     return value
 
 
@@ -70,13 +72,16 @@ def check_text(text: Any) -> str:
     if not isinstance(text, str) or not text.strip():
         raise InvalidInput("text must be a non-empty string", details={"field": "text"})
     if len(text) > MAX_MESSAGE_CHARS:
-        raise InvalidInput(f"text is {len(text)} characters; the limit is {MAX_MESSAGE_CHARS}",
-                           details={"field": "text", "limit": MAX_MESSAGE_CHARS})
+        raise InvalidInput(
+            f"text is {len(text)} characters; the limit is {MAX_MESSAGE_CHARS}",
+            details={"field": "text", "limit": MAX_MESSAGE_CHARS},
+        )
     return text
 
 
-def open_checkpointer(url: str, state_dir: Path,
-                      key: bytes | None = None) -> BaseCheckpointSaver[Any]:
+def open_checkpointer(
+    url: str, state_dir: Path, key: bytes | None = None
+) -> BaseCheckpointSaver[Any]:
     """SqliteSaver beside a SQLite database; PostgresSaver for PostgreSQL. With ``key``
     (the data key) checkpoints are encrypted at rest (AES-GCM, govcx.store.sealed)."""
     serde = checkpoint_serde(key) if key is not None else None
@@ -108,18 +113,27 @@ def build_engine(pack: Pack, *, mode: str | None = None, cassette: str | None = 
     if config.intent_model:
         from govcx.engines.classifier import ClassifierConfig
 
-        classifier = ClassifierConfig(finetuned=pack.root / config.intent_model,
-                                      finetuned_weight=config.intent_model_weight)
-    return EmbeddedEngine.from_policy(pack.policy, classifier=classifier,
-                                      extra_out_of_scope=config.out_of_scope_examples)
+        classifier = ClassifierConfig(
+            finetuned=pack.root / config.intent_model, finetuned_weight=config.intent_model_weight
+        )
+    return EmbeddedEngine.from_policy(
+        pack.policy, classifier=classifier, extra_out_of_scope=config.out_of_scope_examples
+    )
 
 
 class Agent:
     """A pack running on a state dir: converse, decide approvals, recover, audit."""
 
-    def __init__(self, pack: Pack, settings: Settings | None = None, *,
-                 engine: Engine | None = None, retriever: Retriever | None = None,
-                 guard: Guard | None = None, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        pack: Pack,
+        settings: Settings | None = None,
+        *,
+        engine: Engine | None = None,
+        retriever: Retriever | None = None,
+        guard: Guard | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.pack = pack
         self.settings = settings or Settings()
         state_dir = self.settings.state_dir()
@@ -132,14 +146,18 @@ class Agent:
         except GovcxError:
             self.db.dispose()
             raise
-        migrate.prepare(self.db, auto_upgrade=self.settings.auto_migrate,
-                        audit_key=chain_key)
+        migrate.prepare(self.db, auto_upgrade=self.settings.auto_migrate, audit_key=chain_key)
         self.audit = AuditLog(self.db, key=chain_key)
         self.approvals = ApprovalStore(self.db)
         self.conversations = ConversationStore(self.db, clock=clock)
         data_dir = private_dir(state_dir / "packs" / pack.name)
-        self.executor = Executor(db=self.db, registry=pack.registry, approvals=self.approvals,
-                                 data_dir=data_dir, clock=clock)
+        self.executor = Executor(
+            db=self.db,
+            registry=pack.registry,
+            approvals=self.approvals,
+            data_dir=data_dir,
+            clock=clock,
+        )
         self.policies = PolicyStore(self.db)
         self._policy, self._policy_seq = self._start_policy()
         self.clock = clock
@@ -150,8 +168,9 @@ class Agent:
         if retriever is None:
             from govcx.knowledge import build_retriever
 
-            retriever = build_retriever(pack.knowledge_dir, state_dir,
-                                        config=_knowledge_config(pack))
+            retriever = build_retriever(
+                pack.knowledge_dir, state_dir, config=_knowledge_config(pack)
+            )
         self.retriever = retriever
         if guard is None:
             from govcx.guardrails import build_guard
@@ -162,20 +181,31 @@ class Agent:
         self.graph = build_graph(self.checkpointer)
         self._unsaved = build_graph()
         self.locks: ProcessLocks = (
-            AdvisoryLocks(self.db) if self.db.backend == "postgresql"
-            else ConversationLocks(state_dir / "locks"))
+            AdvisoryLocks(self.db)
+            if self.db.backend == "postgresql"
+            else ConversationLocks(state_dir / "locks")
+        )
         tighten_tree(state_dir)  # what third-party code (Chroma, a pack's store) created
         self.observers: list[Callable[[str, dict[str, Any]], None]] = []
         self._observers_lock = threading.Lock()
         self.services = Services(
-            policy_source=lambda: self._policy, engine=self.engine, retriever=self.retriever,
-            guard=self.guard, executor=self.executor, approvals=self.approvals,
-            audit=self.audit, registry=pack.registry, conversations=self.conversations,
-            clock=self.clock, observer=self._observe)
+            policy_source=lambda: self._policy,
+            engine=self.engine,
+            retriever=self.retriever,
+            guard=self.guard,
+            executor=self.executor,
+            approvals=self.approvals,
+            audit=self.audit,
+            registry=pack.registry,
+            conversations=self.conversations,
+            clock=self.clock,
+            observer=self._observe,
+        )
 
     @classmethod
-    def open(cls, pack: str | Path | None = None, settings: Settings | None = None,
-             **kwargs: Any) -> Agent:
+    def open(
+        cls, pack: str | Path | None = None, settings: Settings | None = None, **kwargs: Any
+    ) -> Agent:
         settings = settings or Settings()
         return cls(load_pack(pack or settings.pack), settings, **kwargs)
 
@@ -197,18 +227,30 @@ class Agent:
             try:
                 new = self.policies.register(file, actor=SYSTEM.name, source=source, conn=conn)
             except GovcxError as exc:
-                raise PolicyError(str(self.pack.policy_path), f"{exc.message}",
-                                  field="version") from None
+                raise PolicyError(
+                    str(self.pack.policy_path), f"{exc.message}", field="version"
+                ) from None
             active = self.policies.active(conn)
             if new or active is None:
                 old = active.version if active else None
-                active = self.policies.activate(file, actor=SYSTEM.name, source=source,
-                                                conn=conn)
-                self.audit.append_many([{
-                    "kind": "policy.activated", "actor": SYSTEM.name,
-                    "policy_version": file.version, "policy_digest": file.digest,
-                    "data": {"previous_version": old, "version": file.version,
-                             "digest": file.digest, "source": source}}], conn=conn)
+                active = self.policies.activate(file, actor=SYSTEM.name, source=source, conn=conn)
+                self.audit.append_many(
+                    [
+                        {
+                            "kind": "policy.activated",
+                            "actor": SYSTEM.name,
+                            "policy_version": file.version,
+                            "policy_digest": file.digest,
+                            "data": {
+                                "previous_version": old,
+                                "version": file.version,
+                                "digest": file.digest,
+                                "source": source,
+                            },
+                        }
+                    ],
+                    conn=conn,
+                )
         policy = file if active.digest == file.digest else self.policies.load(active.version)
         return policy, active.seq
 
@@ -221,13 +263,17 @@ class Agent:
         if seq != self._policy_seq:
             active = self.policies.active()
             if active is not None:
-                self._policy = self.pack.policy if active.digest == self.pack.policy.digest \
+                self._policy = (
+                    self.pack.policy
+                    if active.digest == self.pack.policy.digest
                     else self.policies.load(active.version)
+                )
                 self._policy_seq = active.seq
         return self._policy
 
-    def set_policy(self, policy: Policy, *, actor: str, source: str = "Python API",
-                   supersede: bool = True) -> bool:
+    def set_policy(
+        self, policy: Policy, *, actor: str, source: str = "Python API", supersede: bool = True
+    ) -> bool:
         """Activate ``policy`` (already validated) for the whole deployment.
 
         Returns False when it is the active policy already. Raises PolicyVersionConflict
@@ -241,11 +287,23 @@ class Agent:
             return False
         with self.db.begin() as conn:
             active = self.policies.activate(policy, actor=actor, source=source, conn=conn)
-            self.audit.append_many([{
-                "kind": "policy.activated", "actor": actor, "policy_version": policy.version,
-                "policy_digest": policy.digest,
-                "data": {"previous_version": current.version, "version": policy.version,
-                         "digest": policy.digest, "source": source}}], conn=conn)
+            self.audit.append_many(
+                [
+                    {
+                        "kind": "policy.activated",
+                        "actor": actor,
+                        "policy_version": policy.version,
+                        "policy_digest": policy.digest,
+                        "data": {
+                            "previous_version": current.version,
+                            "version": policy.version,
+                            "digest": policy.digest,
+                            "source": source,
+                        },
+                    }
+                ],
+                conn=conn,
+            )
         self._policy, self._policy_seq = policy, active.seq
         if supersede:
             self.supersede_stale()
@@ -271,10 +329,17 @@ class Agent:
         return {"configurable": {"thread_id": conversation_id}}
 
     # -- conversing -----------------------------------------------------------------------
-    def respond(self, conversation_id: str, text: str, *, customer_id: str | None = None,
-                idempotency_key: str | None = None, owner: str | None = None,
-                on_event: Callable[[str, dict[str, Any]], None] | None = None,
-                on_token: Callable[[str, str], None] | None = None) -> Turn:
+    def respond(
+        self,
+        conversation_id: str,
+        text: str,
+        *,
+        customer_id: str | None = None,
+        idempotency_key: str | None = None,
+        owner: str | None = None,
+        on_event: Callable[[str, dict[str, Any]], None] | None = None,
+        on_token: Callable[[str, str], None] | None = None,
+    ) -> Turn:
         """Run one customer message through the graph and return the Turn.
 
         Args:
@@ -296,9 +361,14 @@ class Agent:
         stream = getattr(self.engine, "stream", None)
         if on_token is not None and callable(stream):
             with stream(conversation_id, on_token):
-                return self.respond(conversation_id, text, customer_id=customer_id,
-                                    idempotency_key=idempotency_key, owner=owner,
-                                    on_event=on_event)
+                return self.respond(
+                    conversation_id,
+                    text,
+                    customer_id=customer_id,
+                    idempotency_key=idempotency_key,
+                    owner=owner,
+                    on_event=on_event,
+                )
         if on_event is None:
             return self._respond(conversation_id, text, customer_id, idempotency_key, owner)
 
@@ -314,8 +384,14 @@ class Agent:
             with self._observers_lock:
                 self.observers = [o for o in self.observers if o is not scoped]
 
-    def _respond(self, conversation_id: str, text: str, customer_id: str | None,
-                 idempotency_key: str | None, owner: str | None) -> Turn:
+    def _respond(
+        self,
+        conversation_id: str,
+        text: str,
+        customer_id: str | None,
+        idempotency_key: str | None,
+        owner: str | None,
+    ) -> Turn:
         check_id("conversation_id", conversation_id)
         check_text(text)
         if customer_id is not None:
@@ -327,33 +403,46 @@ class Agent:
         with self.locks.hold(conversation_id, timeout=self.settings.lock_timeout):
             if idempotency_key is not None:
                 existing = self.conversations.get_turn(turn_id)
-                if existing is not None and (owner is None or self.conversations.owned_by(
-                        conversation_id, owner)):
+                if existing is not None and (
+                    owner is None or self.conversations.owned_by(conversation_id, owner)
+                ):
                     return existing
             self.sync_policy()
-            conv = self.conversations.ensure(conversation_id, customer_id, start=True,
-                                             owner=owner)
+            conv = self.conversations.ensure(conversation_id, customer_id, start=True, owner=owner)
             if conv["status"] == "running":
                 # We hold the conversation's lock, so the process that ran it died mid-run:
                 # finish that run (from its checkpoint and the execution ledger) first.
                 self._recover_locked(conversation_id)
-                conv = self.conversations.ensure(conversation_id, customer_id, start=True,
-                                                 owner=owner)
+                conv = self.conversations.ensure(
+                    conversation_id, customer_id, start=True, owner=owner
+                )
             customer = conv.get("customer_id") or customer_id
             if conv["status"] == "pending_approval":
                 # The conversation's checkpoint holds the run waiting for the approval:
                 # this message runs on the graph without a checkpointer (still_waiting).
-                out = self._unsaved.invoke({"conversation_id": conversation_id,
-                                            "customer_id": customer, "turn_id": turn_id,
-                                            "text": text, "waiting_for_approval": True},
-                                           context=self.services)
+                out = self._unsaved.invoke(
+                    {
+                        "conversation_id": conversation_id,
+                        "customer_id": customer,
+                        "turn_id": turn_id,
+                        "text": text,
+                        "waiting_for_approval": True,
+                    },
+                    context=self.services,
+                )
                 return turn_of(out, interrupted=False, approvals=self.approvals)
             try:
-                out = self.graph.invoke({"conversation_id": conversation_id,
-                                         "customer_id": customer, "turn_id": turn_id,
-                                         "text": text},
-                                        self._config(conversation_id), context=self.services,
-                                        durability=self.settings.durability)
+                out = self.graph.invoke(
+                    {
+                        "conversation_id": conversation_id,
+                        "customer_id": customer,
+                        "turn_id": turn_id,
+                        "text": text,
+                    },
+                    self._config(conversation_id),
+                    context=self.services,
+                    durability=self.settings.durability,
+                )
             except Exception as exc:
                 self._fail(conversation_id, turn_id, exc)
                 raise
@@ -367,15 +456,24 @@ class Agent:
         code = exc.code if isinstance(exc, GovcxError) else type(exc).__name__
         try:
             with self.db.begin() as conn:
-                self.conversations.set_status(conversation_id, "idle",
-                                              last_turn_status="failed", conn=conn)
+                self.conversations.set_status(
+                    conversation_id, "idle", last_turn_status="failed", conn=conn
+                )
                 # Room the gate reserved for this run's tool call must stop counting.
                 limits.release_conversation(conn, conversation_id, reason="the turn failed")
-                self.audit.append_many([{
-                    "kind": "turn.failed", "actor": SYSTEM.name,
-                    "conversation_id": conversation_id, "turn_id": turn_id,
-                    "policy_version": self._policy.version,
-                    "data": {"error": code, "engine": self.engine.name}}], conn=conn)
+                self.audit.append_many(
+                    [
+                        {
+                            "kind": "turn.failed",
+                            "actor": SYSTEM.name,
+                            "conversation_id": conversation_id,
+                            "turn_id": turn_id,
+                            "policy_version": self._policy.version,
+                            "data": {"error": code, "engine": self.engine.name},
+                        }
+                    ],
+                    conn=conn,
+                )
         except Exception:  # the run's own error is the one to report
             log.exception("could not mark the failed turn of %s", conversation_id)
 
@@ -400,13 +498,17 @@ class Agent:
                 # The holding notice the customer sees belongs in the transcript too, as a
                 # system line: the assistant line of this turn is the outcome after the
                 # decision, which must not overwrite it.
-                self.conversations.add_message(conversation_id, turn.turn_id, "system",
-                                               turn.reply.text, conn=conn)
+                self.conversations.add_message(
+                    conversation_id, turn.turn_id, "system", turn.reply.text, conn=conn
+                )
             self.conversations.save_turn(self.at_rest(turn), conn=conn)
-            self.conversations.set_status(conversation_id,
-                                          "pending_approval" if interrupted else "idle",
-                                          last_turn_status=turn.status, count_turn=True,
-                                          conn=conn)
+            self.conversations.set_status(
+                conversation_id,
+                "pending_approval" if interrupted else "idle",
+                last_turn_status=turn.status,
+                count_turn=True,
+                conn=conn,
+            )
         # The run has ended or stopped at an approval: only its latest checkpoint is read
         # again (govcx.graphs.checkpoints).
         keep_latest(self.checkpointer, conversation_id)
@@ -416,9 +518,16 @@ class Agent:
     def principal(self, who: str | Principal) -> Principal:
         return who if isinstance(who, Principal) else self.pack.principal(who)
 
-    def decide(self, approval_id: str, *, principal: str | Principal, decision: str,
-               args: dict[str, Any] | None = None, comment: str | None = None,
-               authenticated: bool = True) -> Turn:
+    def decide(
+        self,
+        approval_id: str,
+        *,
+        principal: str | Principal,
+        decision: str,
+        args: dict[str, Any] | None = None,
+        comment: str | None = None,
+        authenticated: bool = True,
+    ) -> Turn:
         """Approve, reject or edit a pending approval, then resume its conversation.
 
         ``principal`` is trusted (this is Python code): a name, matched canonically, or a
@@ -430,8 +539,10 @@ class Agent:
         """
         who = self.principal(principal)
         if decision not in ("approve", "reject", "edit"):
-            raise InvalidInput(f"decision {decision!r} is not valid; use approve, reject or edit",
-                               details={"field": "decision"})
+            raise InvalidInput(
+                f"decision {decision!r} is not valid; use approve, reject or edit",
+                details={"field": "decision"},
+            )
         request = self.approvals.get(approval_id)
         if comment is not None:
             comment = self.guard.redact(comment)  # stored in the approval and the audit
@@ -439,37 +550,63 @@ class Agent:
         policy = self.sync_policy()
         if request.status == "pending" and now >= request.expires_at:
             self._close(request, "expired")
-            raise ApprovalStale(approval_id, "it has expired; on_expiry "
-                                f"({policy.approvals.on_expiry}) was applied")
+            raise ApprovalStale(
+                approval_id, f"it has expired; on_expiry ({policy.approvals.on_expiry}) was applied"
+            )
         if request.status == "pending" and not request.bound_to(policy):
             self._close(request, "superseded")
-            raise ApprovalStale(approval_id, f"it was requested under policy "
-                                f"{request.policy_version} ({request.policy_digest[:12]}) and "
-                                f"{policy.version} ({policy.digest[:12]}) is active now; the "
-                                "conversation was handed to a person and the customer told")
+            raise ApprovalStale(
+                approval_id,
+                f"it was requested under policy "
+                f"{request.policy_version} ({request.policy_digest[:12]}) and "
+                f"{policy.version} ({policy.digest[:12]}) is active now; the "
+                "conversation was handed to a person and the customer told",
+            )
         new_args, new_token = None, None
         if decision == "edit":
             new_args, new_token = self._edited(request, args, policy)
         elif args:
-            raise InvalidInput("args are only accepted with decision edit",
-                               details={"field": "args"})
+            raise InvalidInput(
+                "args are only accepted with decision edit", details={"field": "args"}
+            )
         with self.locks.hold(request.conversation_id, timeout=self.settings.lock_timeout):
             self._recover_if_dead(request.conversation_id)
             # The decision and its audit event commit together (verify requires both).
             with self.db.begin() as conn:
                 updated = self.approvals.decide(
-                    approval_id, principal=who, decision=decision,  # type: ignore[arg-type]
-                    policy=policy, args=new_args, comment=comment, new_token=new_token,
-                    now=now, authenticated=authenticated, conn=conn)
-                self.audit.append_many([{
-                    "kind": f"approval.{decision}", "actor": who.name,
-                    "conversation_id": request.conversation_id, "turn_id": request.turn_id,
-                    "policy_version": policy.version, "policy_digest": policy.digest, "data": {
-                        "approval_id": approval_id, "status": updated.status,
-                        "args": new_args, "comment": comment,
-                        "approvals": len(updated.approvers),
-                        "approvals_needed": updated.approvals_needed,
-                        "authenticated": authenticated}}], conn=conn)
+                    approval_id,
+                    principal=who,
+                    decision=decision,  # type: ignore[arg-type]
+                    policy=policy,
+                    args=new_args,
+                    comment=comment,
+                    new_token=new_token,
+                    now=now,
+                    authenticated=authenticated,
+                    conn=conn,
+                )
+                self.audit.append_many(
+                    [
+                        {
+                            "kind": f"approval.{decision}",
+                            "actor": who.name,
+                            "conversation_id": request.conversation_id,
+                            "turn_id": request.turn_id,
+                            "policy_version": policy.version,
+                            "policy_digest": policy.digest,
+                            "data": {
+                                "approval_id": approval_id,
+                                "status": updated.status,
+                                "args": new_args,
+                                "comment": comment,
+                                "approvals": len(updated.approvers),
+                                "approvals_needed": updated.approvals_needed,
+                                "authenticated": authenticated,
+                            },
+                        }
+                    ],
+                    conn=conn,
+                )
             if updated.status == "pending":
                 turn = self.conversations.get_turn(request.turn_id)
                 if turn is None:
@@ -477,32 +614,48 @@ class Agent:
                 return turn
             return self._resume(updated)
 
-    def _edited(self, request: ApprovalRequest, args: dict[str, Any] | None,
-                policy: Policy) -> tuple[dict[str, Any], str]:
+    def _edited(
+        self, request: ApprovalRequest, args: dict[str, Any] | None, policy: Policy
+    ) -> tuple[dict[str, Any], str]:
         if not args:
             raise InvalidInput("edit needs args", details={"field": "args"})
         if request.kind == "reply":
             reply = args.get("reply")
             if set(args) != {"reply"} or not isinstance(reply, str) or not reply.strip():
-                raise InvalidInput('editing a reply takes args {"reply": "new text"}',
-                                   details={"field": "args"})
-            token = action_token(conversation_id=request.conversation_id, kind="reply",
-                                 tool=None, args=args, policy_version=policy.version,
-                                 policy_digest=policy.digest, draft_reply=request.draft_reply)
+                raise InvalidInput(
+                    'editing a reply takes args {"reply": "new text"}', details={"field": "args"}
+                )
+            token = action_token(
+                conversation_id=request.conversation_id,
+                kind="reply",
+                tool=None,
+                args=args,
+                policy_version=policy.version,
+                policy_digest=policy.digest,
+                draft_reply=request.draft_reply,
+            )
             return dict(args), token
         spec = self.pack.registry.get(str(request.tool))
         merged = {**(request.args or {}), **args}
         canonical = spec.validate(merged)
-        token = action_token(conversation_id=request.conversation_id, kind="action",
-                             tool=request.tool, args=canonical, policy_version=policy.version,
-                             policy_digest=policy.digest)
+        token = action_token(
+            conversation_id=request.conversation_id,
+            kind="action",
+            tool=request.tool,
+            args=canonical,
+            policy_version=policy.version,
+            policy_digest=policy.digest,
+        )
         return canonical, token
 
     def _resume(self, request: ApprovalRequest) -> Turn:
         self.conversations.set_status(request.conversation_id, "running")
-        out = self.graph.invoke(Command(resume={"approval_id": request.approval_id}),
-                                self._config(request.conversation_id), context=self.services,
-                                durability="sync")
+        out = self.graph.invoke(
+            Command(resume={"approval_id": request.approval_id}),
+            self._config(request.conversation_id),
+            context=self.services,
+            durability="sync",
+        )
         return self._finish(request.conversation_id, out)
 
     def _close(self, request: ApprovalRequest, status: str) -> Turn | None:
@@ -510,20 +663,32 @@ class Agent:
         ``superseded``: evaluated under another policy) and resume its conversation,
         which applies on_expiry or, when superseded, escalates to a person."""
         with self.locks.hold(request.conversation_id, timeout=self.settings.lock_timeout):
-            closed = self.approvals.expire(request.approval_id, now=self.clock(),
-                                           status=status)  # type: ignore[arg-type]
+            closed = self.approvals.expire(request.approval_id, now=self.clock(), status=status)  # type: ignore[arg-type]
             if closed is None:
                 return None
             policy = self._policy
-            self.audit.append_many([{
-                "kind": f"approval.{status}", "actor": SYSTEM.name,
-                "conversation_id": request.conversation_id, "turn_id": request.turn_id,
-                "policy_version": policy.version, "policy_digest": policy.digest,
-                "data": {"approval_id": request.approval_id,
-                         "on_expiry": policy.approvals.on_expiry if status == "expired"
-                         else "escalate",
-                         "requested_under": {"version": request.policy_version,
-                                             "digest": request.policy_digest}}}])
+            self.audit.append_many(
+                [
+                    {
+                        "kind": f"approval.{status}",
+                        "actor": SYSTEM.name,
+                        "conversation_id": request.conversation_id,
+                        "turn_id": request.turn_id,
+                        "policy_version": policy.version,
+                        "policy_digest": policy.digest,
+                        "data": {
+                            "approval_id": request.approval_id,
+                            "on_expiry": policy.approvals.on_expiry
+                            if status == "expired"
+                            else "escalate",
+                            "requested_under": {
+                                "version": request.policy_version,
+                                "digest": request.policy_digest,
+                            },
+                        },
+                    }
+                ]
+            )
             return self._resume(closed)
 
     def expire_overdue(self) -> list[Turn]:
@@ -576,11 +741,14 @@ class Agent:
             if request.status != "pending":
                 return self._resume(request)
         elif snapshot.next:
-            self.audit.append(kind="recover.resume", actor=SYSTEM.name,
-                              conversation_id=conversation_id,
-                              turn_id=snapshot.values.get("turn_id"),
-                              policy_version=self._policy.version,
-                              data={"next": list(snapshot.next)})
+            self.audit.append(
+                kind="recover.resume",
+                actor=SYSTEM.name,
+                conversation_id=conversation_id,
+                turn_id=snapshot.values.get("turn_id"),
+                policy_version=self._policy.version,
+                data={"next": list(snapshot.next)},
+            )
             try:
                 self.graph.invoke(None, config, context=self.services, durability="sync")
             except Exception as exc:
@@ -595,12 +763,16 @@ class Agent:
     def conversation(self, conversation_id: str) -> dict[str, Any]:
         conv = self.conversations.get(conversation_id)
         return {
-            "conversation_id": conversation_id, "customer_id": conv["customer_id"],
-            "status": conv["status"], "turn_count": conv["turn_count"],
+            "conversation_id": conversation_id,
+            "customer_id": conv["customer_id"],
+            "status": conv["status"],
+            "turn_count": conv["turn_count"],
             "transcript": self.conversations.transcript(conversation_id),
             "turns": self.conversations.turn_bodies(conversation_id),
-            "pending_approvals": [a.model_dump(mode="json") for a in self.approvals.list(
-                status="pending", conversation_id=conversation_id)],
+            "pending_approvals": [
+                a.model_dump(mode="json")
+                for a in self.approvals.list(status="pending", conversation_id=conversation_id)
+            ],
             "actions": self.executor.ledger(conversation_id),
         }
 
@@ -618,9 +790,12 @@ class Agent:
                 self.checkpointer.delete_thread(conversation_id)
                 pruned.append(conversation_id)
         if pruned:
-            self.audit.append(kind="retention.prune", actor=SYSTEM.name,
-                              policy_version=self._policy.version,
-                              data={"conversations": len(pruned), "older_than_s": older_than})
+            self.audit.append(
+                kind="retention.prune",
+                actor=SYSTEM.name,
+                policy_version=self._policy.version,
+                data={"conversations": len(pruned), "older_than_s": older_than},
+            )
         return pruned
 
     def close(self) -> None:

@@ -81,8 +81,12 @@ class _Edge:
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_body):
-            response = error_response(413, "payload_too_large", f"the request body is larger "
-                                      f"than {self.max_body} bytes", {"limit": self.max_body})
+            response = error_response(
+                413,
+                "payload_too_large",
+                f"the request body is larger than {self.max_body} bytes",
+                {"limit": self.max_body},
+            )
             await response(scope, receive, send)
             return
         received = 0
@@ -93,8 +97,12 @@ class _Edge:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body:
-                    raise ApiError(413, "payload_too_large", "the request body is larger than "
-                                   f"{self.max_body} bytes", details={"limit": self.max_body})
+                    raise ApiError(
+                        413,
+                        "payload_too_large",
+                        f"the request body is larger than {self.max_body} bytes",
+                        details={"limit": self.max_body},
+                    )
             return message
 
         console = scope["path"].startswith("/console")
@@ -103,13 +111,19 @@ class _Edge:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                extra = [(b"x-content-type-options", b"nosniff"),
-                         (b"referrer-policy", b"no-referrer")]
+                extra = [
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"no-referrer"),
+                ]
                 if console:
-                    extra += [(b"x-frame-options", b"DENY"),
-                              (b"content-security-policy",
-                               b"default-src 'self'; img-src 'self' data:; "
-                               b"frame-ancestors 'none'; base-uri 'none'; form-action 'none'")]
+                    extra += [
+                        (b"x-frame-options", b"DENY"),
+                        (
+                            b"content-security-policy",
+                            b"default-src 'self'; img-src 'self' data:; "
+                            b"frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+                        ),
+                    ]
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 
@@ -118,12 +132,16 @@ class _Edge:
         finally:
             route = scope.get("route")
             path = getattr(route, "path", None) or "unmatched"
-            self.metrics.observe_http(scope["method"], path, status,
-                                      time.perf_counter() - started)
+            self.metrics.observe_http(scope["method"], path, status, time.perf_counter() - started)
 
 
-def create_app(settings: Settings | None = None, agent: Agent | None = None, *,
-               webhook_transport: Any = None, span_exporter: Any = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    agent: Agent | None = None,
+    *,
+    webhook_transport: Any = None,
+    span_exporter: Any = None,
+) -> FastAPI:
     """Build the API app around ``agent`` (or an Agent opened from ``settings``).
 
     Args:
@@ -145,10 +163,12 @@ def create_app(settings: Settings | None = None, agent: Agent | None = None, *,
         agent = Agent.open(server.pack, server)
     try:
         keys = KeyRing.configured(
-            api_keys=server.api_keys, api_keys_file=server.api_keys_file,
+            api_keys=server.api_keys,
+            api_keys_file=server.api_keys_file,
             principals=agent.pack.principals,
             dev_keys=dev_keys(agent.state_dir, agent.pack.principals) if server.dev else None,
-            store=KeyStore(agent.db))
+            store=KeyStore(agent.db),
+        )
         hooks = agent.pack.config.webhooks
         secrets = resolve_secrets(hooks)
     except Exception:
@@ -157,14 +177,22 @@ def create_app(settings: Settings | None = None, agent: Agent | None = None, *,
         raise
     metrics = Metrics(agent.db, agent.clock)
     bus = EventBus()
-    webhooks = WebhookDispatcher(agent.db, hooks, secrets=secrets, settings=server,
-                                 metrics=metrics, transport=webhook_transport,
-                                 redact=agent.guard.redact)
+    webhooks = WebhookDispatcher(
+        agent.db,
+        hooks,
+        secrets=secrets,
+        settings=server,
+        metrics=metrics,
+        transport=webhook_transport,
+        redact=agent.guard.redact,
+    )
     bus.subscribe(webhooks.emit)
-    tracing = Tracing.create(server.otlp_endpoint, service_name=f"govcx-{agent.pack.name}",
-                             exporter=span_exporter)
-    runtime = ApiRuntime(agent, server, keys, metrics=metrics, bus=bus, webhooks=webhooks,
-                         tracing=tracing)
+    tracing = Tracing.create(
+        server.otlp_endpoint, service_name=f"govcx-{agent.pack.name}", exporter=span_exporter
+    )
+    runtime = ApiRuntime(
+        agent, server, keys, metrics=metrics, bus=bus, webhooks=webhooks, tracing=tracing
+    )
 
     prune_age = parse_duration(server.prune_older_than).total_seconds()
 
@@ -173,10 +201,16 @@ def create_app(settings: Settings | None = None, agent: Agent | None = None, *,
         await run_in_threadpool(runtime.policies.sync)
         await run_in_threadpool(runtime.recover)
         webhooks.start()
-        sweeper = asyncio.create_task(_sweep(runtime, server.expiry_interval)) \
-            if server.expiry_interval > 0 else None
-        pruner = asyncio.create_task(_prune(agent, server.prune_interval, prune_age)) \
-            if server.prune_interval > 0 else None
+        sweeper = (
+            asyncio.create_task(_sweep(runtime, server.expiry_interval))
+            if server.expiry_interval > 0
+            else None
+        )
+        pruner = (
+            asyncio.create_task(_prune(agent, server.prune_interval, prune_age))
+            if server.prune_interval > 0
+            else None
+        )
         try:
             yield
         finally:
@@ -189,9 +223,16 @@ def create_app(settings: Settings | None = None, agent: Agent | None = None, *,
             if owns_agent:
                 agent.close()
 
-    app = FastAPI(title="govcx", version=package_version(), description=DESCRIPTION,
-                  openapi_tags=TAGS, lifespan=lifespan, docs_url=None, redoc_url=None,
-                  swagger_ui_oauth2_redirect_url=None)
+    app = FastAPI(
+        title="govcx",
+        version=package_version(),
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+    )
     app.state.runtime = runtime
     install_error_handlers(app)
     for module in (conversations, approvals, audit, policy, system, console, docs):

@@ -74,25 +74,38 @@ def parse_keys(text: str, *, source: str, separator: str = ",") -> list[tuple[st
 class KeyRing:
     """Looks up the principal of a bearer key."""
 
-    def __init__(self, pairs: Iterable[tuple[str, str]], principals: Mapping[str, Principal],
-                 *, source: str = "api keys", store: KeyStore | None = None) -> None:
+    def __init__(
+        self,
+        pairs: Iterable[tuple[str, str]],
+        principals: Mapping[str, Principal],
+        *,
+        source: str = "api keys",
+        store: KeyStore | None = None,
+    ) -> None:
         self._by_digest: dict[str, Principal] = {}
         self._store = store
         self._principals = {canonical_name(p.name): p for p in principals.values()}
         for key, given in pairs:
             found = self._principals.get(canonical_name(given))
             if found is None:
-                raise ConfigError(source, f"unknown principal {given!r}; the pack's principals "
-                                  f"are {', '.join(sorted(principals)) or '(none)'}")
+                raise ConfigError(
+                    source,
+                    f"unknown principal {given!r}; the pack's principals "
+                    f"are {', '.join(sorted(principals)) or '(none)'}",
+                )
             name = found.name
             if len(key) < MIN_KEY_LENGTH:
-                raise ConfigError(source, f"the key of {name} is {len(key)} characters; use at "
-                                  f"least {MIN_KEY_LENGTH} random characters (for example "
-                                  "`python -c 'import secrets; print(secrets.token_urlsafe(24))'`)")
+                raise ConfigError(
+                    source,
+                    f"the key of {name} is {len(key)} characters; use at "
+                    f"least {MIN_KEY_LENGTH} random characters (for example "
+                    "`python -c 'import secrets; print(secrets.token_urlsafe(24))'`)",
+                )
             digest = _digest(key)
             if digest in self._by_digest and self._by_digest[digest].name != name:
-                raise ConfigError(source, f"the same key is given to {name} and "
-                                  f"{self._by_digest[digest].name}")
+                raise ConfigError(
+                    source, f"the same key is given to {name} and {self._by_digest[digest].name}"
+                )
             self._by_digest[digest] = principals[name]
 
     def __len__(self) -> int:
@@ -116,9 +129,15 @@ class KeyRing:
         return Caller(principal=principal, key_id=record.key_id)
 
     @classmethod
-    def configured(cls, *, api_keys: str | None, api_keys_file: Path | None,
-                   principals: Mapping[str, Principal], dev_keys: Mapping[str, str] | None = None,
-                   store: KeyStore | None = None) -> KeyRing:
+    def configured(
+        cls,
+        *,
+        api_keys: str | None,
+        api_keys_file: Path | None,
+        principals: Mapping[str, Principal],
+        dev_keys: Mapping[str, str] | None = None,
+        store: KeyStore | None = None,
+    ) -> KeyRing:
         """Keys from the settings, dev keys and the database (``store``); refuses to
         build a key ring that accepts no key at all."""
         pairs: list[tuple[str, str]] = []
@@ -129,17 +148,23 @@ class KeyRing:
             try:
                 text = path.read_text(encoding="utf-8")
             except OSError as exc:
-                raise ConfigError(str(path), f"cannot read the API keys file ({exc.strerror})",
-                                  field="GOVCX_API_KEYS_FILE") from None
+                raise ConfigError(
+                    str(path),
+                    f"cannot read the API keys file ({exc.strerror})",
+                    field="GOVCX_API_KEYS_FILE",
+                ) from None
             pairs += parse_keys(text, source=str(path), separator="\n")
         if dev_keys:
             pairs += [(key, name) for name, key in dev_keys.items()]
         if not pairs and (store is None or store.count_active() == 0):
-            raise ConfigError("settings", "no API keys are configured, so the API would be "
-                              "open to anyone; create one with `govcx keys create NAME`, or "
-                              "set GOVCX_API_KEYS=\"key:principal,...\" or "
-                              "GOVCX_API_KEYS_FILE, or run `govcx serve --dev` to create "
-                              "local keys")
+            raise ConfigError(
+                "settings",
+                "no API keys are configured, so the API would be "
+                "open to anyone; create one with `govcx keys create NAME`, or "
+                'set GOVCX_API_KEYS="key:principal,..." or '
+                "GOVCX_API_KEYS_FILE, or run `govcx serve --dev` to create "
+                "local keys",
+            )
         source = "GOVCX_API_KEYS" if api_keys else str(api_keys_file or "dev keys")
         return cls(pairs, principals, source=source, store=store)
 
@@ -149,8 +174,12 @@ def dev_keys(state_dir: Path, principals: Iterable[str]) -> dict[str, str]:
     path = state_dir / DEV_KEYS_FILE
     existing: dict[str, str] = {}
     if path.exists():
-        existing = {name: key for key, name in parse_keys(
-            path.read_text(encoding="utf-8"), source=str(path), separator="\n")}
+        existing = {
+            name: key
+            for key, name in parse_keys(
+                path.read_text(encoding="utf-8"), source=str(path), separator="\n"
+            )
+        }
     wanted = sorted(principals)
     missing = [name for name in wanted if name not in existing]
     if missing:

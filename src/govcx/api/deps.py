@@ -13,9 +13,12 @@ from govcx.api.errors import ApiError
 from govcx.api.runtime import ApiRuntime
 from govcx.api.schemas import ID_PATTERN
 
-_bearer = HTTPBearer(auto_error=False, scheme_name="ApiKey",
-                     description="An API key mapped to a principal of the pack "
-                                 "(GOVCX_API_KEYS; `govcx serve --dev` prints local keys).")
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="An API key mapped to a principal of the pack "
+    "(GOVCX_API_KEYS; `govcx serve --dev` prints local keys).",
+)
 
 
 async def get_runtime(request: Request) -> ApiRuntime:
@@ -26,13 +29,18 @@ async def get_runtime(request: Request) -> ApiRuntime:
 RuntimeDep = Annotated[ApiRuntime, Depends(get_runtime)]
 
 
-async def get_caller(runtime: RuntimeDep,
-               credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-               ) -> Caller:
+async def get_caller(
+    runtime: RuntimeDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Caller:
     challenge = {"WWW-Authenticate": "Bearer"}
     if credentials is None:
-        raise ApiError(401, "unauthorized", "missing API key; send the header "
-                       "'Authorization: Bearer <key>'", headers=challenge)
+        raise ApiError(
+            401,
+            "unauthorized",
+            "missing API key; send the header 'Authorization: Bearer <key>'",
+            headers=challenge,
+        )
     caller = runtime.keys.authenticate(credentials.credentials)
     if caller is None:
         raise ApiError(401, "unauthorized", "unknown API key", headers=challenge)
@@ -49,9 +57,12 @@ def require(*roles: str) -> Callable[[Caller], Awaitable[Caller]]:
     async def check(caller: CallerDep) -> Caller:
         if not any(caller.has(role) for role in roles):
             held = ", ".join(sorted(caller.principal.roles)) or "no roles"
-            raise ApiError(403, "forbidden", f"{caller.name} may not do this: it needs the "
-                           f"role {wanted} and has {held}",
-                           details={"principal": caller.name, "needs": list(roles)})
+            raise ApiError(
+                403,
+                "forbidden",
+                f"{caller.name} may not do this: it needs the role {wanted} and has {held}",
+                details={"principal": caller.name, "needs": list(roles)},
+            )
         return caller
 
     return check
@@ -66,9 +77,14 @@ ReaderCaller = Annotated[Caller, Depends(require(ROLE_APPROVER, ROLE_AUDITOR, RO
 AuditorCaller = Annotated[Caller, Depends(require(ROLE_AUDITOR, ROLE_ADMIN))]
 AdminCaller = Annotated[Caller, Depends(require(ROLE_ADMIN))]
 
-IdempotencyKey = Annotated[str | None, Header(
-    alias="Idempotency-Key", max_length=200,
-    description="A unique key per logical request (a UUID): a repeat returns the first "
-                "response and processes nothing twice.")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=200,
+        description="A unique key per logical request (a UUID): a repeat returns the first "
+        "response and processes nothing twice.",
+    ),
+]
 ConversationId = Annotated[str, Path(pattern=ID_PATTERN, examples=["conv_3f2a9c0d1e4b5a6f7c8d"])]
 ApprovalId = Annotated[str, Path(pattern=ID_PATTERN, examples=["apr_e2a02600c3493466de94"])]

@@ -30,10 +30,19 @@ from govcx.errors import (
 log = logging.getLogger("govcx.api")
 
 _STATUS_CODES = {
-    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-    405: "method_not_allowed", 406: "not_acceptable", 409: "conflict",
-    413: "payload_too_large", 415: "unsupported_media_type", 422: "invalid_request",
-    429: "too_many_requests", 500: "internal_error", 503: "unavailable",
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_request",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "unavailable",
 }
 
 
@@ -49,14 +58,31 @@ class ErrorDetail(BaseModel):
 class ErrorBody(BaseModel):
     """Every 4xx and 5xx response has this shape."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"error": {"code": "approval_stale", "message": "approval apr_e2a02600c3493466de94 "
-                   "cannot be decided: it is already approved",
-                   "details": {"approval_id": "apr_e2a02600c3493466de94"}}},
-        {"error": {"code": "unknown_query_parameter", "message": "unknown query parameter "
-                   "stauts on /v1/approvals; valid: conversation_id, limit, status",
-                   "details": {"unknown": ["stauts"],
-                               "allowed": ["conversation_id", "limit", "status"]}}}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "error": {
+                        "code": "approval_stale",
+                        "message": "approval apr_e2a02600c3493466de94 "
+                        "cannot be decided: it is already approved",
+                        "details": {"approval_id": "apr_e2a02600c3493466de94"},
+                    }
+                },
+                {
+                    "error": {
+                        "code": "unknown_query_parameter",
+                        "message": "unknown query parameter "
+                        "stauts on /v1/approvals; valid: conversation_id, limit, status",
+                        "details": {
+                            "unknown": ["stauts"],
+                            "allowed": ["conversation_id", "limit", "status"],
+                        },
+                    }
+                },
+            ]
+        }
+    )
 
     error: ErrorDetail
 
@@ -64,9 +90,15 @@ class ErrorBody(BaseModel):
 class ApiError(HTTPException):
     """An HTTP error with a govcx error code."""
 
-    def __init__(self, status_code: int, code: str, message: str, *,
-                 details: dict[str, Any] | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status_code: int,
+        code: str,
+        message: str,
+        *,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(status_code=status_code, detail=message, headers=headers)
         self.code = code
         self.message = message
@@ -88,8 +120,13 @@ def status_for(exc: GovcxError) -> int:
     return 400
 
 
-def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None,
-                   headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     body = {"error": {"code": code, "message": message, "details": details or {}}}
     return JSONResponse(body, status_code=status, headers=headers)
 
@@ -116,8 +153,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status_code, exc.code, exc.message, exc.details,
-                              dict(exc.headers or {}))
+        return error_response(
+            exc.status_code, exc.code, exc.message, exc.details, dict(exc.headers or {})
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -141,23 +179,29 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         incident = uuid.uuid4().hex[:12]
-        log.error("unhandled error %s on %s %s", incident, request.method, request.url.path,
-                  exc_info=exc)
-        return error_response(500, "internal_error", "the server failed to handle this "
-                              f"request (incident {incident} in the server log)",
-                              {"incident": incident})
+        log.error(
+            "unhandled error %s on %s %s", incident, request.method, request.url.path, exc_info=exc
+        )
+        return error_response(
+            500,
+            "internal_error",
+            f"the server failed to handle this request (incident {incident} in the server log)",
+            {"incident": incident},
+        )
 
 
 def _jsonable(details: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in details.items():
-        out[str(key)] = value if isinstance(value, str | int | float | bool | type(None)) \
-            else str(value)
+        out[str(key)] = (
+            value if isinstance(value, str | int | float | bool | type(None)) else str(value)
+        )
     return out
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody, "description": text} for code, text in (
+    code: {"model": ErrorBody, "description": text}
+    for code, text in (
         (400, "Malformed request (e.g. invalid JSON)"),
         (401, "Missing or unknown API key"),
         (403, "The key's principal lacks the role or authority"),
@@ -173,7 +217,10 @@ def responses(*extra: int) -> dict[int | str, dict[str, Any]]:
     """The documented error responses of an operation, plus ``extra`` statuses."""
     out = dict(ERROR_RESPONSES)
     for code in extra:
-        out[code] = {"model": ErrorBody, "description": {
-            409: "Conflict: stale approval, busy conversation or key reuse in progress",
-        }.get(code, "Error")}
+        out[code] = {
+            "model": ErrorBody,
+            "description": {
+                409: "Conflict: stale approval, busy conversation or key reuse in progress",
+            }.get(code, "Error"),
+        }
     return out

@@ -33,8 +33,7 @@ class Event:
     created_at: float = field(default_factory=time.time)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "type": self.type, "created_at": self.created_at,
-                "data": self.data}
+        return {"id": self.id, "type": self.type, "created_at": self.created_at, "data": self.data}
 
 
 class EventBus:

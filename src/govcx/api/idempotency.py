@@ -28,9 +28,12 @@ def check_key(key: str | None) -> str | None:
     if key is None:
         return None
     if not key or len(key) > MAX_KEY_LENGTH or not key.isascii() or not key.isprintable():
-        raise ApiError(422, "invalid_idempotency_key", "Idempotency-Key must be 1-200 "
-                       "printable ASCII characters (a UUID is a good choice)",
-                       details={"field": "Idempotency-Key"})
+        raise ApiError(
+            422,
+            "invalid_idempotency_key",
+            "Idempotency-Key must be 1-200 printable ASCII characters (a UUID is a good choice)",
+            details={"field": "Idempotency-Key"},
+        )
     return key
 
 
@@ -64,40 +67,65 @@ class IdempotencyStore:
         for _ in range(2):
             try:
                 with self.db.begin() as conn:
-                    row = conn.execute(select(idempotency_keys).where(
-                        idempotency_keys.c.scope == scope,
-                        idempotency_keys.c.key == key)).first()
+                    row = conn.execute(
+                        select(idempotency_keys).where(
+                            idempotency_keys.c.scope == scope, idempotency_keys.c.key == key
+                        )
+                    ).first()
                     now = time.time()
                     if row is None:
-                        conn.execute(insert(idempotency_keys).values(
-                            scope=scope, key=key, request_hash=body_hash, response=None,
-                            created_at=now))
+                        conn.execute(
+                            insert(idempotency_keys).values(
+                                scope=scope,
+                                key=key,
+                                request_hash=body_hash,
+                                response=None,
+                                created_at=now,
+                            )
+                        )
                         return Claim(new=True)
-                    if row.response is None and row.request_hash == body_hash \
-                            and now - row.created_at > self.abandon_after:
-                        conn.execute(update(idempotency_keys).where(
-                            idempotency_keys.c.scope == scope, idempotency_keys.c.key == key
-                        ).values(created_at=now))
+                    if (
+                        row.response is None
+                        and row.request_hash == body_hash
+                        and now - row.created_at > self.abandon_after
+                    ):
+                        conn.execute(
+                            update(idempotency_keys)
+                            .where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key)
+                            .values(created_at=now)
+                        )
                         return Claim(new=True)
             except IntegrityError:  # a concurrent insert on PostgreSQL: read it again
                 continue
             if row.request_hash != body_hash:
-                raise ApiError(422, "idempotency_key_reused", "this Idempotency-Key was used "
-                               "with a different request body; use a new key for a new request",
-                               details={"field": "Idempotency-Key"})
+                raise ApiError(
+                    422,
+                    "idempotency_key_reused",
+                    "this Idempotency-Key was used "
+                    "with a different request body; use a new key for a new request",
+                    details={"field": "Idempotency-Key"},
+                )
             response = json.loads(row.response) if row.response else None
             return Claim(new=False, response=response)
-        raise ApiError(409, "idempotency_in_progress", "a request with this Idempotency-Key "
-                       "is being processed; retry shortly")
+        raise ApiError(
+            409,
+            "idempotency_in_progress",
+            "a request with this Idempotency-Key is being processed; retry shortly",
+        )
 
     def complete(self, scope: str, key: str, response: dict[str, Any]) -> None:
         with self.db.begin() as conn:
-            conn.execute(update(idempotency_keys).where(
-                idempotency_keys.c.scope == scope[:200], idempotency_keys.c.key == key
-            ).values(response=dumps(response)))
+            conn.execute(
+                update(idempotency_keys)
+                .where(idempotency_keys.c.scope == scope[:200], idempotency_keys.c.key == key)
+                .values(response=dumps(response))
+            )
 
     def release(self, scope: str, key: str) -> None:
         """Forget a claim whose request failed, so that a retry runs again."""
         with self.db.begin() as conn:
-            conn.execute(delete(idempotency_keys).where(
-                idempotency_keys.c.scope == scope[:200], idempotency_keys.c.key == key))
+            conn.execute(
+                delete(idempotency_keys).where(
+                    idempotency_keys.c.scope == scope[:200], idempotency_keys.c.key == key
+                )
+            )

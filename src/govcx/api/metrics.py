@@ -32,16 +32,22 @@ class _ApprovalCollector(Collector):
         self.clock = clock
 
     def describe(self) -> list[Metric]:
-        return [GaugeMetricFamily("govcx_approvals", "Approval requests by status",
-                                  labels=["status"]),
-                GaugeMetricFamily("govcx_approval_oldest_pending_age_seconds",
-                                  "Age of the oldest pending approval request")]
+        return [
+            GaugeMetricFamily("govcx_approvals", "Approval requests by status", labels=["status"]),
+            GaugeMetricFamily(
+                "govcx_approval_oldest_pending_age_seconds",
+                "Age of the oldest pending approval request",
+            ),
+        ]
 
     def collect(self) -> Iterator[Metric]:
-        by_status = GaugeMetricFamily("govcx_approvals", "Approval requests by status",
-                                      labels=["status"])
-        oldest = GaugeMetricFamily("govcx_approval_oldest_pending_age_seconds",
-                                   "Age of the oldest pending approval request")
+        by_status = GaugeMetricFamily(
+            "govcx_approvals", "Approval requests by status", labels=["status"]
+        )
+        oldest = GaugeMetricFamily(
+            "govcx_approval_oldest_pending_age_seconds",
+            "Age of the oldest pending approval request",
+        )
         counts = {"pending": 0, "approved": 0, "rejected": 0, "expired": 0}
         first_pending: float | None = None
         for status, (count, earliest) in self.approvals.status_counts().items():
@@ -50,8 +56,9 @@ class _ApprovalCollector(Collector):
                 first_pending = earliest
         for status, count in sorted(counts.items()):
             by_status.add_metric([status], count)
-        oldest.add_metric([], max(0.0, self.clock() - first_pending)
-                          if first_pending is not None else 0.0)
+        oldest.add_metric(
+            [], max(0.0, self.clock() - first_pending) if first_pending is not None else 0.0
+        )
         yield by_status
         yield oldest
 
@@ -62,43 +69,80 @@ class Metrics:
     def __init__(self, db: Database, clock: Callable[[], float]) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.turns = Counter("govcx_turns", "Turns by outcome status and workflow (intent)",
-                             ["status", "workflow"], registry=r)
-        self.turn_seconds = Histogram("govcx_turn_duration_seconds",
-                                      "Time to produce a Turn (message, decision, expiry)",
-                                      ["kind"], buckets=_FAST, registry=r)
-        self.node_seconds = Histogram("govcx_node_duration_seconds",
-                                      "Time per graph node", ["node"], buckets=_FAST, registry=r)
-        self.guard_findings = Counter("govcx_guard_findings",
-                                      "Guard findings by type and action", ["type", "action"],
-                                      registry=r)
-        self.decisions = Counter("govcx_approval_decisions",
-                                 "Decisions by kind and outcome (recorded, stale, forbidden, "
-                                 "invalid)", ["decision", "outcome"], registry=r)
-        self.decision_age = Histogram("govcx_approval_decision_age_seconds",
-                                      "Age of an approval request when it was decided",
-                                      buckets=_AGES, registry=r)
-        self.expired = Counter("govcx_approvals_expired", "Approval requests that expired",
-                               registry=r)
-        self.webhooks = Counter("govcx_webhook_attempts",
-                                "Webhook delivery attempts by event and outcome "
-                                "(delivered, retry, failed)", ["event", "outcome"], registry=r)
-        self.webhook_failures = Counter("govcx_webhook_failures",
-                                        "Webhook deliveries given up after their last attempt",
-                                        ["event"], registry=r)
-        self.http_seconds = Histogram("govcx_http_request_duration_seconds",
-                                      "HTTP request latency", ["method", "route", "status"],
-                                      buckets=_FAST, registry=r)
-        self.sse_first_event = Histogram("govcx_sse_first_event_seconds",
-                                         "Time from a streamed message post to its first "
-                                         "event", buckets=_FAST, registry=r)
+        self.turns = Counter(
+            "govcx_turns",
+            "Turns by outcome status and workflow (intent)",
+            ["status", "workflow"],
+            registry=r,
+        )
+        self.turn_seconds = Histogram(
+            "govcx_turn_duration_seconds",
+            "Time to produce a Turn (message, decision, expiry)",
+            ["kind"],
+            buckets=_FAST,
+            registry=r,
+        )
+        self.node_seconds = Histogram(
+            "govcx_node_duration_seconds",
+            "Time per graph node",
+            ["node"],
+            buckets=_FAST,
+            registry=r,
+        )
+        self.guard_findings = Counter(
+            "govcx_guard_findings",
+            "Guard findings by type and action",
+            ["type", "action"],
+            registry=r,
+        )
+        self.decisions = Counter(
+            "govcx_approval_decisions",
+            "Decisions by kind and outcome (recorded, stale, forbidden, invalid)",
+            ["decision", "outcome"],
+            registry=r,
+        )
+        self.decision_age = Histogram(
+            "govcx_approval_decision_age_seconds",
+            "Age of an approval request when it was decided",
+            buckets=_AGES,
+            registry=r,
+        )
+        self.expired = Counter(
+            "govcx_approvals_expired", "Approval requests that expired", registry=r
+        )
+        self.webhooks = Counter(
+            "govcx_webhook_attempts",
+            "Webhook delivery attempts by event and outcome (delivered, retry, failed)",
+            ["event", "outcome"],
+            registry=r,
+        )
+        self.webhook_failures = Counter(
+            "govcx_webhook_failures",
+            "Webhook deliveries given up after their last attempt",
+            ["event"],
+            registry=r,
+        )
+        self.http_seconds = Histogram(
+            "govcx_http_request_duration_seconds",
+            "HTTP request latency",
+            ["method", "route", "status"],
+            buckets=_FAST,
+            registry=r,
+        )
+        self.sse_first_event = Histogram(
+            "govcx_sse_first_event_seconds",
+            "Time from a streamed message post to its first event",
+            buckets=_FAST,
+            registry=r,
+        )
         r.register(_ApprovalCollector(db, clock))
 
     def turn(self, turn: Turn) -> None:
         self.turns.labels(turn.status, turn.intent or "none").inc()
         for finding in turn.findings:
-            self.guard_findings.labels(str(finding.get("type", "?")),
-                                       str(finding.get("action", "?"))).inc()
+            self.guard_findings.labels(
+                str(finding.get("type", "?")), str(finding.get("action", "?"))
+            ).inc()
 
     def webhook_attempt(self, event_type: str, outcome: str) -> None:
         self.webhooks.labels(event_type, outcome).inc()
@@ -120,8 +164,19 @@ class Metrics:
 
 def summary(data: dict[str, Any]) -> dict[str, Any]:
     """The small, non-sensitive part of a node event, for progress events and spans."""
-    keep = ("intent", "confidence", "route", "rules", "approval_id", "tool", "status",
-            "reason", "action", "escalation_id", "knowledge_support")
+    keep = (
+        "intent",
+        "confidence",
+        "route",
+        "rules",
+        "approval_id",
+        "tool",
+        "status",
+        "reason",
+        "action",
+        "escalation_id",
+        "knowledge_support",
+    )
     out = {k: data[k] for k in keep if k in data and data[k] is not None}
     if "chunks" in data:
         out["documents"] = [c.get("doc_id") for c in data["chunks"] if isinstance(c, dict)]

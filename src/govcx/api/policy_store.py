@@ -54,16 +54,23 @@ class PolicyActivations:
         except UnicodeDecodeError:
             raise ApiError(422, "invalid_policy", "the policy must be UTF-8 text") from None
         if not text.strip():
-            raise ApiError(422, "invalid_policy", "the body is empty; send the policy as YAML "
-                           "(Content-Type: application/yaml) or JSON")
+            raise ApiError(
+                422,
+                "invalid_policy",
+                "the body is empty; send the policy as YAML "
+                "(Content-Type: application/yaml) or JSON",
+            )
         try:
             if "json" in content_type:
                 try:
                     data = json.loads(text)
                 except json.JSONDecodeError as exc:
-                    raise ApiError(400, "malformed_json", f"the body is not valid JSON "
-                                   f"({exc.msg} at line {exc.lineno}, column {exc.colno})"
-                                   ) from None
+                    raise ApiError(
+                        400,
+                        "malformed_json",
+                        f"the body is not valid JSON "
+                        f"({exc.msg} at line {exc.lineno}, column {exc.colno})",
+                    ) from None
             else:
                 import yaml
 
@@ -75,10 +82,14 @@ class PolicyActivations:
         except RecursionError:
             data = None
         if data is None or _depth(data, MAX_POLICY_DEPTH) > MAX_POLICY_DEPTH:
-            raise ApiError(422, "invalid_policy", f"the policy nests deeper than "
-                           f"{MAX_POLICY_DEPTH} levels; a policy is a mapping of version, "
-                           "defaults, approvals, tiers, workflows and tools",
-                           details={"max_depth": MAX_POLICY_DEPTH})
+            raise ApiError(
+                422,
+                "invalid_policy",
+                f"the policy nests deeper than "
+                f"{MAX_POLICY_DEPTH} levels; a policy is a mapping of version, "
+                "defaults, approvals, tiers, workflows and tools",
+                details={"max_depth": MAX_POLICY_DEPTH},
+            )
         policy = parse_policy(data, file=source)
         cross_check(policy, Path(source), self.agent.pack.registry)
         return policy

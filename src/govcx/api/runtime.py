@@ -73,9 +73,17 @@ class PreparedMessage:
 class ApiRuntime:
     """What the routers call. Thread-safe like the Agent it wraps."""
 
-    def __init__(self, agent: Agent, settings: ServerSettings, keys: KeyRing, *,
-                 metrics: Metrics, bus: EventBus, webhooks: WebhookDispatcher,
-                 tracing: Tracing | None = None) -> None:
+    def __init__(
+        self,
+        agent: Agent,
+        settings: ServerSettings,
+        keys: KeyRing,
+        *,
+        metrics: Metrics,
+        bus: EventBus,
+        webhooks: WebhookDispatcher,
+        tracing: Tracing | None = None,
+    ) -> None:
         self.agent = agent
         self.settings = settings
         self.keys = keys
@@ -97,8 +105,9 @@ class ApiRuntime:
 
     # -- timing graph nodes ---------------------------------------------------------------
     @contextmanager
-    def _run(self, kind: str, conversation_id: str | None,
-             sink: Sink | None = None) -> Iterator[_Run]:
+    def _run(
+        self, kind: str, conversation_id: str | None, sink: Sink | None = None
+    ) -> Iterator[_Run]:
         run = _Run(conversation_id=conversation_id, sink=sink)
         if self.tracing is not None:
             run.span = self.tracing.turn(kind, conversation_id)
@@ -161,8 +170,9 @@ class ApiRuntime:
         self.agent.conversations.ensure(conversation_id, customer_id, owner=caller.name)
         return conversation_id
 
-    def prepare_message(self, caller: Caller, conversation_id: str, body: MessageIn,
-                        idempotency_key: str | None) -> PreparedMessage:
+    def prepare_message(
+        self, caller: Caller, conversation_id: str, body: MessageIn, idempotency_key: str | None
+    ) -> PreparedMessage:
         """Validate, check ownership and take the idempotency key; nothing runs yet."""
         check_id("conversation_id", conversation_id)
         check_text(body.text)
@@ -171,41 +181,62 @@ class ApiRuntime:
         owner = self._owner_of(caller)
         # Refused early, before the idempotency key is taken; the Agent checks again under
         # the conversation's lock (a new id starts a conversation owned by the caller).
-        if owner is not None and self.agent.conversations.exists_for(
-                conversation_id, owner) is False:
+        if (
+            owner is not None
+            and self.agent.conversations.exists_for(conversation_id, owner) is False
+        ):
             raise NotFound("conversation", conversation_id)
         claimed = False
         if idempotency_key is not None:
             claim = self.idempotency.claim(
-                f"message:{conversation_id}", idempotency_key,
-                request_hash({"text": body.text, "customer_id": body.customer_id}))
+                f"message:{conversation_id}",
+                idempotency_key,
+                request_hash({"text": body.text, "customer_id": body.customer_id}),
+            )
             claimed = claim.new
-        return PreparedMessage(conversation_id=conversation_id, text=body.text,
-                               customer_id=body.customer_id, idempotency_key=idempotency_key,
-                               claimed=claimed, owner=owner or caller.name)
+        return PreparedMessage(
+            conversation_id=conversation_id,
+            text=body.text,
+            customer_id=body.customer_id,
+            idempotency_key=idempotency_key,
+            claimed=claimed,
+            owner=owner or caller.name,
+        )
 
-    def run_message(self, message: PreparedMessage, sink: Sink | None = None,
-                    on_token: TokenSink | None = None) -> Turn:
+    def run_message(
+        self, message: PreparedMessage, sink: Sink | None = None, on_token: TokenSink | None = None
+    ) -> Turn:
         try:
             with self._run("message", message.conversation_id, sink) as run:
                 turn = run.turn = self.agent.respond(
-                    message.conversation_id, message.text, customer_id=message.customer_id,
-                    idempotency_key=message.idempotency_key, owner=message.owner,
-                    on_token=on_token)
+                    message.conversation_id,
+                    message.text,
+                    customer_id=message.customer_id,
+                    idempotency_key=message.idempotency_key,
+                    owner=message.owner,
+                    on_token=on_token,
+                )
         except GovcxError:
             if message.claimed and message.idempotency_key is not None:
-                self.idempotency.release(f"message:{message.conversation_id}",
-                                         message.idempotency_key)
+                self.idempotency.release(
+                    f"message:{message.conversation_id}", message.idempotency_key
+                )
             raise
         # No need to store the response: the core derives the turn id from the key and
         # returns the stored Turn on a repeat; the row only guards against body reuse.
         self._after_turn(turn)
         return turn
 
-    def respond(self, caller: Caller, conversation_id: str, body: MessageIn,
-                idempotency_key: str | None = None) -> Turn:
-        return self.run_message(self.prepare_message(caller, conversation_id, body,
-                                                     idempotency_key))
+    def respond(
+        self,
+        caller: Caller,
+        conversation_id: str,
+        body: MessageIn,
+        idempotency_key: str | None = None,
+    ) -> Turn:
+        return self.run_message(
+            self.prepare_message(caller, conversation_id, body, idempotency_key)
+        )
 
     def conversation(self, caller: Caller, conversation_id: str) -> dict[str, Any]:
         check_id("conversation_id", conversation_id)
@@ -213,9 +244,12 @@ class ApiRuntime:
         data = self.agent.conversation(conversation_id)
         data["pending_approvals"] = [
             self.approval_view(caller, ApprovalRequest.model_validate(a)).model_dump(mode="json")
-            for a in data["pending_approvals"]]
-        data["actions"] = [{**a, "args": _loads(a.get("args")),
-                            "result": _loads(a.get("result"))} for a in data["actions"]]
+            for a in data["pending_approvals"]
+        ]
+        data["actions"] = [
+            {**a, "args": _loads(a.get("args")), "result": _loads(a.get("result"))}
+            for a in data["actions"]
+        ]
         return data
 
     # -- approvals ------------------------------------------------------------------------
@@ -225,49 +259,71 @@ class ApiRuntime:
         the very rule :meth:`ApprovalStore.decide` enforces."""
         if not caller.has(ROLE_APPROVER):
             return ApprovalView.of(request, can_decide=None)
-        verdict = can_decide(self.agent.policy, caller.principal, request,
-                             now=self.agent.clock())
+        verdict = can_decide(self.agent.policy, caller.principal, request, now=self.agent.clock())
         # A closed request needs no explanation (its status says it).
-        return ApprovalView.of(request, can_decide=verdict.allowed,
-                               authority=verdict.reason if request.status == "pending" else None)
+        return ApprovalView.of(
+            request,
+            can_decide=verdict.allowed,
+            authority=verdict.reason if request.status == "pending" else None,
+        )
 
-    def approvals(self, caller: Caller, *, status: str | None,
-                  conversation_id: str | None, limit: int) -> list[ApprovalView]:
-        requests = self.agent.approvals.list(status=status, conversation_id=conversation_id,
-                                             limit=limit)
+    def approvals(
+        self, caller: Caller, *, status: str | None, conversation_id: str | None, limit: int
+    ) -> list[ApprovalView]:
+        requests = self.agent.approvals.list(
+            status=status, conversation_id=conversation_id, limit=limit
+        )
         return [self.approval_view(caller, r) for r in requests]
 
     def queue_fingerprint(self) -> tuple[Any, ...]:
         """Changes whenever the pending queue (or the active policy) changes."""
         return (self.agent.approvals.pending_fingerprint(), self.agent.policy.version)
 
-    def decide(self, caller: Caller, approval_id: str, body: DecisionIn,
-               idempotency_key: str | None = None) -> tuple[Turn, bool]:
+    def decide(
+        self, caller: Caller, approval_id: str, body: DecisionIn, idempotency_key: str | None = None
+    ) -> tuple[Turn, bool]:
         """Apply a decision; returns the Turn and whether it was replayed from the key."""
         if caller.has(ROLE_CHANNEL):
-            raise ApiError(403, "forbidden", f"{caller.name} is a channel; channel keys can "
-                           "never decide approvals")
+            raise ApiError(
+                403,
+                "forbidden",
+                f"{caller.name} is a channel; channel keys can never decide approvals",
+            )
         check_id("approval_id", approval_id)
         request = self.agent.approvals.get(approval_id)  # 404 before anything else
         scope = f"decision:{caller.name}:{approval_id}"
         if idempotency_key is not None:
-            claim = self.idempotency.claim(scope, idempotency_key,
-                                           request_hash(body.model_dump(mode="json")))
+            claim = self.idempotency.claim(
+                scope, idempotency_key, request_hash(body.model_dump(mode="json"))
+            )
             if not claim.new:
                 if claim.response is None:
-                    raise ApiError(409, "idempotency_in_progress", "a request with this "
-                                   "Idempotency-Key is still being processed; retry shortly")
+                    raise ApiError(
+                        409,
+                        "idempotency_in_progress",
+                        "a request with this "
+                        "Idempotency-Key is still being processed; retry shortly",
+                    )
                 return Turn.model_validate(claim.response), True
         try:
             with self._run("decision", request.conversation_id) as run:
-                turn = run.turn = self.agent.decide(approval_id, principal=caller.principal,
-                                                    decision=body.decision, args=body.args,
-                                                    comment=body.comment)
+                turn = run.turn = self.agent.decide(
+                    approval_id,
+                    principal=caller.principal,
+                    decision=body.decision,
+                    args=body.args,
+                    comment=body.comment,
+                )
         except GovcxError as exc:
             if idempotency_key is not None:
                 self.idempotency.release(scope, idempotency_key)
-            outcome = ("stale" if isinstance(exc, ApprovalStale) else
-                       "forbidden" if isinstance(exc, NotAuthorized) else "invalid")
+            outcome = (
+                "stale"
+                if isinstance(exc, ApprovalStale)
+                else "forbidden"
+                if isinstance(exc, NotAuthorized)
+                else "invalid"
+            )
             self.metrics.decisions.labels(body.decision, outcome).inc()
             if isinstance(exc, ApprovalStale):
                 self._maybe_expired(approval_id)
@@ -278,13 +334,19 @@ class ApiRuntime:
         self.metrics.decisions.labels(body.decision, "recorded").inc()
         self.metrics.decision_age.observe(max(0.0, self.agent.clock() - request.requested_at))
         updated = self.agent.approvals.get(approval_id)
-        self.bus.publish(Event(
-            id=f"{APPROVAL_DECIDED}:{approval_id}:{len(updated.decisions)}",
-            type=APPROVAL_DECIDED,
-            data={"approval": ApprovalView.of(updated).model_dump(mode="json"),
-                  "decision": updated.decisions[-1].model_dump(mode="json")
-                  if updated.decisions else None,
-                  "turn": turn.model_dump(mode="json")}))
+        self.bus.publish(
+            Event(
+                id=f"{APPROVAL_DECIDED}:{approval_id}:{len(updated.decisions)}",
+                type=APPROVAL_DECIDED,
+                data={
+                    "approval": ApprovalView.of(updated).model_dump(mode="json"),
+                    "decision": updated.decisions[-1].model_dump(mode="json")
+                    if updated.decisions
+                    else None,
+                    "turn": turn.model_dump(mode="json"),
+                },
+            )
+        )
         self._after_turn(turn)
         return turn, False
 
@@ -296,11 +358,17 @@ class ApiRuntime:
             self._expired(request, turn)
 
     def _expired(self, request: ApprovalRequest, turn: Turn | None) -> None:
-        published = self.bus.publish(Event(
-            id=f"{APPROVAL_EXPIRED}:{request.approval_id}", type=APPROVAL_EXPIRED,
-            data={"approval": ApprovalView.of(request).model_dump(mode="json"),
-                  "on_expiry": self.agent.policy.approvals.on_expiry,
-                  "turn": turn.model_dump(mode="json") if turn else None}))
+        published = self.bus.publish(
+            Event(
+                id=f"{APPROVAL_EXPIRED}:{request.approval_id}",
+                type=APPROVAL_EXPIRED,
+                data={
+                    "approval": ApprovalView.of(request).model_dump(mode="json"),
+                    "on_expiry": self.agent.policy.approvals.on_expiry,
+                    "turn": turn.model_dump(mode="json") if turn else None,
+                },
+            )
+        )
         if published:
             self.metrics.expired.inc()
         if turn is not None:
@@ -339,8 +407,9 @@ class ApiRuntime:
     def activate_policy(self, caller: Caller, policy: Policy) -> bool:
         """Activate ``policy`` for the deployment (PUT /v1/policy); False when it is the
         active one already. Raises PolicyVersionConflict (409) for a reused version."""
-        changed = self.agent.set_policy(policy, actor=caller.name, source="PUT /v1/policy",
-                                        supersede=False)
+        changed = self.agent.set_policy(
+            policy, actor=caller.name, source="PUT /v1/policy", supersede=False
+        )
         if changed:
             self.bus.queue_changed()
             self.supersede_stale()
@@ -352,8 +421,12 @@ class ApiRuntime:
         with self._run("recovery", None):
             turns = self.agent.recover()
         for turn in turns:
-            log.info("recovered conversation %s: turn %s %s", turn.conversation_id,
-                     turn.turn_id, turn.status)
+            log.info(
+                "recovered conversation %s: turn %s %s",
+                turn.conversation_id,
+                turn.turn_id,
+                turn.status,
+            )
             self._after_turn(turn)
         return turns
 
@@ -367,17 +440,36 @@ class ApiRuntime:
             except GovcxError:
                 return
             if request.turn_id == turn.turn_id:  # not a message sent while it waits
-                self.bus.publish(Event(id=event_id, type=APPROVAL_REQUESTED, data={
-                    "approval": ApprovalView.of(request).model_dump(mode="json"),
-                    "turn": turn.model_dump(mode="json")}))
+                self.bus.publish(
+                    Event(
+                        id=event_id,
+                        type=APPROVAL_REQUESTED,
+                        data={
+                            "approval": ApprovalView.of(request).model_dump(mode="json"),
+                            "turn": turn.model_dump(mode="json"),
+                        },
+                    )
+                )
         elif turn.status == "escalated":
             # The output guard escalates without an Escalation on the Turn; say so.
-            escalation = turn.escalation.model_dump(mode="json") if turn.escalation else {
-                "reason": "output guard", "summary": "", "rules": []}
-            self.bus.publish(Event(
-                id=f"{ESCALATION_CREATED}:{turn.turn_id}", type=ESCALATION_CREATED, data={
-                    "conversation_id": turn.conversation_id, "turn_id": turn.turn_id,
-                    "escalation": escalation, "turn": turn.model_dump(mode="json")}))
+            escalation = (
+                turn.escalation.model_dump(mode="json")
+                if turn.escalation
+                else {"reason": "output guard", "summary": "", "rules": []}
+            )
+            self.bus.publish(
+                Event(
+                    id=f"{ESCALATION_CREATED}:{turn.turn_id}",
+                    type=ESCALATION_CREATED,
+                    data={
+                        "conversation_id": turn.conversation_id,
+                        "turn_id": turn.turn_id,
+                        "escalation": escalation,
+                        "turn": turn.model_dump(mode="json"),
+                    },
+                )
+            )
+
 
 def _loads(value: Any) -> Any:
     if isinstance(value, str):

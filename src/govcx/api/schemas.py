@@ -19,61 +19,112 @@ _CID = "conv_3f2a9c0d1e4b5a6f7c8d"
 _TID = "turn_594f1003ea764a2fbb31"
 _AID = "apr_e2a02600c3493466de94"
 APPROVAL_EXAMPLE: dict[str, Any] = {
-    "approval_id": _AID, "conversation_id": _CID, "turn_id": _TID, "customer_id": "C-1001",
-    "kind": "action", "intent": "refund", "tool": "issue_refund",
-    "args": {"order_id": "A-1002", "amount": 80.0}, "tier": "low",
+    "approval_id": _AID,
+    "conversation_id": _CID,
+    "turn_id": _TID,
+    "customer_id": "C-1001",
+    "kind": "action",
+    "intent": "refund",
+    "tool": "issue_refund",
+    "args": {"order_id": "A-1002", "amount": 80.0},
+    "tier": "low",
     "rules": ["tool.issue_refund.approval_if"],
     "rationale": "Intent refund (confidence 0.96); issue_refund needs approval: "
-                 "tool.issue_refund.approval_if.",
-    "evidence": [{"citation": {"doc_id": "returns", "version": "2",
-                               "title": "Returns policy"}}],
-    "draft_reply": "You can return any unused item within 30 days of delivery for a full "
-                   "refund.",
-    "requested_at": 1800000000.0, "expires_at": 1800086400.0, "approvals_needed": 1,
-    "decisions": [], "status": "pending", "policy_version": "2026.11.1",
-    "can_decide": True, "authority": None,
+    "tool.issue_refund.approval_if.",
+    "evidence": [{"citation": {"doc_id": "returns", "version": "2", "title": "Returns policy"}}],
+    "draft_reply": "You can return any unused item within 30 days of delivery for a full refund.",
+    "requested_at": 1800000000.0,
+    "expires_at": 1800086400.0,
+    "approvals_needed": 1,
+    "decisions": [],
+    "status": "pending",
+    "policy_version": "2026.11.1",
+    "can_decide": True,
+    "authority": None,
 }
 """An approval request as GET /v1/approvals/{id} returns it (documentation)."""
 
 TURN_EXAMPLE: dict[str, Any] = {
-    "turn_id": "turn_594f1003ea764a2fbb31", "conversation_id": "conv_3f2a9c0d1e4b5a6f7c8d",
+    "turn_id": "turn_594f1003ea764a2fbb31",
+    "conversation_id": "conv_3f2a9c0d1e4b5a6f7c8d",
     "status": "pending_approval",
-    "reply": {"text": "I've passed your request to a member of our team for approval. You'll "
-                      "get an update here as soon as it has been reviewed.", "citations": []},
-    "intent": "refund", "confidence": 0.95,
-    "actions": [{"tool": "issue_refund", "args": {"order_id": "A-1002", "amount": 80.0},
-                 "status": "pending", "result": None, "error": None}],
+    "reply": {
+        "text": "I've passed your request to a member of our team for approval. You'll "
+        "get an update here as soon as it has been reviewed.",
+        "citations": [],
+    },
+    "intent": "refund",
+    "confidence": 0.95,
+    "actions": [
+        {
+            "tool": "issue_refund",
+            "args": {"order_id": "A-1002", "amount": 80.0},
+            "status": "pending",
+            "result": None,
+            "error": None,
+        }
+    ],
     "approval_id": "apr_e2a02600c3493466de94",
-    "decision": {"route": "await_approval", "rules": ["tool.issue_refund.approval_if"],
-                 "policy_version": "2026.11.1",
-                 "reason": "issue_refund needs approval: tool.issue_refund.approval_if"},
-    "escalation": None, "findings": [],
+    "decision": {
+        "route": "await_approval",
+        "rules": ["tool.issue_refund.approval_if"],
+        "policy_version": "2026.11.1",
+        "reason": "issue_refund needs approval: tool.issue_refund.approval_if",
+    },
+    "escalation": None,
+    "findings": [],
 }
 """A Turn as the API returns it (documentation)."""
 
 RESUMED_EXAMPLE: dict[str, Any] = {
-    **TURN_EXAMPLE, "status": "answered",
+    **TURN_EXAMPLE,
+    "status": "answered",
     "reply": {"text": "I've refunded $80.00 for order A-1002.", "citations": []},
-    "actions": [{"tool": "issue_refund", "args": {"order_id": "A-1002", "amount": 80.0},
-                 "status": "executed", "result": {"order_id": "A-1002", "amount": 80.0},
-                 "error": None}],
+    "actions": [
+        {
+            "tool": "issue_refund",
+            "args": {"order_id": "A-1002", "amount": 80.0},
+            "status": "executed",
+            "result": {"order_id": "A-1002", "amount": 80.0},
+            "error": None,
+        }
+    ],
 }
 
 
 CONVERSATION_EXAMPLE: dict[str, Any] = {
-    "conversation_id": _CID, "customer_id": "C-1001", "status": "pending_approval",
+    "conversation_id": _CID,
+    "customer_id": "C-1001",
+    "status": "pending_approval",
     "turn_count": 1,
-    "transcript": [{"turn_id": _TID, "role": "customer",
-                    "text": "Please refund $80 for order A-1002", "at": 1800000000.0},
-                   {"turn_id": _TID, "role": "assistant",
-                    "text": TURN_EXAMPLE["reply"]["text"], "at": 1800000000.2}],
-    "turns": [TURN_EXAMPLE], "pending_approvals": [APPROVAL_EXAMPLE], "actions": [],
+    "transcript": [
+        {
+            "turn_id": _TID,
+            "role": "customer",
+            "text": "Please refund $80 for order A-1002",
+            "at": 1800000000.0,
+        },
+        {
+            "turn_id": _TID,
+            "role": "assistant",
+            "text": TURN_EXAMPLE["reply"]["text"],
+            "at": 1800000000.2,
+        },
+    ],
+    "turns": [TURN_EXAMPLE],
+    "pending_approvals": [APPROVAL_EXAMPLE],
+    "actions": [],
 }
 """A conversation as GET /v1/conversations/{id} returns it (documentation)."""
 
 AUDIT_EVENT_EXAMPLE: dict[str, Any] = {
-    "seq": 2, "event_id": "4895ffd1289842488d231e55c1d63bb0", "ts": 1800000000.0,
-    "conversation_id": _CID, "turn_id": _TID, "actor": "agent", "kind": "classify",
+    "seq": 2,
+    "event_id": "4895ffd1289842488d231e55c1d63bb0",
+    "ts": 1800000000.0,
+    "conversation_id": _CID,
+    "turn_id": _TID,
+    "actor": "agent",
+    "kind": "classify",
     "policy_version": "2026.11.1",
     "policy_digest": "5f1c0d3a9e7b42c6a8d1f0e2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6",
     "data": {"intent": "refund", "confidence": 0.962, "engine": "embedded"},
@@ -84,26 +135,44 @@ AUDIT_EVENT_EXAMPLE: dict[str, Any] = {
 
 POLICY_EXAMPLE: dict[str, Any] = {
     "version": "2026.11.2",
-    "policy": {"version": "2026.11.2", "defaults": {"autonomy": "draft", "min_confidence": 0.6},
-               "tools": {"lookup_order": {"tier": "read"}}},
-    "activated_by": "admin", "activated_at": 1800000000.0,
+    "policy": {
+        "version": "2026.11.2",
+        "defaults": {"autonomy": "draft", "min_confidence": 0.6},
+        "tools": {"lookup_order": {"tier": "read"}},
+    },
+    "activated_by": "admin",
+    "activated_at": 1800000000.0,
 }
 """The active policy (abridged; documentation)."""
 
 DELIVERY_EXAMPLE: dict[str, Any] = {
-    "delivery_id": "5b1f0c2d9e8a7b6c5d4e3f2a1b0c9d8e", "event_id": f"approval.requested:{_AID}",
-    "event_type": "approval.requested", "url": "https://crm.example.com/hooks/govcx",
-    "status": "delivered", "attempts": 1, "last_status": 200, "last_error": None,
-    "next_attempt_at": None, "created_at": 1800000000.0, "updated_at": 1800000000.3,
+    "delivery_id": "5b1f0c2d9e8a7b6c5d4e3f2a1b0c9d8e",
+    "event_id": f"approval.requested:{_AID}",
+    "event_type": "approval.requested",
+    "url": "https://crm.example.com/hooks/govcx",
+    "status": "delivered",
+    "attempts": 1,
+    "last_status": 200,
+    "last_error": None,
+    "next_attempt_at": None,
+    "created_at": 1800000000.0,
+    "updated_at": 1800000000.3,
 }
 """A webhook delivery (documentation)."""
 
 ESCALATION_EXAMPLE: dict[str, Any] = {
-    "escalation_id": "esc_594f1003ea764a2fbb31", "conversation_id": _CID, "turn_id": _TID,
-    "reason": "the customer asked for a person", "status": "open", "created_at": 1800000000.0,
+    "escalation_id": "esc_594f1003ea764a2fbb31",
+    "conversation_id": _CID,
+    "turn_id": _TID,
+    "reason": "the customer asked for a person",
+    "status": "open",
+    "created_at": 1800000000.0,
     "summary": "Customer asked for a manager about a refund for order A-1002.",
-    "rules": ["escalation.human_requested"], "intent": "refund", "confidence": 0.91,
-    "recommended_action": None, "customer_message": "I want to speak to a manager",
+    "rules": ["escalation.human_requested"],
+    "intent": "refund",
+    "confidence": 0.91,
+    "recommended_action": None,
+    "customer_message": "I want to speak to a manager",
 }
 """An escalation as GET /v1/escalations lists it (documentation)."""
 
@@ -115,8 +184,9 @@ class _In(BaseModel):
 class ConversationCreate(_In):
     """Optional body of ``POST /v1/conversations``."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={
-        "examples": [{"customer_id": "C-1001"}]})
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"customer_id": "C-1001"}]}
+    )
 
     customer_id: str | None = Field(None, pattern=ID_PATTERN)
     """The customer this conversation is with; passed to tools as context."""
@@ -131,8 +201,12 @@ class ConversationCreated(BaseModel):
 class MessageIn(_In):
     """A customer message."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"text": "Please refund $80 for order A-1002", "customer_id": "C-1001"}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"text": "Please refund $80 for order A-1002", "customer_id": "C-1001"}]
+        },
+    )
 
     text: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
     """The customer's message."""
@@ -143,10 +217,16 @@ class MessageIn(_In):
 class DecisionIn(_In):
     """An approver's decision."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"decision": "approve", "comment": "Order checked, refund is fine"},
-        {"decision": "edit", "args": {"amount": 40}, "comment": "Partial refund"},
-        {"decision": "reject", "comment": "Item was used"}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"decision": "approve", "comment": "Order checked, refund is fine"},
+                {"decision": "edit", "args": {"amount": 40}, "comment": "Partial refund"},
+                {"decision": "reject", "comment": "Item was used"},
+            ]
+        },
+    )
 
     decision: Literal["approve", "reject", "edit"]
     args: dict[str, Any] | None = None
@@ -176,8 +256,13 @@ class ApprovalView(ApprovalFields):
     """Why the caller may not decide it, when ``can_decide`` is false."""
 
     @classmethod
-    def of(cls, request: ApprovalRequest, *, can_decide: bool | None = None,
-           authority: str | None = None) -> ApprovalView:
+    def of(
+        cls,
+        request: ApprovalRequest,
+        *,
+        can_decide: bool | None = None,
+        authority: str | None = None,
+    ) -> ApprovalView:
         data = request.model_dump(exclude={"token"})
         return cls(**data, can_decide=can_decide, authority=authority)
 
@@ -228,9 +313,13 @@ class AuditEventView(BaseModel):
 
 
 ANCHOR_EXAMPLE: dict[str, Any] = {
-    "seq": 1520, "hash": "8d7b8f7bb5cd8e4487601a59607574246eb220f30d89b5c0116e6fb8ad1a8d93",
-    "time": "2026-12-04T17:04:52Z", "keyed_from": 1, "key_id": "fcb4c07517576f14",
-    "signature": "3e54ceb463e63e780679dfe2ccc53490cfa94fb3e1a7828600681c121fa83fdf"}
+    "seq": 1520,
+    "hash": "8d7b8f7bb5cd8e4487601a59607574246eb220f30d89b5c0116e6fb8ad1a8d93",
+    "time": "2026-12-04T17:04:52Z",
+    "keyed_from": 1,
+    "key_id": "fcb4c07517576f14",
+    "signature": "3e54ceb463e63e780679dfe2ccc53490cfa94fb3e1a7828600681c121fa83fdf",
+}
 """An anchor (documentation)."""
 
 
@@ -238,22 +327,36 @@ class AuditAnchorView(AnchorFields):
     """The chain's head signed with the audit key: keep it outside the database and pass
     it back to ``POST /v1/audit/verify`` (or ``govcx audit verify --anchor``)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True,
-                              json_schema_extra={"examples": [ANCHOR_EXAMPLE]})
+    model_config = ConfigDict(
+        extra="forbid", strict=True, json_schema_extra={"examples": [ANCHOR_EXAMPLE]}
+    )
 
 
 class AuditVerifyRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"anchor": ANCHOR_EXAMPLE}]})
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"anchor": ANCHOR_EXAMPLE}]}
+    )
 
     anchor: AuditAnchorView
     """An anchor from ``GET /v1/audit/anchor``: the chain must still extend it."""
 
 
 class AuditVerifyView(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"ok": True, "events": 1520, "problems": [], "legacy_events": 0, "keyed_from": 1,
-         "anchor": None, "notes": []}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "ok": True,
+                    "events": 1520,
+                    "problems": [],
+                    "legacy_events": 0,
+                    "keyed_from": 1,
+                    "anchor": None,
+                    "notes": [],
+                }
+            ]
+        }
+    )
 
     ok: bool
     events: int
@@ -279,8 +382,13 @@ class PolicyView(BaseModel):
 
 
 class Health(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"status": "ok", "pack": "acme", "policy_version": "2026.11.1", "version": "0.1.0"}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"status": "ok", "pack": "acme", "policy_version": "2026.11.1", "version": "0.1.0"}
+            ]
+        }
+    )
 
     status: Literal["ok"]
     pack: str
@@ -289,8 +397,11 @@ class Health(BaseModel):
 
 
 class Me(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"principal": "supervisor", "roles": ["approver:supervisor"]}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"principal": "supervisor", "roles": ["approver:supervisor"]}]
+        }
+    )
 
     principal: str
     roles: list[str]

@@ -24,6 +24,7 @@ class ServerSettings(Settings):
 
         parse_duration(value)  # raises a ValueError naming the valid forms
         return value
+
     otlp_endpoint: str | None = None
     """OTLP/HTTP traces endpoint (``http://collector:4318/v1/traces``); off when unset."""
     webhook_timeout: float = Field(default=5.0, gt=0)

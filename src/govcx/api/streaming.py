@@ -32,8 +32,9 @@ def _error(status: int, code: str, message: str, details: dict[str, Any]) -> dic
     return {"status": status, "error": {"code": code, "message": message, "details": details}}
 
 
-def stream_turn(runtime: ApiRuntime, message: PreparedMessage,
-                started: float | None = None) -> EventSourceResponse:
+def stream_turn(
+    runtime: ApiRuntime, message: PreparedMessage, started: float | None = None
+) -> EventSourceResponse:
     """``progress`` (``accepted`` at once, then one per graph node), then ``reply`` and
     ``turn`` (or ``error``).
 
@@ -56,9 +57,15 @@ def stream_turn(runtime: ApiRuntime, message: PreparedMessage,
             loop.call_soon_threadsafe(queue.put_nowait, (kind, value))
 
     def sink(node: str, brief: dict[str, Any], seconds: float) -> None:
-        put("progress", {"node": node, "duration_ms": round(seconds * 1000, 3),
-                         "elapsed_ms": round((time.perf_counter() - started) * 1000, 3),
-                         **brief})
+        put(
+            "progress",
+            {
+                "node": node,
+                "duration_ms": round(seconds * 1000, 3),
+                "elapsed_ms": round((time.perf_counter() - started) * 1000, 3),
+                **brief,
+            },
+        )
 
     def token(kind: str, text: str) -> None:
         if kind == "delta":
@@ -73,8 +80,7 @@ def stream_turn(runtime: ApiRuntime, message: PreparedMessage,
             put("error", _error(status_for(exc), exc.code, exc.message, exc.details))
         except Exception:
             log.exception("streamed turn failed on %s", message.conversation_id)
-            put("error", _error(500, "internal_error", "the turn failed; see the server log",
-                                {}))
+            put("error", _error(500, "internal_error", "the turn failed; see the server log", {}))
 
     future = asyncio.ensure_future(run_in_threadpool(work))
     _background.add(future)
@@ -83,10 +89,15 @@ def stream_turn(runtime: ApiRuntime, message: PreparedMessage,
     async def events() -> AsyncIterator[ServerSentEvent]:
         # Acknowledge at once: the message is valid and its run has started (channels
         # show a typing indicator); the graph's own events follow as its nodes finish.
-        yield _event("progress", {"node": "accepted", "conversation_id":
-                                  message.conversation_id, "duration_ms": 0.0,
-                                  "elapsed_ms": round((time.perf_counter() - started) * 1000,
-                                                      3)})
+        yield _event(
+            "progress",
+            {
+                "node": "accepted",
+                "conversation_id": message.conversation_id,
+                "duration_ms": 0.0,
+                "elapsed_ms": round((time.perf_counter() - started) * 1000, 3),
+            },
+        )
         runtime.metrics.sse_first_event.observe(time.perf_counter() - started)
         while True:
             kind, value = await queue.get()
@@ -116,13 +127,18 @@ def stream_queue(runtime: ApiRuntime, caller: Caller) -> EventSourceResponse:
                 entry[1].clear()
                 fingerprint = await run_in_threadpool(runtime.queue_fingerprint)
                 if fingerprint != last:
-                    views = await run_in_threadpool(runtime.approvals, caller, status="pending",
-                                                    conversation_id=None, limit=500)
+                    views = await run_in_threadpool(
+                        runtime.approvals, caller, status="pending", conversation_id=None, limit=500
+                    )
                     last = fingerprint
-                    yield _event("queue", {"approvals": [v.model_dump(mode="json")
-                                                         for v in views],
-                                           "policy_version": runtime.agent.policy.version,
-                                           "at": time.time()})
+                    yield _event(
+                        "queue",
+                        {
+                            "approvals": [v.model_dump(mode="json") for v in views],
+                            "policy_version": runtime.agent.policy.version,
+                            "at": time.time(),
+                        },
+                    )
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(entry[1].wait(), timeout=interval)
         finally:

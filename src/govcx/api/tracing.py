@@ -50,10 +50,16 @@ class TurnSpan:
         self._context = trace.set_span_in_context(self.span)
 
     def node(self, name: str, start: float, end: float, attributes: dict[str, Any]) -> None:
-        attrs = {f"govcx.{k}": v if isinstance(v, str | int | float | bool) else str(v)
-                 for k, v in attributes.items()}
-        span = self._tracer.start_span(f"govcx.node.{name}", context=self._context,
-                                       start_time=_ns(start, self._anchor), attributes=attrs)
+        attrs = {
+            f"govcx.{k}": v if isinstance(v, str | int | float | bool) else str(v)
+            for k, v in attributes.items()
+        }
+        span = self._tracer.start_span(
+            f"govcx.node.{name}",
+            context=self._context,
+            start_time=_ns(start, self._anchor),
+            attributes=attrs,
+        )
         span.end(end_time=_ns(end, self._anchor))
 
     def finish(self, turn: Turn | None, error: BaseException | None = None) -> None:
@@ -76,8 +82,9 @@ class Tracing:
         self.tracer = provider.get_tracer("govcx.api")
 
     @classmethod
-    def create(cls, endpoint: str | None, *, service_name: str = "govcx",
-               exporter: Any = None) -> Tracing | None:
+    def create(
+        cls, endpoint: str | None, *, service_name: str = "govcx", exporter: Any = None
+    ) -> Tracing | None:
         """None unless an endpoint (or, in tests, an exporter) is given."""
         if endpoint is None and exporter is None:
             return None
@@ -95,8 +102,9 @@ class Tracing:
         return cls(provider)
 
     def turn(self, kind: str, conversation_id: str | None) -> TurnSpan:
-        return TurnSpan(self.tracer, f"govcx.{kind}",
-                        {"govcx.conversation_id": conversation_id or ""})
+        return TurnSpan(
+            self.tracer, f"govcx.{kind}", {"govcx.conversation_id": conversation_id or ""}
+        )
 
     def shutdown(self) -> None:
         self.provider.shutdown()

@@ -48,8 +48,9 @@ def sign(secret: str, body: bytes, timestamp: int) -> str:
     return f"t={timestamp},v1={mac.hexdigest()}"
 
 
-def verify_signature(secret: str, header: str, body: bytes, *, tolerance: float = 300.0,
-                     now: float | None = None) -> bool:
+def verify_signature(
+    secret: str, header: str, body: bytes, *, tolerance: float = 300.0, now: float | None = None
+) -> bool:
     """True if ``header`` signs ``body`` with ``secret`` within ``tolerance`` seconds."""
     try:
         parts = dict(item.split("=", 1) for item in header.split(","))
@@ -63,40 +64,56 @@ def verify_signature(secret: str, header: str, body: bytes, *, tolerance: float 
     return hmac.compare_digest(expected, parts.get("v1", ""))
 
 
-def resolve_secrets(hooks: Sequence[WebhookConfig],
-                    environ: Mapping[str, str] | None = None) -> dict[str, str | None]:
+def resolve_secrets(
+    hooks: Sequence[WebhookConfig], environ: Mapping[str, str] | None = None
+) -> dict[str, str | None]:
     """The signing secret of each hook URL; a named but unset variable is a config error."""
     environ = os.environ if environ is None else environ
     out: dict[str, str | None] = {}
     for hook in hooks:
         if not hook.url.startswith(("http://", "https://")):
-            raise ConfigError("govcx.yaml", f"webhook URL {hook.url!r} must start with "
-                              "http:// or https://", field="webhooks")
+            raise ConfigError(
+                "govcx.yaml",
+                f"webhook URL {hook.url!r} must start with http:// or https://",
+                field="webhooks",
+            )
         if hook.secret_env is None:
             log.warning("webhook %s has no secret_env: its deliveries are not signed", hook.url)
             out[hook.url] = None
             continue
         secret = environ.get(hook.secret_env)
         if not secret:
-            raise ConfigError("govcx.yaml", f"webhook {hook.url} signs with the secret in "
-                              f"${hook.secret_env}, which is not set; export it before "
-                              "starting the server", field="webhooks.secret_env")
+            raise ConfigError(
+                "govcx.yaml",
+                f"webhook {hook.url} signs with the secret in "
+                f"${hook.secret_env}, which is not set; export it before "
+                "starting the server",
+                field="webhooks.secret_env",
+            )
         out[hook.url] = secret
     return out
 
 
 def _matches(hook: WebhookConfig, event_type: str) -> bool:
-    return any(pattern == "*" or fnmatch.fnmatchcase(event_type, pattern)
-               for pattern in hook.events)
+    return any(
+        pattern == "*" or fnmatch.fnmatchcase(event_type, pattern) for pattern in hook.events
+    )
 
 
 class WebhookDispatcher:
     """Records deliveries and sends them from one background thread."""
 
-    def __init__(self, db: Database, hooks: Sequence[WebhookConfig], *,
-                 secrets: Mapping[str, str | None], settings: ServerSettings,
-                 metrics: Any = None, transport: httpx.BaseTransport | None = None,
-                 redact: Callable[[str], str] | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        hooks: Sequence[WebhookConfig],
+        *,
+        secrets: Mapping[str, str | None],
+        settings: ServerSettings,
+        metrics: Any = None,
+        transport: httpx.BaseTransport | None = None,
+        redact: Callable[[str], str] | None = None,
+    ) -> None:
         self.db = db
         self.redact = redact
         """Applied to every string of an event body before it is stored and sent."""
@@ -126,14 +143,27 @@ class WebhookDispatcher:
         with self.db.begin() as conn:
             for hook in hooks:
                 delivery_id = hashlib.sha256(f"{event.id}|{hook.url}".encode()).hexdigest()[:32]
-                exists = conn.execute(select(webhook_deliveries.c.delivery_id).where(
-                    webhook_deliveries.c.delivery_id == delivery_id)).first()
+                exists = conn.execute(
+                    select(webhook_deliveries.c.delivery_id).where(
+                        webhook_deliveries.c.delivery_id == delivery_id
+                    )
+                ).first()
                 if exists:
                     continue  # the same fact, already recorded (maybe by another worker)
-                conn.execute(insert(webhook_deliveries).values(
-                    delivery_id=delivery_id, event_id=event.id, event_type=event.type,
-                    url=hook.url, body=body, status="pending", attempts=0,
-                    next_attempt_at=now, created_at=now, updated_at=now))
+                conn.execute(
+                    insert(webhook_deliveries).values(
+                        delivery_id=delivery_id,
+                        event_id=event.id,
+                        event_type=event.type,
+                        url=hook.url,
+                        body=body,
+                        status="pending",
+                        attempts=0,
+                        next_attempt_at=now,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
                 created.append(delivery_id)
         with self._cond:
             for delivery_id in created:
@@ -147,9 +177,11 @@ class WebhookDispatcher:
             return
         self._stopping = False
         with self.db.read() as conn:
-            rows = conn.execute(select(webhook_deliveries.c.delivery_id,
-                                       webhook_deliveries.c.next_attempt_at).where(
-                webhook_deliveries.c.status == "pending")).all()
+            rows = conn.execute(
+                select(
+                    webhook_deliveries.c.delivery_id, webhook_deliveries.c.next_attempt_at
+                ).where(webhook_deliveries.c.status == "pending")
+            ).all()
         with self._cond:
             for row in rows:
                 heapq.heappush(self._heap, (row.next_attempt_at or time.time(), row.delivery_id))
@@ -176,8 +208,9 @@ class WebhookDispatcher:
         return False
 
     def _run(self) -> None:
-        with httpx.Client(timeout=self.settings.webhook_timeout, transport=self._transport,
-                          follow_redirects=False) as client:
+        with httpx.Client(
+            timeout=self.settings.webhook_timeout, transport=self._transport, follow_redirects=False
+        ) as client:
             while True:
                 with self._cond:
                     while not self._stopping:
@@ -202,27 +235,40 @@ class WebhookDispatcher:
         now = time.time()
         lease = now + self.settings.webhook_timeout + 30
         with self.db.begin() as conn:
-            result = conn.execute(update(webhook_deliveries).where(
-                webhook_deliveries.c.delivery_id == delivery_id,
-                webhook_deliveries.c.status == "pending",
-                or_(webhook_deliveries.c.next_attempt_at.is_(None),
-                    webhook_deliveries.c.next_attempt_at <= now + 0.001),
-                or_(webhook_deliveries.c.claimed_until.is_(None),
-                    webhook_deliveries.c.claimed_until < now),
-            ).values(claimed_until=lease))
+            result = conn.execute(
+                update(webhook_deliveries)
+                .where(
+                    webhook_deliveries.c.delivery_id == delivery_id,
+                    webhook_deliveries.c.status == "pending",
+                    or_(
+                        webhook_deliveries.c.next_attempt_at.is_(None),
+                        webhook_deliveries.c.next_attempt_at <= now + 0.001,
+                    ),
+                    or_(
+                        webhook_deliveries.c.claimed_until.is_(None),
+                        webhook_deliveries.c.claimed_until < now,
+                    ),
+                )
+                .values(claimed_until=lease)
+            )
             if result.rowcount != 1:
                 return None
-            return conn.execute(select(webhook_deliveries).where(
-                webhook_deliveries.c.delivery_id == delivery_id)).first()
+            return conn.execute(
+                select(webhook_deliveries).where(webhook_deliveries.c.delivery_id == delivery_id)
+            ).first()
 
     def _attempt(self, client: httpx.Client, delivery_id: str) -> None:
         row = self._claim(delivery_id)
         if row is None:
             return  # delivered, failed, or another process is sending it
         body = row.body.encode("utf-8")
-        headers = {"Content-Type": "application/json", "User-Agent": "govcx-webhooks/1",
-                   "X-Govcx-Event": row.event_type, "X-Govcx-Delivery": row.delivery_id,
-                   "X-Govcx-Event-Id": row.event_id}
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "govcx-webhooks/1",
+            "X-Govcx-Event": row.event_type,
+            "X-Govcx-Delivery": row.delivery_id,
+            "X-Govcx-Event-Id": row.event_id,
+        }
         secret = self.secrets.get(row.url)
         if secret:
             headers[SIGNATURE_HEADER] = sign(secret, body, int(time.time()))
@@ -241,31 +287,49 @@ class WebhookDispatcher:
             values: dict[str, Any]
             outcome, values = "delivered", {"status": "delivered", "next_attempt_at": None}
         elif attempts >= self.settings.webhook_max_attempts or (
-                status is not None and 400 <= status < 500 and status not in _RETRY_STATUSES):
+            status is not None and 400 <= status < 500 and status not in _RETRY_STATUSES
+        ):
             outcome, values = "failed", {"status": "failed", "next_attempt_at": None}
         else:
-            delay = min(self.settings.webhook_backoff * 2 ** (attempts - 1),
-                        self.settings.webhook_backoff_max)
+            delay = min(
+                self.settings.webhook_backoff * 2 ** (attempts - 1),
+                self.settings.webhook_backoff_max,
+            )
             delay *= random.uniform(0.8, 1.2)
             outcome, values = "retry", {"next_attempt_at": now + delay}
         with self.db.begin() as conn:
-            conn.execute(update(webhook_deliveries).where(
-                webhook_deliveries.c.delivery_id == delivery_id).values(
-                attempts=attempts, last_status=status, last_error=error, claimed_until=None,
-                updated_at=now, **values))
+            conn.execute(
+                update(webhook_deliveries)
+                .where(webhook_deliveries.c.delivery_id == delivery_id)
+                .values(
+                    attempts=attempts,
+                    last_status=status,
+                    last_error=error,
+                    claimed_until=None,
+                    updated_at=now,
+                    **values,
+                )
+            )
         if outcome == "retry":
             with self._cond:
                 heapq.heappush(self._heap, (float(values["next_attempt_at"]), delivery_id))
                 self._cond.notify()
         if outcome != "delivered":
-            log.warning("webhook %s to %s: %s (attempt %d, %s)", row.event_type, row.url,
-                        error, attempts, outcome)
+            log.warning(
+                "webhook %s to %s: %s (attempt %d, %s)",
+                row.event_type,
+                row.url,
+                error,
+                attempts,
+                outcome,
+            )
         if self.metrics is not None:
             self.metrics.webhook_attempt(row.event_type, outcome)
 
     # -- reading ------------------------------------------------------------------------
-    def deliveries(self, *, status: str | None = None, event_type: str | None = None,
-                   limit: int = 100) -> list[dict[str, Any]]:
+    def deliveries(
+        self, *, status: str | None = None, event_type: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
         query = select(webhook_deliveries).order_by(webhook_deliveries.c.created_at.desc())
         if status:
             query = query.where(webhook_deliveries.c.status == status)
@@ -273,5 +337,7 @@ class WebhookDispatcher:
             query = query.where(webhook_deliveries.c.event_type == event_type)
         with self.db.read() as conn:
             rows = conn.execute(query.limit(limit)).all()
-        return [{k: v for k, v in row._mapping.items() if k not in ("body", "claimed_until")}
-                for row in rows]
+        return [
+            {k: v for k, v in row._mapping.items() if k not in ("body", "claimed_until")}
+            for row in rows
+        ]

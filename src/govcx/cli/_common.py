@@ -19,21 +19,51 @@ from govcx.errors import GovcxError
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
 
-PackOpt = Annotated[Path | None, typer.Option("--pack", help="Pack folder (default: bundled acme)",
-                                              envvar="GOVCX_PACK", show_default=False)]
+PackOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--pack",
+        help="Pack folder (default: bundled acme)",
+        envvar="GOVCX_PACK",
+        show_default=False,
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
-AsOpt = Annotated[str | None, typer.Option(
-    "--as", help="Act as this principal without a key: dev mode only (GOVCX_DEV=1), "
-                 "recorded as unauthenticated.")]
-KeyFileOpt = Annotated[Path | None, typer.Option(
-    "--key-file", help="File holding your API key (from `govcx keys create`); default: the "
-                       "GOVCX_API_KEY environment variable.", show_default=False)]
+AsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--as",
+        help="Act as this principal without a key: dev mode only (GOVCX_DEV=1), "
+        "recorded as unauthenticated.",
+    ),
+]
+KeyFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--key-file",
+        help="File holding your API key (from `govcx keys create`); default: the "
+        "GOVCX_API_KEY environment variable.",
+        show_default=False,
+    ),
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-LIBRARY_LOGGERS = ("alembic", "chromadb", "presidio-analyzer", "presidio-anonymizer",
-                   "httpx", "httpcore", "urllib3", "sentence_transformers", "spacy",
-                   "langchain", "langgraph", "openai", "faker")
+LIBRARY_LOGGERS = (
+    "alembic",
+    "chromadb",
+    "presidio-analyzer",
+    "presidio-anonymizer",
+    "httpx",
+    "httpcore",
+    "urllib3",
+    "sentence_transformers",
+    "spacy",
+    "langchain",
+    "langgraph",
+    "openai",
+    "faker",
+)
 """Third-party loggers the CLI keeps quiet (errors only) unless ``--verbose``."""
 
 
@@ -47,8 +77,9 @@ def configure_logging(verbose: bool) -> None:
         for name in LIBRARY_LOGGERS:
             logging.getLogger(name).setLevel(logging.ERROR)
         return
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+    )
     # govcx.store.migrate quiets alembic when it is imported: import it first, then undo.
     import govcx.store.migrate  # noqa: F401
 
@@ -66,8 +97,9 @@ def handle_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except GovcxError as exc:
             # The message is plain text: "[finetune]" in it is not a style tag.
-            err_console.print(f"[red]error:[/red] {escape(exc.message)}", markup=True,
-                              highlight=False)
+            err_console.print(
+                f"[red]error:[/red] {escape(exc.message)}", markup=True, highlight=False
+            )
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             raise typer.Exit(130) from None
@@ -94,11 +126,14 @@ def check_utf8(text: str, what: str) -> None:
     if bad is None:
         return
     char = text[bad]
-    byte = f"byte 0x{ord(char) - 0xDC00:02x}" if "\udc80" <= char <= "\udcff" \
-        else f"U+{ord(char):04X}"
-    raise GovcxError(f"{what} is not valid UTF-8 text ({byte} at character {bad + 1}); "
-                     "pass UTF-8 text (check the terminal's encoding, or convert with "
-                     "`iconv -t UTF-8`)")
+    byte = (
+        f"byte 0x{ord(char) - 0xDC00:02x}" if "\udc80" <= char <= "\udcff" else f"U+{ord(char):04X}"
+    )
+    raise GovcxError(
+        f"{what} is not valid UTF-8 text ({byte} at character {bad + 1}); "
+        "pass UTF-8 text (check the terminal's encoding, or convert with "
+        "`iconv -t UTF-8`)"
+    )
 
 
 def _surrogate(text: str) -> int | None:
@@ -141,8 +176,10 @@ def parse_json_arg(text: str, name: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise GovcxError(f"{name} is not valid JSON ({exc.msg} at column {exc.colno}); "
-                         'example: --args \'{"amount": 40}\'') from None
+        raise GovcxError(
+            f"{name} is not valid JSON ({exc.msg} at column {exc.colno}); "
+            "example: --args '{\"amount\": 40}'"
+        ) from None
 
 
 def read_key(key_file: Path | None) -> str | None:
@@ -156,18 +193,24 @@ def read_key(key_file: Path | None) -> str | None:
         except (OSError, UnicodeDecodeError) as exc:
             reason = getattr(exc, "strerror", None) or "not UTF-8 text"
             raise Unauthenticated(f"cannot read the key file {path} ({reason})") from None
-        lines = [line.strip() for line in text.splitlines()
-                 if line.strip() and not line.strip().startswith("#")]
+        lines = [
+            line.strip()
+            for line in text.splitlines()
+            if line.strip() and not line.strip().startswith("#")
+        ]
         if not lines:
-            raise Unauthenticated(f"the key file {path} holds no key; write the key printed by "
-                                  "`govcx keys create NAME` into it")
+            raise Unauthenticated(
+                f"the key file {path} holds no key; write the key printed by "
+                "`govcx keys create NAME` into it"
+            )
         return lines[0]
     value = os.environ.get("GOVCX_API_KEY", "").strip()
     return value or None
 
 
-def decider(agent: Any, *, key_file: Path | None, as_: str | None,
-            keys: Any = None) -> tuple[Any, bool]:
+def decider(
+    agent: Any, *, key_file: Path | None, as_: str | None, keys: Any = None
+) -> tuple[Any, bool]:
     """Who decides, and whether that is authenticated: ``(Principal, authenticated)``.
 
     With a key (``--key-file`` or ``$GOVCX_API_KEY``) the principal is the key's, and an
@@ -186,28 +229,34 @@ def decider(agent: Any, *, key_file: Path | None, as_: str | None,
         store = keys if keys is not None else KeyStore(agent.db)
         record = store.verify(key)
         wanted = canonical_name(record.principal)
-        principal = next((p for p in agent.pack.principals.values()
-                          if canonical_name(p.name) == wanted), None)
+        principal = next(
+            (p for p in agent.pack.principals.values() if canonical_name(p.name) == wanted), None
+        )
         if principal is None:
-            raise Unauthenticated(f"API key {record.key_id} belongs to {record.principal!r}, "
-                                  "who is not a principal of this pack; principals: "
-                                  f"{', '.join(sorted(agent.pack.principals))}")
+            raise Unauthenticated(
+                f"API key {record.key_id} belongs to {record.principal!r}, "
+                "who is not a principal of this pack; principals: "
+                f"{', '.join(sorted(agent.pack.principals))}"
+            )
         if as_ is not None and canonical_name(as_) != wanted:
-            raise Unauthenticated(f"your API key is {principal.name}'s, and --as {as_} names "
-                                  "someone else; the key says who decides (drop --as, or "
-                                  f"use {as_}'s own key)")
+            raise Unauthenticated(
+                f"your API key is {principal.name}'s, and --as {as_} names "
+                "someone else; the key says who decides (drop --as, or "
+                f"use {as_}'s own key)"
+            )
         return principal, True
     if as_ is None:
         raise Unauthenticated(
             "deciding needs an API key: create one with `govcx keys create "
             f"{example}`, then `export GOVCX_API_KEY=gcx_...` or pass --key-file FILE"
-            + ("; in dev mode --as NAME also works (unauthenticated)"
-               if agent.settings.dev else "")
-            + f"; approvers in this pack: {', '.join(approvers) or 'none'}")
+            + ("; in dev mode --as NAME also works (unauthenticated)" if agent.settings.dev else "")
+            + f"; approvers in this pack: {', '.join(approvers) or 'none'}"
+        )
     if not agent.settings.dev:
         name = as_.strip() or example
         raise Unauthenticated(
             f"--as {as_} is a name, not a credential, and is accepted only in dev mode "
             f"(GOVCX_DEV=1); authenticate with a key instead: `govcx keys create {name}`, "
-            "then `export GOVCX_API_KEY=gcx_...` (or --key-file FILE) and decide without --as")
+            "then `export GOVCX_API_KEY=gcx_...` (or --key-file FILE) and decide without --as"
+        )
     return agent.pack.principal(as_), False

@@ -86,8 +86,12 @@ class Stores:
         from govcx.tools.executor import Executor
         from govcx.tools.registry import ToolRegistry
 
-        return Executor(db=self.db, registry=ToolRegistry(), approvals=self.approvals,
-                        data_dir=self.state_dir / "packs" / self.config.name)
+        return Executor(
+            db=self.db,
+            registry=ToolRegistry(),
+            approvals=self.approvals,
+            data_dir=self.state_dir / "packs" / self.config.name,
+        )
 
     def close(self) -> None:
         if not self._closed:
@@ -147,8 +151,9 @@ def open_stores(pack: Path | None, *, data_key: bool = True, load: bool = False)
     except BaseException:
         db.dispose()
         raise
-    stores = Stores(root=root, config=config, settings=settings, state_dir=state_dir, db=db,
-                    audit_key=chain_key)
+    stores = Stores(
+        root=root, config=config, settings=settings, state_dir=state_dir, db=db, audit_key=chain_key
+    )
     if loaded is not None:
         stores.pack = loaded
     return stores
@@ -170,8 +175,7 @@ def expiry_due(stores: Stores) -> bool:
     try:
         if stores.policies.load(file.version).digest != file.digest:
             return True  # the Agent refuses the file (its version must be bumped)
-        policy = file if active.digest == file.digest else stores.policies.load(
-            active.version)
+        policy = file if active.digest == file.digest else stores.policies.load(active.version)
     except GovcxError:
         return True  # unknown version or an edited policies table: let the Agent say so
     if next(iter(stores.approvals.overdue()), None) is not None:
@@ -183,11 +187,15 @@ def conversation_view(stores: Stores, conversation_id: str) -> dict[str, Any]:
     """What ``Agent.conversation`` returns, read from the stores."""
     conv = stores.conversations.get(conversation_id)
     return {
-        "conversation_id": conversation_id, "customer_id": conv["customer_id"],
-        "status": conv["status"], "turn_count": conv["turn_count"],
+        "conversation_id": conversation_id,
+        "customer_id": conv["customer_id"],
+        "status": conv["status"],
+        "turn_count": conv["turn_count"],
         "transcript": stores.conversations.transcript(conversation_id),
         "turns": stores.conversations.turn_bodies(conversation_id),
-        "pending_approvals": [a.model_dump(mode="json") for a in stores.approvals.list(
-            status="pending", conversation_id=conversation_id)],
+        "pending_approvals": [
+            a.model_dump(mode="json")
+            for a in stores.approvals.list(status="pending", conversation_id=conversation_id)
+        ],
         "actions": stores.executor.ledger(conversation_id),
     }

@@ -16,16 +16,26 @@ from govcx.cli._common import JsonOpt, PackOpt, console, err_console, handle_err
 from govcx.cli._common import print_json as _print_json
 from govcx.cli._stores import open_stores
 
-audit_app = typer.Typer(help="Verify, anchor and export the keyed audit chain.",
-                        no_args_is_help=True)
+audit_app = typer.Typer(
+    help="Verify, anchor and export the keyed audit chain.", no_args_is_help=True
+)
 
 
 @audit_app.command("verify")
 @handle_errors
-def audit_verify(anchor: Annotated[Path | None, typer.Option(
-                     "--anchor", help="An anchor from `govcx audit anchor --json`: also fail "
-                     "when the chain no longer extends it.", exists=False)] = None,
-                 pack: PackOpt = None, json_out: JsonOpt = False) -> None:
+def audit_verify(
+    anchor: Annotated[
+        Path | None,
+        typer.Option(
+            "--anchor",
+            help="An anchor from `govcx audit anchor --json`: also fail "
+            "when the chain no longer extends it.",
+            exists=False,
+        ),
+    ] = None,
+    pack: PackOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
     """Check the chain, its anchor and that every decision, execution and turn has its
     audit event; exit 1 naming every problem."""
     from govcx.errors import InvalidAnchor
@@ -36,8 +46,7 @@ def audit_verify(anchor: Annotated[Path | None, typer.Option(
         try:
             text = anchor.read_text(encoding="utf-8")
         except OSError as exc:
-            raise InvalidAnchor(f"cannot read the anchor file {anchor} ({exc.strerror})") \
-                from None
+            raise InvalidAnchor(f"cannot read the anchor file {anchor} ({exc.strerror})") from None
         parsed = Anchor.parse(text, source=str(anchor))
     with open_stores(pack) as stores:
         result = stores.audit.verify(anchor=parsed)
@@ -47,10 +56,15 @@ def audit_verify(anchor: Annotated[Path | None, typer.Option(
         for note in result.notes:
             console.print(escape(note), highlight=False)
         if result.ok:
-            extends = (f"; extends the anchor of {parsed.time} (seq {parsed.seq})"
-                       if parsed is not None else "")
-            console.print(f"[green]audit chain verified[/green]: {result.events} events"
-                          f"{escape(extends)}", highlight=False)
+            extends = (
+                f"; extends the anchor of {parsed.time} (seq {parsed.seq})"
+                if parsed is not None
+                else ""
+            )
+            console.print(
+                f"[green]audit chain verified[/green]: {result.events} events{escape(extends)}",
+                highlight=False,
+            )
         else:
             for problem in result.problems:
                 err_console.print(f"[red]broken:[/red] {escape(problem)}", highlight=False)
@@ -68,17 +82,25 @@ def audit_anchor(pack: PackOpt = None, json_out: JsonOpt = False) -> None:
     if json_out:
         _print_json(anchor.as_dict())
         return
-    console.print(f"audit head: seq {anchor.seq}, hash {anchor.hash}, at {anchor.time}, "
-                  f"keyed from seq {anchor.keyed_from}", highlight=False)
+    console.print(
+        f"audit head: seq {anchor.seq}, hash {anchor.hash}, at {anchor.time}, "
+        f"keyed from seq {anchor.keyed_from}",
+        highlight=False,
+    )
     console.print(f"signature (key id {anchor.key_id}): {anchor.signature}", highlight=False)
-    console.print("keep it outside the database: `govcx audit anchor --json > anchor.json`; "
-                  "later `govcx audit verify --anchor anchor.json`", highlight=False)
+    console.print(
+        "keep it outside the database: `govcx audit anchor --json > anchor.json`; "
+        "later `govcx audit verify --anchor anchor.json`",
+        highlight=False,
+    )
 
 
 @audit_app.command("export")
 @handle_errors
-def audit_export(conversation: Annotated[str | None, typer.Option(help="Only this conversation.")]
-                 = None, pack: PackOpt = None) -> None:
+def audit_export(
+    conversation: Annotated[str | None, typer.Option(help="Only this conversation.")] = None,
+    pack: PackOpt = None,
+) -> None:
     """Print audit events as JSON lines."""
     with open_stores(pack) as stores:
         if conversation is not None:

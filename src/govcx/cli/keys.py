@@ -18,8 +18,7 @@ from govcx.cli._common import JsonOpt, PackOpt, console, handle_errors, print_js
 if TYPE_CHECKING:
     from govcx.cli._stores import Stores
 
-keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.",
-                       no_args_is_help=True)
+keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.", no_args_is_help=True)
 
 
 def _audit(stores: Stores, kind: str, actor: str, data: dict[str, Any]) -> None:
@@ -44,11 +43,20 @@ def _when(ts: float | None) -> str:
 
 @keys_app.command("create")
 @handle_errors
-def create(principal: Annotated[str, typer.Argument(help="A principal of the pack, e.g. dana.")],
-           out: Annotated[Path | None, typer.Option(
-               "--out", help="Write the key to this new file (mode 600) instead of printing "
-                             "it; pass the file to --key-file.", show_default=False)] = None,
-           pack: PackOpt = None, json_out: JsonOpt = False) -> None:
+def create(
+    principal: Annotated[str, typer.Argument(help="A principal of the pack, e.g. dana.")],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Write the key to this new file (mode 600) instead of printing "
+            "it; pass the file to --key-file.",
+            show_default=False,
+        ),
+    ] = None,
+    pack: PackOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
     """Create a key for PRINCIPAL and print it once (it is stored only as a hash)."""
     import getpass
     import os
@@ -65,31 +73,40 @@ def create(principal: Annotated[str, typer.Argument(help="A principal of the pac
             creator = None
         by = f"cli:{creator}" if creator else "cli"
         issued = stores.keys.create(who.name, created_by=by)
-        _audit(stores, "key.created", by,
-               {"key_id": issued.key_id, "principal": issued.principal})
+        _audit(stores, "key.created", by, {"key_id": issued.key_id, "principal": issued.principal})
     if out is not None:
         path = out.expanduser()
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(issued.key + "\n")
         if json_out:
-            print_json({"key_id": issued.key_id, "principal": issued.principal,
-                        "key_file": str(path)})
+            print_json(
+                {"key_id": issued.key_id, "principal": issued.principal, "key_file": str(path)}
+            )
         else:
-            console.print(f"API key {issued.key_id} for {issued.principal} written to {path} "
-                          f"(mode 600); use it with --key-file {path}", highlight=False,
-                          soft_wrap=True)
+            console.print(
+                f"API key {issued.key_id} for {issued.principal} written to {path} "
+                f"(mode 600); use it with --key-file {path}",
+                highlight=False,
+                soft_wrap=True,
+            )
         return
     if json_out:
         print_json({"key_id": issued.key_id, "principal": issued.principal, "key": issued.key})
         return
     roles = ", ".join(sorted(who.roles))
-    console.print(f"API key {issued.key_id} for {issued.principal} [dim]({roles})[/dim]; "
-                  "shown once, store it now:", highlight=False)
+    console.print(
+        f"API key {issued.key_id} for {issued.principal} [dim]({roles})[/dim]; "
+        "shown once, store it now:",
+        highlight=False,
+    )
     typer.echo(issued.key)
-    console.print(f"[dim]use it with: export GOVCX_API_KEY={issued.key}   (or --key-file FILE; "
-                  "the HTTP API takes it as 'Authorization: Bearer <key>')[/dim]",
-                  highlight=False, soft_wrap=True)
+    console.print(
+        f"[dim]use it with: export GOVCX_API_KEY={issued.key}   (or --key-file FILE; "
+        "the HTTP API takes it as 'Authorization: Bearer <key>')[/dim]",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @keys_app.command("list")
@@ -108,15 +125,19 @@ def list_keys(pack: PackOpt = None, json_out: JsonOpt = False) -> None:
 
     table = Table("key id", "principal", "created", "by", "revoked")
     for r in records:
-        table.add_row(r.key_id, r.principal, _when(r.created_at), r.created_by or "-",
-                      _when(r.revoked_at))
+        table.add_row(
+            r.key_id, r.principal, _when(r.created_at), r.created_by or "-", _when(r.revoked_at)
+        )
     console.print(table)
 
 
 @keys_app.command("revoke")
 @handle_errors
-def revoke(key_id: Annotated[str, typer.Argument(help="The key id (`govcx keys list`).")],
-           pack: PackOpt = None, json_out: JsonOpt = False) -> None:
+def revoke(
+    key_id: Annotated[str, typer.Argument(help="The key id (`govcx keys list`).")],
+    pack: PackOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
     """Revoke a key: it stops working at once, in the API and the CLI."""
     import getpass
 
@@ -126,10 +147,16 @@ def revoke(key_id: Annotated[str, typer.Argument(help="The key id (`govcx keys l
         except (KeyError, OSError):
             revoker = "cli"
         record = stores.keys.revoke(key_id, revoked_by=revoker)
-        _audit(stores, "key.revoked", revoker or "cli",
-               {"key_id": record.key_id, "principal": record.principal})
+        _audit(
+            stores,
+            "key.revoked",
+            revoker or "cli",
+            {"key_id": record.key_id, "principal": record.principal},
+        )
     if json_out:
         print_json(record.as_dict())
         return
-    console.print(f"revoked API key {record.key_id} of {record.principal} "
-                  f"({_when(record.revoked_at)})", highlight=False)
+    console.print(
+        f"revoked API key {record.key_id} of {record.principal} ({_when(record.revoked_at)})",
+        highlight=False,
+    )

@@ -36,17 +36,28 @@ from govcx.errors import GovcxError
 CLI_OWNER = "cli"
 """Owner of the conversations the CLI starts: a channel of the API cannot use them."""
 
-app = typer.Typer(help="govcx: a governed agent runtime for customer support.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="govcx: a governed agent runtime for customer support.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 approvals_app = typer.Typer(help="Work the approval queue.", no_args_is_help=True)
 policy_app = typer.Typer(help="Check and compare policy files.", no_args_is_help=True)
 conversations_app = typer.Typer(help="List and read conversations.", no_args_is_help=True)
 
 
 @app.callback()
-def _root(verbose: Annotated[bool, typer.Option(
-        "--verbose", "-v", help="Show library logging (alembic, chromadb, presidio, httpx, "
-        "...) on stderr; without it only their errors are shown.")] = False) -> None:
+def _root(
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            "-v",
+            help="Show library logging (alembic, chromadb, presidio, httpx, "
+            "...) on stderr; without it only their errors are shown.",
+        ),
+    ] = False,
+) -> None:
     configure_logging(verbose)
 
 
@@ -59,14 +70,16 @@ def _mount_optional() -> None:
     """Sub-apps owned by other areas."""
     import importlib
 
-    for module, attr, name in (("govcx.cli.kb", "kb_app", "kb"),
-                               ("govcx.cli.guard", "guard_app", "guard"),
-                               ("govcx.cli.evals", "eval_app", "eval"),
-                               ("govcx.cli.serve", "register", None),
-                               ("govcx.cli.db", "db_app", "db"),
-                               ("govcx.cli.classifier", "classifier_app", "classifier"),
-                               ("govcx.cli.keys", "keys_app", "keys"),
-                               ("govcx.cli.audit", "audit_app", "audit")):
+    for module, attr, name in (
+        ("govcx.cli.kb", "kb_app", "kb"),
+        ("govcx.cli.guard", "guard_app", "guard"),
+        ("govcx.cli.evals", "eval_app", "eval"),
+        ("govcx.cli.serve", "register", None),
+        ("govcx.cli.db", "db_app", "db"),
+        ("govcx.cli.classifier", "classifier_app", "classifier"),
+        ("govcx.cli.keys", "keys_app", "keys"),
+        ("govcx.cli.audit", "audit_app", "audit"),
+    ):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:
@@ -83,11 +96,13 @@ def _mount_optional() -> None:
 # -- conversing ---------------------------------------------------------------------------
 @app.command()
 @handle_errors
-def ask(text: Annotated[str, typer.Argument(help="The customer's message.")],
-        conversation: Annotated[str | None, typer.Option(help="Conversation id to continue.")]
-        = None,
-        customer: Annotated[str | None, typer.Option(help="Customer id, e.g. C-1001.")] = None,
-        pack: PackOpt = None, json_out: JsonOpt = False) -> None:
+def ask(
+    text: Annotated[str, typer.Argument(help="The customer's message.")],
+    conversation: Annotated[str | None, typer.Option(help="Conversation id to continue.")] = None,
+    customer: Annotated[str | None, typer.Option(help="Customer id, e.g. C-1001.")] = None,
+    pack: PackOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
     """Send one customer message and print the Turn."""
     agent = open_agent(pack)
     conversation_id = conversation or f"cli-{uuid.uuid4().hex[:12]}"
@@ -96,16 +111,20 @@ def ask(text: Annotated[str, typer.Argument(help="The customer's message.")],
         print_json(turn.model_dump(mode="json"))
         return
     render.turn(turn)
-    console.print(f"[dim]conversation {conversation_id} (continue with --conversation "
-                  f"{conversation_id})[/dim]")
+    console.print(
+        f"[dim]conversation {conversation_id} (continue with --conversation "
+        f"{conversation_id})[/dim]"
+    )
 
 
 @app.command()
 @handle_errors
-def chat(customer: Annotated[str | None, typer.Option(help="Customer id, e.g. C-1001.")]
-         = "C-1001",
-         approver: AsOpt = None, key_file: KeyFileOpt = None,
-         pack: PackOpt = None) -> None:
+def chat(
+    customer: Annotated[str | None, typer.Option(help="Customer id, e.g. C-1001.")] = "C-1001",
+    approver: AsOpt = None,
+    key_file: KeyFileOpt = None,
+    pack: PackOpt = None,
+) -> None:
     """Interactive terminal chat; approvals are decided inline with your API key
     (GOVCX_API_KEY or --key-file); in dev mode (GOVCX_DEV=1) also as --as NAME.
 
@@ -116,12 +135,16 @@ def chat(customer: Annotated[str | None, typer.Option(help="Customer id, e.g. C-
     agent = open_agent(pack)
     keys = KeyStore(agent.db)
     approvers = [n for n, p in agent.pack.principals.items() if p.approver_roles]
-    inline = _ChatDecider(agent, keys, key_file=key_file, as_=approver,
-                          default=approvers[0] if approvers else None)
+    inline = _ChatDecider(
+        agent, keys, key_file=key_file, as_=approver, default=approvers[0] if approvers else None
+    )
     conversation_id = f"chat-{uuid.uuid4().hex[:12]}"
-    console.print(f"[bold]govcx chat[/bold] · pack [cyan]{agent.pack.name}[/cyan] · customer "
-                  f"{customer or '-'} · approvals {inline.describe()} · /help for commands",
-                  highlight=False, soft_wrap=True)
+    console.print(
+        f"[bold]govcx chat[/bold] · pack [cyan]{agent.pack.name}[/cyan] · customer "
+        f"{customer or '-'} · approvals {inline.describe()} · /help for commands",
+        highlight=False,
+        soft_wrap=True,
+    )
     pending: str | None = None
     while True:
         try:
@@ -136,8 +159,10 @@ def chat(customer: Annotated[str | None, typer.Option(help="Customer id, e.g. C-
             if line in ("/quit", "/exit"):
                 return
             if line == "/help":
-                console.print("/approve  /reject  /edit {\"amount\": 40}  /new  /customer ID  "
-                              "/quit  (dev mode: a NAME after /approve, /reject, /edit)")
+                console.print(
+                    '/approve  /reject  /edit {"amount": 40}  /new  /customer ID  '
+                    "/quit  (dev mode: a NAME after /approve, /reject, /edit)"
+                )
                 continue
             if line == "/new":
                 conversation_id = f"chat-{uuid.uuid4().hex[:12]}"
@@ -155,8 +180,7 @@ def chat(customer: Annotated[str | None, typer.Option(help="Customer id, e.g. C-
                     continue
                 turn = inline.decide(pending, line)
             else:
-                turn = agent.respond(conversation_id, line, customer_id=customer,
-                                     owner=CLI_OWNER)
+                turn = agent.respond(conversation_id, line, customer_id=customer, owner=CLI_OWNER)
             render.turn(turn)
             pending = turn.approval_id if turn.status == "pending_approval" else None
             if pending:
@@ -171,8 +195,9 @@ class _ChatDecider:
     """Inline decisions in ``govcx chat``: authenticated by the caller's key; by name
     (``--as``, or a name after the command) only in dev mode, flagged unauthenticated."""
 
-    def __init__(self, agent: Any, keys: Any, *, key_file: Path | None, as_: str | None,
-                 default: str | None) -> None:
+    def __init__(
+        self, agent: Any, keys: Any, *, key_file: Path | None, as_: str | None, default: str | None
+    ) -> None:
         from govcx.cli._common import read_key
 
         self.agent, self.keys, self.key_file, self.as_ = agent, keys, key_file, as_
@@ -207,22 +232,25 @@ class _ChatDecider:
         if not self.has_key and name is None and self.agent.settings.dev:
             name = self.default
         # Re-authenticated on every decision: a key revoked meanwhile stops working.
-        who, authenticated = decider(self.agent, key_file=self.key_file, as_=name,
-                                     keys=self.keys)
+        who, authenticated = decider(self.agent, key_file=self.key_file, as_=name, keys=self.keys)
         if not authenticated:
-            err_console.print(f"[yellow]unauthenticated[/yellow] dev-mode decision as "
-                              f"{who.name}", highlight=False)
+            err_console.print(
+                f"[yellow]unauthenticated[/yellow] dev-mode decision as {who.name}", highlight=False
+            )
         decision = {"/approve": "approve", "/reject": "reject", "/edit": "edit"}[command]
-        return self.agent.decide(approval_id, principal=who, decision=decision, args=args,
-                                 authenticated=authenticated)
+        return self.agent.decide(
+            approval_id, principal=who, decision=decision, args=args, authenticated=authenticated
+        )
 
 
 # -- approvals ----------------------------------------------------------------------------
 @approvals_app.command("list")
 @handle_errors
-def approvals_list(status: Annotated[str, typer.Option(
-                       help="pending|approved|rejected|expired|all")] = "pending",
-                   pack: PackOpt = None, json_out: JsonOpt = False) -> None:
+def approvals_list(
+    status: Annotated[str, typer.Option(help="pending|approved|rejected|expired|all")] = "pending",
+    pack: PackOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
     """List approval requests (applies expiry first)."""
     valid = ("pending", "approved", "rejected", "expired", "all")
     if status not in valid:
@@ -257,17 +285,32 @@ def approvals_show(approval_id: str, pack: PackOpt = None, json_out: JsonOpt = F
     render.approval(request)
 
 
-def _decide(approval_id: str, decision: str, who: str | None, key_file: Path | None,
-            pack: Path | None, args: dict[str, object] | None, comment: str | None,
-            json_out: bool) -> None:
+def _decide(
+    approval_id: str,
+    decision: str,
+    who: str | None,
+    key_file: Path | None,
+    pack: Path | None,
+    args: dict[str, object] | None,
+    comment: str | None,
+    json_out: bool,
+) -> None:
     agent = open_agent(pack)
     principal, authenticated = decider(agent, key_file=key_file, as_=who)
     if not authenticated:
-        err_console.print(f"[yellow]unauthenticated[/yellow] dev-mode decision as "
-                          f"{principal.name} (GOVCX_DEV=1); it is recorded as such",
-                          highlight=False)
-    turn = agent.decide(approval_id, principal=principal, decision=decision, args=args,
-                        comment=comment, authenticated=authenticated)
+        err_console.print(
+            f"[yellow]unauthenticated[/yellow] dev-mode decision as "
+            f"{principal.name} (GOVCX_DEV=1); it is recorded as such",
+            highlight=False,
+        )
+    turn = agent.decide(
+        approval_id,
+        principal=principal,
+        decision=decision,
+        args=args,
+        comment=comment,
+        authenticated=authenticated,
+    )
     if json_out:
         print_json(turn.model_dump(mode="json"))
         return
@@ -279,18 +322,28 @@ CommentOpt = Annotated[str | None, typer.Option(help="A note recorded with the d
 
 @approvals_app.command("approve")
 @handle_errors
-def approvals_approve(approval_id: str, as_: AsOpt = None, key_file: KeyFileOpt = None,
-                      comment: CommentOpt = None, pack: PackOpt = None,
-                      json_out: JsonOpt = False) -> None:
+def approvals_approve(
+    approval_id: str,
+    as_: AsOpt = None,
+    key_file: KeyFileOpt = None,
+    comment: CommentOpt = None,
+    pack: PackOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
     """Approve a pending request with your API key; the conversation resumes."""
     _decide(approval_id, "approve", as_, key_file, pack, None, comment, json_out)
 
 
 @approvals_app.command("reject")
 @handle_errors
-def approvals_reject(approval_id: str, as_: AsOpt = None, key_file: KeyFileOpt = None,
-                     comment: CommentOpt = None, pack: PackOpt = None,
-                     json_out: JsonOpt = False) -> None:
+def approvals_reject(
+    approval_id: str,
+    as_: AsOpt = None,
+    key_file: KeyFileOpt = None,
+    comment: CommentOpt = None,
+    pack: PackOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
     """Reject a pending request with your API key; the customer is told it could not be
     approved."""
     _decide(approval_id, "reject", as_, key_file, pack, None, comment, json_out)
@@ -298,16 +351,21 @@ def approvals_reject(approval_id: str, as_: AsOpt = None, key_file: KeyFileOpt =
 
 @approvals_app.command("edit")
 @handle_errors
-def approvals_edit(approval_id: str,
-                   args: Annotated[str, typer.Option("--args", help='New arguments as JSON, '
-                                                     'e.g. \'{"amount": 40}\'')],
-                   as_: AsOpt = None, key_file: KeyFileOpt = None,
-                   comment: CommentOpt = None, pack: PackOpt = None,
-                   json_out: JsonOpt = False) -> None:
+def approvals_edit(
+    approval_id: str,
+    args: Annotated[
+        str, typer.Option("--args", help="New arguments as JSON, e.g. '{\"amount\": 40}'")
+    ],
+    as_: AsOpt = None,
+    key_file: KeyFileOpt = None,
+    comment: CommentOpt = None,
+    pack: PackOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
     """Change the action's arguments and approve them (re-checked against your authority)."""
     parsed = parse_json_arg(args, "--args")
     if not isinstance(parsed, dict):
-        raise GovcxError('--args must be a JSON object, e.g. \'{"amount": 40}\'')
+        raise GovcxError("--args must be a JSON object, e.g. '{\"amount\": 40}'")
     _decide(approval_id, "edit", as_, key_file, pack, parsed, comment, json_out)
 
 
@@ -315,53 +373,65 @@ def approvals_edit(approval_id: str,
 @conversations_app.command("list")
 @handle_errors
 def conversations_list(
-        limit: Annotated[int, typer.Option(min=1, max=10_000,
-                                           help="At most this many, newest first.")] = 20,
-        status: Annotated[str, typer.Option(
-            help="idle|running|pending_approval|all")] = "all",
-        owner: Annotated[str | None, typer.Option(
-            help="Only conversations of this owner (cli, local, or an API channel).")]
-        = None,
-        pack: PackOpt = None, json_out: JsonOpt = False) -> None:
+    limit: Annotated[
+        int, typer.Option(min=1, max=10_000, help="At most this many, newest first.")
+    ] = 20,
+    status: Annotated[str, typer.Option(help="idle|running|pending_approval|all")] = "all",
+    owner: Annotated[
+        str | None,
+        typer.Option(help="Only conversations of this owner (cli, local, or an API channel)."),
+    ] = None,
+    pack: PackOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
     """List conversations, the most recently updated first: owner, customer, status (of
     the last turn, or running / pending_approval), turns and last update."""
     valid = ("idle", "running", "pending_approval", "all")
     if status not in valid:
         raise GovcxError(f"--status {status!r} is not valid; use one of {', '.join(valid)}")
     with open_stores(pack) as stores:
-        rows = stores.conversations.recent(limit=limit,
-                                           status=None if status == "all" else status,
-                                           owner=owner)
+        rows = stores.conversations.recent(
+            limit=limit, status=None if status == "all" else status, owner=owner
+        )
     if json_out:
         print_json(rows)
         return
     if not rows:
-        console.print("no conversations" + (f" with status {status}" if status != "all" else "")
-                      + (f" of owner {owner}" if owner else ""), highlight=False,
-                      markup=False)
+        console.print(
+            "no conversations"
+            + (f" with status {status}" if status != "all" else "")
+            + (f" of owner {owner}" if owner else ""),
+            highlight=False,
+            markup=False,
+        )
         return
     render.conversations_table(rows)
 
 
 @conversations_app.command("show")
 @handle_errors
-def conversations_show(conversation_id: str, pack: PackOpt = None,
-                       json_out: JsonOpt = False) -> None:
+def conversations_show(
+    conversation_id: str, pack: PackOpt = None, json_out: JsonOpt = False
+) -> None:
     """Transcript, status, turns and pending approvals of a conversation."""
     with open_stores(pack) as stores:
         data = conversation_view(stores, conversation_id)
     if json_out:
         print_json(data)
         return
-    console.print(f"[bold]{conversation_id}[/bold] · customer {data['customer_id'] or '-'} · "
-                  f"status {data['status']} · {data['turn_count']} turns")
+    console.print(
+        f"[bold]{conversation_id}[/bold] · customer {data['customer_id'] or '-'} · "
+        f"status {data['status']} · {data['turn_count']} turns"
+    )
     for message in data["transcript"]:
         who = {"customer": "[cyan]customer[/cyan]", "system": "[dim]notice[/dim]"}.get(
-            message["role"], "[green]agent[/green]")
+            message["role"], "[green]agent[/green]"
+        )
         console.print(f"{who}: {message['text']}", highlight=False)
     for a in data["pending_approvals"]:
-        console.print(f"[yellow]pending approval[/yellow] {a['approval_id']} "
-                      f"{a.get('tool') or 'reply'}")
+        console.print(
+            f"[yellow]pending approval[/yellow] {a['approval_id']} {a.get('tool') or 'reply'}"
+        )
 
 
 @app.command()
@@ -390,14 +460,21 @@ def policy_check(file: Path, pack: PackOpt = None, json_out: JsonOpt = False) ->
     policy = load_policy(file)
     the_pack = load(pack)
     cross_check(policy, file, the_pack.registry)
-    summary = {"ok": True, "version": policy.version, "workflows": len(policy.workflows),
-               "tools": len(policy.tools), "tiers": list(policy.tiers)}
+    summary = {
+        "ok": True,
+        "version": policy.version,
+        "workflows": len(policy.workflows),
+        "tools": len(policy.tools),
+        "tiers": list(policy.tiers),
+    }
     if json_out:
         print_json(summary)
         return
-    console.print(f"[green]ok[/green] {file}: version {policy.version}, "
-                  f"{len(policy.workflows)} workflows, {len(policy.tools)} tools, tiers "
-                  f"{', '.join(policy.tiers)}")
+    console.print(
+        f"[green]ok[/green] {file}: version {policy.version}, "
+        f"{len(policy.workflows)} workflows, {len(policy.tools)} tools, tiers "
+        f"{', '.join(policy.tiers)}"
+    )
 
 
 @policy_app.command("diff")
@@ -414,8 +491,11 @@ def policy_diff(old: Path, new: Path, json_out: JsonOpt = False) -> None:
         console.print("no differences")
         return
     for row in rows:
-        mark = {"added": "[green]+[/green]", "removed": "[red]-[/red]",
-                "changed": "[yellow]~[/yellow]"}[row["change"]]
+        mark = {
+            "added": "[green]+[/green]",
+            "removed": "[red]-[/red]",
+            "changed": "[yellow]~[/yellow]",
+        }[row["change"]]
         console.print(f"{mark} {row['path']}: {row['old']!r} → {row['new']!r}", highlight=False)
 
 
@@ -437,3 +517,7 @@ def main() -> None:
     # govcx's own files are created with explicit modes as well (govcx.store.sealed).
     os.umask(0o077)
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -16,17 +16,23 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     @handle_errors
-    def serve(pack: PackOpt = None,
-              host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-              port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
-              dev: Annotated[bool, typer.Option(
-                  "--dev", help="Dev mode (as GOVCX_DEV=1): create local API keys (one per "
-                                "pack principal, kept in the state dir) and print them.")]
-              = False,
-              workers: Annotated[int, typer.Option(
-                  min=1, help="Worker processes (they share the state dir / database).")] = 1,
-              log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
-              ) -> None:
+    def serve(
+        pack: PackOpt = None,
+        host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+        dev: Annotated[
+            bool,
+            typer.Option(
+                "--dev",
+                help="Dev mode (as GOVCX_DEV=1): create local API keys (one per "
+                "pack principal, kept in the state dir) and print them.",
+            ),
+        ] = False,
+        workers: Annotated[
+            int, typer.Option(min=1, help="Worker processes (they share the state dir / database).")
+        ] = 1,
+        log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    ) -> None:
         """Serve the HTTP API (/v1, OpenAPI at /docs) and the approval console (/console).
 
         API keys come from the database (`govcx keys create NAME`), and for bootstrapping
@@ -51,36 +57,59 @@ def register(app: typer.Typer) -> None:
         dev = settings.dev
         loaded = load_pack(settings.pack)
         keys = dev_keys(settings.state_dir(), loaded.principals) if dev else None
-        db = Database(resolve_url(settings.database_url or loaded.config.storage.url,
-                                  settings.state_dir()))
+        db = Database(
+            resolve_url(settings.database_url or loaded.config.storage.url, settings.state_dir())
+        )
         try:
             from govcx.governance.audit import audit_key
 
-            migrate.prepare(db, auto_upgrade=settings.auto_migrate, audit_key=audit_key(
-                settings, settings.state_dir(), db.backend))
-            KeyRing.configured(api_keys=settings.api_keys, api_keys_file=settings.api_keys_file,
-                               principals=loaded.principals, dev_keys=keys,
-                               store=KeyStore(db))  # fail before start
+            migrate.prepare(
+                db,
+                auto_upgrade=settings.auto_migrate,
+                audit_key=audit_key(settings, settings.state_dir(), db.backend),
+            )
+            KeyRing.configured(
+                api_keys=settings.api_keys,
+                api_keys_file=settings.api_keys_file,
+                principals=loaded.principals,
+                dev_keys=keys,
+                store=KeyStore(db),
+            )  # fail before start
         finally:
             db.dispose()
         base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
         if keys:
-            console.print(f"[bold]govcx[/bold] dev keys for pack [cyan]{loaded.name}[/cyan] "
-                          f"(kept in {settings.state_dir() / DEV_KEYS_FILE}):")
+            console.print(
+                f"[bold]govcx[/bold] dev keys for pack [cyan]{loaded.name}[/cyan] "
+                f"(kept in {settings.state_dir() / DEV_KEYS_FILE}):"
+            )
             for name, key in keys.items():
                 roles = ", ".join(sorted(loaded.principals[name].roles))
-                console.print(f"  {name:<12} {key}  [dim]{roles}[/dim]", highlight=False,
-                              soft_wrap=True)
-            console.print("[yellow]dev mode[/yellow]: the CLI also accepts --as NAME without a "
-                          "key (recorded as unauthenticated); never use it in production",
-                          highlight=False, soft_wrap=True)
-        console.print(f"approval console: {base}/console   API docs: {base}/docs",
-                      highlight=False, soft_wrap=True)
+                console.print(
+                    f"  {name:<12} {key}  [dim]{roles}[/dim]", highlight=False, soft_wrap=True
+                )
+            console.print(
+                "[yellow]dev mode[/yellow]: the CLI also accepts --as NAME without a "
+                "key (recorded as unauthenticated); never use it in production",
+                highlight=False,
+                soft_wrap=True,
+            )
+        console.print(
+            f"approval console: {base}/console   API docs: {base}/docs",
+            highlight=False,
+            soft_wrap=True,
+        )
         if workers > 1:
             os.environ["GOVCX_DEV"] = "1" if dev else "0"
             os.environ["GOVCX_PACK"] = str(Path(loaded.root))
-            uvicorn.run("govcx.api.app:app_from_env", factory=True, host=host, port=port,
-                        workers=workers, log_level=log_level)
+            uvicorn.run(
+                "govcx.api.app:app_from_env",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                log_level=log_level,
+            )
             return
         agent = Agent.open(loaded.root, settings)
         uvicorn.run(create_app(settings, agent), host=host, port=port, log_level=log_level)

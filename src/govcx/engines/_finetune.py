@@ -21,10 +21,16 @@ import numpy as np
 import torch
 from torch import nn
 
-_LAYER_NAMES = {"query": "attention.self.query", "key": "attention.self.key",
-                "value": "attention.self.value", "attn_out": "attention.output.dense",
-                "attn_norm": "attention.output.LayerNorm", "inter": "intermediate.dense",
-                "out": "output.dense", "out_norm": "output.LayerNorm"}
+_LAYER_NAMES = {
+    "query": "attention.self.query",
+    "key": "attention.self.key",
+    "value": "attention.self.value",
+    "attn_out": "attention.output.dense",
+    "attn_norm": "attention.output.LayerNorm",
+    "inter": "intermediate.dense",
+    "out": "output.dense",
+    "out_norm": "output.LayerNorm",
+}
 
 
 class BertClassifier(nn.Module):  # type: ignore[misc,unused-ignore]  # torch: Any without it
@@ -46,16 +52,22 @@ class BertClassifier(nn.Module):  # type: ignore[misc,unused-ignore]  # torch: A
         self.embeddings_norm = nn.LayerNorm(hidden, eps=eps)
         inter = int(config["intermediate_size"])
         self.layers = nn.ModuleList(
-            nn.ModuleDict({"query": nn.Linear(hidden, hidden), "key": nn.Linear(hidden, hidden),
-                           "value": nn.Linear(hidden, hidden),
-                           "attn_out": nn.Linear(hidden, hidden),
-                           "attn_norm": nn.LayerNorm(hidden, eps=eps),
-                           "inter": nn.Linear(hidden, inter), "out": nn.Linear(inter, hidden),
-                           "out_norm": nn.LayerNorm(hidden, eps=eps)})
-            for _ in range(int(config["num_hidden_layers"])))
+            nn.ModuleDict(
+                {
+                    "query": nn.Linear(hidden, hidden),
+                    "key": nn.Linear(hidden, hidden),
+                    "value": nn.Linear(hidden, hidden),
+                    "attn_out": nn.Linear(hidden, hidden),
+                    "attn_norm": nn.LayerNorm(hidden, eps=eps),
+                    "inter": nn.Linear(hidden, inter),
+                    "out": nn.Linear(inter, hidden),
+                    "out_norm": nn.LayerNorm(hidden, eps=eps),
+                }
+            )
+            for _ in range(int(config["num_hidden_layers"]))
+        )
         self.dropout = nn.Dropout(float(config.get("hidden_dropout_prob", 0.1)))
-        self.attention_dropout = nn.Dropout(
-            float(config.get("attention_probs_dropout_prob", 0.1)))
+        self.attention_dropout = nn.Dropout(float(config.get("attention_probs_dropout_prob", 0.1)))
         self.head = nn.Linear(hidden, n_classes)
 
     def load_bert(self, weights: dict[str, torch.Tensor]) -> None:
@@ -75,12 +87,16 @@ class BertClassifier(nn.Module):  # type: ignore[misc,unused-ignore]  # torch: A
 
     def pooled(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         batch, width = input_ids.shape
-        x = (self.word_embeddings(input_ids) + self.position_embeddings.weight[:width]
-             + self.token_type_embeddings.weight[0])
+        x = (
+            self.word_embeddings(input_ids)
+            + self.position_embeddings.weight[:width]
+            + self.token_type_embeddings.weight[0]
+        )
         x = self.dropout(self.embeddings_norm(x))
         size = self.head_size
         bias = (1.0 - attention_mask)[:, None, None, :] * -1e4
         for layer in self.layers:
+
             def split(t: torch.Tensor) -> torch.Tensor:
                 return t.view(batch, width, self.heads, size).transpose(1, 2)
 
@@ -99,37 +115,50 @@ class BertClassifier(nn.Module):  # type: ignore[misc,unused-ignore]  # torch: A
         return out
 
 
-def batches(encoded: Sequence[Sequence[int]], indices: Sequence[int], size: int,
-            rng: random.Random | None = None) -> Iterator[tuple[list[int], torch.Tensor,
-                                                               torch.Tensor]]:
+def batches(
+    encoded: Sequence[Sequence[int]],
+    indices: Sequence[int],
+    size: int,
+    rng: random.Random | None = None,
+) -> Iterator[tuple[list[int], torch.Tensor, torch.Tensor]]:
     """Batches of similar length (dynamic padding). With ``rng``: shuffled within buckets
     of 50 batches, and the batches' order shuffled."""
     order = sorted(indices, key=lambda i: len(encoded[i]))
     groups: list[list[int]] = []
     if rng is None:
-        groups = [order[i:i + size] for i in range(0, len(order), size)]
+        groups = [order[i : i + size] for i in range(0, len(order), size)]
     else:
         bucket = size * 50
         for start in range(0, len(order), bucket):
-            chunk = order[start:start + bucket]
+            chunk = order[start : start + bucket]
             rng.shuffle(chunk)
             chunk.sort(key=lambda i: len(encoded[i]))
-            groups += [chunk[i:i + size] for i in range(0, len(chunk), size)]
+            groups += [chunk[i : i + size] for i in range(0, len(chunk), size)]
         rng.shuffle(groups)
     for group in groups:
         width = max(1, max(len(encoded[i]) for i in group))
         ids = torch.zeros(len(group), width, dtype=torch.long)
         mask = torch.zeros(len(group), width)
         for row, i in enumerate(group):
-            ids[row, :len(encoded[i])] = torch.tensor(list(encoded[i]), dtype=torch.long)
-            mask[row, :len(encoded[i])] = 1.0
+            ids[row, : len(encoded[i])] = torch.tensor(list(encoded[i]), dtype=torch.long)
+            mask[row, : len(encoded[i])] = 1.0
         yield group, ids, mask
 
 
-def train(model: BertClassifier, encoded: Sequence[Sequence[int]], targets: Sequence[int], *,
-          epochs: int, learning_rate: float, head_learning_rate: float, batch_size: int,
-          warmup: float, weight_decay: float, seed: int,
-          progress: Any = None) -> list[float]:
+def train(
+    model: BertClassifier,
+    encoded: Sequence[Sequence[int]],
+    targets: Sequence[int],
+    *,
+    epochs: int,
+    learning_rate: float,
+    head_learning_rate: float,
+    batch_size: int,
+    warmup: float,
+    weight_decay: float,
+    seed: int,
+    progress: Any = None,
+) -> list[float]:
     """Fine-tune ``model`` in place; returns the mean training loss of each epoch."""
     torch.manual_seed(seed)
     rng = random.Random(seed)
@@ -137,10 +166,13 @@ def train(model: BertClassifier, encoded: Sequence[Sequence[int]], targets: Sequ
     head = [p for n, p in named if n.startswith("head.")]
     decay = [p for n, p in named if not n.startswith("head.") and p.ndim == 2]
     no_decay = [p for n, p in named if not n.startswith("head.") and p.ndim < 2]
-    optimiser = torch.optim.AdamW([
-        {"params": decay, "lr": learning_rate, "weight_decay": weight_decay},
-        {"params": no_decay, "lr": learning_rate, "weight_decay": 0.0},
-        {"params": head, "lr": head_learning_rate, "weight_decay": 0.0}])
+    optimiser = torch.optim.AdamW(
+        [
+            {"params": decay, "lr": learning_rate, "weight_decay": weight_decay},
+            {"params": no_decay, "lr": learning_rate, "weight_decay": 0.0},
+            {"params": head, "lr": head_learning_rate, "weight_decay": 0.0},
+        ]
+    )
     steps = epochs * math.ceil(len(encoded) / batch_size)
     warm = max(1, int(warmup * steps))
 
@@ -170,8 +202,9 @@ def train(model: BertClassifier, encoded: Sequence[Sequence[int]], targets: Sequ
     return losses
 
 
-def logits(model: BertClassifier, encoded: Sequence[Sequence[int]],
-           batch_size: int = 64) -> np.ndarray[Any, np.dtype[np.float32]]:
+def logits(
+    model: BertClassifier, encoded: Sequence[Sequence[int]], batch_size: int = 64
+) -> np.ndarray[Any, np.dtype[np.float32]]:
     """Class logits of encoded texts, in input order (eval mode, no gradients)."""
     model.eval()
     out = np.zeros((len(encoded), model.head.out_features), dtype=np.float32)
@@ -192,11 +225,20 @@ def export_onnx(model: BertClassifier, path: Path) -> None:
         # The TorchScript exporter is deprecated in favour of torch.export's, which needs
         # onnxscript besides; this plain graph exports the same either way.
         warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(model, (ids, mask), str(path), dynamo=False, opset_version=17,
-                          input_names=["input_ids", "attention_mask"], output_names=["logits"],
-                          dynamic_axes={"input_ids": {0: "batch", 1: "tokens"},
-                                        "attention_mask": {0: "batch", 1: "tokens"},
-                                        "logits": {0: "batch"}})
+        torch.onnx.export(
+            model,
+            (ids, mask),
+            str(path),
+            dynamo=False,
+            opset_version=17,
+            input_names=["input_ids", "attention_mask"],
+            output_names=["logits"],
+            dynamic_axes={
+                "input_ids": {0: "batch", 1: "tokens"},
+                "attention_mask": {0: "batch", 1: "tokens"},
+                "logits": {0: "batch"},
+            },
+        )
 
 
 def read_config(model_dir: Path) -> dict[str, Any]:

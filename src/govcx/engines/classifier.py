@@ -58,9 +58,11 @@ if TYPE_CHECKING:
 
 WORDLLAMA_SIZES = (64, 128, 256)
 _TOKEN = re.compile(r"[a-z][a-z']+|\d+")
-_STOP = frozenset("""a an the i me my we our you your it its is are was were be been am do does did
+_STOP = frozenset(
+    """a an the i me my we our you your it its is are was were be been am do does did
 to of in on at for with and or but so if this that these those there here what when where who why
-how can could would should will shall may might please hi hello hey thanks thank just""".split())
+how can could would should will shall may might please hi hello hey thanks thank just""".split()
+)
 _PLACEHOLDERS = frozenset({"ordnum", "money", "pii"})
 
 
@@ -68,8 +70,11 @@ def normalise(text: str) -> str:
     text = text.lower()
     text = re.sub(r"<[a-z_]+>", " pii ", text)  # redaction placeholders such as <EMAIL_ADDRESS>
     text = re.sub(r"[a-z]-\d{3,}", " ordnum ", text)
-    text = re.sub(r"[$€£]\s?\d+(?:[.,]\d+)?|\d+(?:[.,]\d+)?\s?(?:dollars|usd|eur|euros|bucks)",
-                  " money ", text)
+    text = re.sub(
+        r"[$€£]\s?\d+(?:[.,]\d+)?|\d+(?:[.,]\d+)?\s?(?:dollars|usd|eur|euros|bucks)",
+        " money ",
+        text,
+    )
     return text
 
 
@@ -119,21 +124,27 @@ class ClassifierConfig:
 
     def __post_init__(self) -> None:
         if self.wordllama_dim not in (0, *WORDLLAMA_SIZES):
-            raise ValueError(f"wordllama_dim must be 0 or one of {WORDLLAMA_SIZES}, "
-                             f"not {self.wordllama_dim}")
+            raise ValueError(
+                f"wordllama_dim must be 0 or one of {WORDLLAMA_SIZES}, not {self.wordllama_dim}"
+            )
         if self.similarity_power and not self.wordllama_dim:
             raise ValueError("similarity_power needs the WordLlama view (wordllama_dim)")
         if not 0.0 <= self.finetuned_weight <= 1.0:
-            raise ValueError(f"finetuned_weight must be within [0, 1], not "
-                             f"{self.finetuned_weight}")
+            raise ValueError(f"finetuned_weight must be within [0, 1], not {self.finetuned_weight}")
 
 
 class IntentClassifier:
     """Word and character n-gram TF-IDF with a linear model."""
 
-    def __init__(self, word: TfidfVectorizer, char: TfidfVectorizer, model: Any,
-                 vocabulary: frozenset[str], config: ClassifierConfig | None = None,
-                 dense: _SentenceVectors | None = None) -> None:
+    def __init__(
+        self,
+        word: TfidfVectorizer,
+        char: TfidfVectorizer,
+        model: Any,
+        vocabulary: frozenset[str],
+        config: ClassifierConfig | None = None,
+        dense: _SentenceVectors | None = None,
+    ) -> None:
         self._sklearn: tuple[Any, Any, Any] | None = (word, char, model)
         self._load_sklearn: Callable[[], tuple[Any, Any, Any]] | None = None
         self.vocabulary = vocabulary
@@ -148,11 +159,13 @@ class IntentClassifier:
         n_word, n_char = len(word.vocabulary_), len(char.vocabulary_)
         n_dense = dense.dimensions if dense is not None else 0
         if coef.shape[1] != n_word + n_char + n_dense:
-            raise ValueError(f"the model has {coef.shape[1]} weights per class, the views "
-                             f"{n_word} + {n_char} + {n_dense}")
+            raise ValueError(
+                f"the model has {coef.shape[1]} weights per class, the views "
+                f"{n_word} + {n_char} + {n_dense}"
+            )
         self._w_word = np.ascontiguousarray(coef[:, :n_word].T)
-        self._w_char = np.ascontiguousarray(coef[:, n_word:n_word + n_char].T)
-        self._w_dense = np.ascontiguousarray(coef[:, n_word + n_char:].T)
+        self._w_char = np.ascontiguousarray(coef[:, n_word : n_word + n_char].T)
+        self._w_dense = np.ascontiguousarray(coef[:, n_word + n_char :].T)
         self._bias = intercept
         self._views = [_View.of(word, self._w_word), _View.of(char, self._w_char)]
         self._finish()
@@ -192,17 +205,26 @@ class IntentClassifier:
             settings = analyzer_settings(vectorizer)
             if settings is None:
                 return None
-            views.append({"settings": settings, "vocabulary": view.vocabulary,
-                          "idf": view.idf})
-        return {"classes": self.classes, "views": views, "w_word": self._w_word,
-                "w_char": self._w_char, "w_dense": self._w_dense, "bias": self._bias,
-                "vocabulary": sorted(self.vocabulary),
-                "examples": self.dense.examples if self.dense is not None else None}
+            views.append({"settings": settings, "vocabulary": view.vocabulary, "idf": view.idf})
+        return {
+            "classes": self.classes,
+            "views": views,
+            "w_word": self._w_word,
+            "w_char": self._w_char,
+            "w_dense": self._w_dense,
+            "bias": self._bias,
+            "vocabulary": sorted(self.vocabulary),
+            "examples": self.dense.examples if self.dense is not None else None,
+        }
 
     @classmethod
-    def _from_lite(cls, lite: dict[str, Any], config: ClassifierConfig,
-                   dense: _SentenceVectors | None,
-                   load_sklearn: Callable[[], tuple[Any, Any, Any]]) -> IntentClassifier:
+    def _from_lite(
+        cls,
+        lite: dict[str, Any],
+        config: ClassifierConfig,
+        dense: _SentenceVectors | None,
+        load_sklearn: Callable[[], tuple[Any, Any, Any]],
+    ) -> IntentClassifier:
         self = cls.__new__(cls)
         self._sklearn = None
         self._load_sklearn = load_sklearn
@@ -212,9 +234,10 @@ class IntentClassifier:
         self.classes = list(lite["classes"])
         self._w_word, self._w_char = lite["w_word"], lite["w_char"]
         self._w_dense, self._bias = lite["w_dense"], lite["bias"]
-        self._views = [_View(analyzer(v["settings"]), v["vocabulary"], v["idf"], w)
-                       for v, w in zip(lite["views"], (self._w_word, self._w_char),
-                                       strict=True)]
+        self._views = [
+            _View(analyzer(v["settings"]), v["vocabulary"], v["idf"], w)
+            for v, w in zip(lite["views"], (self._w_word, self._w_char), strict=True)
+        ]
         self._finish()
         return self
 
@@ -225,19 +248,30 @@ class IntentClassifier:
         missing = sorted(set(self.classes) - set(model.classes))
         extra = sorted(set(model.classes) - set(self.classes))
         if missing or extra:
-            parts = ([f"lacks {', '.join(missing)}"] if missing else []) \
-                + ([f"has {', '.join(extra)} which the classifier does not"] if extra else [])
-            raise ConfigError(str(folder), "the fine-tuned model was trained on other "
-                              f"intents: it {' and '.join(parts)}; fine-tune it again on "
-                              "these examples", field="finetuned")
+            parts = ([f"lacks {', '.join(missing)}"] if missing else []) + (
+                [f"has {', '.join(extra)} which the classifier does not"] if extra else []
+            )
+            raise ConfigError(
+                str(folder),
+                "the fine-tuned model was trained on other "
+                f"intents: it {' and '.join(parts)}; fine-tune it again on "
+                "these examples",
+                field="finetuned",
+            )
         self.finetuned = model
         self._finetuned_columns = [model.classes.index(c) for c in self.classes]
 
     @classmethod
-    def fit(cls, texts: Sequence[str], labels: Sequence[str],
-            out_of_scope: Sequence[str] = (), *, c: float | None = None,
-            config: ClassifierConfig | None = None,
-            cache_dir: Path | None = None) -> IntentClassifier:
+    def fit(
+        cls,
+        texts: Sequence[str],
+        labels: Sequence[str],
+        out_of_scope: Sequence[str] = (),
+        *,
+        c: float | None = None,
+        config: ClassifierConfig | None = None,
+        cache_dir: Path | None = None,
+    ) -> IntentClassifier:
         """Train on examples and labels, plus examples of what is out of scope.
 
         Args:
@@ -267,8 +301,13 @@ class IntentClassifier:
         def refit() -> IntentClassifier:
             fitted = cls._fit(texts, labels, out_of_scope, config, dense=dense)
             lite = fitted._lite()
-            state = (fitted.word, fitted.char, fitted.model, fitted.vocabulary,
-                     fitted.dense.examples if fitted.dense is not None else None)
+            state = (
+                fitted.word,
+                fitted.char,
+                fitted.model,
+                fitted.vocabulary,
+                fitted.dense.examples if fitted.dense is not None else None,
+            )
 
             def write(tmp: Path) -> None:
                 with open(tmp, "wb") as f:  # the light part first: loaded on its own
@@ -304,9 +343,15 @@ class IntentClassifier:
         return loaded
 
     @classmethod
-    def _fit(cls, texts: Sequence[str], labels: Sequence[str], out_of_scope: Sequence[str],
-             config: ClassifierConfig, *, dense: _SentenceVectors | None = None
-             ) -> IntentClassifier:
+    def _fit(
+        cls,
+        texts: Sequence[str],
+        labels: Sequence[str],
+        out_of_scope: Sequence[str],
+        config: ClassifierConfig,
+        *,
+        dense: _SentenceVectors | None = None,
+    ) -> IntentClassifier:
         from scipy.sparse import csr_matrix, hstack
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
@@ -320,11 +365,21 @@ class IntentClassifier:
             oos = [normalise(t) for t in builtin_out_of_scope()]
             all_texts += oos
             all_labels += [OUT_OF_SCOPE] * len(oos)
-        word = TfidfVectorizer(analyzer="word", ngram_range=config.word_ngrams,
-                               sublinear_tf=True, token_pattern=r"[a-z][a-z']+|\d+",
-                               min_df=1, dtype=np.float64)
-        char = TfidfVectorizer(analyzer="char_wb", ngram_range=config.char_ngrams,
-                               sublinear_tf=True, min_df=1, dtype=np.float64)
+        word = TfidfVectorizer(
+            analyzer="word",
+            ngram_range=config.word_ngrams,
+            sublinear_tf=True,
+            token_pattern=r"[a-z][a-z']+|\d+",
+            min_df=1,
+            dtype=np.float64,
+        )
+        char = TfidfVectorizer(
+            analyzer="char_wb",
+            ngram_range=config.char_ngrams,
+            sublinear_tf=True,
+            min_df=1,
+            dtype=np.float64,
+        )
         views = [word.fit_transform(all_texts), char.fit_transform(all_texts)]
         if not config.wordllama_dim:
             dense = None
@@ -335,11 +390,13 @@ class IntentClassifier:
             views.append(csr_matrix(vectors))
             if config.similarity_power:
                 in_scope = [i for i, label in enumerate(all_labels) if label != OUT_OF_SCOPE]
-                dense.examples = np.ascontiguousarray(vectors[in_scope].T
-                                                      / config.wordllama_weight)
+                dense.examples = np.ascontiguousarray(vectors[in_scope].T / config.wordllama_weight)
         features = hstack(views).tocsr()
-        weights = {OUT_OF_SCOPE: config.out_of_scope_weight} \
-            if OUT_OF_SCOPE in all_labels and config.out_of_scope_weight != 1.0 else None
+        weights = (
+            {OUT_OF_SCOPE: config.out_of_scope_weight}
+            if OUT_OF_SCOPE in all_labels and config.out_of_scope_weight != 1.0
+            else None
+        )
         model: Any
         if config.model == "svm":
             model = LinearSVC(C=config.c, class_weight=weights)
@@ -377,12 +434,12 @@ class IntentClassifier:
         weight = self.config.finetuned_weight
         if weight >= 1.0:
             return tuned
-        blended: np.ndarray[Any, np.dtype[np.float64]] = \
-            (1.0 - weight) * self._linear_probabilities(texts) + weight * tuned
+        blended: np.ndarray[Any, np.dtype[np.float64]] = (
+            1.0 - weight
+        ) * self._linear_probabilities(texts) + weight * tuned
         return blended
 
-    def _linear_probabilities(self, texts: Sequence[str]
-                              ) -> np.ndarray[Any, np.dtype[np.float64]]:
+    def _linear_probabilities(self, texts: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float64]]:
         scores = self._scores(texts)
         if self.config.model == "svm":
             scores = scores * self.config.temperature
@@ -397,8 +454,7 @@ class IntentClassifier:
         Numbers, order numbers, amounts and redaction placeholders are not words: a message
         full of them is not "off-topic" for that reason.
         """
-        tokens = [t for t in _TOKEN.findall(normalise(text))
-                  if t not in _STOP and not t.isdigit()]
+        tokens = [t for t in _TOKEN.findall(normalise(text)) if t not in _STOP and not t.isdigit()]
         if not tokens:
             return 0.0
         known = sum(1 for t in tokens if t in self.vocabulary or t in _PLACEHOLDERS)
@@ -437,8 +493,15 @@ class IntentClassifier:
             intent = None if best == OUT_OF_SCOPE else best
             if intent is None:
                 conf = 0.0
-            out.append(Prediction(intent=intent, confidence=round(conf, 4), probability=p,
-                                  coverage=cov, alternatives=alts))
+            out.append(
+                Prediction(
+                    intent=intent,
+                    confidence=round(conf, 4),
+                    probability=p,
+                    coverage=cov,
+                    alternatives=alts,
+                )
+            )
         return out
 
     def in_scope(self, texts: Sequence[str]) -> list[tuple[str, float]]:
@@ -450,16 +513,21 @@ class IntentClassifier:
             probs[:, self._oos] = -1.0
         best = probs.argmax(axis=1)
         floor = self.config.coverage_floor
-        return [(self.classes[int(i)], float(row[i]) * min(1.0, floor + self.coverage(t)) * sim)
-                for t, row, i, sim in zip(texts, probs, best, self.similarity(texts),
-                                          strict=True)]
+        return [
+            (self.classes[int(i)], float(row[i]) * min(1.0, floor + self.coverage(t)) * sim)
+            for t, row, i, sim in zip(texts, probs, best, self.similarity(texts), strict=True)
+        ]
 
 
 _FITTED_LIBRARIES = ("scikit-learn", "numpy", "scipy", "wordllama")
 
 
-def _fit_key(texts: Sequence[str], labels: Sequence[str], out_of_scope: Sequence[str],
-             config: ClassifierConfig) -> str:
+def _fit_key(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    out_of_scope: Sequence[str],
+    config: ClassifierConfig,
+) -> str:
     """What a fit depends on: the data, the configuration (but the fine-tuned model, which
     is attached after), this module's code and the versions of the libraries and Python."""
     from importlib.metadata import PackageNotFoundError, version
@@ -470,19 +538,25 @@ def _fit_key(texts: Sequence[str], labels: Sequence[str], out_of_scope: Sequence
             versions[name] = version(name)
         except PackageNotFoundError:
             versions[name] = None
-    settings = {k: v for k, v in config.__dict__.items() if k not in ("finetuned",
-                                                                      "finetuned_weight")}
+    settings = {
+        k: v for k, v in config.__dict__.items() if k not in ("finetuned", "finetuned_weight")
+    }
     key = {
-        "texts": list(texts), "labels": list(labels), "out_of_scope": list(out_of_scope),
-        "builtin_out_of_scope": builtin_out_of_scope(), "config": settings,
-        "versions": versions, "python": list(sys.version_info[:3]),
+        "texts": list(texts),
+        "labels": list(labels),
+        "out_of_scope": list(out_of_scope),
+        "builtin_out_of_scope": builtin_out_of_scope(),
+        "config": settings,
+        "versions": versions,
+        "python": list(sys.version_info[:3]),
         "code": hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
     }
     return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _load_fitted(path: Path, *, full: bool = False
-                 ) -> tuple[dict[str, Any], tuple[Any, Any, Any] | None] | None:
+def _load_fitted(
+    path: Path, *, full: bool = False
+) -> tuple[dict[str, Any], tuple[Any, Any, Any] | None] | None:
     """The fitted state kept at ``path``: its light part (no scikit-learn object, see
     :meth:`IntentClassifier._lite`) and, with ``full`` or when there is no light part,
     the fitted scikit-learn objects. None when the file is missing, is not an owner-only
@@ -509,20 +583,25 @@ class _View:
     """One fitted TF-IDF view (sublinear tf, l2 norm) and its slice of the weights,
     scoring a single text with the vectoriser's own analyzer, vocabulary and idf."""
 
-    def __init__(self, analyze: Callable[[str], list[str]], vocabulary: dict[str, int],
-                 idf: Any, weights: np.ndarray[Any, np.dtype[np.float64]]) -> None:
+    def __init__(
+        self,
+        analyze: Callable[[str], list[str]],
+        vocabulary: dict[str, int],
+        idf: Any,
+        weights: np.ndarray[Any, np.dtype[np.float64]],
+    ) -> None:
         self.analyze = analyze
         self.vocabulary = vocabulary
         self.idf = np.asarray(idf, dtype=np.float64)
         self.weights = weights
 
     @classmethod
-    def of(cls, vectorizer: TfidfVectorizer,
-           weights: np.ndarray[Any, np.dtype[np.float64]]) -> _View:
+    def of(
+        cls, vectorizer: TfidfVectorizer, weights: np.ndarray[Any, np.dtype[np.float64]]
+    ) -> _View:
         if not vectorizer.sublinear_tf or vectorizer.norm != "l2":
             raise ValueError("the single-text path assumes sublinear_tf and the l2 norm")
-        return cls(vectorizer.build_analyzer(), vectorizer.vocabulary_, vectorizer.idf_,
-                   weights)
+        return cls(vectorizer.build_analyzer(), vectorizer.vocabulary_, vectorizer.idf_, weights)
 
     def scores(self, text: str) -> np.ndarray[Any, np.dtype[np.float64]]:
         counts: dict[int, int] = {}
@@ -576,5 +655,5 @@ class _SentenceVectors:
         out = np.zeros((len(texts), self.dimensions))
         for row, enc in enumerate(encodings):
             # The library's tokenizer pads batches (on the right) to their longest text.
-            out[row] = self._pool(enc.ids[:sum(enc.attention_mask)])
+            out[row] = self._pool(enc.ids[: sum(enc.attention_mask)])
         return out

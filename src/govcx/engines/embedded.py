@@ -35,10 +35,12 @@ from govcx.tools.registry import ToolRegistry
 from govcx.tools.tool import ToolSpec
 
 _WORD = re.compile(r"[a-z0-9][a-z0-9'-]*")
-_STOP = frozenset("""a an the i me my we our you your it its is are was were be been am do does did
+_STOP = frozenset(
+    """a an the i me my we our you your it its is are was were be been am do does did
 to of in on at for with and or but so if this that these those there here what when where who why
 how can could would should will may might please hi hello hey thanks thank just want need get got
-would like know tell let have has had not no yes any some about from by as all out up""".split())
+would like know tell let have has had not no yes any some about from by as all out up""".split()
+)
 
 
 def money_amounts(text: str) -> list[float]:
@@ -66,8 +68,9 @@ def _stem(word: str) -> str:
     return word
 
 
-def training_examples(policy: Policy, extra_out_of_scope: Sequence[str] = ()
-                      ) -> tuple[list[str], list[str], list[str]]:
+def training_examples(
+    policy: Policy, extra_out_of_scope: Sequence[str] = ()
+) -> tuple[list[str], list[str], list[str]]:
     """The classifier's training data: each workflow's examples (or its description) and
     its name, labelled with the workflow; and the out-of-scope examples."""
     texts: list[str] = []
@@ -90,28 +93,52 @@ class EmbeddedEngine:
         self.classifier = classifier
 
     @classmethod
-    def from_policy(cls, policy: Policy, *, extra_out_of_scope: Sequence[str] = (),
-                    classifier: ClassifierConfig | None = None,
-                    cache: bool = True) -> EmbeddedEngine:
+    def from_policy(
+        cls,
+        policy: Policy,
+        *,
+        extra_out_of_scope: Sequence[str] = (),
+        classifier: ClassifierConfig | None = None,
+        cache: bool = True,
+    ) -> EmbeddedEngine:
         """Train the classifier on the workflows' examples (``classifier`` overrides its
         defaults: word and character TF-IDF plus the WordLlama view). With ``cache``, the
         fitted classifier is kept in the state dir's cache (:func:`private_cache_dir`) and
         loaded from there while the examples, settings and library versions are the same."""
         texts, labels, oos = training_examples(policy, extra_out_of_scope)
-        return cls(IntentClassifier.fit(texts, labels, oos, config=classifier,
-                                        cache_dir=private_cache_dir() if cache else None))
+        return cls(
+            IntentClassifier.fit(
+                texts,
+                labels,
+                oos,
+                config=classifier,
+                cache_dir=private_cache_dir() if cache else None,
+            )
+        )
 
     # -- classify -----------------------------------------------------------------------
     def classify(self, text: str, ctx: TurnContext) -> Classification:
         prediction = self.classifier.predict(text)
         entities: dict[str, list[Any]] = {"money": money_amounts(text)}
-        return Classification(intent=prediction.intent, confidence=prediction.confidence,
-                              alternatives=prediction.alternatives, entities=entities)
+        return Classification(
+            intent=prediction.intent,
+            confidence=prediction.confidence,
+            alternatives=prediction.alternatives,
+            entities=entities,
+        )
 
     # -- plan ---------------------------------------------------------------------------
-    def plan(self, text: str, ctx: TurnContext, *, intent: str,
-             classification: Classification, policy: Policy, registry: ToolRegistry,
-             read: ReadFn) -> Plan:
+    def plan(
+        self,
+        text: str,
+        ctx: TurnContext,
+        *,
+        intent: str,
+        classification: Classification,
+        policy: Policy,
+        registry: ToolRegistry,
+        read: ReadFn,
+    ) -> Plan:
         workflow = policy.workflows.get(intent)
         if workflow is None or not workflow.tools:
             return Plan()
@@ -140,11 +167,11 @@ class EmbeddedEngine:
                 execution = read(spec.name, call_args)
                 if execution.status != "executed" or execution.result is None:
                     if execution.error:
-                        evidence.append({"tool": spec.name, "args": call_args,
-                                         "error": execution.error})
+                        evidence.append(
+                            {"tool": spec.name, "args": call_args, "error": execution.error}
+                        )
                     continue
-                evidence.append({"tool": spec.name, "args": call_args,
-                                 "result": execution.result})
+                evidence.append({"tool": spec.name, "args": call_args, "result": execution.result})
                 for param in list(missing):
                     value, options = _from_result(param, execution.result)
                     if value is not None:
@@ -158,10 +185,12 @@ class EmbeddedEngine:
             # Ask for identifiers first: the rest often follows from a lookup next turn.
             ask = [p for p in missing if p in patterns] or missing
             question = _question(primary, ask, candidates)
-            return Plan(proposal=Proposal(tool=primary.name, args=args, missing=tuple(missing)),
-                        question=question, evidence=evidence,
-                        pending={"intent": intent, "tool": primary.name, "args": args,
-                                 "awaiting": missing})
+            return Plan(
+                proposal=Proposal(tool=primary.name, args=args, missing=tuple(missing)),
+                question=question,
+                evidence=evidence,
+                pending={"intent": intent, "tool": primary.name, "args": args, "awaiting": missing},
+            )
         # Fill optional arguments from earlier lookups when they are unambiguous.
         for param in params:
             if param in args:
@@ -174,8 +203,9 @@ class EmbeddedEngine:
         return Plan(proposal=Proposal(tool=primary.name, args=args), evidence=evidence)
 
     # -- draft --------------------------------------------------------------------------
-    def draft(self, text: str, ctx: TurnContext, *, intent: str | None,
-              chunks: Sequence[Chunk]) -> Draft:
+    def draft(
+        self, text: str, ctx: TurnContext, *, intent: str | None, chunks: Sequence[Chunk]
+    ) -> Draft:
         query = terms(text)
         if intent:
             query |= terms(intent.replace("_", " "))
@@ -216,13 +246,21 @@ class EmbeddedEngine:
         return Draft(text=body, citations=citations, support=support)
 
     # -- compose ------------------------------------------------------------------------
-    def compose(self, ctx: TurnContext, *, intent: str | None, executions: Sequence[Execution],
-                draft: Draft, registry: ToolRegistry) -> Draft:
+    def compose(
+        self,
+        ctx: TurnContext,
+        *,
+        intent: str | None,
+        executions: Sequence[Execution],
+        draft: Draft,
+        registry: ToolRegistry,
+    ) -> Draft:
         return compose_reply(executions, draft, registry)
 
 
-def _primary_tool(specs: list[ToolSpec], policy: Policy, text: str,
-                  amounts: list[float]) -> ToolSpec:
+def _primary_tool(
+    specs: list[ToolSpec], policy: Policy, text: str, amounts: list[float]
+) -> ToolSpec:
     """The workflow's action: its write tool, or for read-only workflows the read tool
     that names what was asked and can run with what the message gives."""
     writes = [s for s in specs if not policy.is_read_only(s.name)]
@@ -233,9 +271,11 @@ def _primary_tool(specs: list[ToolSpec], policy: Policy, text: str,
 
     def score(spec: ToolSpec) -> tuple[int, int]:
         patterns = spec.patterns()
-        fillable = sum(1 for p in spec.required
-                       if _from_text(p, spec.params.get(p, {}), patterns.get(p), amounts,
-                                     text) is not None)
+        fillable = sum(
+            1
+            for p in spec.required
+            if _from_text(p, spec.params.get(p, {}), patterns.get(p), amounts, text) is not None
+        )
         missing = len(spec.required) - fillable
         named = len(terms(spec.name.replace("_", " ")) & words)
         return (named - missing, fillable)
@@ -243,8 +283,9 @@ def _primary_tool(specs: list[ToolSpec], policy: Policy, text: str,
     return max(pool, key=score)
 
 
-def fill_from_text(spec: ToolSpec, args: dict[str, Any], awaiting: list[str],
-                   amounts: list[float], text: str) -> None:
+def fill_from_text(
+    spec: ToolSpec, args: dict[str, Any], awaiting: list[str], amounts: list[float], text: str
+) -> None:
     """Fill ``args`` (in place) with what the customer's ``text`` says for ``spec``'s
     other parameters: typed values, amounts, and the whole message for a free-text
     parameter we asked for (``awaiting``)."""
@@ -263,8 +304,13 @@ def _is_free_text(schema: dict[str, Any], pattern: re.Pattern[str] | None) -> bo
     return schema.get("type") == "string" and pattern is None and "enum" not in schema
 
 
-def _from_text(name: str, schema: dict[str, Any], pattern: re.Pattern[str] | None,
-               amounts: list[float], text: str) -> Any:
+def _from_text(
+    name: str,
+    schema: dict[str, Any],
+    pattern: re.Pattern[str] | None,
+    amounts: list[float],
+    text: str,
+) -> Any:
     if pattern is not None:
         match = pattern.search(text)
         if match is None:
@@ -278,8 +324,11 @@ def _from_text(name: str, schema: dict[str, Any], pattern: re.Pattern[str] | Non
     if kind is None and "anyOf" in schema:
         kinds = [s.get("type") for s in schema["anyOf"] if s.get("type") != "null"]
         kind = kinds[0] if kinds else None
-    if kind in ("number", "integer") and amounts and ("amount" in name or "price" in name
-                                                       or "credit" in name):
+    if (
+        kind in ("number", "integer")
+        and amounts
+        and ("amount" in name or "price" in name or "credit" in name)
+    ):
         amount = amounts[0]
         return int(amount) if kind == "integer" else amount
     if kind == "string" and "address" in name:
@@ -315,8 +364,11 @@ def _question(spec: ToolSpec, missing: list[str], candidates: dict[str, list[str
         schema = spec.params.get(param, {})
         description = schema.get("description") or param.replace("_", " ")
         description = description[0].lower() + description[1:]
-        ask = f"the {description}" if not description.startswith(("a ", "an ", "the ")) else \
-            description
+        ask = (
+            f"the {description}"
+            if not description.startswith(("a ", "an ", "the "))
+            else description
+        )
         if param in candidates:
             ask += f" (for example one of: {', '.join(candidates[param])})"
         asks.append(ask)

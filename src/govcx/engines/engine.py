@@ -78,18 +78,34 @@ class Engine(Protocol):
 
     def classify(self, text: str, ctx: TurnContext) -> Classification: ...
 
-    def plan(self, text: str, ctx: TurnContext, *, intent: str, classification: Classification,
-             policy: Policy, registry: ToolRegistry, read: ReadFn) -> Plan: ...
+    def plan(
+        self,
+        text: str,
+        ctx: TurnContext,
+        *,
+        intent: str,
+        classification: Classification,
+        policy: Policy,
+        registry: ToolRegistry,
+        read: ReadFn,
+    ) -> Plan: ...
 
-    def draft(self, text: str, ctx: TurnContext, *, intent: str | None,
-              chunks: Sequence[Chunk]) -> Draft: ...
+    def draft(
+        self, text: str, ctx: TurnContext, *, intent: str | None, chunks: Sequence[Chunk]
+    ) -> Draft: ...
 
-    def compose(self, ctx: TurnContext, *, intent: str | None, executions: Sequence[Execution],
-                draft: Draft, registry: ToolRegistry) -> Draft: ...
+    def compose(
+        self,
+        ctx: TurnContext,
+        *,
+        intent: str | None,
+        executions: Sequence[Execution],
+        draft: Draft,
+        registry: ToolRegistry,
+    ) -> Draft: ...
 
 
-def compose_reply(executions: Sequence[Execution], draft: Draft,
-                  registry: ToolRegistry) -> Draft:
+def compose_reply(executions: Sequence[Execution], draft: Draft, registry: ToolRegistry) -> Draft:
     """The reply after tools ran: what every engine's ``compose`` returns.
 
     Each call gives one line: an executed call its tool's reply template (``Done: tool.``
@@ -104,16 +120,18 @@ def compose_reply(executions: Sequence[Execution], draft: Draft,
     for execution in executions:
         if execution.status == "executed":
             spec = registry.get(execution.tool) if execution.tool in registry else None
-            parts.append(spec.render_reply(execution.args, execution.result)
-                         if spec is not None else f"Done: {execution.tool}.")
+            parts.append(
+                spec.render_reply(execution.args, execution.result)
+                if spec is not None
+                else f"Done: {execution.tool}."
+            )
         elif execution.status == "failed":
             parts.append(execution.error or TOOL_FAILED)
         else:
             parts.append(NOT_AUTOMATIC)
     text = trusted = " ".join(p for p in parts if p)
     citations: list[dict[str, str]] = []
-    if any(e.status == "executed" for e in executions) and draft.text \
-            and draft.support >= 0.5:
+    if any(e.status == "executed" for e in executions) and draft.text and draft.support >= 0.5:
         sentences = [s for s in SENTENCE_BREAK.split(draft.text.strip()) if s.strip()]
         if sentences:
             text = f"{text} {sentences[0].strip()}".strip()

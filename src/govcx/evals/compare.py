@@ -37,8 +37,9 @@ def load_report(path: str | Path) -> dict[str, Any]:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ReportError(str(path), f"not a JSON report ({exc})") from None
     if not isinstance(data, dict) or "summary" not in data or "cases" not in data:
-        raise ReportError(str(path), "not a govcx eval report (written by `govcx eval run "
-                          "--json FILE`)")
+        raise ReportError(
+            str(path), "not a govcx eval report (written by `govcx eval run --json FILE`)"
+        )
     return data
 
 
@@ -57,10 +58,18 @@ def compare_reports(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str,
     metrics = []
     for name, get, higher in _METRICS:
         a, b = get(old_summary), get(new_summary)
-        delta = round(b - a, 4) if isinstance(a, int | float) and isinstance(b, int | float) \
-            else None
-        metrics.append({"metric": name, "old": a, "new": b, "delta": delta,
-                        "verdict": _verdict(a, b, higher, "latency" in name)})
+        delta = (
+            round(b - a, 4) if isinstance(a, int | float) and isinstance(b, int | float) else None
+        )
+        metrics.append(
+            {
+                "metric": name,
+                "old": a,
+                "new": b,
+                "delta": delta,
+                "verdict": _verdict(a, b, higher, "latency" in name),
+            }
+        )
     tags = []
     old_tags, new_tags = old_summary.get("by_tag") or {}, new_summary.get("by_tag") or {}
     for tag in sorted(set(old_tags) | set(new_tags)):
@@ -79,10 +88,17 @@ def compare_reports(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str,
         elif not a.get("passed") and not b.get("passed"):
             still_failing.append(cid)
             if (a.get("failures") or []) != (b.get("failures") or []):
-                changed_failures.append({"case_id": cid, "old_failures": a.get("failures"),
-                                         "failures": b.get("failures")})
-    added = [{"case_id": cid, "passed": bool(new_cases[cid].get("passed"))}
-             for cid in sorted(set(new_cases) - set(old_cases))]
+                changed_failures.append(
+                    {
+                        "case_id": cid,
+                        "old_failures": a.get("failures"),
+                        "failures": b.get("failures"),
+                    }
+                )
+    added = [
+        {"case_id": cid, "passed": bool(new_cases[cid].get("passed"))}
+        for cid in sorted(set(new_cases) - set(old_cases))
+    ]
     removed = sorted(set(old_cases) - set(new_cases))
     return {
         "metrics": metrics,

@@ -34,8 +34,13 @@ from govcx.governance.policy import Policy
 from govcx.governance.principal import Principal
 
 ViolationKind = Literal[
-    "unapproved_execution", "unbound_approval", "insufficient_approvers", "over_authority",
-    "write_while_drafting", "audit_chain", "missing_event",
+    "unapproved_execution",
+    "unbound_approval",
+    "insufficient_approvers",
+    "over_authority",
+    "write_while_drafting",
+    "audit_chain",
+    "missing_event",
 ]
 
 
@@ -77,8 +82,9 @@ class StepEvents:
     actual: frozenset[str] = field(default_factory=frozenset)
 
 
-def collect_executions(ledger: Iterable[Mapping[str, Any]],
-                       events: Iterable[Any]) -> list[ExecutionRecord]:
+def collect_executions(
+    ledger: Iterable[Mapping[str, Any]], events: Iterable[Any]
+) -> list[ExecutionRecord]:
     """Join ledger rows with the audit's ``execute`` and ``classify`` events by key/turn."""
     intents: dict[str, str | None] = {}
     corroborated: dict[str, bool] = {}
@@ -99,13 +105,18 @@ def collect_executions(ledger: Iterable[Mapping[str, Any]],
             args = json.loads(args)
         key = str(row.get("key") or "")
         event = executes.get(key)
-        records.append(ExecutionRecord(
-            tool=str(row.get("tool")), args=dict(args or {}), key=key,
-            status=str(row.get("status") or ""),
-            approval_id=(event or {}).get("approval_id"),
-            intent=intents.get(str(execute_turns.get(key))) if event else None,
-            in_execute_step=event is not None,
-            corroborated=corroborated.get(str(execute_turns.get(key)), True)))
+        records.append(
+            ExecutionRecord(
+                tool=str(row.get("tool")),
+                args=dict(args or {}),
+                key=key,
+                status=str(row.get("status") or ""),
+                approval_id=(event or {}).get("approval_id"),
+                intent=intents.get(str(execute_turns.get(key))) if event else None,
+                in_execute_step=event is not None,
+                corroborated=corroborated.get(str(execute_turns.get(key)), True),
+            )
+        )
     return records
 
 
@@ -115,81 +126,147 @@ def _event_fields(event: Any) -> tuple[str, Mapping[str, Any], str | None]:
     return str(event.kind), event.data or {}, event.turn_id
 
 
-def check_executions(policy: Policy, conversation_id: str,
-                     executions: Sequence[ExecutionRecord],
-                     approvals: Mapping[str, ApprovalRequest],
-                     principals: Mapping[str, Principal] | None = None) -> list[Violation]:
+def check_executions(
+    policy: Policy,
+    conversation_id: str,
+    executions: Sequence[ExecutionRecord],
+    approvals: Mapping[str, ApprovalRequest],
+    principals: Mapping[str, Principal] | None = None,
+) -> list[Violation]:
     """Violations of "nothing gated runs without a bound, sufficient approval"."""
     out: list[Violation] = []
     for ex in executions:
         call = f"{ex.tool}({json.dumps(ex.args, sort_keys=True)})"
         if not ex.in_execute_step:
             if not oracle.may_run_while_drafting(policy, ex.tool, ex.args):
-                out.append(Violation(kind="write_while_drafting", message=(
-                    f"{call} ran outside the execute step; only ungated read-only tools may "
-                    "run while a reply is drafted")))
+                out.append(
+                    Violation(
+                        kind="write_while_drafting",
+                        message=(
+                            f"{call} ran outside the execute step; only ungated read-only tools "
+                            "may run while a reply is drafted"
+                        ),
+                    )
+                )
             continue
         autonomy = policy.autonomy_of(ex.intent) if ex.intent else "act"
-        need = oracle.requirement(policy, ex.tool, ex.args, autonomy=autonomy,
-                                  corroborated=ex.corroborated)
+        need = oracle.requirement(
+            policy, ex.tool, ex.args, autonomy=autonomy, corroborated=ex.corroborated
+        )
         if not need.needed:
             continue
         rules = ", ".join(need.reasons)
         if ex.approval_id is None:
-            out.append(Violation(kind="unapproved_execution", message=(
-                f"{call} ran without an approval although the policy requires one ({rules})")))
+            out.append(
+                Violation(
+                    kind="unapproved_execution",
+                    message=(
+                        f"{call} ran without an approval although the policy requires one ({rules})"
+                    ),
+                )
+            )
             continue
         request = approvals.get(ex.approval_id)
         if request is None:
-            out.append(Violation(kind="unapproved_execution", message=(
-                f"{call} ran with approval {ex.approval_id}, which does not exist")))
+            out.append(
+                Violation(
+                    kind="unapproved_execution",
+                    message=(f"{call} ran with approval {ex.approval_id}, which does not exist"),
+                )
+            )
             continue
         if request.status != "approved":
-            out.append(Violation(kind="unapproved_execution", message=(
-                f"{call} ran with approval {ex.approval_id}, which is {request.status}")))
+            out.append(
+                Violation(
+                    kind="unapproved_execution",
+                    message=(
+                        f"{call} ran with approval {ex.approval_id}, which is {request.status}"
+                    ),
+                )
+            )
             continue
-        expected = action_token(conversation_id=conversation_id, kind="action", tool=ex.tool,
-                                args=ex.args, policy_version=policy.version,
-                                policy_digest=policy.digest)
-        if request.kind != "action" or request.tool != ex.tool or request.token != expected \
-                or request.conversation_id != conversation_id \
-                or request.policy_version != policy.version \
-                or _canonical(request.args) != _canonical(ex.args):
-            out.append(Violation(kind="unbound_approval", message=(
-                f"{call} ran with approval {ex.approval_id}, which is bound to another action "
-                f"({request.tool}({json.dumps(request.args or {}, sort_keys=True)}) in "
-                f"{request.conversation_id} under policy {request.policy_version})")))
+        expected = action_token(
+            conversation_id=conversation_id,
+            kind="action",
+            tool=ex.tool,
+            args=ex.args,
+            policy_version=policy.version,
+            policy_digest=policy.digest,
+        )
+        if (
+            request.kind != "action"
+            or request.tool != ex.tool
+            or request.token != expected
+            or request.conversation_id != conversation_id
+            or request.policy_version != policy.version
+            or _canonical(request.args) != _canonical(ex.args)
+        ):
+            out.append(
+                Violation(
+                    kind="unbound_approval",
+                    message=(
+                        f"{call} ran with approval {ex.approval_id}, which is bound to another "
+                        f"action ({request.tool}({json.dumps(request.args or {}, sort_keys=True)})"
+                        f" in {request.conversation_id} under policy {request.policy_version})"
+                    ),
+                )
+            )
             continue
         approvers = set(request.approvers)
         needed = max(need.approvers, request.approvals_needed)
         if len(approvers) < needed:
-            out.append(Violation(kind="insufficient_approvers", message=(
-                f"{call} ran with {len(approvers)} distinct approver(s); the policy needs "
-                f"{needed}")))
+            out.append(
+                Violation(
+                    kind="insufficient_approvers",
+                    message=(
+                        f"{call} ran with {len(approvers)} distinct approver(s); the policy needs "
+                        f"{needed}"
+                    ),
+                )
+            )
         if principals is not None:
             for decision in request.decisions:
                 if decision.decision not in ("approve", "edit"):
                     continue
                 principal = principals.get(decision.principal)
                 if principal is None:
-                    out.append(Violation(kind="over_authority", message=(
-                        f"{call} was approved by {decision.principal}, who is not a principal "
-                        "of the pack")))
+                    out.append(
+                        Violation(
+                            kind="over_authority",
+                            message=(
+                                f"{call} was approved by {decision.principal}, who is not a "
+                                "principal of the pack"
+                            ),
+                        )
+                    )
                     continue
-                problem = oracle.authority_problem(policy, principal, tier=request.tier,
-                                                   tool=ex.tool, args=ex.args)
+                problem = oracle.authority_problem(
+                    policy, principal, tier=request.tier, tool=ex.tool, args=ex.args
+                )
                 if problem is not None:
-                    out.append(Violation(kind="over_authority", message=(
-                        f"{call} was approved beyond authority: {problem}")))
+                    out.append(
+                        Violation(
+                            kind="over_authority",
+                            message=(f"{call} was approved beyond authority: {problem}"),
+                        )
+                    )
     return out
 
 
 def unauthenticated_decisions(approvals: Iterable[ApprovalRequest]) -> list[dict[str, Any]]:
     """Every decision recorded without a key (dev mode, ``--as NAME``), oldest first."""
-    out = [{"approval_id": request.approval_id, "conversation_id": request.conversation_id,
-            "principal": decision.principal, "decision": decision.decision, "at": decision.at}
-           for request in approvals for decision in request.decisions
-           if not decision.authenticated]
+    out = [
+        {
+            "approval_id": request.approval_id,
+            "conversation_id": request.conversation_id,
+            "principal": decision.principal,
+            "decision": decision.decision,
+            "at": decision.at,
+        }
+        for request in approvals
+        for decision in request.decisions
+        if not decision.authenticated
+    ]
     return sorted(out, key=lambda d: (d["at"], d["approval_id"]))
 
 
@@ -197,8 +274,9 @@ def _canonical(args: Mapping[str, Any] | None) -> str:
     return json.dumps(args or {}, sort_keys=True, default=str)
 
 
-def expected_events(kind: str, turn: Mapping[str, Any] | None, *,
-                    decision: str | None = None) -> frozenset[str]:
+def expected_events(
+    kind: str, turn: Mapping[str, Any] | None, *, decision: str | None = None
+) -> frozenset[str]:
     """The audit event kinds a step's outcome implies.
 
     ``turn`` is the step's Turn as JSON data (None when the step raised or was a no-op).
@@ -216,7 +294,8 @@ def expected_events(kind: str, turn: Mapping[str, Any] | None, *,
         out |= {"guard_input", "policy_gate"}
         stopped = route in ("block",) or any(
             f.get("source") == "input" and f.get("action") in ("block", "escalate")
-            for f in turn.get("findings") or [])
+            for f in turn.get("findings") or []
+        )
         if not stopped:
             out |= {"classify", "retrieve", "draft", "confidence_check"}
         if status == "pending_approval":
@@ -244,14 +323,18 @@ def check_events(steps: Sequence[StepEvents]) -> list[Violation]:
     for step in steps:
         missing = sorted(step.expected - step.actual)
         if missing:
-            out.append(Violation(kind="missing_event", message=(
-                f"step {step.index + 1}: the audit log lacks {', '.join(missing)}")))
+            out.append(
+                Violation(
+                    kind="missing_event",
+                    message=(f"step {step.index + 1}: the audit log lacks {', '.join(missing)}"),
+                )
+            )
     return out
 
 
 def check_chain(ok: bool, problems: Sequence[str]) -> list[Violation]:
     if ok:
         return []
-    return [Violation(kind="audit_chain", message=f"audit chain does not verify: {p}")
-            for p in problems] or [Violation(kind="audit_chain",
-                                             message="audit chain does not verify")]
+    return [
+        Violation(kind="audit_chain", message=f"audit chain does not verify: {p}") for p in problems
+    ] or [Violation(kind="audit_chain", message="audit chain does not verify")]

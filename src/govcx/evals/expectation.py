@@ -81,8 +81,9 @@ def _action_text(action: Mapping[str, Any]) -> str:
     return f"{action.get('tool')}({args}) {action.get('status')}"
 
 
-def check_actions(expected: Sequence[ActionExpect], actual: Sequence[Mapping[str, Any]]
-                  ) -> list[str]:
+def check_actions(
+    expected: Sequence[ActionExpect], actual: Sequence[Mapping[str, Any]]
+) -> list[str]:
     if not expected:
         if actual:
             return ["actions: expected none, got " + "; ".join(_action_text(a) for a in actual)]
@@ -103,16 +104,20 @@ def check_actions(expected: Sequence[ActionExpect], actual: Sequence[Mapping[str
             break
         if found is None:
             shown = "; ".join(_action_text(a) for a in actual) or "none"
-            spec = want.tool + (f"({want.args})" if want.args else "") + \
-                (f" {want.status}" if want.status else "")
+            spec = (
+                want.tool
+                + (f"({want.args})" if want.args else "")
+                + (f" {want.status}" if want.status else "")
+            )
             failures.append(f"actions: expected {spec}, got {shown}")
         else:
             position = found + 1
     return failures
 
 
-def check_turn(expect: Expect, turn: Mapping[str, Any],
-               approval: Mapping[str, Any] | None = None) -> list[str]:
+def check_turn(
+    expect: Expect, turn: Mapping[str, Any], approval: Mapping[str, Any] | None = None
+) -> list[str]:
     """Failures of one step's Turn (as JSON data) against ``expect``.
 
     ``approval`` is the pending approval request the step ended with, if any.
@@ -125,38 +130,46 @@ def check_turn(expect: Expect, turn: Mapping[str, Any],
         got_intent = turn.get("intent")
         want = None if expect.intent == "out_of_scope" else expect.intent
         if got_intent != want:
-            failures.append(f"intent: expected {expect.intent}, got "
-                            f"{got_intent or 'out_of_scope'}")
+            failures.append(f"intent: expected {expect.intent}, got {got_intent or 'out_of_scope'}")
     if expect.actions is not None:
         failures.extend(check_actions(expect.actions, turn.get("actions") or []))
     pending = status == "pending_approval" and bool(turn.get("approval_id"))
     if expect.approval_needed is not None and pending != expect.approval_needed:
-        failures.append(f"approval_needed: expected {str(expect.approval_needed).lower()}, "
-                        f"got {str(pending).lower()}")
+        failures.append(
+            f"approval_needed: expected {str(expect.approval_needed).lower()}, "
+            f"got {str(pending).lower()}"
+        )
     if expect.approval_kind is not None or expect.approvers is not None:
         if approval is None:
             failures.append("approval: expected a pending approval request, there is none")
         else:
             if expect.approval_kind is not None and approval.get("kind") != expect.approval_kind:
-                failures.append(f"approval_kind: expected {expect.approval_kind}, got "
-                                f"{approval.get('kind')}")
-            if expect.approvers is not None and \
-                    approval.get("approvals_needed") != expect.approvers:
-                failures.append(f"approvers: expected {expect.approvers}, got "
-                                f"{approval.get('approvals_needed')}")
+                failures.append(
+                    f"approval_kind: expected {expect.approval_kind}, got {approval.get('kind')}"
+                )
+            if (
+                expect.approvers is not None
+                and approval.get("approvals_needed") != expect.approvers
+            ):
+                failures.append(
+                    f"approvers: expected {expect.approvers}, got "
+                    f"{approval.get('approvals_needed')}"
+                )
     decision = turn.get("decision") or {}
     rules: list[str] = list(decision.get("rules") or [])
     if (turn.get("escalation") or {}).get("rules"):
         rules += list(turn["escalation"]["rules"])
     for wanted in expect.rules or []:
         if not any(wanted in rule for rule in rules):
-            failures.append(f"rules: expected a rule containing {wanted!r}, got "
-                            f"{', '.join(rules) or 'none'}")
+            failures.append(
+                f"rules: expected a rule containing {wanted!r}, got {', '.join(rules) or 'none'}"
+            )
     found_types = {str(f.get("type")) for f in turn.get("findings") or []}
     for wanted in expect.findings or []:
         if wanted.upper() not in found_types:
-            failures.append(f"findings: expected {wanted}, got "
-                            f"{', '.join(sorted(found_types)) or 'none'}")
+            failures.append(
+                f"findings: expected {wanted}, got {', '.join(sorted(found_types)) or 'none'}"
+            )
     reply = turn.get("reply") or {}
     text = str(reply.get("text") or "")
     folded = text.casefold()
@@ -168,15 +181,17 @@ def check_turn(expect: Expect, turn: Mapping[str, Any],
             failures.append(f"reply_not_contains: {unwanted!r} is in reply {_short(text)!r}")
     cited = [str(c.get("doc_id")) for c in reply.get("citations") or []]
     if expect.citations is True and not cited:
-        failures.append("citations: expected the reply to cite approved knowledge, it cites "
-                        "nothing")
+        failures.append(
+            "citations: expected the reply to cite approved knowledge, it cites nothing"
+        )
     elif expect.citations is False and cited:
         failures.append(f"citations: expected none, got {', '.join(cited)}")
     elif isinstance(expect.citations, list):
         missing = [d for d in expect.citations if d not in cited]
         if missing:
-            failures.append(f"citations: expected {', '.join(missing)}, got "
-                            f"{', '.join(cited) or 'none'}")
+            failures.append(
+                f"citations: expected {', '.join(missing)}, got {', '.join(cited) or 'none'}"
+            )
     if expect.no_pii:
         kinds = pii_in(text)
         if kinds:

@@ -73,8 +73,11 @@ def summarize(results: Sequence[CaseResult]) -> dict[str, Any]:
     by_kind: dict[str, dict[str, Any]] = {}
     for kind in sorted({s.kind for s in steps}):
         values = [s.latency_ms for s in steps if s.kind == kind]
-        by_kind[kind] = {"steps": len(values), "p50": percentile(values, 50),
-                         "p95": percentile(values, 95)}
+        by_kind[kind] = {
+            "steps": len(values),
+            "p50": percentile(values, 50),
+            "p95": percentile(values, 95),
+        }
     return {
         "cases": len(results),
         "passed": passed,
@@ -84,20 +87,35 @@ def summarize(results: Sequence[CaseResult]) -> dict[str, Any]:
         "steps_passed": sum(1 for s in steps if s.passed),
         "by_tag": dict(sorted(by_tag.items())),
         "by_suite": dict(sorted(by_suite.items())),
-        "confusion": {"labels": list(ROUTE_LABELS), "expected": list(STATUSES),
-                      "matrix": matrix, "steps": checked,
-                      "accuracy": _rate(correct, checked)},
-        "compliance": {"cases": len(results), "compliant": compliant,
-                       "rate": _rate(compliant, len(results)),
-                       "violations": dict(sorted(violations.items())),
-                       "unauthenticated_decisions": sum(
-                           len(r.unauthenticated_decisions) for r in results)},
-        "escalation": {"tp": tp, "fp": fp, "fn": fn, "tn": tn,
-                       "precision": _rate(tp, tp + fp), "recall": _rate(tp, tp + fn)},
-        "latency_ms": {"steps": len(latencies), "p50": percentile(latencies, 50),
-                       "p95": percentile(latencies, 95),
-                       "mean": round(float(np.mean(latencies)), 2) if latencies else None,
-                       "max": round(max(latencies), 2) if latencies else None,
-                       "by_kind": by_kind},
+        "confusion": {
+            "labels": list(ROUTE_LABELS),
+            "expected": list(STATUSES),
+            "matrix": matrix,
+            "steps": checked,
+            "accuracy": _rate(correct, checked),
+        },
+        "compliance": {
+            "cases": len(results),
+            "compliant": compliant,
+            "rate": _rate(compliant, len(results)),
+            "violations": dict(sorted(violations.items())),
+            "unauthenticated_decisions": sum(len(r.unauthenticated_decisions) for r in results),
+        },
+        "escalation": {
+            "tp": tp,
+            "fp": fp,
+            "fn": fn,
+            "tn": tn,
+            "precision": _rate(tp, tp + fp),
+            "recall": _rate(tp, tp + fn),
+        },
+        "latency_ms": {
+            "steps": len(latencies),
+            "p50": percentile(latencies, 50),
+            "p95": percentile(latencies, 95),
+            "mean": round(float(np.mean(latencies)), 2) if latencies else None,
+            "max": round(max(latencies), 2) if latencies else None,
+            "by_kind": by_kind,
+        },
         "failing": [r.case_id for r in results if not r.passed],
     }

@@ -50,9 +50,15 @@ class Requirement:
     """Distinct approvers needed (0 when no human is needed)."""
 
 
-def requirement(policy: Policy, tool: str, args: Mapping[str, Any], *, autonomy: str,
-                corroborated: bool = True,
-                extra_reasons: Sequence[str] = ()) -> Requirement:
+def requirement(
+    policy: Policy,
+    tool: str,
+    args: Mapping[str, Any],
+    *,
+    autonomy: str,
+    corroborated: bool = True,
+    extra_reasons: Sequence[str] = (),
+) -> Requirement:
     """Whether running ``tool(args)`` in a workflow of ``autonomy`` needs a human."""
     reasons: list[str] = list(extra_reasons)
     tool_policy = policy.tools.get(tool)
@@ -92,22 +98,29 @@ def may_run_while_drafting(policy: Policy, tool: str, args: Mapping[str, Any]) -
     return not requirement(policy, tool, args, autonomy="act").needed
 
 
-def authority_problem(policy: Policy, principal: Principal, *, tier: str, tool: str | None,
-                      args: Mapping[str, Any] | None) -> str | None:
+def authority_problem(
+    policy: Policy,
+    principal: Principal,
+    *,
+    tier: str,
+    tool: str | None,
+    args: Mapping[str, Any] | None,
+) -> str | None:
     """Why ``principal`` may not approve this action, or None when they may."""
     if "channel" in principal.roles:
         return f"{principal.name} is a channel, and channels never decide approvals"
     held = {r.split(":", 1)[1] for r in principal.roles if r.startswith("approver:")}
     defined = set(policy.approvals.roles)
     tier_policy = policy.tiers.get(tier)
-    allowed = set(tier_policy.roles) if tier_policy is not None and tier_policy.roles \
-        else defined
+    allowed = set(tier_policy.roles) if tier_policy is not None and tier_policy.roles else defined
     eligible = held & allowed & defined
     if not eligible:
-        return (f"{principal.name} holds no approver role allowed for tier {tier!r} "
-                f"(allowed: {', '.join(sorted(allowed)) or 'none'})")
+        return (
+            f"{principal.name} holds no approver role allowed for tier {tier!r} "
+            f"(allowed: {', '.join(sorted(allowed)) or 'none'})"
+        )
     tool_policy = policy.tools.get(tool) if tool else None
-    arg = (tool_policy.amount_arg if tool_policy and tool_policy.amount_arg else "amount")
+    arg = tool_policy.amount_arg if tool_policy and tool_policy.amount_arg else "amount"
     amount = (args or {}).get(arg)
     if isinstance(amount, bool) or not isinstance(amount, int | float):
         return None
@@ -116,6 +129,8 @@ def authority_problem(policy: Policy, principal: Principal, *, tier: str, tool: 
         return None
     top = max(float(cap) for cap in caps if cap is not None)
     if float(amount) > top:
-        return (f"amount {float(amount):g} exceeds the approval limit {top:g} of role "
-                f"{', '.join(sorted(eligible))} held by {principal.name}")
+        return (
+            f"amount {float(amount):g} exceeds the approval limit {top:g} of role "
+            f"{', '.join(sorted(eligible))} held by {principal.name}"
+        )
     return None

@@ -61,51 +61,90 @@ def _counts(requests: list[ApprovalRequest]) -> dict[str, Any]:
     def rate(key: str) -> float | None:
         return round(tally[key] / decided, 4) if decided else None
 
-    return {**tally, "decided": decided, "unchanged_rate": rate("unchanged"),
-            "edited_rate": rate("edited"), "rejected_rate": rate("rejected"),
-            "unchanged_ci95": [round(low, 4), round(high, 4)] if decided else None}
+    return {
+        **tally,
+        "decided": decided,
+        "unchanged_rate": rate("unchanged"),
+        "edited_rate": rate("edited"),
+        "rejected_rate": rate("rejected"),
+        "unchanged_ci95": [round(low, 4), round(high, 4)] if decided else None,
+    }
 
 
-def _recommend(workflow: str, autonomy: str, stats: dict[str, Any], kinds: dict[str, Any],
-               policy: Policy, limits: Thresholds) -> dict[str, Any]:
+def _recommend(
+    workflow: str,
+    autonomy: str,
+    stats: dict[str, Any],
+    kinds: dict[str, Any],
+    policy: Policy,
+    limits: Thresholds,
+) -> dict[str, Any]:
     decided = stats["decided"]
     if decided < limits.min_sample:
-        return {"action": "wait", "to": None, "reason": (
-            f"{decided} decided approval(s); at least {limits.min_sample} are needed before "
-            "recommending a change")}
+        return {
+            "action": "wait",
+            "to": None,
+            "reason": (
+                f"{decided} decided approval(s); at least {limits.min_sample} are needed before "
+                "recommending a change"
+            ),
+        }
     low, high = stats["unchanged_ci95"]
     level = LADDER.index(autonomy) if autonomy in LADDER else 0
     if low >= limits.promote_at:
-        evidence = (f"{stats['unchanged']} of {decided} proposals approved unchanged "
-                    f"(95% lower bound {low:.0%} ≥ {limits.promote_at:.0%})")
+        evidence = (
+            f"{stats['unchanged']} of {decided} proposals approved unchanged "
+            f"(95% lower bound {low:.0%} ≥ {limits.promote_at:.0%})"
+        )
         if autonomy in ("recommend", "draft"):
             return {"action": "promote", "to": LADDER[level + 1], "reason": evidence}
         if autonomy == "act":
-            tools = sorted(t for t in kinds if t in policy.tools and
-                           policy.tools[t].approval_if and
-                           policy.tiers[policy.tools[t].tier].approval != "always")
+            tools = sorted(
+                t
+                for t in kinds
+                if t in policy.tools
+                and policy.tools[t].approval_if
+                and policy.tiers[policy.tools[t].tier].approval != "always"
+            )
             if tools:
-                return {"action": "review_limits", "to": None, "reason": (
-                    f"{evidence}: consider raising the approval limit of "
-                    f"{', '.join(tools)}")}
-            return {"action": "keep", "to": None, "reason": (
-                f"{evidence}; the remaining approvals come from tiers that always need a "
-                "human, which is a risk decision, not an autonomy one")}
+                return {
+                    "action": "review_limits",
+                    "to": None,
+                    "reason": (
+                        f"{evidence}: consider raising the approval limit of {', '.join(tools)}"
+                    ),
+                }
+            return {
+                "action": "keep",
+                "to": None,
+                "reason": (
+                    f"{evidence}; the remaining approvals come from tiers that always need a "
+                    "human, which is a risk decision, not an autonomy one"
+                ),
+            }
         return {"action": "keep", "to": None, "reason": evidence}
     if high < limits.demote_below:
         changed = stats["edited"] + stats["rejected"]
-        evidence = (f"humans changed or rejected {changed} of {decided} proposals (95% upper "
-                    f"bound of unchanged approvals {high:.0%} < {limits.demote_below:.0%})")
+        evidence = (
+            f"humans changed or rejected {changed} of {decided} proposals (95% upper "
+            f"bound of unchanged approvals {high:.0%} < {limits.demote_below:.0%})"
+        )
         if level >= 1:
             return {"action": "demote", "to": LADDER[level - 1], "reason": evidence}
         return {"action": "keep", "to": None, "reason": evidence}
-    return {"action": "keep", "to": None, "reason": (
-        f"{stats['unchanged']} of {decided} approved unchanged (95% interval {low:.0%}-"
-        f"{high:.0%}): neither clearly ready nor clearly failing")}
+    return {
+        "action": "keep",
+        "to": None,
+        "reason": (
+            f"{stats['unchanged']} of {decided} approved unchanged (95% interval {low:.0%}-"
+            f"{high:.0%}): neither clearly ready nor clearly failing"
+        ),
+    }
 
 
-def readiness(policy: Policy, requests: Iterable[ApprovalRequest], *,
-              thresholds: Thresholds | None = None) -> dict[str, Any]:
+def readiness(
+    policy: Policy, requests: Iterable[ApprovalRequest], *, thresholds: Thresholds | None = None
+) -> dict[str, Any]:
     """Per-workflow approval outcomes and autonomy recommendations, as JSON-ready data."""
     limits = thresholds or Thresholds()
     by_workflow: dict[str, list[ApprovalRequest]] = defaultdict(list)
@@ -122,15 +161,24 @@ def readiness(policy: Policy, requests: Iterable[ApprovalRequest], *,
         stats = _counts(items)
         if not items and autonomy in ("act", "escalate"):
             continue
-        workflows.append({
-            "workflow": name, "autonomy": autonomy, **stats, "by_action": kinds,
-            "recommendation": _recommend(name, autonomy, stats, kinds, policy, limits)
-            if name in policy.workflows else {"action": "none", "to": None,
-                                              "reason": "not a workflow of this policy"}})
+        workflows.append(
+            {
+                "workflow": name,
+                "autonomy": autonomy,
+                **stats,
+                "by_action": kinds,
+                "recommendation": _recommend(name, autonomy, stats, kinds, policy, limits)
+                if name in policy.workflows
+                else {"action": "none", "to": None, "reason": "not a workflow of this policy"},
+            }
+        )
     return {
         "policy_version": policy.version,
-        "thresholds": {"min_sample": limits.min_sample, "promote_at": limits.promote_at,
-                       "demote_below": limits.demote_below},
+        "thresholds": {
+            "min_sample": limits.min_sample,
+            "promote_at": limits.promote_at,
+            "demote_below": limits.demote_below,
+        },
         "requests": sum(len(v) for v in by_workflow.values()),
         "workflows": workflows,
         "note": "Recommendations only: a governance owner decides and edits policy.yaml.",

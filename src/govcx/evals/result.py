@@ -88,6 +88,8 @@ class CaseResult:
         names = {f.name for f in fields(cls)}
         step_names = {f.name for f in fields(StepResult)}
         values = {k: v for k, v in data.items() if k in names}
-        values["steps"] = [StepResult(**{k: v for k, v in s.items() if k in step_names})
-                           for s in data.get("steps") or []]
+        values["steps"] = [
+            StepResult(**{k: v for k, v in s.items() if k in step_names})
+            for s in data.get("steps") or []
+        ]
         return cls(**values)

@@ -48,7 +48,6 @@ except metadata.PackageNotFoundError:  # pragma: no cover - running from a sourc
     __version__ = "0"
 
 
-
 @dataclass(frozen=True, kw_only=True)
 class Job:
     """One case to run, with its merged policy (validated before anything runs)."""
@@ -70,12 +69,15 @@ class RunReport:
     cases: list[CaseResult] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"format": REPORT_FORMAT, "run": self.run, "summary": self.summary,
-                "cases": [c.as_dict() for c in self.cases]}
+        return {
+            "format": REPORT_FORMAT,
+            "run": self.run,
+            "summary": self.summary,
+            "cases": [c.as_dict() for c in self.cases],
+        }
 
 
-def plan_jobs(suites: Sequence[Suite], policy: Policy, *,
-              tags: Sequence[str] = ()) -> list[Job]:
+def plan_jobs(suites: Sequence[Suite], policy: Policy, *, tags: Sequence[str] = ()) -> list[Job]:
     """The cases to run (those with any of ``tags``, if given), policies merged."""
     jobs: list[Job] = []
     wanted = set(tags)
@@ -84,8 +86,16 @@ def plan_jobs(suites: Sequence[Suite], policy: Policy, *,
             case_tags = suite.case_tags(case)
             if wanted and not wanted & set(case_tags):
                 continue
-            jobs.append(Job(order=len(jobs), suite=suite.name, file=suite.file, case=case,
-                            tags=case_tags, policy=case_policy(policy, case, file=suite.file)))
+            jobs.append(
+                Job(
+                    order=len(jobs),
+                    suite=suite.name,
+                    file=suite.file,
+                    case=case,
+                    tags=case_tags,
+                    policy=case_policy(policy, case, file=suite.file),
+                )
+            )
     return jobs
 
 
@@ -97,11 +107,14 @@ def evaluate(job: Job, played: PlayResult, duration_ms: float) -> CaseResult:
         failures: list[str] = []
         if expect is not None and expect.error is not None:
             if got.error_code is None:
-                failures.append(f"error: expected {expect.error}, the step succeeded "
-                                f"(status {(got.turn or {}).get('status')})")
+                failures.append(
+                    f"error: expected {expect.error}, the step succeeded "
+                    f"(status {(got.turn or {}).get('status')})"
+                )
             elif got.error_code != expect.error:
-                failures.append(f"error: expected {expect.error}, got {got.error_code}: "
-                                f"{got.error}")
+                failures.append(
+                    f"error: expected {expect.error}, got {got.error_code}: {got.error}"
+                )
         elif got.error_code is not None:
             failures.append(f"the step failed: {got.error_code}: {got.error}")
         elif expect is not None:
@@ -113,34 +126,52 @@ def evaluate(job: Job, played: PlayResult, duration_ms: float) -> CaseResult:
         decision = turn.get("decision") or {}
         reply = turn.get("reply") or {}
         gate = got.gate or {}
-        steps.append(StepResult(
-            index=got.index, kind=got.kind, input=got.input,
-            expected_status=expect.status if expect is not None else None,
-            status="error" if got.error_code else turn.get("status"),
-            intent=turn.get("intent"), confidence=float(turn.get("confidence") or 0.0),
-            route=decision.get("route"), rules=list(decision.get("rules") or []),
-            tier=(got.approval or {}).get("tier") or gate.get("tier"),
-            approvals_needed=(got.approval or {}).get("approvals_needed"),
-            actions=[{k: a.get(k) for k in ("tool", "args", "status", "error")}
-                     for a in turn.get("actions") or []],
-            reply=reply.get("text"),
-            citations=[str(c.get("doc_id")) for c in reply.get("citations") or []],
-            findings=sorted({str(f.get("type")) for f in turn.get("findings") or []}),
-            error=f"{got.error_code}: {got.error}" if got.error_code else None,
-            latency_ms=round(got.latency_ms, 2), failures=failures))
+        steps.append(
+            StepResult(
+                index=got.index,
+                kind=got.kind,
+                input=got.input,
+                expected_status=expect.status if expect is not None else None,
+                status="error" if got.error_code else turn.get("status"),
+                intent=turn.get("intent"),
+                confidence=float(turn.get("confidence") or 0.0),
+                route=decision.get("route"),
+                rules=list(decision.get("rules") or []),
+                tier=(got.approval or {}).get("tier") or gate.get("tier"),
+                approvals_needed=(got.approval or {}).get("approvals_needed"),
+                actions=[
+                    {k: a.get(k) for k in ("tool", "args", "status", "error")}
+                    for a in turn.get("actions") or []
+                ],
+                reply=reply.get("text"),
+                citations=[str(c.get("doc_id")) for c in reply.get("citations") or []],
+                findings=sorted({str(f.get("type")) for f in turn.get("findings") or []}),
+                error=f"{got.error_code}: {got.error}" if got.error_code else None,
+                latency_ms=round(got.latency_ms, 2),
+                failures=failures,
+            )
+        )
     return CaseResult(
-        suite=job.suite, case_id=job.case.id, file=job.file,
-        description=job.case.description, tags=job.tags, customer=job.case.customer,
-        policy_version=played.policy_version, steps=steps,
+        suite=job.suite,
+        case_id=job.case.id,
+        file=job.file,
+        description=job.case.description,
+        tags=job.tags,
+        customer=job.case.customer,
+        policy_version=played.policy_version,
+        steps=steps,
         violations=[v.as_dict() for v in played.violations],
         unauthenticated_decisions=list(played.unauthenticated),
-        error=played.error, duration_ms=round(duration_ms, 1))
+        error=played.error,
+        duration_ms=round(duration_ms, 1),
+    )
 
 
 def run_job(bench: Workbench, job: Job) -> CaseResult:
     started = time.perf_counter()
-    script = Script(conversation_id=f"eval-{job.case.id}", customer=job.case.customer,
-                    steps=job.case.turns)
+    script = Script(
+        conversation_id=f"eval-{job.case.id}", customer=job.case.customer, steps=job.case.turns
+    )
     played = bench.play(script, job.policy)
     return evaluate(job, played, (time.perf_counter() - started) * 1000)
 
@@ -151,12 +182,17 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def _init_worker(pack_dir: str | None, root: str, retriever_factory: RetrieverFactory | None,
-                 guard_factory: GuardFactory | None) -> None:
+def _init_worker(
+    pack_dir: str | None,
+    root: str,
+    retriever_factory: RetrieverFactory | None,
+    guard_factory: GuardFactory | None,
+) -> None:
     global _BENCH
     folder = Path(tempfile.mkdtemp(prefix="worker-", dir=root))
-    _BENCH = Workbench(pack_dir, root=folder, retriever_factory=retriever_factory,
-                       guard_factory=guard_factory)
+    _BENCH = Workbench(
+        pack_dir, root=folder, retriever_factory=retriever_factory, guard_factory=guard_factory
+    )
 
 
 def _call(fn: Callable[[Workbench, T], R], item: T) -> R:
@@ -177,12 +213,17 @@ def default_workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def parallel_map(fn: Callable[[Workbench, T], R], items: Sequence[T], *,
-                 pack_dir: str | Path | None = None, workers: int = 1,
-                 on_result: Callable[[R], None] | None = None,
-                 on_start: Callable[[], None] | None = None,
-                 retriever_factory: RetrieverFactory | None = None,
-                 guard_factory: GuardFactory | None = None) -> list[R]:
+def parallel_map(
+    fn: Callable[[Workbench, T], R],
+    items: Sequence[T],
+    *,
+    pack_dir: str | Path | None = None,
+    workers: int = 1,
+    on_result: Callable[[R], None] | None = None,
+    on_start: Callable[[], None] | None = None,
+    retriever_factory: RetrieverFactory | None = None,
+    guard_factory: GuardFactory | None = None,
+) -> list[R]:
     """``fn(workbench, item)`` for every item, in worker processes when ``workers`` > 1.
 
     ``fn`` must be a module-level function. Results come back in item order, and
@@ -191,8 +232,12 @@ def parallel_map(fn: Callable[[Workbench, T], R], items: Sequence[T], *,
     results: list[R] = []
     with tempfile.TemporaryDirectory(prefix="govcx-eval-") as root:
         if workers <= 1 or len(items) <= 1:
-            bench = Workbench(pack_dir, root=Path(root), retriever_factory=retriever_factory,
-                              guard_factory=guard_factory)
+            bench = Workbench(
+                pack_dir,
+                root=Path(root),
+                retriever_factory=retriever_factory,
+                guard_factory=guard_factory,
+            )
             if on_start:
                 on_start()
             for item in items:
@@ -202,10 +247,11 @@ def parallel_map(fn: Callable[[Workbench, T], R], items: Sequence[T], *,
                     on_result(result)
             return results
         pool = ProcessPoolExecutor(
-            max_workers=min(workers, len(items)), mp_context=_context(),
+            max_workers=min(workers, len(items)),
+            mp_context=_context(),
             initializer=_init_worker,
-            initargs=(str(pack_dir) if pack_dir else None, root, retriever_factory,
-                      guard_factory))
+            initargs=(str(pack_dir) if pack_dir else None, root, retriever_factory, guard_factory),
+        )
         with pool:
             futures: list[Future[R]] = [pool.submit(_call, fn, item) for item in items]
             if on_start:
@@ -218,12 +264,17 @@ def parallel_map(fn: Callable[[Workbench, T], R], items: Sequence[T], *,
     return results
 
 
-def run_suites(suites: Sequence[Suite], *, pack_dir: str | Path | None = None,
-               workers: int = 1, tags: Sequence[str] = (),
-               on_result: Callable[[CaseResult], None] | None = None,
-               on_plan: Callable[[int], None] | None = None,
-               retriever_factory: RetrieverFactory | None = None,
-               guard_factory: GuardFactory | None = None) -> RunReport:
+def run_suites(
+    suites: Sequence[Suite],
+    *,
+    pack_dir: str | Path | None = None,
+    workers: int = 1,
+    tags: Sequence[str] = (),
+    on_result: Callable[[CaseResult], None] | None = None,
+    on_plan: Callable[[int], None] | None = None,
+    retriever_factory: RetrieverFactory | None = None,
+    guard_factory: GuardFactory | None = None,
+) -> RunReport:
     """Run the cases of ``suites`` on a pack and summarise them.
 
     Args:
@@ -240,9 +291,15 @@ def run_suites(suites: Sequence[Suite], *, pack_dir: str | Path | None = None,
         on_plan(len(jobs))
     started = datetime.now(UTC)
     clock = time.perf_counter()
-    results = parallel_map(run_job, jobs, pack_dir=pack_dir, workers=workers,
-                           on_result=on_result, retriever_factory=retriever_factory,
-                           guard_factory=guard_factory)
+    results = parallel_map(
+        run_job,
+        jobs,
+        pack_dir=pack_dir,
+        workers=workers,
+        on_result=on_result,
+        retriever_factory=retriever_factory,
+        guard_factory=guard_factory,
+    )
     duration = time.perf_counter() - clock
     run = {
         "started_at": started.isoformat(timespec="seconds"),

@@ -49,14 +49,22 @@ class Conversation:
 
 
 def suite_conversations(suites: Sequence[Suite]) -> list[Conversation]:
-    return [Conversation(source=f"suite:{s.name}", conversation_id=c.id, customer=c.customer,
-                         steps=[t.model_copy(update={"expect": None}) for t in c.turns],
-                         policy=c.policy)
-            for s in suites for c in s.cases]
+    return [
+        Conversation(
+            source=f"suite:{s.name}",
+            conversation_id=c.id,
+            customer=c.customer,
+            steps=[t.model_copy(update={"expect": None}) for t in c.turns],
+            policy=c.policy,
+        )
+        for s in suites
+        for c in s.cases
+    ]
 
 
-def recorded_conversations(pack: Pack, settings: Settings, *,
-                           limit: int | None = None) -> list[Conversation]:
+def recorded_conversations(
+    pack: Pack, settings: Settings, *, limit: int | None = None
+) -> list[Conversation]:
     """Conversations in the audit log of ``settings``' state dir, oldest first.
 
     Customer messages come from ``guard_input`` and ``message.while_pending`` events,
@@ -90,9 +98,16 @@ def recorded_conversations(pack: Pack, settings: Settings, *,
             elif event.kind in ("approval.approve", "approval.reject", "approval.edit"):
                 decision = event.kind.split(".", 1)[1]
                 args = event.data.get("args") if decision == "edit" else None
-                step = Step(decide=Decide.model_validate({
-                    "as": event.actor, "decision": decision, "args": args,
-                    "authenticated": event.data.get("authenticated", True) is not False}))
+                step = Step(
+                    decide=Decide.model_validate(
+                        {
+                            "as": event.actor,
+                            "decision": decision,
+                            "args": args,
+                            "authenticated": event.data.get("authenticated", True) is not False,
+                        }
+                    )
+                )
             elif event.kind == "approval.expired":
                 step = Step(advance=f"{expiry}s")
             if step is not None:
@@ -104,8 +119,9 @@ def recorded_conversations(pack: Pack, settings: Settings, *,
                 customer = store.get(cid).get("customer_id")
             except GovcxError:
                 customer = None
-            out.append(Conversation(source="recorded", conversation_id=cid, customer=customer,
-                                    steps=items))
+            out.append(
+                Conversation(source="recorded", conversation_id=cid, customer=customer, steps=items)
+            )
     return out[-limit:] if limit else out
 
 
@@ -128,19 +144,30 @@ def _with_override(policy: Policy, override: dict[str, Any] | None, cid: str) ->
 
 def _replay(bench: Workbench, pair: _Pair) -> dict[str, Any]:
     conv = pair.conversation
-    script = Script(conversation_id=conv.conversation_id[:64], customer=conv.customer,
-                    steps=conv.steps)
+    script = Script(
+        conversation_id=conv.conversation_id[:64], customer=conv.customer, steps=conv.steps
+    )
     old = bench.play(script, pair.old, check=False)
     new = bench.play(script, pair.new, check=False)
     changes = []
     for a, b in zip(old.steps, new.steps, strict=False):
         change = compare_steps(a, b, pair.old, pair.new)
         if change is not None:
-            changes.append({"source": conv.source, "conversation": conv.conversation_id,
-                            "customer": conv.customer, **change})
-    return {"conversation": conv.conversation_id, "source": conv.source,
-            "steps": len(conv.steps), "changes": changes,
-            "errors": [e for e in (old.error, new.error) if e]}
+            changes.append(
+                {
+                    "source": conv.source,
+                    "conversation": conv.conversation_id,
+                    "customer": conv.customer,
+                    **change,
+                }
+            )
+    return {
+        "conversation": conv.conversation_id,
+        "source": conv.source,
+        "steps": len(conv.steps),
+        "changes": changes,
+        "errors": [e for e in (old.error, new.error) if e],
+    }
 
 
 def _outcome(step: Played, policy: Policy) -> dict[str, Any]:
@@ -158,8 +185,10 @@ def _outcome(step: Played, policy: Policy) -> dict[str, Any]:
         "route": decision.get("route") if step.kind == "user" else None,
         "rules": list(decision.get("rules") or []) if step.kind == "user" else [],
         "intent": turn.get("intent"),
-        "tool": tool, "args": approval.get("args") or proposal.get("args"),
-        "tier": tier, "approval_kind": approval.get("kind"),
+        "tool": tool,
+        "args": approval.get("args") or proposal.get("args"),
+        "tier": tier,
+        "approval_kind": approval.get("kind"),
         "approvers": approval.get("approvals_needed"),
         "actions": [(a.get("tool"), a.get("status")) for a in turn.get("actions") or []],
         "error": f"{step.error_code}: {step.error}" if step.error_code else None,
@@ -217,35 +246,58 @@ def _label(old: dict[str, Any], new: dict[str, Any], step: Played) -> str | None
     return None
 
 
-def compare_steps(old: Played, new: Played, old_policy: Policy,
-                  new_policy: Policy) -> dict[str, Any] | None:
+def compare_steps(
+    old: Played, new: Played, old_policy: Policy, new_policy: Policy
+) -> dict[str, Any] | None:
     """The change between one step's outcome under two policies, or None."""
     a, b = _outcome(old, old_policy), _outcome(new, new_policy)
     label = _label(a, b, new)
     if label is None:
         return None
-    return {"step": old.index + 1, "kind": old.kind, "input": old.input, "change": label,
-            "workflow": b["intent"] or a["intent"] or "(none)",
-            "tier": b["tier"] or a["tier"] or "-", "old": a, "new": b}
+    return {
+        "step": old.index + 1,
+        "kind": old.kind,
+        "input": old.input,
+        "change": label,
+        "workflow": b["intent"] or a["intent"] or "(none)",
+        "tier": b["tier"] or a["tier"] or "-",
+        "old": a,
+        "new": b,
+    }
 
 
-def simulate(new_policy: Policy, conversations: Sequence[Conversation], *,
-             pack_dir: str | Path | None = None, workers: int = 1,
-             on_result: Callable[[dict[str, Any]], None] | None = None,
-             retriever_factory: RetrieverFactory | None = None,
-             guard_factory: GuardFactory | None = None) -> dict[str, Any]:
+def simulate(
+    new_policy: Policy,
+    conversations: Sequence[Conversation],
+    *,
+    pack_dir: str | Path | None = None,
+    workers: int = 1,
+    on_result: Callable[[dict[str, Any]], None] | None = None,
+    retriever_factory: RetrieverFactory | None = None,
+    guard_factory: GuardFactory | None = None,
+) -> dict[str, Any]:
     """Replay ``conversations`` under the pack's policy and ``new_policy``; report changes."""
     from govcx.evals.runner import parallel_map
 
     pack = load_pack(pack_dir)
     old_policy = pack.policy
-    pairs = [_Pair(conversation=c,
-                   old=_with_override(old_policy, c.policy, c.conversation_id),
-                   new=_with_override(new_policy, c.policy, c.conversation_id))
-             for c in conversations]
-    results = parallel_map(_replay, pairs, pack_dir=pack_dir, workers=workers,
-                           on_result=on_result, retriever_factory=retriever_factory,
-                           guard_factory=guard_factory)
+    pairs = [
+        _Pair(
+            conversation=c,
+            old=_with_override(old_policy, c.policy, c.conversation_id),
+            new=_with_override(new_policy, c.policy, c.conversation_id),
+        )
+        for c in conversations
+    ]
+    results = parallel_map(
+        _replay,
+        pairs,
+        pack_dir=pack_dir,
+        workers=workers,
+        on_result=on_result,
+        retriever_factory=retriever_factory,
+        guard_factory=guard_factory,
+    )
     changes = [c for r in results for c in r["changes"]]
     by_change: Counter[str] = Counter(c["change"] for c in changes)
     by_workflow: dict[str, Counter[str]] = defaultdict(Counter)
@@ -274,8 +326,9 @@ def simulate(new_policy: Policy, conversations: Sequence[Conversation], *,
         "by_tier": {t: dict(sorted(c.items())) for t, c in sorted(by_tier.items())},
         "examples": {w: dict(e) for w, e in sorted(examples.items())},
         "changes": changes,
-        "errors": [{"conversation": r["conversation"], "error": e}
-                   for r in results for e in r["errors"]],
+        "errors": [
+            {"conversation": r["conversation"], "error": e} for r in results for e in r["errors"]
+        ],
     }
 
 
@@ -289,5 +342,10 @@ def load_new_policy(path: Path, pack: Pack) -> Policy:
     return policy
 
 
-__all__ = ["Conversation", "compare_steps", "recorded_conversations", "simulate",
-           "suite_conversations"]
+__all__ = [
+    "Conversation",
+    "compare_steps",
+    "recorded_conversations",
+    "simulate",
+    "suite_conversations",
+]

@@ -25,7 +25,8 @@ def state_database(pack: Pack, settings: Settings) -> Iterator[Database | None]:
     url = resolve_url(settings.database_url or pack.config.storage.url, state_dir)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and (
-            not parsed.database or not Path(parsed.database).exists()):
+        not parsed.database or not Path(parsed.database).exists()
+    ):
         yield None
         return
     db = Database(url)

@@ -78,8 +78,10 @@ class Expect(_Model):
         if self.error is not None:
             others = sorted(k for k in self.model_fields_set if k != "error")
             if others:
-                raise ValueError(f"error cannot be combined with {', '.join(others)}: "
-                                 "a step that fails produces no turn to check")
+                raise ValueError(
+                    f"error cannot be combined with {', '.join(others)}: "
+                    "a step that fails produces no turn to check"
+                )
         return self
 
 
@@ -117,8 +119,10 @@ class Step(_Model):
     def _one_kind(self) -> Step:
         given = [k for k in ("user", "decide", "advance") if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError("a step needs exactly one of user, decide or advance"
-                             + (f" (got {', '.join(given)})" if given else ""))
+            raise ValueError(
+                "a step needs exactly one of user, decide or advance"
+                + (f" (got {', '.join(given)})" if given else "")
+            )
         if self.user is not None and not self.user.strip():
             raise ValueError("user: the message is empty")
         if self.advance is not None:
@@ -161,8 +165,10 @@ class Case(_Model):
     @classmethod
     def _slug(cls, value: str) -> str:
         if not _CASE_ID.match(value):
-            raise ValueError(f"{value!r} is not a valid case id: use 1-56 letters, digits, "
-                             "'_', '-', '.' starting with a letter or digit")
+            raise ValueError(
+                f"{value!r} is not a valid case id: use 1-56 letters, digits, "
+                "'_', '-', '.' starting with a letter or digit"
+            )
         return value
 
 
@@ -295,8 +301,9 @@ def load_suite(path: str | Path) -> Suite:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise SuiteError(str(path), where + (getattr(exc, "problem", None) or "invalid YAML")
-                         ) from None
+        raise SuiteError(
+            str(path), where + (getattr(exc, "problem", None) or "invalid YAML")
+        ) from None
     return parse_suite(data, file=str(path))
 
 
@@ -322,9 +329,12 @@ def load_suites(paths: Iterable[str | Path]) -> list[Suite]:
     for suite in suites:
         for case in suite.cases:
             if case.id in owners and owners[case.id] != suite.file:
-                raise SuiteError(suite.file, f"case id is also used in {owners[case.id]}; "
-                                 "case ids must be unique across the suites of a run",
-                                 case=case.id)
+                raise SuiteError(
+                    suite.file,
+                    f"case id is also used in {owners[case.id]}; "
+                    "case ids must be unique across the suites of a run",
+                    case=case.id,
+                )
             owners[case.id] = suite.file
     return suites
 
@@ -355,5 +365,9 @@ def case_policy(base: Policy, case: Case, *, file: str = "<suite>") -> Policy:
     try:
         return parse_policy(data, file=file)
     except PolicyError as exc:
-        raise SuiteError(file, f"the merged policy is invalid: {exc.reason}", case=case.id,
-                         field=f"policy.{exc.field}" if exc.field else "policy") from None
+        raise SuiteError(
+            file,
+            f"the merged policy is invalid: {exc.reason}",
+            case=case.id,
+            field=f"policy.{exc.field}" if exc.field else "policy",
+        ) from None

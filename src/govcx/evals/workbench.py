@@ -98,8 +98,11 @@ class PlayResult:
 def _knowledge_retriever(pack: Pack, folder: Path) -> Retriever:
     from govcx.knowledge import KnowledgeConfig, build_retriever
 
-    config = KnowledgeConfig.model_validate(pack.config.knowledge_config) \
-        if pack.config.knowledge_config else None
+    config = (
+        KnowledgeConfig.model_validate(pack.config.knowledge_config)
+        if pack.config.knowledge_config
+        else None
+    )
     return build_retriever(pack.knowledge_dir, folder, config=config)
 
 
@@ -120,9 +123,14 @@ class Workbench:
         guard_factory: Builds a guard for a policy (default: the real guard).
     """
 
-    def __init__(self, pack_dir: str | Path | None = None, *, root: Path | None = None,
-                 retriever_factory: RetrieverFactory | None = None,
-                 guard_factory: GuardFactory | None = None) -> None:
+    def __init__(
+        self,
+        pack_dir: str | Path | None = None,
+        *,
+        root: Path | None = None,
+        retriever_factory: RetrieverFactory | None = None,
+        guard_factory: GuardFactory | None = None,
+    ) -> None:
         self.pack = load_pack(pack_dir)
         self._own_root = root is None
         self.root = Path(tempfile.mkdtemp(prefix="govcx-eval-")) if root is None else root
@@ -143,8 +151,10 @@ class Workbench:
 
     def engine(self, policy: Policy) -> Engine:
         """The engine for ``policy``, shared by every policy that trains it the same way."""
-        key = json.dumps({name: [wf.examples, wf.description]
-                          for name, wf in sorted(policy.workflows.items())}, sort_keys=True)
+        key = json.dumps(
+            {name: [wf.examples, wf.description] for name, wf in sorted(policy.workflows.items())},
+            sort_keys=True,
+        )
         if key not in self._engines:
             self._engines[key] = build_engine(dataclasses.replace(self.pack, policy=policy))
         return self._engines[key]
@@ -162,13 +172,19 @@ class Workbench:
         self.engine(policy)
         self.guard(policy)
 
-    def agent(self, state_dir: Path, policy: Policy,
-              clock: Callable[[], float] = time.time) -> Agent:
+    def agent(
+        self, state_dir: Path, policy: Policy, clock: Callable[[], float] = time.time
+    ) -> Agent:
         """An Agent on a fresh state dir, always SQLite inside it (never a shared database)."""
         settings = Settings(home=state_dir, database_url="sqlite:///govcx.db", pack=None)
-        return Agent(dataclasses.replace(self.pack, policy=policy), settings,
-                     engine=self.engine(policy), retriever=self.retriever,
-                     guard=self.guard(policy), clock=clock)
+        return Agent(
+            dataclasses.replace(self.pack, policy=policy),
+            settings,
+            engine=self.engine(policy),
+            retriever=self.retriever,
+            guard=self.guard(policy),
+            clock=clock,
+        )
 
     def fresh_state_dir(self) -> Path:
         """A new, empty state dir: a copy of a template whose databases already have their
@@ -204,35 +220,48 @@ class Workbench:
             expected: list[compliance.StepEvents] = []
             for index, step in enumerate(script.steps):
                 result = _play_step(agent, script, index, step, clock)
-                events = list(agent.audit.events(conversation_id=script.conversation_id,
-                                                 after_seq=seq))
+                events = list(
+                    agent.audit.events(conversation_id=script.conversation_id, after_seq=seq)
+                )
                 if events:
                     seq = events[-1].seq
                 gate = next((e.data for e in reversed(events) if e.kind == "policy_gate"), None)
-                result = dataclasses.replace(result, events=frozenset(e.kind for e in events),
-                                             gate=gate)
+                result = dataclasses.replace(
+                    result, events=frozenset(e.kind for e in events), gate=gate
+                )
                 played.append(result)
                 if check:
-                    expected.append(compliance.StepEvents(
-                        index=index, actual=result.events,
-                        expected=compliance.expected_events(
-                            step.kind, result.turn,
-                            decision=step.decide.decision if step.decide else None)))
+                    expected.append(
+                        compliance.StepEvents(
+                            index=index,
+                            actual=result.events,
+                            expected=compliance.expected_events(
+                                step.kind,
+                                result.turn,
+                                decision=step.decide.decision if step.decide else None,
+                            ),
+                        )
+                    )
             if check:
                 violations = _check(agent, policy, script.conversation_id, expected)
-                unauthenticated = compliance.unauthenticated_decisions(agent.approvals.list(
-                    conversation_id=script.conversation_id, limit=10_000))
+                unauthenticated = compliance.unauthenticated_decisions(
+                    agent.approvals.list(conversation_id=script.conversation_id, limit=10_000)
+                )
         except Exception as exc:  # keep the run going; the case reports what broke
             error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=6)}"
         finally:
             agent.close()
             shutil.rmtree(state_dir, ignore_errors=True)
-        return PlayResult(steps=played, violations=violations, policy_version=policy.version,
-                          error=error, unauthenticated=unauthenticated)
+        return PlayResult(
+            steps=played,
+            violations=violations,
+            policy_version=policy.version,
+            error=error,
+            unauthenticated=unauthenticated,
+        )
 
 
-def _play_step(agent: Agent, script: Script, index: int, step: Step,
-               clock: CaseClock) -> Played:
+def _play_step(agent: Agent, script: Script, index: int, step: Step, clock: CaseClock) -> Played:
     cid = script.conversation_id
     turn = None
     code = message = None
@@ -245,10 +274,14 @@ def _play_step(agent: Agent, script: Script, index: int, step: Step,
             if not pending:
                 code, message = "no_pending_approval", "there is no pending approval to decide"
             else:
-                turn = agent.decide(pending[-1].approval_id, principal=step.decide.as_,
-                                    decision=step.decide.decision, args=step.decide.args,
-                                    comment=step.decide.comment,
-                                    authenticated=step.decide.authenticated)
+                turn = agent.decide(
+                    pending[-1].approval_id,
+                    principal=step.decide.as_,
+                    decision=step.decide.decision,
+                    args=step.decide.args,
+                    comment=step.decide.comment,
+                    authenticated=step.decide.authenticated,
+                )
         else:
             clock.offset += step.advance_by.total_seconds()
             resumed = [t for t in agent.expire_overdue() if t.conversation_id == cid]
@@ -263,18 +296,27 @@ def _play_step(agent: Agent, script: Script, index: int, step: Step,
             approval = agent.approvals.get(str(data["approval_id"])).model_dump(mode="json")
         except GovcxError:
             approval = None
-    return Played(index=index, kind=step.kind, input=step.describe(), turn=data,
-                  approval=approval, error_code=code, error=message, latency_ms=latency)
+    return Played(
+        index=index,
+        kind=step.kind,
+        input=step.describe(),
+        turn=data,
+        approval=approval,
+        error_code=code,
+        error=message,
+        latency_ms=latency,
+    )
 
 
-def _check(agent: Agent, policy: Policy, cid: str,
-           steps: list[compliance.StepEvents]) -> list[compliance.Violation]:
+def _check(
+    agent: Agent, policy: Policy, cid: str, steps: list[compliance.StepEvents]
+) -> list[compliance.Violation]:
     events = list(agent.audit.events(conversation_id=cid))
     executions = compliance.collect_executions(agent.executor.ledger(cid), events)
-    approvals = {a.approval_id: a for a in agent.approvals.list(conversation_id=cid,
-                                                               limit=10_000)}
-    out = compliance.check_executions(policy, cid, executions, approvals,
-                                      principals=agent.pack.principals)
+    approvals = {a.approval_id: a for a in agent.approvals.list(conversation_id=cid, limit=10_000)}
+    out = compliance.check_executions(
+        policy, cid, executions, approvals, principals=agent.pack.principals
+    )
     verify = agent.audit.verify()
     out += compliance.check_chain(verify.ok, verify.problems)
     out += compliance.check_events(steps)

@@ -34,15 +34,28 @@ Status = Literal["pending", "approved", "rejected", "expired", "superseded"]
 DecisionKind = Literal["approve", "reject", "edit"]
 
 
-def action_token(*, conversation_id: str, kind: str, tool: str | None,
-                 args: dict[str, Any] | None, policy_version: str, policy_digest: str,
-                 draft_reply: str | None = None) -> str:
+def action_token(
+    *,
+    conversation_id: str,
+    kind: str,
+    tool: str | None,
+    args: dict[str, Any] | None,
+    policy_version: str,
+    policy_digest: str,
+    draft_reply: str | None = None,
+) -> str:
     """The binding of a decision to one action under one policy content."""
-    material = dumps({
-        "conversation_id": conversation_id, "kind": kind, "tool": tool, "args": args or {},
-        "policy_version": policy_version, "policy_digest": policy_digest,
-        "reply": draft_reply if kind == "reply" else None,
-    })
+    material = dumps(
+        {
+            "conversation_id": conversation_id,
+            "kind": kind,
+            "tool": tool,
+            "args": args or {},
+            "policy_version": policy_version,
+            "policy_digest": policy_digest,
+            "reply": draft_reply if kind == "reply" else None,
+        }
+    )
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
 
 
@@ -131,9 +144,15 @@ def _denied(denial: Denial, reason: str) -> Verdict:
     return Verdict(allowed=False, denial=denial, reason=reason)
 
 
-def can_decide(policy: Policy, principal: Principal, request: ApprovalRequest, *,
-               decision: DecisionKind = "approve", args: dict[str, Any] | None = None,
-               now: float | None = None) -> Verdict:
+def can_decide(
+    policy: Policy,
+    principal: Principal,
+    request: ApprovalRequest,
+    *,
+    decision: DecisionKind = "approve",
+    args: dict[str, Any] | None = None,
+    now: float | None = None,
+) -> Verdict:
     """May ``principal`` give ``decision`` on ``request`` under ``policy``, now?
 
     The one copy of the rule: :meth:`ApprovalStore.decide` enforces this verdict and the
@@ -145,38 +164,49 @@ def can_decide(policy: Policy, principal: Principal, request: ApprovalRequest, *
     who has not approved it already (four-eyes; names compared canonically).
     """
     if request.status == "superseded":
-        return _denied("stale", f"it is already superseded: it was requested under policy "
-                       f"{request.policy_version}, which is no longer active, and its "
-                       "conversation went to a person")
+        return _denied(
+            "stale",
+            f"it is already superseded: it was requested under policy "
+            f"{request.policy_version}, which is no longer active, and its "
+            "conversation went to a person",
+        )
     if request.status != "pending":
         return _denied("stale", f"it is already {request.status}")
     if now is not None and now >= request.expires_at:
         return _denied("stale", "it has expired")
     if not request.bound_to(policy):
-        return _denied("stale", f"it was requested under policy {request.policy_version} "
-                       f"({request.policy_digest[:12]}), and {policy.version} "
-                       f"({policy.digest[:12]}) is active")
-    authority = _authority(policy, principal, request,
-                           args if decision == "edit" else request.args)
+        return _denied(
+            "stale",
+            f"it was requested under policy {request.policy_version} "
+            f"({request.policy_digest[:12]}), and {policy.version} "
+            f"({policy.digest[:12]}) is active",
+        )
+    authority = _authority(policy, principal, request, args if decision == "edit" else request.args)
     if not authority.allowed:
         return authority
     if decision == "approve" and canonical_name(principal.name) in {
-            canonical_name(name) for name in request.approvers}:
-        return _denied("duplicate_approver", "already approved this request; a second "
-                       "approval must come from someone else")
+        canonical_name(name) for name in request.approvers
+    }:
+        return _denied(
+            "duplicate_approver",
+            "already approved this request; a second approval must come from someone else",
+        )
     return ALLOWED
 
 
-def check_authority(policy: Policy, principal: Principal, request: ApprovalRequest,
-                    args: dict[str, Any] | None) -> None:
+def check_authority(
+    policy: Policy, principal: Principal, request: ApprovalRequest, args: dict[str, Any] | None
+) -> None:
     """Raise NotAuthorized unless ``principal``'s roles allow deciding ``request`` with
     ``args`` (roles and amount limits only; :func:`can_decide` is the whole rule)."""
-    _authority(policy, principal, request, args).raise_if_denied(request.approval_id,
-                                                                 principal.name)
+    _authority(policy, principal, request, args).raise_if_denied(
+        request.approval_id, principal.name
+    )
 
 
-def _authority(policy: Policy, principal: Principal, request: ApprovalRequest,
-               args: dict[str, Any] | None) -> Verdict:
+def _authority(
+    policy: Policy, principal: Principal, request: ApprovalRequest, args: dict[str, Any] | None
+) -> Verdict:
     if principal.is_channel:
         return _denied("not_authorized", "channel principals can never decide approvals")
     roles = principal.approver_roles
@@ -186,9 +216,12 @@ def _authority(policy: Policy, principal: Principal, request: ApprovalRequest,
     allowed = set(tier.roles) if tier is not None and tier.roles else set(policy.approvals.roles)
     eligible = [r for r in roles if r in allowed and r in policy.approvals.roles]
     if not eligible:
-        return _denied("not_authorized", f"tier {request.tier!r} needs one of the roles "
-                       f"{', '.join(sorted(allowed)) or '(none configured)'}; "
-                       f"{principal.name} has {', '.join(roles)}")
+        return _denied(
+            "not_authorized",
+            f"tier {request.tier!r} needs one of the roles "
+            f"{', '.join(sorted(allowed)) or '(none configured)'}; "
+            f"{principal.name} has {', '.join(roles)}",
+        )
     amount = _amount(policy, request.tool, args)
     if amount is not None:
         limits = [policy.approvals.roles[r].max_amount for r in eligible]
@@ -196,8 +229,11 @@ def _authority(policy: Policy, principal: Principal, request: ApprovalRequest,
             return ALLOWED
         limit = max(float(x) for x in limits if x is not None)
         if amount > limit:
-            return _denied("not_authorized", f"amount {amount:g} exceeds the approval limit "
-                           f"{limit:g} of role {', '.join(eligible)}")
+            return _denied(
+                "not_authorized",
+                f"amount {amount:g} exceeds the approval limit "
+                f"{limit:g} of role {', '.join(eligible)}",
+            )
     return ALLOWED
 
 
@@ -221,29 +257,41 @@ class ApprovalStore:
     def create(self, request: ApprovalRequest) -> ApprovalRequest:
         """Insert the request; a retried step with the same approval_id is a no-op."""
         with self.db.begin() as conn:
-            existing = conn.execute(select(approvals.c.body).where(
-                approvals.c.approval_id == request.approval_id)).first()
+            existing = conn.execute(
+                select(approvals.c.body).where(approvals.c.approval_id == request.approval_id)
+            ).first()
             if existing:
                 return ApprovalRequest.model_validate_json(existing.body)
             now = time.time()
-            conn.execute(insert(approvals).values(
-                approval_id=request.approval_id, conversation_id=request.conversation_id,
-                turn_id=request.turn_id, status=request.status, expires_at=request.expires_at,
-                body=request.model_dump_json(), version=0, requested_at=request.requested_at,
-                updated_at=now))
+            conn.execute(
+                insert(approvals).values(
+                    approval_id=request.approval_id,
+                    conversation_id=request.conversation_id,
+                    turn_id=request.turn_id,
+                    status=request.status,
+                    expires_at=request.expires_at,
+                    body=request.model_dump_json(),
+                    version=0,
+                    requested_at=request.requested_at,
+                    updated_at=now,
+                )
+            )
         return request
 
     def get(self, approval_id: str) -> ApprovalRequest:
         with self.db.read() as conn:
-            row = conn.execute(select(approvals.c.body).where(
-                approvals.c.approval_id == approval_id)).first()
+            row = conn.execute(
+                select(approvals.c.body).where(approvals.c.approval_id == approval_id)
+            ).first()
         if row is None:
-            raise NotFound("approval", approval_id,
-                           hint="`govcx approvals list` shows pending ones")
+            raise NotFound(
+                "approval", approval_id, hint="`govcx approvals list` shows pending ones"
+            )
         return ApprovalRequest.model_validate_json(row.body)
 
-    def list(self, *, status: str | None = None, conversation_id: str | None = None,
-             limit: int = 500) -> list[ApprovalRequest]:
+    def list(
+        self, *, status: str | None = None, conversation_id: str | None = None, limit: int = 500
+    ) -> list[ApprovalRequest]:
         query = select(approvals.c.body).order_by(approvals.c.requested_at, approvals.c.approval_id)
         if status:
             query = query.where(approvals.c.status == status)
@@ -256,15 +304,28 @@ class ApprovalStore:
     def overdue(self, now: float | None = None) -> Iterator[ApprovalRequest]:
         now = time.time() if now is None else now
         with self.db.read() as conn:
-            rows = conn.execute(select(approvals.c.body).where(
-                approvals.c.status == "pending", approvals.c.expires_at <= now)).all()
+            rows = conn.execute(
+                select(approvals.c.body).where(
+                    approvals.c.status == "pending", approvals.c.expires_at <= now
+                )
+            ).all()
         for row in rows:
             yield ApprovalRequest.model_validate_json(row.body)
 
-    def decide(self, approval_id: str, *, principal: Principal, decision: DecisionKind,
-               policy: Policy, args: dict[str, Any] | None = None, comment: str | None = None,
-               new_token: str | None = None, now: float | None = None,
-               authenticated: bool = True, conn: Connection | None = None) -> ApprovalRequest:
+    def decide(
+        self,
+        approval_id: str,
+        *,
+        principal: Principal,
+        decision: DecisionKind,
+        policy: Policy,
+        args: dict[str, Any] | None = None,
+        comment: str | None = None,
+        new_token: str | None = None,
+        now: float | None = None,
+        authenticated: bool = True,
+        conn: Connection | None = None,
+    ) -> ApprovalRequest:
         """Apply one decision atomically; raises ApprovalStale, NotAuthorized.
 
         ``args`` and ``new_token`` are required for ``edit`` (already validated against the
@@ -273,22 +334,39 @@ class ApprovalStore:
         """
         if conn is None:
             with self.db.begin() as own:
-                return self.decide(approval_id, principal=principal, decision=decision,
-                                   policy=policy, args=args, comment=comment,
-                                   new_token=new_token, now=now,
-                                   authenticated=authenticated, conn=own)
+                return self.decide(
+                    approval_id,
+                    principal=principal,
+                    decision=decision,
+                    policy=policy,
+                    args=args,
+                    comment=comment,
+                    new_token=new_token,
+                    now=now,
+                    authenticated=authenticated,
+                    conn=own,
+                )
 
         now = time.time() if now is None else now
-        row = conn.execute(select(approvals.c.body, approvals.c.version).where(
-            approvals.c.approval_id == approval_id)).first()
+        row = conn.execute(
+            select(approvals.c.body, approvals.c.version).where(
+                approvals.c.approval_id == approval_id
+            )
+        ).first()
         if row is None:
             raise NotFound("approval", approval_id)
         request = ApprovalRequest.model_validate_json(row.body)
-        can_decide(policy, principal, request, decision=decision, args=args,
-                   now=now).raise_if_denied(approval_id, principal.name)
-        record = Decision(principal=principal.name, decision=decision, args=args if decision ==
-                          "edit" else None, comment=comment, at=now,
-                          authenticated=authenticated)
+        can_decide(
+            policy, principal, request, decision=decision, args=args, now=now
+        ).raise_if_denied(approval_id, principal.name)
+        record = Decision(
+            principal=principal.name,
+            decision=decision,
+            args=args if decision == "edit" else None,
+            comment=comment,
+            at=now,
+            authenticated=authenticated,
+        )
         if decision == "reject":
             request.status = "rejected"
             request.decisions.append(record)
@@ -304,10 +382,16 @@ class ApprovalStore:
             request.decisions.append(record)
         if request.status == "pending" and len(request.approvers) >= request.approvals_needed:
             request.status = "approved"
-        result = conn.execute(update(approvals).where(
-            approvals.c.approval_id == approval_id, approvals.c.version == row.version
-        ).values(status=request.status, body=request.model_dump_json(),
-                 version=row.version + 1, updated_at=now))
+        result = conn.execute(
+            update(approvals)
+            .where(approvals.c.approval_id == approval_id, approvals.c.version == row.version)
+            .values(
+                status=request.status,
+                body=request.model_dump_json(),
+                version=row.version + 1,
+                updated_at=now,
+            )
+        )
         if result.rowcount != 1:
             raise ApprovalStale(approval_id, "another decision was recorded at the same time")
         return request
@@ -315,32 +399,46 @@ class ApprovalStore:
     def status_counts(self) -> dict[str, tuple[int, float | None]]:
         """Per status: how many requests, and when the oldest of them was requested."""
         with self.db.read() as conn:
-            rows = conn.execute(select(approvals.c.status, func.count(),
-                                       func.min(approvals.c.requested_at))
-                                .group_by(approvals.c.status)).all()
+            rows = conn.execute(
+                select(
+                    approvals.c.status, func.count(), func.min(approvals.c.requested_at)
+                ).group_by(approvals.c.status)
+            ).all()
         return {str(status): (int(count), earliest) for status, count, earliest in rows}
 
     def pending_fingerprint(self) -> tuple[Any, ...]:
         """Changes whenever a request joins or leaves the pending queue, or is decided:
         (how many pending, newest update, newest request)."""
         with self.db.read() as conn:
-            row = conn.execute(select(func.count(), func.max(approvals.c.updated_at),
-                                      func.max(approvals.c.requested_at)).where(
-                approvals.c.status == "pending")).first()
+            row = conn.execute(
+                select(
+                    func.count(),
+                    func.max(approvals.c.updated_at),
+                    func.max(approvals.c.requested_at),
+                ).where(approvals.c.status == "pending")
+            ).first()
         return tuple(row) if row is not None else ()
 
     def stale(self, policy: Policy) -> builtins.list[ApprovalRequest]:
         """Pending requests evaluated under another policy than ``policy``."""
         return [r for r in self.list(status="pending", limit=100_000) if not r.bound_to(policy)]
 
-    def expire(self, approval_id: str, *, now: float | None = None,
-               status: Literal["expired", "superseded"] = "expired") -> ApprovalRequest | None:
+    def expire(
+        self,
+        approval_id: str,
+        *,
+        now: float | None = None,
+        status: Literal["expired", "superseded"] = "expired",
+    ) -> ApprovalRequest | None:
         """Close a pending request nobody may decide any more (overdue, or evaluated under
         a policy no longer active); None if it was decided meanwhile."""
         now = time.time() if now is None else now
         with self.db.begin() as conn:
-            row = conn.execute(select(approvals.c.body, approvals.c.version).where(
-                approvals.c.approval_id == approval_id)).first()
+            row = conn.execute(
+                select(approvals.c.body, approvals.c.version).where(
+                    approvals.c.approval_id == approval_id
+                )
+            ).first()
             if row is None:
                 raise NotFound("approval", approval_id)
             request = ApprovalRequest.model_validate_json(row.body)
@@ -349,10 +447,16 @@ class ApprovalStore:
             request.status = status
             # Optimistic like decide(): on PostgreSQL a decision may commit between the read
             # and this update, and must not be overwritten by the expiry.
-            result = conn.execute(update(approvals).where(
-                approvals.c.approval_id == approval_id, approvals.c.version == row.version
-            ).values(status=status, body=request.model_dump_json(), version=row.version + 1,
-                     updated_at=now))
+            result = conn.execute(
+                update(approvals)
+                .where(approvals.c.approval_id == approval_id, approvals.c.version == row.version)
+                .values(
+                    status=status,
+                    body=request.model_dump_json(),
+                    version=row.version + 1,
+                    updated_at=now,
+                )
+            )
             if result.rowcount != 1:
                 return None
         return request

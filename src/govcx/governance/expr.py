@@ -70,8 +70,9 @@ def _owner_only(path: Path, kind: int) -> bool:
         info = os.lstat(path)
     except OSError:
         return False
-    return (stat.S_IFMT(info.st_mode) == kind and info.st_uid == getuid()
-            and not info.st_mode & 0o077)
+    return (
+        stat.S_IFMT(info.st_mode) == kind and info.st_uid == getuid() and not info.st_mode & 0o077
+    )
 
 
 def trusted_file(path: Path) -> bool:
@@ -150,22 +151,32 @@ def _load_cached_parser(cache: Path | None) -> None:
 
     import lark
 
-    path = cache / (f"cel-{version}-lark-{lark.__version__}"
-                    f"-py{sys.version_info[0]}{sys.version_info[1]}.lark")
+    path = cache / (
+        f"cel-{version}-lark-{lark.__version__}-py{sys.version_info[0]}{sys.version_info[1]}.lark"
+    )
     if path.exists() and not trusted_file(path):
-        _logger.warning("not loading the CEL parser cache %s: it is not an owner-only file "
-                        "of this user", path)
+        _logger.warning(
+            "not loading the CEL parser cache %s: it is not an owner-only file of this user", path
+        )
         return
 
     def build(target: Path) -> Any:
         # celpy's own options (celpy/celparser.py, CELParser.__init__, cel-python 0.5.0)
         # and the tree class of its default InterpretedRunner.
         grammar = (Path(celpy.celparser.__file__).parent / "cel.lark").read_text()
-        return lark.Lark(grammar, parser="lalr", start="expr", debug=True, g_regex_flags=re.M,
-                         lexer_callbacks={"IDENT": CELParser.ambiguous_literals},
-                         propagate_positions=True, maybe_placeholders=False,
-                         priority="invert", tree_class=celpy.InterpretedRunner.tree_node_class,
-                         cache=str(target))
+        return lark.Lark(
+            grammar,
+            parser="lalr",
+            start="expr",
+            debug=True,
+            g_regex_flags=re.M,
+            lexer_callbacks={"IDENT": CELParser.ambiguous_literals},
+            propagate_positions=True,
+            maybe_placeholders=False,
+            priority="invert",
+            tree_class=celpy.InterpretedRunner.tree_node_class,
+            cache=str(target),
+        )
 
     if path.exists():
         CELParser.CEL_PARSER = build(path)

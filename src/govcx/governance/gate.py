@@ -95,8 +95,13 @@ class GateDecision:
     approvers: int = 1
 
     def as_dict(self) -> dict[str, Any]:
-        return {"route": self.route, "rules": list(self.rules), "reason": self.reason,
-                "policy_version": self.policy_version, "policy_digest": self.policy_digest}
+        return {
+            "route": self.route,
+            "rules": list(self.rules),
+            "reason": self.reason,
+            "policy_version": self.policy_version,
+            "policy_digest": self.policy_digest,
+        }
 
 
 @lru_cache(maxsize=1024)
@@ -104,8 +109,9 @@ def _compiled(source: str) -> Expression:
     return Expression.compile(source)
 
 
-def approval_need(policy: Policy, tool: str, args: Mapping[str, Any],
-                  autonomy: str) -> ApprovalNeed:
+def approval_need(
+    policy: Policy, tool: str, args: Mapping[str, Any], autonomy: str
+) -> ApprovalNeed:
     """Whether running ``tool(args)`` under ``autonomy`` needs a human. Pure and total.
 
     Unknown tools need approval (and the gate refuses them before this point anyway).
@@ -129,12 +135,14 @@ def approval_need(policy: Policy, tool: str, args: Mapping[str, Any],
             rules.append("autonomy.draft")
         elif autonomy in ("recommend", "escalate"):
             rules.append(f"autonomy.{autonomy}")
-    return ApprovalNeed(needed=bool(rules), rules=tuple(rules), tier=tool_policy.tier,
-                        approvers=tier.approvers)
+    return ApprovalNeed(
+        needed=bool(rules), rules=tuple(rules), tier=tool_policy.tier, approvers=tier.approvers
+    )
 
 
-def limit_rules(policy: Policy, tool: str, args: Mapping[str, Any],
-                usage: Usage | None) -> tuple[str, ...]:
+def limit_rules(
+    policy: Policy, tool: str, args: Mapping[str, Any], usage: Usage | None
+) -> tuple[str, ...]:
     """The cumulative rules ``tool(args)`` breaks given ``usage``. Pure and total.
 
     A limit is crossed when what is used plus this proposal exceeds ``max``; a sum whose
@@ -147,20 +155,28 @@ def limit_rules(policy: Policy, tool: str, args: Mapping[str, Any],
     for i, limit in enumerate(tool_policy.limits):
         if limit.sum is not None:
             value = args.get(limit.sum)
-            amount = float(value) if isinstance(value, int | float) \
-                and not isinstance(value, bool) else float("inf")
+            amount = (
+                float(value)
+                if isinstance(value, int | float) and not isinstance(value, bool)
+                else float("inf")
+            )
         else:
             amount = 1.0
-        if usage is None or i >= len(usage.used) or not amount < float("inf") \
-                or usage.used[i] + amount > limit.max + 1e-9:
+        if (
+            usage is None
+            or i >= len(usage.used)
+            or not amount < float("inf")
+            or usage.used[i] + amount > limit.max + 1e-9
+        ):
             rules.append(f"tool.{tool}.limits[{i}]")
     if usage is not None and usage.duplicate:
         rules.append(f"tool.{tool}.duplicate")
     return tuple(rules)
 
 
-def amount_problem(policy: Policy, tool: str, args: Mapping[str, Any],
-                   text_problems: Sequence[str] = ()) -> str | None:
+def amount_problem(
+    policy: Policy, tool: str, args: Mapping[str, Any], text_problems: Sequence[str] = ()
+) -> str | None:
     """Why a write's money amount may not run: the proposed amount argument is not a plain
     positive number in range, or the customer's message states amounts that are not
     (``text_problems``). None for read-only tools and tools that take no amount."""
@@ -182,70 +198,124 @@ def decide(policy: Policy, facts: GateInput) -> GateDecision:
     pv, digest = policy.version, policy.digest
 
     def out(route: Route, rules: Sequence[str], reason: str, **kw: Any) -> GateDecision:
-        return GateDecision(route=route, rules=tuple(rules), reason=reason, policy_version=pv,
-                            policy_digest=digest, **kw)
+        return GateDecision(
+            route=route,
+            rules=tuple(rules),
+            reason=reason,
+            policy_version=pv,
+            policy_digest=digest,
+            **kw,
+        )
 
     blocking = [f for f in facts.findings if f.action == "block"]
     if blocking:
         kinds = sorted({f.type for f in blocking})
-        return out("block", [f"guard.{k.lower()}" for k in kinds],
-                   f"blocked by guard: {', '.join(kinds)}")
+        return out(
+            "block", [f"guard.{k.lower()}" for k in kinds], f"blocked by guard: {', '.join(kinds)}"
+        )
     escalating = [f for f in facts.findings if f.action == "escalate"]
     if escalating:
         kinds = sorted({f.type for f in escalating})
-        return out("escalate", [f"guard.{k.lower()}" for k in kinds],
-                   f"escalation trigger: {', '.join(kinds)}")
+        return out(
+            "escalate",
+            [f"guard.{k.lower()}" for k in kinds],
+            f"escalation trigger: {', '.join(kinds)}",
+        )
     if facts.engine_error:
-        return out("escalate", ["engine.unavailable"],
-                   f"the engine could not handle the request: {facts.engine_error}")
+        return out(
+            "escalate",
+            ["engine.unavailable"],
+            f"the engine could not handle the request: {facts.engine_error}",
+        )
     intent = facts.intent
     if intent is None or intent not in policy.workflows:
-        return out("escalate", ["intent.out_of_scope"],
-                   "the request matches no workflow this deployment handles")
+        return out(
+            "escalate",
+            ["intent.out_of_scope"],
+            "the request matches no workflow this deployment handles",
+        )
     threshold = policy.min_confidence_of(intent)
     if facts.confidence < threshold:
-        return out("escalate", ["confidence.below_minimum"],
-                   f"confidence {facts.confidence:.2f} is below the minimum {threshold:.2f}")
+        return out(
+            "escalate",
+            ["confidence.below_minimum"],
+            f"confidence {facts.confidence:.2f} is below the minimum {threshold:.2f}",
+        )
     autonomy = policy.autonomy_of(intent)
     if autonomy == "escalate":
-        return out("escalate", [f"workflow.{intent}.autonomy=escalate"],
-                   f"policy hands every {intent} request to a human")
+        return out(
+            "escalate",
+            [f"workflow.{intent}.autonomy=escalate"],
+            f"policy hands every {intent} request to a human",
+        )
     if facts.proposal_error:
-        return out("escalate", ["proposal.invalid"],
-                   f"the proposed action was malformed: {facts.proposal_error}")
+        return out(
+            "escalate",
+            ["proposal.invalid"],
+            f"the proposed action was malformed: {facts.proposal_error}",
+        )
     proposal = facts.proposal
     if proposal is not None:
         workflow = policy.workflows[intent]
         if proposal.tool not in workflow.tools:
-            return out("escalate", [f"tool.{proposal.tool}.not_allowed"],
-                       f"{proposal.tool} is not among the tools of workflow {intent}")
+            return out(
+                "escalate",
+                [f"tool.{proposal.tool}.not_allowed"],
+                f"{proposal.tool} is not among the tools of workflow {intent}",
+            )
         if proposal.tool not in policy.tools:
-            return out("escalate", [f"tool.{proposal.tool}.unknown"],
-                       f"{proposal.tool} has no tier in the policy")
+            return out(
+                "escalate",
+                [f"tool.{proposal.tool}.unknown"],
+                f"{proposal.tool} has no tier in the policy",
+            )
         if proposal.missing:
-            return out("respond", ["slot.missing"],
-                       f"asking the customer for {', '.join(proposal.missing)}")
+            return out(
+                "respond",
+                ["slot.missing"],
+                f"asking the customer for {', '.join(proposal.missing)}",
+            )
         invalid = amount_problem(policy, proposal.tool, proposal.args, facts.money_problems)
         if invalid:
-            return out("respond", ["slot.invalid"],
-                       f"asking the customer again: {invalid}")
+            return out("respond", ["slot.invalid"], f"asking the customer again: {invalid}")
         need = approval_need(policy, proposal.tool, proposal.args, autonomy)
         cumulative = limit_rules(policy, proposal.tool, proposal.args, facts.usage)
         if cumulative:
-            need = ApprovalNeed(needed=True, rules=(*need.rules, *cumulative),
-                                tier=need.tier, approvers=need.approvers)
+            need = ApprovalNeed(
+                needed=True,
+                rules=(*need.rules, *cumulative),
+                tier=need.tier,
+                approvers=need.approvers,
+            )
         if not facts.corroborated and not policy.is_read_only(proposal.tool):
-            need = ApprovalNeed(needed=True, rules=(*need.rules, "intent.uncorroborated"),
-                                tier=need.tier, approvers=need.approvers)
+            need = ApprovalNeed(
+                needed=True,
+                rules=(*need.rules, "intent.uncorroborated"),
+                tier=need.tier,
+                approvers=need.approvers,
+            )
         if need.needed:
-            return out("await_approval", need.rules,
-                       f"{proposal.tool} needs approval: {', '.join(need.rules)}",
-                       approval_kind="action", tier=need.tier, approvers=need.approvers)
-        return out("execute", [f"tool.{proposal.tool}.within_policy"],
-                   f"{proposal.tool} is within policy for autonomy {autonomy}",
-                   tier=need.tier)
+            return out(
+                "await_approval",
+                need.rules,
+                f"{proposal.tool} needs approval: {', '.join(need.rules)}",
+                approval_kind="action",
+                tier=need.tier,
+                approvers=need.approvers,
+            )
+        return out(
+            "execute",
+            [f"tool.{proposal.tool}.within_policy"],
+            f"{proposal.tool} is within policy for autonomy {autonomy}",
+            tier=need.tier,
+        )
     if autonomy in ("draft", "recommend"):
-        return out("await_approval", [f"autonomy.{autonomy}"],
-                   f"workflow {intent} has autonomy {autonomy}: a human reviews the reply",
-                   approval_kind="reply", tier="reply", approvers=1)
+        return out(
+            "await_approval",
+            [f"autonomy.{autonomy}"],
+            f"workflow {intent} has autonomy {autonomy}: a human reviews the reply",
+            approval_kind="reply",
+            tier="reply",
+            approvers=1,
+        )
     return out("respond", [f"workflow.{intent}.autonomy=act"], "answer within policy")

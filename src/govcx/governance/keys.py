@@ -47,8 +47,10 @@ SCRYPT_R = 8
 SCRYPT_P = 1
 SCRYPT_DKLEN = 32
 
-HOW_TO = ("create one with `govcx keys create NAME` and pass it as "
-          "`export GOVCX_API_KEY=gcx_...` or `--key-file FILE`")
+HOW_TO = (
+    "create one with `govcx keys create NAME` and pass it as "
+    "`export GOVCX_API_KEY=gcx_...` or `--key-file FILE`"
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,10 +78,15 @@ class KeyRecord:
         return self.revoked_at is None
 
     def as_dict(self) -> dict[str, object]:
-        return {"key_id": self.key_id, "principal": self.principal,
-                "created_at": self.created_at, "created_by": self.created_by,
-                "revoked_at": self.revoked_at, "revoked_by": self.revoked_by,
-                "active": self.active}
+        return {
+            "key_id": self.key_id,
+            "principal": self.principal,
+            "created_at": self.created_at,
+            "created_by": self.created_by,
+            "revoked_at": self.revoked_at,
+            "revoked_by": self.revoked_by,
+            "active": self.active,
+        }
 
 
 def looks_like_key(text: str) -> bool:
@@ -89,9 +96,15 @@ def looks_like_key(text: str) -> bool:
 
 def _kdf(secret: str, salt: bytes, params: str) -> bytes:
     values = dict(part.split("=", 1) for part in params.removeprefix("scrypt:").split(","))
-    return hashlib.scrypt(secret.encode("utf-8"), salt=salt, n=int(values["n"]),
-                          r=int(values["r"]), p=int(values["p"]),
-                          dklen=int(values["dklen"]), maxmem=256 * 1024 * 1024)
+    return hashlib.scrypt(
+        secret.encode("utf-8"),
+        salt=salt,
+        n=int(values["n"]),
+        r=int(values["r"]),
+        p=int(values["p"]),
+        dklen=int(values["dklen"]),
+        maxmem=256 * 1024 * 1024,
+    )
 
 
 def _params() -> str:
@@ -103,9 +116,14 @@ def _fingerprint(key: str) -> str:
 
 
 def _record(row: Any) -> KeyRecord:
-    return KeyRecord(key_id=row.key_id, principal=row.principal, created_at=row.created_at,
-                     created_by=row.created_by, revoked_at=row.revoked_at,
-                     revoked_by=row.revoked_by)
+    return KeyRecord(
+        key_id=row.key_id,
+        principal=row.principal,
+        created_at=row.created_at,
+        created_by=row.created_by,
+        revoked_at=row.revoked_at,
+        revoked_by=row.revoked_by,
+    )
 
 
 class KeyStore:
@@ -126,15 +144,28 @@ class KeyStore:
         params = _params()
         digest = _kdf(secret, salt, params)
         with self.db.begin() as conn:
-            conn.execute(insert(api_keys).values(
-                key_id=key_id, principal=principal, hash=digest.hex(), salt=salt.hex(),
-                kdf=params, created_at=self.clock(), created_by=created_by))
+            conn.execute(
+                insert(api_keys).values(
+                    key_id=key_id,
+                    principal=principal,
+                    hash=digest.hex(),
+                    salt=salt.hex(),
+                    kdf=params,
+                    created_at=self.clock(),
+                    created_by=created_by,
+                )
+            )
         return IssuedKey(key_id=key_id, principal=principal, key=f"{PREFIX}{key_id}_{secret}")
 
     def list(self, *, include_revoked: bool = True) -> list[KeyRecord]:
-        query = select(api_keys.c.key_id, api_keys.c.principal, api_keys.c.created_at,
-                       api_keys.c.created_by, api_keys.c.revoked_at, api_keys.c.revoked_by
-                       ).order_by(api_keys.c.created_at, api_keys.c.key_id)
+        query = select(
+            api_keys.c.key_id,
+            api_keys.c.principal,
+            api_keys.c.created_at,
+            api_keys.c.created_by,
+            api_keys.c.revoked_at,
+            api_keys.c.revoked_by,
+        ).order_by(api_keys.c.created_at, api_keys.c.key_id)
         if not include_revoked:
             query = query.where(api_keys.c.revoked_at.is_(None))
         with self.db.read() as conn:
@@ -142,18 +173,25 @@ class KeyStore:
 
     def count_active(self) -> int:
         with self.db.read() as conn:
-            return int(conn.execute(select(func.count()).select_from(api_keys).where(
-                api_keys.c.revoked_at.is_(None))).scalar_one())
+            return int(
+                conn.execute(
+                    select(func.count())
+                    .select_from(api_keys)
+                    .where(api_keys.c.revoked_at.is_(None))
+                ).scalar_one()
+            )
 
     def revoke(self, key_id: str, *, revoked_by: str | None = None) -> KeyRecord:
         """Revoke a key (a second revoke keeps the first time); NotFound for an unknown id."""
         key_id = key_id.strip()
         if key_id.startswith(PREFIX):  # a whole key was pasted: take its id only
-            key_id = key_id[len(PREFIX):].split("_", 1)[0]
+            key_id = key_id[len(PREFIX) :].split("_", 1)[0]
         with self.db.begin() as conn:
-            conn.execute(update(api_keys).where(
-                api_keys.c.key_id == key_id, api_keys.c.revoked_at.is_(None)
-            ).values(revoked_at=self.clock(), revoked_by=revoked_by))
+            conn.execute(
+                update(api_keys)
+                .where(api_keys.c.key_id == key_id, api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=self.clock(), revoked_by=revoked_by)
+            )
             row = conn.execute(select(api_keys).where(api_keys.c.key_id == key_id)).first()
         if row is None:
             raise NotFound("API key", key_id, hint="`govcx keys list` shows the key ids")
@@ -168,15 +206,24 @@ class KeyStore:
         if match is None:
             raise Unauthenticated(
                 "the API key is malformed (expected gcx_<key id>_<secret>, as printed by "
-                f"`govcx keys create`); {HOW_TO}")
+                f"`govcx keys create`); {HOW_TO}"
+            )
         key_id = match.group(1)
         fingerprint = _fingerprint(key)
         with self.db.read() as conn:
-            row = conn.execute(select(
-                api_keys.c.key_id, api_keys.c.principal, api_keys.c.hash, api_keys.c.salt,
-                api_keys.c.kdf, api_keys.c.created_at, api_keys.c.created_by,
-                api_keys.c.revoked_at, api_keys.c.revoked_by).where(
-                api_keys.c.key_id == key_id)).first()
+            row = conn.execute(
+                select(
+                    api_keys.c.key_id,
+                    api_keys.c.principal,
+                    api_keys.c.hash,
+                    api_keys.c.salt,
+                    api_keys.c.kdf,
+                    api_keys.c.created_at,
+                    api_keys.c.created_by,
+                    api_keys.c.revoked_at,
+                    api_keys.c.revoked_by,
+                ).where(api_keys.c.key_id == key_id)
+            ).first()
         if row is None:
             raise Unauthenticated(f"unknown API key {key_id}; {HOW_TO}")
         if row.revoked_at is not None:

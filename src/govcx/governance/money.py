@@ -27,29 +27,83 @@ MAX_AMOUNT = 1_000_000_000.0
 MAX_DECIMALS = 2
 
 _SYMBOLS: dict[str, str] = {
-    "US$": "USD", "C$": "CAD", "CA$": "CAD", "A$": "AUD", "AU$": "AUD", "NZ$": "NZD",
-    "HK$": "HKD", "$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "₩": "KRW",
-    "₽": "RUB", "₺": "TRY", "₪": "ILS", "₦": "NGN", "₱": "PHP", "₫": "VND", "฿": "THB",
-    "R$": "BRL", "Fr.": "CHF",
+    "US$": "USD",
+    "C$": "CAD",
+    "CA$": "CAD",
+    "A$": "AUD",
+    "AU$": "AUD",
+    "NZ$": "NZD",
+    "HK$": "HKD",
+    "$": "USD",
+    "€": "EUR",
+    "£": "GBP",
+    "¥": "JPY",
+    "₹": "INR",
+    "₩": "KRW",
+    "₽": "RUB",
+    "₺": "TRY",
+    "₪": "ILS",
+    "₦": "NGN",
+    "₱": "PHP",
+    "₫": "VND",
+    "฿": "THB",
+    "R$": "BRL",
+    "Fr.": "CHF",
 }
 _WORDS: dict[str, str] = {
-    "usd": "USD", "dollar": "USD", "dollars": "USD", "buck": "USD", "bucks": "USD",
-    "eur": "EUR", "euro": "EUR", "euros": "EUR", "gbp": "GBP", "pound": "GBP",
-    "pounds": "GBP", "quid": "GBP", "sterling": "GBP", "cad": "CAD", "aud": "AUD",
-    "nzd": "NZD", "jpy": "JPY", "yen": "JPY", "chf": "CHF", "francs": "CHF", "inr": "INR",
-    "rupees": "INR", "cny": "CNY", "rmb": "CNY", "yuan": "CNY", "mxn": "MXN", "pesos": "MXN",
-    "sek": "SEK", "nok": "NOK", "dkk": "DKK", "krona": "SEK", "kronor": "SEK",
-    "brl": "BRL", "reais": "BRL", "zar": "ZAR", "hkd": "HKD", "sgd": "SGD", "krw": "KRW",
-    "pln": "PLN", "zloty": "PLN", "lira": "TRY",
+    "usd": "USD",
+    "dollar": "USD",
+    "dollars": "USD",
+    "buck": "USD",
+    "bucks": "USD",
+    "eur": "EUR",
+    "euro": "EUR",
+    "euros": "EUR",
+    "gbp": "GBP",
+    "pound": "GBP",
+    "pounds": "GBP",
+    "quid": "GBP",
+    "sterling": "GBP",
+    "cad": "CAD",
+    "aud": "AUD",
+    "nzd": "NZD",
+    "jpy": "JPY",
+    "yen": "JPY",
+    "chf": "CHF",
+    "francs": "CHF",
+    "inr": "INR",
+    "rupees": "INR",
+    "cny": "CNY",
+    "rmb": "CNY",
+    "yuan": "CNY",
+    "mxn": "MXN",
+    "pesos": "MXN",
+    "sek": "SEK",
+    "nok": "NOK",
+    "dkk": "DKK",
+    "krona": "SEK",
+    "kronor": "SEK",
+    "brl": "BRL",
+    "reais": "BRL",
+    "zar": "ZAR",
+    "hkd": "HKD",
+    "sgd": "SGD",
+    "krw": "KRW",
+    "pln": "PLN",
+    "zloty": "PLN",
+    "lira": "TRY",
 }
-_CODES = "|".join(sorted((w for w in _WORDS if len(w) == 3 and w.upper() == _WORDS[w]),
-                         key=len, reverse=True))
+_CODES = "|".join(
+    sorted((w for w in _WORDS if len(w) == 3 and w.upper() == _WORDS[w]), key=len, reverse=True)
+)
 _SYMBOL = "|".join(re.escape(s) for s in sorted(_SYMBOLS, key=len, reverse=True))
 _WORD = "|".join(sorted(_WORDS, key=len, reverse=True))
 # A number as a customer might type it, whole: signs, exponents, stray decimals and words
 # for non-numbers are captured so that they can be refused rather than half-read.
-_NUM = (r"(?:[-+−]\s?)?(?:\d+(?:,\d+)*(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?"
-        r"|(?:[-+−]\s?)?(?:nan|infinity|inf)\b")
+_NUM = (
+    r"(?:[-+−]\s?)?(?:\d+(?:,\d+)*(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?"
+    r"|(?:[-+−]\s?)?(?:nan|infinity|inf)\b"
+)
 _MENTION = re.compile(
     rf"(?P<sign>(?<![\w.])[-−]\s?)?(?P<sym>{_SYMBOL})\s?(?P<num1>{_NUM})"
     rf"|(?<![\w.$€£¥₹])(?P<code>{_CODES})\s?(?P<num2>{_NUM})"
@@ -91,11 +145,20 @@ def mentions(text: str) -> list[Mention]:
         else:
             number = match.group("num3")
             sym = match.group("sym3")
-            currency = (_SYMBOLS.get(sym) or _SYMBOLS.get(sym.upper())) if sym else \
-                _WORDS[match.group("word3").lower()]
+            currency = (
+                (_SYMBOLS.get(sym) or _SYMBOLS.get(sym.upper()))
+                if sym
+                else _WORDS[match.group("word3").lower()]
+            )
         amount, problem = parse_amount(number)
-        out.append(Mention(raw=raw, currency=currency, amount=amount,
-                           problem=f"{raw} {problem}" if problem else None))
+        out.append(
+            Mention(
+                raw=raw,
+                currency=currency,
+                amount=amount,
+                problem=f"{raw} {problem}" if problem else None,
+            )
+        )
     return out
 
 
@@ -141,8 +204,7 @@ def problems(text: str, *, currency: str | None) -> tuple[str, ...]:
         if mention.problem:
             found.append(mention.problem)
         elif currency and mention.currency and mention.currency != currency:
-            found.append(f"{mention.raw} is in {mention.currency}; amounts must be in "
-                         f"{currency}")
+            found.append(f"{mention.raw} is in {mention.currency}; amounts must be in {currency}")
     return tuple(found)
 
 

@@ -249,8 +249,10 @@ class Policy(_Model):
     @classmethod
     def _currency(cls, value: str | None) -> str | None:
         if value is not None and not re.fullmatch(r"[A-Z]{3}", value):
-            raise ValueError(f"{value!r} is not an ISO 4217 currency code; use three "
-                             "capital letters, like USD, EUR or GBP")
+            raise ValueError(
+                f"{value!r} is not an ISO 4217 currency code; use three "
+                "capital letters, like USD, EUR or GBP"
+            )
         return value
 
     @field_validator("duplicate_window", mode="before")
@@ -298,8 +300,7 @@ class Policy(_Model):
                     )
         return self
 
-    def model_copy(self, *, update: Mapping[str, Any] | None = None,
-                   deep: bool = False) -> Policy:
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Policy:
         """A copy; with ``update`` its content differs, so its digest is recomputed."""
         copied = super().model_copy(update=update, deep=deep)
         copied.__dict__.pop("digest", None)
@@ -309,8 +310,9 @@ class Policy(_Model):
     def digest(self) -> str:
         """sha256 of the canonical parsed form: the same content always has the same
         digest, whatever its YAML layout, key order or comments."""
-        material = json.dumps(self.model_dump(mode="json"), sort_keys=True,
-                              separators=(",", ":"), ensure_ascii=False)
+        material = json.dumps(
+            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
         return hashlib.sha256(material.encode("utf-8")).hexdigest()
 
     def is_read_only(self, tool: str) -> bool:
@@ -416,12 +418,14 @@ def diff_policies(old: Policy, new: Policy) -> list[dict[str, Any]]:
                 walk(sub, a.get(key, _ABSENT), b.get(key, _ABSENT))
             return
         if a != b:
-            rows.append({
-                "path": path,
-                "old": None if a is _ABSENT else a,
-                "new": None if b is _ABSENT else b,
-                "change": "added" if a is _ABSENT else "removed" if b is _ABSENT else "changed",
-            })
+            rows.append(
+                {
+                    "path": path,
+                    "old": None if a is _ABSENT else a,
+                    "new": None if b is _ABSENT else b,
+                    "change": "added" if a is _ABSENT else "removed" if b is _ABSENT else "changed",
+                }
+            )
 
     walk("", old.model_dump(mode="json"), new.model_dump(mode="json"))
     return rows

@@ -44,8 +44,9 @@ class PolicyStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def register(self, policy: Policy, *, actor: str, source: str,
-                 conn: Connection | None = None) -> bool:
+    def register(
+        self, policy: Policy, *, actor: str, source: str, conn: Connection | None = None
+    ) -> bool:
         """Record ``policy`` under its version; False if that exact content was known.
 
         Raises PolicyVersionConflict when the version already names other content.
@@ -56,36 +57,61 @@ class PolicyStore:
         if conn.dialect.name == "postgresql":
             # Processes starting together on a new database (or two admins) would both
             # find the version unknown and insert it; one at a time instead.
-            conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended("
-                              "'govcx-policies', 0))"))
-        row = conn.execute(select(policies.c.digest).where(
-            policies.c.version == policy.version)).first()
+            conn.execute(
+                text("SELECT pg_advisory_xact_lock(hashtextextended('govcx-policies', 0))")
+            )
+        row = conn.execute(
+            select(policies.c.digest).where(policies.c.version == policy.version)
+        ).first()
         if row is not None:
             if row.digest != policy.digest:
-                raise PolicyVersionConflict(policy.version, stored_digest=row.digest,
-                                            new_digest=policy.digest, source=source)
+                raise PolicyVersionConflict(
+                    policy.version,
+                    stored_digest=row.digest,
+                    new_digest=policy.digest,
+                    source=source,
+                )
             return False
-        conn.execute(insert(policies).values(
-            version=policy.version, digest=policy.digest,
-            body=dumps(policy.model_dump(mode="json")), source=source[:300],
-            registered_by=actor, registered_at=time.time()))
+        conn.execute(
+            insert(policies).values(
+                version=policy.version,
+                digest=policy.digest,
+                body=dumps(policy.model_dump(mode="json")),
+                source=source[:300],
+                registered_by=actor,
+                registered_at=time.time(),
+            )
+        )
         return True
 
-    def activate(self, policy: Policy, *, actor: str, source: str,
-                 conn: Connection | None = None) -> Activation:
+    def activate(
+        self, policy: Policy, *, actor: str, source: str, conn: Connection | None = None
+    ) -> Activation:
         """Register ``policy`` and make it the active one (one transaction)."""
         if conn is None:
             with self.db.begin() as own:
                 return self.activate(policy, actor=actor, source=source, conn=own)
         self.register(policy, actor=actor, source=source, conn=conn)
         now = time.time()
-        result = conn.execute(insert(policy_activations).values(
-            version=policy.version, digest=policy.digest, actor=actor, source=source[:300],
-            activated_at=now))
+        result = conn.execute(
+            insert(policy_activations).values(
+                version=policy.version,
+                digest=policy.digest,
+                actor=actor,
+                source=source[:300],
+                activated_at=now,
+            )
+        )
         key = result.inserted_primary_key
         seq = int(key[0]) if key is not None and key[0] is not None else 0
-        return Activation(seq=seq, version=policy.version, digest=policy.digest, actor=actor,
-                          source=source, activated_at=now)
+        return Activation(
+            seq=seq,
+            version=policy.version,
+            digest=policy.digest,
+            actor=actor,
+            source=source,
+            activated_at=now,
+        )
 
     def active(self, conn: Connection | None = None) -> Activation | None:
         """The newest activation, or None on a database that never had a policy."""
@@ -93,12 +119,19 @@ class PolicyStore:
             with self.db.read() as own:
                 return self.active(own)
         newest = select(func.max(policy_activations.c.seq)).scalar_subquery()
-        row = conn.execute(select(policy_activations).where(
-            policy_activations.c.seq == newest)).first()
+        row = conn.execute(
+            select(policy_activations).where(policy_activations.c.seq == newest)
+        ).first()
         if row is None:
             return None
-        return Activation(seq=row.seq, version=row.version, digest=row.digest,
-                          actor=row.actor, source=row.source, activated_at=row.activated_at)
+        return Activation(
+            seq=row.seq,
+            version=row.version,
+            digest=row.digest,
+            actor=row.actor,
+            source=row.source,
+            activated_at=row.activated_at,
+        )
 
     def active_seq(self) -> int:
         """The newest activation's number (0 if none): a cheap check for a change."""
@@ -111,8 +144,9 @@ class PolicyStore:
         if conn is None:
             with self.db.read() as own:
                 return self.load(version, own)
-        row = conn.execute(select(policies.c.body, policies.c.digest).where(
-            policies.c.version == version)).first()
+        row = conn.execute(
+            select(policies.c.body, policies.c.digest).where(policies.c.version == version)
+        ).first()
         if row is None:
             from govcx.errors import NotFound
 
@@ -121,13 +155,25 @@ class PolicyStore:
         if policy.digest != row.digest:
             from govcx.errors import PolicyError
 
-            raise PolicyError(f"policies[{version}]", "the stored body does not match its "
-                              "digest (the policies table was edited)")
+            raise PolicyError(
+                f"policies[{version}]",
+                "the stored body does not match its digest (the policies table was edited)",
+            )
         return policy
 
     def history(self, limit: int = 100) -> list[Activation]:
         with self.db.read() as conn:
-            rows = conn.execute(select(policy_activations).order_by(
-                policy_activations.c.seq.desc()).limit(limit)).all()
-        return [Activation(seq=r.seq, version=r.version, digest=r.digest, actor=r.actor,
-                           source=r.source, activated_at=r.activated_at) for r in rows]
+            rows = conn.execute(
+                select(policy_activations).order_by(policy_activations.c.seq.desc()).limit(limit)
+            ).all()
+        return [
+            Activation(
+                seq=r.seq,
+                version=r.version,
+                digest=r.digest,
+                actor=r.actor,
+                source=r.source,
+                activated_at=r.activated_at,
+            )
+            for r in rows
+        ]

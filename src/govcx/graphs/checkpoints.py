@@ -32,8 +32,7 @@ class PrunableSqliteSaver(SqliteSaver):
                 self.delete_thread(thread_id)
             return
         if strategy != "keep_latest":
-            raise ValueError(f"unknown prune strategy {strategy!r}; use 'keep_latest' or "
-                             "'delete'")
+            raise ValueError(f"unknown prune strategy {strategy!r}; use 'keep_latest' or 'delete'")
         with self.lock, self.conn:
             for thread_id in thread_ids:
                 for table in ("writes", "checkpoints"):
@@ -41,7 +40,8 @@ class PrunableSqliteSaver(SqliteSaver):
                         f"DELETE FROM {table} WHERE thread_id = ? AND checkpoint_id < ("
                         "SELECT max(c.checkpoint_id) FROM checkpoints c WHERE c.thread_id = "
                         f"{table}.thread_id AND c.checkpoint_ns = {table}.checkpoint_ns)",
-                        (str(thread_id),))
+                        (str(thread_id),),
+                    )
 
 
 def keep_latest(saver: BaseCheckpointSaver[Any], thread_id: str) -> None:

@@ -56,7 +56,8 @@ def corroborate(policy: Policy, text: str, intent: str) -> Corroboration:
     row = classifier.probabilities([text])[0]
     best = classifier.classes[int(row.argmax())]
     top = None if best == OUT_OF_SCOPE else best
-    probability = float(row[classifier.classes.index(intent)]) \
-        if intent in classifier.classes else 0.0
+    probability = (
+        float(row[classifier.classes.index(intent)]) if intent in classifier.classes else 0.0
+    )
     supported = top == intent or probability >= MIN_PROBABILITY
     return Corroboration(supported=supported, probability=round(probability, 4), top=top)

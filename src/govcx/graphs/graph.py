@@ -28,8 +28,20 @@ from govcx.graphs import nodes
 from govcx.graphs.context import Services
 from govcx.graphs.state import TurnInput, TurnState
 
-NODES = ("still_waiting", "guard_input", "classify", "retrieve", "draft", "confidence_check",
-         "policy_gate", "execute", "await_approval", "escalate", "check_reply", "finish_turn")
+NODES = (
+    "still_waiting",
+    "guard_input",
+    "classify",
+    "retrieve",
+    "draft",
+    "confidence_check",
+    "policy_gate",
+    "execute",
+    "await_approval",
+    "escalate",
+    "check_reply",
+    "finish_turn",
+)
 
 
 Graph = CompiledStateGraph[TurnState, Services, TurnInput, TurnState]
@@ -37,23 +49,36 @@ Graph = CompiledStateGraph[TurnState, Services, TurnInput, TurnState]
 
 def build_graph(checkpointer: BaseCheckpointSaver[Any] | None = None) -> Graph:
     graph: StateGraph[TurnState, Services, TurnInput, TurnState] = StateGraph(
-        TurnState, context_schema=Services, input_schema=TurnInput)
+        TurnState, context_schema=Services, input_schema=TurnInput
+    )
     for name in NODES:
         graph.add_node(name, getattr(nodes, name))
-    graph.add_conditional_edges(START, nodes.route_message,
-                                {"message": "guard_input", "while_pending": "still_waiting"})
+    graph.add_conditional_edges(
+        START, nodes.route_message, {"message": "guard_input", "while_pending": "still_waiting"}
+    )
     graph.add_edge("still_waiting", END)
-    graph.add_conditional_edges("guard_input", nodes.after_guard_input,
-                                {"classify": "classify", "stop": "policy_gate"})
+    graph.add_conditional_edges(
+        "guard_input", nodes.after_guard_input, {"classify": "classify", "stop": "policy_gate"}
+    )
     graph.add_edge("classify", "retrieve")
     graph.add_edge("retrieve", "draft")
     graph.add_edge("draft", "confidence_check")
     graph.add_edge("confidence_check", "policy_gate")
-    graph.add_conditional_edges("policy_gate", nodes.after_gate, {
-        "execute": "execute", "await_approval": "await_approval", "escalate": "escalate",
-        "answer": "check_reply"})
-    graph.add_conditional_edges("await_approval", nodes.after_approval, {
-        "execute": "execute", "escalate": "escalate", "answer": "check_reply"})
+    graph.add_conditional_edges(
+        "policy_gate",
+        nodes.after_gate,
+        {
+            "execute": "execute",
+            "await_approval": "await_approval",
+            "escalate": "escalate",
+            "answer": "check_reply",
+        },
+    )
+    graph.add_conditional_edges(
+        "await_approval",
+        nodes.after_approval,
+        {"execute": "execute", "escalate": "escalate", "answer": "check_reply"},
+    )
     graph.add_edge("execute", "check_reply")
     graph.add_edge("escalate", "check_reply")
     graph.add_edge("check_reply", "finish_turn")

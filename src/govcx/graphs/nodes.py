@@ -40,9 +40,20 @@ MIN_KNOWLEDGE_SUPPORT = 0.3
 """Below this, a knowledge-only answer is not supported and the turn escalates."""
 
 _PER_TURN_RESET: dict[str, Any] = {
-    "findings": [], "intent": None, "confidence": 0.0, "classification": None, "chunks": [],
-    "plan": None, "draft": None, "decision": None, "approval_id": None, "approval": None,
-    "actions": [], "reply": None, "status": "running", "escalation": None,
+    "findings": [],
+    "intent": None,
+    "confidence": 0.0,
+    "classification": None,
+    "chunks": [],
+    "plan": None,
+    "draft": None,
+    "decision": None,
+    "approval_id": None,
+    "approval": None,
+    "actions": [],
+    "reply": None,
+    "status": "running",
+    "escalation": None,
 }
 _USED_UP: dict[str, Any] = {"chunks": [], "plan": None, "draft": None}
 """Parts no later step reads once the turn is finished (the Turn is built without them
@@ -50,20 +61,38 @@ and the next turn resets them): out of the checkpoint that outlives the run. (Wh
 classify found stays: a few fields, the record of an engine error.)"""
 
 
-def _event(rt: Runtime[Services], state: TurnState, kind: str, data: dict[str, Any],
-           *, actor: str = "agent") -> dict[str, Any]:
+def _event(
+    rt: Runtime[Services],
+    state: TurnState,
+    kind: str,
+    data: dict[str, Any],
+    *,
+    actor: str = "agent",
+) -> dict[str, Any]:
     """An audit event for this node (buffered in state until the next _flush)."""
     if rt.context.observer is not None:
-        rt.context.observer(kind, {"conversation_id": state.conversation_id,
-                                   "turn_id": state.turn_id, **data})
-    return {"kind": kind, "actor": actor, "data": data, "ts": rt.context.clock(),
-            "conversation_id": state.conversation_id, "turn_id": state.turn_id,
-            "policy_version": rt.context.policy.version,
-            "policy_digest": rt.context.policy.digest}
+        rt.context.observer(
+            kind, {"conversation_id": state.conversation_id, "turn_id": state.turn_id, **data}
+        )
+    return {
+        "kind": kind,
+        "actor": actor,
+        "data": data,
+        "ts": rt.context.clock(),
+        "conversation_id": state.conversation_id,
+        "turn_id": state.turn_id,
+        "policy_version": rt.context.policy.version,
+        "policy_digest": rt.context.policy.digest,
+    }
 
 
-def _flush(rt: Runtime[Services], state: TurnState, event: dict[str, Any], *,
-           messages: tuple[tuple[str, str], ...] = ()) -> None:
+def _flush(
+    rt: Runtime[Services],
+    state: TurnState,
+    event: dict[str, Any],
+    *,
+    messages: tuple[tuple[str, str], ...] = (),
+) -> None:
     """Write the buffered events and this node's event to the chain, in order, at once,
     with the transcript ``messages`` (role, redacted text) they record.
 
@@ -73,20 +102,30 @@ def _flush(rt: Runtime[Services], state: TurnState, event: dict[str, Any], *,
     svc = rt.context
     with svc.audit.db.begin() as conn:
         for role, text in messages:
-            svc.conversations.add_message(state.conversation_id, state.turn_id,
-                                          role, text, conn=conn)
+            svc.conversations.add_message(
+                state.conversation_id, state.turn_id, role, text, conn=conn
+            )
         svc.audit.append_many([*state.audit_buffer, event], conn=conn)
 
 
 def _ctx(state: TurnState) -> TurnContext:
-    return TurnContext(conversation_id=state.conversation_id,
-                       customer_id=state.customer_id, turn_id=state.turn_id,
-                       pending=state.pending)
+    return TurnContext(
+        conversation_id=state.conversation_id,
+        customer_id=state.customer_id,
+        turn_id=state.turn_id,
+        pending=state.pending,
+    )
 
 
 def _public(finding: Finding) -> dict[str, Any]:
-    return {"type": finding.type, "source": finding.source, "action": finding.action,
-            "score": round(finding.score, 3), "start": finding.start, "end": finding.end}
+    return {
+        "type": finding.type,
+        "source": finding.source,
+        "action": finding.action,
+        "score": round(finding.score, 3),
+        "start": finding.start,
+        "end": finding.end,
+    }
 
 
 # -- START: a new message, or one while an approval is pending -----------------------------
@@ -103,20 +142,35 @@ def still_waiting(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any
     redacted = svc.guard.redact(state.text)
     pending = svc.approvals.list(status="pending", conversation_id=state.conversation_id)
     reply = Reply(text=replies.BUSY_WITH_APPROVAL)
-    out: dict[str, Any] = {"redacted": redacted, "status": "pending_approval",
-                           "reply": dump(reply),
-                           "approval_id": pending[0].approval_id if pending else None}
-    turn = turn_of(state.model_copy(update={**out, "reply": reply}), interrupted=False,
-                   approvals=svc.approvals)
+    out: dict[str, Any] = {
+        "redacted": redacted,
+        "status": "pending_approval",
+        "reply": dump(reply),
+        "approval_id": pending[0].approval_id if pending else None,
+    }
+    turn = turn_of(
+        state.model_copy(update={**out, "reply": reply}), interrupted=False, approvals=svc.approvals
+    )
     with svc.audit.db.begin() as conn:
-        svc.conversations.add_message(state.conversation_id, state.turn_id, "customer",
-                                      redacted, conn=conn)
-        svc.conversations.add_message(state.conversation_id, state.turn_id, "assistant",
-                                      replies.BUSY_WITH_APPROVAL, conn=conn)
-        svc.audit.append_many([{
-            "kind": "message.while_pending", "actor": "customer",
-            "conversation_id": state.conversation_id, "turn_id": state.turn_id,
-            "policy_version": svc.policy.version, "data": {"text": redacted}}], conn=conn)
+        svc.conversations.add_message(
+            state.conversation_id, state.turn_id, "customer", redacted, conn=conn
+        )
+        svc.conversations.add_message(
+            state.conversation_id, state.turn_id, "assistant", replies.BUSY_WITH_APPROVAL, conn=conn
+        )
+        svc.audit.append_many(
+            [
+                {
+                    "kind": "message.while_pending",
+                    "actor": "customer",
+                    "conversation_id": state.conversation_id,
+                    "turn_id": state.turn_id,
+                    "policy_version": svc.policy.version,
+                    "data": {"text": redacted},
+                }
+            ],
+            conn=conn,
+        )
         svc.conversations.save_turn(at_rest(turn, svc.guard.redact), conn=conn)
     return out
 
@@ -129,10 +183,20 @@ def guard_input(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     result = svc.guard.scan_input(text)
     findings = apply_policy(result.findings, svc.policy.guards)
     # The redacted message joins the transcript with the policy gate's audit events.
-    event = _event(runtime, state, "guard_input", {
-        "text": result.redacted, "findings": [_public(f) for f in findings]}, actor="customer")
-    return {**_PER_TURN_RESET, "text": text, "redacted": result.redacted,
-            "findings": dump(findings), "audit_buffer": [event]}
+    event = _event(
+        runtime,
+        state,
+        "guard_input",
+        {"text": result.redacted, "findings": [_public(f) for f in findings]},
+        actor="customer",
+    )
+    return {
+        **_PER_TURN_RESET,
+        "text": text,
+        "redacted": result.redacted,
+        "findings": dump(findings),
+        "audit_buffer": [event],
+    }
 
 
 def after_guard_input(state: TurnState) -> str:
@@ -163,19 +227,31 @@ def classify(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
         check = corroborate(svc.policy, text, intent)
         corroborated = check.supported
         support = {"probability": check.probability, "classifier_intent": check.top}
-    data = {"intent": intent, "confidence": round(confidence, 4),
-            "alternatives": result.alternatives, "continued_from_question": carried,
-            "engine": svc.engine.name, "engine_error": engine_error,
-            "corroborated": corroborated, "corroboration": support}
+    data = {
+        "intent": intent,
+        "confidence": round(confidence, 4),
+        "alternatives": result.alternatives,
+        "continued_from_question": carried,
+        "engine": svc.engine.name,
+        "engine_error": engine_error,
+        "corroborated": corroborated,
+        "corroboration": support,
+    }
     event = _event(runtime, state, "classify", data)
-    return {"audit_buffer": [event], "intent": intent, "confidence": confidence,
-            "classification": {"entities": result.entities, "engine_error": engine_error,
-                               "corroborated": corroborated},
-            "pending": pending if carried else None}
+    return {
+        "audit_buffer": [event],
+        "intent": intent,
+        "confidence": confidence,
+        "classification": {
+            "entities": result.entities,
+            "engine_error": engine_error,
+            "corroborated": corroborated,
+        },
+        "pending": pending if carried else None,
+    }
 
 
-def _continues(svc: Services, pending: dict[str, Any], result: Classification,
-               text: str) -> bool:
+def _continues(svc: Services, pending: dict[str, Any], result: Classification, text: str) -> bool:
     """Does this message answer the clarifying question asked on the previous turn?"""
     policy = svc.policy
     spec = svc.registry.get(pending["tool"]) if pending.get("tool") in svc.registry else None
@@ -190,8 +266,10 @@ def _continues(svc: Services, pending: dict[str, Any], result: Classification,
     if result.intent == pending["intent"]:
         return True
     threshold = policy.min_confidence_of(result.intent) if result.intent else 1.0
-    free_text = any(spec.params.get(p, {}).get("type") == "string" and p not in patterns
-                    for p in pending.get("awaiting", []))
+    free_text = any(
+        spec.params.get(p, {}).get("type") == "string" and p not in patterns
+        for p in pending.get("awaiting", [])
+    )
     return free_text and (result.intent is None or result.confidence < threshold)
 
 
@@ -214,10 +292,23 @@ def retrieve(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
             stripped.append(chunk.chunk_id)
             continue
         kept.append(chunk)
-    event = _event(runtime, state, "retrieve", {
-        "chunks": [{"doc_id": c.doc_id, "version": c.version, "chunk_id": c.chunk_id,
-                    "score": round(c.score, 4)} for c in kept],
-        "stripped": stripped})
+    event = _event(
+        runtime,
+        state,
+        "retrieve",
+        {
+            "chunks": [
+                {
+                    "doc_id": c.doc_id,
+                    "version": c.version,
+                    "chunk_id": c.chunk_id,
+                    "score": round(c.score, 4),
+                }
+                for c in kept
+            ],
+            "stripped": stripped,
+        },
+    )
     return {"audit_buffer": [event], "chunks": dump(kept), "findings": dump(findings)}
 
 
@@ -234,49 +325,94 @@ def draft(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     findings = list(state.findings)
     plan_data: dict[str, Any] = {}
     reads: list[str] = []  # ledger keys of the reads, for the audit cross-check
-    if intent in policy.workflows and policy.workflows[intent].tools \
-            and policy.autonomy_of(intent) != "escalate":
+    if (
+        intent in policy.workflows
+        and policy.workflows[intent].tools
+        and policy.autonomy_of(intent) != "escalate"
+    ):
         workflow = policy.workflows[intent]
 
         def read(tool: str, args: dict[str, Any]) -> Execution:
-            allowed = tool in workflow.tools and policy.is_read_only(tool) and not \
-                gate.approval_need(policy, tool, args, policy.autonomy_of(intent)).needed
+            allowed = (
+                tool in workflow.tools
+                and policy.is_read_only(tool)
+                and not gate.approval_need(policy, tool, args, policy.autonomy_of(intent)).needed
+            )
             if not allowed:
-                return Execution(tool=tool, args=args, status="refused",
-                                 error=f"{tool} may not run while drafting")
-            execution = svc.executor.run(policy=policy, conversation_id=ctx.conversation_id,
-                                         customer_id=ctx.customer_id, tool=tool, args=args,
-                                         autonomy=policy.autonomy_of(intent),
-                                         step=f"{ctx.turn_id}:read")
+                return Execution(
+                    tool=tool,
+                    args=args,
+                    status="refused",
+                    error=f"{tool} may not run while drafting",
+                )
+            execution = svc.executor.run(
+                policy=policy,
+                conversation_id=ctx.conversation_id,
+                customer_id=ctx.customer_id,
+                tool=tool,
+                args=args,
+                autonomy=policy.autonomy_of(intent),
+                step=f"{ctx.turn_id}:read",
+            )
             if execution.key:
                 reads.append(execution.key)
             if execution.result is not None:
-                found = apply_policy(svc.guard.scan_indirect(
-                    json.dumps(execution.result), "tool"), policy.guards)
+                found = apply_policy(
+                    svc.guard.scan_indirect(json.dumps(execution.result), "tool"), policy.guards
+                )
                 findings.extend(found)
                 if any(f.action in ("strip", "block", "escalate") for f in found):
-                    return Execution(tool=tool, args=execution.args, status="refused",
-                                     error="the tool output was withheld by a guard")
+                    return Execution(
+                        tool=tool,
+                        args=execution.args,
+                        status="refused",
+                        error="the tool output was withheld by a guard",
+                    )
             return execution
 
         classification = Classification(
-            intent=intent, confidence=state.confidence,
-            entities=state.classification.entities if state.classification else {})
-        plan = svc.engine.plan(state.text, ctx, intent=intent, classification=classification,
-                               policy=policy, registry=svc.registry, read=read)
+            intent=intent,
+            confidence=state.confidence,
+            entities=state.classification.entities if state.classification else {},
+        )
+        plan = svc.engine.plan(
+            state.text,
+            ctx,
+            intent=intent,
+            classification=classification,
+            policy=policy,
+            registry=svc.registry,
+            read=read,
+        )
         plan_data = {
             "proposal": dump(plan.proposal) if plan.proposal else None,
-            "question": plan.question, "pending": plan.pending, "evidence": plan.evidence,
+            "question": plan.question,
+            "pending": plan.pending,
+            "evidence": plan.evidence,
             "error": plan.error,
         }
     text_draft = svc.engine.draft(state.text, ctx, intent=intent, chunks=_chunks(state))
-    event = _event(runtime, state, "draft", {
-        "proposal": plan_data.get("proposal"), "question": plan_data.get("question"),
-        "evidence": [{"tool": e.get("tool"), "ok": "result" in e}
-                     for e in plan_data.get("evidence", [])],
-        "citations": text_draft.citations, "support": text_draft.support, "reads": reads})
-    return {"audit_buffer": [event], "plan": plan_data or None, "draft": dump(text_draft),
-            "findings": dump(findings)}
+    event = _event(
+        runtime,
+        state,
+        "draft",
+        {
+            "proposal": plan_data.get("proposal"),
+            "question": plan_data.get("question"),
+            "evidence": [
+                {"tool": e.get("tool"), "ok": "result" in e} for e in plan_data.get("evidence", [])
+            ],
+            "citations": text_draft.citations,
+            "support": text_draft.support,
+            "reads": reads,
+        },
+    )
+    return {
+        "audit_buffer": [event],
+        "plan": plan_data or None,
+        "draft": dump(text_draft),
+        "findings": dump(findings),
+    }
 
 
 # -- confidence_check ---------------------------------------------------------------------
@@ -286,16 +422,27 @@ def confidence_check(state: TurnState, runtime: Runtime[Services]) -> dict[str, 
     intent = state.intent
     confidence = float(state.confidence or 0.0)
     support = float(state.draft.support if state.draft else 0.0)
-    answer_only = bool(intent in policy.workflows and not policy.workflows[intent].tools
-                       and policy.autonomy_of(str(intent)) != "escalate")
+    answer_only = bool(
+        intent in policy.workflows
+        and not policy.workflows[intent].tools
+        and policy.autonomy_of(str(intent)) != "escalate"
+    )
     # A question the deployment answers only from knowledge needs knowledge that supports
     # an answer: without it, the classifier's confidence alone means nothing.
     final = confidence
     if answer_only and support < MIN_KNOWLEDGE_SUPPORT:
         final = min(confidence, support)
-    event = _event(runtime, state, "confidence_check", {
-        "classifier": round(confidence, 4), "knowledge_support": round(support, 4),
-        "answer_only": answer_only, "confidence": round(final, 4)})
+    event = _event(
+        runtime,
+        state,
+        "confidence_check",
+        {
+            "classifier": round(confidence, 4),
+            "knowledge_support": round(support, 4),
+            "answer_only": answer_only,
+            "confidence": round(final, 4),
+        },
+    )
     return {"confidence": final, "audit_buffer": [event]}
 
 
@@ -319,17 +466,24 @@ def policy_gate(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
         proposal = gate.Proposal(tool=p.tool, args=args, missing=missing)
     classified = state.classification
     engine_error = classified.engine_error if classified else None
-    facts = gate.GateInput(intent=state.intent, confidence=float(state.confidence or 0.0),
-                           findings=list(state.findings), proposal=proposal,
-                           proposal_error=proposal_error,
-                           engine_error=str(engine_error) if engine_error else None,
-                           corroborated=classified.corroborated if classified else True,
-                           money_problems=money.problems(state.text,
-                                                         currency=policy.currency))
+    facts = gate.GateInput(
+        intent=state.intent,
+        confidence=float(state.confidence or 0.0),
+        findings=list(state.findings),
+        proposal=proposal,
+        proposal_error=proposal_error,
+        engine_error=str(engine_error) if engine_error else None,
+        corroborated=classified.corroborated if classified else True,
+        money_problems=money.problems(state.text, currency=policy.currency),
+    )
     decision = _decide_and_reserve(svc, state, policy, facts)
-    out: dict[str, Any] = {"decision": {**decision.as_dict(),
-                                        "approval_kind": decision.approval_kind,
-                                        "tier": decision.tier}}
+    out: dict[str, Any] = {
+        "decision": {
+            **decision.as_dict(),
+            "approval_kind": decision.approval_kind,
+            "tier": decision.tier,
+        }
+    }
     if "slot.invalid" in decision.rules and proposal is not None:
         out["plan"] = _ask_amount_again(state, policy, proposal)
     approval_id = None
@@ -338,9 +492,16 @@ def policy_gate(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
         svc.approvals.create(request)
         approval_id = request.approval_id
         out["approval_id"] = approval_id
-    event = _event(runtime, state, "policy_gate", {
-        **decision.as_dict(), "approval_id": approval_id,
-        "proposal": asdict(proposal) if proposal else None})
+    event = _event(
+        runtime,
+        state,
+        "policy_gate",
+        {
+            **decision.as_dict(),
+            "approval_id": approval_id,
+            "proposal": asdict(proposal) if proposal else None,
+        },
+    )
     if approval_id is None:
         out["audit_buffer"] = [event]
         return out
@@ -350,44 +511,71 @@ def policy_gate(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     return out
 
 
-def _decide_and_reserve(svc: Services, state: TurnState, policy: Policy,
-                        facts: gate.GateInput) -> gate.GateDecision:
+def _decide_and_reserve(
+    svc: Services, state: TurnState, policy: Policy, facts: gate.GateInput
+) -> gate.GateDecision:
     """Decide; for a write, with its cumulative usage, and reserve room for it when it
     runs, in one transaction (so concurrent turns cannot all spend the same room).
 
     Replayed after a crash, this finds its own reservation (same key) and never counts it.
     """
     proposal = facts.proposal
-    if proposal is None or proposal.missing or facts.proposal_error \
-            or not limits.tracked(policy, proposal.tool) or proposal.tool not in svc.registry:
+    if (
+        proposal is None
+        or proposal.missing
+        or facts.proposal_error
+        or not limits.tracked(policy, proposal.tool)
+        or proposal.tool not in svc.registry
+    ):
         return gate.decide(policy, facts)
-    key = idempotency_key(conversation_id=state.conversation_id, step=state.turn_id,
-                          tool=proposal.tool, args=proposal.args)
+    key = idempotency_key(
+        conversation_id=state.conversation_id,
+        step=state.turn_id,
+        tool=proposal.tool,
+        args=proposal.args,
+    )
     now = svc.clock()
     with limits.transaction(svc.executor.db, proposal.tool) as conn:
-        usage = limits.usage(conn, policy, tool=proposal.tool, args=proposal.args,
-                             conversation_id=state.conversation_id,
-                             customer_id=state.customer_id, now=now, exclude_key=key)
+        usage = limits.usage(
+            conn,
+            policy,
+            tool=proposal.tool,
+            args=proposal.args,
+            conversation_id=state.conversation_id,
+            customer_id=state.customer_id,
+            now=now,
+            exclude_key=key,
+        )
         decision = gate.decide(policy, replace(facts, usage=usage))
         if decision.route == "execute":
-            limits.reserve(conn, key=key, conversation_id=state.conversation_id,
-                           customer_id=state.customer_id, tool=proposal.tool,
-                           args=proposal.args, now=now)
+            limits.reserve(
+                conn,
+                key=key,
+                conversation_id=state.conversation_id,
+                customer_id=state.customer_id,
+                tool=proposal.tool,
+                args=proposal.args,
+                now=now,
+            )
         else:
             limits.release(conn, key, reason=f"the gate routed {decision.route}")
     return decision
 
 
-def _ask_amount_again(state: TurnState, policy: Policy,
-                      proposal: gate.Proposal) -> dict[str, Any]:
+def _ask_amount_again(state: TurnState, policy: Policy, proposal: gate.Proposal) -> dict[str, Any]:
     """The plan becomes a question for the amount (the rest of the arguments are kept)."""
     plan = dump(state.plan) if state.plan else {}
-    amount_key = policy.tools[proposal.tool].amount_key if proposal.tool in policy.tools \
-        else "amount"
+    amount_key = (
+        policy.tools[proposal.tool].amount_key if proposal.tool in policy.tools else "amount"
+    )
     args = {k: v for k, v in proposal.args.items() if k != amount_key}
     plan["question"] = replies.invalid_amount(policy.currency)
-    plan["pending"] = {"intent": state.intent, "tool": proposal.tool, "args": args,
-                       "awaiting": [amount_key]}
+    plan["pending"] = {
+        "intent": state.intent,
+        "tool": proposal.tool,
+        "args": args,
+        "awaiting": [amount_key],
+    }
     return plan
 
 
@@ -395,42 +583,64 @@ def _customer_message(state: TurnState) -> tuple[str, str]:
     return ("customer", state.redacted or "")
 
 
-def _approval_request(svc: Services, state: TurnState, policy: Policy,
-                      decision: gate.GateDecision,
-                      proposal: gate.Proposal | None) -> ApprovalRequest:
+def _approval_request(
+    svc: Services,
+    state: TurnState,
+    policy: Policy,
+    decision: gate.GateDecision,
+    proposal: gate.Proposal | None,
+) -> ApprovalRequest:
     kind = decision.approval_kind or "action"
     draft_text = (state.draft.text if state.draft else "") or None
     tool = proposal.tool if proposal and kind == "action" else None
     args: dict[str, Any] | None = None
     if tool is not None and proposal is not None:
         args = svc.registry.get(tool).validate(proposal.args)
-    token = action_token(conversation_id=state.conversation_id, kind=kind, tool=tool,
-                         args=args, policy_version=policy.version, policy_digest=policy.digest,
-                         draft_reply=draft_text)
+    token = action_token(
+        conversation_id=state.conversation_id,
+        kind=kind,
+        tool=tool,
+        args=args,
+        policy_version=policy.version,
+        policy_digest=policy.digest,
+        draft_reply=draft_text,
+    )
     approval_id = "apr_" + hashlib.sha256(f"{state.turn_id}|{token}".encode()).hexdigest()[:20]
     now = svc.clock()
     evidence: list[dict[str, Any]] = list(state.plan.evidence if state.plan else [])
-    for cite in (state.draft.citations if state.draft else []):
+    for cite in state.draft.citations if state.draft else []:
         evidence.append({"citation": cite})
     confidence = float(state.confidence or 0)
-    rationale = (f"Intent {state.intent} (confidence {confidence:.2f}); "
-                 f"{decision.reason}.")
+    rationale = f"Intent {state.intent} (confidence {confidence:.2f}); {decision.reason}."
     return ApprovalRequest(
-        approval_id=approval_id, conversation_id=state.conversation_id,
-        turn_id=state.turn_id, customer_id=state.customer_id, kind=kind,
-        intent=state.intent, tool=tool, args=args, tier=decision.tier or "reply",
-        rules=list(decision.rules), rationale=rationale, evidence=evidence,
-        draft_reply=draft_text, requested_at=now,
+        approval_id=approval_id,
+        conversation_id=state.conversation_id,
+        turn_id=state.turn_id,
+        customer_id=state.customer_id,
+        kind=kind,
+        intent=state.intent,
+        tool=tool,
+        args=args,
+        tier=decision.tier or "reply",
+        rules=list(decision.rules),
+        rationale=rationale,
+        evidence=evidence,
+        draft_reply=draft_text,
+        requested_at=now,
         expires_at=now + policy.approvals.expiry.total_seconds(),
-        approvals_needed=decision.approvers, policy_version=policy.version,
-        policy_digest=policy.digest, token=token)
+        approvals_needed=decision.approvers,
+        policy_version=policy.version,
+        policy_digest=policy.digest,
+        token=token,
+    )
 
 
 def after_gate(state: TurnState) -> str:
     """The gate's route: ``respond`` and ``block`` both ``answer`` (check_reply)."""
     route = state.decision.route if state.decision else None
-    return {"execute": "execute", "await_approval": "await_approval",
-            "escalate": "escalate"}.get(str(route), "answer")
+    return {"execute": "execute", "await_approval": "await_approval", "escalate": "escalate"}.get(
+        str(route), "answer"
+    )
 
 
 # -- await_approval (no side effects: it interrupts) ---------------------------------------
@@ -442,21 +652,26 @@ def await_approval(state: TurnState, runtime: Runtime[Services]) -> dict[str, An
     if not isinstance(resumed, dict) or resumed.get("approval_id") != approval_id:
         return {"approval": {"status": "invalid", "approval_id": approval_id}}
     on_expiry = runtime.context.policy.approvals.on_expiry
-    return {"approval": {"approval_id": approval_id, "status": request.status,
-                         "on_expiry": on_expiry,
-                         "kind": request.kind, "tool": request.tool, "args": request.args,
-                         "decided_by": [d.principal for d in request.decisions],
-                         "edited": any(d.decision == "edit" for d in request.decisions),
-                         "reply": ((request.args or {}).get("reply")
-                                   if request.kind == "reply" else None)}}
+    return {
+        "approval": {
+            "approval_id": approval_id,
+            "status": request.status,
+            "on_expiry": on_expiry,
+            "kind": request.kind,
+            "tool": request.tool,
+            "args": request.args,
+            "decided_by": [d.principal for d in request.decisions],
+            "edited": any(d.decision == "edit" for d in request.decisions),
+            "reply": ((request.args or {}).get("reply") if request.kind == "reply" else None),
+        }
+    }
 
 
 def after_approval(state: TurnState) -> str:
     approval = state.approval
     status = approval.status if approval else None
     if status == "approved":
-        return "execute" if approval is not None and approval.kind == "action" \
-            else "answer"
+        return "execute" if approval is not None and approval.kind == "action" else "answer"
     if status == "expired" and approval is not None and approval.on_expiry == "escalate":
         return "escalate"
     if status == "superseded":  # the policy changed while it waited: a person decides
@@ -472,32 +687,59 @@ def execute(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     approval = state.approval
     tool: str | None
     if approval is not None and approval.status == "approved":
-        tool, args, approval_id = approval.tool, dict(approval.args or {}), \
-            approval.approval_id
+        tool, args, approval_id = approval.tool, dict(approval.args or {}), approval.approval_id
     else:
         proposal = state.plan.proposal if state.plan else None
         tool = proposal.tool if proposal else None
         args, approval_id = dict(proposal.args if proposal else {}), None
     try:
-        execution = svc.executor.run(policy=policy, conversation_id=state.conversation_id,
-                                     customer_id=state.customer_id, tool=str(tool),
-                                     args=args, autonomy=policy.autonomy_of(intent),
-                                     step=state.turn_id, approval_id=approval_id)
+        execution = svc.executor.run(
+            policy=policy,
+            conversation_id=state.conversation_id,
+            customer_id=state.customer_id,
+            tool=str(tool),
+            args=args,
+            autonomy=policy.autonomy_of(intent),
+            step=state.turn_id,
+            approval_id=approval_id,
+        )
     except GateViolation as exc:
         execution = Execution(tool=str(tool), args=args, status="refused", error=exc.message)
     findings = list(state.findings)
     if execution.result is not None:
-        findings.extend(apply_policy(svc.guard.scan_indirect(json.dumps(execution.result),
-                                                             "tool"), policy.guards))
+        findings.extend(
+            apply_policy(
+                svc.guard.scan_indirect(json.dumps(execution.result), "tool"), policy.guards
+            )
+        )
     drafted = Draft(**state.draft.model_dump()) if state.draft else Draft(text="")
-    composed = svc.engine.compose(_ctx(state), intent=intent, executions=[execution],
-                                  draft=drafted, registry=svc.registry)
-    _flush(runtime, state, _event(runtime, state, "execute", {
-        "tool": execution.tool, "args": execution.args, "status": execution.status,
-        "error": execution.error, "idempotency_key": execution.key,
-        "replayed": execution.replayed, "approval_id": approval_id}))
-    return {"audit_buffer": None, "actions": [execution.as_action()],
-            "draft": dump(composed), "findings": dump(findings)}
+    composed = svc.engine.compose(
+        _ctx(state), intent=intent, executions=[execution], draft=drafted, registry=svc.registry
+    )
+    _flush(
+        runtime,
+        state,
+        _event(
+            runtime,
+            state,
+            "execute",
+            {
+                "tool": execution.tool,
+                "args": execution.args,
+                "status": execution.status,
+                "error": execution.error,
+                "idempotency_key": execution.key,
+                "replayed": execution.replayed,
+                "approval_id": approval_id,
+            },
+        ),
+    )
+    return {
+        "audit_buffer": None,
+        "actions": [execution.as_action()],
+        "draft": dump(composed),
+        "findings": dump(findings),
+    }
 
 
 # -- escalate -----------------------------------------------------------------------------
@@ -516,32 +758,47 @@ def escalate(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
         reason, rules = "escalated", []
     proposal = state.plan.proposal if state.plan else None
     summary = _summary(state, reason)
-    body = {"summary": summary, "rules": rules, "intent": state.intent,
-            "confidence": state.confidence,
-            "recommended_action": dump(proposal) if proposal else None,
-            "customer_message": state.redacted}
+    body = {
+        "summary": summary,
+        "rules": rules,
+        "intent": state.intent,
+        "confidence": state.confidence,
+        "recommended_action": dump(proposal) if proposal else None,
+        "customer_message": state.redacted,
+    }
     escalation_id = svc.conversations.add_escalation(
-        conversation_id=state.conversation_id, turn_id=state.turn_id, reason=reason,
-        body=body)
+        conversation_id=state.conversation_id, turn_id=state.turn_id, reason=reason, body=body
+    )
     self_harm = any(f.type == "SELF_HARM" for f in state.findings)
     text = replies.SELF_HARM if self_harm else replies.ESCALATED
-    if "confidence.below_minimum" in rules and state.intent in svc.policy.workflows \
-            and not svc.policy.workflows[str(state.intent)].tools:
+    if (
+        "confidence.below_minimum" in rules
+        and state.intent in svc.policy.workflows
+        and not svc.policy.workflows[str(state.intent)].tools
+    ):
         text = replies.NO_KNOWLEDGE
-    event = _event(runtime, state, "escalate", {
-        "escalation_id": escalation_id, "reason": reason, "rules": rules, "summary": summary})
-    return {"audit_buffer": [event],
-            "escalation": {"reason": reason, "summary": summary, "rules": rules},
-            "reply": {"text": text, "citations": []}, "status": "escalated"}
+    event = _event(
+        runtime,
+        state,
+        "escalate",
+        {"escalation_id": escalation_id, "reason": reason, "rules": rules, "summary": summary},
+    )
+    return {
+        "audit_buffer": [event],
+        "escalation": {"reason": reason, "summary": summary, "rules": rules},
+        "reply": {"text": text, "citations": []},
+        "status": "escalated",
+    }
 
 
 def _summary(state: TurnState, reason: str) -> str:
     intent = state.intent or "unclassified"
     proposal = state.plan.proposal if state.plan else None
-    parts = [f"Customer {state.customer_id or '(unknown)'} wrote: "
-             f"\"{(state.redacted or '')[:300]}\"",
-             f"Intent: {intent} (confidence {float(state.confidence or 0):.2f}).",
-             f"Escalated because: {reason}."]
+    parts = [
+        f'Customer {state.customer_id or "(unknown)"} wrote: "{(state.redacted or "")[:300]}"',
+        f"Intent: {intent} (confidence {float(state.confidence or 0):.2f}).",
+        f"Escalated because: {reason}.",
+    ]
     if proposal:
         parts.append(f"Recommended action: {proposal.tool}({json.dumps(proposal.args)}).")
     return " ".join(parts)
@@ -573,8 +830,9 @@ def check_reply(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
         # A human wrote or approved this text; it still must not leak PII or break policy.
         status, text = "answered", approval.reply or draft_text or replies.FALLBACK
         proposed, drafted = draft_citations, True
-    elif decision is not None and decision.route == "respond" and plan is not None \
-            and plan.question:
+    elif (
+        decision is not None and decision.route == "respond" and plan is not None and plan.question
+    ):
         status, text = "answered", plan.question
     else:
         status, text = "answered", draft_text or replies.FALLBACK
@@ -592,49 +850,76 @@ def check_reply(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     context = OutputContext(
         customer_values=[v for v in [state.customer_id, *own] if v],
         chunks_text=[c.text for c in state.chunks],
-        executed_amounts=_amounts([*(a.args for a in executed_actions),
-                                   *(a.result or {} for a in executed_actions)]),
+        executed_amounts=_amounts(
+            [*(a.args for a in executed_actions), *(a.result or {} for a in executed_actions)]
+        ),
         banned_phrases=policy.guards.banned_phrases,
-        facts=[json.dumps(r, ensure_ascii=False) for r in results])
+        facts=[json.dumps(r, ensure_ascii=False) for r in results],
+    )
     if not drafted:
         # Fixed texts of the runtime (escalation, refusal, rejection) are not model output.
-        event = _event(runtime, state, "guard_output",
-                       {"action": "skipped", "reason": "runtime text"})
-        return {"status": status, "reply": {"text": text, "citations": []},
-                "audit_buffer": [event]}
+        event = _event(
+            runtime, state, "guard_output", {"action": "skipped", "reason": "runtime text"}
+        )
+        return {"status": status, "reply": {"text": text, "citations": []}, "audit_buffer": [event]}
     # What tools reported, in the pack's own words, is not checked as drafted text.
-    trusted = (draft_part.trusted if draft_part else "") \
-        if not (approval is not None and approval.kind == "reply") else ""
+    trusted = (
+        (draft_part.trusted if draft_part else "")
+        if not (approval is not None and approval.kind == "reply")
+        else ""
+    )
     if not text.startswith(trusted):
         trusted = ""
-    rest = text[len(trusted):].strip()
+    rest = text[len(trusted) :].strip()
     checked = svc.guard.check_output(rest, context) if rest else None
     if checked is None or trusted:
         base = checked or OutputResult(findings=[], text="")
         checked = replace(base, text=f"{trusted} {base.text}".strip())
     findings = list(state.findings) + list(checked.findings)
     if not checked.text.strip() and checked.action != "escalate":
-        checked = replace(checked, action="escalate",
-                          problems=[*checked.problems, "nothing left after the output checks"])
+        checked = replace(
+            checked,
+            action="escalate",
+            problems=[*checked.problems, "nothing left after the output checks"],
+        )
     escalation = dump(state.escalation) if state.escalation else None
     reply: dict[str, Any]
     if checked.action == "escalate" and status != "escalated":
         summary = _summary(state, "the drafted reply failed the output checks")
-        svc.conversations.add_escalation(conversation_id=state.conversation_id,
-                                         turn_id=state.turn_id, reason="output guard",
-                                         body={"problems": checked.problems,
-                                               "summary": summary})
+        svc.conversations.add_escalation(
+            conversation_id=state.conversation_id,
+            turn_id=state.turn_id,
+            reason="output guard",
+            body={"problems": checked.problems, "summary": summary},
+        )
         status, reply = "escalated", {"text": replies.ESCALATED, "citations": []}
-        escalation = {"reason": "output guard", "summary": summary,
-                      "rules": ["guard.output"], "problems": checked.problems}
+        escalation = {
+            "reason": "output guard",
+            "summary": summary,
+            "rules": ["guard.output"],
+            "problems": checked.problems,
+        }
     else:
         reply = {"text": checked.text, "citations": citations}
-    event = _event(runtime, state, "guard_output", {
-        "action": checked.action, "problems": checked.problems,
-        "findings": [_public(f) for f in checked.findings],
-        "citations": citations, "dropped_citations": len(proposed) - len(citations)})
-    return {"status": status, "reply": reply, "findings": dump(findings),
-            "escalation": escalation, "audit_buffer": [event]}
+    event = _event(
+        runtime,
+        state,
+        "guard_output",
+        {
+            "action": checked.action,
+            "problems": checked.problems,
+            "findings": [_public(f) for f in checked.findings],
+            "citations": citations,
+            "dropped_citations": len(proposed) - len(citations),
+        },
+    )
+    return {
+        "status": status,
+        "reply": reply,
+        "findings": dump(findings),
+        "escalation": escalation,
+        "audit_buffer": [event],
+    }
 
 
 def _strings(value: Any) -> list[str]:
@@ -666,14 +951,33 @@ def finish_turn(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     reply = state.reply or Reply(text=replies.FALLBACK)
     redacted = svc.guard.redact(reply.text)
     plan, decision = state.plan, state.decision
-    carry = plan.pending if plan is not None and decision is not None \
-        and decision.route == "respond" and plan.question else None
+    carry = (
+        plan.pending
+        if plan is not None
+        and decision is not None
+        and decision.route == "respond"
+        and plan.question
+        else None
+    )
     if carry is not None:
-        carry = {**carry, "confidence": float(state.confidence or 0.0),
-                 "corroborated": state.classification.corroborated
-                 if state.classification else True}
-    _flush(runtime, state, _event(runtime, state, "respond", {
-        "status": state.status, "reply": redacted,
-        "citations": [c.model_dump() for c in reply.citations]}),
-        messages=(_customer_message(state), ("assistant", redacted)))
+        carry = {
+            **carry,
+            "confidence": float(state.confidence or 0.0),
+            "corroborated": state.classification.corroborated if state.classification else True,
+        }
+    _flush(
+        runtime,
+        state,
+        _event(
+            runtime,
+            state,
+            "respond",
+            {
+                "status": state.status,
+                "reply": redacted,
+                "citations": [c.model_dump() for c in reply.citations],
+            },
+        ),
+        messages=(_customer_message(state), ("assistant", redacted)),
+    )
     return {"pending": carry, "audit_buffer": None, **_USED_UP}

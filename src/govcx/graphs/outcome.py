@@ -12,37 +12,60 @@ from govcx.guardrails.pii import redact_values
 from govcx.turn import Action, Reply, Turn, TurnDecision
 
 
-def turn_of(state: TurnState | Mapping[str, Any], *, interrupted: bool,
-            approvals: ApprovalStore) -> Turn:
+def turn_of(
+    state: TurnState | Mapping[str, Any], *, interrupted: bool, approvals: ApprovalStore
+) -> Turn:
     """The Turn of the state a run stopped with: ``interrupted`` at an approval (the
     customer hears it was passed on), or finished."""
     if not isinstance(state, TurnState):
         state = TurnState.model_validate(dict(state))
     decision = state.decision
-    turn_decision = TurnDecision(route=decision.route, rules=decision.rules,
-                                 policy_version=decision.policy_version,
-                                 policy_digest=decision.policy_digest,
-                                 reason=decision.reason) if decision else None
+    turn_decision = (
+        TurnDecision(
+            route=decision.route,
+            rules=decision.rules,
+            policy_version=decision.policy_version,
+            policy_digest=decision.policy_digest,
+            reason=decision.reason,
+        )
+        if decision
+        else None
+    )
     common: dict[str, Any] = {
-        "turn_id": state.turn_id, "conversation_id": state.conversation_id,
-        "intent": state.intent, "confidence": round(float(state.confidence or 0.0), 4),
+        "turn_id": state.turn_id,
+        "conversation_id": state.conversation_id,
+        "intent": state.intent,
+        "confidence": round(float(state.confidence or 0.0), 4),
         "decision": turn_decision,
-        "findings": [{"type": f.type, "source": f.source, "action": f.action}
-                     for f in state.findings],
-        "approval_id": state.approval_id}
+        "findings": [
+            {"type": f.type, "source": f.source, "action": f.action} for f in state.findings
+        ],
+        "approval_id": state.approval_id,
+    }
     if interrupted:
         request = approvals.get(str(state.approval_id))
-        actions = [Action(tool=request.tool, args=request.args or {}, status="pending")] \
-            if request.kind == "action" and request.tool else []
+        actions = (
+            [Action(tool=request.tool, args=request.args or {}, status="pending")]
+            if request.kind == "action" and request.tool
+            else []
+        )
         reply = Reply(text=replies.PENDING_ACTION) if request.kind == "action" else None
         return Turn(status="pending_approval", reply=reply, actions=actions, **common)
     actions = list(state.actions)
     approval = state.approval
-    if approval is not None and approval.status in ("rejected", "expired", "superseded") \
-            and approval.tool:
+    if (
+        approval is not None
+        and approval.status in ("rejected", "expired", "superseded")
+        and approval.tool
+    ):
         actions = [Action(tool=approval.tool, args=approval.args or {}, status="rejected")]
-    return Turn(status=state.status or "answered",
-                reply=state.reply, actions=actions, escalation=state.escalation, **common)
+    return Turn(
+        status=state.status or "answered",
+        reply=state.reply,
+        actions=actions,
+        escalation=state.escalation,
+        **common,
+    )
 
 
 def at_rest(turn: Turn, redact: Callable[[str], str]) -> Turn:

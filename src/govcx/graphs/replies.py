@@ -3,24 +3,37 @@
 from __future__ import annotations
 
 BLOCKED = "I'm sorry, I can't help with that request."
-PENDING_ACTION = ("I've passed your request to a member of our team for approval. "
-                  "You'll get an update here as soon as it has been reviewed.")
-BUSY_WITH_APPROVAL = ("Your earlier request is still waiting for a team member's approval. "
-                      "I'll update you here as soon as it has been reviewed.")
-REJECTED = ("A member of our team reviewed your request and could not approve it. "
-            "They will follow up with you if anything else is needed.")
-ESCALATED = ("I've passed this to a member of our support team, who will follow up with you "
-             "here shortly.")
-SELF_HARM = ("I'm really sorry you're going through this. If you are in danger or thinking about "
-             "harming yourself, please contact your local emergency number or a crisis line "
-             "right away. I've also asked a member of our team to reach out to you.")
-NO_KNOWLEDGE = ("I don't have approved information to answer that, so I've passed your question "
-                "to a member of our team.")
+PENDING_ACTION = (
+    "I've passed your request to a member of our team for approval. "
+    "You'll get an update here as soon as it has been reviewed."
+)
+BUSY_WITH_APPROVAL = (
+    "Your earlier request is still waiting for a team member's approval. "
+    "I'll update you here as soon as it has been reviewed."
+)
+REJECTED = (
+    "A member of our team reviewed your request and could not approve it. "
+    "They will follow up with you if anything else is needed."
+)
+ESCALATED = (
+    "I've passed this to a member of our support team, who will follow up with you here shortly."
+)
+SELF_HARM = (
+    "I'm really sorry you're going through this. If you are in danger or thinking about "
+    "harming yourself, please contact your local emergency number or a crisis line "
+    "right away. I've also asked a member of our team to reach out to you."
+)
+NO_KNOWLEDGE = (
+    "I don't have approved information to answer that, so I've passed your question "
+    "to a member of our team."
+)
 FALLBACK = "Thanks for your message. A member of our team will follow up shortly."
 
 
 def invalid_amount(currency: str | None) -> str:
     """The clarifying question when an amount cannot be acted on as written."""
     unit = f" in {currency}" if currency else ""
-    return ("I can only handle an amount" + unit + " written as a plain number, like 45 or "
-            "45.50. Could you tell me the amount again?")
+    return (
+        "I can only handle an amount" + unit + " written as a plain number, like 45 or "
+        "45.50. Could you tell me the amount again?"
+    )

@@ -18,8 +18,9 @@ from govcx.governance.gate import Proposal
 from govcx.turn import Action, Escalation, Reply
 
 
-def _audit_buffer(current: list[dict[str, Any]] | None,
-                  update: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+def _audit_buffer(
+    current: list[dict[str, Any]] | None, update: list[dict[str, Any]] | None
+) -> list[dict[str, Any]]:
     """Audit events wait here (checkpointed) until a node with side effects writes them
     to the chain in one transaction; ``None`` empties the buffer."""
     if update is None:

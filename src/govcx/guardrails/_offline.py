@@ -39,9 +39,7 @@ def offline_tld_extractor() -> Any:
     """A tldextract extractor that only uses the snapshot bundled with the package."""
     import tldextract
 
-    return tldextract.TLDExtract(
-        cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True
-    )
+    return tldextract.TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True)
 
 
 configure_offline()

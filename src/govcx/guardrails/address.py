@@ -45,16 +45,24 @@ _UNIT = (
 
 _PATTERNS: list[tuple[str, re.Pattern[str], float]] = [
     # 12 Crown Street / 1668 Glyn St / 3911 Fourth Avenue / 159 Eleftheriou Venizelou str
-    ("number+name+street-word", re.compile(
-        rf"\b(?:{_NUM}{_SEP}){{1,2}}(?:{_CAPW}{_SEP}){{0,3}}(?:{_STREET_WORDS})\b\.?(?:{_SEP}{_NUM}\b)?",
-        re.I,
-    ), 0.75),
+    (
+        "number+name+street-word",
+        re.compile(
+            rf"\b(?:{_NUM}{_SEP}){{1,2}}(?:{_CAPW}{_SEP}){{0,3}}(?:{_STREET_WORDS})\b\.?(?:{_SEP}{_NUM}\b)?",
+            re.I,
+        ),
+        0.75,
+    ),
     # PSC 0413, Box 8144 / Unit 4719 Box 7394 / APO AA 42323 / P.O. Box 12
-    ("postal-box", re.compile(
-        r"\b(?:(?:PSC|CMR|Unit)\s+\d{3,5},?\s+Box\s+\d{2,5}|(?:APO|FPO|DPO)\s+A[AEP]\s+\d{5}|"
-        r"P\.?\s?O\.?\s+Box\s+\d{1,6}|Post\s?box\s+\d{1,6}|Postfach\s+\d{1,6})\b",
-        re.I,
-    ), 0.8),
+    (
+        "postal-box",
+        re.compile(
+            r"\b(?:(?:PSC|CMR|Unit)\s+\d{3,5},?\s+Box\s+\d{2,5}|(?:APO|FPO|DPO)\s+A[AEP]\s+\d{5}|"
+            r"P\.?\s?O\.?\s+Box\s+\d{1,6}|Post\s?box\s+\d{1,6}|Postfach\s+\d{1,6})\b",
+            re.I,
+        ),
+        0.8,
+    ),
 ]
 # Street word first, then the name and the number: Rua do Arenque 1634, Via Franscini 71.
 # (Found word by word with a set lookup: one regex alternation of a hundred street words
@@ -66,9 +74,7 @@ _NAME_THEN_NUMBER = re.compile(rf"\.?{_SEP}(?:{_CAPW}{_SEP}){{0,3}}{_NUM}\b")
 _THEN_NUMBER = re.compile(rf"\.?{_SEP}{_NUM}\b")
 _WORDS_BEFORE = re.compile(rf"(?:{_CAPW}{_SEP}){{1,2}}$")
 # 28245 Puruntie 82 / 10252 Μεγάλη Άμμος 184: capitalised words between two numbers.
-_NUM_NAME_NUM = re.compile(
-    rf"\b{_NUM}{_SEP}((?:{_CAPW}{_SEP}){{1,3}}){_NUM}\b\.?"
-)
+_NUM_NAME_NUM = re.compile(rf"\b{_NUM}{_SEP}((?:{_CAPW}{_SEP}){{1,3}}){_NUM}\b\.?")
 _UNIT_RE = re.compile(rf"(?<![\w]){_UNIT}", re.I)
 _ADDRESS_CUE = re.compile(
     r"\b(?:address(?:es)?(?:\s+is)?|lives?\s+at|living\s+at|located\s+at|is\s+at|"
@@ -95,10 +101,47 @@ _SAME_LINE_TAIL = re.compile(
     r"(?:,?[ \t]*[A-Z]{0,2}-?\d{3,6}(?:-\d{4})?)?(?=[\s,.?!;]|$)",
 )
 _CORNER = re.compile(r"\bthe\s+corner\s+of\s+[^?!;\n]{3,60}?(?=[?!;\n]|,\s|$)", re.I)
-_PARTICLES = {"do", "da", "de", "del", "della", "di", "dos", "das", "la", "le", "van", "von",
-              "der", "den", "des", "du"}
-_NOT_STREET_WORDS = {"of", "the", "and", "for", "to", "in", "on", "at", "by", "with", "from",
-                     "a", "an", "or", "you", "your", "my", "our", "their", "this", "that"}
+_PARTICLES = {
+    "do",
+    "da",
+    "de",
+    "del",
+    "della",
+    "di",
+    "dos",
+    "das",
+    "la",
+    "le",
+    "van",
+    "von",
+    "der",
+    "den",
+    "des",
+    "du",
+}
+_NOT_STREET_WORDS = {
+    "of",
+    "the",
+    "and",
+    "for",
+    "to",
+    "in",
+    "on",
+    "at",
+    "by",
+    "with",
+    "from",
+    "a",
+    "an",
+    "or",
+    "you",
+    "your",
+    "my",
+    "our",
+    "their",
+    "this",
+    "that",
+}
 
 
 def _titled(words: str) -> bool:
@@ -137,8 +180,11 @@ class StreetAddressRecognizer:
             spans.append((m.start(), m.end(), 0.6, "corner"))
         for m in _NUM_NAME_NUM.finditer(text):
             words = m.group(1).split()
-            if (_titled(m.group(1)) and not re.search(r"\d[.,]\d", m.group(0))
-                    and not any(w.lower() in _NOT_STREET_WORDS for w in words)):
+            if (
+                _titled(m.group(1))
+                and not re.search(r"\d[.,]\d", m.group(0))
+                and not any(w.lower() in _NOT_STREET_WORDS for w in words)
+            ):
                 spans.append((m.start(), m.end(), 0.65, "number+name+number"))
         for m in _UNIT_RE.finditer(text):
             # A bare "Box 12" or "#3" is too weak alone; a unit next to an address is kept.
@@ -148,8 +194,13 @@ class StreetAddressRecognizer:
         spans.extend(self._after_cue(text))
         merged = self._merge(spans)
         return [
-            Hit(type=self.entity, start=a, end=self._extend(text, b), score=s,
-                detail=f"address:{why}")
+            Hit(
+                type=self.entity,
+                start=a,
+                end=self._extend(text, b),
+                score=s,
+                detail=f"address:{why}",
+            )
             for a, b, s, why in merged
         ]
 

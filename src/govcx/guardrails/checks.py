@@ -116,8 +116,9 @@ def check_pii(reply: str, ctx: OutputContext, detector: PiiDetector) -> Verdict:
             continue
         if " ".join(raw.split()).casefold() in approved:
             continue
-        problems.append(Problem(f.type, f.start, f.end, f"{f.type} that is not the customer's",
-                                f.score))
+        problems.append(
+            Problem(f.type, f.start, f.end, f"{f.type} that is not the customer's", f.score)
+        )
         spans.append((f.start, f.end, f"<{f.type}>"))
     return Verdict(problems, replace_spans(reply, spans) if spans else reply)
 
@@ -141,8 +142,10 @@ _COMMIT = re.compile(
     re.I,
 )
 _DAYS = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
-_MONTHS = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
-           r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
+_MONTHS = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+)
 _DATE_PROMISE = re.compile(
     r"\b(?:(?:by|on|before|until|no\s+later\s+than|within)\s+(?:the\s+)?(?:end\s+of\s+(?:the\s+)?"
     rf"(?:day|week|month)|{_DAYS}|tomorrow|tonight|today|next\s+\w+|\d{{1,2}}(?:st|nd|rd|th)?"
@@ -156,8 +159,7 @@ _FUTURE = re.compile(r"\b(?:will|'ll|shall|going\s+to|guarantee|promise|expect)\
 
 def _amount(text: str) -> float | None:
     digits = re.sub(r"[^\d.,]", "", text)
-    digits = digits.replace(",", "") if re.search(r",\d{3}\b", digits) else digits.replace(
-        ",", ".")
+    digits = digits.replace(",", "") if re.search(r",\d{3}\b", digits) else digits.replace(",", ".")
     try:
         return float(digits)
     except ValueError:
@@ -189,8 +191,9 @@ def check_commitments(reply: str, ctx: OutputContext) -> Verdict:
         if is_commit and not approved and not reasons:
             reasons.append("refund/credit statement with no executed action")
         for m in _DATE_PROMISE.finditer(sent):
-            if (_FUTURE.search(sent) or m.group(0).lower().startswith(("guarantee", "promise"))) \
-                    and not _in_sources(m.group(0), sources):
+            if (
+                _FUTURE.search(sent) or m.group(0).lower().startswith(("guarantee", "promise"))
+            ) and not _in_sources(m.group(0), sources):
                 reasons.append(f"promised date {m.group(0)!r} is not in approved knowledge")
                 break
         if reasons:
@@ -250,8 +253,11 @@ def check_grounding(reply: str, ctx: OutputContext, *, min_support: float = 0.5)
             continue  # a statement about an executed action: the commitment check owns it
         score = support(sent, sources, own) if sources else 0.0
         if score < min_support:
-            problems.append(Problem("UNSUPPORTED_CLAIM", s, e,
-                                    f"support {score:.2f} < {min_support:.2f}", 1 - score))
+            problems.append(
+                Problem(
+                    "UNSUPPORTED_CLAIM", s, e, f"support {score:.2f} < {min_support:.2f}", 1 - score
+                )
+            )
             bad.append((s, e))
     return Verdict(problems, remove_spans(reply, bad) if bad else reply)
 

@@ -33,9 +33,7 @@ class DefaultGuard:
         self.pii = PiiDetector()
         self.injection = InjectionDetector()
         self.triggers = TriggerDetector()
-        self.output = OutputGuard(
-            config, detector=self.pii, banned_phrases=policy.banned_phrases
-        )
+        self.output = OutputGuard(config, detector=self.pii, banned_phrases=policy.banned_phrases)
         # The same approved chunks come back turn after turn, and a scan of a text
         # depends on nothing else: scan each one once.
         self._scan_knowledge = lru_cache(maxsize=4096)(self._scan_knowledge_uncached)
@@ -62,8 +60,7 @@ class DefaultGuard:
 
     def _safe(self, findings: list[Finding]) -> list[Finding]:
         """Redact the quoted evidence: a finding's detail goes to the audit log."""
-        return [replace(f, detail=self.pii.redact(f.detail)) if f.detail else f
-                for f in findings]
+        return [replace(f, detail=self.pii.redact(f.detail)) if f.detail else f for f in findings]
 
     def check_output(self, reply: str, context: OutputContext) -> OutputResult:
         """Check a reply before the customer sees it; see :class:`OutputGuard`."""

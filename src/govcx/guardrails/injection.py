@@ -49,10 +49,32 @@ _Q_MARK = re.compile(r"\bQ\s*:\s*\S")
 _A_MARK = re.compile(r"\bA\s*:\s*\S")
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
 _MORSE_TABLE = {
-    ".-": "a", "-...": "b", "-.-.": "c", "-..": "d", ".": "e", "..-.": "f", "--.": "g",
-    "....": "h", "..": "i", ".---": "j", "-.-": "k", ".-..": "l", "--": "m", "-.": "n",
-    "---": "o", ".--.": "p", "--.-": "q", ".-.": "r", "...": "s", "-": "t", "..-": "u",
-    "...-": "v", ".--": "w", "-..-": "x", "-.--": "y", "--..": "z",
+    ".-": "a",
+    "-...": "b",
+    "-.-.": "c",
+    "-..": "d",
+    ".": "e",
+    "..-.": "f",
+    "--.": "g",
+    "....": "h",
+    "..": "i",
+    ".---": "j",
+    "-.-": "k",
+    ".-..": "l",
+    "--": "m",
+    "-.": "n",
+    "---": "o",
+    ".--.": "p",
+    "--.-": "q",
+    ".-.": "r",
+    "...": "s",
+    "-": "t",
+    "..-": "u",
+    "...-": "v",
+    ".--": "w",
+    "-..-": "x",
+    "-.--": "y",
+    "--..": "z",
 }
 
 FLAG_THRESHOLD = 0.7
@@ -155,8 +177,10 @@ _REPEATED_PHRASE = re.compile(r"(?<!\S)(\S+(?:\s+\S+){1,2}?)(?:\s+\1(?!\S)){5,}"
 
 def _qa_pairs(text: str) -> tuple[int, int, bool]:
     """Scripted Q:/A: exchanges: (complete pairs, end of the last A, a Q follows it)."""
-    marks = sorted([(m.start(), "Q") for m in _Q_MARK.finditer(text)]
-                   + [(m.start(), "A") for m in _A_MARK.finditer(text)])
+    marks = sorted(
+        [(m.start(), "Q") for m in _Q_MARK.finditer(text)]
+        + [(m.start(), "A") for m in _A_MARK.finditer(text)]
+    )
     pairs = 0
     end = 0
     after = False
@@ -187,9 +211,11 @@ class _LinearScorer:
     sublinear TF times IDF, L2-normalised per vectorizer, dotted with the weights.
     """
 
-    def __init__(self, parts: Sequence[tuple[Callable[[str], list[str]],
-                                             dict[str, tuple[float, float]]]],
-                 intercept: float) -> None:
+    def __init__(
+        self,
+        parts: Sequence[tuple[Callable[[str], list[str]], dict[str, tuple[float, float]]]],
+        intercept: float,
+    ) -> None:
         self._parts = list(parts)
         self._intercept = intercept
 
@@ -200,16 +226,19 @@ class _LinearScorer:
         offset = 0
         for vec in vectorizers:
             vocab = vec.vocabulary_
-            out.append({term: (float(vec.idf_[i]), float(coef[offset + i]))
-                        for term, i in vocab.items()})
+            out.append(
+                {term: (float(vec.idf_[i]), float(coef[offset + i])) for term, i in vocab.items()}
+            )
             offset += len(vocab)
         return out
 
     @classmethod
     def fitted(cls, vectorizers: Sequence[Any], coef: Any, intercept: float) -> _LinearScorer:
         weights = cls.weights(vectorizers, coef)
-        return cls([(vec.build_analyzer(), w) for vec, w in zip(vectorizers, weights,
-                                                                 strict=True)], intercept)
+        return cls(
+            [(vec.build_analyzer(), w) for vec, w in zip(vectorizers, weights, strict=True)],
+            intercept,
+        )
 
     def probability(self, text: str) -> float:
         import math
@@ -245,9 +274,9 @@ def _classifier() -> _LinearScorer:
         try:
             with open(path, "rb") as f:
                 settings, weights, intercept = pickle.load(f)  # trusted_file(path), above
-            return _LinearScorer([(analyzer(s), w) for s, w in zip(settings, weights,
-                                                                   strict=True)],
-                                 float(intercept))
+            return _LinearScorer(
+                [(analyzer(s), w) for s, w in zip(settings, weights, strict=True)], float(intercept)
+            )
         except Exception:  # unreadable or of another shape: train again, replace it
             pass
     fitted, coef, intercept = _fit_classifier()
@@ -292,8 +321,7 @@ def _fit_classifier() -> tuple[list[Any], Any, float]:
     from govcx.guardrails._injection_corpus import ATTACKS, BENIGN
 
     words = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)
-    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True,
-                            min_df=2)
+    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, min_df=2)
     model = make_pipeline(
         FeatureUnion([("words", words), ("chars", chars)]),
         LogisticRegression(C=4.0, class_weight="balanced", max_iter=2000),
@@ -327,8 +355,9 @@ class InjectionDetector:
             inner = self._rules(decoded, source)
             if inner:
                 best = max(inner, key=lambda e: e.weight)
-                ev.append(Evidence(f"encoded-{encoding}:{best.rule}", 0.95, start, end,
-                                    decoded[:80]))
+                ev.append(
+                    Evidence(f"encoded-{encoding}:{best.rule}", 0.95, start, end, decoded[:80])
+                )
             elif decoded.count(" ") >= 3:
                 # Natural-language text hidden in an encoding: nobody needs that to ask
                 # a support question.
@@ -338,8 +367,15 @@ class InjectionDetector:
             # passage) is indirect content: scan it as such.
             for doc_start, doc in _embedded_documents(norm):
                 for e in self._rules(doc, "knowledge"):
-                    ev.append(Evidence(f"embedded:{e.rule}", e.weight, doc_start + e.start,
-                                        doc_start + e.end, e.quote))
+                    ev.append(
+                        Evidence(
+                            f"embedded:{e.rule}",
+                            e.weight,
+                            doc_start + e.start,
+                            doc_start + e.end,
+                            e.quote,
+                        )
+                    )
         rep = _repetition(norm)
         if rep is not None:
             ev.append(Evidence("repeated-token", 0.75, rep[0], rep[1], rep[2][:40]))
@@ -355,8 +391,15 @@ class InjectionDetector:
             p = self._model.probability(norm[:2000])
             if p >= 0.5:
                 # Below its threshold the classifier only corroborates other evidence.
-                ev.append(Evidence("classifier", round(p, 3) if p >= CLASSIFIER_THRESHOLD
-                                    else round(p * 0.6, 3), 0, len(norm), f"p={p:.2f}"))
+                ev.append(
+                    Evidence(
+                        "classifier",
+                        round(p, 3) if p >= CLASSIFIER_THRESHOLD else round(p * 0.6, 3),
+                        0,
+                        len(norm),
+                        f"p={p:.2f}",
+                    )
+                )
         return sorted(ev, key=lambda e: -e.weight)
 
     @staticmethod
@@ -370,8 +413,9 @@ class InjectionDetector:
                 continue
             m = rule.pattern.search(text)
             if m:
-                out.append(Evidence(rule.name, rule.weight, m.start(), m.end(),
-                                     m.group(0).strip()[:80]))
+                out.append(
+                    Evidence(rule.name, rule.weight, m.start(), m.end(), m.group(0).strip()[:80])
+                )
         return out
 
     def score(self, evidence: Sequence[Evidence]) -> float:
@@ -399,6 +443,12 @@ class InjectionDetector:
         end = max(e.end for e in located)
         detail = "; ".join(f"{e.rule} ({e.weight:.2f}): {e.quote!r}" for e in ev[:4])
         return [
-            Finding(type=INJECTION, start=start, end=min(end, len(text)), score=round(score, 3),
-                    source=source, detail=detail)
+            Finding(
+                type=INJECTION,
+                start=start,
+                end=min(end, len(text)),
+                score=round(score, 3),
+                source=source,
+                detail=detail,
+            )
         ]

@@ -58,14 +58,72 @@ e-mail c'mon
 """.split()
 
 _TITLES = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Madam|Mme|Mlle|Herr|Frau|Sr|Sra|Srta)"
-_PARTICLES = {"van", "von", "de", "der", "den", "da", "das", "do", "dos", "del", "della",
-              "di", "du", "la", "le", "bin", "ibn", "al", "el", "ter", "ten", "af", "zu"}
+_PARTICLES = {
+    "van",
+    "von",
+    "de",
+    "der",
+    "den",
+    "da",
+    "das",
+    "do",
+    "dos",
+    "del",
+    "della",
+    "di",
+    "du",
+    "la",
+    "le",
+    "bin",
+    "ibn",
+    "al",
+    "el",
+    "ter",
+    "ten",
+    "af",
+    "zu",
+}
 # Words that end a name run because the run is an organisation or a place.
 _NOT_PERSON_TAIL = {
-    "inc", "ltd", "llc", "plc", "corp", "corporation", "company", "co", "group", "bank",
-    "university", "college", "school", "hospital", "street", "st", "avenue", "ave", "road",
-    "rd", "city", "county", "state", "airport", "station", "park", "lake", "river", "hotel",
-    "foundation", "institute", "association", "society", "gmbh", "ag", "sa", "bv", "oy", "ab",
+    "inc",
+    "ltd",
+    "llc",
+    "plc",
+    "corp",
+    "corporation",
+    "company",
+    "co",
+    "group",
+    "bank",
+    "university",
+    "college",
+    "school",
+    "hospital",
+    "street",
+    "st",
+    "avenue",
+    "ave",
+    "road",
+    "rd",
+    "city",
+    "county",
+    "state",
+    "airport",
+    "station",
+    "park",
+    "lake",
+    "river",
+    "hotel",
+    "foundation",
+    "institute",
+    "association",
+    "society",
+    "gmbh",
+    "ag",
+    "sa",
+    "bv",
+    "oy",
+    "ab",
 }
 
 _WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*\.?")
@@ -143,8 +201,14 @@ def gazetteer() -> Gazetteer:
     if cached is not None:
         return cached
     built = _build_gazetteer()
-    body = json.dumps({"first": sorted(built.first), "last": sorted(built.last),
-                       "common": sorted(built.common), "english": built.english})
+    body = json.dumps(
+        {
+            "first": sorted(built.first),
+            "last": sorted(built.last),
+            "common": sorted(built.common),
+            "english": built.english,
+        }
+    )
     write_private(path, lambda tmp: tmp.write_text(body, "utf-8"), keep=("names-*.json", 2))
     return built
 
@@ -173,9 +237,11 @@ def _read_gazetteer(path: Path) -> Gazetteer | None:
         data = json.loads(path.read_text("utf-8"))
         lists = {k: frozenset(data[k]) for k in ("first", "last", "common")}
         english = data["english"]
-        if not (all(isinstance(w, str) for words in lists.values() for w in words)
-                and isinstance(english, dict)
-                and all(isinstance(n, int) for n in english.values())):
+        if not (
+            all(isinstance(w, str) for words in lists.values() for w in words)
+            and isinstance(english, dict)
+            and all(isinstance(n, int) for n in english.values())
+        ):
             return None
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -218,8 +284,22 @@ def _build_gazetteer() -> Gazetteer:
     )
 
 
-_CAMEL_NAMES = ("Mc", "Mac", "O'", "O’", "D'", "D’", "De", "Di", "Da", "Du", "La", "Le", "Van",
-                "Von")
+_CAMEL_NAMES = (
+    "Mc",
+    "Mac",
+    "O'",
+    "O’",
+    "D'",
+    "D’",
+    "De",
+    "Di",
+    "Da",
+    "Du",
+    "La",
+    "Le",
+    "Van",
+    "Von",
+)
 
 
 @dataclass(frozen=True)
@@ -272,10 +352,39 @@ class _Cues:
     """Offsets where a strong cue ends (even a lower-case word is a name there)."""
 
 
-_NAME_VERBS = {"had", "has", "is", "was", "said", "says", "and", "wrote", "told", "lives",
-               "called", "asked", "went", "will", "would", "can", "could", "did", "does",
-               "lived", "works", "worked", "sent", "wants", "needs", "thinks", "knows", "gave",
-               "got", "here", "speaking"}
+_NAME_VERBS = {
+    "had",
+    "has",
+    "is",
+    "was",
+    "said",
+    "says",
+    "and",
+    "wrote",
+    "told",
+    "lives",
+    "called",
+    "asked",
+    "went",
+    "will",
+    "would",
+    "can",
+    "could",
+    "did",
+    "does",
+    "lived",
+    "works",
+    "worked",
+    "sent",
+    "wants",
+    "needs",
+    "thinks",
+    "knows",
+    "gave",
+    "got",
+    "here",
+    "speaking",
+}
 
 
 class PersonRecognizer:
@@ -289,16 +398,23 @@ class PersonRecognizer:
     def analyze(self, text: str) -> list[Hit]:
         toks = _tokens(text)
         # Where a cue ends, a name may start: found once per text, not per word.
-        cues = _Cues({m.end() for m in _CUE.finditer(text)},
-                     {m.end() for m in _STRONG_CUE.finditer(text)})
+        cues = _Cues(
+            {m.end() for m in _CUE.finditer(text)}, {m.end() for m in _STRONG_CUE.finditer(text)}
+        )
         hits: list[Hit] = []
         i = 0
         while i < len(toks):
             n, reason, score = self._run_at(text, toks, i, cues)
             if n:
-                hits.append(Hit(type=self.entity, start=toks[i].start,
-                                end=toks[i + n - 1].end, score=score,
-                                detail=f"names:{reason}"))
+                hits.append(
+                    Hit(
+                        type=self.entity,
+                        start=toks[i].start,
+                        end=toks[i + n - 1].end,
+                        score=score,
+                        detail=f"names:{reason}",
+                    )
+                )
                 i += n
             else:
                 i += 1
@@ -306,8 +422,9 @@ class PersonRecognizer:
 
     @staticmethod
     def _joined(text: str, a: _Tok, b: _Tok) -> bool:
-        return text[a.end : b.start] in (" ", "  ", ". ")  and not (
-            text[a.end : b.start] == ". " and not a.is_initial)
+        return text[a.end : b.start] in (" ", "  ", ". ") and not (
+            text[a.end : b.start] == ". " and not a.is_initial
+        )
 
     @staticmethod
     def _inside_address(text: str, tok: _Tok) -> bool:
@@ -321,9 +438,7 @@ class PersonRecognizer:
             or (before[-1:] == "." and before[:1].isalnum())
         )
 
-    def _run_at(
-        self, text: str, toks: list[_Tok], i: int, cues: _Cues
-    ) -> tuple[int, str, float]:
+    def _run_at(self, text: str, toks: list[_Tok], i: int, cues: _Cues) -> tuple[int, str, float]:
         g = self._g
         tok = toks[i]
         if not tok.is_cap and tok.start not in cues.strong and tok.text not in g.first:
@@ -351,14 +466,15 @@ class PersonRecognizer:
             else:
                 break
             j += 1
-        while len(run) > 1 and (run[-1].text.lower() in _PARTICLES or (
-                run[-1].is_initial and not run[-1].text.endswith("."))):
+        while len(run) > 1 and (
+            run[-1].text.lower() in _PARTICLES
+            or (run[-1].is_initial and not run[-1].text.endswith("."))
+        ):
             run.pop()
         if j < len(toks) and toks[j].text.lower() in _NOT_PERSON_TAIL and j == i + len(run):
             return 0, "", 0.0
         kinds = [
-            INITIAL if t.text.lower() in _PARTICLES and 0 < k < len(run) - 1
-            else g.classify(t.text)
+            INITIAL if t.text.lower() in _PARTICLES and 0 < k < len(run) - 1 else g.classify(t.text)
             for k, t in enumerate(run)
         ]
         # Trim ordinary words off the end of the run ("Kyle Kuefer Who" -> "Kyle Kuefer").
@@ -390,8 +506,11 @@ class PersonRecognizer:
         if kinds[0] not in (KNOWN, FOREIGN) or len(tok.text) < 3:
             return 0, "", 0.0
         nxt = text[tok.end : tok.end + 1]
-        verb_next = nxt == "," or (i + 1 < len(toks) and toks[i + 1].text in _NAME_VERBS
-                                   and toks[i + 1].start == tok.end + 1)
+        verb_next = nxt == "," or (
+            i + 1 < len(toks)
+            and toks[i + 1].text in _NAME_VERBS
+            and toks[i + 1].start == tok.end + 1
+        )
         if kinds[0] == FOREIGN:
             # An unlisted word alone is a name only where a name's grammar shows.
             if (initial and verb_next) or self._in_name_list(text, toks, i):
@@ -416,8 +535,12 @@ class PersonRecognizer:
         self, text: str, toks: list[_Tok], i: int, reason: str, score: float
     ) -> tuple[int, str, float]:
         n = 1
-        while (i + n < len(toks) and n < 3 and self._joined(text, toks[i + n - 1], toks[i + n])
-               and self._g.classify(toks[i + n].text) not in (ORDINARY, AMBIGUOUS)):
+        while (
+            i + n < len(toks)
+            and n < 3
+            and self._joined(text, toks[i + n - 1], toks[i + n])
+            and self._g.classify(toks[i + n].text) not in (ORDINARY, AMBIGUOUS)
+        ):
             n += 1
         return n, reason, score
 

@@ -19,8 +19,13 @@ from typing import Any
 
 Analyzer = Callable[[str], list[str]]
 
-_DEFAULTS = {"input": "content", "strip_accents": None, "preprocessor": None,
-             "tokenizer": None, "stop_words": None}
+_DEFAULTS = {
+    "input": "content",
+    "strip_accents": None,
+    "preprocessor": None,
+    "tokenizer": None,
+    "stop_words": None,
+}
 _WHITE_SPACES = re.compile(r"\s\s+")
 
 
@@ -32,8 +37,11 @@ def analyzer_settings(vectorizer: Any) -> dict[str, Any] | None:
         return None
     kind = params.get("analyzer")
     low, high = params["ngram_range"]
-    out: dict[str, Any] = {"analyzer": kind, "lowercase": bool(params["lowercase"]),
-                           "ngram_range": [int(low), int(high)]}
+    out: dict[str, Any] = {
+        "analyzer": kind,
+        "lowercase": bool(params["lowercase"]),
+        "ngram_range": [int(low), int(high)],
+    }
     if kind == "word":
         if re.compile(params["token_pattern"]).groups > 1:
             return None
@@ -60,8 +68,7 @@ def analyzer(settings: dict[str, Any]) -> Analyzer:
             return _char_wb_ngrams(text.lower() if lower else text, low, high)
 
         return chars
-    raise ValueError(f"unsupported analyzer {settings['analyzer']!r}; supported: word, "
-                     "char_wb")
+    raise ValueError(f"unsupported analyzer {settings['analyzer']!r}; supported: word, char_wb")
 
 
 def _word_ngrams(tokens: list[str], low: int, high: int) -> list[str]:

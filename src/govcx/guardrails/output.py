@@ -132,8 +132,9 @@ class OutputGuard:
         guard.configure(allow_metrics_collection=False)
         return guard
 
-    def _validate(self, guard: Any, reply: str,
-                  context: OutputContext) -> list[tuple[str, checks.Verdict]]:
+    def _validate(
+        self, guard: Any, reply: str, context: OutputContext
+    ) -> list[tuple[str, checks.Verdict]]:
         metadata: dict[str, Any] = {
             "context": context,
             "detector": self.detector,
@@ -183,8 +184,17 @@ class OutputGuard:
                 action = "redact" if name == "pii" and on_fail == "fix" else _ACTION_FOR[on_fail]
                 quote = self.detector.redact(seen[p.start : p.end])  # details are audited
                 detail = p.message if name == "pii" else f"{p.message}: {quote[:120]!r}"
-                findings.append(Finding(type=p.type, start=p.start, end=p.end, score=p.score,
-                                        source="output", action=action, detail=detail))
+                findings.append(
+                    Finding(
+                        type=p.type,
+                        start=p.start,
+                        end=p.end,
+                        score=p.score,
+                        source="output",
+                        action=action,
+                        detail=detail,
+                    )
+                )
                 note = " (reask needs an LLM engine; escalated)" if on_fail == "reask" else ""
                 problems.append(f"{name}: {detail}{note}")
             if verdict.problems:
@@ -201,5 +211,7 @@ class OutputGuard:
 
     @staticmethod
     def _has_substance(text: str) -> bool:
-        return any(checks.is_factual(text[s:e]) or text[s:e].rstrip().endswith("?")
-                   for s, e in checks.sentences(text))
+        return any(
+            checks.is_factual(text[s:e]) or text[s:e].rstrip().endswith("?")
+            for s, e in checks.sentences(text)
+        )

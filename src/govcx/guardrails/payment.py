@@ -29,18 +29,23 @@ CARD_CVV = "CARD_CVV"
 _CARD = re.compile(r"(?<![\w+.,-])(?:\d[ .-]?){11,18}\d(?![\w]|[.,-]\d)")
 _CARD_LABEL = re.compile(
     r"(?:\b(?:card|cc|credit|debit|visa|mastercard|master\s+card|amex|american\s+express|"
-    r"discover|maestro|pan)\b)[^\n\d]{0,25}$", re.I)
+    r"discover|maestro|pan)\b)[^\n\d]{0,25}$",
+    re.I,
+)
 
 _SSN_FORMATTED = re.compile(r"(?<![\w.-])(\d{3})([- .])(\d{2})\2(\d{4})(?![\w]|[.-]\d)")
 _SSN_LABELLED = re.compile(
     r"\b(?:ssn|ss#|ss\s+no|social\s+security(?:\s+(?:number|num|no|#))?|social|ssn#|"
-    r"tax\s+id|tin|itin)\b[^\n\d]{0,20}?(\d{3}[- .]?\d{2}[- .]?\d{4})(?![\w]|[.-]\d)", re.I)
+    r"tax\s+id|tin|itin)\b[^\n\d]{0,20}?(\d{3}[- .]?\d{2}[- .]?\d{4})(?![\w]|[.-]\d)",
+    re.I,
+)
 
 _CVV = re.compile(
     r"\b(?:cvv2?|cvc2?|cvn|cid|csc|cv2|security\s+code|card\s+security\s+code|"
     r"card\s+verification(?:\s+(?:value|code|number))?|(?:3|4|three|four)[- ]digit\s+code)"
     r"(?:\s*(?:number|no\.?|code|is|was|of|#|:|=|-|\(|\))\s*){0,3}\s*(\d{3,4})(?![\w]|[.,-]\d)",
-    re.I)
+    re.I,
+)
 
 
 def luhn_valid(number: str) -> bool:
@@ -82,11 +87,18 @@ class CardRecognizer:
                 continue  # an IP address or a version, not a card
             valid = 12 <= len(digits) <= 19 and digits[0] in "123456" and luhn_valid(digits)
             labelled = 13 <= len(digits) <= 19 and bool(
-                _CARD_LABEL.search(text[max(0, m.start() - 40) : m.start()]))
+                _CARD_LABEL.search(text[max(0, m.start() - 40) : m.start()])
+            )
             if valid or labelled:
-                hits.append(Hit(type=self._entity, start=m.start(), end=m.end(),
-                                score=0.9 if valid else 0.6,
-                                detail="card:luhn" if valid else "card:label"))
+                hits.append(
+                    Hit(
+                        type=self._entity,
+                        start=m.start(),
+                        end=m.end(),
+                        score=0.9 if valid else 0.6,
+                        detail="card:luhn" if valid else "card:label",
+                    )
+                )
         return hits
 
 
@@ -98,14 +110,22 @@ class SsnRecognizer:
     def analyze(self, text: str) -> list[Hit]:
         hits: list[Hit] = []
         for m in _SSN_LABELLED.finditer(text):
-            hits.append(Hit(type=self._entity, start=m.start(1), end=m.end(1), score=0.85,
-                            detail="ssn:label"))
+            hits.append(
+                Hit(
+                    type=self._entity,
+                    start=m.start(1),
+                    end=m.end(1),
+                    score=0.85,
+                    detail="ssn:label",
+                )
+            )
         for m in _SSN_FORMATTED.finditer(text):
             digits = m.group(1) + m.group(3) + m.group(4)
             if len(set(digits)) < 2:
                 continue
-            hits.append(Hit(type=self._entity, start=m.start(), end=m.end(), score=0.6,
-                            detail="ssn:format"))
+            hits.append(
+                Hit(type=self._entity, start=m.start(), end=m.end(), score=0.6, detail="ssn:format")
+            )
         return hits
 
 
@@ -115,5 +135,7 @@ class CvvRecognizer:
     _entity = CARD_CVV
 
     def analyze(self, text: str) -> list[Hit]:
-        return [Hit(type=self._entity, start=m.start(1), end=m.end(1), score=0.85,
-                    detail="cvv:label") for m in _CVV.finditer(text)]
+        return [
+            Hit(type=self._entity, start=m.start(1), end=m.end(1), score=0.85, detail="cvv:label")
+            for m in _CVV.finditer(text)
+        ]

@@ -30,12 +30,11 @@ _NOT_PHONE_CONTEXT = re.compile(
     r"[\w\s#:.'’]{0,20}$",
     re.I,
 )
-_PHONE_CONTEXT = re.compile(r"(?:phone|tel|mobile|cell|fax|call|text|whatsapp|sms|desk|office)",
-                            re.I)
-_PHONE_REGIONS = ("US", "GB", "DE", "FR", "IT", "ES", "NL", "SE", "AU", "IN", "BR", "CA")
-_DATE_LIKE = re.compile(
-    r"^(?:\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4})$"
+_PHONE_CONTEXT = re.compile(
+    r"(?:phone|tel|mobile|cell|fax|call|text|whatsapp|sms|desk|office)", re.I
 )
+_PHONE_REGIONS = ("US", "GB", "DE", "FR", "IT", "ES", "NL", "SE", "AU", "IN", "BR", "CA")
+_DATE_LIKE = re.compile(r"^(?:\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4})$")
 
 
 def _phone_ok(value: str) -> bool:
@@ -50,9 +49,7 @@ def _phone_ok(value: str) -> bool:
         # A bare run of digits is a phone only in its usual lengths (10-11, or +E.164).
         return value.startswith("+") or len(digits) in (10, 11)
     # Amounts and versions ("1.234.567", "3.14") are not phones: dots need 2+ groups of 2+.
-    return not (
-        "." in value and all(len(g) == 3 for g in groups[1:]) and len(groups[0]) <= 3
-    )
+    return not ("." in value and all(len(g) == 3 for g in groups[1:]) and len(groups[0]) <= 3)
 
 
 class PhoneRecognizer:
@@ -105,8 +102,9 @@ class PhoneRecognizer:
                     start=m.start(),
                     end=m.end(),
                     score=0.75 if valid or context else 0.5,
-                    detail="phone:validated" if valid else (
-                        "phone:context" if context else self.UNVALIDATED),
+                    detail="phone:validated"
+                    if valid
+                    else ("phone:context" if context else self.UNVALIDATED),
                 )
             )
         return hits

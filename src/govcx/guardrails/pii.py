@@ -282,24 +282,54 @@ def replace_spans(text: str, spans: Iterable[tuple[int, int, str]]) -> str:
     return "".join(out)
 
 
-IDENTIFIER_KEYS = frozenset({
-    "id", "turn_id", "conversation_id", "approval_id", "customer_id", "event_id",
-    "escalation_id", "delivery_id", "key_id", "idempotency_key", "policy_version",
-    "policy_digest", "tool", "status", "route", "intent", "type", "kind", "doc_id",
-    "chunk_id", "version", "rules", "action", "source", "decision", "principal", "actor",
-})
+IDENTIFIER_KEYS = frozenset(
+    {
+        "id",
+        "turn_id",
+        "conversation_id",
+        "approval_id",
+        "customer_id",
+        "event_id",
+        "escalation_id",
+        "delivery_id",
+        "key_id",
+        "idempotency_key",
+        "policy_version",
+        "policy_digest",
+        "tool",
+        "status",
+        "route",
+        "intent",
+        "type",
+        "kind",
+        "doc_id",
+        "chunk_id",
+        "version",
+        "rules",
+        "action",
+        "source",
+        "decision",
+        "principal",
+        "actor",
+    }
+)
 """Keys whose string values are identifiers or enumerations, never customer text."""
 
 
-def redact_values(value: Any, redact: Callable[[str], str],
-                  keep: frozenset[str] = IDENTIFIER_KEYS) -> Any:
+def redact_values(
+    value: Any, redact: Callable[[str], str], keep: frozenset[str] = IDENTIFIER_KEYS
+) -> Any:
     """``value`` (JSON-like) with ``redact`` applied to every string, except the values of
     keys in ``keep``: for bodies stored or sent (turns, webhook events)."""
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, Mapping):
-        return {k: v if k in keep and not isinstance(v, Mapping | list)
-                else redact_values(v, redact, keep) for k, v in value.items()}
+        return {
+            k: v
+            if k in keep and not isinstance(v, Mapping | list)
+            else redact_values(v, redact, keep)
+            for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
         return [redact_values(v, redact, keep) for v in value]
     return value

@@ -30,8 +30,9 @@ from guardrails.validators import (
 from govcx.guardrails import checks
 
 
-def _result(name: str, value: str, verdict: checks.Verdict, metadata: dict[str, Any]
-            ) -> ValidationResult:
+def _result(
+    name: str, value: str, verdict: checks.Verdict, metadata: dict[str, Any]
+) -> ValidationResult:
     metadata.setdefault("verdicts", []).append((name, verdict))
     if verdict.ok:
         return PassResult()
@@ -40,8 +41,9 @@ def _result(name: str, value: str, verdict: checks.Verdict, metadata: dict[str, 
     return FailResult(
         error_message="; ".join(p.message for p in verdict.problems),
         fix_value=verdict.fixed if name in fixes else value,
-        error_spans=[ErrorSpan(start=p.start, end=p.end, reason=p.message)
-                     for p in verdict.problems],
+        error_spans=[
+            ErrorSpan(start=p.start, end=p.end, reason=p.message) for p in verdict.problems
+        ],
     )
 
 

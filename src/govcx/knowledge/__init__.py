@@ -27,8 +27,9 @@ from govcx.knowledge.retriever import Chunk, Retriever
 logger = logging.getLogger("govcx.knowledge")
 
 
-def build_retriever(knowledge_dir: Path | None, state_dir: Path, *,
-                    config: KnowledgeConfig | None = None) -> KnowledgeBase:
+def build_retriever(
+    knowledge_dir: Path | None, state_dir: Path, *, config: KnowledgeConfig | None = None
+) -> KnowledgeBase:
     """Open the knowledge base under ``state_dir`` and bring it up to date.
 
     Ingest is incremental: files whose bytes did not change are not even parsed, so this

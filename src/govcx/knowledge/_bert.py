@@ -40,8 +40,9 @@ def load_safetensors(path: Path) -> dict[str, npt.NDArray[Any]]:
         if dtype is None:
             raise ConfigError(str(path), f"tensor {name} has unsupported dtype {info['dtype']}")
         start, end = info["data_offsets"]
-        array = np.frombuffer(blob, dtype=dtype, count=(end - start) // np.dtype(dtype).itemsize,
-                              offset=start).reshape(info["shape"])
+        array = np.frombuffer(
+            blob, dtype=dtype, count=(end - start) // np.dtype(dtype).itemsize, offset=start
+        ).reshape(info["shape"])
         tensors[name] = array.astype(np.float32) if dtype == np.float16 else array
     return tensors
 
@@ -66,18 +67,27 @@ class BertEncoder:
     def __init__(self, model_dir: Path) -> None:
         from tokenizers import Tokenizer
 
-        files = {name: model_dir / name for name in ("model.safetensors", "tokenizer.json",
-                                                     "config.json")}
+        files = {
+            name: model_dir / name
+            for name in ("model.safetensors", "tokenizer.json", "config.json")
+        }
         missing = [name for name, path in files.items() if not path.is_file()]
         if missing:
-            raise ConfigError(str(model_dir), "not a local BERT model folder: missing "
-                              + ", ".join(missing))
+            raise ConfigError(
+                str(model_dir), "not a local BERT model folder: missing " + ", ".join(missing)
+            )
         self.config = json.loads(files["config.json"].read_text(encoding="utf-8"))
         self.max_len = int(self.config.get("max_position_embeddings", 512))
         st_config = model_dir / "sentence_bert_config.json"
         if st_config.is_file():
-            self.max_len = min(self.max_len, int(json.loads(
-                st_config.read_text(encoding="utf-8")).get("max_seq_length", self.max_len)))
+            self.max_len = min(
+                self.max_len,
+                int(
+                    json.loads(st_config.read_text(encoding="utf-8")).get(
+                        "max_seq_length", self.max_len
+                    )
+                ),
+            )
         self.name = model_dir.name if model_dir.name != "model" else model_dir.parent.name
         self.tokenizer = Tokenizer.from_file(str(files["tokenizer.json"]))
         self.tokenizer.enable_truncation(self.max_len)
@@ -110,29 +120,32 @@ class BertEncoder:
         order = np.argsort([len(e.ids) for e in encodings])
         out = np.zeros((len(texts), self.hidden), dtype=np.float32)
         for start in range(0, len(texts), batch_size):
-            batch = [encodings[i] for i in order[start:start + batch_size]]
+            batch = [encodings[i] for i in order[start : start + batch_size]]
             width = max(len(e.ids) for e in batch)
             ids = np.zeros((len(batch), width), dtype=np.int64)
             mask = np.zeros((len(batch), width), dtype=np.float32)
             for row, enc in enumerate(batch):
-                ids[row, :len(enc.ids)] = enc.ids
-                mask[row, :len(enc.ids)] = 1.0
+                ids[row, : len(enc.ids)] = enc.ids
+                mask[row, : len(enc.ids)] = 1.0
             # Multi-threaded BLAS spends more time synchronising than computing on these
             # small matrices (measured: 100x slower on 2 cores).
             with threadpool_limits(1, user_api="blas"):
                 vectors = self._forward(ids, mask)
-            out[order[start:start + batch_size]] = vectors
+            out[order[start : start + batch_size]] = vectors
         return out
 
     def _forward(self, ids: npt.NDArray[np.int64], mask: F32) -> F32:
         w = self.w
         batch, width = ids.shape
         heads, size = self.heads, self.hidden // self.heads
-        x = (w["embeddings.word_embeddings.weight"][ids]
-             + w["embeddings.position_embeddings.weight"][:width]
-             + w["embeddings.token_type_embeddings.weight"][0])
-        x = _layer_norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"],
-                        self.eps)
+        x = (
+            w["embeddings.word_embeddings.weight"][ids]
+            + w["embeddings.position_embeddings.weight"][:width]
+            + w["embeddings.token_type_embeddings.weight"][0]
+        )
+        x = _layer_norm(
+            x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], self.eps
+        )
         bias = ((1.0 - mask) * np.float32(-1e9))[:, None, :]
         scale = np.float32(1.0 / np.sqrt(size))
         for layer in range(self.layers):
@@ -140,11 +153,13 @@ class BertEncoder:
 
             def split(t: F32) -> F32:
                 return np.ascontiguousarray(
-                    t.reshape(batch, width, heads, size).transpose(0, 2, 1, 3))
+                    t.reshape(batch, width, heads, size).transpose(0, 2, 1, 3)
+                )
 
             q = split(self._linear(x, p + "attention.self.query") * scale)
-            kt = np.ascontiguousarray(split(self._linear(x, p + "attention.self.key"))
-                                      .transpose(0, 1, 3, 2))
+            kt = np.ascontiguousarray(
+                split(self._linear(x, p + "attention.self.key")).transpose(0, 1, 3, 2)
+            )
             v = split(self._linear(x, p + "attention.self.value"))
             ctx = np.empty((batch, heads, width, size), dtype=np.float32)
             # One 2-D product per (row, head): numpy's stacked matmul is far slower here.
@@ -152,18 +167,23 @@ class BertEncoder:
                 for h in range(heads):
                     att = q[b, h] @ kt[b, h] + bias[b]
                     # Clamp before exp: denormal floats slow BLAS down a hundredfold.
-                    att = np.exp(np.maximum(att - att.max(-1, keepdims=True),
-                                            np.float32(-80.0)))
+                    att = np.exp(np.maximum(att - att.max(-1, keepdims=True), np.float32(-80.0)))
                     att /= att.sum(-1, keepdims=True)
                     ctx[b, h] = att @ v[b, h]
             merged = ctx.transpose(0, 2, 1, 3).reshape(batch, width, self.hidden)
-            x = _layer_norm(x + self._linear(merged, p + "attention.output.dense"),
-                            w[p + "attention.output.LayerNorm.weight"],
-                            w[p + "attention.output.LayerNorm.bias"], self.eps)
+            x = _layer_norm(
+                x + self._linear(merged, p + "attention.output.dense"),
+                w[p + "attention.output.LayerNorm.weight"],
+                w[p + "attention.output.LayerNorm.bias"],
+                self.eps,
+            )
             hidden = _gelu(self._linear(x, p + "intermediate.dense"))
-            x = _layer_norm(x + self._linear(hidden, p + "output.dense"),
-                            w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"],
-                            self.eps)
+            x = _layer_norm(
+                x + self._linear(hidden, p + "output.dense"),
+                w[p + "output.LayerNorm.weight"],
+                w[p + "output.LayerNorm.bias"],
+                self.eps,
+            )
         pooled = (x * mask[..., None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1.0)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         result: F32 = (pooled / np.maximum(norms, 1e-12)).astype(np.float32)

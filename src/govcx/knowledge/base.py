@@ -85,15 +85,26 @@ class DocumentVersion:
         def iso(value: datetime | None) -> str | None:
             return value.isoformat() if value else None
 
-        return {"doc_id": self.doc_id, "version": self.version, "title": self.title,
-                "status": self.status, "current": self.current, "retired": self.retired,
-                "tags": list(self.tags), "locale": self.locale,
-                "effective_from": iso(self.effective_from),
-                "effective_until": iso(self.effective_until), "source": self.source,
-                "content_hash": self.content_hash, "ingested_at": iso(self.ingested_at),
-                "retired_at": iso(self.retired_at), "text": self.text,
-                "chunks": [{"chunk_id": c.chunk_id, "heading": c.heading, "text": c.text}
-                           for c in self.chunks]}
+        return {
+            "doc_id": self.doc_id,
+            "version": self.version,
+            "title": self.title,
+            "status": self.status,
+            "current": self.current,
+            "retired": self.retired,
+            "tags": list(self.tags),
+            "locale": self.locale,
+            "effective_from": iso(self.effective_from),
+            "effective_until": iso(self.effective_until),
+            "source": self.source,
+            "content_hash": self.content_hash,
+            "ingested_at": iso(self.ingested_at),
+            "retired_at": iso(self.retired_at),
+            "text": self.text,
+            "chunks": [
+                {"chunk_id": c.chunk_id, "heading": c.heading, "text": c.text} for c in self.chunks
+            ],
+        }
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -115,10 +126,17 @@ class KnowledgeStats:
     collection: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"documents": self.documents, "searchable": self.searchable,
-                "chunks": self.chunks, "versions": self.versions, "retired": self.retired,
-                "by_status": self.by_status, "embedding": self.embedding,
-                "location": self.location, "collection": self.collection}
+        return {
+            "documents": self.documents,
+            "searchable": self.searchable,
+            "chunks": self.chunks,
+            "versions": self.versions,
+            "retired": self.retired,
+            "by_status": self.by_status,
+            "embedding": self.embedding,
+            "location": self.location,
+            "collection": self.collection,
+        }
 
 
 class KnowledgeBase:
@@ -128,8 +146,7 @@ class KnowledgeBase:
     protocol, so it can be handed to the runtime as it is.
     """
 
-    def __init__(self, store: ChromaStore, embeddings: Embeddings,
-                 config: KnowledgeConfig) -> None:
+    def __init__(self, store: ChromaStore, embeddings: Embeddings, config: KnowledgeConfig) -> None:
         self.store = store
         self.embeddings = embeddings
         self.config = config
@@ -141,9 +158,15 @@ class KnowledgeBase:
         self.refresh()
 
     @classmethod
-    def open(cls, state_dir: Path, config: KnowledgeConfig | None = None, *,
-             embeddings: Embeddings | None = None, client: Any = None,
-             rebuild: bool = False) -> KnowledgeBase:
+    def open(
+        cls,
+        state_dir: Path,
+        config: KnowledgeConfig | None = None,
+        *,
+        embeddings: Embeddings | None = None,
+        client: Any = None,
+        rebuild: bool = False,
+    ) -> KnowledgeBase:
         """Open (or create) the knowledge base of a state dir.
 
         Args:
@@ -169,8 +192,9 @@ class KnowledgeBase:
         return cls(store, embeddings, config)
 
     # -- ingest ------------------------------------------------------------------------
-    def ingest(self, root: Path, *, progress: Progress | None = None,
-               retire_missing: bool = True) -> IngestReport:
+    def ingest(
+        self, root: Path, *, progress: Progress | None = None, retire_missing: bool = True
+    ) -> IngestReport:
         """Bring the store in line with the folder ``root``; see :mod:`.ingest`.
 
         Args:
@@ -180,19 +204,23 @@ class KnowledgeBase:
                 whole knowledge base); False adds and updates only.
         """
         with self._lock:
-            report = Ingester(self, Path(root).resolve(), progress=progress,
-                              retire_missing=retire_missing).run()
+            report = Ingester(
+                self, Path(root).resolve(), progress=progress, retire_missing=retire_missing
+            ).run()
             self.last_report = report
             return report
 
     def refresh(self) -> None:
         """Reload the live passages (after an ingest here or by another process)."""
         with self._lock:
-            got = self.store.get(self.store.chunks,
-                                 where={"$and": [{"current": True}, {"status": "approved"}]},
-                                 include=("documents", "metadatas"))
-            index = LiveIndex.build(got["ids"], got.get("documents") or [],
-                                    got.get("metadatas") or [], self._term_cache)
+            got = self.store.get(
+                self.store.chunks,
+                where={"$and": [{"current": True}, {"status": "approved"}]},
+                include=("documents", "metadatas"),
+            )
+            index = LiveIndex.build(
+                got["ids"], got.get("documents") or [], got.get("metadatas") or [], self._term_cache
+            )
             old = self._index
             if old.vectors is not None:
                 self._load_vectors(index, previous=old)
@@ -209,11 +237,11 @@ class KnowledgeBase:
             dims = previous.vectors.shape[1]
         missing = [cid for cid in index.ids if cid not in rows]
         for start in range(0, len(missing), 5000):
-            got = self.store.get(self.store.chunks, ids=missing[start:start + 5000],
-                                 include=("embeddings",))
+            got = self.store.get(
+                self.store.chunks, ids=missing[start : start + 5000], include=("embeddings",)
+            )
             embeddings = got.get("embeddings")
-            for cid, emb in zip(got["ids"], [] if embeddings is None else embeddings,
-                                strict=False):
+            for cid, emb in zip(got["ids"], [] if embeddings is None else embeddings, strict=False):
                 rows[cid] = np.asarray(emb, dtype=np.float32)
                 dims = len(rows[cid])
         matrix = np.zeros((index.size, dims), dtype=np.float32)
@@ -231,9 +259,11 @@ class KnowledgeBase:
         assert index.vectors is not None
         qvec = np.asarray(self.embeddings.embed_query(query), dtype=np.float32)
         if index.size and qvec.shape[0] != index.vectors.shape[1]:
-            raise EmbeddingMismatch(self.store.location, f"vectors of {index.vectors.shape[1]} "
-                                    "dimensions", f"{self.store.signature} giving "
-                                    f"{qvec.shape[0]} dimensions")
+            raise EmbeddingMismatch(
+                self.store.location,
+                f"vectors of {index.vectors.shape[1]} dimensions",
+                f"{self.store.signature} giving {qvec.shape[0]} dimensions",
+            )
         qvec /= max(float(np.linalg.norm(qvec)), 1e-12)
         # One BLAS thread: on small matrices two threads spend longer synchronising than
         # computing (measured 20 ms vs 3 ms at 2,800 x 1,024); large ones are memory-bound.
@@ -242,10 +272,17 @@ class KnowledgeBase:
         return sims
 
     # -- search ------------------------------------------------------------------------
-    def search(self, query: str, *, k: int = 5, tags: Sequence[str] | None = None,
-               now: datetime | None = None, locale: str | None = None,
-               mode: RetrievalMode | None = None,
-               max_per_doc: int | None = None) -> list[Chunk]:
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 5,
+        tags: Sequence[str] | None = None,
+        now: datetime | None = None,
+        locale: str | None = None,
+        mode: RetrievalMode | None = None,
+        max_per_doc: int | None = None,
+    ) -> list[Chunk]:
         """Approved, in-effect passages for ``query``, best first.
 
         Args:
@@ -297,9 +334,16 @@ class KnowledgeBase:
         return self._hits(index, rows, rank, scores, lexical, vector, k, limit)
 
     @staticmethod
-    def _hits(index: LiveIndex, rows: np.ndarray[Any, Any], rank: np.ndarray[Any, Any],
-              scores: np.ndarray[Any, Any], lexical: np.ndarray[Any, Any],
-              vector: np.ndarray[Any, Any], k: int, limit: int) -> list[Chunk]:
+    def _hits(
+        index: LiveIndex,
+        rows: np.ndarray[Any, Any],
+        rank: np.ndarray[Any, Any],
+        scores: np.ndarray[Any, Any],
+        lexical: np.ndarray[Any, Any],
+        vector: np.ndarray[Any, Any],
+        k: int,
+        limit: int,
+    ) -> list[Chunk]:
         ordered = sorted(rows.tolist(), key=lambda r: (-float(rank[r]), index.ids[r]))
         per_doc: Counter[str] = Counter()
         hits: list[Chunk] = []
@@ -309,10 +353,18 @@ class KnowledgeBase:
             if per_doc[doc_id] >= limit:
                 continue
             per_doc[doc_id] += 1
-            hits.append(_chunk(index.ids[row], index.texts[row], meta,
-                               score=float(scores[row]),
-                               extra={"lexical": round(float(lexical[row]), 4),
-                                      "vector": round(float(vector[row]), 4)}))
+            hits.append(
+                _chunk(
+                    index.ids[row],
+                    index.texts[row],
+                    meta,
+                    score=float(scores[row]),
+                    extra={
+                        "lexical": round(float(lexical[row]), 4),
+                        "vector": round(float(vector[row]), 4),
+                    },
+                )
+            )
             if len(hits) == k:
                 break
         return hits
@@ -329,37 +381,52 @@ class KnowledgeBase:
         """
         store = self.store
         if version is not None:
-            got = store.get(store.docs, ids=[record_id(doc_id, version)],
-                            include=("documents", "metadatas"))
+            got = store.get(
+                store.docs, ids=[record_id(doc_id, version)], include=("documents", "metadatas")
+            )
             if not got["ids"]:
                 known = [v.version for v in self.versions(doc_id)]
-                hint = f"stored versions: {', '.join(known)}" if known else \
-                    "no version of it is stored"
+                hint = (
+                    f"stored versions: {', '.join(known)}"
+                    if known
+                    else "no version of it is stored"
+                )
                 raise NotFound("document version", f"{doc_id}@{version}", hint=hint)
             meta, text = got["metadatas"][0], got["documents"][0]
         else:
-            got = store.get(store.docs, where={"doc_id": doc_id},
-                            include=("documents", "metadatas"))
+            got = store.get(
+                store.docs, where={"doc_id": doc_id}, include=("documents", "metadatas")
+            )
             if not got["ids"]:
                 raise NotFound("document", doc_id, hint="see `govcx kb stats`")
-            pairs = sorted(zip(got["metadatas"], got["documents"], strict=True),
-                           key=lambda p: (bool(p[0].get("current")),
-                                          float(p[0].get("ingested_at", 0))))
+            pairs = sorted(
+                zip(got["metadatas"], got["documents"], strict=True),
+                key=lambda p: (bool(p[0].get("current")), float(p[0].get("ingested_at", 0))),
+            )
             meta, text = pairs[-1]
         n = int(meta.get("chunks", 0))
         ids = chunk_ids(str(meta["doc_id"]), str(meta["version"]), n)
         chunks = store.get(store.chunks, ids=ids, include=("documents", "metadatas"))
-        by_id = {cid: (doc, m) for cid, doc, m in zip(chunks["ids"], chunks["documents"],
-                                                      chunks["metadatas"], strict=True)}
-        return _version(meta, text, tuple(_chunk(cid, by_id[cid][0], by_id[cid][1])
-                                          for cid in ids if cid in by_id))
+        by_id = {
+            cid: (doc, m)
+            for cid, doc, m in zip(
+                chunks["ids"], chunks["documents"], chunks["metadatas"], strict=True
+            )
+        }
+        return _version(
+            meta,
+            text,
+            tuple(_chunk(cid, by_id[cid][0], by_id[cid][1]) for cid in ids if cid in by_id),
+        )
 
     def versions(self, doc_id: str) -> list[DocumentVersion]:
         """Every stored version of a document, oldest first (without passages)."""
-        got = self.store.get(self.store.docs, where={"doc_id": doc_id},
-                             include=("documents", "metadatas"))
-        found = [_version(m, t, ()) for m, t in zip(got["metadatas"], got["documents"],
-                                                    strict=True)]
+        got = self.store.get(
+            self.store.docs, where={"doc_id": doc_id}, include=("documents", "metadatas")
+        )
+        found = [
+            _version(m, t, ()) for m, t in zip(got["metadatas"], got["documents"], strict=True)
+        ]
         return sorted(found, key=lambda v: v.ingested_at or datetime.min.replace(tzinfo=UTC))
 
     def stats(self) -> KnowledgeStats:
@@ -369,13 +436,18 @@ class KnowledgeBase:
         metas = got.get("metadatas") or []
         live = [m for m in metas if m.get("current")]
         return KnowledgeStats(
-            documents=len(live), searchable=sum(m.get("status") == "approved" for m in live),
-            chunks=self._index.size, versions=len(metas),
-            retired=len({m["doc_id"] for m in metas if m.get("retired")}
-                        - {m["doc_id"] for m in live}),
+            documents=len(live),
+            searchable=sum(m.get("status") == "approved" for m in live),
+            chunks=self._index.size,
+            versions=len(metas),
+            retired=len(
+                {m["doc_id"] for m in metas if m.get("retired")} - {m["doc_id"] for m in live}
+            ),
             by_status=dict(Counter(str(m.get("status")) for m in live)),
-            embedding=store.signature, location=store.location,
-            collection=self.config.collection)
+            embedding=store.signature,
+            location=store.location,
+            collection=self.config.collection,
+        )
 
 
 @functools.cache
@@ -401,28 +473,48 @@ def _stamp(value: Any, *, none_beyond: float | None = None) -> datetime | None:
     return datetime.fromtimestamp(number, tz=UTC)
 
 
-def _chunk(cid: str, text: str, meta: Any, *, score: float = 0.0,
-           extra: dict[str, Any] | None = None) -> Chunk:
+def _chunk(
+    cid: str, text: str, meta: Any, *, score: float = 0.0, extra: dict[str, Any] | None = None
+) -> Chunk:
     tags = meta.get("tags") or []
-    details = {"status": meta.get("status"), "locale": meta.get("locale") or None,
-               "index": meta.get("index"), **(extra or {})}
-    return Chunk(doc_id=str(meta["doc_id"]), version=str(meta["version"]),
-                 title=str(meta.get("title", "")), text=text, chunk_id=cid,
-                 heading=str(meta.get("heading", "")), score=round(min(1.0, score), 6),
-                 tags=tuple(str(t) for t in tags), metadata=details)
+    details = {
+        "status": meta.get("status"),
+        "locale": meta.get("locale") or None,
+        "index": meta.get("index"),
+        **(extra or {}),
+    }
+    return Chunk(
+        doc_id=str(meta["doc_id"]),
+        version=str(meta["version"]),
+        title=str(meta.get("title", "")),
+        text=text,
+        chunk_id=cid,
+        heading=str(meta.get("heading", "")),
+        score=round(min(1.0, score), 6),
+        tags=tuple(str(t) for t in tags),
+        metadata=details,
+    )
 
 
 def _version(meta: Any, text: str, chunks: tuple[Chunk, ...]) -> DocumentVersion:
     tags = tuple(t.strip() for t in str(meta.get("display_tags", "")).split(",") if t.strip())
     extra = {k[2:]: v for k, v in meta.items() if k.startswith("x_")}
     return DocumentVersion(
-        doc_id=str(meta["doc_id"]), version=str(meta["version"]),
-        title=str(meta.get("title", "")), text=text or "", status=str(meta.get("status")),
-        current=bool(meta.get("current")), retired=bool(meta.get("retired")), tags=tags,
+        doc_id=str(meta["doc_id"]),
+        version=str(meta["version"]),
+        title=str(meta.get("title", "")),
+        text=text or "",
+        status=str(meta.get("status")),
+        current=bool(meta.get("current")),
+        retired=bool(meta.get("retired")),
+        tags=tags,
         locale=meta.get("locale") or None,
         effective_from=_stamp(meta.get("start"), none_beyond=_FAR),
         effective_until=_stamp(meta.get("end"), none_beyond=_FAR),
-        source=str(meta.get("source", "")), content_hash=str(meta.get("content_hash", "")),
+        source=str(meta.get("source", "")),
+        content_hash=str(meta.get("content_hash", "")),
         ingested_at=_stamp(meta.get("ingested_at")),
         retired_at=_stamp(meta.get("retired_at")) if meta.get("retired") else None,
-        chunks=chunks, metadata=extra)
+        chunks=chunks,
+        metadata=extra,
+    )

@@ -76,17 +76,22 @@ def _split_long(text: str, size: int) -> list[str]:
     return [p for p in pieces if p]
 
 
-def split_passages(body: str, *, title: str, chunk_size: int,
-                   min_chunk_size: int) -> list[Passage]:
+def split_passages(body: str, *, title: str, chunk_size: int, min_chunk_size: int) -> list[Passage]:
     """Passages of a document body, in order."""
     merged: list[tuple[str, str]] = []
     for heading, text in _sections(body, title):
-        if merged and len(merged[-1][1]) < min_chunk_size and \
-                len(merged[-1][1]) + len(text) + len(heading) + 2 <= chunk_size:
+        if (
+            merged
+            and len(merged[-1][1]) < min_chunk_size
+            and len(merged[-1][1]) + len(text) + len(heading) + 2 <= chunk_size
+        ):
             prev_heading, prev_text = merged[-1]
             label = heading.rsplit(HEADING_SEPARATOR, 1)[-1]
-            joined = f"{prev_text}\n\n{label}\n{text}" if label and label != prev_heading \
+            joined = (
+                f"{prev_text}\n\n{label}\n{text}"
+                if label and label != prev_heading
                 else f"{prev_text}\n\n{text}"
+            )
             merged[-1] = (prev_heading or heading, joined)
         else:
             merged.append((heading, text))

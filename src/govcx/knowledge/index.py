@@ -52,17 +52,24 @@ class LiveIndex:
         return len(self.ids)
 
     @classmethod
-    def build(cls, ids: Sequence[str], texts: Sequence[str],
-              metadatas: Sequence[Mapping[str, Any]],
-              cache: dict[str, Counter[str]] | None = None) -> LiveIndex:
+    def build(
+        cls,
+        ids: Sequence[str],
+        texts: Sequence[str],
+        metadatas: Sequence[Mapping[str, Any]],
+        cache: dict[str, Counter[str]] | None = None,
+    ) -> LiveIndex:
         """Index the passages; ``cache`` keeps term counts by chunk id between rebuilds."""
         cache = cache if cache is not None else {}
         counts: list[Counter[str]] = []
         for cid, text, meta in zip(ids, texts, metadatas, strict=True):
             counter = cache.get(cid)
             if counter is None:
-                counter = Counter(terms(index_text(str(meta.get("title", "")),
-                                                   str(meta.get("heading", "")), text)))
+                counter = Counter(
+                    terms(
+                        index_text(str(meta.get("title", "")), str(meta.get("heading", "")), text)
+                    )
+                )
                 cache[cid] = counter
             counts.append(counter)
         for stale in set(cache) - set(ids):
@@ -72,16 +79,20 @@ class LiveIndex:
             for tag in meta.get("tags") or ():
                 tag_lists.setdefault(str(tag).casefold(), []).append(row)
         return cls(
-            ids=list(ids), texts=list(texts), metadatas=list(metadatas),
+            ids=list(ids),
+            texts=list(texts),
+            metadatas=list(metadatas),
             lexical=LexicalIndex(counts=counts),
             start=np.array([float(m.get("start", -np.inf)) for m in metadatas], dtype=float),
             end=np.array([float(m.get("end", np.inf)) for m in metadatas], dtype=float),
             language=np.array([str(m.get("language", "")) for m in metadatas], dtype=str),
             tag_rows={t: np.array(rows, dtype=np.int64) for t, rows in tag_lists.items()},
-            position={cid: row for row, cid in enumerate(ids)})
+            position={cid: row for row, cid in enumerate(ids)},
+        )
 
-    def mask(self, *, now: float, tags: Sequence[str] | None,
-             language: str | None) -> npt.NDArray[np.bool_]:
+    def mask(
+        self, *, now: float, tags: Sequence[str] | None, language: str | None
+    ) -> npt.NDArray[np.bool_]:
         """Passages in effect at ``now``, with any of ``tags``, in ``language`` (or none)."""
         keep = (self.start <= now) & (now < self.end)
         if tags:

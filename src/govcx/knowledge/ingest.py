@@ -59,6 +59,7 @@ class Target(Protocol):
 
     def refresh(self) -> None: ...
 
+
 _FAR = 1e15
 """Seconds standing in for open-ended dates (Chroma metadata cannot hold infinity)."""
 
@@ -89,16 +90,23 @@ class IngestReport:
         return not self.failed
 
     def counts(self) -> dict[str, int]:
-        return {"added": len(self.added), "updated": len(self.updated),
-                "unchanged": len(self.unchanged), "retired": len(self.retired),
-                "failed": len(self.failed)}
+        return {
+            "added": len(self.added),
+            "updated": len(self.updated),
+            "unchanged": len(self.unchanged),
+            "retired": len(self.retired),
+            "failed": len(self.failed),
+        }
 
     def to_dict(self) -> dict[str, Any]:
-        return {"root": self.root, "files": self.files, **self.counts(),
-                "seconds": round(self.seconds, 3),
-                "documents": {"added": self.added, "updated": self.updated,
-                              "retired": self.retired},
-                "failures": [{"file": f.file, "reason": f.reason} for f in self.failed]}
+        return {
+            "root": self.root,
+            "files": self.files,
+            **self.counts(),
+            "seconds": round(self.seconds, 3),
+            "documents": {"added": self.added, "updated": self.updated, "retired": self.retired},
+            "failures": [{"file": f.file, "reason": f.reason} for f in self.failed],
+        }
 
 
 def record_id(doc_id: str, version: str) -> str:
@@ -117,9 +125,13 @@ def language_of(locale: str | None) -> str:
 def governance_fields(doc: Document) -> dict[str, Any]:
     """Metadata shared by a version's record and its chunks, which may change in place."""
     meta: dict[str, Any] = {
-        "status": doc.status, "language": language_of(doc.locale), "locale": doc.locale or "",
-        "start": max(effective_start(doc), -_FAR), "end": min(effective_end(doc), _FAR),
-        "meta_hash": doc.meta_hash}
+        "status": doc.status,
+        "language": language_of(doc.locale),
+        "locale": doc.locale or "",
+        "start": max(effective_start(doc), -_FAR),
+        "end": min(effective_end(doc), _FAR),
+        "meta_hash": doc.meta_hash,
+    }
     if doc.tags:
         meta["tags"] = sorted({t.casefold() for t in doc.tags})
     return meta
@@ -136,8 +148,14 @@ class _Pending:
 class Ingester:
     """One ingest run of ``root`` into ``kb``."""
 
-    def __init__(self, kb: Target, root: Path, *, progress: Progress | None = None,
-                 retire_missing: bool = True) -> None:
+    def __init__(
+        self,
+        kb: Target,
+        root: Path,
+        *,
+        progress: Progress | None = None,
+        retire_missing: bool = True,
+    ) -> None:
         self.kb = kb
         self.store = kb.store
         self.config = kb.config
@@ -145,8 +163,9 @@ class Ingester:
         self.progress = progress
         self.retire_missing = retire_missing
         self.report = IngestReport(root=str(root))
-        self.chunking = f"{self.config.chunk_size}/{self.config.min_chunk_size}/" \
-                        f"{self.config.default_status}"
+        self.chunking = (
+            f"{self.config.chunk_size}/{self.config.min_chunk_size}/{self.config.default_status}"
+        )
 
     def run(self) -> IngestReport:
         started = time.perf_counter()
@@ -159,7 +178,7 @@ class Ingester:
         by_source: dict[str, list[Mapping[str, Any]]] = {}
         for meta in live.values():
             by_source.setdefault(str(meta.get("source", "")), []).append(meta)
-        seen: dict[str, list[tuple[str, str]]] = {}   # doc_id -> [(source, signature)]
+        seen: dict[str, list[tuple[str, str]]] = {}  # doc_id -> [(source, signature)]
         failed_sources: set[str] = set()
         pending: list[_Pending] = []
         for path in files:
@@ -168,8 +187,10 @@ class Ingester:
                 data = read_bytes(path, max_bytes=self.config.max_file_bytes)
                 file_hash = hashlib.sha256(data).hexdigest()
                 prior = by_source.get(rel, [])
-                if prior and all(m.get("source_hash") == file_hash
-                                 and m.get("chunking") == self.chunking for m in prior):
+                if prior and all(
+                    m.get("source_hash") == file_hash and m.get("chunking") == self.chunking
+                    for m in prior
+                ):
                     for meta in prior:
                         doc_id = str(meta["doc_id"])
                         seen.setdefault(doc_id, []).append((rel, _signature_of(meta)))
@@ -196,8 +217,14 @@ class Ingester:
             if self.progress:
                 self.progress(item.rel, done, len(files))
             done += 1
-            reason = next((conflicts[d.doc_id][item.rel] for d in item.docs
-                           if item.rel in conflicts.get(d.doc_id, {})), None)
+            reason = next(
+                (
+                    conflicts[d.doc_id][item.rel]
+                    for d in item.docs
+                    if item.rel in conflicts.get(d.doc_id, {})
+                ),
+                None,
+            )
             if reason:
                 self._fail(item.rel, reason, failed_sources)
                 continue
@@ -222,8 +249,9 @@ class Ingester:
         self.report.failed.append(FileFailure(file=rel, reason=reason))
 
     @staticmethod
-    def _conflicts(seen: Mapping[str, list[tuple[str, str]]],
-                   changed: set[str]) -> dict[str, dict[str, str]]:
+    def _conflicts(
+        seen: Mapping[str, list[tuple[str, str]]], changed: set[str]
+    ) -> dict[str, dict[str, str]]:
         """doc_id -> {changed file: reason} for ids defined twice with different content."""
         out: dict[str, dict[str, str]] = {}
         for doc_id, places in seen.items():
@@ -235,7 +263,9 @@ class Ingester:
                 others = sorted({r for r, _ in places if r != rel})
                 out.setdefault(doc_id, {})[rel] = (
                     f"duplicate id {doc_id!r} with different content in "
-                    + ", ".join(others) + "; ids must be unique")
+                    + ", ".join(others)
+                    + "; ids must be unique"
+                )
         return out
 
     def _existing(self, docs: Sequence[Document]) -> dict[str, Mapping[str, Any]]:
@@ -243,13 +273,18 @@ class Ingester:
         ids = sorted({record_id(d.doc_id, d.version) for d in docs})
         got: dict[str, Mapping[str, Any]] = {}
         for start in range(0, len(ids), 1000):
-            page = self.store.get(self.store.docs, ids=ids[start:start + 1000])
+            page = self.store.get(self.store.docs, ids=ids[start : start + 1000])
             got.update(zip(page["ids"], page.get("metadatas") or [], strict=True))
         return got
 
-    def _plan_file(self, item: _Pending, live: dict[str, Mapping[str, Any]],
-                   existing: Mapping[str, Mapping[str, Any]], batch: _Batch,
-                   failed_sources: set[str]) -> None:
+    def _plan_file(
+        self,
+        item: _Pending,
+        live: dict[str, Mapping[str, Any]],
+        existing: Mapping[str, Mapping[str, Any]],
+        batch: _Batch,
+        failed_sources: set[str],
+    ) -> None:
         """Plan every document of a file, or fail the whole file."""
         mark = batch.mark()
         outcomes: list[tuple[str, str]] = []
@@ -259,8 +294,11 @@ class Ingester:
                 outcomes.append((doc.doc_id, self._plan(doc, item, staged, existing, batch)))
         except GovcxError as exc:
             batch.rollback(mark)
-            self._fail(item.rel, exc.reason if isinstance(exc, DocumentError) else exc.message,
-                       failed_sources)
+            self._fail(
+                item.rel,
+                exc.reason if isinstance(exc, DocumentError) else exc.message,
+                failed_sources,
+            )
             return
         except Exception as exc:  # an embedding service error fails this file only
             batch.rollback(mark)
@@ -270,85 +308,129 @@ class Ingester:
         for doc_id, outcome in outcomes:
             getattr(self.report, outcome).append(doc_id)
 
-    def _plan(self, doc: Document, item: _Pending, live: dict[str, Mapping[str, Any]],
-              existing: Mapping[str, Mapping[str, Any]], batch: _Batch) -> str:
+    def _plan(
+        self,
+        doc: Document,
+        item: _Pending,
+        live: dict[str, Mapping[str, Any]],
+        existing: Mapping[str, Mapping[str, Any]],
+        batch: _Batch,
+    ) -> str:
         """Stage the writes for one document; returns added | updated | unchanged."""
         rid = record_id(doc.doc_id, doc.version)
         was_live = live.get(doc.doc_id)
         stored = existing.get(rid)
         if stored is not None and stored.get("content_hash") != doc.content_hash:
-            raise DocumentError(item.rel, f"version {doc.version!r} of {doc.doc_id!r} was "
-                                f"ingested before with different text (from "
-                                f"{stored.get('source')}); give the changed article a new "
-                                "version so citations of the old text stay true")
+            raise DocumentError(
+                item.rel,
+                f"version {doc.version!r} of {doc.doc_id!r} was "
+                f"ingested before with different text (from "
+                f"{stored.get('source')}); give the changed article a new "
+                "version so citations of the old text stay true",
+            )
         governance = governance_fields(doc)
-        record = {**governance, "source": item.rel, "source_hash": item.file_hash,
-                  "chunking": self.chunking}
+        record = {
+            **governance,
+            "source": item.rel,
+            "source_hash": item.file_hash,
+            "chunking": self.chunking,
+        }
         rewrite = stored is None or stored.get("chunking") != self.chunking
         # A document that is not live yet has nothing to switch away from: its passages
         # are written live at once, halving the writes of a first ingest.
         direct = rewrite and was_live is None
         if rewrite:
-            n = self._stage_version(doc, record, int(stored.get("chunks", 0)) if stored else 0,
-                                    batch, current=direct)
+            n = self._stage_version(
+                doc, record, int(stored.get("chunks", 0)) if stored else 0, batch, current=direct
+            )
         else:
             n = int(stored.get("chunks", 0)) if stored is not None else 0
             batch.update_docs([rid], [record])
             batch.update_chunks(chunk_ids(doc.doc_id, doc.version, n), [governance] * n)
         previously_current = was_live is not None and was_live.get("version") == doc.version
         if was_live and not previously_current:
-            _stage_current(batch, str(was_live["doc_id"]), str(was_live["version"]),
-                           int(was_live.get("chunks", 0)), False)
+            _stage_current(
+                batch,
+                str(was_live["doc_id"]),
+                str(was_live["version"]),
+                int(was_live.get("chunks", 0)),
+                False,
+            )
         if (rewrite and not direct) or (not rewrite and not previously_current):
             _stage_current(batch, doc.doc_id, doc.version, n, True)
-        live[doc.doc_id] = {**record, "doc_id": doc.doc_id, "version": doc.version,
-                            "chunks": n}
+        live[doc.doc_id] = {**record, "doc_id": doc.doc_id, "version": doc.version, "chunks": n}
         if was_live is None:
             return "added"
-        if stored is None or not previously_current or \
-                stored.get("meta_hash") != doc.meta_hash:
+        if stored is None or not previously_current or stored.get("meta_hash") != doc.meta_hash:
             return "updated"
         return "unchanged"
 
-    def _stage_version(self, doc: Document, record: Mapping[str, Any], n_old: int,
-                       batch: _Batch, *, current: bool) -> int:
+    def _stage_version(
+        self, doc: Document, record: Mapping[str, Any], n_old: int, batch: _Batch, *, current: bool
+    ) -> int:
         """Passages, vectors and records of a version (not yet current unless told)."""
-        passages = split_passages(doc.body, title=doc.title, chunk_size=self.config.chunk_size,
-                                  min_chunk_size=self.config.min_chunk_size)
+        passages = split_passages(
+            doc.body,
+            title=doc.title,
+            chunk_size=self.config.chunk_size,
+            min_chunk_size=self.config.min_chunk_size,
+        )
         if not passages:
             raise DocumentError(doc.source, f"document {doc.doc_id!r} has no text")
         ids = chunk_ids(doc.doc_id, doc.version, len(passages))
         vectors = self.kb.embeddings.embed_documents(
-            [embed_text(doc.title, p.heading, p.text) for p in passages])
-        base = {"doc_id": doc.doc_id, "version": doc.version, "title": doc.title,
-                "content_hash": doc.content_hash, "current": current,
-                **governance_fields(doc)}
+            [embed_text(doc.title, p.heading, p.text) for p in passages]
+        )
+        base = {
+            "doc_id": doc.doc_id,
+            "version": doc.version,
+            "title": doc.title,
+            "content_hash": doc.content_hash,
+            "current": current,
+            **governance_fields(doc),
+        }
         if n_old > len(passages):
-            batch.deletes.extend(chunk_ids(doc.doc_id, doc.version, n_old)[len(passages):])
-        batch.add_chunks(ids, [p.text for p in passages],
-                         [{**base, "heading": p.heading, "index": p.index} for p in passages],
-                         vectors)
-        doc_meta = {**record, "doc_id": doc.doc_id, "version": doc.version,
-                    "title": doc.title, "content_hash": doc.content_hash,
-                    "version_declared": doc.version_declared, "chunks": len(passages),
-                    "ingested_at": time.time(), "current": current, "retired": False,
-                    "retired_at": 0.0, "display_tags": ", ".join(doc.tags)}
+            batch.deletes.extend(chunk_ids(doc.doc_id, doc.version, n_old)[len(passages) :])
+        batch.add_chunks(
+            ids,
+            [p.text for p in passages],
+            [{**base, "heading": p.heading, "index": p.index} for p in passages],
+            vectors,
+        )
+        doc_meta = {
+            **record,
+            "doc_id": doc.doc_id,
+            "version": doc.version,
+            "title": doc.title,
+            "content_hash": doc.content_hash,
+            "version_declared": doc.version_declared,
+            "chunks": len(passages),
+            "ingested_at": time.time(),
+            "current": current,
+            "retired": False,
+            "retired_at": 0.0,
+            "display_tags": ", ".join(doc.tags),
+        }
         for key, value in doc.metadata.items():
             if isinstance(value, str | int | float | bool) and f"x_{key}" not in doc_meta:
                 doc_meta[f"x_{key}"] = value
         batch.add_doc(record_id(doc.doc_id, doc.version), doc.body, doc_meta, _mean(vectors))
         return len(passages)
 
-    def _plan_retire(self, live: Mapping[str, Mapping[str, Any]], seen: set[str],
-                     failed_sources: set[str], batch: _Batch) -> None:
+    def _plan_retire(
+        self,
+        live: Mapping[str, Mapping[str, Any]],
+        seen: set[str],
+        failed_sources: set[str],
+        batch: _Batch,
+    ) -> None:
         now = time.time()
         for doc_id, meta in sorted(live.items()):
             if doc_id in seen or str(meta.get("source", "")) in failed_sources:
                 continue
             version = str(meta["version"])
             _stage_current(batch, doc_id, version, int(meta.get("chunks", 0)), False)
-            batch.update_docs([record_id(doc_id, version)],
-                              [{"retired": True, "retired_at": now}])
+            batch.update_docs([record_id(doc_id, version)], [{"retired": True, "retired_at": now}])
             self.report.retired.append(doc_id)
 
 
@@ -360,10 +442,8 @@ class _Batch:
     (and other metadata changes) follow, so a crash never exposes half a version.
     """
 
-    chunk_rows: list[tuple[str, str, dict[str, Any], Sequence[float]]] = \
-        field(default_factory=list)
-    doc_rows: list[tuple[str, str, dict[str, Any], Sequence[float]]] = \
-        field(default_factory=list)
+    chunk_rows: list[tuple[str, str, dict[str, Any], Sequence[float]]] = field(default_factory=list)
+    doc_rows: list[tuple[str, str, dict[str, Any], Sequence[float]]] = field(default_factory=list)
     chunk_updates: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     doc_updates: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     deletes: list[str] = field(default_factory=list)
@@ -373,19 +453,28 @@ class _Batch:
         return not any(self.mark())
 
     def mark(self) -> tuple[int, ...]:
-        return (len(self.chunk_rows), len(self.doc_rows), len(self.chunk_updates),
-                len(self.doc_updates), len(self.deletes))
+        return (
+            len(self.chunk_rows),
+            len(self.doc_rows),
+            len(self.chunk_updates),
+            len(self.doc_updates),
+            len(self.deletes),
+        )
 
     def rollback(self, mark: tuple[int, ...]) -> None:
-        del self.chunk_rows[mark[0]:], self.doc_rows[mark[1]:]
-        del self.chunk_updates[mark[2]:], self.doc_updates[mark[3]:], self.deletes[mark[4]:]
+        del self.chunk_rows[mark[0] :], self.doc_rows[mark[1] :]
+        del self.chunk_updates[mark[2] :], self.doc_updates[mark[3] :], self.deletes[mark[4] :]
 
-    def add_chunks(self, ids: Sequence[str], texts: Sequence[str],
-                   metas: Sequence[dict[str, Any]], vectors: Sequence[Sequence[float]]) -> None:
+    def add_chunks(
+        self,
+        ids: Sequence[str],
+        texts: Sequence[str],
+        metas: Sequence[dict[str, Any]],
+        vectors: Sequence[Sequence[float]],
+    ) -> None:
         self.chunk_rows.extend(zip(ids, texts, metas, vectors, strict=True))
 
-    def add_doc(self, rid: str, text: str, meta: dict[str, Any],
-                vector: Sequence[float]) -> None:
+    def add_doc(self, rid: str, text: str, meta: dict[str, Any], vector: Sequence[float]) -> None:
         self.doc_rows.append((rid, text, meta, vector))
 
     def update_chunks(self, ids: Sequence[str], changes: Sequence[Mapping[str, Any]]) -> None:
@@ -400,8 +489,10 @@ class _Batch:
             if rows:
                 ids, texts, metas, vectors = zip(*rows, strict=True)
                 store.add(collection, ids, texts, metas, vectors)
-        for collection, updates in ((store.chunks, self.chunk_updates),
-                                    (store.docs, self.doc_updates)):
+        for collection, updates in (
+            (store.chunks, self.chunk_updates),
+            (store.docs, self.doc_updates),
+        ):
             merged: dict[str, dict[str, Any]] = {}
             for rid, change in updates:  # later changes of one record win, in order
                 merged.setdefault(rid, {}).update(change)
@@ -409,8 +500,7 @@ class _Batch:
                 store.update_metadata(collection, list(merged), list(merged.values()))
 
 
-def _stage_current(batch: _Batch, doc_id: str, version: str, n_chunks: int,
-                   current: bool) -> None:
+def _stage_current(batch: _Batch, doc_id: str, version: str, n_chunks: int, current: bool) -> None:
     change: dict[str, Any] = {"current": current}
     batch.update_chunks(chunk_ids(doc_id, version, n_chunks), [change] * n_chunks)
     doc_change = {**change, "retired": False, "retired_at": 0.0} if current else change

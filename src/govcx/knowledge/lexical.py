@@ -24,7 +24,8 @@ import numpy.typing as npt
 from scipy import sparse
 
 _TOKEN = re.compile(r"([^\W_]+(?:['’][^\W_]+)*)|[.,;:!?()\[\]{}\"|\n]")
-STOP_WORDS: frozenset[str] = frozenset("""
+STOP_WORDS: frozenset[str] = frozenset(
+    """
 a about above after again against all am an and any are aren't as at be because been before
 being below between both but by can can't cannot could couldn't did didn't do does doesn't
 doing don't down during each few for from further had hadn't has hasn't have haven't having
@@ -37,7 +38,8 @@ to too under until up very was wasn't we we'd we'll we're we've were weren't wha
 when when's where where's which while who who's whom why why's with won't would wouldn't
 you you'd you'll you're you've your yours yourself yourselves also may might must shall will
 just like get got us please hi hello thanks thank yes ok okay
-""".split())
+""".split()
+)
 
 
 @lru_cache(maxsize=200_000)
@@ -106,8 +108,14 @@ class LexicalIndex:
         b: length normalisation.
     """
 
-    def __init__(self, texts: Iterable[str] | None = None, *, k1: float = 1.2,
-                 b: float = 0.75, counts: Sequence[Counter[str]] | None = None) -> None:
+    def __init__(
+        self,
+        texts: Iterable[str] | None = None,
+        *,
+        k1: float = 1.2,
+        b: float = 0.75,
+        counts: Sequence[Counter[str]] | None = None,
+    ) -> None:
         self.k1 = k1
         self.b = b
         if counts is None:
@@ -124,8 +132,10 @@ class LexicalIndex:
             indptr.append(len(indices))
         self.vocab = vocab
         n_docs = max(1, self.size)
-        tf = sparse.csr_matrix((np.asarray(data, dtype=np.float32), indices, indptr),
-                               shape=(self.size, max(1, len(vocab))))
+        tf = sparse.csr_matrix(
+            (np.asarray(data, dtype=np.float32), indices, indptr),
+            shape=(self.size, max(1, len(vocab))),
+        )
         lengths = np.asarray(tf.sum(axis=1)).ravel()
         avg = float(lengths.mean()) if self.size else 1.0
         df = np.bincount(tf.indices, minlength=tf.shape[1]).astype(np.float64)
@@ -134,16 +144,16 @@ class LexicalIndex:
         row_norm = k1 * (1 - b + b * lengths / max(avg, 1e-9))
         rows = np.repeat(np.arange(self.size), np.diff(tf.indptr))
         weights = tf.data * (k1 + 1) / (tf.data + row_norm[rows]) * self.idf[tf.indices]
-        self._matrix = sparse.csr_matrix((weights.astype(np.float32), tf.indices, tf.indptr),
-                                         shape=tf.shape).tocsc()
+        self._matrix = sparse.csr_matrix(
+            (weights.astype(np.float32), tf.indices, tf.indptr), shape=tf.shape
+        ).tocsc()
 
     def scores(self, query: str) -> npt.NDArray[np.float32]:
         """Normalised scores in [0, 1] of every passage, in index order."""
         raw, reference = self.raw_scores(query)
         if reference <= 0:
             return raw
-        clipped: npt.NDArray[np.float32] = np.minimum(raw / np.float32(reference),
-                                                      np.float32(1.0))
+        clipped: npt.NDArray[np.float32] = np.minimum(raw / np.float32(reference), np.float32(1.0))
         return clipped
 
     def raw_scores(self, query: str) -> tuple[npt.NDArray[np.float32], float]:

@@ -34,5 +34,11 @@ class Chunk:
 class Retriever(Protocol):
     """Finds approved, in-effect chunks for a query, best first."""
 
-    def search(self, query: str, *, k: int = 5, tags: Sequence[str] | None = None,
-               now: datetime | None = None) -> list[Chunk]: ...
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 5,
+        tags: Sequence[str] | None = None,
+        now: datetime | None = None,
+    ) -> list[Chunk]: ...

@@ -77,21 +77,26 @@ def open_client(state_dir: Path, url: str | None = None) -> Any:
         parts = urlparse(url)
         ssl = parts.scheme == "https"
         try:
-            client = chromadb.HttpClient(host=parts.hostname or "localhost",
-                                         port=parts.port or (443 if ssl else 8000), ssl=ssl,
-                                         settings=_settings())
+            client = chromadb.HttpClient(
+                host=parts.hostname or "localhost",
+                port=parts.port or (443 if ssl else 8000),
+                ssl=ssl,
+                settings=_settings(),
+            )
             client.heartbeat()
         except Exception as exc:
-            raise KnowledgeStoreError(f"cannot reach the Chroma server at {url}: "
-                                      f"{_reason(exc)}") from None
+            raise KnowledgeStoreError(
+                f"cannot reach the Chroma server at {url}: {_reason(exc)}"
+            ) from None
         return client
     path = state_dir / "chroma"
     try:
         path.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(path), settings=_settings())
     except Exception as exc:
-        raise KnowledgeStoreError(f"cannot open the knowledge store at {path}: "
-                                  f"{_reason(exc)}") from None
+        raise KnowledgeStoreError(
+            f"cannot open the knowledge store at {path}: {_reason(exc)}"
+        ) from None
 
 
 def _reason(exc: BaseException) -> str:
@@ -106,8 +111,9 @@ def drop_collections(client: Any, name: str, location: str) -> None:
             client.delete_collection(full)
         except Exception as exc:
             if "does not exist" not in str(exc):
-                raise KnowledgeStoreError(f"cannot delete {full} in {location}: "
-                                          f"{_reason(exc)}") from None
+                raise KnowledgeStoreError(
+                    f"cannot delete {full} in {location}: {_reason(exc)}"
+                ) from None
 
 
 def _refusing_function() -> Any:
@@ -125,8 +131,10 @@ def _refusing_function() -> Any:
             pass
 
         def __call__(self, input: Any) -> Any:
-            raise KnowledgeStoreError("govcx passes precomputed vectors to Chroma; an "
-                                      "embedding request without vectors was refused")
+            raise KnowledgeStoreError(
+                "govcx passes precomputed vectors to Chroma; an "
+                "embedding request without vectors was refused"
+            )
 
         @staticmethod
         def name() -> str:
@@ -173,8 +181,9 @@ class ChromaStore:
         except (EmbeddingMismatch, KnowledgeStoreError):
             raise
         except Exception as exc:
-            raise KnowledgeStoreError(f"cannot open the knowledge collections in "
-                                      f"{location}: {_reason(exc)}") from None
+            raise KnowledgeStoreError(
+                f"cannot open the knowledge collections in {location}: {_reason(exc)}"
+            ) from None
 
     def _collection(self, name: str) -> Any:
         chromadb = _chromadb()
@@ -183,62 +192,96 @@ class ChromaStore:
             collection = self.client.get_collection(name, embedding_function=function)
         except chromadb.errors.NotFoundError:
             return self.client.create_collection(
-                name, embedding_function=function,
-                metadata={"hnsw:space": "cosine", _SIGNATURE_KEY: self.signature,
-                          _SCHEMA_KEY: SCHEMA})
+                name,
+                embedding_function=function,
+                metadata={
+                    "hnsw:space": "cosine",
+                    _SIGNATURE_KEY: self.signature,
+                    _SCHEMA_KEY: SCHEMA,
+                },
+            )
         recorded = (collection.metadata or {}).get(_SIGNATURE_KEY)
         if recorded != self.signature:
-            raise EmbeddingMismatch(f"{self.location} (collection {name})",
-                                    str(recorded or "unknown"), self.signature)
+            raise EmbeddingMismatch(
+                f"{self.location} (collection {name})", str(recorded or "unknown"), self.signature
+            )
         return collection
 
     # -- writes ------------------------------------------------------------------------
-    def add(self, collection: Any, ids: Sequence[str], documents: Sequence[str],
-            metadatas: Sequence[Metadata], embeddings: Sequence[Sequence[float]]) -> None:
+    def add(
+        self,
+        collection: Any,
+        ids: Sequence[str],
+        documents: Sequence[str],
+        metadatas: Sequence[Metadata],
+        embeddings: Sequence[Sequence[float]],
+    ) -> None:
         for start in range(0, len(ids), self.max_batch):
             end = start + self.max_batch
-            self._call(collection.upsert, ids=list(ids[start:end]),
-                       documents=list(documents[start:end]),
-                       metadatas=list(metadatas[start:end]),
-                       embeddings=[list(e) for e in embeddings[start:end]])
+            self._call(
+                collection.upsert,
+                ids=list(ids[start:end]),
+                documents=list(documents[start:end]),
+                metadatas=list(metadatas[start:end]),
+                embeddings=[list(e) for e in embeddings[start:end]],
+            )
 
-    def update_metadata(self, collection: Any, ids: Sequence[str],
-                        changes: Sequence[Mapping[str, Any]]) -> None:
+    def update_metadata(
+        self, collection: Any, ids: Sequence[str], changes: Sequence[Mapping[str, Any]]
+    ) -> None:
         """Merge ``changes`` into the records' metadata."""
         for start in range(0, len(ids), self.max_batch):
             end = start + self.max_batch
-            self._call(collection.update, ids=list(ids[start:end]),
-                       metadatas=[dict(c) for c in changes[start:end]])
+            self._call(
+                collection.update,
+                ids=list(ids[start:end]),
+                metadatas=[dict(c) for c in changes[start:end]],
+            )
 
     def delete(self, collection: Any, ids: Sequence[str]) -> None:
         if ids:
             self._call(collection.delete, ids=list(ids))
 
     # -- reads -------------------------------------------------------------------------
-    def get(self, collection: Any, *, ids: Sequence[str] | None = None,
-            where: Mapping[str, Any] | None = None,
-            include: Sequence[str] = ("metadatas",)) -> dict[str, Any]:
+    def get(
+        self,
+        collection: Any,
+        *,
+        ids: Sequence[str] | None = None,
+        where: Mapping[str, Any] | None = None,
+        include: Sequence[str] = ("metadatas",),
+    ) -> dict[str, Any]:
         """Records by ids or filter, all pages."""
         if ids is not None and not ids:
             return {"ids": [], "metadatas": [], "documents": [], "embeddings": []}
         if ids is not None:
-            return cast(dict[str, Any], self._call(collection.get, ids=list(ids),
-                                                   include=list(include)))
+            return cast(
+                dict[str, Any], self._call(collection.get, ids=list(ids), include=list(include))
+            )
         merged: dict[str, list[Any]] = {"ids": []}
         for page in self._pages(collection, where, include):
             for key, values in page.items():
-                if key in ("ids", "metadatas", "documents", "embeddings") and \
-                        values is not None and len(values):
+                if (
+                    key in ("ids", "metadatas", "documents", "embeddings")
+                    and values is not None
+                    and len(values)
+                ):
                     merged.setdefault(key, []).extend(list(values))
         return merged
 
-    def _pages(self, collection: Any, where: Mapping[str, Any] | None,
-               include: Sequence[str]) -> Iterator[dict[str, Any]]:
+    def _pages(
+        self, collection: Any, where: Mapping[str, Any] | None, include: Sequence[str]
+    ) -> Iterator[dict[str, Any]]:
         offset = 0
         page_size = max(1000, self.max_batch)
         while True:
-            page = self._call(collection.get, where=dict(where) if where else None,
-                              include=list(include), limit=page_size, offset=offset)
+            page = self._call(
+                collection.get,
+                where=dict(where) if where else None,
+                include=list(include),
+                limit=page_size,
+                offset=offset,
+            )
             yield page
             if len(page["ids"]) < page_size:
                 return
@@ -253,5 +296,6 @@ class ChromaStore:
         except (KnowledgeStoreError, EmbeddingMismatch):
             raise
         except Exception as exc:
-            raise KnowledgeStoreError(f"knowledge store ({self.location}) failed: "
-                                      f"{_reason(exc)}") from None
+            raise KnowledgeStoreError(
+                f"knowledge store ({self.location}) failed: {_reason(exc)}"
+            ) from None

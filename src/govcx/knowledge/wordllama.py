@@ -43,17 +43,21 @@ def load_model(dim: int = DIMENSIONS) -> Any:
     with _lock:
         # The library logs every file it resolves at INFO; keep start-up quiet.
         logging.getLogger("wordllama").setLevel(logging.WARNING)
-        return WordLlama.load(config=CONFIG, dim=DIMENSIONS,
-                              trunc_dim=dim if dim < DIMENSIONS else None,
-                              cache_dir=Path(wordllama.__file__).parent,
-                              disable_download=True)
+        return WordLlama.load(
+            config=CONFIG,
+            dim=DIMENSIONS,
+            trunc_dim=dim if dim < DIMENSIONS else None,
+            cache_dir=Path(wordllama.__file__).parent,
+            disable_download=True,
+        )
 
 
 def embed(texts: list[str], dim: int = DIMENSIONS) -> np.ndarray[Any, np.dtype[np.float32]]:
     """L2-normalised sentence vectors, one row per text."""
     with np.errstate(invalid="ignore", divide="ignore"):  # token-less texts, below
         vectors: np.ndarray[Any, np.dtype[np.float32]] = load_model(dim).embed(
-            texts, norm=True, return_np=True)
+            texts, norm=True, return_np=True
+        )
     # A text with no tokens (empty, only punctuation) comes back as NaN: make it zero.
     clean: np.ndarray[Any, np.dtype[np.float32]] = np.nan_to_num(vectors, nan=0.0)
     return clean

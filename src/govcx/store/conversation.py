@@ -24,16 +24,26 @@ from govcx.turn import Turn
 # The statements of every turn, built once: constructing a statement costs several times
 # executing a built one.
 _CONVERSATION = select(conversations).where(
-    conversations.c.conversation_id == bindparam("conversation_id"))
-_START = update(conversations).where(
-    conversations.c.conversation_id == bindparam("conv")).values(
-    status="running", updated_at=bindparam("now"))
-_END_TURN = update(conversations).where(
-    conversations.c.conversation_id == bindparam("conv")).values(
-    status=bindparam("new_status"), last_turn_status=bindparam("turn_status"),
-    turn_count=conversations.c.turn_count + 1, updated_at=bindparam("now"))
+    conversations.c.conversation_id == bindparam("conversation_id")
+)
+_START = (
+    update(conversations)
+    .where(conversations.c.conversation_id == bindparam("conv"))
+    .values(status="running", updated_at=bindparam("now"))
+)
+_END_TURN = (
+    update(conversations)
+    .where(conversations.c.conversation_id == bindparam("conv"))
+    .values(
+        status=bindparam("new_status"),
+        last_turn_status=bindparam("turn_status"),
+        turn_count=conversations.c.turn_count + 1,
+        updated_at=bindparam("now"),
+    )
+)
 _MESSAGE_OF = select(messages.c.message_id).where(
-    messages.c.turn_id == bindparam("turn_id"), messages.c.role == bindparam("role"))
+    messages.c.turn_id == bindparam("turn_id"), messages.c.role == bindparam("role")
+)
 _ADD_MESSAGE = insert(messages)
 _TURN_EXISTS = select(turns.c.turn_id).where(turns.c.turn_id == bindparam("turn_id"))
 _ADD_TURN = insert(turns)
@@ -61,8 +71,14 @@ class ConversationStore:
         with self.db.begin() as own:
             yield own
 
-    def ensure(self, conversation_id: str, customer_id: str | None, *,
-               start: bool = False, owner: str | None = None) -> dict[str, Any]:
+    def ensure(
+        self,
+        conversation_id: str,
+        customer_id: str | None,
+        *,
+        start: bool = False,
+        owner: str | None = None,
+    ) -> dict[str, Any]:
         """The conversation as it was (created idle on first use, owned by ``owner``).
         With ``start``, mark it running in the same transaction unless it waits for an
         approval.
@@ -76,22 +92,35 @@ class ConversationStore:
         with self.db.begin() as conn:
             row = conn.execute(_CONVERSATION, {"conversation_id": conversation_id}).first()
             if row is None:
-                conn.execute(insert(conversations).values(
-                    conversation_id=conversation_id, customer_id=customer_id,
-                    owner=owner or LOCAL_OWNER,
-                    status="running" if start else "idle", turn_count=0, created_at=now,
-                    updated_at=now))
-                return {"conversation_id": conversation_id, "customer_id": customer_id,
-                        "owner": owner or LOCAL_OWNER, "status": "idle", "turn_count": 0}
+                conn.execute(
+                    insert(conversations).values(
+                        conversation_id=conversation_id,
+                        customer_id=customer_id,
+                        owner=owner or LOCAL_OWNER,
+                        status="running" if start else "idle",
+                        turn_count=0,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+                return {
+                    "conversation_id": conversation_id,
+                    "customer_id": customer_id,
+                    "owner": owner or LOCAL_OWNER,
+                    "status": "idle",
+                    "turn_count": 0,
+                }
             if owner is not None and row.owner != owner:
                 raise NotFound("conversation", conversation_id)
             if customer_id and row.customer_id and customer_id != row.customer_id:
                 raise CustomerMismatch(conversation_id)
             data = dict(row._mapping)
             if customer_id and not row.customer_id:
-                conn.execute(update(conversations).where(
-                    conversations.c.conversation_id == conversation_id
-                ).values(customer_id=customer_id, updated_at=now))
+                conn.execute(
+                    update(conversations)
+                    .where(conversations.c.conversation_id == conversation_id)
+                    .values(customer_id=customer_id, updated_at=now)
+                )
                 data["customer_id"] = customer_id
             if start and row.status != "pending_approval":
                 conn.execute(_START, {"conv": conversation_id, "now": now})
@@ -105,8 +134,11 @@ class ConversationStore:
         """One read: True if the conversation belongs to ``owner``, False if it belongs to
         someone else, None if it does not exist (yet)."""
         with self.db.read() as conn:
-            row = conn.execute(select(conversations.c.owner).where(
-                conversations.c.conversation_id == conversation_id)).first()
+            row = conn.execute(
+                select(conversations.c.owner).where(
+                    conversations.c.conversation_id == conversation_id
+                )
+            ).first()
         return None if row is None else row.owner == owner
 
     def check_owner(self, conversation_id: str, owner: str) -> None:
@@ -116,20 +148,33 @@ class ConversationStore:
 
     def get(self, conversation_id: str) -> dict[str, Any]:
         with self.db.read() as conn:
-            row = conn.execute(select(conversations).where(
-                conversations.c.conversation_id == conversation_id)).first()
+            row = conn.execute(
+                select(conversations).where(conversations.c.conversation_id == conversation_id)
+            ).first()
         if row is None:
             raise NotFound("conversation", conversation_id)
         return dict(row._mapping)
 
-    def set_status(self, conversation_id: str, status: str, *,
-                   last_turn_status: str | None = None, count_turn: bool = False,
-                   conn: Connection | None = None) -> None:
+    def set_status(
+        self,
+        conversation_id: str,
+        status: str,
+        *,
+        last_turn_status: str | None = None,
+        count_turn: bool = False,
+        conn: Connection | None = None,
+    ) -> None:
         if last_turn_status and count_turn:
             with self._tx(conn) as tx:
-                tx.execute(_END_TURN, {"conv": conversation_id,
-                                       "new_status": status, "turn_status": last_turn_status,
-                                       "now": self.clock()})
+                tx.execute(
+                    _END_TURN,
+                    {
+                        "conv": conversation_id,
+                        "new_status": status,
+                        "turn_status": last_turn_status,
+                        "now": self.clock(),
+                    },
+                )
             return
         values: dict[str, Any] = {"status": status, "updated_at": self.clock()}
         if last_turn_status:
@@ -137,15 +182,20 @@ class ConversationStore:
         if count_turn:
             values["turn_count"] = conversations.c.turn_count + 1
         with self._tx(conn) as tx:
-            tx.execute(update(conversations).where(
-                conversations.c.conversation_id == conversation_id).values(**values))
+            tx.execute(
+                update(conversations)
+                .where(conversations.c.conversation_id == conversation_id)
+                .values(**values)
+            )
 
-    def recent(self, *, limit: int = 50, status: str | None = None,
-               owner: str | None = None) -> list[dict[str, Any]]:
+    def recent(
+        self, *, limit: int = 50, status: str | None = None, owner: str | None = None
+    ) -> list[dict[str, Any]]:
         """Conversations, the most recently updated first: each row of the conversations
         table (id, customer, owner, status, last turn's status, turn count, times)."""
-        query = select(conversations).order_by(conversations.c.updated_at.desc(),
-                                               conversations.c.conversation_id)
+        query = select(conversations).order_by(
+            conversations.c.updated_at.desc(), conversations.c.conversation_id
+        )
         if status is not None:
             query = query.where(conversations.c.status == status)
         if owner is not None:
@@ -156,36 +206,61 @@ class ConversationStore:
 
     def with_status(self, status: str) -> list[str]:
         with self.db.read() as conn:
-            rows = conn.execute(select(conversations.c.conversation_id).where(
-                conversations.c.status == status)).all()
+            rows = conn.execute(
+                select(conversations.c.conversation_id).where(conversations.c.status == status)
+            ).all()
         return [r.conversation_id for r in rows]
 
     def idle_before(self, cutoff: float) -> list[str]:
         """Conversations not running or waiting for approval, untouched since ``cutoff``."""
         with self.db.read() as conn:
-            rows = conn.execute(select(conversations.c.conversation_id).where(
-                conversations.c.status == "idle", conversations.c.updated_at < cutoff)).all()
+            rows = conn.execute(
+                select(conversations.c.conversation_id).where(
+                    conversations.c.status == "idle", conversations.c.updated_at < cutoff
+                )
+            ).all()
         return [r.conversation_id for r in rows]
 
-    def add_message(self, conversation_id: str, turn_id: str, role: str, text: str, *,
-                    conn: Connection | None = None) -> None:
+    def add_message(
+        self,
+        conversation_id: str,
+        turn_id: str,
+        role: str,
+        text: str,
+        *,
+        conn: Connection | None = None,
+    ) -> None:
         """Append to the transcript; a step replayed after a crash replaces its own line."""
         with self._tx(conn) as tx:
             exists = tx.execute(_MESSAGE_OF, {"turn_id": turn_id, "role": role}).first()
             if exists:
-                tx.execute(update(messages).where(messages.c.message_id == exists.message_id)
-                           .values(text=text))
+                tx.execute(
+                    update(messages)
+                    .where(messages.c.message_id == exists.message_id)
+                    .values(text=text)
+                )
                 return
-            tx.execute(_ADD_MESSAGE, {"conversation_id": conversation_id, "turn_id": turn_id,
-                                      "role": role, "text": text, "created_at": self.clock()})
+            tx.execute(
+                _ADD_MESSAGE,
+                {
+                    "conversation_id": conversation_id,
+                    "turn_id": turn_id,
+                    "role": role,
+                    "text": text,
+                    "created_at": self.clock(),
+                },
+            )
 
     def transcript(self, conversation_id: str) -> list[dict[str, Any]]:
         with self.db.read() as conn:
-            rows = conn.execute(select(messages).where(
-                messages.c.conversation_id == conversation_id
-            ).order_by(messages.c.message_id)).all()
-        return [{"turn_id": r.turn_id, "role": r.role, "text": r.text, "at": r.created_at}
-                for r in rows]
+            rows = conn.execute(
+                select(messages)
+                .where(messages.c.conversation_id == conversation_id)
+                .order_by(messages.c.message_id)
+            ).all()
+        return [
+            {"turn_id": r.turn_id, "role": r.role, "text": r.text, "at": r.created_at} for r in rows
+        ]
 
     def save_turn(self, turn: Turn, *, conn: Connection | None = None) -> None:
         now = self.clock()
@@ -193,13 +268,23 @@ class ConversationStore:
         with self._tx(conn) as tx:
             exists = tx.execute(_TURN_EXISTS, {"turn_id": turn.turn_id}).first()
             if exists:
-                tx.execute(update(turns).where(turns.c.turn_id == turn.turn_id)
-                           .values(status=turn.status, body=body, updated_at=now))
+                tx.execute(
+                    update(turns)
+                    .where(turns.c.turn_id == turn.turn_id)
+                    .values(status=turn.status, body=body, updated_at=now)
+                )
             else:
-                tx.execute(_ADD_TURN, {"turn_id": turn.turn_id,
-                                       "conversation_id": turn.conversation_id,
-                                       "status": turn.status, "body": body,
-                                       "created_at": now, "updated_at": now})
+                tx.execute(
+                    _ADD_TURN,
+                    {
+                        "turn_id": turn.turn_id,
+                        "conversation_id": turn.conversation_id,
+                        "status": turn.status,
+                        "body": body,
+                        "created_at": now,
+                        "updated_at": now,
+                    },
+                )
 
     def get_turn(self, turn_id: str) -> Turn | None:
         with self.db.read() as conn:
@@ -208,28 +293,45 @@ class ConversationStore:
 
     def turns(self, conversation_id: str) -> list[Turn]:
         with self.db.read() as conn:
-            rows = conn.execute(select(turns.c.body).where(
-                turns.c.conversation_id == conversation_id).order_by(turns.c.created_at)).all()
+            rows = conn.execute(
+                select(turns.c.body)
+                .where(turns.c.conversation_id == conversation_id)
+                .order_by(turns.c.created_at)
+            ).all()
         return [Turn.model_validate_json(r.body) for r in rows]
 
     def turn_bodies(self, conversation_id: str) -> list[dict[str, Any]]:
         """The stored Turns as JSON objects, oldest first (no model parsing: for display)."""
         with self.db.read() as conn:
-            rows = conn.execute(select(turns.c.body).where(
-                turns.c.conversation_id == conversation_id).order_by(turns.c.created_at)).all()
+            rows = conn.execute(
+                select(turns.c.body)
+                .where(turns.c.conversation_id == conversation_id)
+                .order_by(turns.c.created_at)
+            ).all()
         return [json.loads(r.body) for r in rows]
 
-    def add_escalation(self, *, conversation_id: str, turn_id: str, reason: str,
-                       body: dict[str, Any]) -> str:
+    def add_escalation(
+        self, *, conversation_id: str, turn_id: str, reason: str, body: dict[str, Any]
+    ) -> str:
         escalation_id = "esc_" + turn_id.split("_", 1)[-1]
         with self.db.begin() as conn:
-            exists = conn.execute(select(escalations.c.escalation_id).where(
-                escalations.c.escalation_id == escalation_id)).first()
+            exists = conn.execute(
+                select(escalations.c.escalation_id).where(
+                    escalations.c.escalation_id == escalation_id
+                )
+            ).first()
             if not exists:
-                conn.execute(insert(escalations).values(
-                    escalation_id=escalation_id, conversation_id=conversation_id,
-                    turn_id=turn_id, reason=reason, body=dumps(body), status="open",
-                    created_at=self.clock()))
+                conn.execute(
+                    insert(escalations).values(
+                        escalation_id=escalation_id,
+                        conversation_id=conversation_id,
+                        turn_id=turn_id,
+                        reason=reason,
+                        body=dumps(body),
+                        status="open",
+                        created_at=self.clock(),
+                    )
+                )
         return escalation_id
 
     def escalations(self, *, status: str | None = "open") -> list[dict[str, Any]]:
@@ -238,5 +340,7 @@ class ConversationStore:
             query = query.where(escalations.c.status == status)
         with self.db.read() as conn:
             rows = conn.execute(query).all()
-        return [{**{k: v for k, v in r._mapping.items() if k != "body"},
-                 **json.loads(r.body)} for r in rows]
+        return [
+            {**{k: v for k, v in r._mapping.items() if k != "body"}, **json.loads(r.body)}
+            for r in rows
+        ]

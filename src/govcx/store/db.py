@@ -41,13 +41,17 @@ class Database:
         try:
             parsed = make_url(url)
         except Exception:
-            raise ConfigError("storage.url", f"{url!r} is not a database URL; "
-                              "use sqlite:///path/to/govcx.db or postgresql://...") from None
+            raise ConfigError(
+                "storage.url",
+                f"{url!r} is not a database URL; "
+                "use sqlite:///path/to/govcx.db or postgresql://...",
+            ) from None
         self.url = url
         self.backend = parsed.get_backend_name()
         if self.backend not in ("sqlite", "postgresql"):
-            raise ConfigError("storage.url", f"unsupported database {self.backend!r}; "
-                              "use sqlite or postgresql")
+            raise ConfigError(
+                "storage.url", f"unsupported database {self.backend!r}; use sqlite or postgresql"
+            )
         self.engine: Engine
         self.read_engine: Engine
         self._write_lock: threading.Lock | None = None
@@ -62,8 +66,9 @@ class Database:
             # Pooled connections: closing the last connection to a WAL database checkpoints
             # and removes the WAL file, which costs milliseconds on every transaction.
             memory = not parsed.database or parsed.database == ":memory:"
-            pool: dict[str, Any] = {"poolclass": NullPool} if memory else {
-                "pool_size": 8, "max_overflow": 16}
+            pool: dict[str, Any] = (
+                {"poolclass": NullPool} if memory else {"pool_size": 8, "max_overflow": 16}
+            )
             self.engine = create_engine(url, connect_args=args, **pool)
             _sqlite_semantics(self.engine, immediate=True)
             self._write_lock = threading.Lock()
@@ -122,5 +127,4 @@ def _sqlite_semantics(engine: Engine, *, immediate: bool) -> None:
 
 def dumps(value: Any) -> str:
     """Canonical JSON: sorted keys, no spaces, UTF-8 kept. Same value, same bytes."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      default=str)
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)

@@ -25,8 +25,16 @@ def _decode(text: str) -> bytes:
     return raw
 
 
-def secret_key(*, name: str, value: str | None, file: Path | None, default_file: Path | None,
-               create: bool, env: str, file_env: str) -> bytes:
+def secret_key(
+    *,
+    name: str,
+    value: str | None,
+    file: Path | None,
+    default_file: Path | None,
+    create: bool,
+    env: str,
+    file_env: str,
+) -> bytes:
     """The key named ``name``; see the module docstring for where it comes from.
 
     Raises ConfigError when no key is configured and ``create`` is false, or when a key
@@ -41,20 +49,28 @@ def secret_key(*, name: str, value: str | None, file: Path | None, default_file:
         path = path.expanduser()
         if not path.exists():
             if file is not None or not create:
-                raise ConfigError(str(path), f"the {name} file does not exist; set {env} or "
-                                  f"{file_env} to an existing key file (create one with "
-                                  "`python -c 'import secrets; print(secrets.token_hex(32))'`"
-                                  " and chmod 600 it)", field=file_env)
+                raise ConfigError(
+                    str(path),
+                    f"the {name} file does not exist; set {env} or "
+                    f"{file_env} to an existing key file (create one with "
+                    "`python -c 'import secrets; print(secrets.token_hex(32))'`"
+                    " and chmod 600 it)",
+                    field=file_env,
+                )
             write_new_key(path)
         try:
             key = _decode(path.read_text(encoding="utf-8"))
         except OSError as exc:
-            raise ConfigError(str(path), f"cannot read the {name} file ({exc.strerror})",
-                              field=file_env) from None
+            raise ConfigError(
+                str(path), f"cannot read the {name} file ({exc.strerror})", field=file_env
+            ) from None
         source = str(path)
     if len(key) < 16:
-        raise ConfigError(source, f"the {name} is {len(key)} bytes; use at least 16 random "
-                          "bytes (64 hex characters recommended)")
+        raise ConfigError(
+            source,
+            f"the {name} is {len(key)} bytes; use at least 16 random "
+            "bytes (64 hex characters recommended)",
+        )
     return key
 
 

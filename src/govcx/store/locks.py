@@ -48,8 +48,7 @@ class ProcessLocks:
                 else:
                     self._locks[conversation_id] = (lock, users - 1)
 
-    def _cross_process(self, conversation_id: str,
-                       timeout: float) -> AbstractContextManager[None]:
+    def _cross_process(self, conversation_id: str, timeout: float) -> AbstractContextManager[None]:
         raise NotImplementedError
 
     def is_held_elsewhere(self, conversation_id: str) -> bool:

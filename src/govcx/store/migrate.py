@@ -116,8 +116,9 @@ def prepare(db: Database, *, auto_upgrade: bool = False, audit_key: bytes | None
         _prepare(db, head, auto_upgrade=auto_upgrade, audit_key=audit_key)
 
 
-def _prepare(db: Database, head: str, *, auto_upgrade: bool,
-             audit_key: bytes | None = None) -> None:
+def _prepare(
+    db: Database, head: str, *, auto_upgrade: bool, audit_key: bytes | None = None
+) -> None:
     current = current_revision(db)
     if current == head:
         return

@@ -33,30 +33,43 @@ def open_postgres_saver(url: str, *, serde: Any = None) -> Any:
     from psycopg_pool import ConnectionPool
 
     class SealedPostgresSaver(PostgresSaver):
-        def put(self, config: Any, checkpoint: Any, metadata: Any,
-                new_versions: Any) -> Any:
+        def put(self, config: Any, checkpoint: Any, metadata: Any, new_versions: Any) -> Any:
             values = checkpoint["channel_values"]
             strings = {k: v for k, v in values.items() if isinstance(v, str)}
-            versions = {k: v for k, v in checkpoint["channel_versions"].items()
-                        if k in strings}
+            versions = {k: v for k, v in checkpoint["channel_versions"].items() if k in strings}
             if strings and versions:
                 # Written as blobs (through serde) at the channel's current version; the
                 # insert is ON CONFLICT DO NOTHING, so rewriting one is free. Loading
                 # joins blobs by channel version, exactly as for non-primitive values.
                 configurable = config["configurable"]
                 with self._cursor(pipeline=True) as cur:
-                    cur.executemany(self.UPSERT_CHECKPOINT_BLOBS_SQL, self._dump_blobs(
-                        configurable["thread_id"], configurable.get("checkpoint_ns", ""),
-                        {k: strings[k] for k in versions}, versions))
-                checkpoint = {**checkpoint, "channel_values": {
-                    k: v for k, v in values.items() if k not in versions}}
+                    cur.executemany(
+                        self.UPSERT_CHECKPOINT_BLOBS_SQL,
+                        self._dump_blobs(
+                            configurable["thread_id"],
+                            configurable.get("checkpoint_ns", ""),
+                            {k: strings[k] for k in versions},
+                            versions,
+                        ),
+                    )
+                checkpoint = {
+                    **checkpoint,
+                    "channel_values": {k: v for k, v in values.items() if k not in versions},
+                }
             return super().put(config, checkpoint, metadata, new_versions)
 
-    pool = ConnectionPool(psycopg_dsn(url), min_size=1, max_size=10, open=True,
-                          kwargs={"autocommit": True, "prepare_threshold": 0,
-                                  "row_factory": dict_row})
-    saver = (SealedPostgresSaver(pool, serde=serde) if serde is not None  # type: ignore[arg-type]
-             else PostgresSaver(pool))  # type: ignore[arg-type]
+    pool = ConnectionPool(
+        psycopg_dsn(url),
+        min_size=1,
+        max_size=10,
+        open=True,
+        kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+    )
+    saver = (
+        SealedPostgresSaver(pool, serde=serde)  # type: ignore[arg-type]
+        if serde is not None
+        else PostgresSaver(pool)  # type: ignore[arg-type]
+    )
     # Workers starting together would race on LangGraph's CREATE TABLEs (a duplicate
     # pg_type error): set up one at a time, under the lock the schema migrations take.
     from govcx.store.migrate import wait_for_advisory_lock
@@ -88,8 +101,9 @@ class AdvisoryLocks(ProcessLocks):
         with self.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             deadline = time.monotonic() + timeout
             delay = 0.002
-            while not conn.execute(text("SELECT pg_try_advisory_lock(hashtextextended(:k, 0))"),
-                                   key).scalar():
+            while not conn.execute(
+                text("SELECT pg_try_advisory_lock(hashtextextended(:k, 0))"), key
+            ).scalar():
                 if time.monotonic() >= deadline:
                     raise ConversationBusy(conversation_id, timeout)
                 time.sleep(delay)
@@ -102,8 +116,9 @@ class AdvisoryLocks(ProcessLocks):
     def is_held_elsewhere(self, conversation_id: str) -> bool:
         key = {"k": conversation_id}
         with self.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            got = conn.execute(text("SELECT pg_try_advisory_lock(hashtextextended(:k, 0))"),
-                               key).scalar()
+            got = conn.execute(
+                text("SELECT pg_try_advisory_lock(hashtextextended(:k, 0))"), key
+            ).scalar()
             if got:
                 conn.execute(text("SELECT pg_advisory_unlock(hashtextextended(:k, 0))"), key)
             return not got

@@ -22,7 +22,8 @@ from sqlalchemy import (
 metadata = MetaData()
 
 conversations = Table(
-    "conversations", metadata,
+    "conversations",
+    metadata,
     Column("conversation_id", String(64), primary_key=True),
     Column("customer_id", String(128), nullable=True),  # fixed by the first that names one
     Column("owner", String(128), nullable=True),  # the channel (or cli/local) that started it
@@ -34,7 +35,8 @@ conversations = Table(
 )
 
 messages = Table(
-    "messages", metadata,
+    "messages",
+    metadata,
     Column("message_id", Integer, primary_key=True, autoincrement=True),
     Column("conversation_id", String(64), nullable=False, index=True),
     Column("turn_id", String(64), nullable=False),
@@ -45,7 +47,8 @@ messages = Table(
 )
 
 turns = Table(
-    "turns", metadata,
+    "turns",
+    metadata,
     Column("turn_id", String(64), primary_key=True),
     Column("conversation_id", String(64), nullable=False, index=True),
     Column("status", String(32), nullable=False),
@@ -55,7 +58,8 @@ turns = Table(
 )
 
 approvals = Table(
-    "approvals", metadata,
+    "approvals",
+    metadata,
     Column("approval_id", String(64), primary_key=True),
     Column("conversation_id", String(64), nullable=False, index=True),
     Column("turn_id", String(64), nullable=False),
@@ -68,7 +72,8 @@ approvals = Table(
 )
 
 executions = Table(
-    "executions", metadata,
+    "executions",
+    metadata,
     Column("key", String(80), primary_key=True),
     Column("conversation_id", String(64), nullable=False, index=True),
     Column("tool", String(128), nullable=False),
@@ -89,7 +94,8 @@ executions = Table(
 )
 
 audit_events = Table(
-    "audit_events", metadata,
+    "audit_events",
+    metadata,
     Column("seq", Integer, primary_key=True, autoincrement=False),
     Column("event_id", String(40), nullable=False, unique=True),
     Column("ts", Float, nullable=False),
@@ -106,7 +112,8 @@ audit_events = Table(
 )
 
 audit_head = Table(
-    "audit_head", metadata,
+    "audit_head",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("seq", Integer, nullable=False),
     Column("hash", String(64), nullable=False),
@@ -117,7 +124,8 @@ audit_head = Table(
 )
 
 escalations = Table(
-    "escalations", metadata,
+    "escalations",
+    metadata,
     Column("escalation_id", String(64), primary_key=True),
     Column("conversation_id", String(64), nullable=False, index=True),
     Column("turn_id", String(64), nullable=False),
@@ -128,7 +136,8 @@ escalations = Table(
 )
 
 idempotency_keys = Table(
-    "idempotency_keys", metadata,
+    "idempotency_keys",
+    metadata,
     Column("scope", String(200), primary_key=True),
     Column("key", String(200), primary_key=True),
     Column("request_hash", String(64), nullable=False),
@@ -138,7 +147,8 @@ idempotency_keys = Table(
 
 webhook_deliveries = Table(
     # Written by the HTTP server's webhook dispatcher (govcx.api.webhooks).
-    "webhook_deliveries", metadata,
+    "webhook_deliveries",
+    metadata,
     Column("delivery_id", String(64), primary_key=True),  # hash of event id and URL
     Column("event_id", String(200), nullable=False),
     Column("event_type", String(64), nullable=False),
@@ -156,7 +166,8 @@ webhook_deliveries = Table(
 )
 
 policies = Table(
-    "policies", metadata,
+    "policies",
+    metadata,
     Column("version", String(64), primary_key=True),  # a version names one content, ever
     Column("digest", String(64), nullable=False),  # sha256 of the canonical parsed form
     Column("body", Text, nullable=False),  # the policy as canonical JSON
@@ -166,7 +177,8 @@ policies = Table(
 )
 
 policy_activations = Table(
-    "policy_activations", metadata,
+    "policy_activations",
+    metadata,
     Column("seq", Integer, primary_key=True, autoincrement=True),  # the newest is active
     Column("version", String(64), nullable=False),
     Column("digest", String(64), nullable=False),
@@ -176,7 +188,8 @@ policy_activations = Table(
 )
 
 api_keys = Table(
-    "api_keys", metadata,
+    "api_keys",
+    metadata,
     Column("key_id", String(32), primary_key=True),  # the public part of gcx_<key_id>_<secret>
     Column("principal", String(128), nullable=False, index=True),
     Column("hash", String(128), nullable=False),  # KDF of the secret (never the key itself)

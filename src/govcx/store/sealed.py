@@ -41,8 +41,9 @@ class AesGcmCipher:
 
     def __init__(self, key: bytes) -> None:
         # The configured key may be any length >= 16 bytes: derive the AES key from it.
-        derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                       info=b"govcx checkpoints v1").derive(key)
+        derived = HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=None, info=b"govcx checkpoints v1"
+        ).derive(key)
         self._aead = AESGCM(derived)
 
     def encrypt(self, plaintext: bytes) -> tuple[str, bytes]:
@@ -51,15 +52,18 @@ class AesGcmCipher:
 
     def decrypt(self, ciphername: str, ciphertext: bytes) -> bytes:
         if ciphername != CIPHER_NAME:
-            raise CheckpointUnreadable(f"a checkpoint is encrypted with {ciphername!r}; "
-                                       f"this version of govcx reads {CIPHER_NAME!r}")
+            raise CheckpointUnreadable(
+                f"a checkpoint is encrypted with {ciphername!r}; "
+                f"this version of govcx reads {CIPHER_NAME!r}"
+            )
         try:
             return self._aead.decrypt(ciphertext[:_NONCE], ciphertext[_NONCE:], None)
         except InvalidTag:
             raise CheckpointUnreadable(
                 "a checkpoint cannot be decrypted with the configured data key "
                 "(GOVCX_DATA_KEY / GOVCX_DATA_KEY_FILE): the key changed or the row was "
-                "altered") from None
+                "altered"
+            ) from None
 
 
 def checkpoint_serde(key: bytes) -> EncryptedSerializer:
@@ -78,14 +82,23 @@ def data_key(settings: Settings, state_dir: Path, *, backend: str) -> bytes:
     value = settings.data_key.get_secret_value() if settings.data_key else None
     create = backend == "sqlite" or settings.dev
     if not value and settings.data_key_file is None and not create:
-        raise ConfigError("settings", "no data key is configured for PostgreSQL; set "
-                          "GOVCX_DATA_KEY (64 hex characters) or GOVCX_DATA_KEY_FILE (a 0600 "
-                          "file holding one) so that checkpoints can be encrypted at rest "
-                          "(dev mode, GOVCX_DEV=1, creates one in the state dir)",
-                          field="data_key")
-    return secret_key(name="data key", value=value, file=settings.data_key_file,
-                      default_file=state_dir / DATA_KEY_FILE, create=create,
-                      env="GOVCX_DATA_KEY", file_env="GOVCX_DATA_KEY_FILE")
+        raise ConfigError(
+            "settings",
+            "no data key is configured for PostgreSQL; set "
+            "GOVCX_DATA_KEY (64 hex characters) or GOVCX_DATA_KEY_FILE (a 0600 "
+            "file holding one) so that checkpoints can be encrypted at rest "
+            "(dev mode, GOVCX_DEV=1, creates one in the state dir)",
+            field="data_key",
+        )
+    return secret_key(
+        name="data key",
+        value=value,
+        file=settings.data_key_file,
+        default_file=state_dir / DATA_KEY_FILE,
+        create=create,
+        env="GOVCX_DATA_KEY",
+        file_env="GOVCX_DATA_KEY_FILE",
+    )
 
 
 def sqlite_secure(conn: Any) -> None:

@@ -62,8 +62,11 @@ MIN_COVERAGE = 0.3
 (the graph's own floor for knowledge-only answers)."""
 
 _INTENT = re.compile(r"The customer's request is a (\w+) request")
-_PENDING = re.compile(r"the customer was asked for (.*?) to use (\w+); values known so far: "
-                      r"(\{.*\})\.\s*$", re.MULTILINE)
+_PENDING = re.compile(
+    r"the customer was asked for (.*?) to use (\w+); values known so far: "
+    r"(\{.*\})\.\s*$",
+    re.MULTILINE,
+)
 _SOURCE = re.compile(r"^\[S(\d+)\] ([^\n]*):\n(.*?)(?=^\[S\d+\] |\Z)", re.MULTILINE | re.DOTALL)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 
@@ -78,17 +81,20 @@ class DeterministicModel:
             ``engine.out_of_scope_examples``).
     """
 
-    def __init__(self, policy: Policy, registry: ToolRegistry, *,
-                 extra_out_of_scope: Sequence[str] = ()) -> None:
+    def __init__(
+        self, policy: Policy, registry: ToolRegistry, *, extra_out_of_scope: Sequence[str] = ()
+    ) -> None:
         self.policy = policy
         self.registry = registry
         self.classifier: IntentClassifier = EmbeddedEngine.from_policy(
-            policy, extra_out_of_scope=extra_out_of_scope).classifier
+            policy, extra_out_of_scope=extra_out_of_scope
+        ).classifier
 
     @classmethod
     def from_pack(cls, pack: Pack) -> DeterministicModel:
-        return cls(pack.policy, pack.registry,
-                   extra_out_of_scope=pack.config.engine.out_of_scope_examples)
+        return cls(
+            pack.policy, pack.registry, extra_out_of_scope=pack.config.engine.out_of_scope_examples
+        )
 
     def __call__(self, request: ModelRequest) -> ModelResponse:
         if request.purpose == "classify":
@@ -103,8 +109,9 @@ class DeterministicModel:
         prediction = self.classifier.predict(text)
         allowed = request.intents
         intent = prediction.intent if prediction.intent in allowed else OUT_OF_SCOPE
-        entities = {f"amount_{i}" if i else "amount": f"{a:g}"
-                    for i, a in enumerate(money_amounts(text))}
+        entities = {
+            f"amount_{i}" if i else "amount": f"{a:g}" for i, a in enumerate(money_amounts(text))
+        }
         return classified(intent, round(float(prediction.confidence), 4), **entities)
 
     # -- plan ----------------------------------------------------------------------------
@@ -149,8 +156,10 @@ class DeterministicModel:
 
     # -- draft ---------------------------------------------------------------------------
     def draft(self, request: ModelRequest) -> ModelResponse:
-        sources = [(int(m.group(1)), m.group(2), m.group(3).strip())
-                   for m in _SOURCE.finditer(request.system)]
+        sources = [
+            (int(m.group(1)), m.group(2), m.group(3).strip())
+            for m in _SOURCE.finditer(request.system)
+        ]
         asked = terms(request.user)
         if not sources or not asked:
             return reply(NO_ANSWER)
@@ -214,7 +223,7 @@ def _sentences(text: str) -> list[str]:
 def _cite(sentence: str, number: int) -> str:
     """The sentence with its source marker before the final punctuation: ``text [S1].``"""
     body = sentence.rstrip(".!?").rstrip()
-    end = sentence[len(body):].strip()[:1] or "."
+    end = sentence[len(body) :].strip()[:1] or "."
     return f"{body} [S{number}]{end}"
 
 
@@ -223,8 +232,15 @@ def _json_safe(args: dict[str, Any]) -> dict[str, Any]:
     return safe
 
 
-def llm_pack(folder: Path, *, model: str, base_url: str | None, cassette: Path,
-             api_key_env: str | None = None, source: Path | None = None) -> Path:
+def llm_pack(
+    folder: Path,
+    *,
+    model: str,
+    base_url: str | None,
+    cassette: Path,
+    api_key_env: str | None = None,
+    source: Path | None = None,
+) -> Path:
     """A copy of a pack (default: the bundled acme pack) in ``folder``, whose engine block
     selects the LLM engine with ``model`` at ``base_url`` and ``cassette``; the other
     engine settings are kept. For running its eval suites through the LLM engine."""
@@ -233,13 +249,17 @@ def llm_pack(folder: Path, *, model: str, base_url: str | None, cassette: Path,
     import yaml
 
     target = folder / "acme-llm"
-    shutil.copytree(source or DEFAULT_PACK, target,
-                    ignore=shutil.ignore_patterns("__pycache__", "cassettes", "*.pyc"))
+    shutil.copytree(
+        source or DEFAULT_PACK,
+        target,
+        ignore=shutil.ignore_patterns("__pycache__", "cassettes", "*.pyc"),
+    )
     config_path = target / "govcx.yaml"
     config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
     engine = {k: v for k, v in (config.get("engine") or {}).items() if k != "kind"}
-    engine.update({"kind": "llm", "model": model, "base_url": base_url,
-                   "cassette": str(cassette.resolve())})
+    engine.update(
+        {"kind": "llm", "model": model, "base_url": base_url, "cassette": str(cassette.resolve())}
+    )
     if api_key_env:
         engine["api_key_env"] = api_key_env
     config["engine"] = engine
@@ -255,8 +275,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     from govcx.pack import load_pack
     from govcx.testing.stub_server import StubOpenAIServer
 
-    parser = argparse.ArgumentParser(description="Serve the deterministic stand-in model "
-                                     "(not a real LLM) on 127.0.0.1.")
+    parser = argparse.ArgumentParser(
+        description="Serve the deterministic stand-in model (not a real LLM) on 127.0.0.1."
+    )
     parser.add_argument("--pack", default=None, help="pack folder (default: bundled acme)")
     parser.add_argument("--port", type=int, default=0, help="port (default: any free one)")
     options = parser.parse_args(argv)

@@ -26,8 +26,14 @@ class InMemoryRetriever:
             corpus = [f"{c.title} {c.heading} {c.text}" for c in self.chunks]
             self._matrix = self._vectorizer.fit_transform(corpus)
 
-    def search(self, query: str, *, k: int = 5, tags: Sequence[str] | None = None,
-               now: datetime | None = None) -> list[Chunk]:
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 5,
+        tags: Sequence[str] | None = None,
+        now: datetime | None = None,
+    ) -> list[Chunk]:
         if not self.chunks:
             return []
         scores = (self._matrix @ self._vectorizer.transform([query]).T).toarray().ravel()

@@ -65,10 +65,20 @@ from govcx.testing.script import (
 )
 
 __all__ = [
-    "InjectionFollowingChatModel", "ModelRequest", "ModelResponse", "RiskyChatModel",
-    "ScriptedChatModel", "ToolCallSpec", "call", "classified", "fault",
-    "reply", "simple_responder", "slow",
+    "InjectionFollowingChatModel",
+    "ModelRequest",
+    "ModelResponse",
+    "RiskyChatModel",
+    "ScriptedChatModel",
+    "ToolCallSpec",
+    "call",
+    "classified",
+    "fault",
+    "reply",
+    "simple_responder",
+    "slow",
 ]
+
 
 # -- the scripted chat model -------------------------------------------------------------
 class ScriptedChatModel(BaseChatModel):
@@ -96,16 +106,23 @@ class ScriptedChatModel(BaseChatModel):
         return "govcx-scripted"
 
     # -- langchain surface -------------------------------------------------------------
-    def bind_tools(self, tools: Sequence[Any], *, tool_choice: Any = None,
-                   **kwargs: Any) -> Runnable[Any, AIMessage]:
+    def bind_tools(
+        self, tools: Sequence[Any], *, tool_choice: Any = None, **kwargs: Any
+    ) -> Runnable[Any, AIMessage]:
         formatted = [convert_to_openai_tool(t) for t in tools]
         if tool_choice is not None:
             kwargs["tool_choice"] = tool_choice
         return self.bind(tools=formatted, **kwargs)
 
-    def with_structured_output(self, schema: Any, *, include_raw: bool = False,
-                               method: str = "function_calling", strict: bool | None = None,
-                               **kwargs: Any) -> Runnable[Any, Any]:
+    def with_structured_output(
+        self,
+        schema: Any,
+        *,
+        include_raw: bool = False,
+        method: str = "function_calling",
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[Any, Any]:
         spec = convert_to_openai_tool(schema)["function"]
         json_schema = {"title": spec["name"], **spec.get("parameters", {})}
         bound = self.bind(structured_schema=json_schema, structured_method=method)
@@ -129,15 +146,23 @@ class ScriptedChatModel(BaseChatModel):
         # The shape langchain-openai builds: RunnableMap(raw=model) | parser.
         return RunnableParallel(raw=bound) | RunnableLambda(with_raw)
 
-    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                  run_manager: CallbackManagerForLLMRun | None = None,
-                  **kwargs: Any) -> ChatResult:
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
         response, request = self._answer(messages, kwargs, stream=False)
         return ChatResult(generations=[ChatGeneration(message=_to_message(response, request))])
 
-    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                run_manager: CallbackManagerForLLMRun | None = None,
-                **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
         response, request = self._answer(messages, kwargs, stream=True)
         message = _to_message(response, request)
         words = re.findall(r"\S+\s*|\s+", message.text) or [""]
@@ -149,21 +174,27 @@ class ScriptedChatModel(BaseChatModel):
                 content=word,
                 tool_call_chunks=_tool_chunks(message) if last else [],
                 usage_metadata=message.usage_metadata if last else None,
-                response_metadata={"finish_reason": "stop"} if last else {})
+                response_metadata={"finish_reason": "stop"} if last else {},
+            )
             if run_manager is not None:
                 run_manager.on_llm_new_token(word)
             yield ChatGenerationChunk(message=chunk)
 
     # -- scripting ---------------------------------------------------------------------
-    def _answer(self, messages: list[BaseMessage], kwargs: dict[str, Any],
-                *, stream: bool) -> tuple[ModelResponse, ModelRequest]:
+    def _answer(
+        self, messages: list[BaseMessage], kwargs: dict[str, Any], *, stream: bool
+    ) -> tuple[ModelResponse, ModelRequest]:
         tools = tuple(t["function"] for t in kwargs.get("tools") or [] if "function" in t)
         schema = kwargs.get("structured_schema")
-        request = ModelRequest(purpose=purpose_of(schema=schema, tools=tools),
-                               messages=tuple(_message_dict(m) for m in messages),
-                               tools=tools, schema=schema,
-                               method=kwargs.get("structured_method"), stream=stream,
-                               model=self.model_name)
+        request = ModelRequest(
+            purpose=purpose_of(schema=schema, tools=tools),
+            messages=tuple(_message_dict(m) for m in messages),
+            tools=tools,
+            schema=schema,
+            method=kwargs.get("structured_method"),
+            stream=stream,
+            model=self.model_name,
+        )
         with self._lock:
             self.requests.append(request)
             response = self._next(request)
@@ -183,9 +214,11 @@ class ScriptedChatModel(BaseChatModel):
             return result
         script = list(self.script or [])
         if self._position >= len(script):
-            raise AssertionError(f"the script has no answer left for this {request.purpose} "
-                                 f"call (it had {len(script)}); last user text: "
-                                 f"{request.user[:80]!r}")
+            raise AssertionError(
+                f"the script has no answer left for this {request.purpose} "
+                f"call (it had {len(script)}); last user text: "
+                f"{request.user[:80]!r}"
+            )
         item = script[self._position]
         self._position += 1
         answer: ModelResponse = item(request) if callable(item) else item
@@ -201,21 +234,30 @@ def status_error(status: int, *, retry_after: float | None = None) -> openai.API
     headers = {"retry-after": str(retry_after)} if retry_after is not None else {}
     response = httpx.Response(status, headers=headers, request=_http_request())
     kinds: dict[int, type[openai.APIStatusError]] = {
-        400: openai.BadRequestError, 401: openai.AuthenticationError,
-        403: openai.PermissionDeniedError, 404: openai.NotFoundError,
-        429: openai.RateLimitError}
-    kind = kinds.get(status) or (openai.InternalServerError if status >= 500
-                                 else openai.APIStatusError)
+        400: openai.BadRequestError,
+        401: openai.AuthenticationError,
+        403: openai.PermissionDeniedError,
+        404: openai.NotFoundError,
+        429: openai.RateLimitError,
+    }
+    kind = kinds.get(status) or (
+        openai.InternalServerError if status >= 500 else openai.APIStatusError
+    )
     return kind(f"scripted status {status}", response=response, body=None)
 
 
 def _message_dict(message: BaseMessage) -> dict[str, Any]:
-    role = {SystemMessage: "system", HumanMessage: "user", AIMessage: "assistant",
-            ToolMessage: "tool"}.get(type(message), message.type)
+    role = {
+        SystemMessage: "system",
+        HumanMessage: "user",
+        AIMessage: "assistant",
+        ToolMessage: "tool",
+    }.get(type(message), message.type)
     out: dict[str, Any] = {"role": role, "content": message.text}
     if isinstance(message, AIMessage) and message.tool_calls:
-        out["tool_calls"] = [{"id": c.get("id"), "name": c["name"], "args": c["args"]}
-                             for c in message.tool_calls]
+        out["tool_calls"] = [
+            {"id": c.get("id"), "name": c["name"], "args": c["args"]} for c in message.tool_calls
+        ]
     if isinstance(message, ToolMessage):
         out["tool_call_id"] = message.tool_call_id
     return out
@@ -231,23 +273,41 @@ def _to_message(response: ModelResponse, request: ModelRequest) -> AIMessage:
             try:
                 args = json.loads(args)
             except ValueError:
-                invalid.append({"name": spec.name, "args": spec.args, "id": call_id,
-                                "error": "invalid JSON", "type": "invalid_tool_call"})
+                invalid.append(
+                    {
+                        "name": spec.name,
+                        "args": spec.args,
+                        "id": call_id,
+                        "error": "invalid JSON",
+                        "type": "invalid_tool_call",
+                    }
+                )
                 continue
         calls.append({"name": spec.name, "args": args, "id": call_id, "type": "tool_call"})
     prompt = sum(approx_tokens(str(m.get("content") or "")) + 4 for m in request.messages)
-    output = approx_tokens(response.content) + sum(approx_tokens(json.dumps(c["args"]))
-                                                   for c in calls)
+    output = approx_tokens(response.content) + sum(
+        approx_tokens(json.dumps(c["args"])) for c in calls
+    )
     inp, out = response.usage or (prompt, output)
-    return AIMessage(content=response.content, tool_calls=calls, invalid_tool_calls=invalid,
-                     usage_metadata={"input_tokens": inp, "output_tokens": out,
-                                     "total_tokens": inp + out})
+    return AIMessage(
+        content=response.content,
+        tool_calls=calls,
+        invalid_tool_calls=invalid,
+        usage_metadata={"input_tokens": inp, "output_tokens": out, "total_tokens": inp + out},
+    )
 
 
 def _tool_chunks(message: AIMessage) -> list[Any]:
-    chunks: list[Any] = [{"name": c["name"], "args": json.dumps(c["args"]), "id": c["id"],
-                          "index": i, "type": "tool_call_chunk"}
-                         for i, c in enumerate(message.tool_calls)]
+    chunks: list[Any] = [
+        {
+            "name": c["name"],
+            "args": json.dumps(c["args"]),
+            "id": c["id"],
+            "index": i,
+            "type": "tool_call_chunk",
+        }
+        for i, c in enumerate(message.tool_calls)
+    ]
     return chunks
 
 
@@ -288,8 +348,9 @@ def simple_responder(keywords: Mapping[str, Sequence[str]]) -> Handler:
                 return reply("Looked it up.")
             best = tools[-1]
             args = _fill(best.get("parameters") or {}, request.user)
-            missing = [p for p in (best.get("parameters") or {}).get("required", [])
-                       if p not in args]
+            missing = [
+                p for p in (best.get("parameters") or {}).get("required", []) if p not in args
+            ]
             if missing:
                 return call(ASK_TOOL, tool=best["name"], missing=missing, known=args)
             return call(best["name"], args)
@@ -322,8 +383,9 @@ class RiskyChatModel(ScriptedChatModel):
         if request.purpose == "classify":
             return classified(self.intent or (request.intents or [OUT_OF_SCOPE])[0], 1.0)
         if request.purpose == "draft":
-            return reply(f"Done! I have refunded ${self.huge:,.0f} and closed your account. "
-                         "[S1] [S42]")
+            return reply(
+                f"Done! I have refunded ${self.huge:,.0f} and closed your account. [S1] [S42]"
+            )
         if self.extra_tool:
             return call(self.extra_tool, {**self.smuggle})
         tools = [t for t in request.tools if t["name"] != ASK_TOOL]
@@ -338,14 +400,19 @@ class RiskyChatModel(ScriptedChatModel):
 
 def _numbers(tool: Mapping[str, Any]) -> int:
     props = (tool.get("parameters") or {}).get("properties") or {}
-    return sum(1 for p in props.values()
-               if isinstance(p, dict) and p.get("type") in ("number", "integer"))
+    return sum(
+        1 for p in props.values() if isinstance(p, dict) and p.get("type") in ("number", "integer")
+    )
 
 
-INJECTED_CALL = re.compile(r"(?is)ignore (?:all )?(?:previous|prior) instructions\W+(?:and )?"
-                           r"call (\w+) with (\{.*?\})")
-INJECTED_SAY = re.compile(r"(?is)ignore (?:all )?(?:previous|prior) instructions\W+(?:and )?"
-                          r"(?:say|reply)\W+\"([^\"]+)\"")
+INJECTED_CALL = re.compile(
+    r"(?is)ignore (?:all )?(?:previous|prior) instructions\W+(?:and )?"
+    r"call (\w+) with (\{.*?\})"
+)
+INJECTED_SAY = re.compile(
+    r"(?is)ignore (?:all )?(?:previous|prior) instructions\W+(?:and )?"
+    r"(?:say|reply)\W+\"([^\"]+)\""
+)
 
 
 class InjectionFollowingChatModel(ScriptedChatModel):
@@ -375,8 +442,9 @@ class InjectionFollowingChatModel(ScriptedChatModel):
             for tool in request.tools:
                 params = tool.get("parameters") or {}
                 args = _fill(params, request.user)
-                if tool["name"].startswith("lookup") and \
-                        all(p in args for p in params.get("required", [])):
+                if tool["name"].startswith("lookup") and all(
+                    p in args for p in params.get("required", [])
+                ):
                     return call(tool["name"], args)
         if request.purpose == "draft":
             for number, text in request.sources().items():

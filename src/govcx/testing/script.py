@@ -16,8 +16,18 @@ from typing import Any, Literal
 from govcx.engines._llm.prompts import CLASSIFICATION_SCHEMA_NAME, OUT_OF_SCOPE
 
 __all__ = [
-    "Handler", "ModelRequest", "ModelResponse", "Purpose", "ToolCallSpec", "call",
-    "classified", "fault", "purpose_of", "render_structured", "reply", "slow",
+    "Handler",
+    "ModelRequest",
+    "ModelResponse",
+    "Purpose",
+    "ToolCallSpec",
+    "call",
+    "classified",
+    "fault",
+    "purpose_of",
+    "render_structured",
+    "reply",
+    "slow",
 ]
 
 Purpose = Literal["classify", "plan", "draft"]
@@ -58,8 +68,7 @@ def reply(text: str) -> ModelResponse:
     return ModelResponse(content=text)
 
 
-def call(name: str, args: Mapping[str, Any] | str | None = None, /,
-         **kwargs: Any) -> ModelResponse:
+def call(name: str, args: Mapping[str, Any] | str | None = None, /, **kwargs: Any) -> ModelResponse:
     """A response calling one tool: ``call("lookup_order", order_id="A-1001")``, or with
     raw argument text: ``call("issue_refund", '{"amount": 5')``."""
     payload: dict[str, Any] | str = args if isinstance(args, str) else {**(args or {}), **kwargs}
@@ -67,9 +76,13 @@ def call(name: str, args: Mapping[str, Any] | str | None = None, /,
 
 
 def classified(intent: str, confidence: float = 0.9, **entities: str) -> ModelResponse:
-    return ModelResponse(structured={
-        "intent": intent, "confidence": confidence,
-        "entities": [{"type": k, "value": str(v)} for k, v in entities.items()]})
+    return ModelResponse(
+        structured={
+            "intent": intent,
+            "confidence": confidence,
+            "entities": [{"type": k, "value": str(v)} for k, v in entities.items()],
+        }
+    )
 
 
 def fault(status: int, *, retry_after: float | None = None) -> ModelResponse:
@@ -99,8 +112,9 @@ class ModelRequest:
 
     @property
     def system(self) -> str:
-        return "\n".join(str(m.get("content") or "") for m in self.messages
-                         if m.get("role") == "system")
+        return "\n".join(
+            str(m.get("content") or "") for m in self.messages if m.get("role") == "system"
+        )
 
     @property
     def user(self) -> str:
@@ -123,8 +137,9 @@ class ModelRequest:
     def sources(self) -> dict[int, str]:
         """Drafting sources by number, from the ``[S1] title:\\ntext`` blocks."""
         found: dict[int, str] = {}
-        for match in re.finditer(r"^\[S(\d+)\] [^\n]*:\n(.*?)(?=^\[S\d+\] |\Z)", self.system,
-                                 re.MULTILINE | re.DOTALL):
+        for match in re.finditer(
+            r"^\[S(\d+)\] [^\n]*:\n(.*?)(?=^\[S\d+\] |\Z)", self.system, re.MULTILINE | re.DOTALL
+        ):
             found[int(match.group(1))] = match.group(2).strip()
         return found
 
@@ -142,10 +157,12 @@ def render_structured(response: ModelResponse, request: ModelRequest) -> ModelRe
     """A structured answer as text or as a tool call, the way the request asked for it."""
     if response.structured is None and response.raw_structured is None:
         return response
-    text = response.raw_structured if response.raw_structured is not None else \
-        json.dumps(response.structured)
+    text = (
+        response.raw_structured
+        if response.raw_structured is not None
+        else json.dumps(response.structured)
+    )
     if request.method == "function_calling":
         name = (request.schema or {}).get("title") or CLASSIFICATION_SCHEMA_NAME
-        return ModelResponse(tool_calls=(ToolCallSpec(name=name, args=text),),
-                             usage=response.usage)
+        return ModelResponse(tool_calls=(ToolCallSpec(name=name, args=text),), usage=response.usage)
     return ModelResponse(content=text, usage=response.usage)

@@ -33,8 +33,13 @@ class StubOpenAIServer:
         port: The port to listen on (0: any free port).
     """
 
-    def __init__(self, script: Sequence[ModelResponse] | Handler | None = None, *,
-                 host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        script: Sequence[ModelResponse] | Handler | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
         self.script = script
         self.requests: list[ModelRequest] = []
         self.bodies: list[dict[str, Any]] = []
@@ -58,8 +63,9 @@ class StubOpenAIServer:
 
     def start(self) -> StubOpenAIServer:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._server.serve_forever,
-                                            kwargs={"poll_interval": 0.05}, daemon=True)
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+            )
             self._thread.start()
         return self
 
@@ -88,8 +94,10 @@ class StubOpenAIServer:
                 return script(request), request
             items = list(script or [])
             if self._position >= len(items):
-                raise LookupError(f"the stub has no answer left for this {request.purpose} "
-                                  f"call; last user text: {request.user[:80]!r}")
+                raise LookupError(
+                    f"the stub has no answer left for this {request.purpose} "
+                    f"call; last user text: {request.user[:80]!r}"
+                )
             item = items[self._position]
             self._position += 1
         return item, request
@@ -106,9 +114,14 @@ def parse_request(body: dict[str, Any]) -> ModelRequest:
             content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
         out: dict[str, Any] = {"role": message.get("role"), "content": content or ""}
         if message.get("tool_calls"):
-            out["tool_calls"] = [{"id": c.get("id"), "name": c["function"]["name"],
-                                  "args": _loads(c["function"].get("arguments"))}
-                                 for c in message["tool_calls"]]
+            out["tool_calls"] = [
+                {
+                    "id": c.get("id"),
+                    "name": c["function"]["name"],
+                    "args": _loads(c["function"].get("arguments")),
+                }
+                for c in message["tool_calls"]
+            ]
         if message.get("tool_call_id"):
             out["tool_call_id"] = message["tool_call_id"]
         messages.append(out)
@@ -126,10 +139,16 @@ def parse_request(body: dict[str, Any]) -> ModelRequest:
         function = next(t for t in tools if t["name"] == forced)
         schema = {"title": forced, **(function.get("parameters") or {})}
         method, tools = "function_calling", [t for t in tools if t["name"] != forced]
-    return ModelRequest(purpose=purpose_of(schema=schema, tools=tools), messages=tuple(messages),
-                        tools=tuple(tools), schema=schema, method=method,
-                        stream=bool(body.get("stream")), model=str(body.get("model") or ""),
-                        body=body)
+    return ModelRequest(
+        purpose=purpose_of(schema=schema, tools=tools),
+        messages=tuple(messages),
+        tools=tuple(tools),
+        schema=schema,
+        method=method,
+        stream=bool(body.get("stream")),
+        model=str(body.get("model") or ""),
+        body=body,
+    )
 
 
 def _loads(text: Any) -> Any:
@@ -166,10 +185,16 @@ def _handler_class(stub: StubOpenAIServer) -> type[BaseHTTPRequestHandler]:
             if response.delay:
                 time.sleep(response.delay)
             if response.status != 200:
-                headers = {"retry-after": str(response.retry_after)} \
-                    if response.retry_after is not None else {}
-                self._json(response.status, {"error": {"message": "stub fault",
-                                                       "type": "server_error"}}, headers)
+                headers = (
+                    {"retry-after": str(response.retry_after)}
+                    if response.retry_after is not None
+                    else {}
+                )
+                self._json(
+                    response.status,
+                    {"error": {"message": "stub fault", "type": "server_error"}},
+                    headers,
+                )
                 return
             rendered = render_structured(response, request)
             if request.stream:
@@ -187,29 +212,42 @@ def _handler_class(stub: StubOpenAIServer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        def _stream(self, response: ModelResponse, request: ModelRequest,
-                    cut_after: int | None) -> None:
+        def _stream(
+            self, response: ModelResponse, request: ModelRequest, cut_after: int | None
+        ) -> None:
             self.send_response(200)
             self.send_header("content-type", "text/event-stream")
             self.end_headers()
-            base = {"id": "chatcmpl-stub", "object": "chat.completion.chunk", "created": 0,
-                    "model": request.model}
+            base = {
+                "id": "chatcmpl-stub",
+                "object": "chat.completion.chunk",
+                "created": 0,
+                "model": request.model,
+            }
 
             def send(choices: list[Any], **extra: Any) -> None:
                 chunk = {**base, "choices": choices, **extra}
                 self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                 self.wfile.flush()
 
-            send([{"index": 0, "delta": {"role": "assistant", "content": ""},
-                   "finish_reason": None}])
+            send(
+                [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]
+            )
             words = _words(response.content)
             for count, word in enumerate(words, 1):
                 send([{"index": 0, "delta": {"content": word}, "finish_reason": None}])
                 if cut_after is not None and count >= cut_after:
                     return  # the connection closes with no finish reason
             for i, call in enumerate(_tool_calls(response)):
-                send([{"index": 0, "delta": {"tool_calls": [{**call, "index": i}]},
-                       "finish_reason": None}])
+                send(
+                    [
+                        {
+                            "index": 0,
+                            "delta": {"tool_calls": [{**call, "index": i}]},
+                            "finish_reason": None,
+                        }
+                    ]
+                )
             finish = "tool_calls" if response.tool_calls else "stop"
             send([{"index": 0, "delta": {}, "finish_reason": finish}])
             if (request.body.get("stream_options") or {}).get("include_usage"):
@@ -226,11 +264,17 @@ def _words(text: str) -> list[str]:
 
 
 def _tool_calls(response: ModelResponse) -> list[dict[str, Any]]:
-    return [{"id": spec.id or f"call_{i}", "type": "function",
-             "function": {"name": spec.name,
-                          "arguments": spec.args if isinstance(spec.args, str)
-                          else json.dumps(spec.args)}}
-            for i, spec in enumerate(response.tool_calls)]
+    return [
+        {
+            "id": spec.id or f"call_{i}",
+            "type": "function",
+            "function": {
+                "name": spec.name,
+                "arguments": spec.args if isinstance(spec.args, str) else json.dumps(spec.args),
+            },
+        }
+        for i, spec in enumerate(response.tool_calls)
+    ]
 
 
 def _usage(response: ModelResponse, request: ModelRequest) -> dict[str, int]:
@@ -239,20 +283,36 @@ def _usage(response: ModelResponse, request: ModelRequest) -> dict[str, int]:
     else:
         prompt = sum(approx_tokens(str(m.get("content") or "")) + 4 for m in request.messages)
         completion = approx_tokens(response.content) + sum(
-            approx_tokens(c["function"]["arguments"]) for c in _tool_calls(response))
-    return {"prompt_tokens": prompt, "completion_tokens": completion,
-            "total_tokens": prompt + completion}
+            approx_tokens(c["function"]["arguments"]) for c in _tool_calls(response)
+        )
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
 
 
 def _completion(response: ModelResponse, request: ModelRequest) -> dict[str, Any]:
     calls = _tool_calls(response)
-    message: dict[str, Any] = {"role": "assistant",
-                               "content": response.content or (None if calls else ""),
-                               "refusal": None}
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": response.content or (None if calls else ""),
+        "refusal": None,
+    }
     if calls:
         message["tool_calls"] = calls
-    return {"id": "chatcmpl-stub", "object": "chat.completion", "created": int(time.time()),
-            "model": request.model,
-            "choices": [{"index": 0, "message": message, "logprobs": None,
-                         "finish_reason": "tool_calls" if calls else "stop"}],
-            "usage": _usage(response, request)}
+    return {
+        "id": "chatcmpl-stub",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": request.model,
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "logprobs": None,
+                "finish_reason": "tool_calls" if calls else "stop",
+            }
+        ],
+        "usage": _usage(response, request),
+    }

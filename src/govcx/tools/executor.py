@@ -44,9 +44,16 @@ Status = Literal["executed", "failed", "refused"]
 # Built once: constructing a statement costs several times executing a built one.
 _LEDGER_ROW = select(executions).where(executions.c.key == bindparam("key"))
 _LEDGER_START = insert(executions)
-_LEDGER_END = update(executions).where(executions.c.key == bindparam("k")).values(
-    status=bindparam("new_status"), result=bindparam("new_result"),
-    error=bindparam("new_error"), finished_at=bindparam("now"))
+_LEDGER_END = (
+    update(executions)
+    .where(executions.c.key == bindparam("k"))
+    .values(
+        status=bindparam("new_status"),
+        result=bindparam("new_result"),
+        error=bindparam("new_error"),
+        finished_at=bindparam("now"),
+    )
+)
 
 
 def idempotency_key(*, conversation_id: str, step: str, tool: str, args: dict[str, Any]) -> str:
@@ -79,17 +86,33 @@ class Execution:
 class Executor:
     """Runs tools for a conversation, through the ledger and the approval check."""
 
-    def __init__(self, *, db: Database, registry: ToolRegistry, approvals: ApprovalStore,
-                 data_dir: Path, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        registry: ToolRegistry,
+        approvals: ApprovalStore,
+        data_dir: Path,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.db = db
         self.clock = clock
         self.registry = registry
         self.approvals = approvals
         self.data_dir = data_dir
 
-    def run(self, *, policy: Policy, conversation_id: str, customer_id: str | None, tool: str,
-            args: dict[str, Any], autonomy: str, step: str,
-            approval_id: str | None = None) -> Execution:
+    def run(
+        self,
+        *,
+        policy: Policy,
+        conversation_id: str,
+        customer_id: str | None,
+        tool: str,
+        args: dict[str, Any],
+        autonomy: str,
+        step: str,
+        approval_id: str | None = None,
+    ) -> Execution:
         """Execute one tool call. ``step`` is the turn or approval id the call belongs to."""
         try:
             spec = self.registry.get(tool)
@@ -99,15 +122,17 @@ class Executor:
             canonical = spec.validate(args)
         except ToolArgumentError as exc:
             return Execution(tool=tool, args=args, status="refused", error=exc.message)
-        key = idempotency_key(conversation_id=conversation_id, step=approval_id or step,
-                              tool=tool, args=canonical)
+        key = idempotency_key(
+            conversation_id=conversation_id, step=approval_id or step, tool=tool, args=canonical
+        )
         try:
             need = approval_need(policy, tool, canonical, autonomy)
             approved = None
             if need.needed or approval_id is not None:
                 try:
-                    self._require_bound_approval(policy, conversation_id, tool, canonical,
-                                                 approval_id)
+                    self._require_bound_approval(
+                        policy, conversation_id, tool, canonical, approval_id
+                    )
                     approved = approval_id
                 except (GateViolation, NotFound):
                     if need.needed:
@@ -116,16 +141,19 @@ class Executor:
             problem = amount_problem(policy, tool, canonical)
             if problem:
                 raise GateViolation(f"{tool}: {problem}")
-            replay = self._ledger_begin(key, policy, conversation_id, customer_id, tool,
-                                        canonical, approved)
+            replay = self._ledger_begin(
+                key, policy, conversation_id, customer_id, tool, canonical, approved
+            )
         except GateViolation as exc:
             self.release(key, exc.message)
             raise
         if replay is not None:
             return replay
         context: dict[str, Any] = {
-            "customer_id": customer_id, "conversation_id": conversation_id,
-            "idempotency_key": key, "data_dir": self.data_dir,
+            "customer_id": customer_id,
+            "conversation_id": conversation_id,
+            "idempotency_key": key,
+            "data_dir": self.data_dir,
         }
         kwargs = dict(canonical)
         for name in spec.context_params:
@@ -134,8 +162,7 @@ class Executor:
             raw = spec.fn(**kwargs)
         except ToolError as exc:
             self._ledger_end(key, "failed", None, exc.message)
-            return Execution(tool=tool, args=canonical, status="failed", error=exc.message,
-                             key=key)
+            return Execution(tool=tool, args=canonical, status="failed", error=exc.message, key=key)
         except Exception as exc:  # a broken tool must not take the turn down with it
             error = f"the tool failed unexpectedly ({type(exc).__name__})"
             self._ledger_end(key, "failed", None, error)
@@ -144,22 +171,40 @@ class Executor:
         self._ledger_end(key, "succeeded", result, None)
         return Execution(tool=tool, args=canonical, status="executed", result=result, key=key)
 
-    def _require_bound_approval(self, policy: Policy, conversation_id: str, tool: str,
-                                args: dict[str, Any], approval_id: str | None) -> None:
+    def _require_bound_approval(
+        self,
+        policy: Policy,
+        conversation_id: str,
+        tool: str,
+        args: dict[str, Any],
+        approval_id: str | None,
+    ) -> None:
         if approval_id is None:
             raise GateViolation(f"{tool} needs approval and none was given")
         request = self.approvals.get(approval_id)
-        expected = action_token(conversation_id=conversation_id, kind="action", tool=tool,
-                                args=args, policy_version=policy.version,
-                                policy_digest=policy.digest)
+        expected = action_token(
+            conversation_id=conversation_id,
+            kind="action",
+            tool=tool,
+            args=args,
+            policy_version=policy.version,
+            policy_digest=policy.digest,
+        )
         if request.status != "approved":
             raise GateViolation(f"approval {approval_id} is {request.status}, not approved")
         if request.conversation_id != conversation_id or request.token != expected:
             raise GateViolation(f"approval {approval_id} is bound to another action")
 
-    def _ledger_begin(self, key: str, policy: Policy, conversation_id: str,
-                      customer_id: str | None, tool: str, args: dict[str, Any],
-                      approval_id: str | None) -> Execution | None:
+    def _ledger_begin(
+        self,
+        key: str,
+        policy: Policy,
+        conversation_id: str,
+        customer_id: str | None,
+        tool: str,
+        args: dict[str, Any],
+        approval_id: str | None,
+    ) -> Execution | None:
         now = self.clock()
         # Approved calls are counted but not limited (a human allowed crossing the limit).
         checked = limits.tracked(policy, tool) and approval_id is None
@@ -167,38 +212,72 @@ class Executor:
             row = conn.execute(_LEDGER_ROW, {"key": key}).first()
             if row is None or row.status == "released":
                 if checked:
-                    current = limits.usage(conn, policy, tool=tool, args=args,
-                                           conversation_id=conversation_id,
-                                           customer_id=customer_id, now=now, exclude_key=key)
+                    current = limits.usage(
+                        conn,
+                        policy,
+                        tool=tool,
+                        args=args,
+                        conversation_id=conversation_id,
+                        customer_id=customer_id,
+                        now=now,
+                        exclude_key=key,
+                    )
                     rules = limits.crossed(policy, tool, args, current)
                     if rules:
-                        raise GateViolation(f"{tool} would cross {', '.join(rules)} and has "
-                                            "no reservation from the policy gate or approval")
+                        raise GateViolation(
+                            f"{tool} would cross {', '.join(rules)} and has "
+                            "no reservation from the policy gate or approval"
+                        )
                 if row is None:
-                    conn.execute(_LEDGER_START, {
-                        "key": key, "conversation_id": conversation_id, "tool": tool,
-                        "args": dumps(args), "status": "started", "attempts": 1,
-                        "started_at": now, "customer_id": customer_id,
-                        "approval_id": approval_id, "policy_version": policy.version,
-                        "policy_digest": policy.digest})
+                    conn.execute(
+                        _LEDGER_START,
+                        {
+                            "key": key,
+                            "conversation_id": conversation_id,
+                            "tool": tool,
+                            "args": dumps(args),
+                            "status": "started",
+                            "attempts": 1,
+                            "started_at": now,
+                            "customer_id": customer_id,
+                            "approval_id": approval_id,
+                            "policy_version": policy.version,
+                            "policy_digest": policy.digest,
+                        },
+                    )
                     return None
             if row.status in ("reserved", "released"):
                 # The call the gate reserved room for (counted from the reservation on).
-                conn.execute(update(executions).where(executions.c.key == key).values(
-                    status="started", attempts=1, approval_id=approval_id,
-                    policy_version=policy.version, policy_digest=policy.digest,
-                    started_at=now if row.status == "released" else row.started_at))
+                conn.execute(
+                    update(executions)
+                    .where(executions.c.key == key)
+                    .values(
+                        status="started",
+                        attempts=1,
+                        approval_id=approval_id,
+                        policy_version=policy.version,
+                        policy_digest=policy.digest,
+                        started_at=now if row.status == "released" else row.started_at,
+                    )
+                )
                 return None
             if row.status == "succeeded":
-                return Execution(tool=tool, args=args, status="executed",
-                                 result=json.loads(row.result) if row.result else None,
-                                 key=key, replayed=True)
+                return Execution(
+                    tool=tool,
+                    args=args,
+                    status="executed",
+                    result=json.loads(row.result) if row.result else None,
+                    key=key,
+                    replayed=True,
+                )
             if row.status == "failed":
-                return Execution(tool=tool, args=args, status="failed", error=row.error,
-                                 key=key, replayed=True)
+                return Execution(
+                    tool=tool, args=args, status="failed", error=row.error, key=key, replayed=True
+                )
             # started: a crash interrupted the call; run it again with the same key.
-            conn.execute(update(executions).where(executions.c.key == key)
-                         .values(attempts=row.attempts + 1))
+            conn.execute(
+                update(executions).where(executions.c.key == key).values(attempts=row.attempts + 1)
+            )
             return None
 
     def release(self, key: str, reason: str | None = None) -> bool:
@@ -206,19 +285,28 @@ class Executor:
         with self.db.begin() as conn:
             return limits.release(conn, key, reason=reason)
 
-    def _ledger_end(self, key: str, status: str, result: dict[str, Any] | None,
-                    error: str | None) -> None:
+    def _ledger_end(
+        self, key: str, status: str, result: dict[str, Any] | None, error: str | None
+    ) -> None:
         with self.db.begin() as conn:
-            conn.execute(_LEDGER_END, {
-                "k": key, "new_status": status,
-                "new_result": dumps(result) if result is not None else None,
-                "new_error": error, "now": time.time()})
+            conn.execute(
+                _LEDGER_END,
+                {
+                    "k": key,
+                    "new_status": status,
+                    "new_result": dumps(result) if result is not None else None,
+                    "new_error": error,
+                    "now": time.time(),
+                },
+            )
 
     def ledger(self, conversation_id: str) -> list[dict[str, Any]]:
         with self.db.read() as conn:
-            rows = conn.execute(select(executions).where(
-                executions.c.conversation_id == conversation_id
-            ).order_by(executions.c.started_at)).all()
+            rows = conn.execute(
+                select(executions)
+                .where(executions.c.conversation_id == conversation_id)
+                .order_by(executions.c.started_at)
+            ).all()
         return [dict(r._mapping) for r in rows]
 
 

@@ -58,8 +58,9 @@ class ToolRegistry:
             spec.loader.exec_module(module)
         except Exception as exc:
             sys.modules.pop(module_name, None)
-            raise ConfigError(str(path), f"importing the tools module failed: "
-                              f"{type(exc).__name__}: {exc}") from None
+            raise ConfigError(
+                str(path), f"importing the tools module failed: {type(exc).__name__}: {exc}"
+            ) from None
         finally:
             _collector.specs = previous
         if not collected:

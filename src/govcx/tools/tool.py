@@ -112,8 +112,9 @@ class ToolSpec:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc']) or 'args'}: {e['msg']}" for e in exc.errors()
             )
-            raise ToolArgumentError(f"{self.name}: {problems}",
-                                    details={"tool": self.name, "errors": problems}) from None
+            raise ToolArgumentError(
+                f"{self.name}: {problems}", details={"tool": self.name, "errors": problems}
+            ) from None
         return model.model_dump(mode="json")
 
     def json_schema(self) -> dict[str, Any]:
@@ -130,8 +131,9 @@ def _description(fn: Callable[..., Any]) -> str:
     return doc.split("\n\n", 1)[0].replace("\n", " ").strip()
 
 
-def make_spec(fn: Callable[..., Any], *, name: str | None = None,
-              reply: str | None = None) -> ToolSpec:
+def make_spec(
+    fn: Callable[..., Any], *, name: str | None = None, reply: str | None = None
+) -> ToolSpec:
     """Build a ToolSpec from a function's signature and docstring."""
     sig = inspect.signature(fn)
     hints = inspect.get_annotations(fn, eval_str=True)
@@ -147,11 +149,15 @@ def make_spec(fn: Callable[..., Any], *, name: str | None = None,
         default = ... if param.default is inspect.Parameter.empty else param.default
         fields[pname] = (annotation, default)
     tool_name = name or fn.__name__
-    model = create_model(
-        f"{tool_name}_args", __config__=ConfigDict(extra="forbid"), **fields
+    model = create_model(f"{tool_name}_args", __config__=ConfigDict(extra="forbid"), **fields)
+    return ToolSpec(
+        name=tool_name,
+        description=_description(fn),
+        fn=fn,
+        args_model=model,
+        context_params=frozenset(context),
+        reply=reply,
     )
-    return ToolSpec(name=tool_name, description=_description(fn), fn=fn, args_model=model,
-                    context_params=frozenset(context), reply=reply)
 
 
 class _Collector(threading.local):
@@ -167,12 +173,14 @@ _collector = _Collector()
 @overload
 def tool(fn: Callable[..., Any], /) -> Callable[..., Any]: ...
 @overload
-def tool(*, name: str | None = None,
-         reply: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
+def tool(
+    *, name: str | None = None, reply: str | None = None
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
 
 
-def tool(fn: Callable[..., Any] | None = None, /, *, name: str | None = None,
-         reply: str | None = None) -> Any:
+def tool(
+    fn: Callable[..., Any] | None = None, /, *, name: str | None = None, reply: str | None = None
+) -> Any:
     """Register a function as a govcx tool. Usable bare (``@tool``) or with options.
 
     Args:

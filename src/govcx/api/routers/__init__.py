@@ -57,9 +57,12 @@ def unknown_parameters(path: str, unknown: list[str], allowed: frozenset[str]) -
     names = ", ".join(unknown)
     valid = ", ".join(sorted(allowed)) if allowed else "none"
     plural = "s" if len(unknown) > 1 else ""
-    return ApiError(422, "unknown_query_parameter",
-                    f"unknown query parameter{plural} {names} on {path}; valid: {valid}",
-                    details={"unknown": unknown, "allowed": sorted(allowed)})
+    return ApiError(
+        422,
+        "unknown_query_parameter",
+        f"unknown query parameter{plural} {names} on {path}; valid: {valid}",
+        details={"unknown": unknown, "allowed": sorted(allowed)},
+    )
 
 
 def turn_response(turn: Turn, headers: dict[str, str] | None = None) -> Response:

@@ -24,26 +24,42 @@ from govcx.turn import Turn
 router = APIRouter(prefix="/v1/approvals", tags=["approvals"], route_class=StrictRoute)
 
 
-@router.get("", response_model=list[ApprovalView], responses=responses(),
-            summary="List approval requests")
+@router.get(
+    "", response_model=list[ApprovalView], responses=responses(), summary="List approval requests"
+)
 def list_approvals(
-        caller: ReaderCaller, runtime: RuntimeDep,
-        status: Annotated[Literal["pending", "approved", "rejected", "expired", "all"],
-                          Query(description="Filter by status (`all` for every status)")]
-        = "pending",
-        conversation_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 100) -> Any:
+    caller: ReaderCaller,
+    runtime: RuntimeDep,
+    status: Annotated[
+        Literal["pending", "approved", "rejected", "expired", "all"],
+        Query(description="Filter by status (`all` for every status)"),
+    ] = "pending",
+    conversation_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> Any:
     """Approval requests, oldest first. `can_decide` says whether the caller may decide
     each one now (role, amount authority, four-eyes, policy version)."""
-    return runtime.approvals(caller, status=None if status == "all" else status,
-                             conversation_id=conversation_id, limit=limit)
+    return runtime.approvals(
+        caller,
+        status=None if status == "all" else status,
+        conversation_id=conversation_id,
+        limit=limit,
+    )
 
 
-@router.get("/stream", summary="Live approval queue (server-sent events)",
-            response_class=EventSourceResponse, responses={
-    **responses(), 200: {"description": "A `queue` event with the pending approvals, and "
-                         "again whenever the queue changes",
-                         "content": {"text/event-stream": {"schema": {"type": "string"}}}}})
+@router.get(
+    "/stream",
+    summary="Live approval queue (server-sent events)",
+    response_class=EventSourceResponse,
+    responses={
+        **responses(),
+        200: {
+            "description": "A `queue` event with the pending approvals, and "
+            "again whenever the queue changes",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
+    },
+)
 async def approvals_stream(caller: ReaderCaller, runtime: RuntimeDep) -> EventSourceResponse:
     """Server-sent events for the approval console: the pending queue on connect and on
     every change (decisions through this server at once; other processes within
@@ -51,18 +67,35 @@ async def approvals_stream(caller: ReaderCaller, runtime: RuntimeDep) -> EventSo
     return stream_queue(runtime, caller)
 
 
-@router.get("/{approval_id}", response_model=ApprovalView, responses=responses(),
-            summary="Read an approval request")
+@router.get(
+    "/{approval_id}",
+    response_model=ApprovalView,
+    responses=responses(),
+    summary="Read an approval request",
+)
 def get_approval(approval_id: ApprovalId, caller: ReaderCaller, runtime: RuntimeDep) -> Any:
     return runtime.approval_view(caller, runtime.agent.approvals.get(approval_id))
 
 
-@router.post("/{approval_id}/decision", response_model=Turn, summary="Approve, edit or reject",
-             responses={**responses(409), 200: {
-                 "description": "The resumed Turn",
-                 "content": {"application/json": {"example": RESUMED_EXAMPLE}}}})
-def decide(approval_id: ApprovalId, body: DecisionIn, caller: ApproverCaller,
-           runtime: RuntimeDep, idempotency_key: IdempotencyKey = None) -> Any:
+@router.post(
+    "/{approval_id}/decision",
+    response_model=Turn,
+    summary="Approve, edit or reject",
+    responses={
+        **responses(409),
+        200: {
+            "description": "The resumed Turn",
+            "content": {"application/json": {"example": RESUMED_EXAMPLE}},
+        },
+    },
+)
+def decide(
+    approval_id: ApprovalId,
+    body: DecisionIn,
+    caller: ApproverCaller,
+    runtime: RuntimeDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
     """Decide a pending approval and resume its conversation; returns the resumed Turn.
 
     409 when the approval is no longer pending (decided, expired, another approver won a

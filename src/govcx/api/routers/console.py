@@ -19,9 +19,11 @@ from govcx.api.schemas import package_version
 
 router = APIRouter(include_in_schema=False, route_class=StrictRoute)
 
-_ASSETS = {"console.js": "text/javascript; charset=utf-8",
-           "console.css": "text/css; charset=utf-8",
-           "favicon.svg": "image/svg+xml"}
+_ASSETS = {
+    "console.js": "text/javascript; charset=utf-8",
+    "console.css": "text/css; charset=utf-8",
+    "favicon.svg": "image/svg+xml",
+}
 
 
 @lru_cache(maxsize=8)
@@ -43,15 +45,22 @@ def console_page(runtime: RuntimeDep) -> HTMLResponse:
         pack=html.escape(runtime.agent.pack.name),
         policy_version=html.escape(runtime.agent.policy.version),
         version=html.escape(package_version()),
-        asset_version=_asset_version())
+        asset_version=_asset_version(),
+    )
     return HTMLResponse(page, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/console/static/{name}")
-def console_asset(name: str, v: Annotated[str | None, Query(
-        max_length=64, description="Cache-busting asset version (ignored)")] = None,
-                  ) -> Response:
+def console_asset(
+    name: str,
+    v: Annotated[
+        str | None, Query(max_length=64, description="Cache-busting asset version (ignored)")
+    ] = None,
+) -> Response:
     if name not in _ASSETS:
         raise ApiError(404, "not_found", f"no console asset {name!r}")
-    return Response(_read("static", name), media_type=_ASSETS[name],
-                    headers={"Cache-Control": "public, max-age=86400"})
+    return Response(
+        _read("static", name),
+        media_type=_ASSETS[name],
+        headers={"Cache-Control": "public, max-age=86400"},
+    )

@@ -37,19 +37,33 @@ _SSE_EXAMPLE = (
     '"intent": "refund", "confidence": 0.95}\n\n'
     'event: reply\ndata: {"text": "I\'ve passed your request to a member of our team...", '
     '"citations": []}\n\n'
-    'event: turn\ndata: {"turn_id": "turn_...", "status": "pending_approval", ...}\n\n')
+    'event: turn\ndata: {"turn_id": "turn_...", "status": "pending_approval", ...}\n\n'
+)
 
 
-@router.post("", status_code=201, response_model=ConversationCreated, responses=responses(),
-             summary="Start a conversation")
-async def create_conversation(caller: ChannelCaller, runtime: RuntimeDep,
-                              body: Annotated[ConversationCreate | None, Body(
-                                  openapi_examples={
-                                      "customer": {"summary": "With the customer's id",
-                                                   "value": {"customer_id": "C-1001"}},
-                                      "anonymous": {"summary": "No body: customer unknown",
-                                                    "value": {}}})] = None,
-                              ) -> ConversationCreated:
+@router.post(
+    "",
+    status_code=201,
+    response_model=ConversationCreated,
+    responses=responses(),
+    summary="Start a conversation",
+)
+async def create_conversation(
+    caller: ChannelCaller,
+    runtime: RuntimeDep,
+    body: Annotated[
+        ConversationCreate | None,
+        Body(
+            openapi_examples={
+                "customer": {
+                    "summary": "With the customer's id",
+                    "value": {"customer_id": "C-1001"},
+                },
+                "anonymous": {"summary": "No body: customer unknown", "value": {}},
+            }
+        ),
+    ] = None,
+) -> ConversationCreated:
     """Start a conversation owned by the calling channel. Posting to a new id also starts
     one; this endpoint picks a fresh id for you."""
     customer_id = body.customer_id if body else None
@@ -58,17 +72,30 @@ async def create_conversation(caller: ChannelCaller, runtime: RuntimeDep,
 
 
 @router.post(
-    "/{conversation_id}/messages", response_model=Turn, summary="Post a customer message",
-    responses={**responses(409), 200: {
-        "description": "The Turn; with `Accept: text/event-stream`, a stream of `progress` "
-                       "events (`accepted` at once, then one per graph node), a `reply` "
-                       "event and a `turn` event (or an `error` event)",
-        "content": {"application/json": {"example": TURN_EXAMPLE},
-                    "text/event-stream": {"schema": {"type": "string"},
-                                          "example": _SSE_EXAMPLE}}}})
-async def post_message(conversation_id: ConversationId, body: MessageIn, caller: ChannelCaller,
-                       runtime: RuntimeDep, request: Request,
-                       idempotency_key: IdempotencyKey = None) -> Any:
+    "/{conversation_id}/messages",
+    response_model=Turn,
+    summary="Post a customer message",
+    responses={
+        **responses(409),
+        200: {
+            "description": "The Turn; with `Accept: text/event-stream`, a stream of `progress` "
+            "events (`accepted` at once, then one per graph node), a `reply` "
+            "event and a `turn` event (or an `error` event)",
+            "content": {
+                "application/json": {"example": TURN_EXAMPLE},
+                "text/event-stream": {"schema": {"type": "string"}, "example": _SSE_EXAMPLE},
+            },
+        },
+    },
+)
+async def post_message(
+    conversation_id: ConversationId,
+    body: MessageIn,
+    caller: ChannelCaller,
+    runtime: RuntimeDep,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
     """Run one customer message through the governed graph and return the Turn.
 
     Runs on one conversation are serialised. With an `Idempotency-Key`, a repeat returns
@@ -77,17 +104,23 @@ async def post_message(conversation_id: ConversationId, body: MessageIn, caller:
     key = check_key(idempotency_key)
     if "text/event-stream" in request.headers.get("accept", ""):
         started = time.perf_counter()
-        prepared = await run_in_threadpool(runtime.prepare_message, caller, conversation_id,
-                                           body, key)
+        prepared = await run_in_threadpool(
+            runtime.prepare_message, caller, conversation_id, body, key
+        )
         return stream_turn(runtime, prepared, started)
     turn = await run_in_threadpool(runtime.respond, caller, conversation_id, body, key)
     return turn_response(turn)
 
 
-@router.get("/{conversation_id}", response_model=ConversationView, responses=responses(),
-            summary="Read a conversation")
-def get_conversation(conversation_id: ConversationId, caller: CallerDep,
-                     runtime: RuntimeDep) -> Any:
+@router.get(
+    "/{conversation_id}",
+    response_model=ConversationView,
+    responses=responses(),
+    summary="Read a conversation",
+)
+def get_conversation(
+    conversation_id: ConversationId, caller: CallerDep, runtime: RuntimeDep
+) -> Any:
     """Transcript, status, turns, pending approvals and executed actions. Channels read
     their own conversations; approvers, auditors and admins read any."""
     return runtime.conversation(caller, conversation_id)

@@ -28,10 +28,12 @@ from govcx.api.routers import StrictRoute
 router = APIRouter(include_in_schema=False, route_class=StrictRoute)
 
 STATIC_PREFIX = "/docs/static"
-ASSETS = {"swagger-ui-bundle.js": "text/javascript; charset=utf-8",
-          "swagger-ui.css": "text/css; charset=utf-8",
-          "redoc.standalone.js": "text/javascript; charset=utf-8",
-          "favicon.png": "image/png"}
+ASSETS = {
+    "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+    "swagger-ui.css": "text/css; charset=utf-8",
+    "redoc.standalone.js": "text/javascript; charset=utf-8",
+    "favicon.png": "image/png",
+}
 """The files served under ``/docs/static/`` and their content types."""
 
 SWAGGER_PARAMETERS: dict[str, Any] = {
@@ -52,12 +54,15 @@ def _csp(html: bytes) -> str:
     """Same-origin only; the page's own inline scripts are allowed by their hashes."""
     hashes = " ".join(
         "'sha256-" + base64.b64encode(hashlib.sha256(body).digest()).decode() + "'"
-        for body in re.findall(rb"<script>(.*?)</script>", html, flags=re.S))
-    return ("default-src 'self'; "
-            f"script-src 'self' {hashes}; "
-            "style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; "
-            "connect-src 'self'; worker-src 'self' blob:; frame-ancestors 'none'; "
-            "base-uri 'none'; form-action 'none'")
+        for body in re.findall(rb"<script>(.*?)</script>", html, flags=re.S)
+    )
+    return (
+        "default-src 'self'; "
+        f"script-src 'self' {hashes}; "
+        "style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; "
+        "connect-src 'self'; worker-src 'self' blob:; frame-ancestors 'none'; "
+        "base-uri 'none'; form-action 'none'"
+    )
 
 
 def _page(html: HTMLResponse) -> tuple[bytes, str]:
@@ -67,32 +72,43 @@ def _page(html: HTMLResponse) -> tuple[bytes, str]:
 
 @lru_cache(maxsize=4)
 def _swagger(root: str, title: str, openapi_url: str) -> tuple[bytes, str]:
-    return _page(get_swagger_ui_html(
-        openapi_url=root + openapi_url, title=f"{title} - API docs",
-        swagger_js_url=f"{root}{STATIC_PREFIX}/swagger-ui-bundle.js",
-        swagger_css_url=f"{root}{STATIC_PREFIX}/swagger-ui.css",
-        swagger_favicon_url=f"{root}{STATIC_PREFIX}/favicon.png",
-        swagger_ui_parameters=SWAGGER_PARAMETERS))
+    return _page(
+        get_swagger_ui_html(
+            openapi_url=root + openapi_url,
+            title=f"{title} - API docs",
+            swagger_js_url=f"{root}{STATIC_PREFIX}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{STATIC_PREFIX}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{STATIC_PREFIX}/favicon.png",
+            swagger_ui_parameters=SWAGGER_PARAMETERS,
+        )
+    )
 
 
 @lru_cache(maxsize=4)
 def _redoc(root: str, title: str, openapi_url: str) -> tuple[bytes, str]:
-    return _page(get_redoc_html(
-        openapi_url=root + openapi_url, title=f"{title} - API reference",
-        redoc_js_url=f"{root}{STATIC_PREFIX}/redoc.standalone.js",
-        redoc_favicon_url=f"{root}{STATIC_PREFIX}/favicon.png", with_google_fonts=False))
+    return _page(
+        get_redoc_html(
+            openapi_url=root + openapi_url,
+            title=f"{title} - API reference",
+            redoc_js_url=f"{root}{STATIC_PREFIX}/redoc.standalone.js",
+            redoc_favicon_url=f"{root}{STATIC_PREFIX}/favicon.png",
+            with_google_fonts=False,
+        )
+    )
 
 
 def _html(page: tuple[bytes, str]) -> HTMLResponse:
     body, csp = page
-    return HTMLResponse(body, headers={"Content-Security-Policy": csp,
-                                       "Cache-Control": "no-cache"})
+    return HTMLResponse(body, headers={"Content-Security-Policy": csp, "Cache-Control": "no-cache"})
 
 
 def _where(request: Request) -> tuple[str, str, str]:
     app = request.app
-    return (str(request.scope.get("root_path") or "").rstrip("/"), app.title,
-            app.openapi_url or "/openapi.json")
+    return (
+        str(request.scope.get("root_path") or "").rstrip("/"),
+        app.title,
+        app.openapi_url or "/openapi.json",
+    )
 
 
 @router.get("/docs")
@@ -110,7 +126,12 @@ def redoc(request: Request) -> HTMLResponse:
 @router.get(STATIC_PREFIX + "/{name}")
 def docs_asset(name: str) -> Response:
     if name not in ASSETS:
-        raise ApiError(404, "not_found", f"no docs asset {name!r}; the assets are "
-                       f"{', '.join(sorted(ASSETS))}", details={"name": name})
-    return Response(asset(name), media_type=ASSETS[name],
-                    headers={"Cache-Control": "public, max-age=86400"})
+        raise ApiError(
+            404,
+            "not_found",
+            f"no docs asset {name!r}; the assets are {', '.join(sorted(ASSETS))}",
+            details={"name": name},
+        )
+    return Response(
+        asset(name), media_type=ASSETS[name], headers={"Cache-Control": "public, max-age=86400"}
+    )

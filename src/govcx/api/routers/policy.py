@@ -32,9 +32,13 @@ tools:
 """
 
 _JSON_EXAMPLE = {
-    "version": "2026.11.2", "defaults": {"autonomy": "draft", "min_confidence": 0.6},
-    "approvals": {"expiry": "24h", "on_expiry": "escalate",
-                  "roles": {"supervisor": {"max_amount": 500}}},
+    "version": "2026.11.2",
+    "defaults": {"autonomy": "draft", "min_confidence": 0.6},
+    "approvals": {
+        "expiry": "24h",
+        "on_expiry": "escalate",
+        "roles": {"supervisor": {"max_amount": 500}},
+    },
     "tiers": {"read": {"approval": "never"}, "low": {"approval": "never"}},
     "workflows": {"order_status": {"autonomy": "act", "tools": ["lookup_order"]}},
     "tools": {"lookup_order": {"tier": "read"}},
@@ -44,9 +48,13 @@ _JSON_EXAMPLE = {
 def _view(runtime: ApiRuntime) -> PolicyView:
     policy = runtime.agent.policy
     by, at = runtime.policies.activated or (None, None)
-    return PolicyView(version=policy.version, digest=policy.digest,
-                      policy=policy.model_dump(mode="json"),
-                      activated_by=by, activated_at=at)
+    return PolicyView(
+        version=policy.version,
+        digest=policy.digest,
+        policy=policy.model_dump(mode="json"),
+        activated_by=by,
+        activated_at=at,
+    )
 
 
 @router.get("", response_model=PolicyView, responses=responses(), summary="The active policy")
@@ -54,14 +62,23 @@ def get_policy(caller: CallerDep, runtime: RuntimeDep) -> Any:
     return _view(runtime)
 
 
-@router.put("", response_model=PolicyView, responses=responses(409),
-            summary="Activate a new policy", openapi_extra={"requestBody": {
-                "required": True, "description": "The policy as YAML text (Content-Type "
-                "application/yaml, text/yaml or text/plain) or as a JSON object",
-                "content": {
-                    "text/plain": {"schema": {"type": "string"}, "example": _YAML_EXAMPLE},
-                    "application/json": {"schema": {"type": "object"},
-                                         "example": _JSON_EXAMPLE}}}})
+@router.put(
+    "",
+    response_model=PolicyView,
+    responses=responses(409),
+    summary="Activate a new policy",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "The policy as YAML text (Content-Type "
+            "application/yaml, text/yaml or text/plain) or as a JSON object",
+            "content": {
+                "text/plain": {"schema": {"type": "string"}, "example": _YAML_EXAMPLE},
+                "application/json": {"schema": {"type": "object"}, "example": _JSON_EXAMPLE},
+            },
+        }
+    },
+)
 async def put_policy(caller: AdminCaller, runtime: RuntimeDep, request: Request) -> Any:
     """Validate the policy (schema, expressions, the pack's tools) and activate it.
 

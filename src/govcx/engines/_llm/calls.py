@@ -71,24 +71,36 @@ def classify_failure(exc: BaseException) -> Failure:
     if isinstance(exc, openai.APITimeoutError | httpx.TimeoutException | TimeoutError):
         return Failure(kind="timeout", retryable=True, reason="the model did not answer in time")
     if isinstance(exc, openai.RateLimitError):
-        return Failure(kind="rate_limited", retryable=True, reason="rate limited (429)",
-                       retry_after=_retry_after(exc.response))
+        return Failure(
+            kind="rate_limited",
+            retryable=True,
+            reason="rate limited (429)",
+            retry_after=_retry_after(exc.response),
+        )
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
         if status >= 500 or status in (408, 409):
-            return Failure(kind="server_error", retryable=True,
-                           reason=f"the model server failed ({status})")
-        return Failure(kind="rejected", retryable=False,
-                       reason=f"the model server refused the request ({status}): "
-                              f"{_short(exc.message)}")
+            return Failure(
+                kind="server_error", retryable=True, reason=f"the model server failed ({status})"
+            )
+        return Failure(
+            kind="rejected",
+            retryable=False,
+            reason=f"the model server refused the request ({status}): {_short(exc.message)}",
+        )
     if isinstance(exc, openai.APIConnectionError | httpx.TransportError | ConnectionError):
-        return Failure(kind="connection", retryable=True,
-                       reason="the model server could not be reached")
+        return Failure(
+            kind="connection", retryable=True, reason="the model server could not be reached"
+        )
     if isinstance(exc, openai.APIResponseValidationError | ValueError | KeyError):
-        return Failure(kind="malformed", retryable=True,
-                       reason=f"malformed response: {_short(str(exc))}")
-    return Failure(kind="error", retryable=False,
-                   reason=f"the model call failed ({type(exc).__name__}: {_short(str(exc))})")
+        return Failure(
+            kind="malformed", retryable=True, reason=f"malformed response: {_short(str(exc))}"
+        )
+    return Failure(
+        kind="error",
+        retryable=False,
+        reason=f"the model call failed ({type(exc).__name__}: {_short(str(exc))})",
+    )
 
 
 def _short(text: str, limit: int = 200) -> str:
@@ -215,10 +227,13 @@ class CallLog:
         return out[::-1]
 
 
-def with_retries(attempt: Callable[[], T], policy: RetryPolicy, *,
-                 sleep: Callable[[float], None] = time.sleep,
-                 on_retry: Callable[[int, Failure], None] | None = None,
-                 ) -> tuple[T, int, list[str], float]:
+def with_retries(
+    attempt: Callable[[], T],
+    policy: RetryPolicy,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    on_retry: Callable[[int, Failure], None] | None = None,
+) -> tuple[T, int, list[str], float]:
     """Run ``attempt`` until it succeeds or the retries run out.
 
     Returns (result, attempts, reasons of failed attempts, seconds spent in attempts).
@@ -241,8 +256,9 @@ def with_retries(attempt: Callable[[], T], policy: RetryPolicy, *,
             errors.append(failure.reason)
             if not failure.retryable or tries > policy.max_retries:
                 suffix = f" after {tries} attempts" if tries > 1 else ""
-                raise ModelFailure(failure.reason + suffix, kind=failure.kind,
-                                   attempts=tries) from exc
+                raise ModelFailure(
+                    failure.reason + suffix, kind=failure.kind, attempts=tries
+                ) from exc
             if on_retry is not None:
                 on_retry(tries, failure)
             sleep(policy.wait(tries, failure))
@@ -254,18 +270,30 @@ def with_retries(attempt: Callable[[], T], policy: RetryPolicy, *,
 class ModelCaller:
     """Runs model calls with retries, and records each in a CallLog."""
 
-    def __init__(self, *, model_name: str, retry: RetryPolicy, log: CallLog,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        *,
+        model_name: str,
+        retry: RetryPolicy,
+        log: CallLog,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.model_name = model_name
         self.retry = retry
         self.log = log
         self.sleep = sleep
         self._counter = TokenCounter(model_name)
 
-    def call(self, purpose: str, *, conversation_id: str | None, turn_id: str | None,
-             attempt: Callable[[], tuple[T, list[AIMessage]]],
-             messages: Sequence[BaseMessage],
-             on_retry: Callable[[int, Failure], None] | None = None) -> T:
+    def call(
+        self,
+        purpose: str,
+        *,
+        conversation_id: str | None,
+        turn_id: str | None,
+        attempt: Callable[[], tuple[T, list[AIMessage]]],
+        messages: Sequence[BaseMessage],
+        on_retry: Callable[[int, Failure], None] | None = None,
+    ) -> T:
         """Run ``attempt`` (which returns its value and the raw answers) and record it.
 
         Raises ModelFailure when the retries run out (recorded too), CassetteMiss as is.
@@ -285,24 +313,57 @@ class ModelCaller:
         started = time.time()
         t0 = time.perf_counter()
         try:
-            value, attempts, errors, busy = with_retries(tracked, self.retry, sleep=self.sleep,
-                                                         on_retry=on_retry)
+            value, attempts, errors, busy = with_retries(
+                tracked, self.retry, sleep=self.sleep, on_retry=on_retry
+            )
         except ModelFailure as exc:
             elapsed = time.perf_counter() - t0
-            self._record(purpose, conversation_id, turn_id, started, exc.attempts, elapsed,
-                         elapsed, raws, messages, error=exc.reason, errors=(exc.reason,))
+            self._record(
+                purpose,
+                conversation_id,
+                turn_id,
+                started,
+                exc.attempts,
+                elapsed,
+                elapsed,
+                raws,
+                messages,
+                error=exc.reason,
+                errors=(exc.reason,),
+            )
             raise
         finally:
             call_label.reset(token)
-        self._record(purpose, conversation_id, turn_id, started, attempts,
-                     time.perf_counter() - t0, busy, raws, messages, error=None,
-                     errors=tuple(errors))
+        self._record(
+            purpose,
+            conversation_id,
+            turn_id,
+            started,
+            attempts,
+            time.perf_counter() - t0,
+            busy,
+            raws,
+            messages,
+            error=None,
+            errors=tuple(errors),
+        )
         return value
 
-    def _record(self, purpose: str, conversation_id: str | None, turn_id: str | None,
-                started: float, attempts: int, elapsed: float, busy: float,
-                raws: list[AIMessage], messages: Sequence[BaseMessage], *,
-                error: str | None, errors: tuple[str, ...]) -> None:
+    def _record(
+        self,
+        purpose: str,
+        conversation_id: str | None,
+        turn_id: str | None,
+        started: float,
+        attempts: int,
+        elapsed: float,
+        busy: float,
+        raws: list[AIMessage],
+        messages: Sequence[BaseMessage],
+        *,
+        error: str | None,
+        errors: tuple[str, ...],
+    ) -> None:
         input_tokens = output_tokens = 0
         estimated = not raws
         if not raws:
@@ -315,11 +376,26 @@ class ModelCaller:
                 continue
             estimated = True
             input_tokens += self._counter.count_messages(messages)
-            output_tokens += self._counter.count(raw.text + (
-                json.dumps(raw.tool_calls, default=str) if raw.tool_calls else ""))
-        self.log.add([ModelCall(
-            purpose=purpose, model=self.model_name, conversation_id=conversation_id,
-            turn_id=turn_id, started_at=started, attempts=attempts,
-            latency_ms=elapsed * 1000, model_ms=busy * 1000, input_tokens=input_tokens,
-            output_tokens=output_tokens, tokens_estimated=estimated, ok=error is None,
-            error=error, errors=errors)])
+            output_tokens += self._counter.count(
+                raw.text + (json.dumps(raw.tool_calls, default=str) if raw.tool_calls else "")
+            )
+        self.log.add(
+            [
+                ModelCall(
+                    purpose=purpose,
+                    model=self.model_name,
+                    conversation_id=conversation_id,
+                    turn_id=turn_id,
+                    started_at=started,
+                    attempts=attempts,
+                    latency_ms=elapsed * 1000,
+                    model_ms=busy * 1000,
+                    input_tokens=input_tokens,
+                    output_tokens=output_tokens,
+                    tokens_estimated=estimated,
+                    ok=error is None,
+                    error=error,
+                    errors=errors,
+                )
+            ]
+        )

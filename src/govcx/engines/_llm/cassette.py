@@ -38,14 +38,19 @@ Mode = Literal["live", "record", "replay"]
 MODES: tuple[str, ...] = ("live", "record", "replay")
 
 call_label: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "govcx_llm_call_label", default=None)
+    "govcx_llm_call_label", default=None
+)
 """Set by the engine around each model call; names the call in a cassette and a miss."""
 
 
 def request_key(path: str, body: Any) -> str:
     """sha256 over the endpoint path and the canonical JSON body."""
-    canonical = json.dumps({"path": _endpoint(path), "body": body}, sort_keys=True,
-                           separators=(",", ":"), ensure_ascii=False)
+    canonical = json.dumps(
+        {"path": _endpoint(path), "body": body},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
@@ -85,8 +90,11 @@ class Cassette:
                 key = entry["key"]
                 entry["response"]["status"]
             except (ValueError, KeyError, TypeError):
-                raise ConfigError(str(self.path), f"line {number}: not a cassette entry "
-                                  "(a JSON object with key, request and response)") from None
+                raise ConfigError(
+                    str(self.path),
+                    f"line {number}: not a cassette entry "
+                    "(a JSON object with key, request and response)",
+                ) from None
             self.entries[key] = entry
 
     def __len__(self) -> int:
@@ -111,13 +119,16 @@ class Cassette:
         for entry in self.entries.values():
             request = entry.get("request") or {}
             recorded = request.get("body")
-            if _endpoint(request.get("path", "")) != _endpoint(path) or \
-                    not isinstance(recorded, dict):
+            if _endpoint(request.get("path", "")) != _endpoint(path) or not isinstance(
+                recorded, dict
+            ):
                 continue
             differ = sorted(k for k in set(body) | set(recorded) if body.get(k) != recorded.get(k))
             score = len(differ) + (0 if label and entry.get("label") == label else 1)
-            text = (f"{entry.get('label') or entry['key'][:16]} differs in "
-                    f"{', '.join(differ) or 'nothing'}")
+            text = (
+                f"{entry.get('label') or entry['key'][:16]} differs in "
+                f"{', '.join(differ) or 'nothing'}"
+            )
             if best is None or score < best[0]:
                 best = (score, text)
         return best[1] if best else None
@@ -126,9 +137,14 @@ class Cassette:
 class CassetteTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
     """An httpx transport (sync and async) that records or replays through a cassette."""
 
-    def __init__(self, *, mode: Mode, cassette: Cassette | None = None,
-                 inner: httpx.BaseTransport | None = None,
-                 inner_async: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        mode: Mode,
+        cassette: Cassette | None = None,
+        inner: httpx.BaseTransport | None = None,
+        inner_async: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode {mode!r} is not valid; use one of {', '.join(MODES)}")
         if mode != "live" and cassette is None:
@@ -154,13 +170,22 @@ class CassetteTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
             return response
         record = self._recorder(request, response)
         if _is_sse(response):
-            return httpx.Response(response.status_code, headers=_plain(response.headers),
-                                  stream=_TeeStream(response.stream, record),
-                                  extensions=response.extensions, request=request)
+            return httpx.Response(
+                response.status_code,
+                headers=_plain(response.headers),
+                stream=_TeeStream(response.stream, record),
+                extensions=response.extensions,
+                request=request,
+            )
         content = response.read()
         record(content)
-        return httpx.Response(response.status_code, headers=_plain(response.headers),
-                              content=content, extensions=response.extensions, request=request)
+        return httpx.Response(
+            response.status_code,
+            headers=_plain(response.headers),
+            content=content,
+            extensions=response.extensions,
+            request=request,
+        )
 
     # -- async --------------------------------------------------------------------------
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -176,13 +201,22 @@ class CassetteTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
             return response
         record = self._recorder(request, response)
         if _is_sse(response):
-            return httpx.Response(response.status_code, headers=_plain(response.headers),
-                                  stream=_AsyncTeeStream(response.stream, record),
-                                  extensions=response.extensions, request=request)
+            return httpx.Response(
+                response.status_code,
+                headers=_plain(response.headers),
+                stream=_AsyncTeeStream(response.stream, record),
+                extensions=response.extensions,
+                request=request,
+            )
         content = await response.aread()
         record(content)
-        return httpx.Response(response.status_code, headers=_plain(response.headers),
-                              content=content, extensions=response.extensions, request=request)
+        return httpx.Response(
+            response.status_code,
+            headers=_plain(response.headers),
+            content=content,
+            extensions=response.extensions,
+            request=request,
+        )
 
     def close(self) -> None:
         if self._inner is not None:
@@ -200,9 +234,13 @@ class CassetteTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         entry = self.cassette.get(key)
         if entry is None:
             label = call_label.get()
-            raise CassetteMiss(path=self.cassette.path, key=key, label=label,
-                               prompt=prompt_excerpt(body),
-                               closest=self.cassette.closest(request.url.path, body, label))
+            raise CassetteMiss(
+                path=self.cassette.path,
+                key=key,
+                label=label,
+                prompt=prompt_excerpt(body),
+                closest=self.cassette.closest(request.url.path, body, label),
+            )
         self.hits += 1
         recorded = entry["response"]
         if "sse" in recorded:
@@ -210,11 +248,13 @@ class CassetteTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         else:
             content = json.dumps(recorded.get("body")).encode("utf-8")
         headers = {"content-type": recorded.get("content_type") or "application/json"}
-        return httpx.Response(int(recorded["status"]), headers=headers, content=content,
-                              request=request)
+        return httpx.Response(
+            int(recorded["status"]), headers=headers, content=content, request=request
+        )
 
-    def _recorder(self, request: httpx.Request,
-                  response: httpx.Response) -> Callable[[bytes], None]:
+    def _recorder(
+        self, request: httpx.Request, response: httpx.Response
+    ) -> Callable[[bytes], None]:
         assert self.cassette is not None
         cassette = self.cassette
         body = _body(request)
@@ -223,8 +263,10 @@ class CassetteTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         content_type = response.headers.get("content-type", "application/json")
 
         def record(content: bytes) -> None:
-            recorded: dict[str, Any] = {"status": response.status_code,
-                                        "content_type": content_type}
+            recorded: dict[str, Any] = {
+                "status": response.status_code,
+                "content_type": content_type,
+            }
             text = content.decode("utf-8", errors="replace")
             if "text/event-stream" in content_type:
                 recorded["sse"] = text
@@ -233,10 +275,15 @@ class CassetteTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
                     recorded["body"] = json.loads(text)
                 except ValueError:
                     return  # not a JSON answer: nothing a replay could use
-            cassette.add({"key": request_key(path, body), "label": label,
-                          "recorded_at": round(time.time(), 3),
-                          "request": {"path": _endpoint(path), "body": body},
-                          "response": recorded})
+            cassette.add(
+                {
+                    "key": request_key(path, body),
+                    "label": label,
+                    "recorded_at": round(time.time(), 3),
+                    "request": {"path": _endpoint(path), "body": body},
+                    "response": recorded,
+                }
+            )
 
         return record
 

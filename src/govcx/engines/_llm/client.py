@@ -37,16 +37,23 @@ def _count(model: Any, text: str) -> int:
     return TokenCounter(model.model_name).count(text)
 
 
-def _count_messages(model: Any, messages: Sequence[BaseMessage], tools: Any = None, *,
-                    allow_fetching_images: bool = True) -> int:
+def _count_messages(
+    model: Any,
+    messages: Sequence[BaseMessage],
+    tools: Any = None,
+    *,
+    allow_fetching_images: bool = True,
+) -> int:
     return TokenCounter(model.model_name).count_messages(messages)
 
 
 def _token_ids(model: Any, text: str) -> list[int]:
     encoding = local_encoding(model.model_name)
     if encoding is None:
-        raise RuntimeError("token ids need a local tiktoken table (set TIKTOKEN_CACHE_DIR "
-                           "to a folder holding it); counts work without one")
+        raise RuntimeError(
+            "token ids need a local tiktoken table (set TIKTOKEN_CACHE_DIR "
+            "to a folder holding it); counts work without one"
+        )
     ids: list[int] = encoding.encode(text, disallowed_special=())
     return ids
 
@@ -83,17 +90,27 @@ def azure_target(base_url: str | None) -> tuple[str, str | None, str] | None:
     return f"{parts.scheme}://{parts.netloc}", deployment, version[0]
 
 
-def build_chat_model(*, model: str, base_url: str | None, api_key: str | None,
-                     temperature: float, timeout: float, max_tokens: int,
-                     transport: CassetteTransport | None) -> BaseChatOpenAI:
+def build_chat_model(
+    *,
+    model: str,
+    base_url: str | None,
+    api_key: str | None,
+    temperature: float,
+    timeout: float,
+    max_tokens: int,
+    transport: CassetteTransport | None,
+) -> BaseChatOpenAI:
     """A ChatOpenAI (or AzureChatOpenAI); its HTTP goes through ``transport`` if given.
 
     Live calls keep the openai client's own HTTP clients, which honour the proxy
     environment variables (an httpx client given a transport ignores them).
     """
     common: dict[str, Any] = {
-        "temperature": temperature, "max_tokens": max_tokens, "timeout": timeout,
-        "max_retries": 0, "stream_usage": True,
+        "temperature": temperature,
+        "max_tokens": max_tokens,
+        "timeout": timeout,
+        "max_retries": 0,
+        "stream_usage": True,
     }
     if transport is not None:
         limits = httpx.Timeout(timeout, connect=min(timeout, 10.0))
@@ -103,7 +120,17 @@ def build_chat_model(*, model: str, base_url: str | None, api_key: str | None,
     if azure is not None:
         endpoint, deployment, version = azure
         return GovcxAzureChatOpenAI(
-            azure_endpoint=endpoint, azure_deployment=deployment or model,
-            api_version=version, model=model, api_key=SecretStr(api_key or NO_KEY), **common)
-    return GovcxChatOpenAI(model=model, base_url=base_url, api_key=SecretStr(api_key or NO_KEY),
-                           use_responses_api=False, **common)
+            azure_endpoint=endpoint,
+            azure_deployment=deployment or model,
+            api_version=version,
+            model=model,
+            api_key=SecretStr(api_key or NO_KEY),
+            **common,
+        )
+    return GovcxChatOpenAI(
+        model=model,
+        base_url=base_url,
+        api_key=SecretStr(api_key or NO_KEY),
+        use_responses_api=False,
+        **common,
+    )

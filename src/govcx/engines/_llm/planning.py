@@ -26,8 +26,10 @@ from govcx.tools.tool import CONTEXT_PARAMS, ToolSpec
 MAX_TOOL_RESULT_CHARS = 4000
 
 
-def tool_attempt(bound: Any, messages: list[BaseMessage],
-                 ) -> Callable[[], tuple[AIMessage, list[AIMessage]]]:
+def tool_attempt(
+    bound: Any,
+    messages: list[BaseMessage],
+) -> Callable[[], tuple[AIMessage, list[AIMessage]]]:
     """One planning call; arguments that are not JSON are malformed output (retried)."""
     snapshot = list(messages)
 
@@ -37,21 +39,23 @@ def tool_attempt(bound: Any, messages: list[BaseMessage],
             raise MalformedOutput(f"expected a chat message, got {type(message).__name__}")
         if message.invalid_tool_calls:
             bad = message.invalid_tool_calls[0]
-            raise MalformedOutput(f"the call to {bad.get('name') or 'a tool'} has arguments "
-                                  "that are not valid JSON", raws=[message])
+            raise MalformedOutput(
+                f"the call to {bad.get('name') or 'a tool'} has arguments that are not valid JSON",
+                raws=[message],
+            )
         return message, [message]
 
     return attempt
 
 
-def run_lookup(call: Mapping[str, Any], read: ReadFn,
-               evidence: list[dict[str, Any]]) -> ToolMessage:
+def run_lookup(
+    call: Mapping[str, Any], read: ReadFn, evidence: list[dict[str, Any]]
+) -> ToolMessage:
     """Run a read-only tool the model called, through the graph's ``read`` callback."""
     args = dict(call.get("args") or {})
     execution: Execution = read(call["name"], args)
     if execution.status == "executed" and execution.result is not None:
-        evidence.append({"tool": call["name"], "args": execution.args,
-                         "result": execution.result})
+        evidence.append({"tool": call["name"], "args": execution.args, "result": execution.result})
         content = json.dumps(execution.result, default=str)
     else:
         error = execution.error or f"{call['name']} did not run"
@@ -59,18 +63,22 @@ def run_lookup(call: Mapping[str, Any], read: ReadFn,
         content = json.dumps({"error": error})
     if len(content) > MAX_TOOL_RESULT_CHARS:
         content = content[:MAX_TOOL_RESULT_CHARS] + "...(truncated)"
-    return ToolMessage(content=content, tool_call_id=str(call.get("id") or call["name"]),
-                       name=call["name"])
+    return ToolMessage(
+        content=content, tool_call_id=str(call.get("id") or call["name"]), name=call["name"]
+    )
 
 
 def distinct_actions(calls: Sequence[Mapping[str, Any]]) -> int:
-    return len({(c["name"], json.dumps(c["args"], sort_keys=True, default=str))
-                for c in calls})
+    return len({(c["name"], json.dumps(c["args"], sort_keys=True, default=str)) for c in calls})
 
 
-def proposal(call: Mapping[str, Any], specs: Mapping[str, ToolSpec],
-             pending: Mapping[str, Any] | None, evidence: list[dict[str, Any]],
-             intent: str) -> Plan:
+def proposal(
+    call: Mapping[str, Any],
+    specs: Mapping[str, ToolSpec],
+    pending: Mapping[str, Any] | None,
+    evidence: list[dict[str, Any]],
+    intent: str,
+) -> Plan:
     """The Plan for an action call."""
     name = str(call["name"])
     args = dict(call.get("args") or {})
@@ -93,16 +101,23 @@ def proposal(call: Mapping[str, Any], specs: Mapping[str, ToolSpec],
     return Plan(proposal=Proposal(tool=name, args=canonical), evidence=evidence)
 
 
-def asked(call: Mapping[str, Any], specs: Mapping[str, ToolSpec],
-          pending: Mapping[str, Any] | None, evidence: list[dict[str, Any]],
-          intent: str) -> Plan:
+def asked(
+    call: Mapping[str, Any],
+    specs: Mapping[str, ToolSpec],
+    pending: Mapping[str, Any] | None,
+    evidence: list[dict[str, Any]],
+    intent: str,
+) -> Plan:
     """The Plan for a call to the ask-the-customer tool."""
     args = call.get("args") or {}
     tool = str(args.get("tool") or "")
     spec = specs.get(tool)
     if spec is None:
-        return Plan(error=f"the model asked for information for {tool or 'no tool'}, which "
-                          "is not a tool of this workflow", evidence=evidence)
+        return Plan(
+            error=f"the model asked for information for {tool or 'no tool'}, which "
+            "is not a tool of this workflow",
+            evidence=evidence,
+        )
     raw_known = args.get("known")
     known: dict[str, Any] = dict(raw_known) if isinstance(raw_known, dict) else {}
     if pending is not None and pending.get("tool") == tool:
@@ -119,12 +134,19 @@ def asked(call: Mapping[str, Any], specs: Mapping[str, ToolSpec],
     return ask(spec, known, missing, evidence, intent)
 
 
-def ask(spec: ToolSpec, known: dict[str, Any], missing: list[str],
-        evidence: list[dict[str, Any]], intent: str) -> Plan:
-    return Plan(proposal=Proposal(tool=spec.name, args=known, missing=tuple(missing)),
-                question=question(spec, missing), evidence=evidence,
-                pending={"intent": intent, "tool": spec.name, "args": known,
-                         "awaiting": missing})
+def ask(
+    spec: ToolSpec,
+    known: dict[str, Any],
+    missing: list[str],
+    evidence: list[dict[str, Any]],
+    intent: str,
+) -> Plan:
+    return Plan(
+        proposal=Proposal(tool=spec.name, args=known, missing=tuple(missing)),
+        question=question(spec, missing),
+        evidence=evidence,
+        pending={"intent": intent, "tool": spec.name, "args": known, "awaiting": missing},
+    )
 
 
 def partial_problem(spec: ToolSpec, args: Mapping[str, Any]) -> str | None:
@@ -135,8 +157,11 @@ def partial_problem(spec: ToolSpec, args: Mapping[str, Any]) -> str | None:
     try:
         spec.args_model.model_validate(dict(args))
     except ValidationError as exc:
-        problems = [f"{'.'.join(str(p) for p in e['loc']) or 'args'}: {e['msg']}"
-                    for e in exc.errors() if e["type"] != "missing"]
+        problems = [
+            f"{'.'.join(str(p) for p in e['loc']) or 'args'}: {e['msg']}"
+            for e in exc.errors()
+            if e["type"] != "missing"
+        ]
         if problems:
             return f"{spec.name}: {'; '.join(problems)}"
     return None

@@ -48,8 +48,11 @@ item is damaged, defective or wrong."""
 FREE_SHIPPING_OVER_CENTS = 7500
 SHIPPING_CENTS = {"standard": 795, "expedited": 1495, "overnight": 2995}
 TRANSIT_BUSINESS_DAYS = {"standard": 5, "expedited": 2, "overnight": 1}
-CARRIERS = {"standard": ("UPS", "USPS", "FedEx"), "expedited": ("UPS", "FedEx"),
-            "overnight": ("FedEx",)}
+CARRIERS = {
+    "standard": ("UPS", "USPS", "FedEx"),
+    "expedited": ("UPS", "FedEx"),
+    "overnight": ("FedEx",),
+}
 OPEN_STATUSES = ("processing", "shipped", "in_transit", "delayed")
 """Orders that have not reached the customer (or been cancelled) yet."""
 SHIPPED_STATUSES = ("shipped", "in_transit", "delayed")
@@ -243,8 +246,14 @@ def connect(data_dir: Path | str) -> Iterator[sqlite3.Connection]:
         yield conn
 
 
-def run_once(data_dir: Path | str, *, tool: str, key: str, request: Mapping[str, Any],
-             effect: Callable[[sqlite3.Connection], dict[str, Any]]) -> dict[str, Any]:
+def run_once(
+    data_dir: Path | str,
+    *,
+    tool: str,
+    key: str,
+    request: Mapping[str, Any],
+    effect: Callable[[sqlite3.Connection], dict[str, Any]],
+) -> dict[str, Any]:
     """Run ``effect`` in one write transaction, at most once per ``(tool, key)``.
 
     If the key was processed before, nothing runs and the stored result of the first
@@ -266,9 +275,11 @@ def run_once(data_dir: Path | str, *, tool: str, key: str, request: Mapping[str,
             if row is not None:
                 conn.execute("ROLLBACK")
                 if row["request"] != canonical:
-                    raise ToolError("This request was already processed with different "
-                                    "details, so I did not run it again.",
-                                    details={"tool": tool, "idempotency_key": key})
+                    raise ToolError(
+                        "This request was already processed with different "
+                        "details, so I did not run it again.",
+                        details={"tool": tool, "idempotency_key": key},
+                    )
                 stored: dict[str, Any] = json.loads(row["result"])
                 return stored
             result = effect(conn)
@@ -329,26 +340,29 @@ def next_id(conn: sqlite3.Connection, table: str, prefix: str) -> str:
 
 def get_customer(conn: sqlite3.Connection, customer_id: str) -> sqlite3.Row | None:
     row: sqlite3.Row | None = conn.execute(
-        "SELECT * FROM customers WHERE customer_id = ?", (customer_id,)).fetchone()
+        "SELECT * FROM customers WHERE customer_id = ?", (customer_id,)
+    ).fetchone()
     return row
 
 
 def get_order(conn: sqlite3.Connection, order_id: str) -> sqlite3.Row | None:
     row: sqlite3.Row | None = conn.execute(
-        "SELECT * FROM orders WHERE order_id = ?", (order_id,)).fetchone()
+        "SELECT * FROM orders WHERE order_id = ?", (order_id,)
+    ).fetchone()
     return row
 
 
 def order_items(conn: sqlite3.Connection, order_id: str) -> list[sqlite3.Row]:
-    return list(conn.execute(
-        "SELECT * FROM order_items WHERE order_id = ? ORDER BY line", (order_id,)))
+    return list(
+        conn.execute("SELECT * FROM order_items WHERE order_id = ? ORDER BY line", (order_id,))
+    )
 
 
-def customer_orders(conn: sqlite3.Connection, customer_id: str,
-                    limit: int | None = None) -> list[sqlite3.Row]:
+def customer_orders(
+    conn: sqlite3.Connection, customer_id: str, limit: int | None = None
+) -> list[sqlite3.Row]:
     """A customer's orders, most recent first."""
-    sql = ("SELECT * FROM orders WHERE customer_id = ? "
-           "ORDER BY placed_at DESC, order_id DESC")
+    sql = "SELECT * FROM orders WHERE customer_id = ? ORDER BY placed_at DESC, order_id DESC"
     params: tuple[Any, ...] = (customer_id,)
     if limit is not None:
         sql += " LIMIT ?"
@@ -357,8 +371,9 @@ def customer_orders(conn: sqlite3.Connection, customer_id: str,
 
 
 def refunded_cents(conn: sqlite3.Connection, order_id: str) -> int:
-    row = conn.execute("SELECT COALESCE(SUM(amount_cents), 0) AS s FROM refunds "
-                       "WHERE order_id = ?", (order_id,)).fetchone()
+    row = conn.execute(
+        "SELECT COALESCE(SUM(amount_cents), 0) AS s FROM refunds WHERE order_id = ?", (order_id,)
+    ).fetchone()
     return int(row["s"])
 
 
@@ -369,7 +384,8 @@ def refundable_cents(conn: sqlite3.Connection, order: sqlite3.Row) -> int:
 
 def open_return(conn: sqlite3.Connection, order_id: str) -> sqlite3.Row | None:
     row: sqlite3.Row | None = conn.execute(
-        "SELECT * FROM returns WHERE order_id = ? AND status = 'open'", (order_id,)).fetchone()
+        "SELECT * FROM returns WHERE order_id = ? AND status = 'open'", (order_id,)
+    ).fetchone()
     return row
 
 
@@ -385,8 +401,9 @@ def mask_email(email: str) -> str:
 def count_refunds(data_dir: Path | str, order_id: str) -> int:
     """Number of refund rows of an order."""
     with connect(data_dir) as conn:
-        row = conn.execute("SELECT COUNT(*) AS n FROM refunds WHERE order_id = ?",
-                           (order_id,)).fetchone()
+        row = conn.execute(
+            "SELECT COUNT(*) AS n FROM refunds WHERE order_id = ?", (order_id,)
+        ).fetchone()
         return int(row["n"])
 
 
@@ -422,8 +439,9 @@ def count_rows(data_dir: Path | str, table: str, **where: Any) -> int:
         if unknown:
             raise ValueError(f"unknown column(s) {unknown} of table {table}")
         clause = " AND ".join(f"{c} = ?" for c in where) or "1 = 1"
-        row = conn.execute(f"SELECT COUNT(*) AS n FROM {table} WHERE {clause}",
-                           tuple(where.values())).fetchone()
+        row = conn.execute(
+            f"SELECT COUNT(*) AS n FROM {table} WHERE {clause}", tuple(where.values())
+        ).fetchone()
         return int(row["n"])
 
 
@@ -441,8 +459,10 @@ def checksum(data_dir: Path | str) -> str:
 
 
 def _tables(conn: sqlite3.Connection) -> list[str]:
-    return [r["name"] for r in conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+    return [
+        r["name"]
+        for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+    ]
 
 
 # --------------------------------------------------------------------------- seed data
@@ -491,31 +511,140 @@ CATALOG: tuple[tuple[str, str, str, int], ...] = (
     ("GEA-MTL", "Multi-tool", "gear", 5900),
 )
 
-_FIRST = ("Alex", "Priya", "Morgan", "Jordan", "Taylor", "Sam", "Riley", "Casey", "Jamie",
-          "Avery", "Quinn", "Harper", "Rowan", "Elena", "Marcus", "Wei", "Aisha", "Diego",
-          "Hannah", "Noah", "Olivia", "Liam", "Sofia", "Mateo", "Chloe", "Ethan", "Maya",
-          "Lucas", "Zoe", "Omar", "Grace", "Kenji", "Nadia", "Tomas", "Ingrid", "Ravi",
-          "Leah", "Felix", "Amara", "Connor")
-_LAST = ("Rivera", "Shah", "Blake", "Nguyen", "Patel", "Johnson", "Garcia", "Kim", "Chen",
-         "Okafor", "Müller", "Rossi", "Lindqvist", "Brooks", "Santos", "Tanaka", "Walsh",
-         "Haddad", "Novak", "Fischer", "Bennett", "Ortiz", "Hughes", "Kowalski", "Larsen",
-         "Mendes", "Reyes", "Sato", "Turner", "Wright", "Ahmed", "Dubois", "Ibarra",
-         "Jensen", "Moreau", "Price", "Quinlan", "Singh", "Vargas", "Young")
-_STREETS = ("Alder St", "Pine Ridge Rd", "Cedar Ave", "Summit Dr", "Lakeview Blvd",
-            "Aspen Ct", "Birch Ln", "Canyon Rd", "Granite Way", "Willow St", "Meadow Ln",
-            "Ridgecrest Dr", "Trailhead Ave", "Juniper St", "Spruce Ct", "Harbor Rd")
-_CITIES = (("Portland", "OR", "97205", "503"), ("Seattle", "WA", "98103", "206"),
-           ("Denver", "CO", "80205", "303"), ("Boulder", "CO", "80302", "303"),
-           ("Salt Lake City", "UT", "84102", "801"), ("Bend", "OR", "97701", "541"),
-           ("Missoula", "MT", "59801", "406"), ("Boise", "ID", "83702", "208"),
-           ("Asheville", "NC", "28801", "828"), ("Burlington", "VT", "05401", "802"),
-           ("Flagstaff", "AZ", "86001", "928"), ("Sacramento", "CA", "95814", "916"),
-           ("Austin", "TX", "78704", "512"), ("Minneapolis", "MN", "55408", "612"),
-           ("Duluth", "MN", "55802", "218"), ("Anchorage", "AK", "99501", "907"),
-           ("Madison", "WI", "53703", "608"), ("Chattanooga", "TN", "37402", "423"))
+_FIRST = (
+    "Alex",
+    "Priya",
+    "Morgan",
+    "Jordan",
+    "Taylor",
+    "Sam",
+    "Riley",
+    "Casey",
+    "Jamie",
+    "Avery",
+    "Quinn",
+    "Harper",
+    "Rowan",
+    "Elena",
+    "Marcus",
+    "Wei",
+    "Aisha",
+    "Diego",
+    "Hannah",
+    "Noah",
+    "Olivia",
+    "Liam",
+    "Sofia",
+    "Mateo",
+    "Chloe",
+    "Ethan",
+    "Maya",
+    "Lucas",
+    "Zoe",
+    "Omar",
+    "Grace",
+    "Kenji",
+    "Nadia",
+    "Tomas",
+    "Ingrid",
+    "Ravi",
+    "Leah",
+    "Felix",
+    "Amara",
+    "Connor",
+)
+_LAST = (
+    "Rivera",
+    "Shah",
+    "Blake",
+    "Nguyen",
+    "Patel",
+    "Johnson",
+    "Garcia",
+    "Kim",
+    "Chen",
+    "Okafor",
+    "Müller",
+    "Rossi",
+    "Lindqvist",
+    "Brooks",
+    "Santos",
+    "Tanaka",
+    "Walsh",
+    "Haddad",
+    "Novak",
+    "Fischer",
+    "Bennett",
+    "Ortiz",
+    "Hughes",
+    "Kowalski",
+    "Larsen",
+    "Mendes",
+    "Reyes",
+    "Sato",
+    "Turner",
+    "Wright",
+    "Ahmed",
+    "Dubois",
+    "Ibarra",
+    "Jensen",
+    "Moreau",
+    "Price",
+    "Quinlan",
+    "Singh",
+    "Vargas",
+    "Young",
+)
+_STREETS = (
+    "Alder St",
+    "Pine Ridge Rd",
+    "Cedar Ave",
+    "Summit Dr",
+    "Lakeview Blvd",
+    "Aspen Ct",
+    "Birch Ln",
+    "Canyon Rd",
+    "Granite Way",
+    "Willow St",
+    "Meadow Ln",
+    "Ridgecrest Dr",
+    "Trailhead Ave",
+    "Juniper St",
+    "Spruce Ct",
+    "Harbor Rd",
+)
+_CITIES = (
+    ("Portland", "OR", "97205", "503"),
+    ("Seattle", "WA", "98103", "206"),
+    ("Denver", "CO", "80205", "303"),
+    ("Boulder", "CO", "80302", "303"),
+    ("Salt Lake City", "UT", "84102", "801"),
+    ("Bend", "OR", "97701", "541"),
+    ("Missoula", "MT", "59801", "406"),
+    ("Boise", "ID", "83702", "208"),
+    ("Asheville", "NC", "28801", "828"),
+    ("Burlington", "VT", "05401", "802"),
+    ("Flagstaff", "AZ", "86001", "928"),
+    ("Sacramento", "CA", "95814", "916"),
+    ("Austin", "TX", "78704", "512"),
+    ("Minneapolis", "MN", "55408", "612"),
+    ("Duluth", "MN", "55802", "218"),
+    ("Anchorage", "AK", "99501", "907"),
+    ("Madison", "WI", "53703", "608"),
+    ("Chattanooga", "TN", "37402", "423"),
+)
 _DOMAINS = ("example.com", "example.net", "example.org")
-_PAYMENTS = ("Visa card", "Visa card", "Mastercard", "American Express card", "Discover card",
-             "PayPal account", "Apple Pay", "Google Pay", "Acme gift card")
+_PAYMENTS = (
+    "Visa card",
+    "Visa card",
+    "Mastercard",
+    "American Express card",
+    "Discover card",
+    "PayPal account",
+    "Apple Pay",
+    "Google Pay",
+    "Acme gift card",
+)
 
 
 def _stamp(day: date, hour: int, minute: int) -> str:
@@ -540,8 +669,9 @@ def _address(rng: random.Random) -> tuple[str, str]:
 
 
 def _seed(conn: sqlite3.Connection, rng: random.Random) -> None:
-    conn.executemany("INSERT INTO products (sku, name, category, price_cents) VALUES (?,?,?,?)",
-                     CATALOG)
+    conn.executemany(
+        "INSERT INTO products (sku, name, category, price_cents) VALUES (?,?,?,?)", CATALOG
+    )
     customers = _seed_customers(conn, rng)
     _seed_fixture_orders(conn)
     _seed_random_orders(conn, rng, customers)
@@ -550,12 +680,30 @@ def _seed(conn: sqlite3.Connection, rng: random.Random) -> None:
 def _seed_customers(conn: sqlite3.Connection, rng: random.Random) -> list[tuple[str, str, str]]:
     """300 customers; C-1001..C-1003 are fixed. Returns (id, address, tier) of each."""
     fixed = {
-        "C-1001": ("Alex Rivera", "alex.rivera@example.com", "+1-503-555-0142",
-                   "412 Alder St, Portland, OR 97205", "standard", "2023-04-18"),
-        "C-1002": ("Priya Shah", "priya.shah@example.net", "+1-303-555-0117",
-                   "88 Summit Dr Apt 4, Denver, CO 80205", "summit", "2024-09-02"),
-        "C-1003": ("Morgan Blake", "morgan.blake@example.org", "+1-206-555-0163",
-                   "2710 Cedar Ave, Seattle, WA 98103", "standard", "2022-11-30"),
+        "C-1001": (
+            "Alex Rivera",
+            "alex.rivera@example.com",
+            "+1-503-555-0142",
+            "412 Alder St, Portland, OR 97205",
+            "standard",
+            "2023-04-18",
+        ),
+        "C-1002": (
+            "Priya Shah",
+            "priya.shah@example.net",
+            "+1-303-555-0117",
+            "88 Summit Dr Apt 4, Denver, CO 80205",
+            "summit",
+            "2024-09-02",
+        ),
+        "C-1003": (
+            "Morgan Blake",
+            "morgan.blake@example.org",
+            "+1-206-555-0163",
+            "2710 Cedar Ave, Seattle, WA 98103",
+            "standard",
+            "2022-11-30",
+        ),
     }
     seen_emails = {row[1] for row in fixed.values()}
     out: list[tuple[str, str, str]] = []
@@ -577,7 +725,9 @@ def _seed_customers(conn: sqlite3.Connection, rng: random.Random) -> list[tuple[
         seen_emails.add(email)
         conn.execute(
             "INSERT INTO customers (customer_id, name, email, phone, address, tier, joined_on) "
-            "VALUES (?,?,?,?,?,?,?)", (customer_id, name, email, phone, address, tier, joined))
+            "VALUES (?,?,?,?,?,?,?)",
+            (customer_id, name, email, phone, address, tier, joined),
+        )
         out.append((customer_id, address, tier))
     return out
 
@@ -586,8 +736,9 @@ _PRICES = {sku: price for sku, _, _, price in CATALOG}
 _NAMES = {sku: name for sku, name, _, _ in CATALOG}
 
 
-def _insert_order(conn: sqlite3.Connection, order: dict[str, Any],
-                  items: list[tuple[str, int]]) -> None:
+def _insert_order(
+    conn: sqlite3.Connection, order: dict[str, Any], items: list[tuple[str, int]]
+) -> None:
     subtotal = sum(_PRICES[sku] * qty for sku, qty in items)
     order = dict(order, subtotal_cents=subtotal, total_cents=subtotal + order["shipping_cents"])
     columns = ", ".join(order)
@@ -596,26 +747,42 @@ def _insert_order(conn: sqlite3.Connection, order: dict[str, Any],
     conn.executemany(
         "INSERT INTO order_items (order_id, line, sku, name, qty, unit_price_cents) "
         "VALUES (?,?,?,?,?,?)",
-        [(order["order_id"], line, sku, _NAMES[sku], qty, _PRICES[sku])
-         for line, (sku, qty) in enumerate(items, start=1)])
+        [
+            (order["order_id"], line, sku, _NAMES[sku], qty, _PRICES[sku])
+            for line, (sku, qty) in enumerate(items, start=1)
+        ],
+    )
 
 
-def _insert_refund(conn: sqlite3.Connection, order_id: str, amount_cents: int, reason: str,
-                   created_at: str) -> None:
+def _insert_refund(
+    conn: sqlite3.Connection, order_id: str, amount_cents: int, reason: str, created_at: str
+) -> None:
     refund_id = next_id(conn, "refunds", "RF")
-    conn.execute("INSERT INTO refunds (refund_id, order_id, amount_cents, reason, created_at) "
-                 "VALUES (?,?,?,?,?)", (refund_id, order_id, amount_cents, reason, created_at))
+    conn.execute(
+        "INSERT INTO refunds (refund_id, order_id, amount_cents, reason, created_at) "
+        "VALUES (?,?,?,?,?)",
+        (refund_id, order_id, amount_cents, reason, created_at),
+    )
 
 
-def _insert_return(conn: sqlite3.Connection, order_id: str, reason: str, fee_cents: int,
-                   created: date, status: str) -> None:
+def _insert_return(
+    conn: sqlite3.Connection, order_id: str, reason: str, fee_cents: int, created: date, status: str
+) -> None:
     rma = next_id(conn, "returns", "RMA")
     conn.execute(
         "INSERT INTO returns (rma, order_id, reason, label_url, label_fee_cents, ship_by, "
         "status, created_at) VALUES (?,?,?,?,?,?,?,?)",
-        (rma, order_id, reason, label_url(rma), fee_cents,
-         (created + timedelta(days=RETURN_SHIP_WITHIN_DAYS)).isoformat(), status,
-         _stamp(created, 15, 0)))
+        (
+            rma,
+            order_id,
+            reason,
+            label_url(rma),
+            fee_cents,
+            (created + timedelta(days=RETURN_SHIP_WITHIN_DAYS)).isoformat(),
+            status,
+            _stamp(created, 15, 0),
+        ),
+    )
 
 
 def label_url(rma: str) -> str:
@@ -630,60 +797,135 @@ def _seed_fixture_orders(conn: sqlite3.Connection) -> None:
     """The orders the README's Fixtures section documents. Change both together."""
     alex = "412 Alder St, Portland, OR 97205"
     # A-1001: an older order, returned as defective and fully refunded.
-    _insert_order(conn, {
-        "order_id": "A-1001", "customer_id": "C-1001", "status": "returned",
-        "placed_at": "2026-09-01T18:12:00Z", "service": "standard", "promised_by": "2026-09-09",
-        "shipped_on": "2026-09-02", "eta": "2026-09-08", "delivered_on": "2026-09-08",
-        "returned_on": "2026-09-21", "carrier": "USPS", "tracking_number": "9400111899223344556677",
-        "ship_to": alex, "payment_method": "Visa card", "shipping_cents": 0,
-    }, [("APP-MBT", 1)])
-    _insert_return(conn, "A-1001", "defective: seam split at the shoulder", 0,
-                   date(2026, 9, 12), "refunded")
+    _insert_order(
+        conn,
+        {
+            "order_id": "A-1001",
+            "customer_id": "C-1001",
+            "status": "returned",
+            "placed_at": "2026-09-01T18:12:00Z",
+            "service": "standard",
+            "promised_by": "2026-09-09",
+            "shipped_on": "2026-09-02",
+            "eta": "2026-09-08",
+            "delivered_on": "2026-09-08",
+            "returned_on": "2026-09-21",
+            "carrier": "USPS",
+            "tracking_number": "9400111899223344556677",
+            "ship_to": alex,
+            "payment_method": "Visa card",
+            "shipping_cents": 0,
+        },
+        [("APP-MBT", 1)],
+    )
+    _insert_return(
+        conn, "A-1001", "defective: seam split at the shoulder", 0, date(2026, 9, 12), "refunded"
+    )
     _insert_refund(conn, "A-1001", 7900, "return", "2026-09-23T10:30:00Z")
     # A-1002: delivered 2026-11-10, 129.99, nothing refunded, inside the return window.
-    _insert_order(conn, {
-        "order_id": "A-1002", "customer_id": "C-1001", "status": "delivered",
-        "placed_at": "2026-11-03T09:41:00Z", "service": "standard", "promised_by": "2026-11-11",
-        "shipped_on": "2026-11-04", "eta": "2026-11-10", "delivered_on": "2026-11-10",
-        "carrier": "UPS", "tracking_number": "1Z8V41X20312345678", "ship_to": alex,
-        "payment_method": "Visa card", "shipping_cents": 0,
-    }, [("APP-RJK", 1)])
+    _insert_order(
+        conn,
+        {
+            "order_id": "A-1002",
+            "customer_id": "C-1001",
+            "status": "delivered",
+            "placed_at": "2026-11-03T09:41:00Z",
+            "service": "standard",
+            "promised_by": "2026-11-11",
+            "shipped_on": "2026-11-04",
+            "eta": "2026-11-10",
+            "delivered_on": "2026-11-10",
+            "carrier": "UPS",
+            "tracking_number": "1Z8V41X20312345678",
+            "ship_to": alex,
+            "payment_method": "Visa card",
+            "shipping_cents": 0,
+        },
+        [("APP-RJK", 1)],
+    )
     # A-1003: placed yesterday, not shipped; 249.00, so cancelling it needs approval.
-    _insert_order(conn, {
-        "order_id": "A-1003", "customer_id": "C-1001", "status": "processing",
-        "placed_at": "2026-11-19T16:05:00Z", "service": "standard", "promised_by": "2026-11-27",
-        "ship_to": alex, "payment_method": "Visa card", "shipping_cents": 0,
-    }, [("TNT-201", 1)])
+    _insert_order(
+        conn,
+        {
+            "order_id": "A-1003",
+            "customer_id": "C-1001",
+            "status": "processing",
+            "placed_at": "2026-11-19T16:05:00Z",
+            "service": "standard",
+            "promised_by": "2026-11-27",
+            "ship_to": alex,
+            "payment_method": "Visa card",
+            "shipping_cents": 0,
+        },
+        [("TNT-201", 1)],
+    )
     # A-1004: in transit with UPS, promised 2026-11-18, now expected 2026-11-21 (3 days late).
-    _insert_order(conn, {
-        "order_id": "A-1004", "customer_id": "C-1001", "status": "delayed",
-        "placed_at": "2026-11-10T20:27:00Z", "service": "standard", "promised_by": "2026-11-18",
-        "shipped_on": "2026-11-11", "eta": "2026-11-21", "carrier": "UPS",
-        "tracking_number": "1Z8V41X20398765432", "ship_to": alex, "payment_method": "Visa card",
-        "shipping_cents": 0,
-    }, [("FTW-GPB", 1), ("APP-SOX", 1)])
+    _insert_order(
+        conn,
+        {
+            "order_id": "A-1004",
+            "customer_id": "C-1001",
+            "status": "delayed",
+            "placed_at": "2026-11-10T20:27:00Z",
+            "service": "standard",
+            "promised_by": "2026-11-18",
+            "shipped_on": "2026-11-11",
+            "eta": "2026-11-21",
+            "carrier": "UPS",
+            "tracking_number": "1Z8V41X20398765432",
+            "ship_to": alex,
+            "payment_method": "Visa card",
+            "shipping_cents": 0,
+        },
+        [("FTW-GPB", 1), ("APP-SOX", 1)],
+    )
     # A-1005: Priya's only order; delivered, 45.00 (Summit members ship free).
-    _insert_order(conn, {
-        "order_id": "A-1005", "customer_id": "C-1002", "status": "delivered",
-        "placed_at": "2026-11-06T12:00:00Z", "service": "standard", "promised_by": "2026-11-14",
-        "shipped_on": "2026-11-09", "eta": "2026-11-13", "delivered_on": "2026-11-13",
-        "carrier": "USPS", "tracking_number": "9400111899220011223344",
-        "ship_to": "88 Summit Dr Apt 4, Denver, CO 80205", "payment_method": "PayPal account",
-        "shipping_cents": 0,
-    }, [("APP-SOX", 1), ("KIT-MUG", 1)])
+    _insert_order(
+        conn,
+        {
+            "order_id": "A-1005",
+            "customer_id": "C-1002",
+            "status": "delivered",
+            "placed_at": "2026-11-06T12:00:00Z",
+            "service": "standard",
+            "promised_by": "2026-11-14",
+            "shipped_on": "2026-11-09",
+            "eta": "2026-11-13",
+            "delivered_on": "2026-11-13",
+            "carrier": "USPS",
+            "tracking_number": "9400111899220011223344",
+            "ship_to": "88 Summit Dr Apt 4, Denver, CO 80205",
+            "payment_method": "PayPal account",
+            "shipping_cents": 0,
+        },
+        [("APP-SOX", 1), ("KIT-MUG", 1)],
+    )
     # A-1006: belongs to C-1003, so it is invisible to everyone else.
-    _insert_order(conn, {
-        "order_id": "A-1006", "customer_id": "C-1003", "status": "delivered",
-        "placed_at": "2026-11-02T07:55:00Z", "service": "expedited", "promised_by": "2026-11-05",
-        "shipped_on": "2026-11-03", "eta": "2026-11-05", "delivered_on": "2026-11-05",
-        "carrier": "FedEx", "tracking_number": "771234567890",
-        "ship_to": "2710 Cedar Ave, Seattle, WA 98103", "payment_method": "Mastercard",
-        "shipping_cents": 1495,
-    }, [("GEA-TPL", 1), ("GEA-HLP", 1)])
+    _insert_order(
+        conn,
+        {
+            "order_id": "A-1006",
+            "customer_id": "C-1003",
+            "status": "delivered",
+            "placed_at": "2026-11-02T07:55:00Z",
+            "service": "expedited",
+            "promised_by": "2026-11-05",
+            "shipped_on": "2026-11-03",
+            "eta": "2026-11-05",
+            "delivered_on": "2026-11-05",
+            "carrier": "FedEx",
+            "tracking_number": "771234567890",
+            "ship_to": "2710 Cedar Ave, Seattle, WA 98103",
+            "payment_method": "Mastercard",
+            "shipping_cents": 1495,
+        },
+        [("GEA-TPL", 1), ("GEA-HLP", 1)],
+    )
 
 
-def _seed_random_orders(conn: sqlite3.Connection, rng: random.Random,
-                        customers: list[tuple[str, str, str]]) -> None:
+def _seed_random_orders(
+    conn: sqlite3.Connection, rng: random.Random, customers: list[tuple[str, str, str]]
+) -> None:
     """A-1007..A-1900 over C-1003..C-1300, numbered in the order they were placed."""
     pool = [c for c in customers if c[0] not in {"C-1001", "C-1002"}]
     placed: list[tuple[date, int, int]] = []
@@ -702,8 +944,10 @@ def _seed_random_orders(conn: sqlite3.Connection, rng: random.Random,
         order_id = f"A-{n}"
         customer_id, address, tier = rng.choice(pool)
         picks = rng.sample(skus, rng.choices((1, 2, 3, 4), weights=(50, 28, 15, 7))[0])
-        items = [(sku, 2 if sku in {"APP-SOX", "KIT-MUG", "FTW-WAX"} and rng.random() < 0.3
-                  else 1) for sku in picks]
+        items = [
+            (sku, 2 if sku in {"APP-SOX", "KIT-MUG", "FTW-WAX"} and rng.random() < 0.3 else 1)
+            for sku in picks
+        ]
         subtotal = sum(_PRICES[sku] * qty for sku, qty in items)
         service = rng.choices(("standard", "expedited", "overnight"), weights=(82, 15, 3))[0]
         shipping = SHIPPING_CENTS[service]
@@ -716,10 +960,14 @@ def _seed_random_orders(conn: sqlite3.Connection, rng: random.Random,
         early = 0 if late else rng.randint(0, 1)
         arrival = promised + timedelta(days=late - early)
         order: dict[str, Any] = {
-            "order_id": order_id, "customer_id": customer_id,
-            "placed_at": _stamp(day, hour, minute), "service": service,
-            "promised_by": promised.isoformat(), "ship_to": address,
-            "payment_method": rng.choice(_PAYMENTS), "shipping_cents": shipping,
+            "order_id": order_id,
+            "customer_id": customer_id,
+            "placed_at": _stamp(day, hour, minute),
+            "service": service,
+            "promised_by": promised.isoformat(),
+            "ship_to": address,
+            "payment_method": rng.choice(_PAYMENTS),
+            "shipping_cents": shipping,
         }
         roll = rng.random()
         total = subtotal + shipping
@@ -732,8 +980,12 @@ def _seed_random_orders(conn: sqlite3.Connection, rng: random.Random,
         elif ship_day > BASE_DATE:
             order.update(status="processing")
         else:
-            order.update(shipped_on=ship_day.isoformat(), carrier=carrier,
-                         tracking_number=_tracking(rng, carrier), eta=arrival.isoformat())
+            order.update(
+                shipped_on=ship_day.isoformat(),
+                carrier=carrier,
+                tracking_number=_tracking(rng, carrier),
+                eta=arrival.isoformat(),
+            )
             if arrival <= BASE_DATE:
                 order.update(status="delivered", delivered_on=arrival.isoformat())
                 since = (BASE_DATE - arrival).days
@@ -742,18 +994,36 @@ def _seed_random_orders(conn: sqlite3.Connection, rng: random.Random,
                     returned = arrival + timedelta(days=rng.randint(5, min(25, since - 3)))
                     defective = rng.random() < 0.3
                     fee = 0 if defective or tier == "summit" else RETURN_LABEL_FEE_CENTS
-                    reason = rng.choice(("defective: zipper failed", "defective: sole separated",
-                                         "damaged in shipping")) if defective else rng.choice(
-                        ("too small", "too large", "changed my mind", "not as pictured",
-                         "ordered the wrong color"))
+                    reason = (
+                        rng.choice(
+                            (
+                                "defective: zipper failed",
+                                "defective: sole separated",
+                                "damaged in shipping",
+                            )
+                        )
+                        if defective
+                        else rng.choice(
+                            (
+                                "too small",
+                                "too large",
+                                "changed my mind",
+                                "not as pictured",
+                                "ordered the wrong color",
+                            )
+                        )
+                    )
                     rma_on = returned - timedelta(days=rng.randint(3, 6))
                     pending_return = (reason, fee, rma_on)
                     order.update(status="returned", returned_on=returned.isoformat())
                     refund = (subtotal - fee, "return", returned + timedelta(days=2))
                 elif extra < 0.10:
                     share = rng.choice((10, 15, 20, 25))
-                    refund = (max(100, total * share // 100), "price adjustment",
-                              arrival + timedelta(days=rng.randint(1, 9)))
+                    refund = (
+                        max(100, total * share // 100),
+                        "price adjustment",
+                        arrival + timedelta(days=rng.randint(1, 9)),
+                    )
             elif arrival > promised:
                 order.update(status="delayed")
             elif (BASE_DATE - ship_day).days <= 1:

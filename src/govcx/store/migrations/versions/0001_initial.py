@@ -115,6 +115,15 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("idempotency_keys", "escalations", "audit_head", "audit_events",
-                  "executions", "approvals", "turns", "messages", "conversations"):
+    for table in (
+        "idempotency_keys",
+        "escalations",
+        "audit_head",
+        "audit_events",
+        "executions",
+        "approvals",
+        "turns",
+        "messages",
+        "conversations",
+    ):
         op.drop_table(table)

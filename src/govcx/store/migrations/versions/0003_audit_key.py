@@ -24,8 +24,9 @@ depends_on = None
 
 def upgrade() -> None:
     op.add_column("audit_events", sa.Column("policy_digest", sa.String(64), nullable=True))
-    op.add_column("audit_head", sa.Column("keyed_from", sa.Integer, nullable=False,
-                                          server_default="1"))
+    op.add_column(
+        "audit_head", sa.Column("keyed_from", sa.Integer, nullable=False, server_default="1")
+    )
     op.add_column("audit_head", sa.Column("keyed_seal", sa.String(64), nullable=True))
     op.execute("UPDATE audit_head SET keyed_from = seq + 1")
     key = context.config.attributes.get("audit_key")
@@ -34,8 +35,10 @@ def upgrade() -> None:
 
         conn = op.get_bind()
         for row in conn.execute(sa.text("SELECT id, hash, keyed_from FROM audit_head")):
-            conn.execute(sa.text("UPDATE audit_head SET keyed_seal = :seal WHERE id = :id"),
-                         {"seal": boundary_seal(key, row.keyed_from, row.hash), "id": row.id})
+            conn.execute(
+                sa.text("UPDATE audit_head SET keyed_seal = :seal WHERE id = :id"),
+                {"seal": boundary_seal(key, row.keyed_from, row.hash), "id": row.id},
+            )
 
 
 def downgrade() -> None:

@@ -21,8 +21,10 @@ def upgrade() -> None:
         batch.add_column(sa.Column("customer_id", sa.String(128), nullable=True))
         batch.add_column(sa.Column("approval_id", sa.String(64), nullable=True))
     # Executions recorded before this revision belong to their conversation's customer.
-    op.execute("UPDATE executions SET customer_id = (SELECT c.customer_id FROM conversations c "
-               "WHERE c.conversation_id = executions.conversation_id)")
+    op.execute(
+        "UPDATE executions SET customer_id = (SELECT c.customer_id FROM conversations c "
+        "WHERE c.conversation_id = executions.conversation_id)"
+    )
     op.create_index("ix_executions_tool_started", "executions", ["tool", "started_at"])
 
 

@@ -49,13 +49,21 @@ def upgrade() -> None:
         batch.add_column(sa.Column("policy_digest", sa.String(64), nullable=True))
     bind = op.get_bind()
     if "api_conversation_owners" in sa.inspect(bind).get_table_names():
-        bind.execute(sa.text(
-            "UPDATE conversations SET owner = (SELECT o.principal FROM api_conversation_owners o"
-            " WHERE o.conversation_id = conversations.conversation_id) WHERE owner IS NULL"))
+        bind.execute(
+            sa.text(
+                "UPDATE conversations SET owner = (SELECT o.principal"
+                " FROM api_conversation_owners o"
+                " WHERE o.conversation_id = conversations.conversation_id)"
+                " WHERE owner IS NULL"
+            )
+        )
     # The rest were started by the CLI (its ids: cli-..., chat-...) or by Python code.
-    bind.execute(sa.text(
-        "UPDATE conversations SET owner = 'cli' WHERE owner IS NULL"
-        " AND (conversation_id LIKE 'cli-%' OR conversation_id LIKE 'chat-%')"))
+    bind.execute(
+        sa.text(
+            "UPDATE conversations SET owner = 'cli' WHERE owner IS NULL"
+            " AND (conversation_id LIKE 'cli-%' OR conversation_id LIKE 'chat-%')"
+        )
+    )
     bind.execute(sa.text("UPDATE conversations SET owner = 'local' WHERE owner IS NULL"))
 
 
