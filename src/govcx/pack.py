@@ -64,12 +64,14 @@ class StorageConfig(_Model):
 
 class PrincipalConfig(_Model):
     roles: list[str]
+    teams: list[str] = Field(default_factory=list)
+    """For the ``agent`` role: teams of the policy's ``routing.teams``."""
 
     @field_validator("roles")
     @classmethod
     def _roles(cls, roles: list[str]) -> list[str]:
         for role in roles:
-            if role in ("channel", "auditor", "admin"):
+            if role in ("channel", "agent", "auditor", "admin"):
                 continue
             if role.startswith("approver:") and len(role) > len("approver:"):
                 continue
@@ -182,7 +184,7 @@ def load_pack(path: str | Path | None = None) -> Pack:
     cross_check(policy, policy_path, registry)
     _check_principals(config, config_path, policy, policy_path)
     principals = {
-        name: Principal(name=name, roles=frozenset(p.roles))
+        name: Principal(name=name, roles=frozenset(p.roles), teams=frozenset(p.teams))
         for name, p in config.principals.items()
     }
     knowledge_dir = root / config.knowledge if config.knowledge else None
@@ -230,6 +232,31 @@ def _check_principals(
                 f"principal {name!r} has leading or trailing spaces; write it as {name.strip()!r}",
                 field="principals",
             )
+    teams = sorted(policy.routing.teams)
+    for name, principal in config.principals.items():
+        if principal.teams and "agent" not in principal.roles:
+            raise ConfigError(
+                str(config_path),
+                f"{name} has teams but not the role agent; teams are for people who work "
+                "cases: add agent to its roles or remove teams",
+                field=f"principals.{name}.teams",
+            )
+        if "agent" in principal.roles and "channel" in principal.roles:
+            raise ConfigError(
+                str(config_path),
+                f"{name} holds both channel and agent; a channel speaks for customers and "
+                "can never work their cases: use two principals",
+                field=f"principals.{name}.roles",
+            )
+        for team in principal.teams:
+            if team not in policy.routing.teams:
+                raise ConfigError(
+                    str(config_path),
+                    f"team {team!r} of {name} is not defined by the policy "
+                    f"({policy_path.name} routing.teams); valid teams: "
+                    f"{', '.join(teams) or 'none (the policy defines no routing.teams)'}",
+                    field=f"principals.{name}.teams",
+                )
     defined = sorted(policy.approvals.roles)
     for name, principal in config.principals.items():
         for role in principal.roles:

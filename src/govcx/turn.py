@@ -6,7 +6,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-TurnStatus = Literal["answered", "pending_approval", "escalated", "blocked"]
+TurnStatus = Literal["answered", "pending_approval", "escalated", "blocked", "with_human"]
+"""``with_human``: a person has the conversation (its case is waiting or claimed); the AI
+did not reply, and the message is in the transcript for them."""
 
 
 class Citation(BaseModel):
@@ -43,6 +45,10 @@ class Escalation(BaseModel):
     rules: list[str] = Field(default_factory=list)
     problems: list[str] = Field(default_factory=list)
     """For output-guard escalations: what the drafted reply got wrong."""
+    case_id: str | None = None
+    """The case the conversation is in now (govcx.governance.cases)."""
+    team: str | None = None
+    priority: str | None = None
 
 
 class Turn(BaseModel):
@@ -56,6 +62,8 @@ class Turn(BaseModel):
     confidence: float = 0.0
     actions: list[Action] = Field(default_factory=list)
     approval_id: str | None = None
+    case_id: str | None = None
+    """With status ``with_human`` (and ``escalated``): the conversation's open case."""
     decision: TurnDecision | None = None
     escalation: Escalation | None = None
     findings: list[dict[str, Any]] = Field(default_factory=list)

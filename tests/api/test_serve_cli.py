@@ -53,7 +53,7 @@ def test_serve_dev_prints_keys_that_work_and_stay_the_same(
     assert first.exit_code == 0, first.output
     assert "http://127.0.0.1:8123/console" in first.output
     keys = dict(re.findall(r"^\s+(\w+)\s+(gcx_dev_\S+)", first.output, re.MULTILINE))
-    assert set(keys) == {"web", "sup", "boss", "boss2", "audit"}
+    assert set(keys) == {"web", "sup", "boss", "boss2", "audit", "kim", "pat"}
     app, kwargs = served[0]
     assert kwargs == {"host": "127.0.0.1", "port": 8123, "log_level": "info"}
     with TestClient(app) as client:

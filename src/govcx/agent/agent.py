@@ -32,6 +32,7 @@ from govcx.errors import ApprovalStale, GovcxError, InvalidInput, NotFound, Poli
 from govcx.governance import limits
 from govcx.governance.approval import ApprovalRequest, ApprovalStore, action_token
 from govcx.governance.audit import AuditLog, audit_key
+from govcx.governance.cases import CaseStore
 from govcx.governance.policy import Policy
 from govcx.governance.policy_store import PolicyStore
 from govcx.governance.principal import SYSTEM, Principal
@@ -177,6 +178,7 @@ class Agent:
 
             guard = build_guard(pack.policy.guards)
         self.guard = guard
+        self.cases = CaseStore(self.db, self.audit, clock=clock, redact=guard.redact)
         self.checkpointer = open_checkpointer(url, state_dir, key)
         self.graph = build_graph(self.checkpointer)
         self._unsaved = build_graph()
@@ -198,6 +200,7 @@ class Agent:
             audit=self.audit,
             registry=pack.registry,
             conversations=self.conversations,
+            cases=self.cases,
             clock=self.clock,
             observer=self._observe,
         )
@@ -417,6 +420,25 @@ class Agent:
                     conversation_id, customer_id, start=True, owner=owner
                 )
             customer = conv.get("customer_id") or customer_id
+            control = conv.get("control", "ai")
+            if control in ("waiting", "human"):
+                # A person has the conversation: the AI records the message for them and
+                # says nothing (graphs.nodes.with_human; no checkpoint, like still_waiting).
+                case = self.cases.open_for(conversation_id)
+                out = self._unsaved.invoke(
+                    {
+                        "conversation_id": conversation_id,
+                        "customer_id": customer,
+                        "turn_id": turn_id,
+                        "text": text,
+                        "with_human": True,
+                        "case_id": case.case_id if case else None,
+                    },
+                    context=self.services,
+                )
+                return turn_of(out, interrupted=False, approvals=self.approvals)
+            if control == "resolved":
+                self.conversations.set_control(conversation_id, "ai")
             if conv["status"] == "pending_approval":
                 # The conversation's checkpoint holds the run waiting for the approval:
                 # this message runs on the graph without a checkpointer (still_waiting).

@@ -27,7 +27,16 @@ from govcx.api.auth import KeyRing, dev_keys
 from govcx.api.errors import ApiError, error_response, install_error_handlers
 from govcx.api.events import EventBus
 from govcx.api.metrics import Metrics
-from govcx.api.routers import approvals, audit, console, conversations, docs, policy, system
+from govcx.api.routers import (
+    approvals,
+    audit,
+    cases,
+    console,
+    conversations,
+    docs,
+    policy,
+    system,
+)
 from govcx.api.runtime import ApiRuntime
 from govcx.api.schemas import package_version
 from govcx.api.settings import ServerSettings
@@ -57,6 +66,11 @@ roles (`channel`, `approver:<role>`, `auditor`, `admin`). Keys are created with
 TAGS = [
     {"name": "conversations", "description": "Customer conversations (channel keys)."},
     {"name": "approvals", "description": "The approval queue (approver keys)."},
+    {
+        "name": "cases",
+        "description": "Escalated conversations in team queues: claim, reply, hand back, "
+        "resolve (agent keys).",
+    },
     {"name": "audit", "description": "The audit log (auditor keys)."},
     {"name": "policy", "description": "The governance policy (admin keys change it)."},
     {"name": "webhooks", "description": "Signed event deliveries to the pack's webhooks."},
@@ -235,14 +249,15 @@ def create_app(
     )
     app.state.runtime = runtime
     install_error_handlers(app)
-    for module in (conversations, approvals, audit, policy, system, console, docs):
+    for module in (conversations, approvals, cases, audit, policy, system, console, docs):
         app.include_router(module.router)
     app.add_middleware(_Edge, max_body=server.max_body_bytes, metrics=metrics)
     return app
 
 
 async def _sweep(runtime: ApiRuntime, interval: float) -> None:
-    """Expire overdue approvals (and pick up policy changes of other workers)."""
+    """Expire overdue approvals, record missed SLA deadlines of cases (and pick up policy
+    changes of other workers)."""
     while True:
         await asyncio.sleep(interval)
         try:
@@ -250,6 +265,9 @@ async def _sweep(runtime: ApiRuntime, interval: float) -> None:
             turns = await run_in_threadpool(runtime.expire_overdue)
             if turns:
                 log.info("expired %d overdue approval(s)", len(turns))
+            breaches = await run_in_threadpool(runtime.breach_sla)
+            if breaches:
+                log.info("%d SLA deadline(s) missed", len(breaches))
         except Exception:  # keep sweeping; the next round retries
             log.exception("expiry sweep failed")
 

@@ -30,6 +30,7 @@ ROLE_CHANNEL = "channel"
 ROLE_APPROVER = "approver"
 ROLE_AUDITOR = "auditor"
 ROLE_ADMIN = "admin"
+ROLE_AGENT = "agent"
 
 
 @dataclass(frozen=True, kw_only=True)

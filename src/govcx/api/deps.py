@@ -8,7 +8,14 @@ from typing import Annotated
 from fastapi import Depends, Header, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from govcx.api.auth import ROLE_ADMIN, ROLE_APPROVER, ROLE_AUDITOR, ROLE_CHANNEL, Caller
+from govcx.api.auth import (
+    ROLE_ADMIN,
+    ROLE_AGENT,
+    ROLE_APPROVER,
+    ROLE_AUDITOR,
+    ROLE_CHANNEL,
+    Caller,
+)
 from govcx.api.errors import ApiError
 from govcx.api.runtime import ApiRuntime
 from govcx.api.schemas import ID_PATTERN
@@ -74,6 +81,12 @@ ApproverCaller = Annotated[Caller, Depends(require(ROLE_APPROVER))]
 """Decides approvals (within its role's authority, which the core enforces)."""
 ReaderCaller = Annotated[Caller, Depends(require(ROLE_APPROVER, ROLE_AUDITOR, ROLE_ADMIN))]
 """Reads approvals and any conversation."""
+AgentCaller = Annotated[Caller, Depends(require(ROLE_AGENT, ROLE_ADMIN))]
+"""Works cases: claims, replies to customers, notes, hands back, resolves (in its teams)."""
+CaseReader = Annotated[
+    Caller, Depends(require(ROLE_AGENT, ROLE_ADMIN, ROLE_AUDITOR, ROLE_APPROVER))
+]
+"""Reads cases (an agent, those of its teams). Never a channel: notes are internal."""
 AuditorCaller = Annotated[Caller, Depends(require(ROLE_AUDITOR, ROLE_ADMIN))]
 AdminCaller = Annotated[Caller, Depends(require(ROLE_ADMIN))]
 
@@ -87,4 +100,5 @@ IdempotencyKey = Annotated[
     ),
 ]
 ConversationId = Annotated[str, Path(pattern=ID_PATTERN, examples=["conv_3f2a9c0d1e4b5a6f7c8d"])]
+CaseId = Annotated[str, Path(pattern=ID_PATTERN, examples=["case_e2a02600c3493466de94"])]
 ApprovalId = Annotated[str, Path(pattern=ID_PATTERN, examples=["apr_e2a02600c3493466de94"])]

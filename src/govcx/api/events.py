@@ -1,4 +1,5 @@
-"""Domain events of the server: approvals requested, decided and expired, escalations.
+"""Domain events of the server: approvals requested, decided and expired, escalations,
+and the hand-off of conversations to people (``conversation.*``, govcx.governance.cases).
 
 The :class:`EventBus` hands each event once to its subscribers (the webhook dispatcher)
 and wakes the approval-queue streams of the console.
@@ -15,13 +16,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from govcx.governance.cases import CASE_EVENT_TYPES
+
 log = logging.getLogger("govcx.api")
 
 APPROVAL_REQUESTED = "approval.requested"
 APPROVAL_DECIDED = "approval.decided"
 APPROVAL_EXPIRED = "approval.expired"
 ESCALATION_CREATED = "escalation.created"
-EVENT_TYPES = (APPROVAL_REQUESTED, APPROVAL_DECIDED, APPROVAL_EXPIRED, ESCALATION_CREATED)
+EVENT_TYPES = (
+    APPROVAL_REQUESTED,
+    APPROVAL_DECIDED,
+    APPROVAL_EXPIRED,
+    ESCALATION_CREATED,
+    *CASE_EVENT_TYPES,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,7 +72,7 @@ class EventBus:
                 callback(event)
             except Exception:  # a subscriber must never fail the request that published
                 log.exception("event subscriber failed on %s", event.id)
-        if event.type.startswith("approval."):
+        if event.type.startswith(("approval.", "conversation.")):
             self.queue_changed()
         return True
 

@@ -14,9 +14,11 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from sqlalchemy import func, select
 
 from govcx.governance.approval import ApprovalStore
 from govcx.store.db import Database
+from govcx.store.schema import cases
 from govcx.turn import Turn
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -63,6 +65,50 @@ class _ApprovalCollector(Collector):
         yield oldest
 
 
+class _CaseCollector(Collector):
+    """Open cases by status, team and priority, and those past a deadline, from the DB."""
+
+    def __init__(self, db: Database, clock: Callable[[], float]) -> None:
+        self.db = db
+        self.clock = clock
+
+    def describe(self) -> list[Metric]:
+        return [self._open(), self._overdue()]
+
+    @staticmethod
+    def _open() -> GaugeMetricFamily:
+        return GaugeMetricFamily(
+            "govcx_cases_open",
+            "Open cases by status, team and priority",
+            labels=["status", "team", "priority"],
+        )
+
+    @staticmethod
+    def _overdue() -> GaugeMetricFamily:
+        return GaugeMetricFamily("govcx_cases_overdue", "Open cases past their resolution deadline")
+
+    def collect(self) -> Iterator[Metric]:
+        open_ = self._open()
+        overdue = self._overdue()
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(cases.c.status, cases.c.team, cases.c.priority, func.count())
+                .where(cases.c.status.in_(("waiting", "human")))
+                .group_by(cases.c.status, cases.c.team, cases.c.priority)
+            ).all()
+            late = conn.execute(
+                select(func.count()).where(
+                    cases.c.status.in_(("waiting", "human")),
+                    cases.c.resolution_due <= self.clock(),
+                )
+            ).scalar_one()
+        for status, team, priority, count in rows:
+            open_.add_metric([status, team or "", priority], int(count))
+        overdue.add_metric([], int(late))
+        yield open_
+        yield overdue
+
+
 class Metrics:
     """The app's metrics. Every method is safe to call from any thread."""
 
@@ -107,6 +153,18 @@ class Metrics:
             buckets=_AGES,
             registry=r,
         )
+        self.case_actions = Counter(
+            "govcx_case_actions_total",
+            "What people did on cases (claim, assign, reply, note, hand_back, resolve)",
+            ["action"],
+            registry=r,
+        )
+        self.sla_breaches = Counter(
+            "govcx_case_sla_breaches_total",
+            "SLA deadlines missed by cases (target: first_response or resolution)",
+            ["team", "priority", "target"],
+            registry=r,
+        )
         self.expired = Counter(
             "govcx_approvals_expired", "Approval requests that expired", registry=r
         )
@@ -136,6 +194,7 @@ class Metrics:
             registry=r,
         )
         r.register(_ApprovalCollector(db, clock))
+        r.register(_CaseCollector(db, clock))
 
     def turn(self, turn: Turn) -> None:
         self.turns.labels(turn.status, turn.intent or "none").inc()

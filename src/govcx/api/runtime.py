@@ -11,13 +11,22 @@ import json
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from govcx.agent.agent import Agent, check_id, check_text
-from govcx.api.auth import ROLE_APPROVER, ROLE_CHANNEL, Caller, KeyRing
+from govcx.api.auth import (
+    ROLE_ADMIN,
+    ROLE_AGENT,
+    ROLE_APPROVER,
+    ROLE_AUDITOR,
+    ROLE_CHANNEL,
+    Caller,
+    KeyRing,
+)
 from govcx.api.errors import ApiError
 from govcx.api.events import (
     APPROVAL_DECIDED,
@@ -34,9 +43,18 @@ from govcx.api.schemas import ApprovalView, DecisionIn, MessageIn
 from govcx.api.settings import ServerSettings
 from govcx.api.tracing import Tracing, TurnSpan
 from govcx.api.webhooks import WebhookDispatcher
-from govcx.errors import ApprovalStale, GovcxError, NotAuthorized, NotFound
+from govcx.errors import ApprovalStale, GovcxError, InvalidInput, NotAuthorized, NotFound
 from govcx.governance.approval import ApprovalRequest, can_decide
+from govcx.governance.cases import (
+    ESCALATED,
+    HUMAN_REPLY,
+    SLA_BREACHED,
+    Case,
+    Transition,
+    may_work,
+)
 from govcx.governance.policy import Policy
+from govcx.governance.principal import Principal
 from govcx.store.conversation import new_id
 from govcx.turn import Turn
 
@@ -94,6 +112,7 @@ class ApiRuntime:
         self.idempotency = IdempotencyStore(agent.db)
         self._local = threading.local()
         self.policies = PolicyActivations(agent, bus)
+        self.verbatim = _Recent()
         agent.observers.append(self._observe)
 
     def close(self) -> None:
@@ -430,6 +449,152 @@ class ApiRuntime:
             self._after_turn(turn)
         return turns
 
+    # -- cases: the hand-off to people --------------------------------------------------
+    def _reads_all_cases(self, caller: Caller) -> bool:
+        return any(caller.has(r) for r in (ROLE_ADMIN, ROLE_AUDITOR, ROLE_APPROVER))
+
+    def case_view(self, caller: Caller, case: Case) -> dict[str, Any]:
+        """The case as ``caller`` sees it; 404 for an agent outside the case's team (as
+        for a case that does not exist), unless the caller reads every case."""
+        allowed = may_work(caller.principal, case) is None
+        if not allowed and not self._reads_all_cases(caller):
+            raise NotFound("case", case.case_id)
+        can_work = allowed if caller.has(ROLE_AGENT) or caller.has(ROLE_ADMIN) else None
+        return {**case.as_dict(), "can_work": can_work}
+
+    def cases(
+        self,
+        caller: Caller,
+        *,
+        status: str | None,
+        team: str | None,
+        priority: str | None,
+        assignee: str | None,
+        customer_id: str | None,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        """The queue: open cases by urgency (or closed ones, the history). An agent sees
+        the cases of their teams; admins, auditors and approvers see every team's."""
+        teams: list[str] | None = None
+        if not self._reads_all_cases(caller):
+            teams = sorted(caller.principal.teams)
+        if team is not None:
+            teams = [t for t in (teams if teams is not None else [team]) if t == team]
+        found = self.agent.cases.list(
+            status=status,
+            teams=teams,
+            priority=priority,
+            assignee=assignee,
+            customer_id=customer_id,
+            limit=limit,
+        )
+        return [self.case_view(caller, c) for c in found]
+
+    def case_detail(self, caller: Caller, case_id: str) -> dict[str, Any]:
+        check_id("case_id", case_id)
+        case = self.agent.cases.get(case_id)
+        view = self.case_view(caller, case)
+        pending = self.agent.approvals.list(status="pending", conversation_id=case.conversation_id)
+        return {
+            **view,
+            "transcript": self.agent.conversations.transcript(case.conversation_id),
+            "events": self.agent.cases.events(case_id),
+            "pending_approvals": [
+                self.approval_view(caller, r).model_dump(mode="json") for r in pending
+            ],
+        }
+
+    def case_action(
+        self,
+        caller: Caller,
+        case_id: str,
+        action: str,
+        *,
+        text: str | None = None,
+        agent: str | None = None,
+    ) -> dict[str, Any]:
+        """claim | assign | reply | note | hand_back | resolve, by ``caller``; announced
+        (webhook, console, the channel's stream) when it changed something."""
+        check_id("case_id", case_id)
+        self.case_view(caller, self.agent.cases.get(case_id))  # 404 outside the team
+        store, who = self.agent.cases, caller.principal
+        if action == "claim":
+            done = store.claim(case_id, who)
+        elif action == "assign":
+            done = store.assign(case_id, who, to=self._principal_named(str(agent)))
+        elif action == "reply":
+            done = store.reply(case_id, who, str(text))
+        elif action == "note":
+            done = store.note(case_id, who, str(text))
+        elif action == "hand_back":
+            done = store.hand_back(case_id, who, text)
+        else:
+            done = store.resolve(case_id, who, text)
+        self.metrics.case_actions.labels(action).inc()
+        self.announce(done)
+        return self.case_view(caller, done.case)
+
+    def _principal_named(self, name: str) -> Principal:
+        try:
+            return self.agent.pack.principal(name)
+        except GovcxError:
+            agents = sorted(n for n, p in self.agent.pack.principals.items() if p.has("agent"))
+            raise InvalidInput(
+                f"unknown principal {name!r}; people with the role agent: "
+                f"{', '.join(agents) or 'none'}",
+                details={"field": "agent"},
+            ) from None
+
+    def announce(self, done: Transition) -> None:
+        """Publish a case transition (webhook, console, channel streams)."""
+        if done.event_type == HUMAN_REPLY and done.data.get("message_id") is not None:
+            self.verbatim.put(int(done.data["message_id"]), str(done.data["text"]))
+        if done.event_type is None:
+            self.bus.queue_changed()  # a note: the console refreshes, nobody else is told
+            return
+        case = done.case
+        suffix = f":{done.data['target']}" if done.event_type == SLA_BREACHED else ""
+        self.bus.publish(
+            Event(
+                id=f"{done.event_type}:{case.case_id}:{case.version}{suffix}",
+                type=done.event_type,
+                data={
+                    "conversation_id": case.conversation_id,
+                    "case": _public_case(case),
+                    **done.data,
+                },
+            )
+        )
+        if done.event_type == SLA_BREACHED:
+            self.metrics.sla_breaches.labels(
+                case.team or "", case.priority, str(done.data["target"])
+            ).inc()
+
+    def breach_sla(self) -> list[Transition]:
+        """Record and announce every SLA deadline open cases have passed (the sweep)."""
+        done = self.agent.cases.breach_due(self.agent.clock())
+        for transition in done:
+            self.announce(transition)
+        return done
+
+    def conversation_updates(
+        self, caller: Caller, conversation_id: str, after: int
+    ) -> tuple[list[dict[str, Any]], str]:
+        """What the channel has not seen yet: lines after ``after`` that are not the
+        customer's, and who answers the conversation now (``control``)."""
+        check_id("conversation_id", conversation_id)
+        self._check_owner(caller, conversation_id)
+        lines = self.agent.conversations.transcript(conversation_id, after=after)
+        control = str(self.agent.conversations.get(conversation_id).get("control") or "ai")
+        out = []
+        for line in lines:
+            if line["role"] == "agent":
+                verbatim = self.verbatim.get(int(line["message_id"]))
+                if verbatim is not None:
+                    line = {**line, "text": verbatim}
+            out.append(line)
+        return out, control
+
     # -- events of a Turn ----------------------------------------------------------------
     def _after_turn(self, turn: Turn) -> None:
         self.metrics.turn(turn)
@@ -450,6 +615,8 @@ class ApiRuntime:
                         },
                     )
                 )
+        elif turn.status == "with_human":
+            self.bus.queue_changed()  # the inbox shows the customer's new line
         elif turn.status == "escalated":
             # The output guard escalates without an Escalation on the Turn; say so.
             escalation = (
@@ -469,6 +636,57 @@ class ApiRuntime:
                     },
                 )
             )
+            case_id = turn.escalation.case_id if turn.escalation else None
+            if case_id:
+                case = self.agent.cases.get(case_id)
+                if case.turn_id == turn.turn_id:  # a new case, not one it joined
+                    self.bus.publish(
+                        Event(
+                            id=f"{ESCALATED}:{case.case_id}",
+                            type=ESCALATED,
+                            data={
+                                "conversation_id": case.conversation_id,
+                                "case": _public_case(case),
+                            },
+                        )
+                    )
+
+
+def _public_case(case: Case) -> dict[str, Any]:
+    """A case as webhooks carry it: a channel receives these, so no notes and no
+    hand-off summary (which quotes the gate's rules and the AI's recommendation)."""
+    return {
+        "case_id": case.case_id,
+        "status": case.status,
+        "team": case.team,
+        "priority": case.priority,
+        "tags": case.tags,
+        "assignee": case.assignee,
+        "first_response_due": case.first_response_due,
+        "resolution_due": case.resolution_due,
+        "breached": case.breached,
+    }
+
+
+class _Recent:
+    """The last few human replies verbatim, by message id, for the channel's stream: the
+    transcript stores them redacted like every line at rest. Another worker's replies
+    are streamed from the transcript (redacted)."""
+
+    def __init__(self, size: int = 1000) -> None:
+        self._items: OrderedDict[int, str] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def put(self, key: int, text: str) -> None:
+        with self._lock:
+            self._items[key] = text
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def get(self, key: int) -> str | None:
+        with self._lock:
+            return self._items.get(key)
 
 
 def _loads(value: Any) -> Any:

@@ -38,7 +38,7 @@ APPROVAL_EXAMPLE: dict[str, Any] = {
     "approvals_needed": 1,
     "decisions": [],
     "status": "pending",
-    "policy_version": "2026.11.1",
+    "policy_version": "2026.12.1",
     "can_decide": True,
     "authority": None,
 }
@@ -68,7 +68,7 @@ TURN_EXAMPLE: dict[str, Any] = {
     "decision": {
         "route": "await_approval",
         "rules": ["tool.issue_refund.approval_if"],
-        "policy_version": "2026.11.1",
+        "policy_version": "2026.12.1",
         "reason": "issue_refund needs approval: tool.issue_refund.approval_if",
     },
     "escalation": None,
@@ -125,7 +125,7 @@ AUDIT_EVENT_EXAMPLE: dict[str, Any] = {
     "turn_id": _TID,
     "actor": "agent",
     "kind": "classify",
-    "policy_version": "2026.11.1",
+    "policy_version": "2026.12.1",
     "policy_digest": "5f1c0d3a9e7b42c6a8d1f0e2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6",
     "data": {"intent": "refund", "confidence": 0.962, "engine": "embedded"},
     "prev_hash": "b3870922a75607bc3cb1e3e65f85d8e0a2d141a219a5447d240dbdffe7994e9e",
@@ -385,7 +385,7 @@ class Health(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"status": "ok", "pack": "acme", "policy_version": "2026.11.1", "version": "0.1.0"}
+                {"status": "ok", "pack": "acme", "policy_version": "2026.12.1", "version": "0.1.0"}
             ]
         }
     )
@@ -430,3 +430,149 @@ def package_version() -> str:
         return version("govcx")
     except PackageNotFoundError:  # pragma: no cover - running from a source tree
         return "0"
+
+
+# -- cases (hand-off to people) -------------------------------------------------------------
+CASE_EXAMPLE: dict[str, Any] = {
+    "case_id": "case_8602f774b5224302a0dd",
+    "conversation_id": _CID,
+    "turn_id": "turn_8602f774b5224302a0dd",
+    "status": "waiting",
+    "team": "trust",
+    "priority": "urgent",
+    "tags": ["legal"],
+    "assignee": None,
+    "customer_id": "C-1001",
+    "reason": "policy hands every legal_threat request to a human",
+    "summary": {
+        "customer_wants": "Refund me today or my attorney files suit on Monday",
+        "intent": "legal_threat",
+        "confidence": 0.92,
+        "why": "policy hands every legal_threat request to a human",
+        "rules": ["workflow.legal_threat.autonomy=escalate"],
+        "findings": [],
+        "ai_did": [],
+        "knowledge": [],
+        "recommended_action": None,
+        "pending_approvals": [],
+        "routed_by": "routing.rules[1]",
+        "routing_errors": [],
+        "tags": ["legal"],
+    },
+    "first_response_due": 1764590400.0,
+    "resolution_due": 1764603000.0,
+    "first_response_at": None,
+    "closed_at": None,
+    "breached": [],
+    "next_due": 1764590400.0,
+    "policy_version": "2026.12.1",
+    "version": 0,
+    "created_at": 1764589500.0,
+    "updated_at": 1764589500.0,
+    "can_work": True,
+}
+
+
+class CaseView(BaseModel):
+    """A case in a team's queue: who has it, how urgent, when it is due."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [CASE_EXAMPLE]})
+
+    case_id: str
+    conversation_id: str
+    turn_id: str
+    status: Literal["waiting", "human", "handed_back", "resolved"]
+    team: str | None = None
+    priority: str
+    tags: list[str]
+    assignee: str | None = None
+    customer_id: str | None = None
+    reason: str
+    summary: dict[str, Any]
+    """The hand-off summary: customer_wants, intent, confidence, why, rules, findings,
+    ai_did, knowledge, recommended_action, pending_approvals, routed_by, tags."""
+    first_response_due: float | None = None
+    resolution_due: float | None = None
+    first_response_at: float | None = None
+    closed_at: float | None = None
+    breached: list[str]
+    next_due: float | None = None
+    policy_version: str | None = None
+    version: int
+    created_at: float
+    updated_at: float
+    can_work: bool | None = None
+    """Whether the caller may work this case (None for read-only callers)."""
+
+
+class CaseEvent(BaseModel):
+    kind: str
+    """opened | claimed | assigned | reply | note | handed_back | resolved | sla_breached
+    | escalated_again"""
+    actor: str
+    text: str | None = None
+    data: dict[str, Any] | None = None
+    at: float
+
+
+class CaseDetail(CaseView):
+    """A case with its conversation's transcript and the people's events (notes too:
+    this view is never given to a channel)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **CASE_EXAMPLE,
+                    "transcript": [
+                        {
+                            "turn_id": "turn_8602f774b5224302a0dd",
+                            "role": "customer",
+                            "text": "Refund me today or my attorney files suit on Monday",
+                            "at": 1764589500.0,
+                            "message_id": 1,
+                        }
+                    ],
+                    "events": [
+                        {
+                            "kind": "opened",
+                            "actor": "system",
+                            "text": None,
+                            "data": {"team": "trust", "priority": "urgent"},
+                            "at": 1764589500.0,
+                        }
+                    ],
+                    "pending_approvals": [],
+                }
+            ]
+        }
+    )
+
+    transcript: list[dict[str, Any]]
+    events: list[CaseEvent]
+    pending_approvals: list[dict[str, Any]]
+
+
+class CaseTextIn(_In):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"text": "Hi, I'm looking at your order now."}]},
+    )
+
+    text: str = Field(min_length=1, max_length=8000)
+
+
+class CaseCloseIn(_In):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"note": "Refund promised by phone."}]}
+    )
+
+    note: str | None = Field(default=None, max_length=8000)
+    """An internal note recorded with the hand-back or resolution."""
+
+
+class CaseAssignIn(_In):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"agent": "kim"}]})
+
+    agent: str = Field(min_length=1, max_length=128)
+    """The principal (role agent, in the case's team) who takes the case."""

@@ -145,3 +145,36 @@ def stream_queue(runtime: ApiRuntime, caller: Caller) -> EventSourceResponse:
             runtime.bus.drop_waiter(entry)
 
     return EventSourceResponse(events(), ping=15, headers=_HEADERS)
+
+
+def stream_conversation(
+    runtime: ApiRuntime, caller: Caller, conversation_id: str, after: int
+) -> EventSourceResponse:
+    """For the channel: ``message`` events with each new line that is not the
+    customer's (a person's reply, role ``agent``; the AI's replies, which the channel also
+    gets as Turns), and a ``control`` event when who answers changes (``ai``,
+    ``waiting``, ``human``, ``resolved``), starting with the current one."""
+    interval = runtime.settings.queue_poll_interval
+
+    async def events() -> AsyncIterator[ServerSentEvent]:
+        entry = runtime.bus.waiter()
+        last_id, control = after, None
+        try:
+            while True:
+                entry[1].clear()
+                lines, now = await run_in_threadpool(
+                    runtime.conversation_updates, caller, conversation_id, last_id
+                )
+                for line in lines:
+                    last_id = max(last_id, int(line["message_id"]))
+                    if line["role"] != "customer":
+                        yield _event("message", line)
+                if now != control:
+                    control = now
+                    yield _event("control", {"control": now, "conversation_id": conversation_id})
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(entry[1].wait(), timeout=interval)
+        finally:
+            runtime.bus.drop_waiter(entry)
+
+    return EventSourceResponse(events(), ping=15, headers=_HEADERS)

@@ -229,6 +229,77 @@ class GuardPolicy(_Model):
     """on_fail per output check (``reask`` acts as ``escalate`` on the embedded engine)."""
 
 
+Priority = Literal["urgent", "high", "normal", "low"]
+PRIORITIES: tuple[str, ...] = ("urgent", "high", "normal", "low")
+"""Most urgent first."""
+
+ROUTING_SAMPLE: dict[str, Any] = {
+    "intent": "refund",
+    "confidence": 0.5,
+    "rules": ["intent.out_of_scope"],
+    "findings": ["legal_threat"],
+    "customer_id": "C-1",
+    "tool": "issue_refund",
+    "args": {"amount": 1.0, "order_id": "A-1"},
+    "reason": "escalated",
+}
+"""The variables of a routing condition, with sample values: ``intent`` and ``confidence``
+(the classification), ``rules`` (the gate's rule ids), ``findings`` (guard finding types
+in lower case, like ``legal_threat``), ``customer_id``, ``tool`` and ``args`` (the
+recommended action, ``""`` and ``{}`` without one) and ``reason``."""
+
+
+class Team(_Model):
+    description: str = ""
+
+
+class RouteTarget(_Model):
+    team: str
+    priority: Priority = "normal"
+    tags: list[str] = Field(default_factory=list)
+
+
+class RouteRule(RouteTarget):
+    when: str
+    """CEL over the escalation's facts (:data:`ROUTING_SAMPLE`); the first rule that is
+    true routes the case."""
+
+    @field_validator("when")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            Expression.compile(value).evaluate(ROUTING_SAMPLE)
+        except ExpressionError as exc:
+            raise ValueError(
+                f"{exc}; a routing condition may use {', '.join(sorted(ROUTING_SAMPLE))}"
+            ) from None
+        return value
+
+
+class Routing(_Model):
+    """Which team's queue an escalated conversation goes to, how urgent, with what tags."""
+
+    teams: dict[str, Team] = Field(default_factory=dict)
+    rules: list[RouteRule] = Field(default_factory=list)
+    default: RouteTarget | None = None
+    """Where a case goes when no rule matches (no team at all without it)."""
+
+
+class SlaTarget(_Model):
+    first_response: timedelta
+    """A person answers the customer within this long of the escalation."""
+    resolution: timedelta
+    """The case is resolved (or handed back) within this long of the escalation."""
+
+    @field_validator("first_response", "resolution", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> timedelta:
+        duration = value if isinstance(value, timedelta) else parse_duration(value)
+        if duration.total_seconds() <= 0:
+            raise ValueError("an SLA target must be longer than zero")
+        return duration
+
+
 class Policy(_Model):
     version: str
     """Recorded on every decision, approval and audit event."""
@@ -244,6 +315,10 @@ class Policy(_Model):
     duplicate_window: timedelta = timedelta(minutes=10)
     """An identical write already run in the conversation within this window needs
     approval (rule ``tool.NAME.duplicate``)."""
+    routing: Routing = Field(default_factory=Routing)
+    """Triage of escalations into cases: team, priority and tags (see :class:`Routing`)."""
+    sla: dict[Priority, SlaTarget] = Field(default_factory=dict)
+    """Deadlines of a case by its priority; a priority without an entry has none."""
 
     @field_validator("currency")
     @classmethod
@@ -289,6 +364,19 @@ class Policy(_Model):
                         f"tool {tool_name!r} has no entry under tools: (every tool needs a tier); "
                         f"known tools: {', '.join(sorted(self.tools)) or 'none'}",
                     )
+        teams = sorted(self.routing.teams)
+        targets: list[tuple[str, RouteTarget]] = [
+            (f"routing.rules[{i}].team", r) for i, r in enumerate(self.routing.rules)
+        ]
+        if self.routing.default is not None:
+            targets.append(("routing.default.team", self.routing.default))
+        for path, target in targets:
+            if target.team not in self.routing.teams:
+                raise _FieldProblem(
+                    path,
+                    f"unknown team {target.team!r}; teams under routing.teams: "
+                    f"{', '.join(teams) or 'none'}",
+                )
         roles = sorted(self.approvals.roles)
         for name, tier in self.tiers.items():
             for role in tier.roles or []:

@@ -1,15 +1,16 @@
 """Principals: the people and systems that act on govcx, and their roles.
 
 Roles: ``channel`` (converses on behalf of customers), ``approver:<role>`` (decides
-approvals within that role's authority), ``auditor`` (reads audit), ``admin`` (changes
-policy). A principal that holds ``channel`` can never decide an approval.
+approvals within that role's authority), ``agent`` (a person who takes over escalated
+conversations of their ``teams``), ``auditor`` (reads audit), ``admin`` (changes policy).
+A principal that holds ``channel`` can never decide an approval or work a case.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-VALID_ROLES = ("channel", "approver:<role>", "auditor", "admin")
+VALID_ROLES = ("channel", "approver:<role>", "agent", "auditor", "admin")
 
 
 def canonical_name(name: str) -> str:
@@ -22,6 +23,9 @@ def canonical_name(name: str) -> str:
 class Principal:
     name: str
     roles: frozenset[str]
+    teams: frozenset[str] = frozenset()
+    """For the ``agent`` role: the teams (``routing.teams`` of the policy) whose cases this
+    person works."""
 
     @property
     def approver_roles(self) -> list[str]:
@@ -30,6 +34,10 @@ class Principal:
     @property
     def is_channel(self) -> bool:
         return "channel" in self.roles
+
+    @property
+    def is_agent(self) -> bool:
+        return "agent" in self.roles and "channel" not in self.roles
 
     def has(self, role: str) -> bool:
         return role in self.roles

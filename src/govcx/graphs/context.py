@@ -9,6 +9,7 @@ from typing import Any
 from govcx.engines.engine import Engine
 from govcx.governance.approval import ApprovalStore
 from govcx.governance.audit import AuditLog
+from govcx.governance.cases import CaseStore
 from govcx.governance.policy import Policy
 from govcx.guardrails.guard import Guard
 from govcx.knowledge.retriever import Retriever
@@ -29,6 +30,7 @@ class Services:
     audit: AuditLog
     registry: ToolRegistry
     conversations: ConversationStore
+    cases: CaseStore
     clock: Callable[[], float]
     observer: Callable[[str, dict[str, Any]], None] | None = None
     """Called after each node with its name and a small summary that carries

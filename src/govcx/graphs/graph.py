@@ -3,6 +3,7 @@
 ```
 START ─message→ guard_input
 START ─while_pending→ still_waiting → END     an approval is pending: "still waiting"
+START ─with_human→ with_human → END           a person has it: record, the AI is silent
 guard_input → classify → retrieve → draft → confidence_check → policy_gate
 guard_input ─stop→ policy_gate                 a guard finding blocks or escalates
 policy_gate → execute | await_approval | escalate | ─answer→ check_reply
@@ -13,7 +14,8 @@ The gate's routes ``respond`` and ``block`` are ``answer``: ``check_reply`` sett
 (a fixed text of the runtime, or the draft through the output guard); ``finish_turn``
 records it. ``still_waiting`` runs on a graph compiled without a checkpointer
 (:func:`build_graph` with none): the conversation's checkpoint holds the run that waits
-for the approval, which a new run on it would replace.
+for the approval, which a new run on it would replace. ``with_human`` runs there too:
+the AI's last run stays in the checkpoint while a person answers.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from govcx.graphs.state import TurnInput, TurnState
 
 NODES = (
     "still_waiting",
+    "with_human",
     "guard_input",
     "classify",
     "retrieve",
@@ -54,9 +57,16 @@ def build_graph(checkpointer: BaseCheckpointSaver[Any] | None = None) -> Graph:
     for name in NODES:
         graph.add_node(name, getattr(nodes, name))
     graph.add_conditional_edges(
-        START, nodes.route_message, {"message": "guard_input", "while_pending": "still_waiting"}
+        START,
+        nodes.route_message,
+        {
+            "message": "guard_input",
+            "while_pending": "still_waiting",
+            "with_human": "with_human",
+        },
     )
     graph.add_edge("still_waiting", END)
+    graph.add_edge("with_human", END)
     graph.add_conditional_edges(
         "guard_input", nodes.after_guard_input, {"classify": "classify", "stop": "policy_gate"}
     )

@@ -21,8 +21,9 @@ from langgraph.types import interrupt
 
 from govcx.engines.engine import Classification, Draft, TurnContext
 from govcx.errors import GateViolation, ToolArgumentError
-from govcx.governance import gate, limits, money
+from govcx.governance import gate, limits, money, routing
 from govcx.governance.approval import ApprovalRequest, action_token
+from govcx.governance.cases import Case
 from govcx.governance.finding import Finding
 from govcx.governance.policy import Policy
 from govcx.graphs import replies
@@ -54,6 +55,7 @@ _PER_TURN_RESET: dict[str, Any] = {
     "reply": None,
     "status": "running",
     "escalation": None,
+    "case_id": None,
 }
 _USED_UP: dict[str, Any] = {"chunks": [], "plan": None, "draft": None}
 """Parts no later step reads once the turn is finished (the Turn is built without them
@@ -130,8 +132,40 @@ def _public(finding: Finding) -> dict[str, Any]:
 
 # -- START: a new message, or one while an approval is pending -----------------------------
 def route_message(state: TurnState) -> str:
-    """A conversation waiting for an approval only hears that it is still waiting."""
+    """A conversation waiting for an approval only hears that it is still waiting; one a
+    person has (its case waiting or claimed) gets no reply from the AI at all."""
+    if state.with_human:
+        return "with_human"
     return "while_pending" if state.waiting_for_approval else "message"
+
+
+def with_human(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
+    """Record a message for the person who has the conversation; the AI stays silent
+    (no reply, no classification, no tool). Transcript line, audit event and Turn in
+    one transaction. (No checkpoint: the AI's last run stays as it was.)"""
+    svc = runtime.context
+    redacted = svc.guard.redact(state.text)
+    out: dict[str, Any] = {"redacted": redacted, "status": "with_human", "reply": None}
+    turn = turn_of(state.model_copy(update=out), interrupted=False, approvals=svc.approvals)
+    with svc.audit.db.begin() as conn:
+        svc.conversations.add_message(
+            state.conversation_id, state.turn_id, "customer", redacted, conn=conn
+        )
+        svc.audit.append_many(
+            [
+                {
+                    "kind": "message.with_human",
+                    "actor": "customer",
+                    "conversation_id": state.conversation_id,
+                    "turn_id": state.turn_id,
+                    "policy_version": svc.policy.version,
+                    "data": {"text": redacted, "case_id": state.case_id},
+                }
+            ],
+            conn=conn,
+        )
+        svc.conversations.save_turn(at_rest(turn, svc.guard.redact), conn=conn)
+    return out
 
 
 def still_waiting(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
@@ -766,9 +800,7 @@ def escalate(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
         "recommended_action": dump(proposal) if proposal else None,
         "customer_message": state.redacted,
     }
-    escalation_id = svc.conversations.add_escalation(
-        conversation_id=state.conversation_id, turn_id=state.turn_id, reason=reason, body=body
-    )
+    escalation_id, case = _open_case(svc, state, reason=reason, rules=rules, body=body)
     self_harm = any(f.type == "SELF_HARM" for f in state.findings)
     text = replies.SELF_HARM if self_harm else replies.ESCALATED
     if (
@@ -781,13 +813,102 @@ def escalate(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
         runtime,
         state,
         "escalate",
-        {"escalation_id": escalation_id, "reason": reason, "rules": rules, "summary": summary},
+        {
+            "escalation_id": escalation_id,
+            "reason": reason,
+            "rules": rules,
+            "summary": summary,
+            "case_id": case.case_id,
+            "team": case.team,
+            "priority": case.priority,
+        },
     )
     return {
         "audit_buffer": [event],
-        "escalation": {"reason": reason, "summary": summary, "rules": rules},
+        "escalation": {"reason": reason, "summary": summary, "rules": rules, **_case_fields(case)},
+        "case_id": case.case_id,
         "reply": {"text": text, "citations": []},
         "status": "escalated",
+    }
+
+
+def _case_fields(case: Case) -> dict[str, Any]:
+    return {"case_id": case.case_id, "team": case.team, "priority": case.priority}
+
+
+def _open_case(
+    svc: Services, state: TurnState, *, reason: str, rules: list[str], body: dict[str, Any]
+) -> tuple[str, Case]:
+    """Record the escalation and open its case (routed by the policy, with the hand-off
+    summary) in one transaction; the conversation goes to the team's queue."""
+    policy = svc.policy
+    proposal = state.plan.proposal if state.plan else None
+    facts = routing.facts(
+        intent=state.intent,
+        confidence=float(state.confidence or 0.0),
+        rules=rules,
+        findings=[f.type for f in state.findings],
+        customer_id=state.customer_id,
+        tool=proposal.tool if proposal else None,
+        args=proposal.args if proposal else None,
+        reason=reason,
+    )
+    route = routing.route(policy, facts)
+    handoff = _handoff(svc, state, reason=reason, rules=rules, route=route)
+    with svc.audit.db.begin() as conn:
+        escalation_id = svc.conversations.add_escalation(
+            conversation_id=state.conversation_id,
+            turn_id=state.turn_id,
+            reason=reason,
+            body=body,
+            conn=conn,
+        )
+        case, _ = svc.cases.open(
+            conn,
+            conversation_id=state.conversation_id,
+            turn_id=state.turn_id,
+            customer_id=state.customer_id,
+            reason=reason,
+            route=route,
+            summary=handoff,
+            policy=policy,
+        )
+    return escalation_id, case
+
+
+def _handoff(
+    svc: Services, state: TurnState, *, reason: str, rules: list[str], route: routing.Route
+) -> dict[str, Any]:
+    """What the person who takes the case needs first: what the customer wants, what the
+    AI did and why it stopped, what it found and would do, what waits for approval."""
+    proposal = state.plan.proposal if state.plan else None
+    pending = svc.approvals.list(status="pending", conversation_id=state.conversation_id)
+    seen: set[str] = set()
+    knowledge = []
+    cited = {c.get("doc_id") for c in state.draft.citations} if state.draft else set()
+    for chunk in state.chunks:
+        relevant = chunk.doc_id in cited or chunk.score >= MIN_KNOWLEDGE_SUPPORT
+        if relevant and chunk.doc_id not in seen:
+            seen.add(chunk.doc_id)
+            knowledge.append({"doc_id": chunk.doc_id, "title": chunk.title, "score": chunk.score})
+    return {
+        "customer_wants": state.redacted,
+        "intent": state.intent,
+        "confidence": round(float(state.confidence or 0.0), 4),
+        "why": reason,
+        "rules": rules,
+        "findings": sorted({f.type for f in state.findings}),
+        "ai_did": [{"tool": a.tool, "status": a.status, "error": a.error} for a in state.actions],
+        "knowledge": knowledge[:5],
+        "recommended_action": (
+            {"tool": proposal.tool, "args": dict(proposal.args)} if proposal else None
+        ),
+        "pending_approvals": [
+            {"approval_id": a.approval_id, "tool": a.tool, "args": a.args} for a in pending
+        ],
+        "routed_by": route.rule,
+        "routing_errors": list(route.errors),
+        "tags": list(route.tags),
     }
 
 
@@ -884,20 +1005,24 @@ def check_reply(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
         )
     escalation = dump(state.escalation) if state.escalation else None
     reply: dict[str, Any]
+    case_id = state.case_id
     if checked.action == "escalate" and status != "escalated":
         summary = _summary(state, "the drafted reply failed the output checks")
-        svc.conversations.add_escalation(
-            conversation_id=state.conversation_id,
-            turn_id=state.turn_id,
+        _, case = _open_case(
+            svc,
+            state,
             reason="output guard",
+            rules=["guard.output"],
             body={"problems": checked.problems, "summary": summary},
         )
+        case_id = case.case_id
         status, reply = "escalated", {"text": replies.ESCALATED, "citations": []}
         escalation = {
             "reason": "output guard",
             "summary": summary,
             "rules": ["guard.output"],
             "problems": checked.problems,
+            **_case_fields(case),
         }
     else:
         reply = {"text": checked.text, "citations": citations}
@@ -918,6 +1043,7 @@ def check_reply(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
         "reply": reply,
         "findings": dump(findings),
         "escalation": escalation,
+        "case_id": case_id,
         "audit_buffer": [event],
     }
 

@@ -41,6 +41,7 @@ def turn_of(
             {"type": f.type, "source": f.source, "action": f.action} for f in state.findings
         ],
         "approval_id": state.approval_id,
+        "case_id": state.case_id,
     }
     if interrupted:
         request = approvals.get(str(state.approval_id))

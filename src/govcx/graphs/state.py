@@ -113,6 +113,10 @@ class TurnState(BaseModel):
     waiting_for_approval: bool = False
     """Set on input when the conversation waits for an approval: the run only answers
     that it is still waiting (and runs without a checkpoint, see graph)."""
+    with_human: bool = False
+    """Set on input when a person has the conversation (its case is waiting or claimed):
+    the run records the message for them and the AI does not reply."""
+    case_id: str | None = None
     redacted: str = ""
     findings: list[Finding] = Field(default_factory=list)
     intent: str | None = None
@@ -147,6 +151,8 @@ class TurnInput(TypedDict, total=False):
     turn_id: str
     text: str
     waiting_for_approval: bool
+    with_human: bool
+    case_id: str | None
 
 
 def dump(value: Any) -> Any:

@@ -81,7 +81,7 @@ class ConversationStore:
     ) -> dict[str, Any]:
         """The conversation as it was (created idle on first use, owned by ``owner``).
         With ``start``, mark it running in the same transaction unless it waits for an
-        approval.
+        approval or a person has it (``control`` waiting or human).
 
         Raises NotFound when ``owner`` is given and the conversation belongs to another
         (the same error as for an id that does not exist: no existence leak), and
@@ -108,6 +108,7 @@ class ConversationStore:
                     "customer_id": customer_id,
                     "owner": owner or LOCAL_OWNER,
                     "status": "idle",
+                    "control": "ai",
                     "turn_count": 0,
                 }
             if owner is not None and row.owner != owner:
@@ -122,7 +123,8 @@ class ConversationStore:
                     .values(customer_id=customer_id, updated_at=now)
                 )
                 data["customer_id"] = customer_id
-            if start and row.status != "pending_approval":
+            # Nothing runs on a conversation that waits for an approval or that a person has.
+            if start and row.status != "pending_approval" and row.control in ("ai", "resolved"):
                 conn.execute(_START, {"conv": conversation_id, "now": now})
             return data
 
@@ -188,6 +190,16 @@ class ConversationStore:
                 .values(**values)
             )
 
+    def set_control(self, conversation_id: str, control: str) -> None:
+        """Who answers the customer (see govcx.governance.cases); cases change it with
+        their transitions, this is for the AI taking a resolved conversation back."""
+        with self.db.begin() as conn:
+            conn.execute(
+                update(conversations)
+                .where(conversations.c.conversation_id == conversation_id)
+                .values(control=control, updated_at=self.clock())
+            )
+
     def recent(
         self, *, limit: int = 50, status: str | None = None, owner: str | None = None
     ) -> list[dict[str, Any]]:
@@ -251,15 +263,24 @@ class ConversationStore:
                 },
             )
 
-    def transcript(self, conversation_id: str) -> list[dict[str, Any]]:
+    def transcript(self, conversation_id: str, *, after: int = 0) -> list[dict[str, Any]]:
+        """The conversation's lines, oldest first; ``after`` a message_id, only newer ones."""
         with self.db.read() as conn:
             rows = conn.execute(
                 select(messages)
-                .where(messages.c.conversation_id == conversation_id)
+                .where(messages.c.conversation_id == conversation_id, messages.c.message_id > after)
                 .order_by(messages.c.message_id)
             ).all()
         return [
-            {"turn_id": r.turn_id, "role": r.role, "text": r.text, "at": r.created_at} for r in rows
+            {
+                "turn_id": r.turn_id,
+                "role": r.role,
+                "text": r.text,
+                "at": r.created_at,
+                **({"author": r.author} if r.author else {}),
+                "message_id": r.message_id,
+            }
+            for r in rows
         ]
 
     def save_turn(self, turn: Turn, *, conn: Connection | None = None) -> None:
@@ -311,10 +332,16 @@ class ConversationStore:
         return [json.loads(r.body) for r in rows]
 
     def add_escalation(
-        self, *, conversation_id: str, turn_id: str, reason: str, body: dict[str, Any]
+        self,
+        *,
+        conversation_id: str,
+        turn_id: str,
+        reason: str,
+        body: dict[str, Any],
+        conn: Connection | None = None,
     ) -> str:
         escalation_id = "esc_" + turn_id.split("_", 1)[-1]
-        with self.db.begin() as conn:
+        with self._tx(conn) as conn:
             exists = conn.execute(
                 select(escalations.c.escalation_id).where(
                     escalations.c.escalation_id == escalation_id

@@ -28,6 +28,9 @@ conversations = Table(
     Column("customer_id", String(128), nullable=True),  # fixed by the first that names one
     Column("owner", String(128), nullable=True),  # the channel (or cli/local) that started it
     Column("status", String(32), nullable=False),  # idle | running | pending_approval
+    # Who answers the customer: ai | waiting (escalated, in a team's queue) | human (a
+    # person claimed it) | resolved. While waiting or human, the AI never replies.
+    Column("control", String(16), nullable=False, default="ai", server_default="ai"),
     Column("last_turn_status", String(32), nullable=True),
     Column("turn_count", Integer, nullable=False, default=0),
     Column("created_at", Float, nullable=False),
@@ -40,7 +43,8 @@ messages = Table(
     Column("message_id", Integer, primary_key=True, autoincrement=True),
     Column("conversation_id", String(64), nullable=False, index=True),
     Column("turn_id", String(64), nullable=False),
-    Column("role", String(16), nullable=False),  # customer | assistant | system
+    Column("role", String(16), nullable=False),  # customer | assistant | system | agent
+    Column("author", String(128), nullable=True),  # the person, for role agent
     Column("text", Text, nullable=False),
     Column("created_at", Float, nullable=False),
     UniqueConstraint("turn_id", "role", name="uq_message_turn_role"),
@@ -199,4 +203,46 @@ api_keys = Table(
     Column("created_by", String(128), nullable=True),
     Column("revoked_at", Float, nullable=True),
     Column("revoked_by", String(128), nullable=True),
+)
+
+
+cases = Table(
+    # One per escalation: the human side of a conversation (govcx.store.cases).
+    "cases",
+    metadata,
+    Column("case_id", String(64), primary_key=True),
+    Column("conversation_id", String(64), nullable=False, index=True),
+    Column("turn_id", String(64), nullable=False),  # the turn that escalated
+    Column("status", String(16), nullable=False),  # waiting | human | handed_back | resolved
+    Column("team", String(64), nullable=True),
+    Column("priority", String(16), nullable=False),
+    Column("tags", Text, nullable=False),  # JSON list
+    Column("assignee", String(128), nullable=True),
+    Column("customer_id", String(128), nullable=True),
+    Column("reason", String(200), nullable=False),
+    Column("summary", Text, nullable=False),  # the hand-off summary as JSON
+    Column("first_response_due", Float, nullable=True),
+    Column("resolution_due", Float, nullable=True),
+    Column("first_response_at", Float, nullable=True),
+    Column("closed_at", Float, nullable=True),
+    Column("breached", Text, nullable=False),  # JSON list: first_response, resolution
+    Column("policy_version", String(64), nullable=True),
+    Column("version", Integer, nullable=False, default=0),  # optimistic concurrency
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_cases_status_due", "status", "resolution_due"),
+)
+
+case_events = Table(
+    # What people did on a case: claims, replies, internal notes, hand-backs. Notes live
+    # only here, never in the transcript a channel reads.
+    "case_events",
+    metadata,
+    Column("event_id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", String(64), nullable=False, index=True),
+    Column("kind", String(32), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("text", Text, nullable=True),
+    Column("data", Text, nullable=True),  # JSON
+    Column("at", Float, nullable=False),
 )

@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Query, Request
+from sse_starlette import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
 from govcx.api.deps import (
@@ -25,7 +26,7 @@ from govcx.api.schemas import (
     ConversationView,
     MessageIn,
 )
-from govcx.api.streaming import stream_turn
+from govcx.api.streaming import stream_conversation, stream_turn
 from govcx.turn import Turn
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"], route_class=StrictRoute)
@@ -124,3 +125,29 @@ def get_conversation(
     """Transcript, status, turns, pending approvals and executed actions. Channels read
     their own conversations; approvers, auditors and admins read any."""
     return runtime.conversation(caller, conversation_id)
+
+
+@router.get(
+    "/{conversation_id}/events",
+    summary="Follow a conversation (server-sent events)",
+    response_class=EventSourceResponse,
+    responses={
+        **responses(),
+        200: {
+            "description": "`control` (who answers: ai, waiting, human, resolved) at once "
+            "and on every change; `message` for each new line that is not the customer's, "
+            "a person's replies (role `agent`) included",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
+    },
+)
+async def conversation_events(
+    conversation_id: ConversationId,
+    caller: CallerDep,
+    runtime: RuntimeDep,
+    after: Annotated[int, Query(ge=0, description="Only lines after this message_id")] = 0,
+) -> EventSourceResponse:
+    """How a channel hears what a person says to its customer after a hand-off. Checks
+    ownership first (404 for another channel's conversation)."""
+    await run_in_threadpool(runtime.conversation_updates, caller, conversation_id, after)
+    return stream_conversation(runtime, caller, conversation_id, after)
