@@ -209,7 +209,13 @@ def read_key(key_file: Path | None) -> str | None:
 
 
 def decider(
-    agent: Any, *, key_file: Path | None, as_: str | None, keys: Any = None
+    agent: Any,
+    *,
+    key_file: Path | None,
+    as_: str | None,
+    keys: Any = None,
+    doing: str = "deciding",
+    role: str = "approver",
 ) -> tuple[Any, bool]:
     """Who decides, and whether that is authenticated: ``(Principal, authenticated)``.
 
@@ -223,7 +229,11 @@ def decider(
     from govcx.governance.principal import canonical_name
 
     key = read_key(key_file)
-    approvers = sorted(n for n, p in agent.pack.principals.items() if p.approver_roles)
+    approvers = sorted(
+        n
+        for n, p in agent.pack.principals.items()
+        if (p.approver_roles if role == "approver" else p.has(role))
+    )
     example = approvers[0] if approvers else "NAME"
     if key is not None:
         store = keys if keys is not None else KeyStore(agent.db)
@@ -247,10 +257,10 @@ def decider(
         return principal, True
     if as_ is None:
         raise Unauthenticated(
-            "deciding needs an API key: create one with `govcx keys create "
+            f"{doing} needs an API key: create one with `govcx keys create "
             f"{example}`, then `export GOVCX_API_KEY=gcx_...` or pass --key-file FILE"
             + ("; in dev mode --as NAME also works (unauthenticated)" if agent.settings.dev else "")
-            + f"; approvers in this pack: {', '.join(approvers) or 'none'}"
+            + f"; {role}s in this pack: {', '.join(approvers) or 'none'}"
         )
     if not agent.settings.dev:
         name = as_.strip() or example

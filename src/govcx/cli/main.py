@@ -79,6 +79,7 @@ def _mount_optional() -> None:
         ("govcx.cli.classifier", "classifier_app", "classifier"),
         ("govcx.cli.keys", "keys_app", "keys"),
         ("govcx.cli.audit", "audit_app", "audit"),
+        ("govcx.cli.cases", "cases_app", "cases"),
     ):
         try:
             mod = importlib.import_module(module)

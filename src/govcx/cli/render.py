@@ -17,6 +17,7 @@ _STATUS_STYLE = {
     "pending_approval": "yellow",
     "escalated": "magenta",
     "blocked": "red",
+    "with_human": "cyan",
 }
 
 
@@ -36,6 +37,16 @@ def turn(t: Any) -> None:
         lines.append(f"[yellow]approval needed:[/yellow] {t.approval_id}")
     if t.escalation is not None:
         lines.append(f"[magenta]escalated:[/magenta] {t.escalation.reason}")
+        if t.escalation.case_id:
+            lines.append(
+                f"[magenta]case[/magenta] {t.escalation.case_id} · team "
+                f"{t.escalation.team or '-'} · {t.escalation.priority}"
+            )
+    if t.status == "with_human":
+        lines.append(
+            f"[cyan]a person has this conversation[/cyan] (case {t.case_id}); "
+            "the AI does not reply until it is handed back"
+        )
     meta = f"{t.status} · intent {t.intent or '-'} · confidence {t.confidence:.2f}"
     if t.decision is not None:
         rules = ", ".join(t.decision.rules) or "-"

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import builtins
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +40,8 @@ from govcx.store.schema import case_events, cases, conversations, messages
 
 CaseStatus = Literal["waiting", "human", "handed_back", "resolved"]
 OPEN: tuple[str, ...] = ("waiting", "human")
+_SELF = "AGENTSELF"
+"""Stands in for a reply's author while it is redacted (see CaseStore._redact_reply)."""
 MAX_TEXT = 8000
 
 # Webhook and event types of the transitions (also the audit kinds, as ``case.*``).
@@ -379,7 +382,7 @@ class CaseStore:
                     turn_id=new_id("msg"),
                     role="agent",
                     author=principal.name,
-                    text=self.redact(text),
+                    text=self._redact_reply(text, principal.name),
                     created_at=now,
                 )
             ).inserted_primary_key
@@ -392,7 +395,7 @@ class CaseStore:
                 updated,
                 "reply",
                 principal.name,
-                text=self.redact(text),
+                text=self._redact_reply(text, principal.name),
                 data={"first_response": first},
             )
         return Transition(
@@ -503,6 +506,19 @@ class CaseStore:
         return out
 
     # -- internals ------------------------------------------------------------------------
+    def _redact_reply(self, text: str, author: str) -> str:
+        """Redacted like every stored line, except the author's own name ("Hi, I'm Kim"):
+        theirs to share, not the customer's data."""
+        pattern = re.compile(rf"\b{re.escape(author)}\b", re.IGNORECASE)
+        found = pattern.findall(text)
+        if not found:
+            return self.redact(text)
+        masked = pattern.sub(_SELF, text)
+        redacted = self.redact(masked)
+        for original in found:
+            redacted = redacted.replace(_SELF, original, 1)
+        return redacted
+
     def _authorized(self, conn: Connection, case_id: str, principal: Principal) -> Case:
         case = self.get(case_id, conn=conn)
         why = may_work(principal, case)
