@@ -160,9 +160,8 @@ def cases_show(case_id: str, pack: PackOpt = None, json_out: JsonOpt = False) ->
             f"({escape(str(action.get('args')))})"
         )
     for doc in s.get("knowledge") or []:
-        lines.append(
-            f"[dim]knowledge: {escape(str(doc.get('title')))} ({escape(str(doc.get('doc_id')))})[/dim]"
-        )
+        title, doc_id = escape(str(doc.get("title"))), escape(str(doc.get("doc_id")))
+        lines.append(f"[dim]knowledge: {title} ({doc_id})[/dim]")
     for approval in s.get("pending_approvals") or []:
         lines.append(f"[yellow]pending approval[/yellow] {approval['approval_id']}")
     lines.append("")
