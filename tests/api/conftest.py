@@ -28,6 +28,8 @@ KEYS = {
     "boss2": "key-boss2-00000000000000",
     "audit": "key-audit-00000000000000",
     "root": "key-root-000000000000000",
+    "kim": "key-kim-0000000000000000",
+    "pat": "key-pat-0000000000000000",
 }
 REFUND_80 = "please refund $80 for order A-1002"
 CHROMIUM = Path("/usr/bin/chromium")
