@@ -84,7 +84,10 @@ def register(app: typer.Typer) -> None:
                 f"(kept in {settings.state_dir() / DEV_KEYS_FILE}):"
             )
             for name, key in keys.items():
-                roles = ", ".join(sorted(loaded.principals[name].roles))
+                who = loaded.principals[name]
+                roles = ", ".join(sorted(who.roles))
+                if who.teams:
+                    roles += f" (teams: {', '.join(sorted(who.teams))})"
                 console.print(
                     f"  {name:<12} {key}  [dim]{roles}[/dim]", highlight=False, soft_wrap=True
                 )
