@@ -8,6 +8,8 @@
 3. Nobody runs `recover`: the customer's next message on the conversation first finishes
    the interrupted run (its step according to the ledger, its Turn and transcript), then
    runs as a turn of its own.
+4. The process dies right after an escalation opened its case: recovery finishes the turn
+   with that one case, and the conversation stays with the people.
 """
 
 from __future__ import annotations
@@ -51,6 +53,19 @@ RUNNER = textwrap.dedent("""
                 os.kill(os.getpid(), signal.SIGKILL)
             return engine.compose(*args, **kwargs)
 
+    import govcx.graphs.nodes as nodes
+    opened = nodes._open_case
+    case_marker = Path(home) / "kill-after-case"
+
+    def open_then_die(*args, **kwargs):
+        result = opened(*args, **kwargs)  # committed: the case and the control change
+        if case_marker.exists():
+            case_marker.unlink()
+            os.kill(os.getpid(), signal.SIGKILL)
+        return result
+
+    nodes._open_case = open_then_die
+
     agent = Agent(pack, Settings(home=Path(home), database_url=database_url),
                   engine=KillingEngine(),
                   retriever=InMemoryRetriever([]), guard=PassThroughGuard())
@@ -69,6 +84,10 @@ RUNNER = textwrap.dedent("""
                           "transcript": conversation["transcript"],
                           "ledger": [{"status": r["status"], "tool": r["tool"]}
                                      for r in conversation["actions"]]}))
+    elif mode == "cases":
+        print(json.dumps({"cases": [c.as_dict() for c in agent.cases.list()],
+                          "control": agent.conversations.get("crash-1")["control"],
+                          "audit_ok": agent.audit.verify().ok}))
     elif mode == "recover":
         print(json.dumps([t.model_dump(mode="json") for t in agent.recover()]))
 """)
@@ -234,3 +253,24 @@ def test_the_resent_message_after_a_crash_does_not_pay_twice(tmp_path: Path) -> 
     assert second["status"] == "pending_approval"  # the same write again: a person decides
     assert "tool.issue_refund.duplicate" in second["decision"]["rules"]
     assert len(_effects(home)) == 1
+
+
+def test_kill_after_the_case_opened_then_recover(tmp_path: Path) -> None:
+    pack = _pack(tmp_path, kill_after_effect=False, dedupe=True)
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "kill-after-case").touch()
+    crashed = _run(pack, home, "ask", "I will sue you")
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+    before = json.loads(_run(pack, home, "cases").stdout)
+    assert len(before["cases"]) == 1 and before["control"] == "waiting"
+    recovered = _run(pack, home, "recover")
+    turns = json.loads(recovered.stdout)
+    assert [t["status"] for t in turns] == ["escalated"], recovered.stderr
+    case_id = before["cases"][0]["case_id"]
+    assert turns[0]["escalation"]["case_id"] == case_id  # the replayed step found its case
+    after = json.loads(_run(pack, home, "cases").stdout)
+    assert [c["case_id"] for c in after["cases"]] == [case_id]
+    assert (after["control"], after["audit_ok"]) == ("waiting", True)
+    again = _run(pack, home, "ask-again", "hello?")
+    assert json.loads(again.stdout)["turn"]["status"] == "with_human", again.stderr
