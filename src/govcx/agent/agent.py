@@ -788,6 +788,7 @@ class Agent:
             "conversation_id": conversation_id,
             "customer_id": conv["customer_id"],
             "status": conv["status"],
+            "control": conv.get("control", "ai"),
             "turn_count": conv["turn_count"],
             "transcript": self.conversations.transcript(conversation_id),
             "turns": self.conversations.turn_bodies(conversation_id),

@@ -238,9 +238,11 @@ class DecisionIn(_In):
 class Message(BaseModel):
     turn_id: str
     role: str
-    """customer | assistant | system"""
+    """customer | assistant | system | agent (a person, named in ``author``)"""
     text: str
     at: float
+    author: str | None = None
+    message_id: int | None = None
 
 
 class ApprovalView(ApprovalFields):
@@ -286,6 +288,8 @@ class ConversationView(BaseModel):
     customer_id: str | None = None
     status: str
     """idle | running | pending_approval"""
+    control: str = "ai"
+    """Who answers the customer: ai | waiting (escalated, in a queue) | human | resolved."""
     turn_count: int
     transcript: list[Message]
     turns: list[Turn]

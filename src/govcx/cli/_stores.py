@@ -190,6 +190,7 @@ def conversation_view(stores: Stores, conversation_id: str) -> dict[str, Any]:
         "conversation_id": conversation_id,
         "customer_id": conv["customer_id"],
         "status": conv["status"],
+        "control": conv.get("control", "ai"),
         "turn_count": conv["turn_count"],
         "transcript": stores.conversations.transcript(conversation_id),
         "turns": stores.conversations.turn_bodies(conversation_id),
