@@ -96,6 +96,7 @@ CONVERSATION_EXAMPLE: dict[str, Any] = {
     "conversation_id": _CID,
     "customer_id": "C-1001",
     "status": "pending_approval",
+    "control": "ai",
     "turn_count": 1,
     "transcript": [
         {
