@@ -113,6 +113,7 @@ ROUTES = [
     ("post", "/v1/cases/{case}/notes", {"text": "hi"}),
     ("post", "/v1/cases/{case}/handback", {}),
     ("post", "/v1/cases/{case}/resolve", {}),
+    ("post", "/v1/cases/{case}/suggestion", None),
 ]
 
 
@@ -189,3 +190,35 @@ def test_sla_breach_is_an_event_and_a_metric(
     assert 'govcx_cases_open{priority="urgent",status="waiting",team="legal"} 1.0' in metrics
     case = client.get(f"/v1/cases/{turn['case_id']}", headers=auth("kim")).json()
     assert case["breached"] == ["first_response"]
+
+
+def test_a_suggested_reply_is_never_sent_and_runs_no_tool(
+    client: TestClient, app: FastAPI, events: list[Event]
+) -> None:
+    cid, turn = _threat(client)
+    case_id = turn["case_id"]
+    client.post(
+        f"/v1/conversations/{cid}/messages",
+        json={"text": "please refund $20 for order A-1001, how do returns work?"},
+        headers=auth("web"),
+    )
+    runtime: ApiRuntime = app.state.runtime
+    before = client.get(f"/v1/conversations/{cid}", headers=auth("web")).json()
+    response = client.post(f"/v1/cases/{case_id}/suggestion", headers=auth("kim"))
+    assert response.status_code == 200, response.text
+    suggestion = response.json()
+    assert suggestion["text"] and set(suggestion) == {
+        "text",
+        "intent",
+        "confidence",
+        "citations",
+        "problems",
+    }
+    after = client.get(f"/v1/conversations/{cid}", headers=auth("web")).json()
+    assert after["transcript"] == before["transcript"]  # not sent
+    assert after["actions"] == [] and runtime.agent.executor.ledger(cid) == []  # no tool ran
+    audited = [e for e in runtime.agent.audit.events() if e.kind == "case.suggestion"]
+    assert len(audited) == 1 and audited[0].actor == "kim"
+    assert not [e for e in events if e.type == "conversation.human_reply"]
+    assert_error(client.post(f"/v1/cases/{case_id}/suggestion", headers=auth("pat")), 404)
+    assert_error(client.post(f"/v1/cases/{case_id}/suggestion", headers=auth("web")), 403)

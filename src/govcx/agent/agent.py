@@ -40,6 +40,7 @@ from govcx.graphs.checkpoints import PrunableSqliteSaver, continue_renamed, keep
 from govcx.graphs.context import Services
 from govcx.graphs.graph import build_graph
 from govcx.graphs.outcome import at_rest, turn_of
+from govcx.graphs.suggest import suggest
 from govcx.guardrails.guard import Guard
 from govcx.knowledge.retriever import Retriever
 from govcx.pack import Pack, load_pack
@@ -780,6 +781,29 @@ class Agent:
             return self._finish(conversation_id)
         self.conversations.set_status(conversation_id, "idle")
         return None
+
+    # -- hand-off -------------------------------------------------------------------------
+    def suggest_reply(self, case_id: str, principal: str | Principal) -> dict[str, Any]:
+        """A reply the AI suggests for the customer's latest message, for the person who
+        works the case; recorded in the audit trail, never sent (graphs.suggest)."""
+        who = self.principal(principal)
+        case = self.cases.check(case_id, who)
+        lines = self.conversations.transcript(case.conversation_id)
+        customer = [m["text"] for m in lines if m["role"] == "customer"]
+        if not customer:
+            raise InvalidInput(
+                f"case {case_id} has no customer message to answer", details={"field": "case_id"}
+            )
+        self.sync_policy()
+        suggestion = suggest(
+            self.services,
+            conversation_id=case.conversation_id,
+            customer_id=case.customer_id,
+            case_id=case_id,
+            text=customer[-1],
+        ).as_dict()
+        self.cases.record_suggestion(case_id, who, suggestion)
+        return suggestion
 
     # -- reading --------------------------------------------------------------------------
     def conversation(self, conversation_id: str) -> dict[str, Any]:

@@ -534,6 +534,13 @@ class ApiRuntime:
         self.announce(done)
         return self.case_view(caller, done.case)
 
+    def case_suggestion(self, caller: Caller, case_id: str) -> dict[str, Any]:
+        """A reply the AI suggests to the person working the case (never sent)."""
+        check_id("case_id", case_id)
+        self.case_view(caller, self.agent.cases.get(case_id))  # 404 outside the team
+        with self._run("suggestion", None):
+            return self.agent.suggest_reply(case_id, caller.principal)
+
     def _principal_named(self, name: str) -> Principal:
         try:
             return self.agent.pack.principal(name)

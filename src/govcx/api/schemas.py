@@ -558,6 +558,32 @@ class CaseDetail(CaseView):
     pending_approvals: list[dict[str, Any]]
 
 
+class CaseSuggestion(BaseModel):
+    """A reply the AI suggests to the person on the case. Never sent by itself: the person
+    edits it and sends it as their own reply, or not."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "text": "You can return any unused item within 30 days of delivery.",
+                    "intent": "store_policy",
+                    "confidence": 0.91,
+                    "citations": [{"doc_id": "returns", "version": "2", "title": "Returns"}],
+                    "problems": [],
+                }
+            ]
+        }
+    )
+
+    text: str
+    intent: str | None = None
+    confidence: float
+    citations: list[dict[str, str]]
+    problems: list[str]
+    """What the output guard found in the draft (already fixed where it could be)."""
+
+
 class CaseTextIn(_In):
     model_config = ConfigDict(
         extra="forbid",

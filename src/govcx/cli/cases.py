@@ -56,9 +56,11 @@ def _store(stores: Stores, *, redacting: bool = False) -> Any:
     return CaseStore(stores.db, stores.audit, redact=redact)
 
 
-def _who(stores: Stores, as_: str | None, key_file: Path | None) -> Any:
+def _who(stores: Any, as_: str | None, key_file: Path | None) -> Any:
+    """The person acting (a Stores or an Agent: both have pack, settings and db)."""
+    keys = getattr(stores, "keys", None)
     principal, authenticated = decider(
-        stores, key_file=key_file, as_=as_, keys=stores.keys, doing="working a case", role="agent"
+        stores, key_file=key_file, as_=as_, keys=keys, doing="working a case", role="agent"
     )
     if not authenticated:
         err_console.print(
@@ -263,6 +265,42 @@ def cases_reply(
 ) -> None:
     """Answer the customer (you must have claimed the case)."""
     _act(case_id, "reply", pack=pack, as_=as_, key_file=key_file, json_out=json_out, text=text)
+
+
+@cases_app.command("suggest")
+@handle_errors
+def cases_suggest(
+    case_id: str,
+    as_: AsOpt = None,
+    key_file: KeyFileOpt = None,
+    pack: PackOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Ask the AI for a reply to the customer's latest message; it is not sent (send it
+    yourself with `govcx cases reply`)."""
+    from govcx.cli._common import open_agent
+
+    agent = open_agent(pack)
+    who = _who(agent, as_, key_file)
+    suggestion = agent.suggest_reply(case_id, who)
+    if json_out:
+        print_json(suggestion)
+        return
+    lines = [escape(suggestion["text"])]
+    for citation in suggestion["citations"]:
+        lines.append(f"[dim]  source: {escape(citation.get('title', ''))}[/dim]")
+    for problem in suggestion["problems"]:
+        lines.append(f"[yellow]  checked: {escape(problem)}[/yellow]")
+    console.print(
+        Panel(
+            "\n".join(lines),
+            title="suggested reply (not sent)",
+            subtitle=f"[dim]intent {suggestion['intent'] or '-'} · "
+            f"confidence {suggestion['confidence']:.2f}[/dim]",
+            title_align="left",
+            subtitle_align="left",
+        )
+    )
 
 
 @cases_app.command("note")

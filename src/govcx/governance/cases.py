@@ -417,6 +417,26 @@ class CaseStore:
             self._event(conn, updated, "note", principal.name, text=self.redact(text))
         return Transition(case=updated, event_type=None)
 
+    def check(self, case_id: str, principal: Principal) -> Case:
+        """The case, if ``principal`` may work it (NotAuthorized otherwise)."""
+        with self.db.read() as conn:
+            return self._authorized(conn, case_id, principal)
+
+    def record_suggestion(
+        self, case_id: str, principal: Principal, suggestion: dict[str, Any]
+    ) -> None:
+        """Audit a reply the AI suggested to ``principal`` (never sent by itself)."""
+        with self.db.begin() as conn:
+            case = self._authorized(conn, case_id, principal)
+            self._event(
+                conn,
+                case,
+                "suggestion",
+                principal.name,
+                text=self.redact(str(suggestion.get("text", ""))),
+                data={k: v for k, v in suggestion.items() if k != "text"},
+            )
+
     def hand_back(self, case_id: str, principal: Principal, note: str | None = None) -> Transition:
         """Give the conversation back to the AI: its next message is answered again."""
         with self.db.begin() as conn:

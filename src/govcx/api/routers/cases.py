@@ -22,6 +22,7 @@ from govcx.api.schemas import (
     CaseAssignIn,
     CaseCloseIn,
     CaseDetail,
+    CaseSuggestion,
     CaseTextIn,
     CaseView,
 )
@@ -113,6 +114,19 @@ async def reply(case_id: CaseId, body: CaseTextIn, caller: AgentCaller, runtime:
     on the channel's event stream and in a `conversation.human_reply` webhook. The first
     one meets the first-response SLA. 409 unless the caller has claimed the case."""
     return await _action(runtime, caller, case_id, "reply", text=body.text)
+
+
+@router.post(
+    "/{case_id}/suggestion",
+    response_model=CaseSuggestion,
+    responses=responses(),
+    summary="Ask the AI for a suggested reply",
+)
+async def suggestion(case_id: CaseId, caller: AgentCaller, runtime: RuntimeDep) -> Any:
+    """A reply the AI drafts for the customer's latest message, from approved knowledge,
+    checked by the output guard; no tool runs. It is recorded in the audit trail and never
+    sent: the person edits it and sends it with `/reply`, or not."""
+    return await run_in_threadpool(runtime.case_suggestion, caller, case_id)
 
 
 @router.post(
