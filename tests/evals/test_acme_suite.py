@@ -26,7 +26,7 @@ def test_acme_suites_cover_every_workflow_route_guard_and_approval_path() -> Non
         for t in c.turns
         if t.expect is not None and t.expect.status
     }
-    assert statuses == {"answered", "pending_approval", "escalated", "blocked"}
+    assert statuses == {"answered", "pending_approval", "escalated", "blocked", "with_human"}
     for suite, case in cases:
         case_policy(pack.policy, case, file=suite.file)  # overrides merge into a valid policy
         for step in case.turns:

@@ -117,6 +117,11 @@ def test_an_unforeseen_engine_error_escalates_with_the_reason(
     assert "RuntimeError: prompt template exploded" in str(classify.data["engine_error"])
     assert agent.conversations.get("u-1")["status"] == "idle"
     monkeypatch.undo()
+    # The conversation is with a person now; once they hand it back, the AI answers.
+    assert agent.respond("u-1", "hello?", customer_id="C-1").status == "with_human"
+    pat = agent.pack.principal("pat")
+    agent.cases.claim(str(turn.case_id), pat)
+    agent.cases.hand_back(str(turn.case_id), pat)
     assert agent.respond("u-1", "how do returns work?", customer_id="C-1").status == "answered"
 
 

@@ -683,6 +683,8 @@ def test_pack_manifest() -> None:
         "dana": {"roles": ["approver:supervisor"]},
         "lee": {"roles": ["approver:manager", "auditor"]},
         "sam": {"roles": ["approver:manager"]},
+        "kim": {"roles": ["agent"], "teams": ["trust", "accounts"]},
+        "raj": {"roles": ["agent"], "teams": ["billing", "accounts"]},
         "ada": {"roles": ["auditor", "admin"]},
     }
 

@@ -291,6 +291,8 @@ def expected_events(
     if kind == "user":
         if turn.get("decision") is None and status == "pending_approval":
             return frozenset({"message.while_pending"})
+        if status == "with_human":  # a person has the conversation: recorded, no AI
+            return frozenset({"message.with_human"})
         out |= {"guard_input", "policy_gate"}
         stopped = route in ("block",) or any(
             f.get("source") == "input" and f.get("action") in ("block", "escalate")

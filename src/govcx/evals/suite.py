@@ -28,8 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from govcx.errors import PolicyError, SuiteError
 from govcx.governance.policy import Policy, parse_duration, parse_policy
 
-Status = Literal["answered", "pending_approval", "escalated", "blocked"]
-STATUSES: tuple[str, ...] = ("answered", "pending_approval", "escalated", "blocked")
+Status = Literal["answered", "pending_approval", "escalated", "blocked", "with_human"]
+STATUSES: tuple[str, ...] = ("answered", "pending_approval", "escalated", "blocked", "with_human")
 ActionStatus = Literal["executed", "pending", "rejected", "failed", "refused"]
 _CASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,55}$")
 
