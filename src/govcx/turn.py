@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 TurnStatus = Literal["answered", "pending_approval", "escalated", "blocked"]
+ApprovalStatus = Literal["pending", "approved", "rejected", "expired", "superseded", "failed"]
 
 
 class Citation(BaseModel):
@@ -56,6 +57,11 @@ class Turn(BaseModel):
     confidence: float = 0.0
     actions: list[Action] = Field(default_factory=list)
     approval_id: str | None = None
+    approval_status: ApprovalStatus | None = None
+    """The status the approval ``approval_id`` has after this turn: ``pending`` while it
+    waits; for the turn a decision resumed, how it ended: ``approved`` (the action ran),
+    ``failed`` (approved, but the action failed or was refused: see its action's
+    ``error``), ``rejected``, ``expired`` or ``superseded``."""
     decision: TurnDecision | None = None
     escalation: Escalation | None = None
     findings: list[dict[str, Any]] = Field(default_factory=list)

@@ -39,6 +39,7 @@ from govcx.graphs.checkpoints import PrunableSqliteSaver, continue_renamed, keep
 from govcx.graphs.context import Services
 from govcx.graphs.graph import build_graph
 from govcx.graphs.outcome import at_rest, turn_of
+from govcx.graphs.request import refreshed_for_edit
 from govcx.guardrails.guard import Guard
 from govcx.knowledge.retriever import Retriever
 from govcx.pack import Pack, load_pack
@@ -49,7 +50,7 @@ from govcx.store.conversation import ConversationStore, new_id
 from govcx.store.db import Database, resolve_url
 from govcx.store.locks import ConversationLocks, ProcessLocks
 from govcx.store.postgres import AdvisoryLocks
-from govcx.store.sealed import checkpoint_serde, data_key, sqlite_secure
+from govcx.store.sealed import Sealer, checkpoint_serde, data_key, sqlite_secure
 from govcx.tools.executor import Executor
 from govcx.turn import Turn
 
@@ -147,6 +148,8 @@ class Agent:
             self.db.dispose()
             raise
         migrate.prepare(self.db, auto_upgrade=self.settings.auto_migrate, audit_key=chain_key)
+        self.sealer = Sealer(key)
+        """Opens what approval requests keep sealed (the context facts before redaction)."""
         self.audit = AuditLog(self.db, key=chain_key)
         self.approvals = ApprovalStore(self.db)
         self.conversations = ConversationStore(self.db, clock=clock)
@@ -200,6 +203,7 @@ class Agent:
             conversations=self.conversations,
             clock=self.clock,
             observer=self._observe,
+            sealer=self.sealer,
         )
 
     @classmethod
@@ -562,9 +566,11 @@ class Agent:
                 f"{policy.version} ({policy.digest[:12]}) is active now; the "
                 "conversation was handed to a person and the customer told",
             )
-        new_args, new_token = None, None
+        new_args, new_token, refreshed = None, None, None
         if decision == "edit":
             new_args, new_token = self._edited(request, args, policy)
+            # The context and the reply if approved follow the edited arguments.
+            refreshed = refreshed_for_edit(self.services, request, new_args)
         elif args:
             raise InvalidInput(
                 "args are only accepted with decision edit", details={"field": "args"}
@@ -583,6 +589,7 @@ class Agent:
                     new_token=new_token,
                     now=now,
                     authenticated=authenticated,
+                    refreshed=refreshed,
                     conn=conn,
                 )
                 self.audit.append_many(
