@@ -30,7 +30,7 @@ from langgraph.types import Command
 from govcx.engines.engine import Engine
 from govcx.errors import ApprovalStale, GovcxError, InvalidInput, NotFound, PolicyError
 from govcx.governance import limits
-from govcx.governance.approval import ApprovalRequest, ApprovalStore, action_token
+from govcx.governance.approval import ApprovalRequest, ApprovalStore, action_token, can_decide
 from govcx.governance.audit import AuditLog, audit_key
 from govcx.governance.policy import Policy
 from govcx.governance.policy_store import PolicyStore
@@ -569,7 +569,11 @@ class Agent:
         new_args, new_token, refreshed = None, None, None
         if decision == "edit":
             new_args, new_token = self._edited(request, args, policy)
-            # The context and the reply if approved follow the edited arguments.
+            # Who may not decide it hears that first; then the context and the reply if
+            # approved follow the edited arguments (ApprovalStore.decide checks again).
+            can_decide(
+                policy, who, request, decision="edit", args=new_args, now=now
+            ).raise_if_denied(approval_id, who.name)
             refreshed = refreshed_for_edit(self.services, request, new_args)
         elif args:
             raise InvalidInput(
