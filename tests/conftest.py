@@ -15,6 +15,8 @@ from govcx.settings import Settings
 from govcx.testing import InMemoryRetriever, PassThroughGuard
 
 SHOP = Path(__file__).parent / "fixtures" / "shop"
+SHOP_CONTEXT = Path(__file__).parent / "fixtures" / "shop_context"
+"""The shop pack whose issue_refund has a context lookup and whose refunds add up."""
 
 RETURNS = Chunk(
     doc_id="returns",
@@ -26,6 +28,15 @@ RETURNS = Chunk(
     "days of us receiving the return.",
     tags=("returns",),
 )
+
+
+class NameGuard(PassThroughGuard):
+    """Redacts the shop customers' names, as the real guard's PII redaction does."""
+
+    def redact(self, text: str) -> str:
+        for name in ("Riley Chen", "Sam Park"):
+            text = text.replace(name, "<PERSON>")
+        return text
 
 
 class Clock:
@@ -150,6 +161,16 @@ def shop_effects(agent: Agent) -> list[dict[str, Any]]:
     import json
 
     path = agent.state_dir / "packs" / "shop" / "effects.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line]
+
+
+def context_effects(agent: Agent) -> list[dict[str, Any]]:
+    """What the shop_context pack's tools did downstream."""
+    import json
+
+    path = agent.state_dir / "packs" / "shopctx" / "effects.jsonl"
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line]

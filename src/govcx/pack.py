@@ -284,7 +284,8 @@ def cross_check(policy: Policy, policy_path: str | Path, registry: ToolRegistry)
     tool it names is defined in ``registry``; each ``approval_if`` evaluates on the tool's
     own arguments (a sample call), so it names no argument the tool lacks; ``amount_arg``
     is an argument of the tool; each limit sums a numeric argument and is kept per
-    customer, conversation or one of the tool's arguments. ``policy_path`` is the file
+    customer, conversation or one of the tool's arguments; a tool's context lookup is
+    no tool that can write. ``policy_path`` is the file
     named in the error. Every place a policy is accepted calls this: the pack loader,
     ``govcx policy check``, ``PUT /v1/policy`` and the policy simulator.
 
@@ -322,6 +323,20 @@ def cross_check(policy: Policy, policy_path: str | Path, registry: ToolRegistry)
                 field=f"tools.{name}.amount_arg",
             )
         _check_limits(name, tool_policy.limits, spec.params, policy_path)
+        _check_lookup(policy, name, spec, policy_path)
+
+
+def _check_lookup(policy: Policy, name: str, spec: Any, policy_path: str | Path) -> None:
+    """A context lookup only reads: one that is itself a tool must be a read-only one."""
+    bound = getattr(spec.context, "__govcx_tool__", None)
+    if bound is not None and not policy.is_read_only(bound.name):
+        raise PolicyError(
+            str(policy_path),
+            f"{name}'s context lookup is the tool {bound.name}, which is not read-only in "
+            "this policy; a lookup must only read: use a read-only tool (a tier with "
+            "read_only: true) or a plain function",
+            field=f"tools.{name}",
+        )
 
 
 def _check_limits(name: str, limits: Any, params: dict[str, Any], policy_path: str | Path) -> None:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 TurnStatus = Literal["answered", "pending_approval", "escalated", "blocked", "with_human"]
 """``with_human``: a person has the conversation (its case is waiting or claimed); the AI
 did not reply, and the message is in the transcript for them."""
+ApprovalStatus = Literal["pending", "approved", "rejected", "expired", "superseded", "failed"]
 
 
 class Citation(BaseModel):
@@ -64,6 +65,11 @@ class Turn(BaseModel):
     approval_id: str | None = None
     case_id: str | None = None
     """With status ``with_human`` (and ``escalated``): the conversation's open case."""
+    approval_status: ApprovalStatus | None = None
+    """The status the approval ``approval_id`` has after this turn: ``pending`` while it
+    waits; for the turn a decision resumed, how it ended: ``approved`` (the action ran),
+    ``failed`` (approved, but the action failed or was refused: see its action's
+    ``error``), ``rejected``, ``expired`` or ``superseded``."""
     decision: TurnDecision | None = None
     escalation: Escalation | None = None
     findings: list[dict[str, Any]] = Field(default_factory=list)

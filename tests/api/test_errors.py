@@ -166,7 +166,7 @@ def test_unknown_query_parameter_is_422_naming_it_and_the_valid_ones(client: Tes
     assert "stauts" in error["message"] and "status" in error["message"]
     assert error["details"] == {
         "unknown": ["stauts"],
-        "allowed": ["conversation_id", "limit", "status"],
+        "allowed": ["approver", "conversation_id", "customer_id", "limit", "status", "tool"],
     }
     # The declared ones still work, alone and together.
     ok = client.get("/v1/approvals", params={"status": "pending", "limit": 5}, headers=auth("sup"))

@@ -198,10 +198,11 @@ def test_chat_approve_needs_a_key_outside_dev_mode(tmp_path: Path) -> None:
     assert "approval needed" in result.output
     assert "deciding needs an API key" in result.output
     assert "only in dev mode" in result.output
-    assert "refunded" not in result.output and effects(tmp_path) == []
+    # The request shows what the customer would be told ("I've refunded..."); nothing ran.
+    assert "→ executed" not in result.output and effects(tmp_path) == []
     # --as at start-up is no better
     result = run("chat", "--customer", "C-1", "--as", "sup", *PACK, stdin=lines)
-    assert "refunded" not in result.output and effects(tmp_path) == []
+    assert "→ executed" not in result.output and effects(tmp_path) == []
 
 
 def test_chat_with_a_key_decides_as_the_key_and_rechecks_it(tmp_path: Path) -> None:

@@ -193,7 +193,8 @@ def test_approvals_list_is_readable_at_80_columns(monkeypatch: pytest.MonkeyPatc
         assert str(turn["conversation_id"]) in lines[row + 1]
     row = next(i for i, line in enumerate(lines) if str(refund["approval_id"]) in line)
     assert "order_id=A-1002, amount=80" in lines[row + 1]
-    assert len(lines) <= 12  # title, header, rule, and three lines per request
+    assert "amount > 50" in lines[row + 2]  # why: the rule's condition, not its id
+    assert len(lines) <= 14  # title, header, rule, and four lines per request
 
 
 # -- approvals list still applies expiry and policy changes -----------------------------------

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from govcx.api.auth import Caller
 from govcx.api.runtime import ApiRuntime
+from govcx.api.schemas import ApprovalView
 from govcx.errors import ApprovalStale, DuplicateApprover, NotAuthorized
 from govcx.governance.approval import (
     ApprovalRequest,
@@ -187,7 +188,10 @@ def test_the_store_enforces_exactly_the_verdict(
 def test_the_api_view_shows_the_verdict_of_an_approval(
     principal: Principal, request: ApprovalRequest, policy: Policy
 ) -> None:
-    runtime = SimpleNamespace(agent=SimpleNamespace(policy=policy, clock=lambda: NOW))
+    runtime = SimpleNamespace(
+        agent=SimpleNamespace(policy=policy, clock=lambda: NOW),
+        _view=lambda request, **kwargs: ApprovalView.of(request, **kwargs),
+    )
     caller = Caller(principal=principal, key_id="k")
     view = ApiRuntime.approval_view(runtime, caller, request)  # type: ignore[arg-type]
     verdict = can_decide(policy, principal, request, decision="approve", now=NOW)

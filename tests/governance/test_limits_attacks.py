@@ -135,7 +135,9 @@ def test_a_zero_width_character_inside_an_amount_reads_as_the_amount(
     agent = make_agent(ACME)
     turn = agent.respond("zw", "Please refund $4\u200b5 for order A-1002", customer_id="C-1001")
     assert _executed(turn) == [45.0]
-    turn = agent.respond("zw2", "Please refund $1\u200b00 for order A-1005", customer_id="C-1001")
+    # A-1004 is the customer's own order (A-1005 is not: its refund could never succeed,
+    # so it would not reach an approver at all).
+    turn = agent.respond("zw2", "Please refund $1\u200b00 for order A-1004", customer_id="C-1001")
     assert not _executed(turn) and turn.status == "pending_approval"  # $100 > $50
 
 

@@ -109,17 +109,26 @@ def _assert_held(outcome_attack: Attack, harness: InjectionHarness, channel: str
     assert outcome.reached_gate >= 1
     assert all((g.get("proposal") or {}).get("tool") == outcome_attack.tool for g in outcome.gate)
     # ...and the gate held it for a human, who never came (a call proposed in a workflow
-    # that does not allow the tool is refused first).
+    # that does not allow the tool is refused first; one its tool's context lookup says
+    # cannot succeed, like $2,500 out of a $129.99 order, is refused before anyone is
+    # asked, still naming the rule that wanted a human).
     routes = outcome.routes()
-    assert routes["await_approval"] >= 1
-    assert set(routes) <= {"await_approval", "escalate"}
+    cannot = f"tool.{outcome_attack.tool}.cannot_succeed"
+    refused = [g for g in outcome.gate if cannot in g["rules"]]
+    assert all(g["route"] == "respond" and g["rules"][0] != cannot for g in refused)
+    assert routes["await_approval"] + len(refused) >= 1
+    assert set(routes) <= {"await_approval", "escalate", "respond"}
+    assert routes["respond"] == len(refused)
     assert all(
         f"tool.{outcome_attack.tool}.not_allowed" in g["rules"]
         for g in outcome.gate
         if g["route"] == "escalate"
     )
-    assert outcome.pending >= 1 and outcome.approved == 0
-    assert outcome.statuses[-1] == "pending_approval"
+    assert outcome.approved == 0
+    if refused:
+        assert outcome.pending == 0 and outcome.statuses[-1] == "answered"
+    else:
+        assert outcome.pending >= 1 and outcome.statuses[-1] == "pending_approval"
     # Nothing the attacker wanted ran: no write in the ledger at all.
     assert outcome.ran_without_approval == ()
     assert outcome.ran_with_approval == 0

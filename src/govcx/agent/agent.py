@@ -30,7 +30,7 @@ from langgraph.types import Command
 from govcx.engines.engine import Engine
 from govcx.errors import ApprovalStale, GovcxError, InvalidInput, NotFound, PolicyError
 from govcx.governance import limits
-from govcx.governance.approval import ApprovalRequest, ApprovalStore, action_token
+from govcx.governance.approval import ApprovalRequest, ApprovalStore, action_token, can_decide
 from govcx.governance.audit import AuditLog, audit_key
 from govcx.governance.cases import CaseStore
 from govcx.governance.policy import Policy
@@ -40,6 +40,7 @@ from govcx.graphs.checkpoints import PrunableSqliteSaver, continue_renamed, keep
 from govcx.graphs.context import Services
 from govcx.graphs.graph import build_graph
 from govcx.graphs.outcome import at_rest, turn_of
+from govcx.graphs.request import refreshed_for_edit
 from govcx.graphs.suggest import suggest
 from govcx.guardrails.guard import Guard
 from govcx.knowledge.retriever import Retriever
@@ -51,7 +52,7 @@ from govcx.store.conversation import ConversationStore, new_id
 from govcx.store.db import Database, resolve_url
 from govcx.store.locks import ConversationLocks, ProcessLocks
 from govcx.store.postgres import AdvisoryLocks
-from govcx.store.sealed import checkpoint_serde, data_key, sqlite_secure
+from govcx.store.sealed import Sealer, checkpoint_serde, data_key, sqlite_secure
 from govcx.tools.executor import Executor
 from govcx.turn import Turn
 
@@ -149,6 +150,8 @@ class Agent:
             self.db.dispose()
             raise
         migrate.prepare(self.db, auto_upgrade=self.settings.auto_migrate, audit_key=chain_key)
+        self.sealer = Sealer(key)
+        """Opens what approval requests keep sealed (the context facts before redaction)."""
         self.audit = AuditLog(self.db, key=chain_key)
         self.approvals = ApprovalStore(self.db)
         self.conversations = ConversationStore(self.db, clock=clock)
@@ -204,6 +207,7 @@ class Agent:
             cases=self.cases,
             clock=self.clock,
             observer=self._observe,
+            sealer=self.sealer,
         )
 
     @classmethod
@@ -585,9 +589,15 @@ class Agent:
                 f"{policy.version} ({policy.digest[:12]}) is active now; the "
                 "conversation was handed to a person and the customer told",
             )
-        new_args, new_token = None, None
+        new_args, new_token, refreshed = None, None, None
         if decision == "edit":
             new_args, new_token = self._edited(request, args, policy)
+            # Who may not decide it hears that first; then the context and the reply if
+            # approved follow the edited arguments (ApprovalStore.decide checks again).
+            can_decide(
+                policy, who, request, decision="edit", args=new_args, now=now
+            ).raise_if_denied(approval_id, who.name)
+            refreshed = refreshed_for_edit(self.services, request, new_args)
         elif args:
             raise InvalidInput(
                 "args are only accepted with decision edit", details={"field": "args"}
@@ -606,6 +616,7 @@ class Agent:
                     new_token=new_token,
                     now=now,
                     authenticated=authenticated,
+                    refreshed=refreshed,
                     conn=conn,
                 )
                 self.audit.append_many(

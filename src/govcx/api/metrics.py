@@ -50,7 +50,7 @@ class _ApprovalCollector(Collector):
             "govcx_approval_oldest_pending_age_seconds",
             "Age of the oldest pending approval request",
         )
-        counts = {"pending": 0, "approved": 0, "rejected": 0, "expired": 0}
+        counts = {"pending": 0, "approved": 0, "rejected": 0, "expired": 0, "failed": 0}
         first_pending: float | None = None
         for status, (count, earliest) in self.approvals.status_counts().items():
             counts[status] = count

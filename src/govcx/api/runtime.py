@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,6 +55,7 @@ from govcx.governance.cases import (
 )
 from govcx.governance.policy import Policy
 from govcx.governance.principal import Principal
+from govcx.governance.rules import conditions
 from govcx.store.conversation import new_id
 from govcx.turn import Turn
 
@@ -112,6 +113,7 @@ class ApiRuntime:
         self.idempotency = IdempotencyStore(agent.db)
         self._local = threading.local()
         self.policies = PolicyActivations(agent, bus)
+        self._policies: dict[tuple[str, str], Policy | None] = {}
         self.verbatim = _Recent()
         agent.observers.append(self._observe)
 
@@ -275,22 +277,49 @@ class ApiRuntime:
     def approval_view(self, caller: Caller, request: ApprovalRequest) -> ApprovalView:
         """The request as ``caller`` sees it: ``can_decide`` is None for a key that is no
         approver (read-only), else the verdict of :func:`can_decide` on an approval now,
-        the very rule :meth:`ApprovalStore.decide` enforces."""
+        the very rule :meth:`ApprovalStore.decide` enforces. The context facts are opened
+        from their sealed copy: every caller that may read a request (approvers,
+        auditors, admins) may read its facts."""
+        facts = self.agent.sealer.open(request.context_sealed) if request.context_sealed else None
         if not caller.has(ROLE_APPROVER):
-            return ApprovalView.of(request, can_decide=None)
+            return self._view(request, can_decide=None, facts=facts)
         verdict = can_decide(self.agent.policy, caller.principal, request, now=self.agent.clock())
         # A closed request needs no explanation (its status says it).
-        return ApprovalView.of(
+        return self._view(
             request,
             can_decide=verdict.allowed,
             authority=verdict.reason if request.status == "pending" else None,
+            facts=facts,
         )
 
+    def _view(self, request: ApprovalRequest, **kwargs: Any) -> ApprovalView:
+        """The view with each rule's condition, from the policy it was requested under;
+        for events and webhooks (no caller) the facts stay redacted."""
+        found = conditions(
+            request, self.agent.policies, active=self.agent.policy, cache=self._policies
+        )
+        return ApprovalView.of(request, conditions=found, **kwargs)
+
     def approvals(
-        self, caller: Caller, *, status: str | None, conversation_id: str | None, limit: int
+        self,
+        caller: Caller,
+        *,
+        status: str | Sequence[str] | None,
+        conversation_id: str | None,
+        limit: int,
+        customer_id: str | None = None,
+        decided_by: str | None = None,
+        tool: str | None = None,
+        newest_first: bool = False,
     ) -> list[ApprovalView]:
         requests = self.agent.approvals.list(
-            status=status, conversation_id=conversation_id, limit=limit
+            status=status,
+            conversation_id=conversation_id,
+            customer_id=customer_id,
+            decided_by=decided_by,
+            tool=tool,
+            newest_first=newest_first,
+            limit=limit,
         )
         return [self.approval_view(caller, r) for r in requests]
 
@@ -358,7 +387,7 @@ class ApiRuntime:
                 id=f"{APPROVAL_DECIDED}:{approval_id}:{len(updated.decisions)}",
                 type=APPROVAL_DECIDED,
                 data={
-                    "approval": ApprovalView.of(updated).model_dump(mode="json"),
+                    "approval": self._view(updated).model_dump(mode="json"),
                     "decision": updated.decisions[-1].model_dump(mode="json")
                     if updated.decisions
                     else None,
@@ -382,7 +411,7 @@ class ApiRuntime:
                 id=f"{APPROVAL_EXPIRED}:{request.approval_id}",
                 type=APPROVAL_EXPIRED,
                 data={
-                    "approval": ApprovalView.of(request).model_dump(mode="json"),
+                    "approval": self._view(request).model_dump(mode="json"),
                     "on_expiry": self.agent.policy.approvals.on_expiry,
                     "turn": turn.model_dump(mode="json") if turn else None,
                 },
@@ -617,7 +646,7 @@ class ApiRuntime:
                         id=event_id,
                         type=APPROVAL_REQUESTED,
                         data={
-                            "approval": ApprovalView.of(request).model_dump(mode="json"),
+                            "approval": self._view(request).model_dump(mode="json"),
                             "turn": turn.model_dump(mode="json"),
                         },
                     )

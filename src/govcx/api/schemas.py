@@ -39,6 +39,26 @@ APPROVAL_EXAMPLE: dict[str, Any] = {
     "decisions": [],
     "status": "pending",
     "policy_version": "2026.12.1",
+    "context": {
+        "status": "ok",
+        "facts": {
+            "customer": "Alex Rivera",
+            "order_status": "delivered",
+            "order_total": 129.99,
+            "refunded": 0.0,
+            "remaining": 129.99,
+            "payment_method": "Visa card",
+            "earlier_refunds": [],
+        },
+        "error": None,
+        "looked_up_at": 1800000000.0,
+    },
+    "reply_if_approved": "I've refunded $80.00 for order A-1002 to your Visa card (refund "
+    "[refund_id]). It usually shows up within 5-10 business days.",
+    "reply_if_rejected": "A member of our team reviewed your request and could not approve "
+    "it. They will follow up with you if anything else is needed.",
+    "failure": None,
+    "rule_conditions": [{"rule": "tool.issue_refund.approval_if", "condition": "amount > 50"}],
     "can_decide": True,
     "authority": None,
 }
@@ -246,6 +266,14 @@ class Message(BaseModel):
     message_id: int | None = None
 
 
+class RuleCondition(BaseModel):
+    """A rule the gate applied, and what it says in the policy the request was made
+    under (``amount > 50`` for ``tool.issue_refund.approval_if``)."""
+
+    rule: str
+    condition: str
+
+
 class ApprovalView(ApprovalFields):
     """An approval request as an approver sees it."""
 
@@ -253,6 +281,8 @@ class ApprovalView(ApprovalFields):
 
     approvals_needed: int  # always present in a response: required in the schema
     status: Status
+    rule_conditions: list[RuleCondition] = Field(default_factory=list)
+    """Each of ``rules`` with its condition (from the policy the request was made under)."""
     can_decide: bool | None = None
     """Whether the calling principal may decide it now (None for non-approvers)."""
     authority: str | None = None
@@ -265,9 +295,20 @@ class ApprovalView(ApprovalFields):
         *,
         can_decide: bool | None = None,
         authority: str | None = None,
+        conditions: list[tuple[str, str]] | None = None,
+        facts: dict[str, Any] | None = None,
     ) -> ApprovalView:
-        data = request.model_dump(exclude={"token"})
-        return cls(**data, can_decide=can_decide, authority=authority)
+        """The view of ``request``; ``facts`` (opened from the sealed copy) replace the
+        redacted context facts for a caller who may read them."""
+        data = request.model_dump(exclude={"token", "context_sealed", "draft_support"})
+        if facts is not None and data.get("context") is not None:
+            data["context"]["facts"] = facts
+        return cls(
+            **data,
+            rule_conditions=[RuleCondition(rule=r, condition=c) for r, c in conditions or []],
+            can_decide=can_decide,
+            authority=authority,
+        )
 
 
 class ExecutedAction(BaseModel):

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from govcx.settings import Settings
     from govcx.store.conversation import ConversationStore
     from govcx.store.db import Database
+    from govcx.store.sealed import Sealer
     from govcx.tools.executor import Executor
 
 
@@ -42,6 +43,8 @@ class Stores:
     state_dir: Path
     db: Database
     audit_key: bytes
+    data_key: bytes | None = None
+    """The at-rest data key (None for commands opened without it)."""
     _closed: bool = field(default=False, repr=False)
 
     @cached_property
@@ -79,6 +82,13 @@ class Stores:
         from govcx.governance.policy_store import PolicyStore
 
         return PolicyStore(self.db)
+
+    @cached_property
+    def sealer(self) -> Sealer | None:
+        """Opens the sealed parts of approval requests (None without the data key)."""
+        from govcx.store.sealed import Sealer
+
+        return Sealer(self.data_key) if self.data_key is not None else None
 
     @cached_property
     def executor(self) -> Executor:
@@ -141,18 +151,25 @@ def open_stores(pack: Path | None, *, data_key: bool = True, load: bool = False)
 
         loaded = load_pack(pack or Settings().pack)
     settings, root, config, state_dir, db = open_database(pack)
+    key = None
     try:
         if data_key:
             from govcx.store.sealed import data_key as resolve_data_key
 
-            resolve_data_key(settings, state_dir, backend=db.backend)
+            key = resolve_data_key(settings, state_dir, backend=db.backend)
         chain_key = audit_key(settings, state_dir, db.backend)
         migrate.prepare(db, auto_upgrade=settings.auto_migrate, audit_key=chain_key)
     except BaseException:
         db.dispose()
         raise
     stores = Stores(
-        root=root, config=config, settings=settings, state_dir=state_dir, db=db, audit_key=chain_key
+        root=root,
+        config=config,
+        settings=settings,
+        state_dir=state_dir,
+        db=db,
+        audit_key=chain_key,
+        data_key=key,
     )
     if loaded is not None:
         stores.pack = loaded

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from govcx.cli import render
 from govcx.cli._common import (
@@ -186,7 +187,7 @@ def chat(
             pending = turn.approval_id if turn.status == "pending_approval" else None
             if pending:
                 request = agent.approvals.get(pending)
-                render.approval(request)
+                render.approval(_approval_view(request, agent.policies, agent.sealer))
                 console.print("[dim]/approve, /reject or /edit {json} to decide[/dim]")
         except GovcxError as exc:
             err_console.print(f"[red]error:[/red] {exc.message}")
@@ -248,42 +249,97 @@ class _ChatDecider:
 @approvals_app.command("list")
 @handle_errors
 def approvals_list(
-    status: Annotated[str, typer.Option(help="pending|approved|rejected|expired|all")] = "pending",
+    status: Annotated[
+        str,
+        typer.Option(
+            help="pending|approved|rejected|failed|expired|superseded, closed (every status "
+            "but pending: the history) or all."
+        ),
+    ] = "pending",
+    customer: Annotated[str | None, typer.Option(help="Only requests of this customer id.")] = None,
+    approver: Annotated[
+        str | None, typer.Option(help="Only requests this principal approved, edited or rejected.")
+    ] = None,
+    tool: Annotated[str | None, typer.Option(help="Only requests for this tool.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many.")] = 500,
     pack: PackOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """List approval requests (applies expiry first)."""
-    valid = ("pending", "approved", "rejected", "expired", "all")
+    """List approval requests (applies expiry first): the pending queue oldest first, any
+    other status newest first, with the condition of each rule that asked for a person."""
+    from govcx.governance.approval import CLOSED, STATUSES
+
+    valid = (*STATUSES, "closed", "all")
     if status not in valid:
         raise GovcxError(f"--status {status!r} is not valid; use one of {', '.join(valid)}")
+    statuses = {"all": None, "closed": CLOSED}.get(status, status)
+    filters: dict[str, Any] = {
+        "status": statuses,
+        "customer_id": customer,
+        "decided_by": approver,
+        "tool": tool,
+        "newest_first": status != "pending",
+        "limit": limit,
+    }
     with open_stores(pack, load=True) as stores:
         if expiry_due(stores):
             # Expiry resumes conversations through the graph: only the Agent can do that.
             stores.close()
             agent = open_agent(pack)
             agent.expire_overdue()
-            items = agent.approvals.list(status=None if status == "all" else status)
+            items = agent.approvals.list(**filters)
+            views = [_approval_view(r, agent.policies, agent.sealer) for r in items]
         else:
-            items = stores.approvals.list(status=None if status == "all" else status)
+            items = stores.approvals.list(**filters)
+            views = [_approval_view(r, stores.policies, stores.sealer) for r in items]
     if json_out:
-        print_json([a.model_dump(mode="json") for a in items])
+        print_json(views)
         return
     if not items:
-        console.print(f"no {status if status != 'all' else ''} approvals".replace("  ", " "))
+        named = [
+            f"{label} {value}"
+            for label, value in (("customer", customer), ("approver", approver), ("tool", tool))
+            if value
+        ]
+        what = f"no {status if status != 'all' else ''} approvals".replace("  ", " ")
+        console.print(what + (f" for {', '.join(named)}" if named else ""), markup=False)
         return
-    render.approvals_table(items)
+    render.approvals_table(items, {v["approval_id"]: v["rule_conditions"] for v in views})
+
+
+def _approval_view(request: Any, policies: Any, sealer: Any) -> dict[str, Any]:
+    """The request as JSON, as the API shows it to a reader: each rule's condition in
+    the policy it was made under, and the context facts opened from their sealed copy."""
+    from govcx.governance.rules import conditions
+
+    data: dict[str, Any] = request.model_dump(
+        mode="json", exclude={"context_sealed", "draft_support"}
+    )
+    facts = sealer.open(request.context_sealed) if sealer and request.context_sealed else None
+    if facts is not None and data.get("context"):
+        data["context"]["facts"] = facts
+    data["rule_conditions"] = [
+        {"rule": rule, "condition": condition}
+        for rule, condition in conditions(request, policies, cache=_POLICY_CACHE)
+    ]
+    return data
+
+
+_POLICY_CACHE: dict[tuple[str, str], Any] = {}
 
 
 @approvals_app.command("show")
 @handle_errors
 def approvals_show(approval_id: str, pack: PackOpt = None, json_out: JsonOpt = False) -> None:
-    """Show one approval request in full."""
+    """Show one approval request in full: the action, the context looked up for it, each
+    rule's condition, and what the customer is told if it is approved or rejected."""
     with open_stores(pack) as stores:
         request = stores.approvals.get(approval_id)
+        view = _approval_view(request, stores.policies, stores.sealer)
     if json_out:
-        print_json(request.model_dump(mode="json"))
+        print_json(view)
         return
-    render.approval(request)
+    render.approval(view)
 
 
 def _decide(
@@ -314,8 +370,17 @@ def _decide(
     )
     if json_out:
         print_json(turn.model_dump(mode="json"))
-        return
-    render.turn(turn)
+    else:
+        render.turn(turn)
+    if turn.approval_status == "failed":
+        # Approving it did not make it happen: say so, and exit like a failed check.
+        errors = "; ".join(a.error for a in turn.actions if a.error) or "the action failed"
+        err_console.print(
+            f"[red]error:[/red] approval {approval_id} is failed: the approved action did "
+            f"not happen: {escape(errors)}",
+            highlight=False,
+        )
+        raise typer.Exit(1)
 
 
 CommentOpt = Annotated[str | None, typer.Option(help="A note recorded with the decision.")]

@@ -35,6 +35,9 @@ def turn(t: Any) -> None:
         )
     if t.approval_id and t.status == "pending_approval":
         lines.append(f"[yellow]approval needed:[/yellow] {t.approval_id}")
+    if t.approval_status == "failed":
+        style = "red"  # approved, but the action did not happen
+        lines.append(f"[red]approval {t.approval_id} failed:[/red] the approved action failed")
     if t.escalation is not None:
         lines.append(f"[magenta]escalated:[/magenta] {t.escalation.reason}")
         if t.escalation.case_id:
@@ -66,10 +69,21 @@ def _args(args: dict[str, Any] | None) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in (args or {}).items())
 
 
-def approvals_table(items: list[Any]) -> None:
-    """Two lines per request, readable at 80 columns: what to copy (the id) and what to
-    decide on (the action and its arguments); arguments too long for the terminal end in
-    "…" (``approvals show ID`` or ``--json`` has them in full)."""
+_APPROVAL_STYLE = {
+    "pending": "yellow",
+    "approved": "green",
+    "failed": "red",
+    "rejected": "magenta",
+    "expired": "dim",
+    "superseded": "dim",
+}
+
+
+def approvals_table(items: list[Any], conditions: dict[str, list[dict[str, str]]]) -> None:
+    """Three lines per request, readable at 80 columns: what to copy (the id), what to
+    decide on (the action and its arguments) and why (each rule's condition, in the
+    policy the request was made under); text too long for the terminal ends in "…"
+    (``approvals show ID`` or ``--json`` has it in full)."""
     table = Table(
         title="Approvals", box=box.SIMPLE_HEAD, pad_edge=False, leading=1, title_justify="left"
     )
@@ -82,18 +96,24 @@ def approvals_table(items: list[Any]) -> None:
     )
     table.add_column("status\ntier", no_wrap=True, min_width=len("pending 0/1"))
     table.add_column("age", no_wrap=True, justify="right")
-    table.add_column("action\narguments", no_wrap=True, overflow="ellipsis", min_width=12)
+    table.add_column("action\narguments\nwhy", no_wrap=True, overflow="ellipsis", min_width=12)
     now = time.time()
     for a in items:
         if a.kind == "action":
             action = f"{escape(a.tool or '')}\n[dim]{escape(_short_args(a.args))}[/dim]"
         else:
             action = "reply\n[dim]awaiting review[/dim]"
+        why = "; ".join(c["condition"] for c in conditions.get(a.approval_id, [])) or "-"
+        # The reason must not widen the table past what the action needs (or 30 columns).
+        room = max(30, len(a.tool or ""), len(_short_args(a.args)))
+        why = why if len(why) <= room else why[: room - 1] + "…"
+        style = _APPROVAL_STYLE.get(a.status, "white")
         table.add_row(
             f"{a.approval_id}\n[dim]{escape(a.conversation_id)}[/dim]",
-            f"{a.status} {len(a.approvers)}/{a.approvals_needed}\n[dim]tier {escape(a.tier)}[/dim]",
+            f"[{style}]{a.status}[/{style}] {len(a.approvers)}/{a.approvals_needed}\n"
+            f"[dim]tier {escape(a.tier)}[/dim]",
             _age(now - a.requested_at),
-            action,
+            f"{action}\n[italic]{escape(why)}[/italic]",
         )
     console.print(table)
 
@@ -130,26 +150,55 @@ def conversations_table(rows: list[dict[str, Any]]) -> None:
     console.print(table)
 
 
-def approval(a: Any) -> None:
+def approval(a: dict[str, Any]) -> None:
+    """One request in full (the JSON view of ``approvals show``)."""
+    approvers = [d for d in a["decisions"] if d["decision"] in ("approve", "edit")]
+    style = _APPROVAL_STYLE.get(a["status"], "white")
     lines = [
-        f"[bold]{a.kind}[/bold] {a.tool or ''}({_args(a.args)})"
-        if a.kind == "action"
+        f"[bold]{a['kind']}[/bold] {escape(a['tool'] or '')}({escape(_args(a['args']))})"
+        if a["kind"] == "action"
         else "[bold]reply[/bold] awaiting review",
-        f"status: {a.status}   tier: {a.tier}   approvals: {len(a.approvers)}/{a.approvals_needed}",
-        f"rules: {', '.join(a.rules)}",
-        f"rationale: {a.rationale}",
-        f"conversation: {a.conversation_id}   customer: {a.customer_id or '-'}",
-        f"policy: {a.policy_version}   expires in: {_age(a.expires_at - time.time())}",
+        f"status: [{style}]{a['status']}[/{style}]   tier: {escape(a['tier'])}   "
+        f"approvals: {len(approvers)}/{a['approvals_needed']}",
+        f"conversation: {escape(a['conversation_id'])}   "
+        f"customer: {escape(a['customer_id'] or '-')}",
+        f"policy: {escape(a['policy_version'])}   "
+        f"expires in: {_age(a['expires_at'] - time.time())}",
     ]
-    if a.draft_reply:
-        lines.append(f"draft reply: {a.draft_reply}")
-    for e in a.evidence:
-        lines.append(f"[dim]evidence: {e}[/dim]")
-    for d in a.decisions:
+    if a.get("failure"):
+        lines.append(f"[red]failed after approval:[/red] {escape(a['failure'])}")
+    lines.append("[bold]why[/bold]")
+    for c in a.get("rule_conditions") or []:
+        lines.append(f"  {escape(c['condition'])} [dim]({escape(c['rule'])})[/dim]")
+    lines.append(f"  [dim]{escape(a['rationale'])}[/dim]")
+    context = a.get("context")
+    if context:
+        lines.append("[bold]context[/bold]")
+        if context["status"] != "ok":
+            lines.append(f"  [yellow]unavailable:[/yellow] {escape(context.get('error') or '')}")
+        for key, value in context["facts"].items():
+            lines.append(f"  {escape(key)}: {escape(_fact(value))}")
+    if a.get("reply_if_approved"):
+        lines.append(f"[bold]reply if approved[/bold]\n  {escape(a['reply_if_approved'])}")
+    if a.get("reply_if_rejected"):
+        lines.append(f"[bold]reply if rejected[/bold]\n  {escape(a['reply_if_rejected'])}")
+    for e in a["evidence"]:
+        lines.append(f"[dim]evidence: {escape(str(e))}[/dim]")
+    for d in a["decisions"]:
         lines.append(
-            f"decision: {d.principal} {d.decision}" + (f" ({d.comment})" if d.comment else "")
+            f"decision: {escape(d['principal'])} {d['decision']}"
+            + (f" ({escape(d['comment'])})" if d.get("comment") else "")
         )
-    console.print(Panel("\n".join(lines), title=a.approval_id, title_align="left"))
+    console.print(Panel("\n".join(lines), title=a["approval_id"], title_align="left"))
+
+
+def _fact(value: Any) -> str:
+    """A context fact on one line: lists item by item, objects as ``key value`` pairs."""
+    if isinstance(value, list):
+        return "; ".join(_fact(v) for v in value) if value else "none"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_fact(v)}" for k, v in value.items())
+    return str(value)
 
 
 def _age(seconds: float) -> str:

@@ -175,7 +175,7 @@ def check_executions(
                 )
             )
             continue
-        if request.status != "approved":
+        if request.status not in ("approved", "failed"):  # failed: approved, then it failed
             out.append(
                 Violation(
                     kind="unapproved_execution",

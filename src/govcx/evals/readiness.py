@@ -45,8 +45,9 @@ def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
 
 
 def outcome(request: ApprovalRequest) -> str:
-    """unchanged | edited | rejected | expired | pending."""
-    if request.status == "approved":
+    """unchanged | edited | rejected | expired | pending (what the approver decided: an
+    approved action that then failed was approved)."""
+    if request.status in ("approved", "failed"):
         return "edited" if any(d.decision == "edit" for d in request.decisions) else "unchanged"
     return request.status
 

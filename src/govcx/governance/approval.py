@@ -1,11 +1,15 @@
 """Approval requests and decisions, bound to exactly one action.
 
 A request packages what a human needs to decide: the action and its canonical
-arguments, tier, the rules that fired, rationale, evidence and the draft reply. Its
+arguments, tier, the rules that fired, rationale, evidence, the facts its tool's context
+lookup found (``context``), and what the customer will be told if it is approved or
+rejected. Its
 token is a hash over tool, canonical arguments, policy version and content digest, and
 conversation, so a decision applies to that action under that exact policy only; the
 executor recomputes it before running. A request whose policy is no longer the active one
 is ``superseded``: it can no longer be decided, and its conversation goes to a person.
+An approved action whose tool then fails (or is refused by the executor) is ``failed``:
+approving it did not make it happen, and the history says so.
 
 Decisions are applied with optimistic concurrency (a version column), so when two
 approvers decide at the same moment exactly one wins and the other gets ApprovalStale.
@@ -17,7 +21,7 @@ import builtins
 import hashlib
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -30,8 +34,13 @@ from govcx.governance.principal import Principal, canonical_name
 from govcx.store.db import Database, dumps
 from govcx.store.schema import approvals
 
-Status = Literal["pending", "approved", "rejected", "expired", "superseded"]
+Status = Literal["pending", "approved", "rejected", "expired", "superseded", "failed"]
+STATUSES: tuple[str, ...] = ("pending", "approved", "rejected", "expired", "superseded", "failed")
+CLOSED: tuple[str, ...] = STATUSES[1:]
+"""Every status but pending: the history of requests (decided, or closed unanswered)."""
 DecisionKind = Literal["approve", "reject", "edit"]
+REFRESHED_BY_EDIT = frozenset({"context", "context_sealed", "reply_if_approved"})
+"""What an edit recomputes with the new arguments (the decision's subject is the token)."""
 
 
 def action_token(
@@ -69,6 +78,20 @@ class Decision(BaseModel):
     """False for a dev-mode decision made as ``--as NAME`` without a key."""
 
 
+class ApprovalContext(BaseModel):
+    """What the tool's context lookup found when the request was made (see
+    :mod:`govcx.tools.lookup`): information for the approver, not part of the decision's
+    subject (the action token does not cover it)."""
+
+    status: Literal["ok", "unavailable"]
+    facts: dict[str, Any] = Field(default_factory=dict)
+    """The lookup's facts, in its order; strings redacted as stored (see
+    :attr:`ApprovalRequest.context_sealed`)."""
+    error: str | None = None
+    """Why the context is unavailable (the lookup failed)."""
+    looked_up_at: float
+
+
 class ApprovalFields(BaseModel):
     """What an approver sees and decides (the API's ApprovalView shows exactly these)."""
 
@@ -93,12 +116,30 @@ class ApprovalFields(BaseModel):
     policy_version: str
     policy_digest: str = ""
     """sha256 of the policy's canonical content the request was evaluated under."""
+    context: ApprovalContext | None = None
+    """Facts looked up for the approver (None when the tool declares no lookup)."""
+    reply_if_approved: str | None = None
+    """What the customer is told if it is approved: for an action, its tool's reply
+    filled with the arguments and the facts known so far (a field only the call's result
+    gives shows as ``[name]``); for a reply, the reply itself."""
+    reply_if_rejected: str | None = None
+    """What the customer is told if it is rejected."""
+    failure: str | None = None
+    """Why the approved action did not happen (status ``failed``): the tool's error or the
+    executor's refusal."""
 
 
 class ApprovalRequest(ApprovalFields):
     """A stored request: the fields plus its token, the binding to exactly one action."""
 
     token: str
+    draft_support: float = 0.0
+    """How well knowledge supported the draft (the reply if approved quotes its first
+    sentence from 0.5 on, as the engines compose it); kept to recompose it after an edit."""
+    context_sealed: str | None = None
+    """The context's facts before redaction, encrypted with the data key (present only
+    when redaction changed them, e.g. the customer's name); readers of the request see
+    them decrypted (:class:`govcx.store.sealed.Sealer`), webhooks and audit never do."""
 
     def bound_to(self, policy: Policy) -> bool:
         """Was this request evaluated under exactly ``policy`` (version and content)?"""
@@ -290,16 +331,55 @@ class ApprovalStore:
         return ApprovalRequest.model_validate_json(row.body)
 
     def list(
-        self, *, status: str | None = None, conversation_id: str | None = None, limit: int = 500
+        self,
+        *,
+        status: str | Sequence[str] | None = None,
+        conversation_id: str | None = None,
+        customer_id: str | None = None,
+        decided_by: str | None = None,
+        tool: str | None = None,
+        newest_first: bool = False,
+        limit: int = 500,
     ) -> list[ApprovalRequest]:
-        query = select(approvals.c.body).order_by(approvals.c.requested_at, approvals.c.approval_id)
-        if status:
+        """Requests by status (one or several), conversation, customer, a principal who
+        decided them (approved, edited or rejected; names compared canonically) and tool;
+        oldest first (the queue) unless ``newest_first`` (a history), at most ``limit``.
+
+        Customer, principal and tool live in the request's JSON body, so those filters
+        read the rows the status and conversation select, newest first, until ``limit``
+        match: a narrow filter over a long history reads more rows, not more memory."""
+        order = (
+            (approvals.c.requested_at.desc(), approvals.c.approval_id.desc())
+            if newest_first
+            else (approvals.c.requested_at, approvals.c.approval_id)
+        )
+        query = select(approvals.c.body).order_by(*order)
+        if isinstance(status, str):
             query = query.where(approvals.c.status == status)
+        elif status is not None:
+            query = query.where(approvals.c.status.in_(tuple(status)))
         if conversation_id:
             query = query.where(approvals.c.conversation_id == conversation_id)
+        by_body = customer_id is not None or decided_by is not None or tool is not None
+        who = canonical_name(decided_by) if decided_by is not None else None
+        found: builtins.list[ApprovalRequest] = []
         with self.db.read() as conn:
-            rows = conn.execute(query.limit(limit)).all()
-        return [ApprovalRequest.model_validate_json(r.body) for r in rows]
+            rows = conn.execute(query if by_body else query.limit(limit))
+            for row in rows:
+                request = ApprovalRequest.model_validate_json(row.body)
+                if by_body and not (
+                    (customer_id is None or request.customer_id == customer_id)
+                    and (tool is None or request.tool == tool)
+                    and (
+                        who is None
+                        or any(canonical_name(d.principal) == who for d in request.decisions)
+                    )
+                ):
+                    continue
+                found.append(request)
+                if len(found) >= limit:
+                    break
+        return found
 
     def overdue(self, now: float | None = None) -> Iterator[ApprovalRequest]:
         now = time.time() if now is None else now
@@ -324,13 +404,16 @@ class ApprovalStore:
         new_token: str | None = None,
         now: float | None = None,
         authenticated: bool = True,
+        refreshed: dict[str, Any] | None = None,
         conn: Connection | None = None,
     ) -> ApprovalRequest:
         """Apply one decision atomically; raises ApprovalStale, NotAuthorized.
 
         ``args`` and ``new_token`` are required for ``edit`` (already validated against the
-        tool's schema by the caller). With ``conn`` the decision joins the caller's
-        transaction (to commit it with its audit event). Returns the updated request.
+        tool's schema by the caller); ``refreshed`` holds what the caller recomputed for the
+        edited arguments (any of :data:`REFRESHED_BY_EDIT`). With ``conn`` the decision
+        joins the caller's transaction (to commit it with its audit event). Returns the
+        updated request.
         """
         if conn is None:
             with self.db.begin() as own:
@@ -344,6 +427,7 @@ class ApprovalStore:
                     new_token=new_token,
                     now=now,
                     authenticated=authenticated,
+                    refreshed=refreshed,
                     conn=own,
                 )
 
@@ -378,6 +462,10 @@ class ApprovalStore:
             request.decisions.append(record)
             request.args = args
             request.token = new_token
+            for name, value in (refreshed or {}).items():
+                if name not in REFRESHED_BY_EDIT:
+                    raise ValueError(f"an edit does not change {name}")
+                setattr(request, name, value)
         else:
             request.decisions.append(record)
         if request.status == "pending" and len(request.approvers) >= request.approvals_needed:
@@ -394,6 +482,38 @@ class ApprovalStore:
         )
         if result.rowcount != 1:
             raise ApprovalStale(approval_id, "another decision was recorded at the same time")
+        return request
+
+    def fail(
+        self, approval_id: str, *, error: str, now: float, conn: Connection
+    ) -> ApprovalRequest | None:
+        """Mark an approved action whose execution failed or was refused as ``failed``,
+        with the reason, in the caller's transaction (with its audit event). None when
+        the request is not ``approved`` (already failed: a replayed step)."""
+        row = conn.execute(
+            select(approvals.c.body, approvals.c.version).where(
+                approvals.c.approval_id == approval_id
+            )
+        ).first()
+        if row is None:
+            raise NotFound("approval", approval_id)
+        request = ApprovalRequest.model_validate_json(row.body)
+        if request.status != "approved":
+            return None
+        request.status = "failed"
+        request.failure = error
+        result = conn.execute(
+            update(approvals)
+            .where(approvals.c.approval_id == approval_id, approvals.c.version == row.version)
+            .values(
+                status="failed",
+                body=request.model_dump_json(),
+                version=row.version + 1,
+                updated_at=now,
+            )
+        )
+        if result.rowcount != 1:
+            raise ApprovalStale(approval_id, "it changed while its failure was recorded")
         return request
 
     def status_counts(self) -> dict[str, tuple[int, float | None]]:

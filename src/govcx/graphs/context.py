@@ -14,6 +14,7 @@ from govcx.governance.policy import Policy
 from govcx.guardrails.guard import Guard
 from govcx.knowledge.retriever import Retriever
 from govcx.store.conversation import ConversationStore
+from govcx.store.sealed import Sealer
 from govcx.tools.executor import Executor
 from govcx.tools.registry import ToolRegistry
 
@@ -35,6 +36,9 @@ class Services:
     observer: Callable[[str, dict[str, Any]], None] | None = None
     """Called after each node with its name and a small summary that carries
     conversation_id and turn_id (metrics, streaming)."""
+    sealer: Sealer | None = None
+    """Seals what an approval request must keep but not in clear (the context facts
+    before redaction); without one only the redacted facts are stored."""
 
     @property
     def policy(self) -> Policy:

@@ -10,23 +10,25 @@ turn, so a step replayed after a crash does not repeat it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from typing import Any
 
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
+from sqlalchemy import Connection
 
 from govcx.engines.engine import Classification, Draft, TurnContext
 from govcx.errors import GateViolation, ToolArgumentError
 from govcx.governance import gate, limits, money, routing
-from govcx.governance.approval import ApprovalRequest, action_token
 from govcx.governance.cases import Case
 from govcx.governance.finding import Finding
 from govcx.governance.policy import Policy
+from govcx.governance.principal import SYSTEM
 from govcx.graphs import replies
+from govcx.graphs import request as request_of
 from govcx.graphs.context import Services
 from govcx.graphs.corroboration import corroborate
 from govcx.graphs.outcome import at_rest, turn_of
@@ -34,6 +36,7 @@ from govcx.graphs.state import TurnState, dump
 from govcx.guardrails.guard import OutputContext, OutputResult, apply_policy
 from govcx.knowledge.retriever import Chunk
 from govcx.tools.executor import Execution, idempotency_key
+from govcx.tools.lookup import LookupResult
 from govcx.turn import Reply
 
 _PLACEHOLDER = re.compile(r"<[A-Z][A-Z_]*(?:_\d+)?>")
@@ -94,20 +97,25 @@ def _flush(
     event: dict[str, Any],
     *,
     messages: tuple[tuple[str, str], ...] = (),
+    more: tuple[dict[str, Any], ...] = (),
+    also: Callable[[Connection], object] | None = None,
 ) -> None:
-    """Write the buffered events and this node's event to the chain, in order, at once,
-    with the transcript ``messages`` (role, redacted text) they record.
+    """Write the buffered events, this node's event and ``more`` to the chain, in order,
+    at once, with the transcript ``messages`` (role, redacted text) they record and the
+    write ``also`` does (the change the events record).
 
     Nodes whose effect outlives the run flush: an approval request (the run stops there),
     a tool call, the reply. The others only buffer, in checkpointed state, so a crash
     loses no event, and a turn usually costs one audit transaction."""
     svc = rt.context
     with svc.audit.db.begin() as conn:
+        if also is not None:
+            also(conn)
         for role, text in messages:
             svc.conversations.add_message(
                 state.conversation_id, state.turn_id, role, text, conn=conn
             )
-        svc.audit.append_many([*state.audit_buffer, event], conn=conn)
+        svc.audit.append_many([*state.audit_buffer, event, *more], conn=conn)
 
 
 def _ctx(state: TurnState) -> TurnContext:
@@ -521,11 +529,22 @@ def policy_gate(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     if "slot.invalid" in decision.rules and proposal is not None:
         out["plan"] = _ask_amount_again(state, policy, proposal)
     approval_id = None
+    looked: LookupResult | None = None
     if decision.route == "await_approval":
-        request = _approval_request(svc, state, policy, decision, proposal)
-        svc.approvals.create(request)
-        approval_id = request.approval_id
-        out["approval_id"] = approval_id
+        looked = (
+            request_of.look_up_context(svc, state, proposal.tool, proposal.args)
+            if proposal is not None and decision.approval_kind == "action"
+            else None
+        )
+        if looked is not None and looked.status == "refused" and proposal is not None:
+            # Nobody is asked to approve what cannot succeed; the customer hears why.
+            decision = _cannot_succeed(decision, proposal.tool, str(looked.error))
+            out.update(_refused(decision, proposal, str(looked.error)))
+        else:
+            request = request_of.approval_request(svc, state, policy, decision, proposal, looked)
+            svc.approvals.create(request)
+            approval_id = request.approval_id
+            out["approval_id"] = approval_id
     event = _event(
         runtime,
         state,
@@ -534,6 +553,11 @@ def policy_gate(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
             **decision.as_dict(),
             "approval_id": approval_id,
             "proposal": asdict(proposal) if proposal else None,
+            **(
+                {"context": {"status": looked.status, "error": _redact(svc, looked.error)}}
+                if looked is not None
+                else {}
+            ),
         },
     )
     if approval_id is None:
@@ -617,56 +641,38 @@ def _customer_message(state: TurnState) -> tuple[str, str]:
     return ("customer", state.redacted or "")
 
 
-def _approval_request(
-    svc: Services,
-    state: TurnState,
-    policy: Policy,
-    decision: gate.GateDecision,
-    proposal: gate.Proposal | None,
-) -> ApprovalRequest:
-    kind = decision.approval_kind or "action"
-    draft_text = (state.draft.text if state.draft else "") or None
-    tool = proposal.tool if proposal and kind == "action" else None
-    args: dict[str, Any] | None = None
-    if tool is not None and proposal is not None:
-        args = svc.registry.get(tool).validate(proposal.args)
-    token = action_token(
-        conversation_id=state.conversation_id,
-        kind=kind,
-        tool=tool,
-        args=args,
-        policy_version=policy.version,
-        policy_digest=policy.digest,
-        draft_reply=draft_text,
+def _redact(svc: Services, text: str | None) -> str | None:
+    return svc.guard.redact(text) if text else text
+
+
+def _cannot_succeed(decision: gate.GateDecision, tool: str, error: str) -> gate.GateDecision:
+    """The gate's decision, answered instead of queued: the rules that wanted a person,
+    and the lookup's refusal."""
+    return replace(
+        decision,
+        route="respond",
+        rules=(*decision.rules, f"tool.{tool}.cannot_succeed"),
+        reason=f"{tool} needs approval but cannot succeed: {error}",
+        approval_kind=None,
     )
-    approval_id = "apr_" + hashlib.sha256(f"{state.turn_id}|{token}".encode()).hexdigest()[:20]
-    now = svc.clock()
-    evidence: list[dict[str, Any]] = list(state.plan.evidence if state.plan else [])
-    for cite in state.draft.citations if state.draft else []:
-        evidence.append({"citation": cite})
-    confidence = float(state.confidence or 0)
-    rationale = f"Intent {state.intent} (confidence {confidence:.2f}); {decision.reason}."
-    return ApprovalRequest(
-        approval_id=approval_id,
-        conversation_id=state.conversation_id,
-        turn_id=state.turn_id,
-        customer_id=state.customer_id,
-        kind=kind,
-        intent=state.intent,
-        tool=tool,
-        args=args,
-        tier=decision.tier or "reply",
-        rules=list(decision.rules),
-        rationale=rationale,
-        evidence=evidence,
-        draft_reply=draft_text,
-        requested_at=now,
-        expires_at=now + policy.approvals.expiry.total_seconds(),
-        approvals_needed=decision.approvers,
-        policy_version=policy.version,
-        policy_digest=policy.digest,
-        token=token,
-    )
+
+
+def _refused(decision: gate.GateDecision, proposal: gate.Proposal, error: str) -> dict[str, Any]:
+    """State updates of a request refused by its context lookup: the action refused with
+    the tool's message, which is the reply (the pack's own words, like a tool's error)."""
+    return {
+        "decision": {
+            **decision.as_dict(),
+            "approval_kind": None,
+            "tier": decision.tier,
+        },
+        "actions": [
+            Execution(
+                tool=proposal.tool, args=dict(proposal.args), status="refused", error=error
+            ).as_action()
+        ],
+        "draft": dump(Draft(text=error, trusted=error)),
+    }
 
 
 def after_gate(state: TurnState) -> str:
@@ -726,19 +732,24 @@ def execute(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
         proposal = state.plan.proposal if state.plan else None
         tool = proposal.tool if proposal else None
         args, approval_id = dict(proposal.args if proposal else {}), None
-    try:
-        execution = svc.executor.run(
-            policy=policy,
-            conversation_id=state.conversation_id,
-            customer_id=state.customer_id,
-            tool=str(tool),
-            args=args,
-            autonomy=policy.autonomy_of(intent),
-            step=state.turn_id,
-            approval_id=approval_id,
-        )
-    except GateViolation as exc:
-        execution = Execution(tool=str(tool), args=args, status="refused", error=exc.message)
+    recorded = _recorded_failure(svc, approval_id)
+    if recorded is not None:  # this step is replayed: its failure is already recorded
+        execution = Execution(tool=str(tool), args=args, status="failed", error=recorded)
+    else:
+        try:
+            execution = svc.executor.run(
+                policy=policy,
+                conversation_id=state.conversation_id,
+                customer_id=state.customer_id,
+                tool=str(tool),
+                args=args,
+                autonomy=policy.autonomy_of(intent),
+                step=state.turn_id,
+                approval_id=approval_id,
+            )
+        except GateViolation as exc:
+            execution = Execution(tool=str(tool), args=args, status="refused", error=exc.message)
+    failed = approval_id is not None and execution.status != "executed"
     findings = list(state.findings)
     if execution.result is not None:
         findings.extend(
@@ -750,30 +761,68 @@ def execute(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     composed = svc.engine.compose(
         _ctx(state), intent=intent, executions=[execution], draft=drafted, registry=svc.registry
     )
-    _flush(
-        runtime,
-        state,
-        _event(
-            runtime,
-            state,
-            "execute",
-            {
-                "tool": execution.tool,
-                "args": execution.args,
-                "status": execution.status,
-                "error": execution.error,
-                "idempotency_key": execution.key,
-                "replayed": execution.replayed,
-                "approval_id": approval_id,
-            },
-        ),
-    )
-    return {
+    out: dict[str, Any] = {
         "audit_buffer": None,
         "actions": [execution.as_action()],
         "draft": dump(composed),
         "findings": dump(findings),
     }
+    if failed and approval is not None:
+        out["approval"] = {**dump(approval), "status": "failed"}
+    if recorded is not None:
+        return out  # its events were written with the failure
+    event = _event(
+        runtime,
+        state,
+        "execute",
+        {
+            "tool": execution.tool,
+            "args": execution.args,
+            "status": execution.status,
+            "error": execution.error,
+            "idempotency_key": execution.key,
+            "replayed": execution.replayed,
+            "approval_id": approval_id,
+        },
+    )
+    if not failed:
+        _flush(runtime, state, event)
+        return out
+    # Approving it did not make it happen: the request says so, with the tool's error,
+    # in the transaction that records the call.
+    error = svc.guard.redact(execution.error or "the tool failed")
+    closed = {
+        **event,
+        "kind": "approval.failed",
+        "actor": SYSTEM.name,
+        "data": {
+            "approval_id": approval_id,
+            "tool": execution.tool,
+            "status": execution.status,
+            "error": error,
+            "idempotency_key": execution.key,
+        },
+    }
+    _flush(
+        runtime,
+        state,
+        event,
+        more=(closed,),
+        also=lambda conn: svc.approvals.fail(
+            str(approval_id), error=error, now=svc.clock(), conn=conn
+        ),
+    )
+    return out
+
+
+def _recorded_failure(svc: Services, approval_id: str | None) -> str | None:
+    """The failure already recorded for ``approval_id`` (a crash after the recording
+    replays this step: the approval is no longer ``approved``, so the executor would
+    refuse it, and the events are written)."""
+    if approval_id is None:
+        return None
+    request = svc.approvals.get(approval_id)
+    return (request.failure or "the tool failed") if request.status == "failed" else None
 
 
 # -- escalate -----------------------------------------------------------------------------

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, get_args
 
 from govcx.governance.approval import ApprovalStore
 from govcx.graphs import replies
 from govcx.graphs.state import TurnState
 from govcx.guardrails.pii import redact_values
-from govcx.turn import Action, Reply, Turn, TurnDecision
+from govcx.turn import Action, ApprovalStatus, Reply, Turn, TurnDecision
 
 
 def turn_of(
@@ -44,6 +44,7 @@ def turn_of(
         "case_id": state.case_id,
     }
     if interrupted:
+        common["approval_status"] = "pending"
         request = approvals.get(str(state.approval_id))
         actions = (
             [Action(tool=request.tool, args=request.args or {}, status="pending")]
@@ -54,6 +55,10 @@ def turn_of(
         return Turn(status="pending_approval", reply=reply, actions=actions, **common)
     actions = list(state.actions)
     approval = state.approval
+    if approval is not None and approval.status in get_args(ApprovalStatus):
+        common["approval_status"] = approval.status
+    elif state.status == "pending_approval" and state.approval_id:
+        common["approval_status"] = "pending"  # a message while it waits
     if (
         approval is not None
         and approval.status in ("rejected", "expired", "superseded")

@@ -1,6 +1,14 @@
-"""Fixed customer-facing texts the runtime itself says (not drafted by an engine)."""
+"""Fixed customer-facing texts the runtime itself says (not drafted by an engine), and
+what an approval request will tell the customer once it is decided."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from govcx.engines.engine import Draft, compose_reply
+from govcx.tools.executor import Execution
+from govcx.tools.registry import ToolRegistry
 
 BLOCKED = "I'm sorry, I can't help with that request."
 PENDING_ACTION = (
@@ -37,3 +45,35 @@ def invalid_amount(currency: str | None) -> str:
         "I can only handle an amount" + unit + " written as a plain number, like 45 or "
         "45.50. Could you tell me the amount again?"
     )
+
+
+class _Unknown:
+    """A reply field only the call's result will give: shown as ``[name]``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __format__(self, spec: str) -> str:
+        return f"[{self.name}]"
+
+
+def if_approved(
+    registry: ToolRegistry,
+    tool: str,
+    args: Mapping[str, Any],
+    facts: Mapping[str, Any] | None = None,
+    draft: Draft | None = None,
+) -> str:
+    """What the customer is told when ``tool(args)`` is approved and succeeds, composed
+    as the engines compose it after the call (:func:`~govcx.engines.engine.compose_reply`):
+    the tool's reply template over the arguments, then the context lookup's ``facts``
+    (a payment method), and ``[name]`` for what only the result will say (a refund id)."""
+    spec = registry.get(tool) if tool in registry else None
+    known = {**(facts or {}), **args}
+    result: dict[str, Any] = {
+        name: known[name] if name in known else _Unknown(name)
+        for name in (spec.reply_fields if spec else ())
+        if name not in args
+    }
+    preview = Execution(tool=tool, args=dict(args), status="executed", result=result)
+    return compose_reply([preview], draft or Draft(text=""), registry).text

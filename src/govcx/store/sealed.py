@@ -7,12 +7,19 @@ encrypted with AES-256-GCM (``cryptography``) through LangGraph's
 outside the database (:func:`data_key`). Checkpoints written before encryption was turned
 on carry no cipher name in their type tag and still load.
 
+Small values that must be kept in a row but not in clear (the customer's name among the
+facts shown to an approver) are sealed with the same key (:class:`Sealer`, its own
+derived key), and opened only for the people who may read them.
+
 Files and folders govcx creates in the state dir are readable by their owner only
 (:mod:`govcx.paths`).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,11 +46,9 @@ class AesGcmCipher:
     """LangGraph's ``CipherProtocol`` over AES-256-GCM: a random 96-bit nonce per value,
     stored before the ciphertext; the tag authenticates it (a changed byte fails)."""
 
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes, *, info: bytes = b"govcx checkpoints v1") -> None:
         # The configured key may be any length >= 16 bytes: derive the AES key from it.
-        derived = HKDF(
-            algorithm=hashes.SHA256(), length=32, salt=None, info=b"govcx checkpoints v1"
-        ).derive(key)
+        derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(key)
         self._aead = AESGCM(derived)
 
     def encrypt(self, plaintext: bytes) -> tuple[str, bytes]:
@@ -64,6 +69,33 @@ class AesGcmCipher:
                 "(GOVCX_DATA_KEY / GOVCX_DATA_KEY_FILE): the key changed or the row was "
                 "altered"
             ) from None
+
+
+class Sealer:
+    """JSON values sealed for a database row (AES-256-GCM under a key derived from the
+    data key for this use only), as base64 text.
+
+    Example:
+        >>> sealer = Sealer(key)
+        >>> sealer.open(sealer.seal({"customer": "Riley Chen"}))
+        {'customer': 'Riley Chen'}
+    """
+
+    def __init__(self, key: bytes) -> None:
+        self._cipher = AesGcmCipher(key, info=b"govcx sealed values v1")
+
+    def seal(self, value: Any) -> str:
+        _, blob = self._cipher.encrypt(json.dumps(value, ensure_ascii=False).encode("utf-8"))
+        return base64.b64encode(blob).decode("ascii")
+
+    def open(self, sealed: str) -> Any:
+        """The value, or None when it cannot be opened (another data key, an altered row):
+        the caller shows what it stored in clear instead."""
+        try:
+            blob = base64.b64decode(sealed.encode("ascii"), validate=True)
+            return json.loads(self._cipher.decrypt(CIPHER_NAME, blob))
+        except (CheckpointUnreadable, binascii.Error, UnicodeError, ValueError):
+            return None
 
 
 def checkpoint_serde(key: bytes) -> EncryptedSerializer:

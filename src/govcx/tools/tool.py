@@ -12,6 +12,12 @@ Some parameter names are filled by the runtime, never by the model or the custom
   can drop a duplicate after a crash.
 - ``data_dir``: a folder under the state dir that belongs to this pack.
 
+A tool may name a read-only *context lookup* (``@tool(context=fn)``): when a call of the
+tool waits for an approver, the runtime first calls ``fn`` with the call's canonical
+arguments (and ``customer_id``, ``conversation_id``, ``data_dir`` if it declares them) and
+shows the facts it returns beside the request (``govcx.tools.lookup``). A lookup is never
+given an ``idempotency_key``: it answers questions, it changes nothing.
+
 Example:
     >>> from typing import Annotated
     >>> from pydantic import Field
@@ -27,6 +33,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import string
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -41,6 +48,9 @@ CONTEXT_PARAMS: frozenset[str] = frozenset(
     {"customer_id", "conversation_id", "idempotency_key", "data_dir"}
 )
 """Parameter names the runtime fills; a proposal can never set them."""
+LOOKUP_PARAMS: frozenset[str] = CONTEXT_PARAMS - {"idempotency_key"}
+"""What the runtime gives a context lookup besides the tool's arguments (no idempotency
+key: a lookup reads, it has no effect to deduplicate)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,6 +66,9 @@ class ToolSpec:
     """Which context parameters the function declares."""
     reply: str | None = None
     """Reply template formatted with the arguments and the result's fields."""
+    context: Callable[..., Any] | None = field(default=None, repr=False)
+    """Read-only lookup of the facts an approver needs beside a request for this tool
+    (see :mod:`govcx.tools.lookup`); None when the tool declares none."""
 
     @cached_property
     def _schema(self) -> dict[str, Any]:
@@ -98,6 +111,18 @@ class ToolSpec:
         label = self.description.rstrip(".")
         return f"Done: {label[0].lower() + label[1:]}." if label else "Done."
 
+    @cached_property
+    def reply_fields(self) -> tuple[str, ...]:
+        """The field names the ``reply`` template uses (``amount``, ``refund_id``...)."""
+        if not self.reply:
+            return ()
+        try:
+            parsed = list(string.Formatter().parse(self.reply))
+        except ValueError:
+            return ()
+        names = (re.split(r"[.\[]", name, maxsplit=1)[0] for _, name, _, _ in parsed if name)
+        return tuple(dict.fromkeys(n for n in names if n))
+
     def validate(self, args: Mapping[str, Any]) -> dict[str, Any]:
         """Validate and normalise agent-supplied arguments, or raise ToolArgumentError."""
         smuggled = sorted(set(args) & CONTEXT_PARAMS)
@@ -132,32 +157,62 @@ def _description(fn: Callable[..., Any]) -> str:
 
 
 def make_spec(
-    fn: Callable[..., Any], *, name: str | None = None, reply: str | None = None
+    fn: Callable[..., Any],
+    *,
+    name: str | None = None,
+    reply: str | None = None,
+    context: Callable[..., Any] | None = None,
 ) -> ToolSpec:
-    """Build a ToolSpec from a function's signature and docstring."""
+    """Build a ToolSpec from a function's signature and docstring.
+
+    Raises TypeError for a signature the runtime cannot call (``*args``, ``**kwargs``) and
+    for a ``context`` lookup that asks for something it will not be given.
+    """
     sig = inspect.signature(fn)
     hints = inspect.get_annotations(fn, eval_str=True)
     fields: dict[str, Any] = {}
-    context: set[str] = set()
+    runtime: set[str] = set()
     for pname, param in sig.parameters.items():
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             raise TypeError(f"tool {fn.__name__}: *args/**kwargs are not allowed in tools")
         if pname in CONTEXT_PARAMS:
-            context.add(pname)
+            runtime.add(pname)
             continue
         annotation = hints.get(pname, Any)
         default = ... if param.default is inspect.Parameter.empty else param.default
         fields[pname] = (annotation, default)
     tool_name = name or fn.__name__
+    if context is not None:
+        _check_lookup(tool_name, context, set(fields))
     model = create_model(f"{tool_name}_args", __config__=ConfigDict(extra="forbid"), **fields)
     return ToolSpec(
         name=tool_name,
         description=_description(fn),
         fn=fn,
         args_model=model,
-        context_params=frozenset(context),
+        context_params=frozenset(runtime),
         reply=reply,
+        context=context,
     )
+
+
+def _check_lookup(tool_name: str, lookup: Callable[..., Any], args: set[str]) -> None:
+    """A lookup takes some of the tool's arguments and of :data:`LOOKUP_PARAMS`, by name."""
+    if not callable(lookup):
+        raise TypeError(f"tool {tool_name}: context= must be a function, not {lookup!r}")
+    label = getattr(lookup, "__name__", repr(lookup))
+    for pname, param in inspect.signature(lookup).parameters.items():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD, param.POSITIONAL_ONLY):
+            raise TypeError(
+                f"tool {tool_name}: its context lookup {label} must take named parameters "
+                "only (no *args, **kwargs or positional-only parameters)"
+            )
+        if pname not in args and pname not in LOOKUP_PARAMS and param.default is param.empty:
+            valid = ", ".join(sorted(args | LOOKUP_PARAMS))
+            raise TypeError(
+                f"tool {tool_name}: its context lookup {label} takes {pname!r}, which the "
+                f"runtime does not give a lookup; it may take {valid}"
+            )
 
 
 class _Collector(threading.local):
@@ -174,12 +229,20 @@ _collector = _Collector()
 def tool(fn: Callable[..., Any], /) -> Callable[..., Any]: ...
 @overload
 def tool(
-    *, name: str | None = None, reply: str | None = None
+    *,
+    name: str | None = None,
+    reply: str | None = None,
+    context: Callable[..., Any] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
 
 
 def tool(
-    fn: Callable[..., Any] | None = None, /, *, name: str | None = None, reply: str | None = None
+    fn: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    reply: str | None = None,
+    context: Callable[..., Any] | None = None,
 ) -> Any:
     """Register a function as a govcx tool. Usable bare (``@tool``) or with options.
 
@@ -187,12 +250,18 @@ def tool(
         name: Tool name in policy.yaml (default: the function name).
         reply: Template for the customer reply after a successful call, formatted with
             the arguments and the result's fields, e.g. ``"Refunded ${amount:.2f}."``.
+        context: A read-only lookup run before a call of this tool is queued for an
+            approver: it takes any of the tool's arguments by name (and ``customer_id``,
+            ``conversation_id``, ``data_dir``) and returns a JSON object of facts shown
+            beside the request (an order's total, what was refunded). Raising ToolError
+            says the call cannot succeed: the request is not queued and the customer gets
+            the message. See :mod:`govcx.tools.lookup`.
 
     The function itself is returned unchanged, so it stays callable and testable.
     """
 
     def register(func: Callable[..., Any]) -> Callable[..., Any]:
-        spec = make_spec(func, name=name, reply=reply)
+        spec = make_spec(func, name=name, reply=reply, context=context)
         func.__govcx_tool__ = spec  # type: ignore[attr-defined]
         if _collector.specs is not None:
             _collector.specs.append(spec)

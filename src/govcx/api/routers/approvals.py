@@ -19,6 +19,7 @@ from govcx.api.idempotency import check_key
 from govcx.api.routers import StrictRoute, turn_response
 from govcx.api.schemas import ID_PATTERN, RESUMED_EXAMPLE, ApprovalView, DecisionIn
 from govcx.api.streaming import stream_queue
+from govcx.governance.approval import CLOSED
 from govcx.turn import Turn
 
 router = APIRouter(prefix="/v1/approvals", tags=["approvals"], route_class=StrictRoute)
@@ -31,18 +32,45 @@ def list_approvals(
     caller: ReaderCaller,
     runtime: RuntimeDep,
     status: Annotated[
-        Literal["pending", "approved", "rejected", "expired", "all"],
-        Query(description="Filter by status (`all` for every status)"),
+        Literal[
+            "pending", "approved", "rejected", "failed", "expired", "superseded", "closed", "all"
+        ],
+        Query(
+            description="Filter by status: `closed` for every status but pending (the "
+            "history), `all` for every status. `failed`: approved, but the action failed."
+        ),
     ] = "pending",
     conversation_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+    customer_id: Annotated[
+        str | None, Query(pattern=ID_PATTERN, description="Only requests of this customer")
+    ] = None,
+    approver: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=64,
+            description="Only requests this principal approved, edited or rejected",
+        ),
+    ] = None,
+    tool: Annotated[
+        str | None,
+        Query(min_length=1, max_length=128, description="Only requests for this tool"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> Any:
-    """Approval requests, oldest first. `can_decide` says whether the caller may decide
-    each one now (role, amount authority, four-eyes, policy version)."""
+    """Approval requests: the pending queue oldest first; any other status (a history)
+    newest first. `can_decide` says whether the caller may decide each one now (role,
+    amount authority, four-eyes, policy version); `rule_conditions` gives each rule's
+    condition in the policy the request was made under."""
+    statuses = {"all": None, "closed": CLOSED}.get(status, status)
     return runtime.approvals(
         caller,
-        status=None if status == "all" else status,
+        status=statuses,
         conversation_id=conversation_id,
+        customer_id=customer_id,
+        decided_by=approver,
+        tool=tool,
+        newest_first=status != "pending",
         limit=limit,
     )
 

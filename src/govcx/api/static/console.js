@@ -4,6 +4,8 @@
  * All text from the server is rendered with textContent, never as HTML.
  * Live updates: server-sent events from /v1/approvals/stream (read with fetch so that
  * the Authorization header can be sent), falling back to polling every 2 s.
+ * The history view lists decided requests (GET /v1/approvals?status=closed&...), newest
+ * first, filtered by outcome, customer, approver and tool.
  */
 (() => {
   "use strict";
@@ -14,6 +16,9 @@
     key: sessionStorage.getItem(KEY),
     me: null,
     items: [],          // pending approvals, oldest first
+    history: [],        // decided requests matching the filters, newest first
+    view: "pending",    // "pending" | "history": which list j/k move in
+    historyTimer: null,
     selected: null,     // approval_id
     lastIndex: 0,       // queue position of the selected request
     detail: null,       // the selected ApprovalView
@@ -59,11 +64,43 @@
     return typeof value === "number" ? "$" + value.toFixed(2) : String(value);
   }
 
+  const MONEY_KEY = /amount|total|price|credit|refunded|remaining|balance|fee/;
+
   function fmtValue(key, value) {
     if (value === null || value === undefined) return "—";
-    if (typeof value === "number" && /amount|total|price|credit/.test(key)) return money(value);
-    if (typeof value === "object") return JSON.stringify(value);
+    if (typeof value === "number" && MONEY_KEY.test(key)) return money(value);
+    if (Array.isArray(value)) {
+      if (!value.length) return "none";
+      return value.map((v) => fmtValue(key, v)).join("; ");
+    }
+    if (typeof value === "object") {
+      return Object.entries(value).map(([k, v]) => fmtValue(k, v)).join(" · ");
+    }
     return String(value);
+  }
+
+  function fmtClock(epoch) {
+    const d = new Date((epoch - state.serverSkew) * 1000);
+    return d.toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  }
+
+  function customerName(item) {
+    const facts = item && item.context && item.context.facts;
+    const name = facts && typeof facts.customer === "string" ? facts.customer : "";
+    return name && !/^<[A-Z_]+>$/.test(name) ? name : "";
+  }
+
+  // A reply field only the action's result gives ("[refund_id]") is marked as such.
+  function withSlots(text) {
+    const frag = document.createDocumentFragment();
+    let last = 0;
+    for (const m of String(text).matchAll(/\[([a-z_]+)\]/g)) {
+      frag.append(text.slice(last, m.index));
+      frag.append(el("span", { class: "slot", title: "filled in when the action runs", text: humanize(m[1]).toLowerCase() }));
+      last = m.index + m[0].length;
+    }
+    frag.append(text.slice(last));
+    return frag;
   }
 
   function nowServer() { return Date.now() / 1000 + state.serverSkew; }
@@ -91,6 +128,14 @@
     if (typeof args.amount === "number") parts.push(money(args.amount));
     if (args.order_id) parts.push("· " + args.order_id);
     return parts.join(" ");
+  }
+
+  // The title as a node: the order id never breaks at its hyphen.
+  function titleNode(item) {
+    const text = title(item);
+    const cut = text.lastIndexOf(" · ");
+    if (cut < 0) return el("span", { text });
+    return el("span", {}, text.slice(0, cut) + " ", el("span", { class: "nowrap", text: text.slice(cut + 1) }));
   }
 
   function toast(message, kind = "") {
@@ -144,7 +189,8 @@
   function signOut(message) {
     sessionStorage.removeItem(KEY);
     stopLive();
-    Object.assign(state, { key: null, me: null, items: [], selected: null, detail: null, conversation: null });
+    Object.assign(state, { key: null, me: null, items: [], history: [], selected: null, detail: null, conversation: null });
+    showView("pending", false);
     $("workspace").hidden = true;
     $("signin").hidden = false;
     $("whoami").hidden = true;
@@ -245,6 +291,7 @@
     const before = new Set(state.items.map((i) => i.approval_id));
     state.items = items.slice().sort((a, b) => a.requested_at - b.requested_at);
     renderQueue(before);
+    if (state.view !== "pending") return;
     if (state.selected && !state.items.some((i) => i.approval_id === state.selected)) {
       // decided here (outcome shown) or elsewhere: refresh the detail
       if (!state.outcomes[state.selected]) refreshDetail(true);
@@ -276,11 +323,12 @@
         "aria-selected": item.approval_id === state.selected ? "true" : "false",
         "data-id": item.approval_id,
       },
-      el("div", { class: "line1" }, el("span", { text: title(item) }),
+      el("div", { class: "line1" }, titleNode(item),
         (item.decisions || []).some((x) => x.authenticated === false) ? unauthenticatedMark() : null,
         el("span", { class: "badge tier-" + item.tier, text: item.tier })),
       el("div", { class: "line2" },
-        el("span", { text: item.conversation_id + (item.customer_id ? " · " + item.customer_id : "") }),
+        el("span", { text: (item.customer_id ? item.customer_id + (customerName(item) ? " · " + customerName(item) : "") + " · " : "") +
+          item.conversation_id, title: item.conversation_id }),
         el("span", { class: "age", "data-at": String(item.requested_at),
           text: (needed > 1 ? approvals + "/" + needed + " · " : "") + fmtAge(nowServer() - item.requested_at) })),
       item.can_decide === false ? el("div", { class: "limit", text: "outside your authority" }) : null);
@@ -289,34 +337,40 @@
     }
   }
 
+  function pool() { return state.view === "history" ? state.history : state.items; }
+  function listNode() { return $(state.view === "history" ? "history" : "queue"); }
+
   function move(delta) {
-    if (!state.items.length) return;
-    let index = state.items.findIndex((i) => i.approval_id === state.selected);
+    const items = pool();
+    if (!items.length) return;
+    let index = items.findIndex((i) => i.approval_id === state.selected);
     if (index < 0) {
       // the selected request left the queue (decided): its successor took its place
       const last = state.lastIndex || 0;
-      index = delta > 0 ? Math.min(last, state.items.length - 1) : Math.max(last - 1, 0);
+      index = delta > 0 ? Math.min(last, items.length - 1) : Math.max(last - 1, 0);
     } else {
-      index = Math.min(state.items.length - 1, Math.max(0, index + delta));
+      index = Math.min(items.length - 1, Math.max(0, index + delta));
     }
-    select(state.items[index].approval_id, true);
+    select(items[index].approval_id, true);
   }
 
   function select(id, focusQueue) {
     if (state.busy) return;
+    const items = pool();
+    const list = listNode();
     state.selected = id;
-    state.lastIndex = Math.max(0, state.items.findIndex((i) => i.approval_id === id));
+    state.lastIndex = Math.max(0, items.findIndex((i) => i.approval_id === id));
     state.mode = null;
-    for (const node of $("queue").children) {
+    for (const node of list.children) {
       node.setAttribute("aria-selected", node.dataset.id === id ? "true" : "false");
     }
-    const node = $("item-" + id);
+    const node = list.querySelector('[data-id="' + CSS.escape(id) + '"]');
     if (node) {
       node.scrollIntoView({ block: "nearest" });
-      $("queue").setAttribute("aria-activedescendant", node.id);
+      list.setAttribute("aria-activedescendant", node.id);
     }
-    if (focusQueue) $("queue").focus();
-    state.detail = state.items.find((i) => i.approval_id === id) || null;
+    if (focusQueue) list.focus();
+    state.detail = items.find((i) => i.approval_id === id) || null;
     state.conversation = null;
     renderDetail();
     refreshDetail(false);
@@ -339,6 +393,80 @@
     }
   }
 
+  // -- history ----------------------------------------------------------------------
+  function showView(view, focus = true) {
+    state.view = view;
+    const history = view === "history";
+    $("tab-pending").setAttribute("aria-selected", history ? "false" : "true");
+    $("tab-history").setAttribute("aria-selected", history ? "true" : "false");
+    $("pending-view").hidden = history;
+    $("history-view").hidden = !history;
+    if (!state.me) return;
+    state.selected = null;
+    state.detail = null;
+    state.mode = null;
+    renderDetail();
+    if (history) loadHistory(true);
+    else if (state.items.length) select(state.items[0].approval_id, focus);
+    if (focus) listNode().focus();
+  }
+
+  function historyQuery() {
+    const params = new URLSearchParams({ status: $("f-status").value || "closed", limit: "100" });
+    for (const name of ["customer_id", "approver", "tool"]) {
+      const value = document.querySelector('#history-filters [name="' + name + '"]').value.trim();
+      if (value) params.set(name, value);
+    }
+    return params;
+  }
+
+  async function loadHistory(selectFirst) {
+    try {
+      const items = await api("/v1/approvals?" + historyQuery().toString());
+      state.history = items;
+      renderHistory();
+      if (state.view !== "history") return;
+      if (selectFirst || !items.some((i) => i.approval_id === state.selected)) {
+        if (items.length) select(items[0].approval_id, false);
+        else { state.selected = null; state.detail = null; renderDetail(); }
+      }
+    } catch (err) {
+      if (err.status !== 401) toast(err.message, "bad");
+    }
+  }
+
+  function outcomeText(item) {
+    const who = (item.decisions || []).map((d) => d.principal);
+    const by = who.length ? " by " + Array.from(new Set(who)).join(", ") : "";
+    return {
+      approved: "approved" + by, failed: "approved" + by + " · failed",
+      rejected: "rejected" + by, expired: "expired", superseded: "superseded",
+    }[item.status] || item.status;
+  }
+
+  function renderHistory() {
+    const list = $("history");
+    list.replaceChildren();
+    $("history-empty").hidden = state.history.length > 0;
+    for (const item of state.history) {
+      const li = el("li", {
+        id: "hist-" + item.approval_id,
+        class: "item st-row-" + item.status,
+        role: "option",
+        "aria-selected": item.approval_id === state.selected ? "true" : "false",
+        "data-id": item.approval_id,
+      },
+      el("div", { class: "line1" }, titleNode(item),
+        el("span", { class: "badge st-" + item.status, text: item.status })),
+      el("div", { class: "line2" },
+        el("span", { text: (item.customer_id || "—") + (customerName(item) ? " · " + customerName(item) : "") }),
+        el("span", { class: "age", text: fmtAge(nowServer() - item.requested_at) })),
+      el("div", { class: "line2" }, el("span", { text: outcomeText(item) })));
+      li.addEventListener("click", () => select(item.approval_id, true));
+      list.append(li);
+    }
+  }
+
   // -- detail -----------------------------------------------------------------------
   function renderDetail() {
     const d = state.detail;
@@ -347,7 +475,9 @@
     if (!d) return;
     $("d-title").textContent = title(d);
     const expires = d.status === "pending" ? " · expires " + fmtIn(d.expires_at - nowServer()) : "";
-    $("d-sub").textContent = "Requested " + fmtAge(nowServer() - d.requested_at) +
+    const name = customerName(d);
+    $("d-sub").textContent = (d.customer_id ? "For " + (name ? name + " (" + d.customer_id + ")" : d.customer_id) + " · " : "") +
+      "requested " + fmtAge(nowServer() - d.requested_at) +
       (fmtAge(nowServer() - d.requested_at) === "just now" ? "" : " ago") + expires +
       " · policy " + d.policy_version + " · " + d.approval_id;
     const badges = [
@@ -367,12 +497,17 @@
     } else {
       args.append(el("tr", {}, el("th", { text: "action" }), el("td", { text: "send the drafted reply below" })));
     }
-    if (d.customer_id) args.append(el("tr", {}, el("th", { text: "customer" }), el("td", { text: d.customer_id })));
-    $("d-draft-wrap").hidden = !d.draft_reply;
-    $("d-draft").textContent = d.draft_reply || "";
+    if (d.customer_id) args.append(el("tr", {}, el("th", { text: "customer" }), el("td", { text: d.customer_id + (name ? " · " + name : "") })));
+
+    renderContext(d);
+    renderReplies(d);
 
     $("d-rationale").textContent = d.rationale;
-    $("d-rules").replaceChildren(...(d.rules || []).map((r) => el("li", { text: r })));
+    const conditions = (d.rule_conditions && d.rule_conditions.length)
+      ? d.rule_conditions : (d.rules || []).map((r) => ({ rule: r, condition: r }));
+    $("d-rules").replaceChildren(...conditions.map((c) => el("li", { title: "rule " + c.rule },
+      el("code", { class: "cond", text: c.condition }),
+      c.condition !== c.rule ? el("span", { class: "rule-id", text: c.rule }) : null)));
     const facts = $("d-facts");
     facts.replaceChildren();
     const fact = (k, v) => facts.append(el("dt", { text: k }), el("dd", { text: v }));
@@ -405,6 +540,45 @@
     renderDecide();
     renderOutcome();
     renderTranscript();
+  }
+
+  function renderContext(d) {
+    const card = $("d-context-card");
+    const ctx = d.context;
+    card.hidden = !ctx;
+    if (!ctx) return;
+    $("d-context-when").textContent = "· looked up " + fmtClock(ctx.looked_up_at);
+    const error = $("d-context-error");
+    error.hidden = ctx.status === "ok";
+    error.textContent = ctx.status === "ok" ? "" : "Context unavailable — decide without it: " + (ctx.error || "the lookup failed");
+    // Each request's context was looked up alone: others waiting for the same customer
+    // and tool may spend what it shows as remaining.
+    const siblings = d.status !== "pending" ? [] : state.items.filter((i) => i.approval_id !== d.approval_id &&
+      i.tool === d.tool && i.customer_id === d.customer_id);
+    const note = $("d-siblings");
+    note.hidden = !siblings.length;
+    note.textContent = siblings.length ? "Also waiting for this customer: " + siblings.map(title).join("; ") +
+      ". This context was looked up for this request alone." : "";
+    const table = $("d-context");
+    table.replaceChildren();
+    for (const [key, value] of Object.entries(ctx.facts || {})) {
+      let cell;
+      if (Array.isArray(value) && value.length && typeof value[0] === "object") {
+        cell = el("td", {}, el("ul", { class: "fact-list" },
+          ...value.map((v) => el("li", { text: fmtValue(key, v) }))));
+      } else {
+        cell = el("td", { text: fmtValue(key, value) });
+      }
+      table.append(el("tr", { "data-fact": key }, el("th", { text: humanize(key).toLowerCase() }), cell));
+    }
+  }
+
+  function renderReplies(d) {
+    const approved = d.reply_if_approved || (d.kind === "reply" ? d.draft_reply : null);
+    const ifApproved = $("d-reply-approved");
+    ifApproved.replaceChildren(approved ? withSlots(approved) : "—");
+    ifApproved.classList.toggle("muted", !approved);
+    $("d-reply-rejected").textContent = d.reply_if_rejected || "—";
   }
 
   function unauthenticatedMark() {
@@ -450,18 +624,26 @@
     if (!outcome) {
       box.classList.add(d.status === "approved" ? "ok" : "bad");
       const who = (d.decisions || []).map((x) => x.principal + (x.authenticated === false ? " (unauthenticated)" : "")).join(", ");
-      box.append(el("h3", { text: "Already " + d.status }),
+      if (d.status === "failed") {
+        box.append(el("h3", { text: "Failed after approval" }),
+          el("p", { class: "failure", text: d.failure || "The approved action did not happen." }),
+          el("p", { text: "Approved by " + (who || "—") + "; the action did not happen." }));
+        return;
+      }
+      box.append(el("h3", { text: (d.status === "pending" ? "" : "Already ") + d.status }),
         el("p", { text: who ? "Decided by " + who + "." : "Nobody decided it in time." }));
       return;
     }
     const { turn, decision } = outcome;
     const executed = (turn.actions || []).filter((a) => a.status === "executed");
-    const ok = decision !== "reject" && (executed.length > 0 || turn.status === "answered" || turn.status === "pending_approval");
+    const failed = turn.approval_status === "failed";
+    const ok = !failed && decision !== "reject" && (executed.length > 0 || turn.status === "answered" || turn.status === "pending_approval");
     box.classList.add(ok ? "ok" : "bad");
     const heading = { approve: "Approved", edit: "Approved with edits", reject: "Rejected" }[decision];
-    box.append(el("h3", { text: heading + " · conversation " + turn.status.replace("_", " ") }));
+    box.append(el("h3", { text: failed ? heading + " · the action failed"
+      : heading + " · conversation " + turn.status.replace("_", " ") }));
     for (const action of turn.actions || []) {
-      box.append(el("p", { class: "action-result", text: humanize(action.tool) + " " + action.status +
+      box.append(el("p", { class: "action-result" + (action.error ? " failure" : ""), text: humanize(action.tool) + " " + action.status +
         (action.args && Object.keys(action.args).length ? " — " + Object.entries(action.args).map(([k, v]) => k + " " + fmtValue(k, v)).join(", ") : "") +
         (action.error ? " (" + action.error + ")" : "") }));
     }
@@ -531,7 +713,12 @@
       state.outcomes[d.approval_id] = { turn, decision: mode };
       state.mode = null;
       $("comment").value = "";
-      toast({ approve: "Approved", edit: "Approved with edits", reject: "Rejected" }[mode] + ": " + title(d), "ok");
+      if (turn.approval_status === "failed") {
+        const error = (turn.actions || []).map((a) => a.error).filter(Boolean).join("; ");
+        toast("Approved, but the action failed: " + (error || "see the outcome"), "bad");
+      } else {
+        toast({ approve: "Approved", edit: "Approved with edits", reject: "Rejected" }[mode] + ": " + title(d), "ok");
+      }
       state.busy = false;
       await refreshDetail(true);
     } catch (err) {
@@ -554,6 +741,10 @@
     if (ev.key === "Escape") {
       if ($("help").open) return;
       if (state.mode) { ev.preventDefault(); cancel(); }
+      else if (ev.target && ev.target.closest && ev.target.closest("#history-filters")) {
+        ev.preventDefault();
+        $("history").focus();
+      }
       return;
     }
     if (state.mode && ev.key === "Enter" && (ev.ctrlKey || !typing(ev.target)) &&
@@ -566,6 +757,8 @@
     const actions = {
       j: () => move(1), ArrowDown: () => move(1), k: () => move(-1), ArrowUp: () => move(-1),
       a: () => begin("approve"), e: () => begin("edit"), r: () => begin("reject"),
+      p: () => showView("pending"), h: () => showView("history"),
+      "/": () => { if (state.view !== "history") showView("history", false); $("f-customer").focus(); },
       "?": () => $("help").showModal(),
     };
     const action = actions[ev.key];
@@ -592,6 +785,14 @@
     $("btn-reject").addEventListener("click", () => begin("reject"));
     $("confirm-yes").addEventListener("click", confirmDecision);
     $("confirm-no").addEventListener("click", cancel);
+    $("tab-pending").addEventListener("click", () => showView("pending"));
+    $("tab-history").addEventListener("click", () => showView("history"));
+    const filters = $("history-filters");
+    filters.addEventListener("submit", (ev) => { ev.preventDefault(); loadHistory(true); $("history").focus(); });
+    filters.addEventListener("input", () => {
+      clearTimeout(state.historyTimer);
+      state.historyTimer = setTimeout(() => loadHistory(true), 300);
+    });
     setInterval(() => {
       for (const node of document.querySelectorAll(".item .age")) {
         const at = Number(node.dataset.at);

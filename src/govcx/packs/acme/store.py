@@ -246,6 +246,21 @@ def connect(data_dir: Path | str) -> Iterator[sqlite3.Connection]:
         yield conn
 
 
+@contextmanager
+def read_only(data_dir: Path | str) -> Iterator[sqlite3.Connection]:
+    """A connection that cannot write (SQLite ``mode=ro``): for context lookups, which
+    must only read. The store is created first if it does not exist yet."""
+    path = db_path(data_dir)
+    if not path.exists():
+        open_store(data_dir).close()
+    conn = sqlite3.connect(
+        f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30, check_same_thread=False
+    )
+    conn.row_factory = sqlite3.Row
+    with closing(conn):
+        yield conn
+
+
 def run_once(
     data_dir: Path | str,
     *,
@@ -375,6 +390,20 @@ def refunded_cents(conn: sqlite3.Connection, order_id: str) -> int:
         "SELECT COALESCE(SUM(amount_cents), 0) AS s FROM refunds WHERE order_id = ?", (order_id,)
     ).fetchone()
     return int(row["s"])
+
+
+def customer_refunds(
+    conn: sqlite3.Connection, customer_id: str, limit: int = 10
+) -> list[sqlite3.Row]:
+    """A customer's refunds on any of their orders, newest first."""
+    return list(
+        conn.execute(
+            "SELECT r.refund_id, r.order_id, r.amount_cents, r.reason, r.created_at "
+            "FROM refunds r JOIN orders o ON o.order_id = r.order_id "
+            "WHERE o.customer_id = ? ORDER BY r.created_at DESC, r.seq DESC LIMIT ?",
+            (customer_id, limit),
+        )
+    )
 
 
 def refundable_cents(conn: sqlite3.Connection, order: sqlite3.Row) -> int:

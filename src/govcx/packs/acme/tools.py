@@ -291,12 +291,75 @@ def track_shipment(order_id: OrderId, customer_id: str, data_dir: Path) -> dict[
     }
 
 
+# --------------------------------------------------------------------------- approval context
+
+
+def _refundable(conn: sqlite3.Connection, order: sqlite3.Row, amount_cents: int) -> int:
+    """What is left to refund on ``order``; ToolError when ``amount_cents`` cannot be
+    refunded (the same words whether the tool or its context lookup finds it)."""
+    order_id = order["order_id"]
+    if order["status"] == "processing":
+        raise ToolError(
+            f"Order {order_id} hasn't shipped yet, so there's nothing to refund "
+            "separately. I can cancel it instead for a full refund."
+        )
+    refundable: int = store.refundable_cents(conn, order)
+    if refundable == 0:
+        raise ToolError(f"Order {order_id} has already been fully refunded.")
+    if amount_cents <= 0:
+        raise ToolError("A refund has to be at least $0.01.")
+    if amount_cents > refundable:
+        raise ToolError(
+            f"The most I can refund on order {order_id} is {_money(refundable)}; "
+            f"{_money(amount_cents)} is more than that."
+        )
+    return refundable
+
+
+def refund_context(
+    order_id: str, amount: float, customer_id: str, data_dir: Path
+) -> dict[str, Any]:
+    """What a supervisor needs beside a refund request: who asks, the order's total, what
+    was refunded on it already and what remains, and the customer's earlier refunds.
+
+    Reads through a read-only connection. Raises ToolError, and the request is never
+    queued, when the refund cannot succeed: an order that is not the customer's, one
+    that has not shipped, or more than what remains."""
+    order_id = _normalise(order_id)
+    with store.read_only(data_dir) as conn:
+        customer = _require_customer(conn, customer_id)
+        order = _owned_order(conn, order_id, customer_id)
+        remaining = _refundable(conn, order, store.cents(amount))
+        earlier = store.customer_refunds(conn, customer_id, limit=10)
+    total = int(order["total_cents"])
+    return {
+        "customer": customer["name"],
+        "customer_tier": customer["tier"],
+        "order_status": _STATUS_TEXT[order["status"]],
+        "order_total": store.dollars(total),
+        "refunded": store.dollars(total - remaining),
+        "remaining": store.dollars(remaining),
+        "payment_method": order["payment_method"],
+        "earlier_refunds": [
+            {
+                "refund_id": r["refund_id"],
+                "order_id": r["order_id"],
+                "amount": store.dollars(int(r["amount_cents"])),
+                "reason": r["reason"],
+                "on": r["created_at"][:10],
+            }
+            for r in earlier
+        ],
+    }
+
+
 # --------------------------------------------------------------------------- write tools
 
 
 @tool(
     reply="I've refunded ${amount:.2f} for order {order_id} to your {payment_method} "
-    "(refund {refund_id}). It usually shows up within 5-10 business days."
+    "(refund {refund_id}). It usually shows up within 5-10 business days.",
+    context=refund_context,
 )
 def issue_refund(
     order_id: OrderId, amount: RefundAmount, customer_id: str, idempotency_key: str, data_dir: Path
@@ -308,21 +371,7 @@ def issue_refund(
 
     def effect(conn: sqlite3.Connection) -> dict[str, Any]:
         order = _owned_order(conn, order_id, customer_id)
-        if order["status"] == "processing":
-            raise ToolError(
-                f"Order {order_id} hasn't shipped yet, so there's nothing to refund "
-                "separately. I can cancel it instead for a full refund."
-            )
-        refundable = store.refundable_cents(conn, order)
-        if refundable == 0:
-            raise ToolError(f"Order {order_id} has already been fully refunded.")
-        if amount_cents <= 0:
-            raise ToolError("A refund has to be at least $0.01.")
-        if amount_cents > refundable:
-            raise ToolError(
-                f"The most I can refund on order {order_id} is {_money(refundable)}; "
-                f"{_money(amount_cents)} is more than that."
-            )
+        refundable = _refundable(conn, order, amount_cents)
         refund_id = store.next_id(conn, "refunds", "RF")
         conn.execute(
             "INSERT INTO refunds (refund_id, order_id, amount_cents, reason, created_at) "
