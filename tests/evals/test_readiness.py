@@ -57,7 +57,7 @@ def test_counts_rates_and_recommendations() -> None:
     policy = load_pack(SHOP).policy
     requests = (
         _many("greeting_card", unchanged=40)
-        + _many("refund", unchanged=6, edited=3, rejected=1, expired=2, pending=1)
+        + _many("refund", unchanged=6, edited=3, rejected=1, expired=2, pending=1, superseded=2)
         + _many("close_account", unchanged=10, edited=10, rejected=20)
     )
     data = readiness(policy, requests, thresholds=Thresholds(min_sample=30))
@@ -71,6 +71,7 @@ def test_counts_rates_and_recommendations() -> None:
     refund = rows["refund"]
     assert (refund["unchanged"], refund["edited"], refund["rejected"]) == (6, 3, 1)
     assert (refund["expired"], refund["pending"], refund["decided"]) == (2, 1, 10)
+    assert refund["superseded"] == 2  # nobody decided them: not counted as decided
     assert refund["edited_rate"] == 0.3
     assert refund["by_action"]["issue_refund"]["decided"] == 10
     assert refund["recommendation"]["action"] == "wait"  # 10 < 30: humans need more data

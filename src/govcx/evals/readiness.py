@@ -45,15 +45,23 @@ def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
 
 
 def outcome(request: ApprovalRequest) -> str:
-    """unchanged | edited | rejected | expired | pending (what the approver decided: an
-    approved action that then failed was approved)."""
+    """unchanged | edited | rejected | expired | superseded | pending (what the approver
+    decided: an approved action that then failed was approved; nobody decided an expired
+    or superseded one)."""
     if request.status in ("approved", "failed"):
         return "edited" if any(d.decision == "edit" for d in request.decisions) else "unchanged"
     return request.status
 
 
 def _counts(requests: list[ApprovalRequest]) -> dict[str, Any]:
-    tally = {"unchanged": 0, "edited": 0, "rejected": 0, "expired": 0, "pending": 0}
+    tally = {
+        "unchanged": 0,
+        "edited": 0,
+        "rejected": 0,
+        "expired": 0,
+        "superseded": 0,
+        "pending": 0,
+    }
     for request in requests:
         tally[outcome(request)] += 1
     decided = tally["unchanged"] + tally["edited"] + tally["rejected"]
