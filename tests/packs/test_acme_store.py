@@ -684,6 +684,8 @@ def test_pack_manifest() -> None:
         "lee": {"roles": ["approver:manager", "auditor"]},
         "sam": {"roles": ["approver:manager"]},
         "ada": {"roles": ["auditor", "admin"]},
+        "kim": {"roles": ["agent"], "teams": ["trust", "accounts"]},
+        "raj": {"roles": ["agent"], "teams": ["billing", "accounts"]},
     }
 
 
