@@ -117,11 +117,14 @@ def test_an_unforeseen_engine_error_escalates_with_the_reason(
     assert "RuntimeError: prompt template exploded" in str(classify.data["engine_error"])
     assert agent.conversations.get("u-1")["status"] == "idle"
     monkeypatch.undo()
-    # The conversation is with a person now; once they hand it back, the AI answers.
-    assert agent.respond("u-1", "hello?", customer_id="C-1").status == "with_human"
+    # The escalation handed the conversation to a person: the AI stays silent until they
+    # hand it back, and then answers again.
+    assert agent.respond("u-1", "how do returns work?", customer_id="C-1").status == "with_human"
+    case = agent.cases.open_for("u-1")
+    assert case is not None and case.team == "support"
     pat = agent.pack.principal("pat")
-    agent.cases.claim(str(turn.case_id), pat)
-    agent.cases.hand_back(str(turn.case_id), pat)
+    agent.cases.claim(case.case_id, pat)
+    agent.cases.hand_back(case.case_id, pat)
     assert agent.respond("u-1", "how do returns work?", customer_id="C-1").status == "answered"
 
 

@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import func, select
+
 from govcx.agent.agent import Agent, check_id, check_text
 from govcx.api.auth import (
     ROLE_ADMIN,
@@ -48,6 +50,7 @@ from govcx.governance.approval import ApprovalRequest, can_decide
 from govcx.governance.cases import (
     ESCALATED,
     HUMAN_REPLY,
+    OPEN,
     SLA_BREACHED,
     Case,
     Transition,
@@ -56,6 +59,7 @@ from govcx.governance.cases import (
 from govcx.governance.policy import Policy
 from govcx.governance.principal import Principal
 from govcx.governance.rules import conditions
+from govcx.store import schema
 from govcx.store.conversation import new_id
 from govcx.turn import Turn
 
@@ -518,6 +522,25 @@ class ApiRuntime:
             limit=limit,
         )
         return [self.case_view(caller, c) for c in found]
+
+    def case_teams(self, caller: Caller) -> list[str]:
+        """The teams whose cases ``caller`` sees (the console's team filter)."""
+        if self._reads_all_cases(caller):
+            return sorted(self.agent.policy.routing.teams)
+        return sorted(caller.principal.teams)
+
+    def cases_fingerprint(self) -> tuple[Any, ...]:
+        """Changes whenever a case changes, and when a line is added to the conversation
+        of an open case (the customer writing to the person who has it): the inbox's
+        stream sends the queue again then."""
+        lines, rows = schema.messages, schema.cases
+        with self.agent.db.read() as conn:
+            latest = conn.execute(
+                select(func.max(lines.c.message_id))
+                .select_from(lines.join(rows, rows.c.conversation_id == lines.c.conversation_id))
+                .where(rows.c.status.in_(OPEN))
+            ).scalar()
+        return (*self.agent.cases.fingerprint(), latest)
 
     def case_detail(self, caller: Caller, case_id: str) -> dict[str, Any]:
         check_id("case_id", case_id)

@@ -1,9 +1,11 @@
-"""Server-sent events: a streamed turn and the live approval queue."""
+"""Server-sent events: a streamed turn, the live approval queue, the live case inbox and
+a conversation followed by its channel."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import time
@@ -137,6 +139,52 @@ def stream_queue(runtime: ApiRuntime, caller: Caller) -> EventSourceResponse:
                             "approvals": [v.model_dump(mode="json") for v in views],
                             "policy_version": runtime.agent.policy.version,
                             "at": time.time(),
+                        },
+                    )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(entry[1].wait(), timeout=interval)
+        finally:
+            runtime.bus.drop_waiter(entry)
+
+    return EventSourceResponse(events(), ping=15, headers=_HEADERS)
+
+
+def stream_cases(
+    runtime: ApiRuntime, caller: Caller, *, status: str | None, team: str | None
+) -> EventSourceResponse:
+    """A ``cases`` event with the caller's cases now (as ``GET /v1/cases`` lists them)
+    and the teams they see, and again whenever a case changes or the customer of an open
+    case writes. ``at`` is the server's clock, the one the SLA deadlines are computed
+    with (the console counts down against it)."""
+    interval = runtime.settings.queue_poll_interval
+
+    async def events() -> AsyncIterator[ServerSentEvent]:
+        entry = runtime.bus.waiter()
+        last: Any = None
+        try:
+            while True:
+                entry[1].clear()
+                fingerprint = await run_in_threadpool(runtime.cases_fingerprint)
+                if fingerprint != last:
+                    views = await run_in_threadpool(
+                        functools.partial(
+                            runtime.cases,
+                            caller,
+                            status=status,
+                            team=team,
+                            priority=None,
+                            assignee=None,
+                            customer_id=None,
+                            limit=500,
+                        )
+                    )
+                    last = fingerprint
+                    yield _event(
+                        "cases",
+                        {
+                            "cases": views,
+                            "teams": runtime.case_teams(caller),
+                            "at": runtime.agent.clock(),
                         },
                     )
                 with contextlib.suppress(TimeoutError):

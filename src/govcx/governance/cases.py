@@ -261,9 +261,12 @@ class CaseStore:
         return {(s, t or "", p): int(n) for s, t, p, n in rows}
 
     def fingerprint(self) -> tuple[Any, ...]:
-        """Changes whenever any case changes (for live console updates)."""
+        """Changes whenever any case changes (for live console updates): every change
+        bumps a case's version, so the sum moves even when the clock has not."""
         with self.db.read() as conn:
-            row = conn.execute(select(func.count(), func.max(cases.c.updated_at))).first()
+            row = conn.execute(
+                select(func.count(), func.max(cases.c.updated_at), func.sum(cases.c.version))
+            ).first()
         return tuple(row) if row else ()
 
     # -- opening --------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query
+from sse_starlette import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
 from govcx.api.deps import AgentCaller, CaseId, CaseReader, RuntimeDep
@@ -26,6 +27,7 @@ from govcx.api.schemas import (
     CaseTextIn,
     CaseView,
 )
+from govcx.api.streaming import stream_cases
 
 CloseBody = Annotated[
     CaseCloseIn | None,
@@ -65,6 +67,36 @@ def list_cases(
         customer_id=customer_id,
         limit=limit,
     )
+
+
+@router.get(
+    "/stream",
+    summary="Live case inbox (server-sent events)",
+    response_class=EventSourceResponse,
+    responses={
+        **responses(),
+        200: {
+            "description": "A `cases` event with the cases `GET /v1/cases` lists (and the "
+            "server's clock, `at`), and again whenever a case changes or the customer of "
+            "an open case writes",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
+    },
+)
+async def cases_stream(
+    caller: CaseReader,
+    runtime: RuntimeDep,
+    status: Annotated[
+        Literal["open", "waiting", "human", "closed", "handed_back", "resolved", "all"],
+        Query(description="As for `GET /v1/cases`"),
+    ] = "open",
+    team: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+) -> EventSourceResponse:
+    """Server-sent events for the console's inbox: an agent's teams' cases (every team's
+    for admins, auditors and approvers), by urgency, on connect and on every change
+    (through this server at once; other processes within `GOVCX_QUEUE_POLL_INTERVAL`
+    seconds). Never for a channel: cases carry what the AI concluded and internal state."""
+    return stream_cases(runtime, caller, status=None if status == "all" else status, team=team)
 
 
 @router.get("/{case_id}", response_model=CaseDetail, responses=responses(), summary="Read a case")

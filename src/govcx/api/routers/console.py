@@ -1,4 +1,5 @@
-"""``/console``: the approval console (server-rendered page, vanilla JS and CSS, no CDN)."""
+"""``/console``: the approval console and the case inbox (server-rendered page, vanilla JS
+and CSS, no CDN)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ _ASSETS = {
     "console.js": "text/javascript; charset=utf-8",
     "console.css": "text/css; charset=utf-8",
     "favicon.svg": "image/svg+xml",
+    "inbox.js": "text/javascript; charset=utf-8",
+    "inbox.css": "text/css; charset=utf-8",
 }
 
 

@@ -171,9 +171,10 @@
     const me = await api("/v1/me");
     const roles = me.roles || [];
     const canRead = roles.some((r) => r.startsWith("approver:") || r === "auditor" || r === "admin");
-    if (!canRead) {
+    const works = roles.some((r) => r === "agent" || r === "admin"); // the inbox (inbox.js)
+    if (!canRead && !works) {
       throw new ApiError(403, "forbidden", me.principal + " has the roles " + (roles.join(", ") || "none") +
-        "; the console needs an approver (or auditor/admin) key");
+        "; the console needs an approver (or agent, auditor, admin) key");
     }
     state.me = me;
     sessionStorage.setItem(KEY, key);
@@ -181,9 +182,12 @@
     $("whoami").hidden = false;
     $("signout").hidden = false;
     $("signin").hidden = true;
-    $("workspace").hidden = false;
-    startLive();
-    $("queue").focus();
+    $("workspace").hidden = !canRead;
+    if (canRead) {
+      startLive();
+      $("queue").focus();
+    }
+    document.dispatchEvent(new CustomEvent("govcx:signin", { detail: { me, approvals: canRead, inbox: works } }));
   }
 
   function signOut(message) {
@@ -201,6 +205,7 @@
     error.textContent = message || "";
     $("api-key").value = "";
     $("api-key").focus();
+    document.dispatchEvent(new CustomEvent("govcx:signout"));
   }
 
   // -- live queue -------------------------------------------------------------------
@@ -738,6 +743,7 @@
 
   document.addEventListener("keydown", (ev) => {
     if (!state.me || ev.altKey || ev.metaKey) return;
+    if ($("workspace").hidden) return; // another view (the inbox) has the keyboard
     if (ev.key === "Escape") {
       if ($("help").open) return;
       if (state.mode) { ev.preventDefault(); cancel(); }
@@ -808,6 +814,10 @@
       $("api-key").focus();
     }
   }
+
+  // The helpers the inbox (inbox.js) shares; it learns of sign-in and sign-out from the
+  // govcx:signin / govcx:signout events.
+  window.govcxConsole = Object.freeze({ api, el, toast, humanize, fmtValue, fmtAge, signOut });
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
   else init();
