@@ -190,7 +190,15 @@ def test_an_agent_takes_over_a_legal_threat_and_hands_it_back(
         assigned = wait_for(lambda: receiver.delivered("conversation.assigned"))[0]
         assert assigned["data"]["assignee"] == "kim"
 
+        # asked for a suggestion, the AI has none for a threat (no approved knowledge on
+        # it): the box stays empty, and nothing is sent
+        page.locator("#c-suggest").click()
+        expect(page.locator("#c-compose-hint")).to_contain_text("nothing to suggest")
+        expect(page.locator("#c-text")).to_have_value("")
+        assert not receiver.delivered("conversation.human_reply")
+
         # reply: in kim's transcript, on the channel's stream and in a webhook
+        page.locator("#cases").focus()
         page.keyboard.press("r")
         expect(page.locator("#c-text")).to_be_focused()
         page.keyboard.type(REPLY)

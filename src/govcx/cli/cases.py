@@ -286,6 +286,11 @@ def cases_suggest(
     if json_out:
         print_json(suggestion)
         return
+    if not suggestion["text"]:
+        console.print(
+            "the AI has nothing to suggest: no approved knowledge covers the last message"
+        )
+        return
     lines = [escape(suggestion["text"])]
     for citation in suggestion["citations"]:
         lines.append(f"[dim]  source: {escape(citation.get('title', ''))}[/dim]")

@@ -35,6 +35,7 @@
     lastIndex: 0,
     detail: null,       // the selected case with transcript, events, pending approvals
     mode: "reply",      // the composer writes a "reply" or a "note"
+    suggested: null,    // what the hint says after "Suggest a reply" filled the box
     confirm: null,      // "hand_back" | "resolve" while confirming
     busy: false,
     error: null,        // {case_id, message}: the last refused action, shown on its case
@@ -347,6 +348,7 @@
       box.confirm = null;
       box.detail = null;
       box.mode = "reply";
+      box.suggested = null;
       $("c-text").value = "";
     }
     for (const node of $("cases").children) {
@@ -515,7 +517,38 @@
     $("c-text-label").textContent = reply ? "Reply to the customer" : "Internal note";
     $("c-send").firstChild.textContent = (reply ? "Send reply" : "Add note") + " ";
     $("c-send").disabled = !can || box.busy;
-    $("c-compose-hint").textContent = reply && !may.reply ? whyNot(c, "reply") : "";
+    $("c-compose-hint").textContent = reply && !may.reply ? whyNot(c, "reply") : (box.suggested || "");
+    $("c-suggest").hidden = !reply;
+    $("c-suggest").disabled = !may.reply || box.busy;
+  }
+
+  /** Ask the AI for a draft of the reply: it fills the box, the person edits and sends it
+   * (or not). Audited on the server as case.suggestion; never sent by itself. */
+  async function suggestReply() {
+    const c = box.detail;
+    if (!c || box.busy || !allowed(c).reply) return;
+    box.busy = true;
+    renderCompose(c);
+    try {
+      const s = await api("/v1/cases/" + encodeURIComponent(c.case_id) + "/suggestion", { method: "POST" });
+      if (!s.text) {
+        box.suggested = "The AI has nothing to suggest for the customer's last message: no approved knowledge covers it.";
+        box.busy = false;
+        renderCompose(c);
+        $("c-text").focus();
+        return;
+      }
+      $("c-text").value = s.text;
+      const sources = (s.citations || []).map((x) => x.title || x.doc_id).join(", ");
+      box.suggested = "Suggested by the AI" + (sources ? " from " + sources : "") +
+        (s.problems && s.problems.length ? " (checked: " + s.problems.join("; ") + ")" : "") +
+        " — edit it; nothing is sent until you press Send.";
+    } catch (err) {
+      if (err.status !== 401) toast(err.message, "bad");
+    }
+    box.busy = false;
+    renderCompose(c);
+    $("c-text").focus();
   }
 
   function renderEvents(c) {
@@ -600,7 +633,10 @@
   async function send() {
     const text = $("c-text").value.trim();
     if (!text) { $("c-text").focus(); return; }
-    if (await act(box.mode, { text })) $("c-text").value = "";
+    if (await act(box.mode, { text })) {
+      $("c-text").value = "";
+      box.suggested = null;
+    }
   }
 
   // -- wiring -----------------------------------------------------------------------
@@ -635,7 +671,7 @@
     const actions = {
       j: () => move(1), ArrowDown: () => move(1), k: () => move(-1), ArrowUp: () => move(-1),
       c: () => { if (box.detail && allowed(box.detail).claim) act("claim"); },
-      r: () => compose("reply"), n: () => compose("note"),
+      r: () => compose("reply"), n: () => compose("note"), g: () => suggestReply(),
       h: () => begin("hand_back"), x: () => begin("resolve"),
       f: () => $("cases-status").focus(),
       "?": () => $("inbox-help").showModal(),
@@ -657,6 +693,7 @@
     $("c-mode-reply").addEventListener("click", () => compose("reply"));
     $("c-mode-note").addEventListener("click", () => compose("note"));
     $("c-compose").addEventListener("submit", (ev) => { ev.preventDefault(); send(); });
+    $("c-suggest").addEventListener("click", () => suggestReply());
     for (const [id, key] of [["cases-status", "status"], ["cases-team", "team"]]) {
       $(id).addEventListener("change", () => {
         box.filter[key] = $(id).value;
