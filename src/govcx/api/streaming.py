@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from sse_starlette import EventSourceResponse, ServerSentEvent
@@ -117,8 +116,15 @@ def stream_turn(
     return EventSourceResponse(events(), ping=15, headers=_HEADERS)
 
 
-def stream_queue(runtime: ApiRuntime, caller: Caller) -> EventSourceResponse:
-    """A ``queue`` event with the pending approvals now, and again whenever they change."""
+def _watch(
+    runtime: ApiRuntime,
+    name: str,
+    fingerprint: Callable[[], Any],
+    snapshot: Callable[[], dict[str, Any]],
+) -> EventSourceResponse:
+    """A ``name`` event with ``snapshot()`` now, and again whenever ``fingerprint()``
+    changes: checked when the bus says something changed in this process, and every
+    ``GOVCX_QUEUE_POLL_INTERVAL`` seconds for changes made by other processes."""
     interval = runtime.settings.queue_poll_interval
 
     async def events() -> AsyncIterator[ServerSentEvent]:
@@ -127,26 +133,31 @@ def stream_queue(runtime: ApiRuntime, caller: Caller) -> EventSourceResponse:
         try:
             while True:
                 entry[1].clear()
-                fingerprint = await run_in_threadpool(runtime.queue_fingerprint)
-                if fingerprint != last:
-                    views = await run_in_threadpool(
-                        runtime.approvals, caller, status="pending", conversation_id=None, limit=500
-                    )
-                    last = fingerprint
-                    yield _event(
-                        "queue",
-                        {
-                            "approvals": [v.model_dump(mode="json") for v in views],
-                            "policy_version": runtime.agent.policy.version,
-                            "at": time.time(),
-                        },
-                    )
+                current = await run_in_threadpool(fingerprint)
+                if current != last:
+                    data = await run_in_threadpool(snapshot)
+                    last = current
+                    yield _event(name, data)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(entry[1].wait(), timeout=interval)
         finally:
             runtime.bus.drop_waiter(entry)
 
     return EventSourceResponse(events(), ping=15, headers=_HEADERS)
+
+
+def stream_queue(runtime: ApiRuntime, caller: Caller) -> EventSourceResponse:
+    """A ``queue`` event with the pending approvals now, and again whenever they change."""
+
+    def snapshot() -> dict[str, Any]:
+        views = runtime.approvals(caller, status="pending", conversation_id=None, limit=500)
+        return {
+            "approvals": [v.model_dump(mode="json") for v in views],
+            "policy_version": runtime.agent.policy.version,
+            "at": time.time(),
+        }
+
+    return _watch(runtime, "queue", runtime.queue_fingerprint, snapshot)
 
 
 def stream_cases(
@@ -156,43 +167,20 @@ def stream_cases(
     and the teams they see, and again whenever a case changes or the customer of an open
     case writes. ``at`` is the server's clock, the one the SLA deadlines are computed
     with (the console counts down against it)."""
-    interval = runtime.settings.queue_poll_interval
 
-    async def events() -> AsyncIterator[ServerSentEvent]:
-        entry = runtime.bus.waiter()
-        last: Any = None
-        try:
-            while True:
-                entry[1].clear()
-                fingerprint = await run_in_threadpool(runtime.cases_fingerprint)
-                if fingerprint != last:
-                    views = await run_in_threadpool(
-                        functools.partial(
-                            runtime.cases,
-                            caller,
-                            status=status,
-                            team=team,
-                            priority=None,
-                            assignee=None,
-                            customer_id=None,
-                            limit=500,
-                        )
-                    )
-                    last = fingerprint
-                    yield _event(
-                        "cases",
-                        {
-                            "cases": views,
-                            "teams": runtime.case_teams(caller),
-                            "at": runtime.agent.clock(),
-                        },
-                    )
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(entry[1].wait(), timeout=interval)
-        finally:
-            runtime.bus.drop_waiter(entry)
+    def snapshot() -> dict[str, Any]:
+        views = runtime.cases(
+            caller,
+            status=status,
+            team=team,
+            priority=None,
+            assignee=None,
+            customer_id=None,
+            limit=500,
+        )
+        return {"cases": views, "teams": runtime.case_teams(caller), "at": runtime.agent.clock()}
 
-    return EventSourceResponse(events(), ping=15, headers=_HEADERS)
+    return _watch(runtime, "cases", runtime.cases_fingerprint, snapshot)
 
 
 def stream_conversation(
