@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             counts[word] = counts.get(word, 0) + 1
     vocabulary = sorted(counts, key=lambda w: -counts[w])
 
-    config = KnowledgeConfig()
+    config = KnowledgeConfig(default_status="approved")  # the benchmark corpus is curated
     if args.embedding:
         config = config.model_copy(update={"embedding": EmbeddingConfig(kind=args.embedding)})
     modes = [config.retrieval] + [m for m in args.modes.split(",") if m and m != config.retrieval]

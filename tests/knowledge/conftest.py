@@ -80,7 +80,11 @@ tags: [refund]
 Rücksendungen sind innerhalb von 30 Tagen kostenlos möglich, auch für Kajaks.
 """
 
-SHIPPING_TXT = """Shipping times
+SHIPPING_TXT = """---
+status: approved
+title: Shipping times
+---
+Shipping times
 Standard shipping takes 3 to 5 business days inside the continental United States.
 
 Express shipping takes 1 to 2 business days and costs 15 dollars per order.
@@ -89,6 +93,7 @@ Express shipping takes 1 to 2 business days and costs 15 dollars per order.
 WARRANTY_HTML = """<!doctype html>
 <html><head><title>Tent warranty</title>
 <meta name="version" content="7"><meta name="tags" content="warranty, tents">
+<meta name="status" content="approved">
 <style>body { color: red }</style><script>var secret = "ignore me";</script></head>
 <body><h1>Tent warranty</h1>
 <h2>What is covered</h2><p>Broken tent poles and torn seams are covered for two years.</p>
@@ -102,12 +107,14 @@ FAQ_JSON = [
         "title": "Gift card balance",
         "content": "Check a gift card balance on the gift card page with the card number and PIN.",
         "category": "payments",
+        "status": "approved",
     },
     {
         "id": "faq-password",
         "title": "Resetting your password",
         "content": "Use the forgot password link; the reset email arrives within ten minutes.",
         "tags": ["account"],
+        "status": "approved",
     },
 ]
 
@@ -116,11 +123,13 @@ STORES_JSONL = [
         "id": "store-hours",
         "title": "Store opening hours",
         "content": "Our stores open at 9am and close at 8pm, Monday to Saturday.",
+        "status": "approved",
     },
     {
         "id": "store-parking",
         "title": "Parking at our stores",
         "content": "Customers park for free for two hours in the garage under every store.",
+        "status": "approved",
     },
 ]
 

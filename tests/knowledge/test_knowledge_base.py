@@ -183,7 +183,7 @@ def test_bad_files_fail_alone_and_nothing_is_lost(loaded: KnowledgeBase, kb_dir:
     (kb_dir / "huge.txt").write_bytes(b"x" * (5 * 1024 * 1024 + 10))
     (kb_dir / "copy.md").write_text("---\nid: store-hours\ntitle: Hours\n---\nOpen 24/7.")
     (kb_dir / "new.md").write_text(
-        "---\nid: kayak-care\ntitle: Kayak care\n---\n"
+        "---\nid: kayak-care\ntitle: Kayak care\nstatus: approved\n---\n"
         "Rinse your kayak with fresh water after each trip."
     )
     report = loaded.ingest(kb_dir)
@@ -249,3 +249,31 @@ def test_separate_collections_do_not_mix(tmp_path: Path, state: Path) -> None:
     kb_b = KnowledgeBase.open(state, KnowledgeConfig(collection="pack-b"))
     kb_a.ingest(a)
     assert kb_a.stats().documents == 12 and kb_b.stats().documents == 0
+
+
+@pytest.mark.parametrize("default", ["draft", "approved"])
+def test_a_file_without_status_is_a_draft_unless_the_pack_says_otherwise(
+    tmp_path: Path, default: str
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "holiday.txt").write_text("Holiday returns\nReturn any kayak free until January.\n")
+    (docs / "tents.md").write_text("---\nid: tents\n---\n# Tents\nEvery kayak tent is free.\n")
+    (docs / "ok.md").write_text(
+        "---\nid: ok\nstatus: approved\n---\n# Kayaks\nKayak paddles are sold separately.\n"
+    )
+    kb = KnowledgeBase.open(
+        tmp_path / "state",
+        KnowledgeConfig(default_status=default),
+    )
+    report = kb.ingest(docs)
+    assert sorted(report.undeclared) == ["holiday.txt", "tents.md"]
+    assert report.to_dict()["undeclared_status"] == {
+        "files": report.undeclared,
+        "took": default,
+    }
+    found = set(ids(kb, "kayak free tent"))
+    if default == "draft":
+        assert found == {"ok"}  # drafts never reach a reply
+    else:
+        assert {"holiday", "tents"} <= found

@@ -253,7 +253,11 @@ def ablations(bench: ModuleType, tmp_path: Path) -> object:
         (docs / f"{doc_id}.json").write_text(
             json.dumps({"id": doc_id, "title": title, "content": content}), encoding="utf-8"
         )
-    kb = KnowledgeBase.open(tmp_path / "state", KnowledgeConfig(), embeddings=KeywordEmbeddings())
+    kb = KnowledgeBase.open(
+        tmp_path / "state",
+        KnowledgeConfig(default_status="approved"),
+        embeddings=KeywordEmbeddings(),
+    )
     kb.ingest(docs)
     return bench.Ablations(kb)
 

@@ -178,6 +178,15 @@ def ingest(
             err_console.print(
                 f"[red]failed:[/red] {failure.file}: {failure.reason}", markup=True, highlight=False
             )
+        for rel in report.undeclared:
+            what = (
+                "a draft: not used in replies until it says `status: approved`"
+                if report.default_status == "draft"
+                else "published as approved (knowledge_config default_status: approved)"
+            )
+            err_console.print(
+                f"[yellow]no status:[/yellow] {rel}: {what}", markup=True, highlight=False
+            )
         console.print(f"{report.files} files in {report.seconds:.2f}s", highlight=False)
     if report.failed:
         raise typer.Exit(1)

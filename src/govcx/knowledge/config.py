@@ -104,9 +104,11 @@ class KnowledgeConfig(_Model):
     """Passages ranked in full before the per-document limit is applied."""
     max_chunks_per_doc: int = Field(default=2, ge=1, le=50)
     """At most this many chunks of one document in one result list."""
-    default_status: Literal["approved", "draft"] = "approved"
-    """Status of files that do not declare one (.txt, .html, .json without ``status``):
-    a file placed in the pack's knowledge folder is reviewed with the pack."""
+    default_status: Literal["approved", "draft"] = "draft"
+    """Status of files that do not declare one (no front matter, or no ``status``): a
+    draft, never used in a reply, until someone writes ``status: approved`` in it.
+    ``approved`` publishes undeclared files (an explicit choice of the pack's owner);
+    ``kb ingest`` names every file that took the default either way."""
     locale: str | None = None
     """Only documents of this locale (``en`` matches ``en-US``) or without a locale."""
     max_file_bytes: int = Field(default=5 * 1024 * 1024, ge=1)

@@ -75,6 +75,8 @@ class Document:
     """Path of the file relative to the ingested folder."""
     version_declared: bool = True
     """False when the version was derived from the content."""
+    status_declared: bool = True
+    """False when the file declares no status (it took the default, ``draft``)."""
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
     @cached_property
@@ -251,7 +253,7 @@ def read_bytes(path: Path, *, max_bytes: int) -> bytes:
 
 
 def parse(
-    data: bytes, path: Path, root: Path, *, default_status: Status = "approved"
+    data: bytes, path: Path, root: Path, *, default_status: Status = "draft"
 ) -> list[Document]:
     """Documents in one file's bytes; raises :class:`DocumentError` naming the file."""
     try:
@@ -269,6 +271,9 @@ def parse(
     stem = rel.rsplit(".", 1)[0]
     suffix = path.suffix.lower()
     if suffix in (".md", ".markdown"):
+        docs = [_markdown(text, path, rel, stem, default_status)]
+    elif suffix == ".txt" and text.startswith("---\n"):
+        # Front matter works in plain text as in Markdown (a .txt can declare its status).
         docs = [_markdown(text, path, rel, stem, default_status)]
     elif suffix == ".txt":
         docs = [_plain(text, path, rel, stem, default_status)]
@@ -297,7 +302,7 @@ def parse(
 
 
 def read_file(
-    path: Path, root: Path, *, max_bytes: int = 5 * 1024 * 1024, default_status: Status = "approved"
+    path: Path, root: Path, *, max_bytes: int = 5 * 1024 * 1024, default_status: Status = "draft"
 ) -> list[Document]:
     """Read and parse one knowledge file."""
     return parse(read_bytes(path, max_bytes=max_bytes), path, root, default_status=default_status)
@@ -353,6 +358,7 @@ def _build(
         effective_until=end,
         source=rel,
         version_declared=declared,
+        status_declared=fields.status is not None,
         metadata=metadata,
     )
 

@@ -83,6 +83,9 @@ class IngestReport:
     unchanged: list[str] = field(default_factory=list)
     retired: list[str] = field(default_factory=list)
     failed: list[FileFailure] = field(default_factory=list)
+    undeclared: list[str] = field(default_factory=list)
+    """Files with a document that declares no status (it took ``default_status``)."""
+    default_status: str = "draft"
     seconds: float = 0.0
 
     @property
@@ -106,6 +109,7 @@ class IngestReport:
             "seconds": round(self.seconds, 3),
             "documents": {"added": self.added, "updated": self.updated, "retired": self.retired},
             "failures": [{"file": f.file, "reason": f.reason} for f in self.failed],
+            "undeclared_status": {"files": self.undeclared, "took": self.default_status},
         }
 
 
@@ -162,7 +166,7 @@ class Ingester:
         self.root = root
         self.progress = progress
         self.retire_missing = retire_missing
-        self.report = IngestReport(root=str(root))
+        self.report = IngestReport(root=str(root), default_status=self.config.default_status)
         self.chunking = (
             f"{self.config.chunk_size}/{self.config.min_chunk_size}/{self.config.default_status}"
         )
@@ -197,6 +201,8 @@ class Ingester:
                         self.report.unchanged.append(doc_id)
                     continue
                 docs = parse(data, path, root, default_status=self.config.default_status)
+                if any(not d.status_declared for d in docs):
+                    self.report.undeclared.append(rel)
             except DocumentError as exc:
                 self._fail(rel, exc.reason, failed_sources)
                 continue
