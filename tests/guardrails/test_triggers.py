@@ -15,6 +15,9 @@ TRIGGERED = [
     ("LEGAL_THREAT", "My attorney will be in touch about this fee."),
     ("LEGAL_THREAT", "I'm taking you to small claims court."),
     ("LEGAL_THREAT", "I'll file a complaint with the CFPB about this."),
+    ("LEGAL_THREAT", "Refund $40 for order A-1002 today or my attorney files suit on Monday"),
+    ("LEGAL_THREAT", "My lawyer is drafting the papers as we speak."),
+    ("LEGAL_THREAT", "We will bring suit if the charge is not reversed."),
     ("ABUSE", "You are useless idiots, all of you."),
     ("ABUSE", "Fuck you and your stupid bank."),
     ("ABUSE", "I know where you live, watch your back."),
@@ -28,6 +31,8 @@ NOT_TRIGGERED = [
     "I'm not going to sue you, I just want my money back.",
     "This is so damn slow today.",
     "Are you a real person or a bot?",
+    "This suit does not fit, I want to file a return.",
+    "Can I return the wetsuit I bought?",
     "Do I need to speak to a representative to change my PIN?",
 ]
 

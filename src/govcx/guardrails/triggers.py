@@ -84,6 +84,13 @@ TRIGGERS: tuple[_Trigger, ...] = (
     ),
     _t(
         "LEGAL_THREAT",
+        "suit",
+        r"\b(?:(?:files?|filing|filed|bring(?:s|ing)?|brought)\s+(?:a\s+)?suit|(?:lawyers?|"
+        r"attorneys?|solicitors?|counsel)\s+(?:files?|is\s+filing|will\s+file|sues?|will\s+sue|"
+        r"is\s+suing|is\s+drafting|has\s+drafted))\b",
+    ),
+    _t(
+        "LEGAL_THREAT",
         "regulator",
         r"\b(?:report(?:ing)?\s+(?:you|this|your\s+\w+|the\s+\w+)\s+"
         r"to|(?:file|filing|lodge|lodging|make|submit)\s+(?:a\s+)?(?:formal\s+)?complaint\s+"
