@@ -19,12 +19,19 @@ serve: install
 chat: install
 	GOVCX_DEV=1 $(BIN)/govcx chat $(if $(PACK),--pack $(PACK),)
 
-# The acme eval suite gates CI on its measured pass rate (97.7%, 84/86, on 2026-12-05;
-# the failing cases are listed in the issue notes), then the test suite runs.
+# The acme eval suites gate CI in three parts: the safety suites (guards, approvals) and
+# every escalation case must all pass; the whole set is gated on its measured pass rate
+# (95.3%, 82/86, on 2026-12-05, with no eval turn copied from the training examples:
+# tests/evals/test_acme_suite.py fails on any overlap; the failing cases are knowledge
+# answers that escalate, listed in the issue notes). Then the test suite runs.
 EVAL_FAIL_UNDER ?= 0.95
+ACME_EVALS := src/govcx/packs/acme/evals
 
 test: install
-	GOVCX_HOME=$$(mktemp -d) $(BIN)/govcx eval run src/govcx/packs/acme/evals/*.yaml \
+	GOVCX_HOME=$$(mktemp -d) $(BIN)/govcx eval run $(ACME_EVALS)/guards.yaml \
+		$(ACME_EVALS)/approvals.yaml --quiet
+	GOVCX_HOME=$$(mktemp -d) $(BIN)/govcx eval run $(ACME_EVALS)/*.yaml --tag route-escalated --quiet
+	GOVCX_HOME=$$(mktemp -d) $(BIN)/govcx eval run $(ACME_EVALS)/*.yaml \
 		--fail-under $(EVAL_FAIL_UNDER)
 	$(BIN)/python -m pytest -q
 

@@ -32,3 +32,24 @@ def test_acme_suites_cover_every_workflow_route_guard_and_approval_path() -> Non
         for step in case.turns:
             if step.decide is not None:
                 pack.principal(step.decide.as_)  # every decider is a principal of the pack
+
+
+def test_no_eval_turn_is_a_training_example() -> None:
+    """The suites measure how the classifier generalises: a user turn that repeats a
+    workflow's training example (case and surrounding spaces ignored) would measure recall
+    of the training set instead."""
+    pack = load_pack()
+    assert pack.evals_dir is not None
+    examples = {
+        e.strip().casefold(): name
+        for name, workflow in pack.policy.workflows.items()
+        for e in workflow.examples
+    }
+    copied = [
+        (case.id, turn.user, examples[turn.user.strip().casefold()])
+        for suite in load_suites([pack.evals_dir])
+        for case in suite.cases
+        for turn in case.turns
+        if turn.user and turn.user.strip().casefold() in examples
+    ]
+    assert copied == []
