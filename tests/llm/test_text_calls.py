@@ -45,6 +45,7 @@ WRITTEN = {
     "openai shape": json.dumps(
         {"type": "function", "function": {"name": "issue_refund", "arguments": ARGS}}
     ),
+    "mistral": f'[TOOL_CALLS] [{{"name": "issue_refund", "arguments": {ARGS}}}]',
     "one-call list": f'[{{"name": "issue_refund", "arguments": {ARGS}}}]',
     "prose around a call": f'I will refund it. {{"name": "issue_refund", "arguments": {ARGS}}}',
 }
@@ -148,6 +149,7 @@ ECHOES = {
     "type name": {"order_id": "string", "amount": 40},
     "description": {"order_id": "order number, like A-1001", "amount": 40},
     "title": {"order_id": "Order Id", "amount": 40},
+    "pattern": {"order_id": "^A-\\d{4}$", "amount": 40},
     "number schema": {"order_id": "A-1001", "amount": {"type": "number", "maximum": 5000}},
 }
 

@@ -134,7 +134,7 @@ def schema_echo(params: Mapping[str, Any], args: Mapping[str, Any]) -> str | Non
 
     An echo is an object made of schema keywords with a ``type`` or ``description``
     (``{"type": "string", "description": ...}``), or a string equal to a JSON type name
-    or to the parameter's own description or title.
+    or to the parameter's own description, title or pattern.
     """
     for name, value in args.items():
         prop = params.get(name)
@@ -149,7 +149,7 @@ def schema_echo(params: Mapping[str, Any], args: Mapping[str, Any]) -> str | Non
         said = value.strip().casefold()
         if said in JSON_TYPES:
             return name
-        for key in ("description", "title"):
+        for key in ("description", "title", "pattern"):
             text = prop.get(key)
             if isinstance(text, str) and text.strip() and said == text.strip().casefold():
                 return name
