@@ -506,6 +506,7 @@ class LLMEngine:
         actions = [n for n in specs if n not in lookups]
         pending = ctx.pending if ctx.pending and ctx.pending.get("tool") in specs else None
         bound = self._tools(intent, policy.version, specs)
+        offered = {*specs, prompts.ASK_TOOL}
         messages: list[BaseMessage] = [
             SystemMessage(
                 prompts.plan_prompt(
@@ -521,7 +522,8 @@ class LLMEngine:
         evidence: list[dict[str, Any]] = []
         for round_ in range(self.options.max_tool_rounds + 1):
             try:
-                message = self._call("plan", ctx, planning.tool_attempt(bound, messages), messages)
+                attempt = planning.tool_attempt(bound, messages, offered)
+                message = self._call("plan", ctx, attempt, messages)
             except ModelFailure as exc:
                 return Plan(error=f"the model call failed: {exc.reason}", evidence=evidence)
             calls: list[dict[str, Any]] = [dict(c) for c in message.tool_calls]

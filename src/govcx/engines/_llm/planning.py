@@ -9,7 +9,7 @@ it with a rule naming it), and missing values become a fixed-wording question.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from govcx.engines._llm.calls import MalformedOutput
 from govcx.engines._llm.prompts import question
+from govcx.engines._llm.textcalls import schema_echo, text_calls
 from govcx.engines.engine import Plan, ReadFn
 from govcx.errors import ToolArgumentError
 from govcx.governance.gate import Proposal
@@ -29,8 +30,13 @@ MAX_TOOL_RESULT_CHARS = 4000
 def tool_attempt(
     bound: Any,
     messages: list[BaseMessage],
+    offered: Collection[str] = (),
 ) -> Callable[[], tuple[AIMessage, list[AIMessage]]]:
-    """One planning call; arguments that are not JSON are malformed output (retried)."""
+    """One planning call; arguments that are not JSON are malformed output (retried).
+
+    A call written as text (see ``textcalls``) to a tool in ``offered`` is read as if the
+    model had made it natively; the answer handed on then carries it in ``tool_calls``.
+    """
     snapshot = list(messages)
 
     def attempt() -> tuple[AIMessage, list[AIMessage]]:
@@ -43,6 +49,10 @@ def tool_attempt(
                 f"the call to {bad.get('name') or 'a tool'} has arguments that are not valid JSON",
                 raws=[message],
             )
+        if not message.tool_calls and offered:
+            written = text_calls(message.text, offered)
+            if written:
+                return AIMessage(content="", tool_calls=written), [message]
         return message, [message]
 
     return attempt
@@ -88,6 +98,9 @@ def proposal(
         return Plan(proposal=Proposal(tool=name, args=args), evidence=evidence)
     if pending is not None and pending.get("tool") == name:
         args = {**dict(pending.get("args") or {}), **args}
+    echoed = schema_echo(spec.params, args)
+    if echoed is not None:
+        return Plan(error=_echo_error(spec, echoed), evidence=evidence)
     missing = [p for p in spec.required if p not in args]
     if missing:
         problem = partial_problem(spec, args)
@@ -122,6 +135,9 @@ def asked(
     known: dict[str, Any] = dict(raw_known) if isinstance(raw_known, dict) else {}
     if pending is not None and pending.get("tool") == tool:
         known = {**dict(pending.get("args") or {}), **known}
+    echoed = schema_echo(spec.params, known)
+    if echoed is not None:
+        return Plan(error=_echo_error(spec, echoed), evidence=evidence)
     problem = partial_problem(spec, known)
     if problem:
         return Plan(error=problem, evidence=evidence)
@@ -132,6 +148,10 @@ def asked(
     if not missing:
         return proposal({"name": tool, "args": known}, specs, None, evidence, intent)
     return ask(spec, known, missing, evidence, intent)
+
+
+def _echo_error(spec: ToolSpec, param: str) -> str:
+    return f"{spec.name}: {param} copies the tool's schema instead of giving a value"
 
 
 def ask(

@@ -277,7 +277,7 @@ def parse_draft(text: str, chunks: Sequence[Chunk]) -> tuple[str, list[dict[str,
     is not grounded, and a label that names no retrieved source cites nothing.
     """
     raw = text.strip()
-    if not raw or raw.strip(" .\"'") == NO_ANSWER:
+    if no_answer(raw):
         return "", [], 0.0
     citations: list[dict[str, str]] = []
     sentences = [s for s in _SENTENCE.split(raw) if s.strip()]
@@ -294,12 +294,33 @@ def parse_draft(text: str, chunks: Sequence[Chunk]) -> tuple[str, list[dict[str,
                         citations.append(cite)
         grounded += cited
     clean = _SPACE_BEFORE_PUNCT.sub(r"\1", _MARKER.sub("", raw)).strip()
-    clean = clean.replace(NO_ANSWER, "").strip()
+    clean = _SENTINEL.sub("", clean).strip()
+    if no_answer(clean):
+        return "", [], 0.0
     support = round(grounded / len(sentences), 4) if sentences and citations else 0.0
     return clean, citations, support
 
 
+_SENTINEL = re.compile(r"[\[(\"'`*_]*NO_ANSWER[\])\"'`*_.!]*", re.IGNORECASE)
+_SENTINEL_ALONE = re.compile(r"no[\s_-]?answer", re.IGNORECASE)
+_WRAPPING = " \t\r\n.,;:!?\"'`*_~#>()[]{}<>-"
+_WORDS = re.compile(r"[^\W_]")
+
+
+def no_answer(text: str) -> bool:
+    """True when a draft says nothing: empty, punctuation only, or the NO_ANSWER sentinel
+    in any wrapping (brackets, quotes, dots, markdown, spaces, any case), with or
+    without source markers."""
+    core = _MARKER.sub("", text).strip(_WRAPPING)
+    return not _WORDS.search(core) or _SENTINEL_ALONE.fullmatch(core) is not None
+
+
 _MARKER_PREFIX = re.compile(r"^\s*\[\s*(S\s*\d*(?:\s*[,;]\s*S?\s*\d*)*)?\s*\]?$")
+
+
+def _sentinel_core(seen: str) -> str:
+    """Streamed text as far as it could still be the sentinel: unwrapped, upper case."""
+    return re.sub(r"[\s-]+", "_", seen.lstrip(_WRAPPING).rstrip()).upper()
 
 
 class StreamFilter:
@@ -316,7 +337,8 @@ class StreamFilter:
 
     def feed(self, delta: str) -> str:
         self._seen += delta
-        if NO_ANSWER.startswith(self._seen.strip()) or self._seen.strip().startswith(NO_ANSWER):
+        core = _sentinel_core(self._seen)
+        if NO_ANSWER.startswith(core) or core.startswith(NO_ANSWER):
             self._held += delta
             return ""
         self._held += delta
@@ -345,6 +367,6 @@ class StreamFilter:
 
     def finish(self) -> str:
         rest, self._held = self._held, ""
-        if self._seen.strip().startswith(NO_ANSWER):
+        if _sentinel_core(self._seen).startswith(NO_ANSWER) or no_answer(self._seen):
             return ""
         return _MARKER.sub("", rest).rstrip()
