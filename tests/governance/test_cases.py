@@ -240,6 +240,12 @@ def test_assign_needs_an_agent_of_the_team(backend: str, make_agent: Callable[..
     assert moved.case.assignee == "kim2" and moved.event_type == "conversation.assigned"
     with pytest.raises(Conflict, match="claimed by kim2"):
         agent.cases.reply(case.case_id, KIM, "still me")
+    with pytest.raises(Conflict, match="already claimed by kim2; assign it"):
+        agent.cases.claim(case.case_id, KIM)
+    back = agent.cases.assign(case.case_id, KIM, to=KIM)  # taking it over is an assign
+    assert back.case.assignee == "kim" and back.data["previous"] == "kim2"
+    kinds = [e["kind"] for e in agent.cases.events(case.case_id)]
+    assert kinds == ["opened", "claimed", "assigned", "assigned"]
 
 
 def test_sla_breaches_are_recorded_once_each(

@@ -339,13 +339,19 @@ class CaseStore:
 
     # -- transitions by people ----------------------------------------------------------
     def claim(self, case_id: str, principal: Principal) -> Transition:
-        """Take a waiting case. One someone else holds is a Conflict (assign it instead);
-        claiming one's own case again changes nothing."""
-        return self.assign(case_id, principal, to=principal)
+        """Take a waiting case. One someone else holds is a Conflict (two people racing:
+        one wins); claiming one's own case again changes nothing. To take over a case
+        someone holds, assign it (to oneself too)."""
+        return self._give(case_id, principal, to=principal, claiming=True)
 
     def assign(self, case_id: str, principal: Principal, *, to: Principal) -> Transition:
-        """Give the case to ``to`` (an agent of its team); ``principal`` claims it when
-        ``to`` is themselves. Taking a case someone else holds needs an explicit assign."""
+        """Give the case to ``to`` (an agent of its team, or the caller), taking it over
+        from whoever holds it."""
+        return self._give(case_id, principal, to=to, claiming=False)
+
+    def _give(
+        self, case_id: str, principal: Principal, *, to: Principal, claiming: bool
+    ) -> Transition:
         with self.db.begin() as conn:
             case = self._authorized(conn, case_id, principal)
             if not case.is_open:
@@ -357,15 +363,15 @@ class CaseStore:
                         f"{to.name} cannot take case {case_id}: {why}",
                         details={"field": "agent"},
                     )
-            elif case.assignee is not None and case.assignee != principal.name:
+            if claiming and case.assignee is not None and case.assignee != principal.name:
                 raise Conflict(
                     f"case {case_id} is already claimed by {case.assignee}; "
-                    "assign it explicitly to take it over"
+                    "assign it to take it over"
                 )
             if case.status == "human" and case.assignee == to.name:
                 return Transition(case=case, event_type=None)
             updated = self._change(conn, case, status="human", assignee=to.name, control="human")
-            kind = "claimed" if to.name == principal.name else "assigned"
+            kind = "claimed" if claiming else "assigned"
             self._event(conn, updated, kind, principal.name, data={"assignee": to.name})
         return Transition(
             case=updated,
