@@ -18,9 +18,12 @@ from govcx.agent.agent import Agent
 from govcx.errors import ConfigError, Conflict, InvalidInput, NotAuthorized, PolicyError
 from govcx.governance import routing
 from govcx.governance.cases import may_work
+from govcx.governance.finding import Finding
 from govcx.governance.policy import parse_policy
 from govcx.governance.principal import Principal
+from govcx.guardrails.guard import ScanResult
 from govcx.pack import load_pack
+from govcx.testing import PassThroughGuard
 from tests.conftest import SHOP, Clock
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
@@ -382,3 +385,41 @@ def test_the_ai_never_answers_while_a_person_has_the_conversation(
 
 def _exists(agent: Agent, conv: str) -> bool:
     return agent.conversations.exists_for(conv, "local") is not None
+
+
+class _SelfHarmGuard(PassThroughGuard):
+    """Flags self-harm where the real guard would (enough for this test)."""
+
+    def scan_input(self, text: str) -> ScanResult:
+        if "end my life" in text:
+            return ScanResult(
+                findings=[Finding(type="SELF_HARM", start=0, end=len(text), score=0.9)],
+                redacted=text,
+            )
+        return super().scan_input(text)
+
+
+def test_self_harm_while_waiting_gets_the_crisis_text_and_an_urgent_case(
+    backend: str, make_agent: Callable[..., Agent], clock: Clock
+) -> None:
+    agent = make_agent(guard=_SelfHarmGuard())
+    turn = agent.respond("c1", "What is the capital of France?", customer_id="C-1")
+    assert turn.status == "escalated"  # out of scope: the support queue, normal priority
+    case = agent.cases.open_for("c1")
+    assert case is not None and (case.team, case.priority) == ("support", "normal")
+    quiet = agent.respond("c1", "hello?", customer_id="C-1")
+    assert (quiet.status, quiet.reply) == ("with_human", None)
+    urgent = agent.respond("c1", "I just want to end my life", customer_id="C-1")
+    assert urgent.status == "with_human"  # the person still has it
+    assert urgent.reply is not None and "crisis line" in urgent.reply.text
+    assert urgent.actions == [] and {f["type"] for f in urgent.findings} == {"SELF_HARM"}
+    raised = agent.cases.get(case.case_id)
+    assert raised.priority == "urgent"
+    assert raised.first_response_due == min(
+        x for x in (case.first_response_due, case.created_at + 15 * 60) if x is not None
+    )
+    kinds = [e["kind"] for e in agent.cases.events(case.case_id)]
+    assert kinds[-1] == "priority_raised"
+    lines = [(m["role"], m["text"][:20]) for m in agent.conversations.transcript("c1")][-2:]
+    assert lines[0][0] == "customer" and lines[1][0] == "assistant"
+    assert agent.audit.verify().ok

@@ -486,6 +486,29 @@ class CaseStore:
             )
         return Transition(case=updated, event_type=RESOLVED, data={"by": principal.name})
 
+    def make_urgent(self, conn: Connection, case_id: str, *, policy: Policy, reason: str) -> None:
+        """Raise an open case to ``urgent`` in the caller's transaction (the deadlines
+        move up to the urgent SLA's, from the case's opening, where that is sooner)."""
+        case = self.get(case_id, conn=conn)
+        if not case.is_open or case.priority == "urgent":
+            return
+        due = deadlines(policy, "urgent", case.created_at)
+
+        def sooner(a: float | None, b: float | None) -> float | None:
+            known = [x for x in (a, b) if x is not None]
+            return min(known) if known else None
+
+        updated = self._change(
+            conn,
+            case,
+            priority="urgent",
+            first_response_due=sooner(case.first_response_due, due.first_response),
+            resolution_due=sooner(case.resolution_due, due.resolution),
+        )
+        self._event(
+            conn, updated, "priority_raised", "system", data={"from": case.priority, "why": reason}
+        )
+
     # -- SLA ------------------------------------------------------------------------------
     def breach_due(self, now: float | None = None) -> builtins.list[Transition]:
         """Record every deadline passed by an open case, once each."""

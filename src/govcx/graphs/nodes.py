@@ -149,16 +149,43 @@ def route_message(state: TurnState) -> str:
 
 def with_human(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     """Record a message for the person who has the conversation; the AI stays silent
-    (no reply, no classification, no tool). Transcript line, audit event and Turn in
-    one transaction. (No checkpoint: the AI's last run stays as it was.)"""
+    (no classification, no draft, no tool). Transcript line, audit event and Turn in one
+    transaction. (No checkpoint: the AI's last run stays as it was.)
+
+    One exception, for safety: a message the input guard finds self-harm in gets the
+    runtime's fixed crisis text at once (not AI output), and its case becomes urgent, so
+    nobody in distress waits silently in a queue."""
     svc = runtime.context
     redacted = svc.guard.redact(state.text)
-    out: dict[str, Any] = {"redacted": redacted, "status": "with_human", "reply": None}
-    turn = turn_of(state.model_copy(update=out), interrupted=False, approvals=svc.approvals)
+    found = apply_policy(svc.guard.scan_input(state.text).findings, svc.policy.guards)
+    self_harm = any(f.type == "SELF_HARM" for f in found)
+    reply = {"text": replies.SELF_HARM, "citations": []} if self_harm else None
+    out: dict[str, Any] = {
+        "redacted": redacted,
+        "status": "with_human",
+        "reply": reply,
+        "findings": dump([f for f in found if not f.is_pii]),
+    }
+    kept = [f for f in found if not f.is_pii]
+    turn = turn_of(
+        state.model_copy(
+            update={**out, "findings": kept, "reply": Reply(**reply) if reply else None}
+        ),
+        interrupted=False,
+        approvals=svc.approvals,
+    )
     with svc.audit.db.begin() as conn:
         svc.conversations.add_message(
             state.conversation_id, state.turn_id, "customer", redacted, conn=conn
         )
+        if self_harm:
+            svc.conversations.add_message(
+                state.conversation_id, state.turn_id, "assistant", replies.SELF_HARM, conn=conn
+            )
+            if state.case_id:
+                svc.cases.make_urgent(
+                    conn, state.case_id, policy=svc.policy, reason="self-harm in a message"
+                )
         svc.audit.append_many(
             [
                 {
@@ -167,7 +194,12 @@ def with_human(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
                     "conversation_id": state.conversation_id,
                     "turn_id": state.turn_id,
                     "policy_version": svc.policy.version,
-                    "data": {"text": redacted, "case_id": state.case_id},
+                    "data": {
+                        "text": redacted,
+                        "case_id": state.case_id,
+                        "findings": [_public(f) for f in found if not f.is_pii],
+                        "reply": replies.SELF_HARM if self_harm else None,
+                    },
                 }
             ],
             conn=conn,
