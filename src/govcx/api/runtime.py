@@ -569,19 +569,8 @@ class ApiRuntime:
         (webhook, console, the channel's stream) when it changed something."""
         check_id("case_id", case_id)
         self.case_view(caller, self.agent.cases.get(case_id))  # 404 outside the team
-        store, who = self.agent.cases, caller.principal
-        if action == "claim":
-            done = store.claim(case_id, who)
-        elif action == "assign":
-            done = store.assign(case_id, who, to=self._principal_named(str(agent)))
-        elif action == "reply":
-            done = store.reply(case_id, who, str(text))
-        elif action == "note":
-            done = store.note(case_id, who, str(text))
-        elif action == "hand_back":
-            done = store.hand_back(case_id, who, text)
-        else:
-            done = store.resolve(case_id, who, text)
+        to = self._principal_named(str(agent)) if action == "assign" else None
+        done = self.agent.cases.act(action, case_id, caller.principal, text=text, to=to)
         self.metrics.case_actions.labels(action).inc()
         self.announce(done)
         return self.case_view(caller, done.case)

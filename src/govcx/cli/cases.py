@@ -202,19 +202,9 @@ def _act(
 ) -> None:
     with open_stores(pack, load=True) as stores:
         who = _who(stores, as_, key_file)
+        to = stores.pack.principal(str(agent)) if action == "assign" else None
         store = _store(stores, redacting=text is not None)
-        if action == "claim":
-            done = store.claim(case_id, who)
-        elif action == "assign":
-            done = store.assign(case_id, who, to=stores.pack.principal(str(agent)))
-        elif action == "reply":
-            done = store.reply(case_id, who, str(text))
-        elif action == "note":
-            done = store.note(case_id, who, str(text))
-        elif action == "handback":
-            done = store.hand_back(case_id, who, text)
-        else:
-            done = store.resolve(case_id, who, text)
+        done = store.act(action, case_id, who, text=text, to=to)
     if json_out:
         print_json(done.case.as_dict())
         return
@@ -333,7 +323,7 @@ def cases_handback(
     json_out: JsonOpt = False,
 ) -> None:
     """Give the conversation back to the AI and close the case."""
-    _act(case_id, "handback", pack=pack, as_=as_, key_file=key_file, json_out=json_out, text=note)
+    _act(case_id, "hand_back", pack=pack, as_=as_, key_file=key_file, json_out=json_out, text=note)
 
 
 @cases_app.command("resolve")

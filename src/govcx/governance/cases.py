@@ -51,6 +51,7 @@ HUMAN_REPLY = "conversation.human_reply"
 HANDED_BACK = "conversation.handed_back"
 RESOLVED = "conversation.resolved"
 SLA_BREACHED = "conversation.sla_breached"
+ACTIONS = ("claim", "assign", "reply", "note", "hand_back", "resolve")
 CASE_EVENT_TYPES = (ESCALATED, ASSIGNED, HUMAN_REPLY, HANDED_BACK, RESOLVED, SLA_BREACHED)
 
 
@@ -338,6 +339,36 @@ class CaseStore:
         return case, True
 
     # -- transitions by people ----------------------------------------------------------
+    def act(
+        self,
+        action: str,
+        case_id: str,
+        principal: Principal,
+        *,
+        text: str | None = None,
+        to: Principal | None = None,
+    ) -> Transition:
+        """One of ACTIONS by name (the API's and the CLI's one entry): ``text`` is the
+        reply or note, or the hand-back/resolve note; ``to`` whom to assign."""
+        if action == "claim":
+            return self.claim(case_id, principal)
+        if action == "assign":
+            if to is None:
+                raise InvalidInput("assign needs the agent to give the case to")
+            return self.assign(case_id, principal, to=to)
+        if action == "reply":
+            return self.reply(case_id, principal, str(text))
+        if action == "note":
+            return self.note(case_id, principal, str(text))
+        if action == "hand_back":
+            return self.hand_back(case_id, principal, text)
+        if action == "resolve":
+            return self.resolve(case_id, principal, text)
+        raise InvalidInput(
+            f"unknown case action {action!r}; valid: {', '.join(ACTIONS)}",
+            details={"field": "action"},
+        )
+
     def claim(self, case_id: str, principal: Principal) -> Transition:
         """Take a waiting case. One someone else holds is a Conflict (two people racing:
         one wins); claiming one's own case again changes nothing. To take over a case
