@@ -73,11 +73,17 @@ def parse_when(text: str, *, now: float, option: str) -> float:
     return parsed.timestamp()
 
 
-def window(since: str, until: str | None, *, now: float) -> tuple[float, float]:
-    start = parse_when(since, now=now, option="--since")
-    end = parse_when(until, now=now, option="--until") if until else now
+def window(
+    since: str, until: str | None, *, now: float, prefix: str = "--"
+) -> tuple[float, float]:
+    """``[since, until)`` as timestamps; errors name the options as ``prefix`` + name
+    (``--since`` on the CLI, ``since`` in the API)."""
+    start = parse_when(since, now=now, option=f"{prefix}since")
+    end = parse_when(until, now=now, option=f"{prefix}until") if until else now
     if end <= start:
-        raise InvalidInput(f"--until must be after --since (got {since!r} .. {until or 'now'!r})")
+        raise InvalidInput(
+            f"{prefix}until must be after {prefix}since (got {since!r} .. {until or 'now'!r})"
+        )
     return start, end
 
 

@@ -8,7 +8,6 @@ read them: they are figures and rule ids, no customer text.
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -46,9 +45,9 @@ def _report(
     from govcx.governance.report import build_report, window
     from govcx.governance.suggestions import suggest
 
-    now = time.time()
-    start, end = window(since, until, now=now)
     agent = runtime.agent
+    now = agent.clock()  # the agent's clock: the one its turns were stamped with
+    start, end = window(since, until, now=now, prefix="")
     figures = build_report(agent.db, since=start, until=end, now=now, workflow=workflow)
     figures["policy_version"] = agent.policy.version
     figures["suggestions"] = [
@@ -69,5 +68,5 @@ async def get_report(
     edit and reject rates, time to decision), SLA attainment, guard findings; per
     workflow, per UTC day and per policy version, with the policy activations of the
     window; and `suggestions`, the policy changes the record supports with their evidence.
-    A bad `since`/`until` is 400 `invalid_input` naming the valid forms."""
+    A bad `since`/`until` is 422 `invalid_input` naming the valid forms."""
     return await run_in_threadpool(_report, runtime, since, until, workflow)

@@ -192,7 +192,7 @@
       options: {
         scales: {
           x: { stacked: true },
-          y: { stacked: true, beginAtZero: true, title: { display: true, text: "turns" } },
+          y: { stacked: true, beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: "turns" } },
           rate: { position: "right", min: 0, max: 100, grid: { drawOnChartArea: false }, title: { display: true, text: "containment %" } },
         },
         plugins: { activations: { marks } },
@@ -205,7 +205,7 @@
     chart(id, {
       type: "bar",
       data: { labels, datasets },
-      options: { indexAxis: "y", scales: { x: { stacked, beginAtZero: true }, y: { stacked } } },
+      options: { indexAxis: "y", scales: { x: { stacked, beginAtZero: true, ticks: { precision: 0 } }, y: { stacked } } },
     });
   }
 
@@ -231,6 +231,7 @@
   function rates(id, entries) {
     hbar(id, entries.map(([k]) => k), [
       { label: "Containment %", data: entries.map(([, v]) => (v.containment || 0) * 100), backgroundColor: COLORS.contained },
+      { label: "With approval %", data: entries.map(([, v]) => (v.turns ? v.with_approval / v.turns : 0) * 100), backgroundColor: COLORS.approval },
       { label: "Escalation %", data: entries.map(([, v]) => (v.escalation_rate || 0) * 100), backgroundColor: COLORS.escalated },
     ], false);
   }
@@ -256,7 +257,7 @@
         labels: r.by_day.map((d) => d.day),
         datasets: kinds.map((k, i) => ({ label: k, data: r.by_day.map((d) => d.guard_findings[k] || 0), backgroundColor: PALETTE[i % PALETTE.length], stack: "f" })),
       },
-      options: { scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true } } },
+      options: { scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } } },
     });
   }
 
