@@ -73,9 +73,7 @@ def parse_when(text: str, *, now: float, option: str) -> float:
     return parsed.timestamp()
 
 
-def window(
-    since: str, until: str | None, *, now: float, prefix: str = "--"
-) -> tuple[float, float]:
+def window(since: str, until: str | None, *, now: float, prefix: str = "--") -> tuple[float, float]:
     """``[since, until)`` as timestamps; errors name the options as ``prefix`` + name
     (``--since`` on the CLI, ``since`` in the API)."""
     start = parse_when(since, now=now, option=f"{prefix}since")
