@@ -35,6 +35,7 @@ from govcx.api.routers import (
     conversations,
     docs,
     policy,
+    report,
     system,
 )
 from govcx.api.runtime import ApiRuntime
@@ -73,6 +74,10 @@ TAGS = [
     },
     {"name": "audit", "description": "The audit log (auditor keys)."},
     {"name": "policy", "description": "The governance policy (admin keys change it)."},
+    {
+        "name": "report",
+        "description": "Operations figures and suggested policy changes (auditor keys).",
+    },
     {"name": "webhooks", "description": "Signed event deliveries to the pack's webhooks."},
     {"name": "system", "description": "Health, metrics, identity."},
 ]
@@ -249,7 +254,17 @@ def create_app(
     )
     app.state.runtime = runtime
     install_error_handlers(app)
-    for module in (conversations, approvals, cases, audit, policy, system, console, docs):
+    for module in (
+        conversations,
+        approvals,
+        cases,
+        audit,
+        policy,
+        report,
+        system,
+        console,
+        docs,
+    ):
         app.include_router(module.router)
     app.add_middleware(_Edge, max_body=server.max_body_bytes, metrics=metrics)
     return app

@@ -1,5 +1,6 @@
-"""``/console``: the approval console and the case inbox (server-rendered page, vanilla JS
-and CSS, no CDN)."""
+"""``/console``: the approval console and the case inbox, and ``/console/dashboard``, the
+operations dashboard (server-rendered pages, vanilla JS and CSS, Chart.js served from here:
+no CDN)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ _ASSETS = {
     "favicon.svg": "image/svg+xml",
     "inbox.js": "text/javascript; charset=utf-8",
     "inbox.css": "text/css; charset=utf-8",
+    "dashboard.js": "text/javascript; charset=utf-8",
+    "dashboard.css": "text/css; charset=utf-8",
+    "chart.umd.min.js": "text/javascript; charset=utf-8",
 }
 
 
@@ -42,15 +46,25 @@ def _asset_version() -> str:
     return digest.hexdigest()[:12]
 
 
-@router.get("/console", response_class=HTMLResponse)
-def console_page(runtime: RuntimeDep) -> HTMLResponse:
-    page = Template(_read("templates", "console.html").decode("utf-8")).substitute(
+def _page(runtime: RuntimeDep, template: str) -> HTMLResponse:
+    page = Template(_read("templates", template).decode("utf-8")).substitute(
         pack=html.escape(runtime.agent.pack.name),
         policy_version=html.escape(runtime.agent.policy.version),
         version=html.escape(package_version()),
         asset_version=_asset_version(),
     )
     return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/console", response_class=HTMLResponse)
+def console_page(runtime: RuntimeDep) -> HTMLResponse:
+    return _page(runtime, "console.html")
+
+
+@router.get("/console/dashboard", response_class=HTMLResponse)
+def dashboard_page(runtime: RuntimeDep) -> HTMLResponse:
+    """The operations dashboard: GET /v1/report as charts (an auditor or admin key)."""
+    return _page(runtime, "dashboard.html")
 
 
 @router.get("/console/static/{name}")

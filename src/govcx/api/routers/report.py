@@ -1,0 +1,72 @@
+"""``/v1/report``: the operations report and the policy changes the record supports.
+
+The figures are :func:`govcx.governance.report.build_report` (the same as ``govcx
+report`` and the console's dashboard); the suggestions are
+:func:`govcx.governance.suggestions.suggest` over the active policy. Auditors and admins
+read them: they are figures and rule ids, no customer text.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from starlette.concurrency import run_in_threadpool
+
+from govcx.api.deps import AuditorCaller, RuntimeDep
+from govcx.api.errors import responses
+from govcx.api.routers import StrictRoute
+from govcx.api.runtime import ApiRuntime
+
+router = APIRouter(prefix="/v1/report", tags=["report"], route_class=StrictRoute)
+
+SinceQuery = Annotated[
+    str,
+    Query(
+        max_length=40,
+        description="Start of the window: a duration back from now (7d, 12h, 30m) or a UTC "
+        "date or time (2026-12-01, 2026-12-01T09:00)",
+    ),
+]
+UntilQuery = Annotated[
+    str | None, Query(max_length=40, description="End of the window (default now); same forms")
+]
+
+
+WorkflowQuery = Annotated[
+    str | None,
+    Query(max_length=64, description="Only this workflow's turns, approvals and cases"),
+]
+
+
+def _report(
+    runtime: ApiRuntime, since: str, until: str | None, workflow: str | None
+) -> dict[str, Any]:
+    from govcx.governance.report import build_report, window
+    from govcx.governance.suggestions import suggest
+
+    agent = runtime.agent
+    now = agent.clock()  # the agent's clock: the one its turns were stamped with
+    start, end = window(since, until, now=now, prefix="")
+    figures = build_report(agent.db, since=start, until=end, now=now, workflow=workflow)
+    figures["policy_version"] = agent.policy.version
+    figures["suggestions"] = [
+        s.as_dict() for s in suggest(agent.db, agent.policy, since=start, until=end)
+    ]
+    return figures
+
+
+@router.get("", responses=responses(), summary="The operations report")
+async def get_report(
+    caller: AuditorCaller,
+    runtime: RuntimeDep,
+    since: SinceQuery = "7d",
+    until: UntilQuery = None,
+    workflow: WorkflowQuery = None,
+) -> Any:
+    """Containment, escalations and their reasons by rule, approvals by rule (approve,
+    edit and reject rates, time to decision), SLA attainment, guard findings; per
+    workflow, per UTC day and per policy version, with the policy activations of the
+    window; and `suggestions`, the policy changes the record supports with their evidence.
+    A bad `since`/`until` is 422 `invalid_input` naming the valid forms."""
+    return await run_in_threadpool(_report, runtime, since, until, workflow)
