@@ -110,7 +110,8 @@ def test_lists_only_governed_tools_with_their_schemas(server: LiveServer) -> Non
     refund = listed["issue_refund"].input_schema
     assert set(refund["required"]) == {"order_id", "amount", "conversation_id", "customer_id"}
     assert "idempotency_key" in refund["properties"] and "data_dir" not in refund["properties"]
-    assert listed["lookup_order"].annotations.read_only_hint is True  # type: ignore[union-attr]
+    annotations = listed["lookup_order"].annotations
+    assert annotations is not None and annotations.read_only_hint is True
 
 
 STATUS = "govcx.approval_status"
@@ -141,7 +142,11 @@ def test_refund_over_the_limit_waits_and_runs_once_after_approval(
         server,
         "ide",
         call(
-            "issue_refund", order_id="A-1002", amount=80, conversation_id="ide-c2", customer_id="C-1"
+            "issue_refund",
+            order_id="A-1002",
+            amount=80,
+            conversation_id="ide-c2",
+            customer_id="C-1",
         ),
     )
     out = data(result)

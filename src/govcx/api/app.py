@@ -211,7 +211,7 @@ def create_app(
     )
 
     prune_age = parse_duration(server.prune_older_than).total_seconds()
-    tools_endpoint = McpEndpoint(ToolGateway(agent=agent, announce=runtime.announce), keys)
+    tools_endpoint = McpEndpoint(ToolGateway(agent=agent, announce=runtime.announce_turn), keys)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

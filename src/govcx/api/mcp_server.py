@@ -318,7 +318,7 @@ def _version() -> str:
 
 
 # -- stdio ---------------------------------------------------------------------------------
-def stdio_principal(agent: Agent, keys: KeyRing, key: str | None) -> Principal:
+def stdio_principal(keys: KeyRing, key: str | None) -> Principal:
     """The principal of the stdio client's key, which must hold the role ``mcp``."""
     if key is None:
         raise Unauthenticated(

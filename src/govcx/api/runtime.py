@@ -644,7 +644,7 @@ class ApiRuntime:
         return out, control
 
     # -- events of a Turn ----------------------------------------------------------------
-    def announce(self, turn: Turn) -> None:
+    def announce_turn(self, turn: Turn) -> None:
         """Metrics and events for a Turn produced outside the routers (an MCP tool call):
         the approval it requested reaches webhooks and the console like a chat turn's."""
         self._after_turn(turn)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import AsyncIterator
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -18,7 +18,7 @@ mcp_app = typer.Typer(
 )
 
 
-class Transport(str, Enum):
+class Transport(StrEnum):
     stdio = "stdio"
     http = "http"
 
@@ -48,22 +48,22 @@ def serve(
 
     from govcx.agent.agent import Agent
     from govcx.api.auth import KeyRing
-    from govcx.api.mcp_server import McpEndpoint, ToolGateway, serve_stdio, stdio_principal
+    from govcx.api.mcp_server import McpEndpoint, ToolGateway, serve_stdio
     from govcx.api.settings import ServerSettings
     from govcx.governance.keys import KeyStore
 
     settings = ServerSettings(**({"pack": pack} if pack is not None else {}))  # type: ignore[arg-type]
+    principal = None
+    if transport is Transport.stdio:
+        # Who the client is, before the (slower) agent opens: a bad key fails at once.
+        principal = _stdio_principal(settings, read_key(key_file))
     # Over stdio, stdout is the protocol: whatever a library prints while the agent opens
     # goes to stderr instead.
     with contextlib.redirect_stdout(sys.stderr):
         agent = Agent.open(settings.pack, settings)
     try:
         gateway = ToolGateway(agent=agent)
-        if transport is Transport.stdio:
-            keys = KeyRing(
-                _bootstrap_pairs(settings), agent.pack.principals, store=KeyStore(agent.db)
-            )
-            principal = stdio_principal(agent, keys, read_key(key_file))
+        if principal is not None:
             err_console.print(
                 f"govcx MCP server (stdio) for pack {agent.pack.name}, as {principal.name}"
             )
@@ -96,8 +96,41 @@ def serve(
         agent.close()
 
 
-def _bootstrap_pairs(settings: Any) -> list[tuple[str, str]]:
-    """Keys of GOVCX_API_KEYS (the file variant is read by KeyRing.configured for HTTP)."""
-    from govcx.api.auth import parse_keys
+def _stdio_principal(settings: Any, key: str | None) -> Any:
+    """The principal of the stdio client's key (role mcp), from the database's keys and
+    GOVCX_API_KEYS / GOVCX_API_KEYS_FILE, as the HTTP server accepts them."""
+    from govcx.api.auth import KeyRing
+    from govcx.api.mcp_server import stdio_principal
+    from govcx.errors import ConfigError, Unauthenticated
+    from govcx.governance.audit import audit_key
+    from govcx.governance.keys import KeyStore
+    from govcx.pack import load_pack
+    from govcx.store import migrate
+    from govcx.store.db import Database, resolve_url
 
-    return parse_keys(settings.api_keys, source="GOVCX_API_KEYS") if settings.api_keys else []
+    loaded = load_pack(settings.pack)
+    state_dir = settings.state_dir()
+    db = Database(resolve_url(settings.database_url or loaded.config.storage.url, state_dir))
+    try:
+        migrate.prepare(
+            db,
+            auto_upgrade=settings.auto_migrate,
+            audit_key=audit_key(settings, state_dir, db.backend),
+        )
+        try:
+            keys = KeyRing.configured(
+                api_keys=settings.api_keys,
+                api_keys_file=settings.api_keys_file,
+                principals=loaded.principals,
+                store=KeyStore(db),
+            )
+        except ConfigError as exc:
+            if "no API keys" not in exc.message:
+                raise
+            raise Unauthenticated(
+                "no API key exists yet: create one for a principal with the role mcp "
+                "(`govcx keys create NAME`), then `export GOVCX_API_KEY=gcx_...`"
+            ) from None
+        return stdio_principal(keys, key)
+    finally:
+        db.dispose()
