@@ -104,5 +104,5 @@ def test_a_tool_client_never_decides_nor_works_cases(roles: set[str]) -> None:
     )
     verdict = can_decide(policy, who, request, now=1)
     assert not verdict.allowed
-    assert "mcp (tool client) principals can never decide approvals" in verdict.reason
+    assert "mcp (tool client) principals can never decide approvals" in str(verdict.reason)
     assert may_work(who, team="support") is not None
