@@ -71,7 +71,7 @@ class PrincipalConfig(_Model):
     @classmethod
     def _roles(cls, roles: list[str]) -> list[str]:
         for role in roles:
-            if role in ("channel", "agent", "auditor", "admin"):
+            if role in ("channel", "mcp", "agent", "auditor", "admin"):
                 continue
             if role.startswith("approver:") and len(role) > len("approver:"):
                 continue
@@ -241,13 +241,14 @@ def _check_principals(
                 "cases: add agent to its roles or remove teams",
                 field=f"principals.{name}.teams",
             )
-        if "agent" in principal.roles and "channel" in principal.roles:
-            raise ConfigError(
-                str(config_path),
-                f"{name} holds both channel and agent; a channel speaks for customers and "
-                "can never work their cases: use two principals",
-                field=f"principals.{name}.roles",
-            )
+        for side in ("channel", "mcp"):
+            if "agent" in principal.roles and side in principal.roles:
+                raise ConfigError(
+                    str(config_path),
+                    f"{name} holds both {side} and agent; a {side} principal speaks for "
+                    "customers and can never work their cases: use two principals",
+                    field=f"principals.{name}.roles",
+                )
         for team in principal.teams:
             if team not in policy.routing.teams:
                 raise ConfigError(

@@ -28,7 +28,14 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.types import Command
 
 from govcx.engines.engine import Engine
-from govcx.errors import ApprovalStale, GovcxError, InvalidInput, NotFound, PolicyError
+from govcx.errors import (
+    ApprovalStale,
+    Conflict,
+    GovcxError,
+    InvalidInput,
+    NotFound,
+    PolicyError,
+)
 from govcx.governance import limits
 from govcx.governance.approval import ApprovalRequest, ApprovalStore, action_token, can_decide
 from govcx.governance.audit import AuditLog, audit_key
@@ -36,6 +43,7 @@ from govcx.governance.cases import CaseStore
 from govcx.governance.policy import Policy
 from govcx.governance.policy_store import PolicyStore
 from govcx.governance.principal import SYSTEM, Principal
+from govcx.governance.tool_calls import callable_tools, workflow_for
 from govcx.graphs.checkpoints import PrunableSqliteSaver, continue_renamed, keep_latest
 from govcx.graphs.context import Services
 from govcx.graphs.graph import build_graph
@@ -465,6 +473,109 @@ class Agent:
                         "customer_id": customer,
                         "turn_id": turn_id,
                         "text": text,
+                        "call": None,  # a tool call of an earlier turn is not this one
+                    },
+                    self._config(conversation_id),
+                    context=self.services,
+                    durability=self.settings.durability,
+                )
+            except Exception as exc:
+                self._fail(conversation_id, turn_id, exc)
+                raise
+            return self._finish(conversation_id, out)
+
+    def call_tool(
+        self,
+        conversation_id: str,
+        tool: str,
+        args: dict[str, Any],
+        *,
+        customer_id: str,
+        principal: Principal,
+        idempotency_key: str | None = None,
+    ) -> Turn:
+        """Run a tool client's direct call of ``tool`` through the governed graph.
+
+        The call is a turn of the conversation like a customer message, decided by the
+        same gate (tiers, ``approval_if``, cumulative limits counted with chat turns,
+        duplicates, autonomy of the workflow from
+        :func:`govcx.governance.tool_calls.workflow_for`), executed through the same
+        executor and ledger, audited in the same chain; a call that needs approval stops
+        at ``pending_approval`` and runs once when a person approves it
+        (:meth:`decide`). Used by govcx's MCP server.
+
+        Args:
+            conversation_id: The conversation the call acts in; created on first use,
+                owned by ``principal``; another principal's is NotFound.
+            tool: A tool the policy tiers and a workflow lists.
+            args: The tool's arguments; validated before anything runs.
+            customer_id: The customer the call acts for (a conversation has one).
+            principal: The authenticated caller (role ``mcp``); owns the conversation.
+            idempotency_key: A repeat with the same key returns the first Turn.
+
+        Raises:
+            NotFound: an unknown or uncallable tool, another principal's conversation.
+            ToolArgumentError: arguments that do not match the tool's schema.
+            CustomerMismatch: the conversation belongs to another customer.
+            Conflict: the conversation waits for an approval or a person has it.
+        """
+        check_id("conversation_id", conversation_id)
+        check_id("customer_id", customer_id)
+        policy = self.sync_policy()
+        workflow = workflow_for(policy, tool)
+        if workflow is None or tool not in self.pack.registry:
+            callable_ = ", ".join(callable_tools(policy, self.pack.registry.names())) or "none"
+            raise NotFound("tool", tool, hint=f"callable tools: {callable_}")
+        canonical = self.pack.registry.get(tool).validate(args)
+        turn_id = new_id("turn")
+        if idempotency_key is not None:
+            digest = hashlib.sha256(f"{conversation_id}|{idempotency_key}".encode()).hexdigest()
+            turn_id = "turn_" + digest[:20]
+        owner = principal.name
+        with self.locks.hold(conversation_id, timeout=self.settings.lock_timeout):
+            if idempotency_key is not None:
+                existing = self.conversations.get_turn(turn_id)
+                if existing is not None and self.conversations.owned_by(conversation_id, owner):
+                    return existing
+            conv = self.conversations.ensure(conversation_id, customer_id, start=True, owner=owner)
+            if conv["status"] == "running":
+                self._recover_locked(conversation_id)
+                conv = self.conversations.ensure(
+                    conversation_id, customer_id, start=True, owner=owner
+                )
+            if conv.get("control", "ai") in ("waiting", "human"):
+                raise Conflict(
+                    f"a person has conversation {conversation_id} (its case is waiting or "
+                    "claimed); nothing ran: the AI does not act in it until it is handed back",
+                    details={"conversation_id": conversation_id, "control": conv["control"]},
+                )
+            if conv["status"] == "pending_approval":
+                waiting = self.approvals.list(status="pending", conversation_id=conversation_id)
+                raise Conflict(
+                    f"conversation {conversation_id} waits for approval "
+                    f"{waiting[0].approval_id if waiting else '(unknown)'}; nothing ran: "
+                    "call again once it is decided, or use another conversation",
+                    details={
+                        "conversation_id": conversation_id,
+                        "approval_id": waiting[0].approval_id if waiting else None,
+                    },
+                )
+            if conv.get("control") == "resolved":
+                self.conversations.set_control(conversation_id, "ai")
+            call = {
+                "tool": tool,
+                "args": canonical,
+                "workflow": workflow,
+                "principal": principal.name,
+            }
+            try:
+                out = self.graph.invoke(
+                    {
+                        "conversation_id": conversation_id,
+                        "customer_id": conv.get("customer_id") or customer_id,
+                        "turn_id": turn_id,
+                        "text": "",
+                        "call": call,
                     },
                     self._config(conversation_id),
                     context=self.services,

@@ -20,12 +20,14 @@ from typing import Any
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from govcx.agent.agent import Agent
 from govcx.api.auth import KeyRing, dev_keys
 from govcx.api.errors import ApiError, error_response, install_error_handlers
 from govcx.api.events import EventBus
+from govcx.api.mcp_server import McpEndpoint, ToolGateway
 from govcx.api.metrics import Metrics
 from govcx.api.routers import (
     approvals,
@@ -214,6 +216,7 @@ def create_app(
     )
 
     prune_age = parse_duration(server.prune_older_than).total_seconds()
+    tools_endpoint = McpEndpoint(ToolGateway(agent=agent, announce=runtime.announce_turn), keys)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -231,7 +234,8 @@ def create_app(
             else None
         )
         try:
-            yield
+            async with tools_endpoint.running():
+                yield
         finally:
             for task in (sweeper, pruner):
                 if task is not None:
@@ -266,6 +270,10 @@ def create_app(
         docs,
     ):
         app.include_router(module.router)
+    # govcx's governed tools for MCP clients (streamable HTTP; keys of role mcp).
+    app.router.routes.append(
+        Route("/mcp", endpoint=tools_endpoint, methods=["GET", "POST", "DELETE"])
+    )
     app.add_middleware(_Edge, max_body=server.max_body_bytes, metrics=metrics)
     return app
 

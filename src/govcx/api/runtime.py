@@ -644,6 +644,11 @@ class ApiRuntime:
         return out, control
 
     # -- events of a Turn ----------------------------------------------------------------
+    def announce_turn(self, turn: Turn) -> None:
+        """Metrics and events for a Turn produced outside the routers (an MCP tool call):
+        the approval it requested reaches webhooks and the console like a chat turn's."""
+        self._after_turn(turn)
+
     def _after_turn(self, turn: Turn) -> None:
         self.metrics.turn(turn)
         if turn.status == "pending_approval" and turn.approval_id:

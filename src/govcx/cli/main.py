@@ -82,6 +82,7 @@ def _mount_optional() -> None:
         ("govcx.cli.audit", "audit_app", "audit"),
         ("govcx.cli.cases", "cases_app", "cases"),
         ("govcx.cli.report", "register", None),
+        ("govcx.cli.mcp", "mcp_app", "mcp"),
     ):
         try:
             mod = importlib.import_module(module)

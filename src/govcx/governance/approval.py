@@ -248,8 +248,9 @@ def check_authority(
 def _authority(
     policy: Policy, principal: Principal, request: ApprovalRequest, args: dict[str, Any] | None
 ) -> Verdict:
-    if principal.is_channel:
-        return _denied("not_authorized", "channel principals can never decide approvals")
+    if principal.acts_for_customers:
+        kind = "channel" if principal.is_channel else "mcp (tool client)"
+        return _denied("not_authorized", f"{kind} principals can never decide approvals")
     roles = principal.approver_roles
     if not roles:
         return _denied("not_authorized", "not an approver (needs a role approver:<role>)")

@@ -119,8 +119,9 @@ def may_work(
     principal: Principal, case: Case | None = None, *, team: str | None = None
 ) -> str | None:
     """None if ``principal`` may work ``case`` (or cases of ``team``), else why not."""
-    if principal.is_channel:
-        return "a channel speaks for customers and can never work their cases"
+    if principal.acts_for_customers:
+        kind = "channel" if principal.is_channel else "mcp principal (tool client)"
+        return f"a {kind} speaks for customers and can never work their cases"
     if principal.has("admin"):
         return None
     if not principal.has("agent"):

@@ -1,16 +1,21 @@
 """Principals: the people and systems that act on govcx, and their roles.
 
-Roles: ``channel`` (converses on behalf of customers), ``approver:<role>`` (decides
-approvals within that role's authority), ``agent`` (a person who takes over escalated
-conversations of their ``teams``), ``auditor`` (reads audit), ``admin`` (changes policy).
-A principal that holds ``channel`` can never decide an approval or work a case.
+Roles: ``channel`` (converses on behalf of customers), ``mcp`` (a tool client: calls the
+pack's governed tools directly through govcx's MCP server, for customers, in
+conversations it owns), ``approver:<role>`` (decides approvals within that role's
+authority), ``agent`` (a person who takes over escalated conversations of their
+``teams``), ``auditor`` (reads audit), ``admin`` (changes policy). A principal that holds
+``channel`` or ``mcp`` speaks for customers: it can never decide an approval (not even of
+its own calls) or work a case.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-VALID_ROLES = ("channel", "approver:<role>", "agent", "auditor", "admin")
+VALID_ROLES = ("channel", "mcp", "approver:<role>", "agent", "auditor", "admin")
+CUSTOMER_SIDE = frozenset({"channel", "mcp"})
+"""Roles that act for customers: never an approver's or a case worker's."""
 
 
 def canonical_name(name: str) -> str:
@@ -36,8 +41,13 @@ class Principal:
         return "channel" in self.roles
 
     @property
+    def acts_for_customers(self) -> bool:
+        """A channel or a tool client (``mcp``): never decides approvals or works cases."""
+        return bool(self.roles & CUSTOMER_SIDE)
+
+    @property
     def is_agent(self) -> bool:
-        return "agent" in self.roles and "channel" not in self.roles
+        return "agent" in self.roles and not self.acts_for_customers
 
     def has(self, role: str) -> bool:
         return role in self.roles

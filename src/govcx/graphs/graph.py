@@ -4,6 +4,7 @@
 START ─message→ guard_input
 START ─while_pending→ still_waiting → END     an approval is pending: "still waiting"
 START ─with_human→ with_human → END           a person has it: record, the AI is silent
+START ─call→ take_call → policy_gate           a direct tool call (MCP): no engine, same gate
 guard_input → classify → retrieve → draft → confidence_check → policy_gate
 guard_input ─stop→ policy_gate                 a guard finding blocks or escalates
 policy_gate → execute | await_approval | escalate | ─answer→ check_reply
@@ -34,6 +35,7 @@ NODES = (
     "still_waiting",
     "with_human",
     "guard_input",
+    "take_call",
     "classify",
     "retrieve",
     "draft",
@@ -63,8 +65,10 @@ def build_graph(checkpointer: BaseCheckpointSaver[Any] | None = None) -> Graph:
             "message": "guard_input",
             "while_pending": "still_waiting",
             "with_human": "with_human",
+            "call": "take_call",
         },
     )
+    graph.add_edge("take_call", "policy_gate")
     graph.add_edge("still_waiting", END)
     graph.add_edge("with_human", END)
     graph.add_conditional_edges(

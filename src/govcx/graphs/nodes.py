@@ -144,7 +144,9 @@ def route_message(state: TurnState) -> str:
     person has (its case waiting or claimed) gets no reply from the AI at all."""
     if state.with_human:
         return "with_human"
-    return "while_pending" if state.waiting_for_approval else "message"
+    if state.waiting_for_approval:
+        return "while_pending"
+    return "call" if state.call else "message"
 
 
 def with_human(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
@@ -276,6 +278,44 @@ def guard_input(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
 def after_guard_input(state: TurnState) -> str:
     stop = any(f.action in ("block", "escalate") for f in state.findings)
     return "stop" if stop else "classify"
+
+
+# -- take_call (a direct tool call: govcx's MCP server) ---------------------------------
+def take_call(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
+    """A tool call an authenticated tool client made (``govcx mcp serve``) becomes the
+    turn's proposal, for the same gate as an engine's: no classification, no retrieval,
+    no draft. The call names no intent, so it is decided under the autonomy of the
+    workflow the Agent chose for the tool (the strictest that lists it); the arguments
+    were validated against the tool's schema before the run, and the gate validates them
+    again. Confidence is 1: the caller chose the tool, nothing was guessed."""
+    svc = runtime.context
+    call = state.call or {}
+    tool, args = str(call.get("tool")), dict(call.get("args") or {})
+    principal = str(call.get("principal") or "tool-client")
+    line = svc.guard.redact(f"{principal} called {tool} {json.dumps(args, sort_keys=True)}")
+    event = _event(
+        runtime,
+        state,
+        "call",
+        {
+            "principal": principal,
+            "tool": tool,
+            "args": args,
+            "workflow": call.get("workflow"),
+            "text": line,
+        },
+        actor=principal,
+    )
+    return {
+        **_PER_TURN_RESET,
+        "redacted": line,
+        "intent": call.get("workflow"),
+        "confidence": 1.0,
+        "classification": {"entities": {}, "engine_error": None, "corroborated": True},
+        "plan": {"proposal": {"tool": tool, "args": args}},
+        "pending": None,
+        "audit_buffer": [event],
+    }
 
 
 # -- classify -----------------------------------------------------------------------------
@@ -670,7 +710,8 @@ def _ask_amount_again(state: TurnState, policy: Policy, proposal: gate.Proposal)
 
 
 def _customer_message(state: TurnState) -> tuple[str, str]:
-    return ("customer", state.redacted or "")
+    """The turn's opening transcript line: the customer's words, or a tool client's call."""
+    return ("tool_call" if state.call else "customer", state.redacted or "")
 
 
 def _redact(svc: Services, text: str | None) -> str | None:

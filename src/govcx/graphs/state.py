@@ -117,6 +117,10 @@ class TurnState(BaseModel):
     """Set on input when a person has the conversation (its case is waiting or claimed):
     the run records the message for them and the AI does not reply."""
     case_id: str | None = None
+    call: dict[str, Any] | None = None
+    """Set on input for a direct tool call (govcx's MCP server): ``{tool, args, workflow,
+    principal}``. The call replaces the engine's proposal and goes to the same gate; no
+    text is classified or drafted. None for a customer message."""
     redacted: str = ""
     findings: list[Finding] = Field(default_factory=list)
     intent: str | None = None
@@ -153,6 +157,7 @@ class TurnInput(TypedDict, total=False):
     waiting_for_approval: bool
     with_human: bool
     case_id: str | None
+    call: dict[str, Any] | None
 
 
 def dump(value: Any) -> Any:
