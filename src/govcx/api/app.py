@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from govcx.agent.agent import Agent
 from govcx.api.auth import KeyRing, dev_keys
+from govcx.api.channels import build_channels
 from govcx.api.errors import ApiError, error_response, install_error_handlers
 from govcx.api.events import EventBus
 from govcx.api.metrics import Metrics
@@ -74,6 +75,11 @@ TAGS = [
     {"name": "audit", "description": "The audit log (auditor keys)."},
     {"name": "policy", "description": "The governance policy (admin keys change it)."},
     {"name": "webhooks", "description": "Signed event deliveries to the pack's webhooks."},
+    {
+        "name": "channels",
+        "description": "Channel connectors (Chatwoot, Slack, Twilio, generic webhook): "
+        "verified with the channel's own signature, not an API key.",
+    },
     {"name": "system", "description": "Health, metrics, identity."},
 ]
 
@@ -155,6 +161,7 @@ def create_app(
     *,
     webhook_transport: Any = None,
     span_exporter: Any = None,
+    channel_transport: Any = None,
 ) -> FastAPI:
     """Build the API app around ``agent`` (or an Agent opened from ``settings``).
 
@@ -166,10 +173,13 @@ def create_app(
             opens ``Agent.open(settings.pack, settings)`` and closes it on shutdown.
         webhook_transport: An httpx transport for webhook deliveries (tests).
         span_exporter: An OpenTelemetry span exporter (tests); turns tracing on.
+        channel_transport: An httpx transport for the Chatwoot connector and webhook
+            connector callbacks (tests).
 
     Raises:
         ConfigError: no API keys (and not dev mode), a key for an unknown principal, a
-            webhook secret variable that is not set.
+            webhook secret variable that is not set, a channel connector that is
+            misconfigured (govcx.api.channels).
     """
     server = ServerSettings.of(settings)
     owns_agent = agent is None
@@ -207,6 +217,13 @@ def create_app(
     runtime = ApiRuntime(
         agent, server, keys, metrics=metrics, bus=bus, webhooks=webhooks, tracing=tracing
     )
+    try:
+        channels = build_channels(runtime, agent.pack.config.channels, transport=channel_transport)
+    except Exception:
+        runtime.close()
+        if owns_agent:
+            agent.close()
+        raise
 
     prune_age = parse_duration(server.prune_older_than).total_seconds()
 
@@ -234,6 +251,7 @@ def create_app(
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
             await run_in_threadpool(runtime.close)
+            channels.close()
             if owns_agent:
                 agent.close()
 
@@ -251,6 +269,8 @@ def create_app(
     install_error_handlers(app)
     for module in (conversations, approvals, cases, audit, policy, system, console, docs):
         app.include_router(module.router)
+    for channel_router in channels.routers:
+        app.include_router(channel_router)
     app.add_middleware(_Edge, max_body=server.max_body_bytes, metrics=metrics)
     return app
 

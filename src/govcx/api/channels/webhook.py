@@ -1,0 +1,204 @@
+"""The generic webhook connector: a documented JSON contract for any other channel.
+
+Request ``POST /channels/webhook``, signed like govcx's own webhooks:
+``X-Govcx-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>``
+(five minutes of clock skew at most). Body::
+
+    {"delivery_id": "d-81f2",          # unique per delivery; a repeat runs nothing twice
+     "conversation": "ticket-4711",    # the channel's conversation id
+     "customer_id": "C-1001",          # optional; fixed by the first message naming one
+     "text": "Where is my order?",
+     "callback_url": "https://..."}    # optional: answer asynchronously
+
+Without ``callback_url`` the answer is the response (200); with it, the response is 202
+and the answer is POSTed to the callback, signed the same way (``X-Govcx-Delivery``
+names the delivery). The answer::
+
+    {"delivery_id": "d-81f2", "conversation": "ticket-4711",
+     "conversation_id": "conv_webhook_...", "turn_id": "turn_...",
+     "status": "answered|pending_approval|escalated|blocked|with_human",
+     "reply": "text to show the customer, or null while a person has it",
+     "handoff": null | {"case_id": "case_...", "team": "billing", "priority": "high"}}
+
+``handoff`` not null means a person takes over: the channel routes the customer to them.
+Callback URLs must start with one of ``callback_urls`` of the configuration.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import time
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from govcx.api.channels.gateway import ChannelGateway
+from govcx.api.errors import ApiError
+from govcx.api.webhooks import SIGNATURE_HEADER, sign
+from govcx.errors import GovcxError
+from govcx.pack import GenericChannelConfig
+
+MAX_AGE = 300
+
+
+class WebhookMessage(BaseModel):
+    """A delivery of the generic webhook connector."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    delivery_id: str = Field(min_length=1, max_length=200)
+    conversation: str = Field(min_length=1, max_length=200)
+    customer_id: str | None = None
+    text: str
+    callback_url: str | None = None
+
+
+def verify(secret: str, header: str, body: bytes, *, now: float | None = None) -> None:
+    """Raise 401 unless ``header`` signs ``body`` with ``secret`` recently."""
+    try:
+        parts = dict(item.split("=", 1) for item in header.split(","))
+        timestamp = int(parts["t"])
+    except (KeyError, ValueError):
+        raise ApiError(
+            401,
+            "unauthorized",
+            f"missing or malformed {SIGNATURE_HEADER} (expected t=<unix>,v1=<hex>)",
+        ) from None
+    age = abs((time.time() if now is None else now) - timestamp)
+    if age > MAX_AGE:
+        raise ApiError(
+            401, "stale_request", f"the signature is {int(age)} s old; at most {MAX_AGE} s"
+        )
+    expected = sign(secret, body, timestamp).split("v1=", 1)[1]
+    if not hmac.compare_digest(expected, parts.get("v1", "")):
+        raise ApiError(401, "unauthorized", f"{SIGNATURE_HEADER} does not match the body")
+
+
+class WebhookConnector:
+    def __init__(
+        self,
+        gateway: ChannelGateway,
+        config: GenericChannelConfig,
+        *,
+        secret: str,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.gateway = gateway
+        self.config = config
+        self.secret = secret
+        self.client = httpx.Client(
+            timeout=config.timeout, transport=transport, follow_redirects=False
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    async def receive(self, request: Request, background: BackgroundTasks) -> Response:
+        body = await request.body()
+        verify(self.secret, request.headers.get(SIGNATURE_HEADER, ""), body)
+        try:
+            message = WebhookMessage.model_validate(json.loads(body))
+        except ValueError as exc:
+            details: dict[str, Any] = {}
+            if isinstance(exc, ValidationError):
+                first = exc.errors()[0]
+                details = {"field": ".".join(str(p) for p in first["loc"])}
+                reason = f"{details['field']}: {first['msg']}"
+            else:
+                reason = "the body is not JSON"
+            raise ApiError(
+                422,
+                "invalid_request",
+                f"{reason}; expected {{delivery_id, conversation, text, customer_id?, "
+                "callback_url?}",
+                details=details,
+            ) from None
+        if message.callback_url is None:
+            outcome = await run_in_threadpool(self._run, message)
+            return JSONResponse(outcome)
+        if not any(message.callback_url.startswith(p) for p in self.config.callback_urls):
+            raise ApiError(
+                422,
+                "callback_not_allowed",
+                f"callback_url {message.callback_url!r} is not allowed; allowed prefixes: "
+                f"{', '.join(self.config.callback_urls) or 'none (set channels.webhook.callback_urls)'}",
+                details={"field": "callback_url"},
+            )
+        accepted = {
+            "delivery_id": message.delivery_id,
+            "conversation": message.conversation,
+            "conversation_id": self.gateway.conversation_id(message.conversation),
+        }
+        if not self.gateway.first_delivery(
+            "delivery", message.delivery_id, message.model_dump(mode="json")
+        ):
+            return JSONResponse({**accepted, "accepted": False, "duplicate": True}, 202)
+        background.add_task(self._callback, message)
+        return JSONResponse({**accepted, "accepted": True}, 202)
+
+    def _run(self, message: WebhookMessage) -> dict[str, Any]:
+        outcome = self.gateway.run(
+            message.conversation,
+            message.text,
+            customer_id=message.customer_id,
+            delivery_key=f"webhook:{message.delivery_id}",
+        )
+        return {
+            "delivery_id": message.delivery_id,
+            "conversation": message.conversation,
+            **outcome.as_dict(),
+        }
+
+    def _callback(self, message: WebhookMessage) -> None:
+        try:
+            answer = self._run(message)
+        except Exception as exc:
+            self.gateway.failed("message", exc, external=message.conversation)
+            known = isinstance(exc, GovcxError)
+            answer = {
+                "delivery_id": message.delivery_id,
+                "conversation": message.conversation,
+                "error": {
+                    "code": exc.code if known else "internal_error",
+                    "message": str(exc) if known else "the message could not be processed",
+                },
+            }
+        finally:
+            self.gateway.done("delivery", message.delivery_id)
+        body = json.dumps(answer).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "govcx-channels/1",
+            SIGNATURE_HEADER: sign(self.secret, body, int(time.time())),
+            "X-Govcx-Delivery": message.delivery_id,
+        }
+        assert message.callback_url is not None
+        try:
+            response = self.client.post(message.callback_url, content=body, headers=headers)
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            self.gateway.failed("callback", exc, external=message.conversation)
+
+
+def router(connector: WebhookConnector) -> APIRouter:
+    api = APIRouter()
+
+    @api.post(
+        "/channels/webhook",
+        tags=["channels"],
+        summary="Generic channel webhook",
+        responses={
+            202: {"description": "Accepted; the answer goes to callback_url"},
+            401: {"description": "A forged, unsigned or stale request"},
+        },
+    )
+    async def generic_webhook(request: Request, background: BackgroundTasks) -> Response:
+        """A signed message from any channel; the answer in the response or a callback."""
+        return await connector.receive(request, background)
+
+    return api
