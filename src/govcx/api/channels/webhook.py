@@ -121,12 +121,13 @@ class WebhookConnector:
         if message.callback_url is None:
             outcome = await run_in_threadpool(self._run, message)
             return JSONResponse(outcome)
-        if not any(message.callback_url.startswith(p) for p in self.config.callback_urls):
+        allowed = self.config.callback_urls
+        if not any(message.callback_url.startswith(p) for p in allowed):
             raise ApiError(
                 422,
                 "callback_not_allowed",
                 f"callback_url {message.callback_url!r} is not allowed; allowed prefixes: "
-                f"{', '.join(self.config.callback_urls) or 'none (set channels.webhook.callback_urls)'}",
+                f"{', '.join(allowed) or 'none (set channels.webhook.callback_urls)'}",
                 details={"field": "callback_url"},
             )
         accepted = {
@@ -159,14 +160,15 @@ class WebhookConnector:
             answer = self._run(message)
         except Exception as exc:
             self.gateway.failed("message", exc, external=message.conversation)
-            known = isinstance(exc, GovcxError)
+            error = (
+                {"code": exc.code, "message": str(exc)}
+                if isinstance(exc, GovcxError)
+                else {"code": "internal_error", "message": "the message could not be processed"}
+            )
             answer = {
                 "delivery_id": message.delivery_id,
                 "conversation": message.conversation,
-                "error": {
-                    "code": exc.code if known else "internal_error",
-                    "message": str(exc) if known else "the message could not be processed",
-                },
+                "error": error,
             }
         finally:
             self.gateway.done("delivery", message.delivery_id)
