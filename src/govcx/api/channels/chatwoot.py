@@ -43,6 +43,17 @@ def sign(secret: str, timestamp: int | str, body: bytes) -> str:
     return "sha256=" + mac.hexdigest()
 
 
+def _int(value: Any) -> int | None:
+    """Chatwoot ids are integers (its documentation shows them as strings too)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
 class ChatwootConnector:
     def __init__(
         self,
@@ -128,13 +139,17 @@ class ChatwootConnector:
         if payload.get("message_type") not in ("incoming", 0) or payload.get("private"):
             return None
         account = payload.get("account") or {}
-        if not isinstance(account, dict) or account.get("id") != self.config.account_id:
+        if not isinstance(account, dict) or _int(account.get("id")) != self.config.account_id:
             return None
         conversation = payload.get("conversation") or {}
-        conversation_id = conversation.get("id") if isinstance(conversation, dict) else None
+        conversation_id = (
+            _int(conversation.get("display_id", conversation.get("id")))
+            if isinstance(conversation, dict)
+            else None
+        )
         text = payload.get("content")
         if (
-            not isinstance(conversation_id, int)
+            conversation_id is None
             or not isinstance(text, str)
             or not text.strip()
             or payload.get("id") is None
