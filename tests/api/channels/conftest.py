@@ -238,7 +238,5 @@ def turn_count(client: TestClient, conversation_id: str | None = None) -> int:
 
 def channel_failures(client: TestClient) -> list[dict[str, Any]]:
     return [
-        e.as_dict()["data"]
-        for e in agent_of(client).audit.events()
-        if e.kind == "channel.failed"
+        e.as_dict()["data"] for e in agent_of(client).audit.events() if e.kind == "channel.failed"
     ]

@@ -55,7 +55,9 @@ def event(**changes: Any) -> dict[str, Any]:
     return body
 
 
-def signed(body: dict[str, Any], *, timestamp: int | None = None, secret: str = SECRET) -> dict[str, Any]:
+def signed(
+    body: dict[str, Any], *, timestamp: int | None = None, secret: str = SECRET
+) -> dict[str, Any]:
     """Headers and content of a request Slack signs (v0 HMAC, computed here)."""
     raw = json.dumps(body).encode()
     ts = str(int(time.time()) if timestamp is None else timestamp)
@@ -77,7 +79,11 @@ def conversation_of(client: TestClient, channel: str, thread: str) -> str:
 
 
 def test_url_verification_answers_the_challenge(channel_client: TestClient) -> None:
-    body = {"token": "Jhj5dZrVaK7ZwHHjRyZWjbDl", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P", "type": "url_verification"}
+    body = {
+        "token": "Jhj5dZrVaK7ZwHHjRyZWjbDl",
+        "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
+        "type": "url_verification",
+    }
     response = channel_client.post("/channels/slack", **signed(body))
     assert response.status_code == 200
     assert response.json() == {"challenge": body["challenge"]}
@@ -154,7 +160,9 @@ def test_a_retried_delivery_runs_the_message_once(
     assert first.status_code == second.status_code == 200
     assert second.json()["ignored"] == "duplicate delivery"
     # The same message as an app_mention event (another event_id): still once.
-    mention = event(event_id="Ev777", type="app_mention", text="<@U0LAN0Z89> What is your return policy?")
+    mention = event(
+        event_id="Ev777", type="app_mention", text="<@U0LAN0Z89> What is your return policy?"
+    )
     assert channel_client.post("/channels/slack", **signed(mention)).status_code == 200
     assert turn_count(channel_client) == 1
     assert len(slack_api.requests) == 1
@@ -181,7 +189,9 @@ def test_a_hand_off_is_said_in_the_thread_then_the_bot_stays_silent(
     turns = agent_of(channel_client).conversation(conversation)["turns"]
     assert turns[-1]["status"] == "escalated"
     assert slack_api.requests[-1].json()["text"] == turns[-1]["reply"]["text"]
-    later = event(event_id="Ev2", ts="1355517700.000001", thread_ts="1355517523.000005", text="hello?")
+    later = event(
+        event_id="Ev2", ts="1355517700.000001", thread_ts="1355517523.000005", text="hello?"
+    )
     channel_client.post("/channels/slack", **signed(later))
     turns = agent_of(channel_client).conversation(conversation)["turns"]
     assert turns[-1]["status"] == "with_human"

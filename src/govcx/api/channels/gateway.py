@@ -36,7 +36,8 @@ def external_id(*parts: object) -> str:
     """A customer or conversation id from channel identifiers, valid as a govcx id
     (letters, digits, ``_.:-``; at most 64 characters; a digest keeps longer ones
     unique)."""
-    raw = ":".join(_UNSAFE.sub("-", str(p)) for p in parts).strip("-.:_") or "unknown"
+    raw = ":".join(_UNSAFE.sub("-", str(p)).strip("-") or "-" for p in parts).strip("-.:_")
+    raw = raw or "unknown"
     if len(raw) <= 64:
         return raw
     return raw[:43] + "." + hashlib.sha256(raw.encode()).hexdigest()[:20]
