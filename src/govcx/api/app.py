@@ -266,6 +266,7 @@ def create_app(
         swagger_ui_oauth2_redirect_url=None,
     )
     app.state.runtime = runtime
+    app.state.channels = channels
     install_error_handlers(app)
     for module in (conversations, approvals, cases, audit, policy, system, console, docs):
         app.include_router(module.router)

@@ -11,32 +11,91 @@ twilio are imported only when their channel is configured (``pip install govcx[c
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
+import threading
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter
 
 from govcx.api.auth import ROLE_CHANNEL
-from govcx.api.channels.gateway import ChannelGateway
+from govcx.api.channels.gateway import ChannelGateway, route_of
+from govcx.api.events import Event
 from govcx.api.runtime import ApiRuntime
 from govcx.errors import ConfigError, GovcxError
 from govcx.pack import ChannelsConfig
+from govcx.store.db import Database
+
+log = logging.getLogger("govcx.api.channels")
 
 __all__ = ["Channels", "build_channels"]
 
 _PACKAGES = {"slack": ("slack_sdk", "slack-sdk"), "twilio": ("twilio", "twilio")}
 
 
+Relay = Callable[[str, dict[str, Any], dict[str, Any]], None]
+"""A connector's ``relay(event_type, data, route)``: a case event, to the channel."""
+
+
+class _Relays:
+    """Event-bus subscriber: case events of conversations a connector started go back to
+    that connector's channel, from a worker thread (a person's request never waits on a
+    channel's API)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.by_channel: dict[str, Relay] = {}
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: set[Future[None]] = set()
+        self._lock = threading.Lock()
+
+    def __call__(self, event: Event) -> None:
+        if not self.by_channel or not event.type.startswith("conversation."):
+            return
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="govcx-channels")
+            future = self._pool.submit(self._deliver, event)
+            self._pending.add(future)
+        future.add_done_callback(self._done)
+
+    def _done(self, future: Future[None]) -> None:
+        with self._lock:
+            self._pending.discard(future)
+
+    def _deliver(self, event: Event) -> None:
+        try:
+            found = route_of(self.db, str(event.data.get("conversation_id") or ""))
+            if found is not None and found[0] in self.by_channel:
+                self.by_channel[found[0]](event.type, event.data, found[1])
+        except Exception:  # a relay never fails the server; connectors audit their own
+            log.exception("relaying %s to its channel failed", event.id)
+
+    def idle(self, timeout: float = 10.0) -> bool:
+        """Wait for the relays under way (tests)."""
+        with self._lock:
+            pending = tuple(self._pending)
+        _, running = wait(pending, timeout=timeout)
+        return not running
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+
+
 @dataclass
 class Channels:
-    """The configured connectors: their routers, and what to close on shutdown."""
+    """The configured connectors: their routers, relays, and what to close on shutdown."""
 
+    relays: _Relays
     routers: list[APIRouter] = field(default_factory=list)
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
+        self.relays.close()
         for close in self.closers:
             close()
 
@@ -118,7 +177,8 @@ def build_channels(
     environ = os.environ if environ is None else environ
     where = str(runtime.agent.pack.root / "govcx.yaml")
     resolve = _Resolver(runtime, environ, where)
-    out = Channels()
+    out = Channels(relays=_Relays(runtime.agent.db))
+    relays = out.relays.by_channel
     if (cw := config.chatwoot) is not None:
         from govcx.api.channels import chatwoot
 
@@ -131,6 +191,7 @@ def build_channels(
             transport=transport,
         )
         out.routers.append(chatwoot.router(chatwoot_connector))
+        relays["chatwoot"] = chatwoot_connector.relay
         out.closers.append(chatwoot_connector.close)
     if (sl := config.slack) is not None:
         resolve.package("slack")
@@ -145,6 +206,7 @@ def build_channels(
             bot_token=str(resolve.secret("slack", "bot_token_env", sl.bot_token_env)),
         )
         out.routers.append(slack.router(slack_connector))
+        relays["slack"] = slack_connector.relay
     if (tw := config.twilio) is not None:
         resolve.package("twilio")
         from govcx.api.channels import twilio
@@ -165,5 +227,8 @@ def build_channels(
             transport=transport,
         )
         out.routers.append(webhook.router(webhook_connector))
+        relays["webhook"] = webhook_connector.relay
         out.closers.append(webhook_connector.close)
+    if relays:
+        runtime.bus.subscribe(out.relays)
     return out

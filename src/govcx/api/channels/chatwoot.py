@@ -32,6 +32,7 @@ from fastapi.responses import JSONResponse, Response
 
 from govcx.api.channels.gateway import ChannelGateway, Outcome, external_id
 from govcx.api.errors import ApiError
+from govcx.governance.cases import HANDED_BACK, HUMAN_REPLY, RESOLVED
 from govcx.pack import ChatwootChannelConfig
 
 MAX_AGE = 300
@@ -169,6 +170,7 @@ class ChatwootConnector:
         message_id: str,
     ) -> None:
         try:
+            self.gateway.remember(external, {"conversation": conversation})
             outcome = self.gateway.run(
                 external, text, customer_id=customer, delivery_key=f"chatwoot:{message_id}"
             )
@@ -184,28 +186,46 @@ class ChatwootConnector:
     def deliver(self, external: str, conversation: int, outcome: Outcome | None) -> None:
         """The reply, then the hand-off; without an outcome (the run failed), the
         hand-off only."""
-        path = f"/api/v1/accounts/{self.config.account_id}/conversations/{conversation}"
-        calls: list[tuple[str, dict[str, Any]]] = []
+        turn_id = outcome.turn.turn_id if outcome else None
         if outcome is not None and outcome.reply is not None:
-            calls.append(
-                (
-                    f"{path}/messages",
-                    {"content": outcome.reply, "message_type": "outgoing", "private": False},
-                )
-            )
+            self.say(external, conversation, outcome.reply, turn_id=turn_id)
         if outcome is None or outcome.handoff is not None:
-            calls.append((f"{path}/toggle_status", {"status": "open"}))
-        for url, body in calls:
-            try:
-                response = self.client.post(url, json=body)
-                response.raise_for_status()
-            except httpx.HTTPError as exc:
-                self.gateway.failed(
-                    url.rsplit("/", 1)[-1],
-                    exc,
-                    external=external,
-                    turn_id=outcome.turn.turn_id if outcome else None,
-                )
+            self.status(external, conversation, "open", turn_id=turn_id)
+
+    def say(self, external: str, conversation: int, text: str, **context: Any) -> None:
+        body = {"content": text, "message_type": "outgoing", "private": False}
+        self._post(external, conversation, "messages", body, context)
+
+    def status(self, external: str, conversation: int, status: str, **context: Any) -> None:
+        self._post(external, conversation, "toggle_status", {"status": status}, context)
+
+    def _post(
+        self,
+        external: str,
+        conversation: int,
+        action: str,
+        body: dict[str, Any],
+        context: dict[str, Any],
+    ) -> None:
+        path = f"/api/v1/accounts/{self.config.account_id}/conversations/{conversation}"
+        try:
+            response = self.client.post(f"{path}/{action}", json=body)
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            self.gateway.failed(action, exc, external=external, **context)
+
+    def relay(self, event_type: str, data: dict[str, Any], route: dict[str, Any]) -> None:
+        """What a person does with the case in govcx, mirrored in Chatwoot: their reply
+        is posted; hand-back returns the conversation to the bot (``pending``), resolving
+        resolves it."""
+        conversation = int(route["conversation"])
+        external = f"{self.config.account_id}:{conversation}"
+        if event_type == HUMAN_REPLY and data.get("text"):
+            self.say(external, conversation, str(data["text"]), event=event_type)
+        elif event_type == HANDED_BACK:
+            self.status(external, conversation, "pending", event=event_type)
+        elif event_type == RESOLVED:
+            self.status(external, conversation, "resolved", event=event_type)
 
 
 def router(connector: ChatwootConnector) -> APIRouter:

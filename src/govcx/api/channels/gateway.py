@@ -12,17 +12,24 @@ channel's terms. No connector decides anything about the conversation.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from govcx.api.auth import Caller
 from govcx.api.idempotency import request_hash
 from govcx.api.runtime import ApiRuntime
 from govcx.api.schemas import MessageIn
 from govcx.errors import GovcxError
+from govcx.store import schema
+from govcx.store.db import Database, dumps
 from govcx.turn import Turn
 
 log = logging.getLogger("govcx.api.channels")
@@ -99,6 +106,31 @@ class ChannelGateway:
         digest = hashlib.sha256(f"{self.channel}\0{self.principal}\0{external}".encode())
         return f"conv_{self.channel}_{digest.hexdigest()[:24]}"
 
+    def remember(self, external: str, route: Mapping[str, Any]) -> None:
+        """Keep where the conversation of ``external`` lives in the channel (the thread,
+        the chat, the callback), for relaying a person's replies there later."""
+        conversation_id = self.conversation_id(external)
+        now = time.time()
+        values = {"channel": self.channel, "route": dumps(dict(route)), "updated_at": now}
+        table = schema.channel_threads
+        for _ in range(2):
+            try:
+                with self.runtime.agent.db.begin() as conn:
+                    changed = conn.execute(
+                        update(table)
+                        .where(table.c.conversation_id == conversation_id)
+                        .values(**values)
+                    ).rowcount
+                    if not changed:
+                        conn.execute(
+                            insert(table).values(
+                                conversation_id=conversation_id, created_at=now, **values
+                            )
+                        )
+                return
+            except IntegrityError:  # a concurrent first message: update the row it wrote
+                continue
+
     def first_delivery(self, kind: str, key: str, body: Mapping[str, Any]) -> bool:
         """True the first time the channel delivers ``key``; False for its retries (and
         for a retry while the first is still being processed). The idempotency store
@@ -169,3 +201,16 @@ class ChannelGateway:
             )
         except Exception:  # auditing a failure must not raise into the connector
             log.exception("channel %s: could not audit a failure", self.channel)
+
+
+def route_of(db: Database, conversation_id: str) -> tuple[str, dict[str, Any]] | None:
+    """(channel, route) of a conversation a connector started; None for any other."""
+    table = schema.channel_threads
+    with db.read() as conn:
+        row = conn.execute(
+            select(table.c.channel, table.c.route).where(table.c.conversation_id == conversation_id)
+        ).first()
+    if row is None:
+        return None
+    route = json.loads(row.route)
+    return str(row.channel), route if isinstance(route, dict) else {}

@@ -25,6 +25,7 @@ from fastapi.responses import JSONResponse, Response
 
 from govcx.api.channels.gateway import ChannelGateway, external_id
 from govcx.api.errors import ApiError
+from govcx.governance.cases import HUMAN_REPLY
 from govcx.pack import SlackChannelConfig
 
 MAX_AGE = 300
@@ -137,6 +138,7 @@ class SlackConnector:
     ) -> None:
         """Run the message and reply in the thread (after the 200 went out)."""
         try:
+            self.gateway.remember(external, {"channel": channel, "thread_ts": thread})
             outcome = self.gateway.run(
                 external, text, customer_id=customer, delivery_key=f"slack:{keys['message']}"
             )
@@ -146,14 +148,21 @@ class SlackConnector:
         finally:
             for kind, key in keys.items():
                 self.gateway.done(kind, key)
-        if outcome.reply is None:
-            return
+        if outcome.reply is not None:
+            self.post(external, channel, thread, outcome.reply, turn_id=outcome.turn.turn_id)
+
+    def post(self, external: str, channel: str, thread: str, text: str, **context: Any) -> None:
         try:
-            self.client.chat_postMessage(channel=channel, thread_ts=thread, text=outcome.reply)
+            self.client.chat_postMessage(channel=channel, thread_ts=thread, text=text)
         except Exception as exc:
-            self.gateway.failed(
-                "chat.postMessage", exc, external=external, turn_id=outcome.turn.turn_id
-            )
+            self.gateway.failed("chat.postMessage", exc, external=external, **context)
+
+    def relay(self, event_type: str, data: dict[str, Any], route: dict[str, Any]) -> None:
+        """A person's reply to the handed-off conversation, posted in its thread."""
+        if event_type != HUMAN_REPLY or not data.get("text"):
+            return
+        channel, thread = str(route["channel"]), str(route["thread_ts"])
+        self.post(f"{channel}:{thread}", channel, thread, str(data["text"]), event=event_type)
 
 
 def router(connector: SlackConnector) -> APIRouter:

@@ -41,9 +41,12 @@ from govcx.api.channels.gateway import ChannelGateway
 from govcx.api.errors import ApiError
 from govcx.api.webhooks import SIGNATURE_HEADER, sign
 from govcx.errors import GovcxError
+from govcx.governance.cases import ASSIGNED, HANDED_BACK, HUMAN_REPLY, RESOLVED
 from govcx.pack import GenericChannelConfig
 
 MAX_AGE = 300
+RELAYED = frozenset({ASSIGNED, HUMAN_REPLY, HANDED_BACK, RESOLVED})
+"""Case events sent to a conversation's callback (escalation is in the answer itself)."""
 
 
 class WebhookMessage(BaseModel):
@@ -139,6 +142,11 @@ class WebhookConnector:
             "delivery", message.delivery_id, message.model_dump(mode="json")
         ):
             return JSONResponse({**accepted, "accepted": False, "duplicate": True}, 202)
+        await run_in_threadpool(
+            self.gateway.remember,
+            message.conversation,
+            {"conversation": message.conversation, "callback_url": message.callback_url},
+        )
         background.add_task(self._callback, message)
         return JSONResponse({**accepted, "accepted": True}, 202)
 
@@ -172,19 +180,46 @@ class WebhookConnector:
             }
         finally:
             self.gateway.done("delivery", message.delivery_id)
-        body = json.dumps(answer).encode()
-        headers = {
+        assert message.callback_url is not None
+        self._send(
+            message.callback_url,
+            answer,
+            {"X-Govcx-Delivery": message.delivery_id},
+            external=message.conversation,
+        )
+
+    def _send(
+        self, url: str, payload: dict[str, Any], headers: dict[str, str], *, external: str
+    ) -> None:
+        body = json.dumps(payload).encode()
+        signed = {
             "Content-Type": "application/json",
             "User-Agent": "govcx-channels/1",
             SIGNATURE_HEADER: sign(self.secret, body, int(time.time())),
-            "X-Govcx-Delivery": message.delivery_id,
+            **headers,
         }
-        assert message.callback_url is not None
         try:
-            response = self.client.post(message.callback_url, content=body, headers=headers)
+            response = self.client.post(url, content=body, headers=signed)
             response.raise_for_status()
         except httpx.HTTPError as exc:
-            self.gateway.failed("callback", exc, external=message.conversation)
+            self.gateway.failed("callback", exc, external=external)
+
+    def relay(self, event_type: str, data: dict[str, Any], route: dict[str, Any]) -> None:
+        """What happens to a handed-off conversation, POSTed to its last callback URL:
+        ``{"event": "conversation.human_reply", "conversation", "conversation_id",
+        "case": {...}, "text"?, "author"?}``."""
+        url, external = route.get("callback_url"), str(route.get("conversation") or "")
+        if not url or event_type not in RELAYED:
+            return
+        payload: dict[str, Any] = {
+            "event": event_type,
+            "conversation": external,
+            "conversation_id": data.get("conversation_id"),
+            "case": data.get("case"),
+        }
+        if event_type == HUMAN_REPLY:
+            payload |= {"text": data.get("text"), "author": data.get("author")}
+        self._send(str(url), payload, {"X-Govcx-Event": event_type}, external=external)
 
 
 def router(connector: WebhookConnector) -> APIRouter:
