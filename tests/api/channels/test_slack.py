@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
+import httpx
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from slack_sdk.signature import SignatureVerifier
 
@@ -20,6 +24,7 @@ from tests.api.channels.conftest import (
     channel_failures,
     turn_count,
 )
+from tests.api.conftest import LiveServer
 
 SECRET = SECRETS["TEST_SLACK_SIGNING_SECRET"]
 
@@ -207,3 +212,26 @@ def test_a_failing_slack_api_is_audited_not_raised(
     failures = channel_failures(channel_client)
     assert [f["stage"] for f in failures] == ["chat.postMessage"]
     assert "channel_not_found" in failures[0]["message"]
+
+
+def test_slack_gets_its_200_before_the_reply_is_sent(
+    channel_app: Callable[..., FastAPI], slack_api: FakeServer
+) -> None:
+    """A real server: the ack does not wait for the turn or for a slow Slack API."""
+    arrived = threading.Event()
+
+    def slow(got: Any) -> tuple[int, dict[str, Any]]:
+        time.sleep(2.5)  # under the client time-out of 3 s
+        arrived.set()
+        return 200, {"ok": True, "ts": "1355517524.000010"}
+
+    slack_api.reply = slow
+    with LiveServer(channel_app()) as server:
+        request = signed(event())
+        started = time.perf_counter()
+        response = httpx.post(f"{server.url}/channels/slack", **request, timeout=10)
+        acked = time.perf_counter() - started
+        assert response.status_code == 200
+        assert acked < 2.0, f"the ack took {acked:.2f} s"
+        assert arrived.wait(15), "the reply never reached Slack"
+    assert slack_api.requests[0].json()["thread_ts"] == "1355517523.000005"

@@ -30,6 +30,7 @@ import hmac
 import json
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from fastapi import APIRouter, BackgroundTasks, Request
@@ -59,6 +60,25 @@ class WebhookMessage(BaseModel):
     customer_id: str | None = None
     text: str
     callback_url: str | None = None
+
+
+def callback_allowed(url: str, prefix: str) -> bool:
+    """``url`` is under ``prefix``: the same scheme and host (and port, when the prefix
+    names one), and a path under the prefix's. A plain string prefix would let
+    ``https://hooks.example.com.evil.net`` through for ``https://hooks.example.com``."""
+    try:
+        got, want = urlsplit(url), urlsplit(prefix)
+        got_port, want_port = got.port, want.port
+    except ValueError:
+        return False
+    return (
+        got.scheme == want.scheme
+        and got.hostname is not None
+        and got.hostname == want.hostname
+        and got.username is None
+        and (want_port is None or got_port == want_port)
+        and got.path.startswith(want.path)
+    )
 
 
 def verify(secret: str, header: str, body: bytes, *, now: float | None = None) -> None:
@@ -125,7 +145,7 @@ class WebhookConnector:
             outcome = await run_in_threadpool(self._run, message)
             return JSONResponse(outcome)
         allowed = self.config.callback_urls
-        if not any(message.callback_url.startswith(p) for p in allowed):
+        if not any(callback_allowed(message.callback_url, p) for p in allowed):
             raise ApiError(
                 422,
                 "callback_not_allowed",
