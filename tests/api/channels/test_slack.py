@@ -235,3 +235,14 @@ def test_slack_gets_its_200_before_the_reply_is_sent(
         assert acked < 2.0, f"the ack took {acked:.2f} s"
         assert arrived.wait(15), "the reply never reached Slack"
     assert slack_api.requests[0].json()["thread_ts"] == "1355517523.000005"
+
+
+def test_a_direct_message_is_one_conversation_answered_in_the_dm(
+    channel_client: TestClient, slack_api: FakeServer
+) -> None:
+    for number, ts in enumerate(("1355517600.000001", "1355517700.000002")):
+        body = event(event_id=f"EvDM{number}", channel="D024BE91L", channel_type="im", ts=ts)
+        assert channel_client.post("/channels/slack", **signed(body)).status_code == 200
+    assert turn_count(channel_client, conversation_of(channel_client, "D024BE91L", "im")) == 2
+    assert [r.json()["channel"] for r in slack_api.requests] == ["D024BE91L"] * 2
+    assert all("thread_ts" not in r.json() for r in slack_api.requests)

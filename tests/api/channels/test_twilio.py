@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
 from govcx.api.channels.gateway import ChannelGateway
+from govcx.api.channels.twilio import caller_id
 from tests.api.channels.conftest import HUMAN, SECRETS, agent_of, channel_failures, turn_count
 
 PUBLIC = "https://govcx.example.com/channels/twilio"
@@ -132,3 +133,9 @@ def test_a_failed_turn_apologises_and_hands_over(channel_client: TestClient) -> 
     assert [child.tag for child in root] == ["Say", "Enqueue"]
     assert "connect you with a person" in str(root[0].text)
     assert [f["error"] for f in channel_failures(channel_client)] == ["CustomerMismatch"]
+
+
+def test_withheld_numbers_are_no_customer() -> None:
+    assert caller_id("+15017122661") == "tel:15017122661"
+    for withheld in ("+266696687", "anonymous", "client:alice", "", "+"):
+        assert caller_id(withheld) is None

@@ -8,9 +8,11 @@ at once and runs the message after the response; a retried event (same ``event_i
 the same message delivered twice (``message`` and ``app_mention``) runs once.
 
 A thread (channel + ``thread_ts``, or the message's own ``ts`` for a new one) is one govcx
-conversation; the Slack user is the customer (``slack:<team>:<user>``). Messages of bots
-(this one included) and edits are ignored. On hand-off the bot posts the hand-off reply
-in the thread and stays silent while a person has the conversation.
+conversation, and a direct message (``channel_type: im``) outside a thread is the whole DM:
+replies go to the DM itself, not into a thread per message. The Slack user is the customer
+(``slack:<team>:<user>``). Messages of bots (this one included) and edits are ignored. On
+hand-off the bot posts the hand-off reply in the thread and stays silent while a person
+has the conversation.
 """
 
 from __future__ import annotations
@@ -95,7 +97,8 @@ class SlackConnector:
             return JSONResponse({"ok": True, "ignored": "not a customer message"})
         event_id = str(payload.get("event_id") or "")
         channel, ts = str(event["channel"]), str(event["ts"])
-        thread = str(event.get("thread_ts") or ts)
+        direct = event.get("channel_type") == "im" and not event.get("thread_ts")
+        thread = "" if direct else str(event.get("thread_ts") or ts)
         text = _MENTION.sub("", str(event.get("text") or "")).strip()
         if not text:
             return JSONResponse({"ok": True, "ignored": "empty message"})
@@ -109,7 +112,7 @@ class SlackConnector:
             return JSONResponse({"ok": True, "ignored": "duplicate delivery"})
         background.add_task(
             self.process,
-            external=f"{channel}:{thread}",
+            external=f"{channel}:{thread or 'im'}",
             customer=external_id("slack", team, event["user"]),
             text=text,
             keys=keys,
@@ -152,8 +155,9 @@ class SlackConnector:
             self.post(external, channel, thread, outcome.reply, turn_id=outcome.turn.turn_id)
 
     def post(self, external: str, channel: str, thread: str, text: str, **context: Any) -> None:
+        """``text`` in ``thread`` of ``channel`` (no thread: the DM itself)."""
         try:
-            self.client.chat_postMessage(channel=channel, thread_ts=thread, text=text)
+            self.client.chat_postMessage(channel=channel, thread_ts=thread or None, text=text)
         except Exception as exc:
             self.gateway.failed("chat.postMessage", exc, external=external, **context)
 
@@ -162,7 +166,8 @@ class SlackConnector:
         if event_type != HUMAN_REPLY or not data.get("text"):
             return
         channel, thread = str(route["channel"]), str(route["thread_ts"])
-        self.post(f"{channel}:{thread}", channel, thread, str(data["text"]), event=event_type)
+        external = f"{channel}:{thread or 'im'}"
+        self.post(external, channel, thread, str(data["text"]), event=event_type)
 
 
 def router(connector: SlackConnector) -> APIRouter:

@@ -33,6 +33,19 @@ SORRY = "Sorry, something went wrong on our side. Let me connect you with a pers
 SILENCE = "Sorry, I did not hear anything. Goodbye."
 
 
+ANONYMOUS = frozenset({"+266696687", "+86282452253", "+8656696", "+7378742833", "+2562533", "+"})
+"""What Twilio puts in ``From`` for blocked, restricted or unknown caller ids."""
+
+
+def caller_id(number: str) -> str | None:
+    """The customer of a call: ``tel:<digits>`` for a real number; None for a withheld
+    one (callers who hide their number must not share one customer and its history)."""
+    digits = number.removeprefix("+")
+    if number in ANONYMOUS or not digits.isdigit():
+        return None
+    return external_id("tel", digits)
+
+
 class TwilioConnector:
     def __init__(
         self, gateway: ChannelGateway, config: TwilioChannelConfig, *, auth_token: str
@@ -82,7 +95,7 @@ class TwilioConnector:
                 self.gateway.run,
                 call,
                 speech,
-                customer_id=external_id("tel", params.get("From") or "unknown"),
+                customer_id=caller_id(params.get("From", "")),
                 delivery_key=f"twilio:{call}:{token}" if token else None,
             )
         except Exception as exc:
