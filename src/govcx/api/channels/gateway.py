@@ -50,6 +50,12 @@ def external_id(*parts: object) -> str:
     return raw[:43] + "." + hashlib.sha256(raw.encode()).hexdigest()[:20]
 
 
+def conversation_id_of(channel: str, principal: str, external: str) -> str:
+    """The govcx conversation id of ``external`` in ``channel`` spoken by ``principal``."""
+    digest = hashlib.sha256(f"{channel}\0{principal}\0{external}".encode())
+    return f"conv_{channel}_{digest.hexdigest()[:24]}"
+
+
 @dataclass(frozen=True, kw_only=True)
 class Handoff:
     """Where a person takes over: the case and its team (queue)."""
@@ -103,8 +109,7 @@ class ChannelGateway:
         """The govcx conversation of a channel conversation: derived, so the same thread
         always lands in the same conversation, and owned by the channel's principal
         (another principal gets 404 for it, as for any conversation not its own)."""
-        digest = hashlib.sha256(f"{self.channel}\0{self.principal}\0{external}".encode())
-        return f"conv_{self.channel}_{digest.hexdigest()[:24]}"
+        return conversation_id_of(self.channel, self.principal, external)
 
     def remember(self, external: str, route: Mapping[str, Any]) -> None:
         """Keep where the conversation of ``external`` lives in the channel (the thread,
