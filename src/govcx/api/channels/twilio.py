@@ -19,6 +19,7 @@ the caller's number the customer (``tel:<digits>``); Twilio's
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -71,8 +72,12 @@ class TwilioConnector:
         return self.config.public_url.rstrip("/") + PATH
 
     async def receive(self, request: Request) -> Response:
-        form = await request.form()
-        params = {key: str(value) for key, value in form.items()}
+        # Twilio posts application/x-www-form-urlencoded; parsed here rather than with
+        # request.form(), which would need python-multipart.
+        try:
+            params = dict(parse_qsl((await request.body()).decode(), keep_blank_values=True))
+        except UnicodeDecodeError:
+            raise ApiError(400, "bad_request", "the body is not UTF-8 form data") from None
         signature = request.headers.get("x-twilio-signature", "")
         if not signature or not self.validator.validate(
             self.signed_url(request), params, signature
