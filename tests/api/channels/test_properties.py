@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from govcx.agent.agent import check_id
 from govcx.api.channels.gateway import conversation_id_of, external_id
-from govcx.api.channels.webhook import verify
+from govcx.api.channels.webhook import callback_allowed, verify
 from govcx.api.errors import ApiError
 from govcx.api.webhooks import sign
 
@@ -51,3 +51,23 @@ def test_a_webhook_signature_holds_only_for_its_body_and_secret(
         verify(secret + "x", header, body, now=NOW)
     with pytest.raises(ApiError):
         verify(secret, header, body, now=NOW + 301)  # replayed later
+
+
+@pytest.mark.parametrize(
+    ("url", "prefix", "allowed"),
+    [
+        ("https://hooks.example.com/govcx/1", "https://hooks.example.com/govcx/", True),
+        ("https://hooks.example.com.evil.net/govcx/", "https://hooks.example.com", False),
+        ("https://hooks.example.com@evil.net/govcx/", "https://hooks.example.com", False),
+        ("https://user@hooks.example.com/govcx/", "https://hooks.example.com", False),
+        ("http://hooks.example.com/govcx/", "https://hooks.example.com", False),
+        ("https://hooks.example.com:8443/x", "https://hooks.example.com:443", False),
+        ("https://hooks.example.com/other", "https://hooks.example.com/govcx/", False),
+        ("http://127.0.0.1:5000/cb", "http://127.0.0.1:", True),
+        ("not a url", "https://hooks.example.com", False),
+    ],
+)
+def test_callback_prefixes_match_the_host_not_the_string(
+    url: str, prefix: str, allowed: bool
+) -> None:
+    assert callback_allowed(url, prefix) is allowed

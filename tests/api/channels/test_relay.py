@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from govcx.api.webhooks import verify_signature
 from tests.api.channels import test_chatwoot, test_slack, test_webhook
 from tests.api.channels.conftest import HUMAN, SECRETS, FakeServer
 from tests.api.conftest import auth
+
+pytestmark = pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 
 REPLY = "Hi, this is Pat from support. I have refunded the shipping fee."
 

@@ -11,7 +11,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from govcx.api.channels.gateway import ChannelGateway
-from govcx.api.channels.webhook import callback_allowed
 from govcx.api.webhooks import sign, verify_signature
 from tests.api.channels.conftest import (
     CHANNEL_KEYS,
@@ -22,6 +21,8 @@ from tests.api.channels.conftest import (
 )
 from tests.api.channels.test_slack import event
 from tests.api.channels.test_slack import signed as slack_signed
+
+pytestmark = pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 
 SECRET = SECRETS["TEST_HOOK_SECRET"]
 
@@ -178,23 +179,3 @@ def test_a_channel_principal_cannot_read_another_channels_conversations(
         **signed(delivery(delivery_id="d-9", conversation="C123ABC456:1355517523.000005")),
     ).json()
     assert same_id["conversation_id"] != slack_conversation
-
-
-@pytest.mark.parametrize(
-    ("url", "prefix", "allowed"),
-    [
-        ("https://hooks.example.com/govcx/1", "https://hooks.example.com/govcx/", True),
-        ("https://hooks.example.com.evil.net/govcx/", "https://hooks.example.com", False),
-        ("https://hooks.example.com@evil.net/govcx/", "https://hooks.example.com", False),
-        ("https://user@hooks.example.com/govcx/", "https://hooks.example.com", False),
-        ("http://hooks.example.com/govcx/", "https://hooks.example.com", False),
-        ("https://hooks.example.com:8443/x", "https://hooks.example.com:443", False),
-        ("https://hooks.example.com/other", "https://hooks.example.com/govcx/", False),
-        ("http://127.0.0.1:5000/cb", "http://127.0.0.1:", True),
-        ("not a url", "https://hooks.example.com", False),
-    ],
-)
-def test_callback_prefixes_match_the_host_not_the_string(
-    url: str, prefix: str, allowed: bool
-) -> None:
-    assert callback_allowed(url, prefix) is allowed

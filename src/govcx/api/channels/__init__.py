@@ -42,8 +42,8 @@ Relay = Callable[[str, dict[str, Any], dict[str, Any]], None]
 
 class _Relays:
     """Event-bus subscriber: case events of conversations a connector started go back to
-    that connector's channel, from a worker thread (a person's request never waits on a
-    channel's API)."""
+    that connector's channel, from one worker thread (a person's request never waits on a
+    channel's API, and two quick replies arrive in the order they were written)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -57,7 +57,7 @@ class _Relays:
             return
         with self._lock:
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="govcx-channels")
+                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="govcx-channels")
             future = self._pool.submit(self._deliver, event)
             self._pending.add(future)
         future.add_done_callback(self._done)
