@@ -179,3 +179,16 @@ def test_a_channel_principal_cannot_read_another_channels_conversations(
         **signed(delivery(delivery_id="d-9", conversation="C123ABC456:1355517523.000005")),
     ).json()
     assert same_id["conversation_id"] != slack_conversation
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [({"text": ""}, "text"), ({"customer_id": "not an id!"}, "customer_id")],
+)
+def test_a_message_the_api_would_refuse_is_refused_the_same_way(
+    channel_client: TestClient, change: dict[str, Any], field: str
+) -> None:
+    response = channel_client.post("/channels/webhook", **signed(delivery(**change)))
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["details"]["field"] == field
+    assert turn_count(channel_client) == 0

@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from govcx.api.channels.gateway import ChannelGateway, Outcome, external_id
 from govcx.api.errors import ApiError
@@ -119,7 +120,7 @@ class ChatwootConnector:
         if message is None:
             return JSONResponse({"ok": True, "ignored": "not an incoming customer message"})
         message_id, conversation, contact, text = message
-        if not self.gateway.first_delivery("message", str(message_id), {}):
+        if not await run_in_threadpool(self.gateway.first_delivery, "message", str(message_id), {}):
             return JSONResponse({"ok": True, "ignored": "duplicate delivery"})
         account = self.config.account_id
         background.add_task(

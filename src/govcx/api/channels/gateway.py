@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -27,7 +28,7 @@ from govcx.api.auth import Caller
 from govcx.api.idempotency import request_hash
 from govcx.api.runtime import ApiRuntime
 from govcx.api.schemas import MessageIn
-from govcx.errors import GovcxError
+from govcx.errors import GovcxError, InvalidInput
 from govcx.store import schema
 from govcx.store.db import Database, dumps
 from govcx.turn import Turn
@@ -160,10 +161,16 @@ class ChannelGateway:
     ) -> Outcome:
         """Post the customer's message to the conversation of ``external``, exactly as
         the HTTP API does (a repeated ``delivery_key`` returns the first Turn)."""
+        try:
+            message = MessageIn(text=text, customer_id=customer_id)
+        except ValidationError as exc:  # the API's own limits, said the API's way
+            error = exc.errors()[0]
+            field = ".".join(str(p) for p in error["loc"])
+            raise InvalidInput(f"{field}: {error['msg']}", details={"field": field}) from None
         turn = self.runtime.respond(
             self.caller,
             self.conversation_id(external),
-            MessageIn(text=text, customer_id=customer_id),
+            message,
             delivery_key[:200] if delivery_key else None,
         )
         return self.outcome(turn)

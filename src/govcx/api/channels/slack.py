@@ -24,6 +24,7 @@ from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from govcx.api.channels.gateway import ChannelGateway, external_id
 from govcx.api.errors import ApiError
@@ -106,9 +107,7 @@ class SlackConnector:
         # Retries carry the same event_id; the same message can also come as `message`
         # and as `app_mention`: both keys must be new for the message to run.
         keys = {"event": event_id or f"{channel}:{ts}", "message": f"{channel}:{ts}"}
-        first = self.gateway.first_delivery("event", keys["event"], {})
-        first = first and self.gateway.first_delivery("message", keys["message"], {})
-        if not first:
+        if not await run_in_threadpool(self._first, keys):
             return JSONResponse({"ok": True, "ignored": "duplicate delivery"})
         background.add_task(
             self.process,
@@ -120,6 +119,15 @@ class SlackConnector:
             thread=thread,
         )
         return JSONResponse({"ok": True})
+
+    def _first(self, keys: dict[str, str]) -> bool:
+        """Both keys are new (a new event of a new message): claim them."""
+        if not self.gateway.first_delivery("event", keys["event"], {}):
+            return False
+        if not self.gateway.first_delivery("message", keys["message"], {}):
+            self.gateway.done("event", keys["event"])
+            return False
+        return True
 
     @staticmethod
     def _is_customer_message(event: dict[str, Any]) -> bool:

@@ -158,8 +158,11 @@ class WebhookConnector:
             "conversation": message.conversation,
             "conversation_id": self.gateway.conversation_id(message.conversation),
         }
-        if not self.gateway.first_delivery(
-            "delivery", message.delivery_id, message.model_dump(mode="json")
+        if not await run_in_threadpool(
+            self.gateway.first_delivery,
+            "delivery",
+            message.delivery_id,
+            message.model_dump(mode="json"),
         ):
             return JSONResponse({**accepted, "accepted": False, "duplicate": True}, 202)
         await run_in_threadpool(
