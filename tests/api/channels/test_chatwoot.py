@@ -159,6 +159,7 @@ def test_a_failed_run_hands_the_conversation_to_people(
     assert chatwoot_api.requests[-1].path.endswith("/toggle_status")
     failures = channel_failures(channel_client)
     assert [f["error"] for f in failures] == ["CustomerMismatch"]
+    assert agent_of(channel_client).audit.verify().ok  # the failure joined the chain
 
 
 def test_a_shared_url_token_for_chatwoot_that_does_not_sign(
