@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from govcx.errors import ConfigError, PolicyError
 from govcx.governance.principal import VALID_ROLES, Principal, canonical_name
@@ -85,6 +92,102 @@ class WebhookConfig(_Model):
     secret_env: str | None = None
 
 
+def _check_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError(f"URL {value!r} must start with http:// or https://")
+    return value
+
+
+class _ChannelConfig(_Model):
+    principal: str
+    """The principal the channel acts as: one of the pack's, with the role ``channel``."""
+    timeout: float = Field(5.0, gt=0, le=60)
+    """Seconds for each outbound call to the channel's API."""
+
+
+class ChatwootChannelConfig(_ChannelConfig):
+    base_url: str
+    """The Chatwoot installation, e.g. ``https://app.chatwoot.com``."""
+    account_id: int = Field(ge=1)
+    """Deliveries for another account are ignored."""
+    api_token_env: str
+    """Variable holding the agent bot's access token (``api_access_token`` header)."""
+    secret_env: str | None = None
+    """Variable holding the bot's webhook secret: deliveries must carry a valid
+    ``X-Chatwoot-Signature`` (Chatwoot 4.x signs bot webhooks)."""
+    token_env: str | None = None
+    """For installations that do not sign: a shared token the webhook URL carries as
+    ``?token=...``. One of ``secret_env`` and ``token_env`` is required."""
+
+    @model_validator(mode="after")
+    def _authenticity(self) -> ChatwootChannelConfig:
+        if self.secret_env is None and self.token_env is None:
+            raise ValueError(
+                "chatwoot needs secret_env (the agent bot's webhook secret, checked "
+                "against X-Chatwoot-Signature) or token_env (a shared token in the URL)"
+            )
+        _check_url(self.base_url)
+        return self
+
+
+class SlackChannelConfig(_ChannelConfig):
+    signing_secret_env: str
+    """Variable holding the app's signing secret (requests are verified with it)."""
+    bot_token_env: str
+    """Variable holding the bot token (``xoxb-...``) for ``chat.postMessage``."""
+    base_url: str = "https://slack.com/api/"
+    """Slack's Web API (tests point it at a local server)."""
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _check_url(value)
+
+
+class TwilioChannelConfig(_ChannelConfig):
+    auth_token_env: str
+    """Variable holding the account's auth token (``X-Twilio-Signature`` is checked)."""
+    public_url: str | None = None
+    """The URL Twilio calls for this server, e.g. ``https://govcx.example.com``: behind
+    a proxy the URL the server sees differs and signatures would not match."""
+    handoff: Literal["enqueue", "dial"] = "enqueue"
+    """Hand-off as ``<Enqueue>`` into the case's team queue, or ``<Dial>`` to ``dial``."""
+    dial: str | None = None
+    """The number (or SIP URI) ``<Dial>`` calls on hand-off."""
+    greeting: str = "Hello, how can I help you today?"
+    language: str = "en-US"
+    voice: str | None = None
+
+    @model_validator(mode="after")
+    def _handoff(self) -> TwilioChannelConfig:
+        if self.handoff == "dial" and not self.dial:
+            raise ValueError("handoff: dial needs `dial:` (the number or SIP URI to call)")
+        if self.public_url is not None:
+            _check_url(self.public_url)
+        return self
+
+
+class GenericChannelConfig(_ChannelConfig):
+    secret_env: str
+    """Variable holding the shared HMAC secret of requests and callbacks."""
+    callback_urls: list[str] = Field(default_factory=list)
+    """Allowed callback URL prefixes; a request naming another callback is refused."""
+
+    @field_validator("callback_urls")
+    @classmethod
+    def _urls(cls, value: list[str]) -> list[str]:
+        return [_check_url(url) for url in value]
+
+
+class ChannelsConfig(_Model):
+    """Channel connectors mounted under ``/channels/`` (govcx.api.channels)."""
+
+    chatwoot: ChatwootChannelConfig | None = None
+    slack: SlackChannelConfig | None = None
+    twilio: TwilioChannelConfig | None = None
+    webhook: GenericChannelConfig | None = None
+
+
 class PackConfig(_Model):
     name: str
     description: str = ""
@@ -97,6 +200,7 @@ class PackConfig(_Model):
     principals: dict[str, PrincipalConfig] = Field(default_factory=dict)
     knowledge_config: dict[str, Any] | None = None
     webhooks: list[WebhookConfig] = Field(default_factory=list)
+    channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
 
 
 @dataclass(frozen=True, kw_only=True)

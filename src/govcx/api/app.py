@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from govcx.agent.agent import Agent
 from govcx.api.auth import KeyRing, dev_keys
+from govcx.api.channels import build_channels
 from govcx.api.errors import ApiError, error_response, install_error_handlers
 from govcx.api.events import EventBus
 from govcx.api.mcp_server import McpEndpoint, ToolGateway
@@ -81,6 +82,11 @@ TAGS = [
         "description": "Operations figures and suggested policy changes (auditor keys).",
     },
     {"name": "webhooks", "description": "Signed event deliveries to the pack's webhooks."},
+    {
+        "name": "channels",
+        "description": "Channel connectors (Chatwoot, Slack, Twilio, generic webhook): "
+        "verified with the channel's own signature, not an API key.",
+    },
     {"name": "system", "description": "Health, metrics, identity."},
 ]
 
@@ -162,6 +168,7 @@ def create_app(
     *,
     webhook_transport: Any = None,
     span_exporter: Any = None,
+    channel_transport: Any = None,
 ) -> FastAPI:
     """Build the API app around ``agent`` (or an Agent opened from ``settings``).
 
@@ -173,10 +180,13 @@ def create_app(
             opens ``Agent.open(settings.pack, settings)`` and closes it on shutdown.
         webhook_transport: An httpx transport for webhook deliveries (tests).
         span_exporter: An OpenTelemetry span exporter (tests); turns tracing on.
+        channel_transport: An httpx transport for the Chatwoot connector and webhook
+            connector callbacks (tests).
 
     Raises:
         ConfigError: no API keys (and not dev mode), a key for an unknown principal, a
-            webhook secret variable that is not set.
+            webhook secret variable that is not set, a channel connector that is
+            misconfigured (govcx.api.channels).
     """
     server = ServerSettings.of(settings)
     owns_agent = agent is None
@@ -214,6 +224,13 @@ def create_app(
     runtime = ApiRuntime(
         agent, server, keys, metrics=metrics, bus=bus, webhooks=webhooks, tracing=tracing
     )
+    try:
+        channels = build_channels(runtime, agent.pack.config.channels, transport=channel_transport)
+    except Exception:
+        runtime.close()
+        if owns_agent:
+            agent.close()
+        raise
 
     prune_age = parse_duration(server.prune_older_than).total_seconds()
     tools_endpoint = McpEndpoint(ToolGateway(agent=agent, announce=runtime.announce_turn), keys)
@@ -243,6 +260,7 @@ def create_app(
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
             await run_in_threadpool(runtime.close)
+            channels.close()
             if owns_agent:
                 agent.close()
 
@@ -257,6 +275,7 @@ def create_app(
         swagger_ui_oauth2_redirect_url=None,
     )
     app.state.runtime = runtime
+    app.state.channels = channels
     install_error_handlers(app)
     for module in (
         conversations,
@@ -274,6 +293,8 @@ def create_app(
     app.router.routes.append(
         Route("/mcp", endpoint=tools_endpoint, methods=["GET", "POST", "DELETE"])
     )
+    for channel_router in channels.routers:
+        app.include_router(channel_router)
     app.add_middleware(_Edge, max_body=server.max_body_bytes, metrics=metrics)
     return app
 

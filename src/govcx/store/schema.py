@@ -246,3 +246,16 @@ case_events = Table(
     Column("data", Text, nullable=True),  # JSON
     Column("at", Float, nullable=False),
 )
+
+
+channel_threads = Table(
+    # Where a channel connector's conversation lives in its channel (govcx.api.channels):
+    # written on each message, read to relay a person's replies back to the channel.
+    "channel_threads",
+    metadata,
+    Column("conversation_id", String(64), primary_key=True),
+    Column("channel", String(32), nullable=False),
+    Column("route", Text, nullable=False),  # JSON: the channel's thread, chat or callback
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
