@@ -857,6 +857,7 @@ class Agent:
         return pruned
 
     def close(self) -> None:
+        self.pack.close()  # stops the pack's MCP servers (stdio processes) and HTTP clients
         conn = getattr(self.checkpointer, "conn", None)
         if isinstance(conn, sqlite3.Connection):
             conn.close()

@@ -81,6 +81,7 @@ def _mount_optional() -> None:
         ("govcx.cli.keys", "keys_app", "keys"),
         ("govcx.cli.audit", "audit_app", "audit"),
         ("govcx.cli.cases", "cases_app", "cases"),
+        ("govcx.cli.tools", "tools_app", "tools"),
     ):
         try:
             mod = importlib.import_module(module)
