@@ -39,7 +39,7 @@ GovcxError
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 
 class GovcxError(Exception):
@@ -240,7 +240,7 @@ class RemoteToolError(ToolError):
     """
 
     code = "remote_tool_error"
-    _WHAT = {
+    _WHAT: ClassVar[dict[str, str]] = {
         "timeout": "did not answer in time",
         "disconnected": "could not be reached (the connection was lost)",
         "closed": "is not connected",

@@ -119,9 +119,7 @@ def _calls(db: Path, tool: str | None = None) -> list[tuple[str, str]]:
 def _executor(pack: Pack, tmp_path: Path) -> Executor:
     db = Database(f"sqlite:///{tmp_path / 'ledger.db'}")
     db.create_schema()
-    return Executor(
-        db=db, registry=pack.registry, approvals=ApprovalStore(db), data_dir=tmp_path
-    )
+    return Executor(db=db, registry=pack.registry, approvals=ApprovalStore(db), data_dir=tmp_path)
 
 
 def _run(executor: Executor, pack: Pack, tool: str, args: dict[str, Any], step: str) -> Execution:
@@ -164,7 +162,9 @@ def test_unlisted_or_unreviewed_tools_are_never_offered_or_called(tmp_path: Path
         offered = {t for wf in pack.policy.workflows.values() for t in wf.tools}
         assert "crm.delete_customer" not in offered
         executor = _executor(pack, tmp_path)
-        refused = _run(executor, pack, "crm.issue_refund", {"order_id": "A-1002", "amount": 5}, "t1")
+        refused = _run(
+            executor, pack, "crm.issue_refund", {"order_id": "A-1002", "amount": 5}, "t1"
+        )
         assert refused.status == "refused"
         # Reviewed but given no tier: the executor demands an approval that cannot exist.
         with pytest.raises(GateViolation, match="needs approval"):
@@ -191,9 +191,7 @@ def test_tools_list_and_review_commands(tmp_path: Path) -> None:
     assert bare.exit_code == 2 and "--all" in bare.output
     unknown = runner.invoke(app, ["tools", "review", "crm.nope", "--pack", str(root)], env=env)
     assert unknown.exit_code == 2 and "crm.lookup_customer" in unknown.output
-    done = runner.invoke(
-        app, ["tools", "review", "crm.issue_refund", "--pack", str(root)], env=env
-    )
+    done = runner.invoke(app, ["tools", "review", "crm.issue_refund", "--pack", str(root)], env=env)
     assert done.exit_code == 0, done.output
     listed = runner.invoke(app, ["tools", "list", "--pack", str(root), "--json"], env=env)
     rows = {r["name"]: r for r in json.loads(listed.output)["tools"]}
@@ -214,7 +212,9 @@ def test_a_schema_change_disables_the_tool_until_it_is_reviewed_again(tmp_path: 
         assert "argument added: order_ref" in reason and "argument removed: order_id" in reason
         assert "crm.lookup_customer" in pack.registry  # unchanged tools keep working
         executor = _executor(pack, tmp_path)
-        refused = _run(executor, pack, "crm.issue_refund", {"order_ref": "A-1002", "amount": 5}, "t")
+        refused = _run(
+            executor, pack, "crm.issue_refund", {"order_ref": "A-1002", "amount": 5}, "t"
+        )
         assert refused.status == "refused"
         assert _calls(db, "issue_refund") == []
     finally:
@@ -230,7 +230,9 @@ def test_a_schema_change_disables_the_tool_until_it_is_reviewed_again(tmp_path: 
         pack.close()
 
 
-def test_malformed_arguments_fail_closed_before_any_call(crm: tuple[Pack, Path], tmp_path: Path) -> None:
+def test_malformed_arguments_fail_closed_before_any_call(
+    crm: tuple[Pack, Path], tmp_path: Path
+) -> None:
     pack, db = crm
     executor = _executor(pack, tmp_path)
     bad: list[dict[str, Any]] = [
@@ -248,7 +250,9 @@ def test_malformed_arguments_fail_closed_before_any_call(crm: tuple[Pack, Path],
     assert _calls(db, "issue_refund") == []
 
 
-def test_idempotency_key_and_customer_are_filled_by_the_runtime(crm: tuple[Pack, Path], tmp_path: Path) -> None:
+def test_idempotency_key_and_customer_are_filled_by_the_runtime(
+    crm: tuple[Pack, Path], tmp_path: Path
+) -> None:
     pack, db = crm
     executor = _executor(pack, tmp_path)
     done = _run(executor, pack, "crm.issue_refund", {"order_id": "A-1002", "amount": 20}, "t1")
@@ -262,8 +266,10 @@ def test_idempotency_key_and_customer_are_filled_by_the_runtime(crm: tuple[Pack,
     assert "('customer_id', 'C-1001')" in calls[0][1]
 
 
-def test_server_error_timeout_and_disconnect_are_clear_failures(crm: tuple[Pack, Path], tmp_path: Path) -> None:
-    pack, db = crm
+def test_server_error_timeout_and_disconnect_are_clear_failures(
+    crm: tuple[Pack, Path], tmp_path: Path
+) -> None:
+    pack, _ = crm
     executor = _executor(pack, tmp_path)
     failed = _run(executor, pack, "crm.broken", {"note": "x"}, "t1")
     assert failed.status == "failed"
@@ -325,9 +331,7 @@ def test_refund_over_the_limit_waits_for_a_human_and_runs_once(
         guard=PassThroughGuard(),
     )
     try:
-        turn = agent.respond(
-            "conv-9", "Please refund $80 for order A-1002", customer_id="C-1001"
-        )
+        turn = agent.respond("conv-9", "Please refund $80 for order A-1002", customer_id="C-1001")
         assert turn.status == "pending_approval", turn
         assert _calls(db, "issue_refund") == []  # nothing runs before a human decides
         pending = agent.approvals.list(status="pending")
@@ -380,9 +384,7 @@ def test_streamable_http_server(
     http_server: tuple[str, Path, subprocess.Popen[bytes]], tmp_path: Path
 ) -> None:
     url, db, proc = http_server
-    root = _write_pack(
-        tmp_path / "pack", {"url": url, "headers_env": "CRM_AUTH", "timeout": 3}
-    )
+    root = _write_pack(tmp_path / "pack", {"url": url, "headers_env": "CRM_AUTH", "timeout": 3})
     env = {"CRM_AUTH": json.dumps({"Authorization": "Bearer t0ken"})}
     pack = load_pack(root, environ=env)
     try:

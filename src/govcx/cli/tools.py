@@ -16,10 +16,20 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from govcx.cli._common import JsonOpt, PackOpt, console, err_console, handle_errors, load, print_json
+from govcx.cli._common import (
+    JsonOpt,
+    PackOpt,
+    console,
+    err_console,
+    handle_errors,
+    load,
+    print_json,
+)
 from govcx.errors import InvalidInput
 
-tools_app = typer.Typer(help="List the pack's tools and review MCP/OpenAPI ones.", no_args_is_help=True)
+tools_app = typer.Typer(
+    help="List the pack's tools and review MCP/OpenAPI ones.", no_args_is_help=True
+)
 
 
 @tools_app.callback()

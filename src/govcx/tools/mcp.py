@@ -204,9 +204,7 @@ class McpConnections:
 
         server = link.server
         try:
-            async with Client(
-                _transport(server), read_timeout_seconds=server.timeout
-            ) as client:
+            async with Client(_transport(server), read_timeout_seconds=server.timeout) as client:
                 link.client = client
                 if not ready.done():
                     ready.set_result(None)

@@ -179,7 +179,9 @@ class OpenApiClient:
             log.warning("%s: %s failed: %s", label, op_id, exc)
             raise RemoteToolError(label, "disconnected", f"{op_id}: {exc}") from None
         if response.status_code >= 400:
-            log.warning("%s: %s -> HTTP %s: %s", label, op_id, response.status_code, response.text[:500])
+            log.warning(
+                "%s: %s -> HTTP %s: %s", label, op_id, response.status_code, response.text[:500]
+            )
             raise RemoteToolError(
                 label, "error", f"{op_id}: HTTP {response.status_code}: {response.text[:300]}"
             )

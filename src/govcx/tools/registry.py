@@ -23,7 +23,9 @@ class ToolRegistry:
     why (:meth:`why_disabled`).
     """
 
-    def __init__(self, specs: list[ToolSpec] | None = None, *, gateway: Gateway | None = None) -> None:
+    def __init__(
+        self, specs: list[ToolSpec] | None = None, *, gateway: Gateway | None = None
+    ) -> None:
         self._specs: dict[str, ToolSpec] = {}
         self.gateway = gateway
         for spec in specs or []:

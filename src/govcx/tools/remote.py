@@ -126,7 +126,7 @@ def _annotation(schema: Mapping[str, Any]) -> tuple[Any, bool]:
     """The Python type of a property and whether it accepts null."""
     if "enum" in schema and all(isinstance(v, str | int | bool) for v in schema["enum"]):
         values = tuple(schema["enum"])
-        return (Literal[values] if values else Any), None in values  # type: ignore[valid-type]
+        return (Literal[values] if values else Any), None in values
     kind = schema.get("type")
     nullable = False
     if isinstance(kind, list):
@@ -205,7 +205,7 @@ def args_model(tool: RemoteTool) -> type[BaseModel]:
     except Exception as exc:  # a pattern pydantic's regex engine rejects, a bad default
         raise SchemaProblem(f"its input schema cannot be enforced: {exc}") from None
     model.remote_validator = cls(agent_schema)
-    return model  # type: ignore[no-any-return]
+    return model
 
 
 def _model_name(name: str) -> str:

@@ -60,7 +60,9 @@ def read_lock(path: Path) -> dict[str, Reviewed]:
         raise ConfigError(str(path), f"not a readable YAML file ({exc})") from None
     tools = data.get("tools") if isinstance(data, dict) else None
     if not isinstance(tools, dict):
-        raise ConfigError(str(path), "must be a mapping with `tools:` (written by govcx tools review)")
+        raise ConfigError(
+            str(path), "must be a mapping with `tools:` (written by govcx tools review)"
+        )
     out: dict[str, Reviewed] = {}
     for name, entry in tools.items():
         if not isinstance(entry, dict) or not isinstance(entry.get("digest"), str):
