@@ -99,6 +99,9 @@ class McpServerConfig(_Model):
     command: list[str] | None = Field(None, min_length=1)
     env: dict[str, str] = Field(default_factory=dict)
     """Extra environment variables for a stdio server (values, not secrets' names)."""
+    pass_env: list[str] = Field(default_factory=list)
+    """Variables of govcx's own environment passed to a stdio server when set (the SDK
+    gives a child only a safe minimum, like PATH and HOME)."""
     url: str | None = None
     headers_env: str | None = None
     """Environment variable holding the HTTP headers: a JSON object of headers, or one
@@ -349,7 +352,7 @@ def _open_gateway(root: Path, config: PackConfig, environ: Mapping[str, str]) ->
                 name=name,
                 command=command,
                 cwd=root,
-                env=server.env,
+                env={**{n: environ[n] for n in server.pass_env if n in environ}, **server.env},
                 url=server.url,
                 headers=headers,
                 timeout=server.timeout,
