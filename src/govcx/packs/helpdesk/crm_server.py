@@ -21,12 +21,13 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
 DB = Path(
-    os.environ.get("HELPDESK_CRM_DB")
-    or Path.home() / ".cache" / "govcx-helpdesk" / "crm.sqlite3"
+    os.environ.get("HELPDESK_CRM_DB") or Path.home() / ".cache" / "govcx-helpdesk" / "crm.sqlite3"
 )
 OrderId = Annotated[str, Field(pattern=r"^H-\d{4}$", description="Order number, like H-2001")]
 
-server = MCPServer("helpdesk-crm", instructions="Customers, orders and refunds of the helpdesk demo.")
+server = MCPServer(
+    "helpdesk-crm", instructions="Customers, orders and refunds of the helpdesk demo."
+)
 
 _SEED = [
     ("C-2001", "Noor Haddad", "H-2001", "Trail runners", 139.00, "delivered"),
@@ -68,7 +69,12 @@ def lookup_order(order_id: OrderId, customer_id: str) -> dict[str, Any]:
     """Look up one of the customer's orders: item, total and status."""
     with _db() as conn:
         row = _order(conn, order_id, customer_id)
-    return {"order_id": order_id, "item": row["item"], "total": row["total"], "status": row["status"]}
+    return {
+        "order_id": order_id,
+        "item": row["item"],
+        "total": row["total"],
+        "status": row["status"],
+    }
 
 
 @server.tool()

@@ -44,7 +44,11 @@ def create_app() -> FastAPI:
         with lock:
             if idempotency_key not in by_key:
                 ticket_id = f"T-{len(tickets) + 1001}"
-                tickets[ticket_id] = {"ticket_id": ticket_id, "status": "open", **ticket.model_dump()}
+                tickets[ticket_id] = {
+                    "ticket_id": ticket_id,
+                    "status": "open",
+                    **ticket.model_dump(),
+                }
                 by_key[idempotency_key] = ticket_id
             return tickets[by_key[idempotency_key]]
 
