@@ -109,6 +109,9 @@ class McpServerConfig(_Model):
     timeout: float = Field(30.0, gt=0, le=600)
     """Seconds one tool call may take; then the call fails (never hangs)."""
     connect_timeout: float = Field(20.0, gt=0, le=600)
+    replies: dict[str, str] = Field(default_factory=dict)
+    """Reply templates by tool name (``lookup_order: "Order {order_id} is {status}."``),
+    formatted with the arguments and the result's fields, as ``@tool(reply=...)``."""
 
     @model_validator(mode="after")
     def _one_transport(self) -> McpServerConfig:
@@ -133,6 +136,8 @@ class OpenApiConfig(_Model):
     auth_env: str | None = None
     """Environment variable holding the ``Authorization`` header value."""
     timeout: float = Field(30.0, gt=0, le=600)
+    replies: dict[str, str] = Field(default_factory=dict)
+    """Reply templates by operationId, as for MCP servers."""
 
 
 _SOURCE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
@@ -357,6 +362,7 @@ def _open_gateway(root: Path, config: PackConfig, environ: Mapping[str, str]) ->
                 headers=headers,
                 timeout=server.timeout,
                 connect_timeout=server.connect_timeout,
+                replies=server.replies,
             )
         )
     services = []
@@ -377,6 +383,7 @@ def _open_gateway(root: Path, config: PackConfig, environ: Mapping[str, str]) ->
                 base_url=base_url,
                 headers=auth,
                 timeout=service.timeout,
+                replies=service.replies,
             )
         )
     return open_gateway(mcp_servers=servers, openapi=services, lock_path=root / config.tools_lock)

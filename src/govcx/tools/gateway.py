@@ -89,6 +89,7 @@ def open_gateway(
     gateway = Gateway(lock_path=lock_path, locked=read_lock(lock_path))
     try:
         discovered: list[tuple[RemoteTool, Callable[[dict[str, Any]], Any]]] = []
+        replies: dict[str, str] = {}
         if mcp_servers:
             connections = McpConnections()
             gateway._closers.append(connections.close)
@@ -102,12 +103,14 @@ def open_gateway(
                     continue
                 for tool in found:
                     discovered.append((tool, _mcp_call(connections, server.name, tool)))
+                replies.update({f"{server.name}.{t}": r for t, r in server.replies.items()})
         for service in openapi:
             client = OpenApiClient(service)
             gateway._closers.append(client.close)
             for tool in client.tools():
                 discovered.append((tool, _openapi_call(client, tool.remote_name)))
-        _check(gateway, discovered)
+            replies.update({f"{service.name}.{t}": r for t, r in service.replies.items()})
+        _check(gateway, discovered, replies)
     except BaseException:
         gateway.close()
         raise
@@ -115,7 +118,9 @@ def open_gateway(
 
 
 def _check(
-    gateway: Gateway, discovered: list[tuple[RemoteTool, Callable[[dict[str, Any]], Any]]]
+    gateway: Gateway,
+    discovered: list[tuple[RemoteTool, Callable[[dict[str, Any]], Any]]],
+    replies: dict[str, str],
 ) -> None:
     seen: set[str] = set()
     for tool, call in discovered:
@@ -125,7 +130,7 @@ def _check(
         state, changes = state_of(tool, gateway.locked.get(tool.name))
         if state == "reviewed":
             try:
-                gateway.specs.append(make_remote_spec(tool, call))
+                gateway.specs.append(make_remote_spec(tool, call, reply=replies.get(tool.name)))
             except SchemaProblem as exc:
                 state, changes = "unavailable", [f"its schema cannot be enforced: {exc}"]
         gateway.entries.append(CatalogEntry(tool=tool, state=state, changes=tuple(changes)))

@@ -56,6 +56,8 @@ class McpServer:
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     timeout: float = DEFAULT_TIMEOUT
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    replies: Mapping[str, str] = field(default_factory=dict)
+    """Reply templates by tool name (see ``ToolSpec.reply``)."""
 
     @property
     def label(self) -> str:

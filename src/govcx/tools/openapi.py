@@ -43,6 +43,8 @@ class OpenApiService:
     base_url: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     timeout: float = DEFAULT_TIMEOUT
+    replies: Mapping[str, str] = field(default_factory=dict)
+    """Reply templates by operationId (see ``ToolSpec.reply``)."""
 
     @property
     def label(self) -> str:

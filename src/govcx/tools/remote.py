@@ -212,7 +212,9 @@ def _model_name(name: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in name) + "_args"
 
 
-def make_remote_spec(tool: RemoteTool, call: Callable[[dict[str, Any]], Any]) -> ToolSpec:
+def make_remote_spec(
+    tool: RemoteTool, call: Callable[[dict[str, Any]], Any], *, reply: str | None = None
+) -> ToolSpec:
     """A ToolSpec whose function sends the validated arguments (and the runtime-filled
     parameters the schema declares) through ``call``."""
     model = args_model(tool)
@@ -234,4 +236,5 @@ def make_remote_spec(tool: RemoteTool, call: Callable[[dict[str, Any]], Any]) ->
         fn=invoke,
         args_model=model,
         context_params=runtime,
+        reply=reply,
     )

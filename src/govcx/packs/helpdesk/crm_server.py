@@ -11,6 +11,7 @@ a crash never refunds twice.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
 from pathlib import Path
@@ -107,7 +108,7 @@ def issue_refund(
         if existing is None:
             if done + amount > row["total"] + 1e-9:
                 raise ToolError(f"only ${row['total'] - done:.2f} of {order_id} can be refunded")
-            refund_id = f"RF-{abs(hash(idempotency_key)) % 1_000_000:06d}"
+            refund_id = "RF-" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:6].upper()
             conn.execute(
                 "INSERT INTO refunds VALUES (?, ?, ?, ?)",
                 (idempotency_key, refund_id, order_id, amount),
