@@ -33,6 +33,7 @@ EXPECTED = [
     "NotFound",
     "PolicyError",
     "PolicyVersionConflict",
+    "RemoteToolError",
     "ReportError",
     "SchemaBehind",
     "Settings",

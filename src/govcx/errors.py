@@ -21,7 +21,8 @@ GovcxError
 ├── ConversationBusy            another run held the conversation past the lock timeout
 ├── Unauthenticated             no key, or a key that is unknown, malformed or revoked
 ├── ToolError                   a tool refused or failed (raised by pack tools)
-│   └── ToolArgumentError       arguments do not match the tool's schema
+│   ├── ToolArgumentError       arguments do not match the tool's schema
+│   └── RemoteToolError         an MCP server or OpenAPI service failed, timed out, went away
 ├── GateViolation               an execution the policy does not allow (never runs)
 ├── ApprovalError               a decision that cannot be applied
 │   ├── ApprovalStale           already decided, expired or bound to another action
@@ -38,7 +39,7 @@ GovcxError
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 
 class GovcxError(Exception):
@@ -228,6 +229,34 @@ class ToolArgumentError(ToolError):
     """Arguments do not validate against the tool's schema; the call never runs."""
 
     code = "invalid_tool_arguments"
+
+
+class RemoteToolError(ToolError):
+    """An MCP server or OpenAPI service failed a call: an error, a time-out, a disconnect.
+
+    The message is written by govcx (a remote service's own text is untrusted: it could
+    carry instructions or internals), so it can be shown to the customer; the service's
+    text is in ``details["detail"]`` and the log, for staff.
+    """
+
+    code = "remote_tool_error"
+    _WHAT: ClassVar[dict[str, str]] = {
+        "timeout": "did not answer in time",
+        "disconnected": "could not be reached (the connection was lost)",
+        "closed": "is not connected",
+        "changed": "changed the tool since it was reviewed",
+        "error": "reported an error",
+    }
+
+    def __init__(self, source: str, kind: str, detail: str) -> None:
+        what = self._WHAT.get(kind, "failed")
+        super().__init__(
+            f"{source} {what}, so this was not completed. Please try again later.",
+            details={"source": source, "kind": kind, "detail": detail},
+        )
+        self.source = source
+        self.kind = kind
+        self.detail = detail
 
 
 class GateViolation(GovcxError):

@@ -8,6 +8,11 @@ Example:
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -27,6 +32,7 @@ from govcx.governance.principal import VALID_ROLES, Principal, canonical_name
 
 if TYPE_CHECKING:  # imported where used: reading govcx.yaml alone (load_config) needs neither
     from govcx.governance.policy import Policy
+    from govcx.tools.gateway import Gateway
     from govcx.tools.registry import ToolRegistry
 
 BUNDLED_PACKS = Path(__file__).resolve().parent / "packs"
@@ -188,6 +194,68 @@ class ChannelsConfig(_Model):
     webhook: GenericChannelConfig | None = None
 
 
+class McpServerConfig(_Model):
+    """One MCP server: ``{command: [python, crm_server.py]}`` (stdio, run in the pack
+    folder; ``python`` means the interpreter running govcx) or ``{url: ..., headers_env:
+    NAME}`` (streamable HTTP)."""
+
+    command: list[str] | None = Field(None, min_length=1)
+    env: dict[str, str] = Field(default_factory=dict)
+    """Extra environment variables for a stdio server (values, not secrets' names)."""
+    pass_env: list[str] = Field(default_factory=list)
+    """Variables of govcx's own environment passed to a stdio server when set (the SDK
+    gives a child only a safe minimum, like PATH and HOME)."""
+    url: str | None = None
+    headers_env: str | None = None
+    """Environment variable holding the HTTP headers: a JSON object of headers, or one
+    value sent as ``Authorization``."""
+    timeout: float = Field(30.0, gt=0, le=600)
+    """Seconds one tool call may take; then the call fails (never hangs)."""
+    connect_timeout: float = Field(20.0, gt=0, le=600)
+    replies: dict[str, str] = Field(default_factory=dict)
+    """Reply templates by tool name (``lookup_order: "Order {order_id} is {status}."``),
+    formatted with the arguments and the result's fields, as ``@tool(reply=...)``."""
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> McpServerConfig:
+        if (self.command is None) == (self.url is None):
+            raise ValueError("give exactly one of `command:` (stdio) or `url:` (streamable HTTP)")
+        if self.headers_env and self.url is None:
+            raise ValueError("headers_env is for a `url:` server")
+        return self
+
+
+class OpenApiConfig(_Model):
+    """One OpenAPI-described service whose chosen operations become tools."""
+
+    spec: str
+    """The OpenAPI document (YAML or JSON), relative to the pack."""
+    operations: list[str] = Field(min_length=1)
+    """operationIds to turn into tools ``<service>.<operationId>``."""
+    base_url: str | None = None
+    """Default: the document's first ``servers:`` url."""
+    base_url_env: str | None = None
+    """Environment variable that, when set, overrides base_url (per deployment)."""
+    auth_env: str | None = None
+    """Environment variable holding the ``Authorization`` header value."""
+    timeout: float = Field(30.0, gt=0, le=600)
+    replies: dict[str, str] = Field(default_factory=dict)
+    """Reply templates by operationId, as for MCP servers."""
+
+
+_SOURCE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+
+
+def _source_names(value: dict[str, Any]) -> dict[str, Any]:
+    for name in value:
+        if not _SOURCE_NAME.match(name):
+            raise ValueError(
+                f"{name!r} is not a source name; use letters, digits, - and _ (no dots: "
+                "tools are named <source>.<tool>)"
+            )
+    return value
+
+
 class PackConfig(_Model):
     name: str
     description: str = ""
@@ -201,6 +269,24 @@ class PackConfig(_Model):
     knowledge_config: dict[str, Any] | None = None
     webhooks: list[WebhookConfig] = Field(default_factory=list)
     channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
+    mcp_servers: dict[str, McpServerConfig] = Field(default_factory=dict)
+    """MCP servers whose tools the pack may use (each still needs review and a tier)."""
+    openapi: dict[str, OpenApiConfig] = Field(default_factory=dict)
+    """OpenAPI services whose chosen operations the pack may use."""
+    tools_lock: str = "tools.lock"
+    """The reviewed schemas of the remote tools (``govcx tools review``)."""
+
+    @field_validator("mcp_servers", "openapi")
+    @classmethod
+    def _names(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return _source_names(value)
+
+    @model_validator(mode="after")
+    def _distinct_sources(self) -> PackConfig:
+        both = sorted(set(self.mcp_servers) & set(self.openapi))
+        if both:
+            raise ValueError(f"{', '.join(both)} is both an MCP server and an OpenAPI service")
+        return self
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -215,10 +301,17 @@ class Pack:
     principals: dict[str, Principal]
     knowledge_dir: Path | None
     evals_dir: Path | None
+    gateway: Gateway | None = None
+    """The MCP servers and OpenAPI services (None without any); see :meth:`close`."""
 
     @property
     def name(self) -> str:
         return self.config.name
+
+    def close(self) -> None:
+        """Stop the pack's MCP servers and close its HTTP clients (idempotent)."""
+        if self.gateway is not None:
+            self.gateway.close()
 
     def principal(self, name: str) -> Principal:
         """The principal called ``name``, matched canonically (trimmed, case-folded)."""
@@ -273,8 +366,13 @@ def load_config(path: str | Path | None = None) -> tuple[Path, PackConfig]:
     return root, config
 
 
-def load_pack(path: str | Path | None = None) -> Pack:
-    """Load and cross-check a pack folder (default: the bundled acme pack)."""
+def load_pack(path: str | Path | None = None, *, environ: Mapping[str, str] | None = None) -> Pack:
+    """Load and cross-check a pack folder (default: the bundled acme pack).
+
+    A pack with ``mcp_servers`` or ``openapi`` starts and connects to them here
+    (``environ``, default ``os.environ``, holds the secrets they name); call
+    :meth:`Pack.close` when done (the agent does).
+    """
     from govcx.governance.policy import load_policy
     from govcx.tools.registry import ToolRegistry
 
@@ -285,7 +383,34 @@ def load_pack(path: str | Path | None = None) -> Pack:
     registry = (
         ToolRegistry.from_module_file(root / config.tools) if config.tools else ToolRegistry()
     )
-    cross_check(policy, policy_path, registry)
+    gateway = _open_gateway(root, config, os.environ if environ is None else environ)
+    try:
+        if gateway is not None:
+            registry.gateway = gateway
+            for spec in gateway.specs:
+                if spec.name in registry:
+                    raise ConfigError(
+                        str(config_path),
+                        f"tool {spec.name} is defined twice (tools module and a remote source)",
+                    )
+                registry.add(spec)
+        cross_check(policy, policy_path, registry)
+        return _finish(root, config, config_path, policy, policy_path, registry, gateway)
+    except BaseException:
+        if gateway is not None:
+            gateway.close()
+        raise
+
+
+def _finish(
+    root: Path,
+    config: PackConfig,
+    config_path: Path,
+    policy: Policy,
+    policy_path: Path,
+    registry: ToolRegistry,
+    gateway: Gateway | None,
+) -> Pack:
     _check_principals(config, config_path, policy, policy_path)
     principals = {
         name: Principal(name=name, roles=frozenset(p.roles), teams=frozenset(p.teams))
@@ -306,7 +431,90 @@ def load_pack(path: str | Path | None = None) -> Pack:
         principals=principals,
         knowledge_dir=knowledge_dir,
         evals_dir=evals_dir if evals_dir and evals_dir.is_dir() else None,
+        gateway=gateway,
     )
+
+
+def _open_gateway(root: Path, config: PackConfig, environ: Mapping[str, str]) -> Gateway | None:
+    """Connect the pack's MCP servers and OpenAPI services (None when it has none)."""
+    if not config.mcp_servers and not config.openapi:
+        return None
+    from govcx.tools.gateway import open_gateway
+    from govcx.tools.mcp import McpServer
+    from govcx.tools.openapi import OpenApiService
+
+    file = str(root / "govcx.yaml")
+    servers = []
+    for name, server in config.mcp_servers.items():
+        headers: dict[str, str] = {}
+        if server.headers_env:
+            headers = _headers(
+                _secret(environ, server.headers_env, file, f"mcp_servers.{name}.headers_env"),
+                file,
+                f"mcp_servers.{name}.headers_env",
+            )
+        command = tuple(server.command or ())
+        if command and command[0] in ("python", "python3"):
+            command = (sys.executable, *command[1:])
+        servers.append(
+            McpServer(
+                name=name,
+                command=command,
+                cwd=root,
+                env={**{n: environ[n] for n in server.pass_env if n in environ}, **server.env},
+                url=server.url,
+                headers=headers,
+                timeout=server.timeout,
+                connect_timeout=server.connect_timeout,
+                replies=server.replies,
+            )
+        )
+    services = []
+    for name, service in config.openapi.items():
+        auth: dict[str, str] = {}
+        if service.auth_env:
+            auth["Authorization"] = _secret(
+                environ, service.auth_env, file, f"openapi.{name}.auth_env"
+            )
+        base_url = service.base_url
+        if service.base_url_env and environ.get(service.base_url_env):
+            base_url = environ[service.base_url_env]
+        services.append(
+            OpenApiService(
+                name=name,
+                spec=root / service.spec,
+                operations=tuple(service.operations),
+                base_url=base_url,
+                headers=auth,
+                timeout=service.timeout,
+                replies=service.replies,
+            )
+        )
+    return open_gateway(mcp_servers=servers, openapi=services, lock_path=root / config.tools_lock)
+
+
+def _secret(environ: Mapping[str, str], name: str, file: str, field: str) -> str:
+    value = environ.get(name)
+    if not value:
+        raise ConfigError(file, f"the environment variable {name} is not set", field=field)
+    return value
+
+
+def _headers(value: str, file: str, field: str) -> dict[str, str]:
+    if not value.lstrip().startswith("{"):
+        return {"Authorization": value}
+    try:
+        data = json.loads(value)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+        raise ConfigError(
+            file,
+            "the variable must hold a JSON object of header names to strings, or one "
+            "Authorization value",
+            field=field,
+        )
+    return {str(k): v for k, v in data.items()}
 
 
 def _check_principals(
@@ -401,6 +609,8 @@ def cross_check(policy: Policy, policy_path: str | Path, registry: ToolRegistry)
     from govcx.governance.expr import Expression, ExpressionError
 
     for name, tool_policy in policy.tools.items():
+        if name not in registry and registry.why_disabled(name) is not None:
+            continue  # a remote tool that is disabled stays unusable; `govcx tools list` says why
         if name not in registry:
             defined = ", ".join(registry.names()) or "none"
             raise PolicyError(
@@ -429,6 +639,28 @@ def cross_check(policy: Policy, policy_path: str | Path, registry: ToolRegistry)
             )
         _check_limits(name, tool_policy.limits, spec.params, policy_path)
         _check_lookup(policy, name, spec, policy_path)
+    _check_untiered_writes(policy, policy_path, registry)
+
+
+def _check_untiered_writes(policy: Policy, policy_path: str | Path, registry: ToolRegistry) -> None:
+    """Every chosen OpenAPI operation that is not a GET must have a tier: a pack author
+    who picked a write operation has to say how risky it is."""
+    if registry.gateway is None:
+        return
+    untiered = sorted(
+        entry.tool.name
+        for entry in registry.gateway.entries
+        if entry.tool.kind == "openapi"
+        and entry.tool.method != "GET"
+        and entry.tool.name not in policy.tools
+    )
+    if untiered:
+        raise PolicyError(
+            str(policy_path),
+            f"{', '.join(untiered)} change things (not GET) and have no tier; add each under "
+            "tools: with a tier (GET operations may go without one, and are then never used)",
+            field="tools",
+        )
 
 
 def _check_lookup(policy: Policy, name: str, spec: Any, policy_path: str | Path) -> None:

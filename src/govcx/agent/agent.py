@@ -146,6 +146,8 @@ class Agent:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.pack = pack
+        self._owns_pack = False
+        """True when :meth:`open` loaded the pack: :meth:`close` then closes it too."""
         self.settings = settings or Settings()
         state_dir = self.settings.state_dir()
         self.state_dir = state_dir
@@ -223,7 +225,14 @@ class Agent:
         cls, pack: str | Path | None = None, settings: Settings | None = None, **kwargs: Any
     ) -> Agent:
         settings = settings or Settings()
-        return cls(load_pack(pack or settings.pack), settings, **kwargs)
+        loaded = load_pack(pack or settings.pack)
+        try:
+            agent = cls(loaded, settings, **kwargs)
+        except BaseException:
+            loaded.close()
+            raise
+        agent._owns_pack = True
+        return agent
 
     # -- policy ---------------------------------------------------------------------------
     @property
@@ -968,6 +977,8 @@ class Agent:
         return pruned
 
     def close(self) -> None:
+        if self._owns_pack:  # opened by Agent.open: stop its MCP servers and HTTP clients
+            self.pack.close()
         conn = getattr(self.checkpointer, "conn", None)
         if isinstance(conn, sqlite3.Connection):
             conn.close()

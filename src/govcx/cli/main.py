@@ -83,6 +83,7 @@ def _mount_optional() -> None:
         ("govcx.cli.cases", "cases_app", "cases"),
         ("govcx.cli.report", "register", None),
         ("govcx.cli.mcp", "mcp_app", "mcp"),
+        ("govcx.cli.tools", "tools_app", "tools"),
     ):
         try:
             mod = importlib.import_module(module)

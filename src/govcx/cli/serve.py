@@ -56,6 +56,7 @@ def register(app: typer.Typer) -> None:
         settings = ServerSettings(**overrides)  # type: ignore[arg-type]
         dev = settings.dev
         loaded = load_pack(settings.pack)
+        loaded.close()  # only its config is read here; the agent connects its own tools
         keys = dev_keys(settings.state_dir(), loaded.principals) if dev else None
         db = Database(
             resolve_url(settings.database_url or loaded.config.storage.url, settings.state_dir())

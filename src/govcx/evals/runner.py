@@ -286,6 +286,9 @@ def run_suites(
         on_plan: Called with the number of cases before they start.
     """
     pack = load_pack(pack_dir)
+    # Only the policy is needed here; close the pack's MCP servers (and their thread) before
+    # the workers fork, and let each worker connect its own.
+    pack.close()
     jobs = plan_jobs(suites, pack.policy, tags=tags)
     if on_plan:
         on_plan(len(jobs))

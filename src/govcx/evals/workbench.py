@@ -198,6 +198,7 @@ class Workbench:
         return target
 
     def close(self) -> None:
+        self.pack.close()  # the pack's MCP servers, shared by every agent of the bench
         if self._own_root:
             shutil.rmtree(self.root, ignore_errors=True)
 

@@ -6,18 +6,34 @@ import importlib.util
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from govcx.errors import ConfigError, NotFound
 from govcx.tools.tool import ToolSpec, _collector
 
+if TYPE_CHECKING:
+    from govcx.tools.gateway import Gateway
+
 
 class ToolRegistry:
-    """Tools by name."""
+    """Tools by name: the pack's native tools and its reviewed remote ones.
 
-    def __init__(self, specs: list[ToolSpec] | None = None) -> None:
+    A remote tool that is disabled (unreviewed, changed since review, its source
+    unreachable) is not in the registry, so nothing can offer or run it; ``gateway`` says
+    why (:meth:`why_disabled`).
+    """
+
+    def __init__(
+        self, specs: list[ToolSpec] | None = None, *, gateway: Gateway | None = None
+    ) -> None:
         self._specs: dict[str, ToolSpec] = {}
+        self.gateway = gateway
         for spec in specs or []:
             self.add(spec)
+
+    def why_disabled(self, name: str) -> str | None:
+        """Why the remote tool ``name`` is not available, or None (not a known remote tool)."""
+        return self.gateway.why_disabled(name) if self.gateway is not None else None
 
     def add(self, spec: ToolSpec) -> None:
         if spec.name in self._specs:
