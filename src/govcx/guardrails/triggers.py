@@ -48,7 +48,7 @@ _LAWYER = (
 _PERSON = (
     r"(?:human(?:\s+(?:being|agent|person))?s?|person|persn|people|agents?|representatives?|"
     r"reps?|operators?|manager|supervisor|staff(?:\s+member)?|member\s+of\s+(?:staff|your\s+team)|"
-    r"someone|somebody|sombody|somneone|somone|anyone|anybody|colleague|assistant|specialist|"
+    r"someone|somebody|sombody|somneone|somone|anyone|anybody|whoever|colleague|employees?|assistant|specialist|"
     r"customer\s+(?:service|care|support)(?:\s+(?:agent|representative|rep|team))?|"
     r"support\s+(?:team|staff))"
 )
@@ -66,7 +66,7 @@ TRIGGERS: tuple[_Trigger, ...] = (
         "suicide",
         r"\b(?:suicid(?:e|al)|kill(?:ing)?\s+my\s*self|end(?:ing)?\s+(?:it\s+all|my\s+(?:own\s+)?"
         r"life)|take\s+my\s+(?:own\s+)?life|self[- ]harm(?:ing)?|hurt(?:ing)?\s+my\s*self|"
-        r"cut(?:ting)?\s+my\s*self|harm(?:ing)?\s+my\s*self|overdos(?:e|ing)\s+on|"
+        r"cut(?:ting)?\s+my\s*self(?!\s+(?:a|an|some|off|free|short)\b)|harm(?:ing)?\s+my\s*self|overdos(?:e|ing)\s+on|"
         r"(?:just|gonna|wanna|going\s+to|want\s+to|might|i'?ll|i\s+will)\s+kms|"
         r"i\s+(?:\w+\s+){0,3}overdos(?:e|ed|ing)|"
         r"jump(?:ing)?\s+(?:off|from|in\s+front\s+of)\s+(?:a|the)\s+(?:bridge|building|roof|"
@@ -102,7 +102,32 @@ TRIGGERS: tuple[_Trigger, ...] = (
         r"(?:it|things)(?:\s+all)?\s*(?:tonight|today|now)?\s*(?:[.!]|$))",
         0.9,
     ),
+    _t(
+        "SELF_HARM",
+        "crisis-cue",
+        r"\b(?:(?:(?:thinking|thought)\s+(?:of|about)|considering|planning|plan\s+on)\s+(?:ending\s+"
+        r"(?:it|things|everything)|dying|not\s+being\s+(?:here|around|alive)|killing\s+myself)|"
+        r"ending\s+it(?:\s+all)?\s*(?:[.!]|$)|pain\s+to\s+(?:stop|end)\s+(?:forever|for\s+good)|"
+        r"ways\s+to\s+(?:die|kill\s+myself|end\s+(?:it|my\s+life))|(?:if|when)\s+i\s+(?:wasn'?t|"
+        r"weren'?t|was\s+not|were\s+not)\s+(?:here|around|alive)|(?:stockpil\w+|hoard\w+|"
+        r"saving\s+up)\s+(?:all\s+)?(?:my\s+)?(?:pills|medication|meds|tablets|painkillers)|"
+        r"sleep\s+forever|(?:had|have)\s+enough\s+of\s+(?:living|life|being\s+alive)|"
+        r"(?:driv\w+|crash\w*)\s+(?:my\s+car\s+)?(?:off\s+(?:the\s+road|a\s+(?:bridge|cliff))|"
+        r"into\s+(?:a\s+)?(?:tree|wall|river|traffic))|(?:this\s+is\s+my|saying\s+my)\s+"
+        r"(?:final\s+|last\s+)?goodbye)\b",
+        0.9,
+    ),
     # --- legal threats ---------------------------------------------------------------------
+    _t(
+        "LEGAL_THREAT",
+        "legal-process",
+        rf"\b(?:subpoena\w*|litigat\w+|legal\s+(?:remed(?:y|ies)|steps|route|recourse|case)|"
+        rf"issue\s+(?:court\s+)?proceedings|(?:in\s+front\s+of|answer(?:ing)?\s+to|before)\s+a\s+"
+        rf"judge|(?:county|district|magistrates'?|civil|federal|high|supreme)\s+court|"
+        rf"{_LAWYER}[^.?!]{{0,60}}\b(?:sue|suing|court|proceedings|letter|involved|legal\s+action)"
+        rf"|(?:sue|suing|court|proceedings|legal\s+action)\b[^.?!]{{0,40}}\b(?:my|our)\s+"
+        rf"{_LAWYER})\b",
+    ),
     _t(
         "LEGAL_THREAT",
         "lawsuit",
@@ -112,13 +137,15 @@ TRIGGERS: tuple[_Trigger, ...] = (
         r"legal\s+proceedings|class[- ]action|small[- ]claims|see\s+you\s+in\s+court|"
         r"take\s+(?:you|this|it|the\s+matter)\s+to\s+court|"
         r"take\s+(?:you|this)\s+to\s+(?:small\s+claims|the\s+(?:ombudsman|regulator))|"
-        r"(?:i'?m|i\s+am|we'?re|we\s+are|will\s+be)\s+su(?:ing|eing)|(?:be|get|getting)\s+sued|"
+        r"(?:i'?m|i\s+am|we'?re|we\s+are|will\s+be)\s+su(?:ing|eing)(?!\s+(?:the\s+other|another|"
+        r"my|him|her|a|an)\b)|(?:be|get|getting)\s+sued|"
         r"(?:to|will|gonna|going\s+to|'ll|shall|i|we)\s+sue|sueing\s+(?:you|u)|intent\s+to\s+sue|"
         r"(?:through|in)\s+the\s+courts|(?:drag|take|haul|bring)\s+(?:you|them|this|it|your\s+"
         r"\w+)\s+(?:through|to|into)\s+(?:the\s+)?courts?|(?:go(?:ing)?|then|and|straight)\s+to\s+"
         r"court|(?:seek(?:ing)?|claim(?:ing)?|sue\s+for)\s+(?:\w+\s+)?damages|liable\s+in\s+court|"
         r"(?:case|legal\s+action|lawsuit)\s+against\s+(?:you|your|the\s+company|this\s+company)|"
-        r"cease\s+and\s+desist|bring(?:ing)?\s+a\s+(?:legal\s+|court\s+)?claim\s+against|letter\s+before\s+action|demand\s+letter|press(?:ing)?\s+charges|"
+        r"cease\s+and\s+desist|bring(?:ing)?\s+a\s+(?:legal\s+|court\s+)?claim\s+against|"
+        r"letter\s+before\s+action|demand\s+letter|press(?:ing)?\s+charges|"
         r"breach\s+of\s+contract)\b",
     ),
     _t(
@@ -190,6 +217,19 @@ TRIGGERS: tuple[_Trigger, ...] = (
         0.95,
     ),
     # --- asking for a human ---------------------------------------------------------------------
+    _t(
+        "HUMAN_REQUEST",
+        "person-acts",
+        r"\b(?:let|have|can|could|get|may)\s+(?:an?\s+|the\s+|some\s+|your\s+)?(?:real\s+|actual\s+"
+        r"|live\s+)?(?:human(?:\s+being)?|person|staff\s+member|member\s+of\s+staff|employee|agent|"
+        r"manager|supervisor)\s+(?:\w+\s+)?(?:handle|review|look\s+at|check|contact|call|deal\s+with|"
+        r"take\s+over)\b|\b(?:let|have|get)\s+(?:someone|somebody)\s+(?:to\s+)?(?:\w+\s+)?(?:handle|"
+        r"review|look\s+at|check|contact|call|deal\s+with|take\s+over)\b|\bget\s+(?:me\s+)?(?:an?\s+|"
+        r"the\s+|your\s+)?(?:manager|supervisor|human|person|agent|representative)\b(?!'s|\s+"
+        r"(?:number|code|id)\b)|\btransfer\s+(?:me\s+)?to\s+(?:an?\s+|the\s+)?(?:human|agent|representative|"
+        r"operator|manager|supervisor)\b",
+        0.85,
+    ),
     _t(
         "HUMAN_REQUEST",
         "human",
