@@ -105,7 +105,9 @@ FAMILIES: tuple[Family, ...] = (
             r"character\b|\bpersona\b|\bpersonif\w+|\bimpersonat\w+|\bemulat\w+"
             r"|\byour\s+(?:new\s+)?name\s+(?:is|will\s+be)\b|\byou\s+will\s+be\s+(?:called|"
             r"named|known\s+as)|\btwo\s+(?:different\s+|separate\s+)?(?:entities|personalities|"
-            r"characters|personas|ais?)\b|\balter\s+ego\b",
+            r"characters|personas|ais?)\b|\balter\s+ego\b|\b(?:your|an?)\s+(?:\w+\s+)?(?:unfiltered|"
+            r"uncensored|evil|dark|unrestricted|jailbroken|opposite)\s+(?:twin|version|self|side|"
+            r"counterpart)\b",
             _I,
         ),
     ),
