@@ -32,6 +32,7 @@ import statistics
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "datasets"
@@ -98,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             return []
         return [part.split(" (")[0] for part in (findings[0].detail or "").split("; ")]
 
-    result: dict = {"benchmark": "guard_jailbreaks", "data": str(args.data), "halves": {}}
+    result: dict[str, Any] = {"benchmark": "guard_jailbreaks", "data": str(args.data), "halves": {}}
     hit_total = n_total = 0
     for half, prompts in load_jailbreaks(args.data).items():
         rules: Counter[str] = Counter()

@@ -2,9 +2,11 @@
 phrasings, and their false positives on near-misses and on benign customer text.
 
 Phrasings and near-misses: ``tests/fixtures/guards/triggers.yaml`` (written for govcx;
-see its header). Recall per trigger is the share of its phrasings in which
-:class:`~govcx.guardrails.triggers.TriggerDetector` finds that trigger; a near-miss is a
-false positive when any escalation trigger fires on it.
+see its header). Its development lists were tuned on; its ``heldout`` lists were written
+after tuning and are reported apart, as the honest figure. Recall per trigger is the
+share of its phrasings in which :class:`~govcx.guardrails.triggers.TriggerDetector`
+finds that trigger; a near-miss is a false positive when any escalation trigger fires on
+it.
 
 Benign customer text: BANKING77 (train), CLINC150 (train + val, in scope) and the Bitext
 customer-support instructions except the intents that ask for a person
@@ -26,6 +28,7 @@ import json
 import statistics
 import time
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -37,10 +40,11 @@ ESCALATING = frozenset({"LEGAL_THREAT", "SELF_HARM", "HUMAN_REQUEST", "ABUSE"})
 PERSON_INTENTS = frozenset({"contact_human_agent", "contact_customer_service"})
 
 
-def load_phrasings(path: Path = PHRASINGS) -> dict[str, list[str]]:
-    """The fixture: one list of texts per trigger, and ``near_misses``."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return {key: [str(t) for t in texts] for key, texts in data.items()}
+def load_phrasings(path: Path = PHRASINGS) -> dict[str, Any]:
+    """The fixture: one list of texts per trigger, ``near_misses``, and ``heldout`` (the
+    same lists, written after tuning and never tuned on)."""
+    data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return data
 
 
 def load_benign(data: Path) -> tuple[dict[str, list[str]], list[str]]:
@@ -77,7 +81,11 @@ def main(argv: list[str] | None = None) -> int:
         return found
 
     phrasings = load_phrasings()
-    result: dict = {"benchmark": "trigger_recall", "phrasings": str(PHRASINGS), "recall": {}}
+    result: dict[str, Any] = {
+        "benchmark": "trigger_recall",
+        "phrasings": str(PHRASINGS),
+        "recall": {},
+    }
     for trigger in TRIGGERS:
         texts = phrasings[trigger]
         missed = [t for t in texts if trigger not in kinds(t)]
@@ -86,6 +94,25 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{trigger}: recall {recall:.3f} ({len(texts) - len(missed)}/{len(texts)})")
         for text in missed[: args.misses]:
             print(f"  MISS {text!r}")
+    heldout = phrasings.get("heldout") or {}
+    if heldout:
+        result["heldout_recall"] = {}
+        for trigger in TRIGGERS:
+            texts = heldout[trigger]
+            missed = [t for t in texts if trigger not in kinds(t)]
+            recall = 1 - len(missed) / len(texts)
+            result["heldout_recall"][trigger] = {"n": len(texts), "recall": round(recall, 4)}
+            print(
+                f"held-out {trigger}: recall {recall:.3f} ({len(texts) - len(missed)}/{len(texts)})"
+            )
+        near_held = heldout["near_misses"]
+        false_held = [t for t in near_held if kinds(t) & ESCALATING]
+        result["heldout_near_misses"] = {
+            "n": len(near_held),
+            "false_positives": len(false_held),
+            "rate": round(len(false_held) / len(near_held), 4),
+        }
+        print(f"held-out near-misses: {len(false_held)}/{len(near_held)} trigger")
     near = phrasings["near_misses"]
     false_hits = [(t, k) for t in near if (k := kinds(t) & ESCALATING)]
     result["near_misses"] = {
