@@ -50,7 +50,7 @@ _PERSON = (
     r"reps?|operators?|manager|supervisor|staff(?:\s+member)?|member\s+of\s+(?:staff|your\s+team)|"
     r"someone|somebody|sombody|somneone|somone|anyone|anybody|whoever|colleague|employees?|assistant|specialist|"
     r"customer\s+(?:service|care|support)(?:\s+(?:agent|representative|rep|team))?|"
-    r"support\s+(?:team|staff))"
+    r"support\s+(?:team|staff)|live\s+(?:support|chat|help|assistance))"
 )
 _BOT = (
     r"(?:bots?|robots?|machines?|computers?|chat\s?bots?|ai|automated\s+(?:answers|replies|"
@@ -114,10 +114,22 @@ TRIGGERS: tuple[_Trigger, ...] = (
         r"sleep\s+forever|(?:had|have)\s+enough\s+of\s+(?:living|life|being\s+alive)|"
         r"(?:driv\w+|crash\w*)\s+(?:my\s+car\s+)?(?:off\s+(?:the\s+road|a\s+(?:bridge|cliff))|"
         r"into\s+(?:a\s+)?(?:tree|wall|river|traffic))|(?:this\s+is\s+my|saying\s+my)\s+"
-        r"(?:final\s+|last\s+)?goodbye)\b",
+        r"(?:final\s+|last\s+)?goodbye|overdos(?:e|es|ed|ing)|(?:don'?t|do\s+not)\s+want\s+to\s+wake\s+"
+        r"up|(?<!my\s)(?<!our\s)(?<!your\s)(?<!their\s)end(?:ing)?\s+(?:it\s+all|things|"
+        r"everything)(?!\s+with\s+(?:you|your|this|the))|"
+        r"can'?t\s+(?:keep|go\s+on)\s+living|done\s+(?:living|with\s+living)|nothing\s+left\s+for\s+"
+        r"me|disappear\s+(?:forever|for\s+good|and\s+never\s+come\s+back)|wish\s+i\s+could\s+"
+        r"(?:just\s+)?(?:disappear|vanish|not\s+exist))\b",
         0.9,
     ),
     # --- legal threats ---------------------------------------------------------------------
+    _t(
+        "LEGAL_THREAT",
+        "legal-word",
+        rf"\b(?:(?:my|our)\s+{_LAWYER}(?!\s+general)|barristers?|magistrates?|tribunal|counsel\s+(?:has|have|"
+        rf"is|are)|legal\s+(?:advice|team|department)|legally|lawsuits?|litigation|"
+        rf"court\s+date|papers?\s+(?:to\s+be\s+|will\s+be\s+)?served|ombudsman)\b",
+    ),
     _t(
         "LEGAL_THREAT",
         "legal-process",
@@ -234,7 +246,7 @@ TRIGGERS: tuple[_Trigger, ...] = (
         "HUMAN_REQUEST",
         "human",
         rf"\b(?:speak\w{{0,4}}|talk\w{{0,4}}|chat\w{{0,4}}|contact\w{{0,3}}|reach\w{{0,3}}|"
-        rf"deal(?:ing)?\s+with|get\s+through\s+to|(?:connect|transfer|hand|pass|forward|"
+        rf"deal(?:ing)?\s+with|get\s+through\s+to|bring\s+(?:in|me)|put\s+me\s+in\s+touch|(?:connect|transfer|hand|pass|forward|"
         rf"redirect)\s+me(?:\s+(?:over|on|back))?|put\s+me\s+through|get\s+me|give\s+me|"
         rf"let\s+me\s+(?:speak|talk))\s*(?:to|with|wth|through\s+to)?\s*(?:a|an|some|your|the|"
         rf"one\s+of\s+your)?\s*(?:(?:real|live|actual|human|proper|bloody|damn|goddamn|fucking|freaking|senior|"
@@ -248,7 +260,7 @@ TRIGGERS: tuple[_Trigger, ...] = (
         rf"\b(?:want|need|prefer|get\s+me|give\s+me|bring\s+me)\s+(?:an?\s+|some\s+)?(?:real|live|"
         rf"actual)\s+(?:human|person|persn|agent|people)\b|\b(?:real|live|actual)\s+(?:human|"
         rf"person|persn|agent|people)\b|\bhuman\s+(?:agent\s+)?(?:please|pls|plz)\b|"
-        rf"\bhuman\s+(?:support|help|assistance|contact)\b|"
+        rf"\bhuman\s+(?:support|help|assistance|contact)\b|\b(?:someone|somebody|anyone)\s+real\b|"
         rf"\b(?:are\s+you|is\s+this)\s+a\s+(?:bot|robot|machine)\b[^?]*\?\s*(?:i\s+want|get\s+me|"
         rf"let\s+me)|\bno\s+more\s+{_BOT}|\bstop\s+(?:the|this)\s+bot\b|"
         rf"\b(?:person|human|someone|somebody|people|agent)\W+(?:\w+\W+){{0,2}}not\s+an?\s+{_BOT}\b|"
@@ -275,6 +287,18 @@ TRIGGERS: tuple[_Trigger, ...] = (
     ),
 )
 
+_LEGAL_ERRAND = re.compile(
+    r"\b(?:needs?|asked\s+(?:me\s+)?for|wants?|requested|requires?)\s+(?:a\s+|an\s+|the\s+|some\s+)?"
+    r"(?:cop(?:y|ies)|letter|statements?|proof|records?|documents?|evidence|access|details)\b|"
+    r"\b(?:power\s+of\s+attorney|i'?m\s+an?\s+(?:lawyer|attorney|solicitor|barrister|judge)|"
+    r"(?:lawyer|solicitor|attorney|barrister)\s+(?:friend|cousin)\s+(?:recommended|suggested)|"
+    r"(?:near|next\s+to|opposite|by)\s+the\s+(?:\w+\s+)?court|(?:food|tennis|basketball|squash)\s+"
+    r"court|court\s+(?:ordered|order)|suing\s+(?:the\s+other|another|my|him|her|a|an)\b)",
+    re.I,
+)
+"""A legal word in an errand: a lawyer who needs a statement, "I'm a lawyer", the food
+court. Checked for the broad ``legal-word`` and ``legal-process`` patterns only; a threat ("my
+lawyer will sue") is matched by the specific patterns whatever else the message says."""
 _SELF_NEGATION = re.compile(
     r"\b(?:not|never|don't|do\s+not|didn't|wouldn't|won't)\s+(?:\w+\s+){0,2}$", re.I
 )
@@ -301,6 +325,8 @@ class TriggerDetector:
                 continue
             for m in trig.pattern.finditer(text):
                 before = text[max(0, m.start() - 24) : m.start()]
+                if trig.name in ("legal-word", "legal-process") and _LEGAL_ERRAND.search(text):
+                    continue
                 if trig.type in ("LEGAL_THREAT", "ABUSE") and _SELF_NEGATION.search(before):
                     continue  # "I'm not going to sue you", "I don't think you are stupid"
                 sentence = text[max(0, m.start() - 80) : m.start()]
