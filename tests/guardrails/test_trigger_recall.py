@@ -62,3 +62,18 @@ def test_recall_on_the_heldout_phrasings_does_not_regress(kind: str) -> None:
 def test_near_misses_do_not_trigger() -> None:
     assert _false_hits(DATA["near_misses"]) == []
     assert len(_false_hits(DATA["heldout"]["near_misses"])) <= HELDOUT_NEAR_MISSES_MAX
+
+
+@pytest.mark.parametrize("kind", TRIGGERS)
+def test_a_trigger_still_fires_beside_a_refund_request(kind: str) -> None:
+    """Whatever a trigger catches alone it catches next to a write request, before or
+    after it ("Operator. please refund $9 for order A-1001" once slipped through)."""
+    refund = "please refund $9 for order A-1001."
+    lost = []
+    for text in DATA[kind]:
+        if kind not in {f.type for f in DETECTOR.detect(text)}:
+            continue
+        for combined in (f"{refund} {text}", f"{text} {refund}"):
+            if kind not in {f.type for f in DETECTOR.detect(combined)}:
+                lost.append(combined)
+    assert lost == []

@@ -284,8 +284,11 @@ TRIGGERS: tuple[_Trigger, ...] = (
         rf"\b(?:rep(?:resentative)?|operator|human|supervisor)\s+(?:please|pls|plz|now|asap)\b|"
         rf"\b(?:want|need|like|prefer)\s+(?:an?\s+|some\s+)?(?:human|person|representative|"
         rf"operator|supervisor)\b(?!\s+(?:to\s+(?:pay|use|open|access|sign)|named|who\s+banks))|"
-        rf"^\s*(?:an?\s+)?(?:agent|representative|rep|operator|human|person|someone|supervisor|"
-        rf"manager|customer\s+service|real\s+person|live\s+agent)\s*[.!]*\s*$",
+        # A sentence of its own ("Operator." "Agent!"), also beside other requests: "Agent.
+        # Refund my order" must escalate before the refund.
+        rf"(?:^|(?<=[.!?\n]))\s*(?:an?\s+)?(?:agent|representative|rep|operator|human|person|"
+        rf"someone|supervisor|manager|customer\s+service|real\s+person|live\s+agent)\s*"
+        rf"(?:[.!]+|$)",
         0.85,
     ),
 )
