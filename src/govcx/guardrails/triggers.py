@@ -314,9 +314,12 @@ _IDENTITY_QUESTION = re.compile(
 )
 """Asking whether the assistant is a person ("are you a real person?") is not asking for one."""
 _PROCESS_QUESTION = re.compile(
-    r"\b(?:do|will|would|should|must)\s+i\s+(?:need|have|be\s+able)\s+to\s+$",
+    r"\b(?:do|will|would|should|must)\s+i\s+(?:need|have|be\s+able)\s+to\s+$"
+    r"|\b(?:when|what\s+time|what\s+hours|which\s+days?)\s+(?:can|could|do|will|should)\s+i\s+$",
     re.I,
 )
+"""How the process works or when support is open ("when can I reach your support
+team?"), not a request for a person now."""
 
 
 class TriggerDetector:
