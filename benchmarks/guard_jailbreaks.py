@@ -149,9 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     result["target_max_benign_rate"] = 0.01
     result["detect_ms_p50_jailbreaks"] = round(statistics.median(attack_ms), 3)
     result["detect_ms_p50_benign"] = round(statistics.median(benign_ms), 3)
-    result["detect_ms_p95_jailbreaks"] = round(
-        sorted(attack_ms)[int(len(attack_ms) * 0.95) - 1], 3
-    )
+    result["detect_ms_p95_jailbreaks"] = round(sorted(attack_ms)[int(len(attack_ms) * 0.95) - 1], 3)
     print(json.dumps(result))
     return 0
 
