@@ -1,8 +1,10 @@
 """False positives of the guards on benign customer utterances.
 
-The share of BANKING77 (train.csv) and CLINC150 in-scope (train + val of trainval.json)
-utterances that any guard would block or escalate under the default ``GuardPolicy``
-(PII findings only redact, so they do not count). Target: at most 1%.
+The share of BANKING77 (train.csv), CLINC150 in-scope (train + val of trainval.json) and
+Bitext customer-support (instructions of every intent except ``contact_human_agent`` and
+``contact_customer_service``, whose requests for a person rightly escalate) utterances that
+any guard would block or escalate under the default ``GuardPolicy`` (PII findings only
+redact, so they do not count). Target: at most 1%.
 
 Also reported, apart from that figure: the indirect channels on benign content, i.e. the
 share of knowledge chunks (tau2 banking_knowledge documents and the bundled acme pack's
@@ -11,7 +13,7 @@ articles, split at blank lines into chunks of up to ~800 characters) and of tool
 the default policy a flagged chunk or result is stripped from the model's context.
 
     .venv/bin/python benchmarks/guard_false_positives.py [--data DIR] \
-        [--split all|banking77|clinc150]
+        [--split all|banking77|clinc150|bitext]
 
 The last line of output is one JSON object with the figures.
 """
@@ -24,6 +26,7 @@ import json
 import re
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
@@ -36,6 +39,14 @@ def load(data: Path, split: str) -> dict[str, list[str]]:
     if split in ("all", "clinc150"):
         raw = json.loads((data / "clinc150" / "trainval.json").read_text(encoding="utf-8"))
         sets["clinc150"] = [text for key in ("train", "val") for text, _ in raw[key]]
+    if split in ("all", "bitext"):
+        path = data / "bitext_cs" / "bitext_customer_support.csv"
+        with path.open(encoding="utf-8", newline="") as fh:
+            sets["bitext"] = [
+                row["instruction"]
+                for row in csv.DictReader(fh)
+                if row["intent"] not in ("contact_human_agent", "contact_customer_service")
+            ]
     return sets
 
 
@@ -70,16 +81,18 @@ def tool_results(data: Path) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--split", default="all", choices=["all", "banking77", "clinc150"])
+    parser.add_argument(
+        "--split", default="all", choices=["all", "banking77", "clinc150", "bitext"]
+    )
     parser.add_argument("--show", type=int, default=0, help="print N flagged utterances")
     args = parser.parse_args(argv)
 
     from govcx.governance.policy import GuardPolicy
-    from govcx.guardrails import apply_policy, build_guard
+    from govcx.guardrails import Source, apply_policy, build_guard
 
     policy = GuardPolicy()
     guard = build_guard(policy)
-    result: dict = {
+    result: dict[str, Any] = {
         "benchmark": "guard_false_positives",
         "data": str(args.data),
         "split": args.split,
@@ -115,10 +128,11 @@ def main(argv: list[str] | None = None) -> int:
     result["meets_target"] = result["rate"] <= 0.01
     if args.split == "all":
         indirect = {}
-        for channel, texts in (
+        channels: list[tuple[Source, list[str]]] = [
             ("knowledge", knowledge_chunks(args.data)),
             ("tool", tool_results(args.data)),
-        ):
+        ]
+        for channel, texts in channels:
             flagged = sum(bool(guard.scan_indirect(t, channel)) for t in texts)
             indirect[channel] = {
                 "n": len(texts),

@@ -6,9 +6,12 @@ Two layers, both offline:
    known shapes of an attack (instruction override, role play and "modes", fake
    authority, secret extraction, requests for other people's data, obfuscation and
    payload splitting, phishing), plus checks for repeated-token, few-shot and many-shot
-   padding. Encoded payloads (base64, hex, binary, Morse) are decoded and scanned again,
-   and a document pasted into a customer's message (a web page, code, a quoted email) is
-   scanned as indirect content. On indirect channels (retrieved knowledge, tool output)
+   padding, and the structure of a jailbreak prompt
+   (:mod:`govcx.guardrails._jailbreak`: a persona for the AI, orders on how to answer,
+   talk of its filters and morals, prompts and modes, fictional framing). Encoded
+   payloads (base64, hex, binary, Morse) are decoded and scanned again, and a document
+   pasted into a customer's message (a web page, code, a quoted email) is scanned as
+   indirect content. On indirect channels (retrieved knowledge, tool output)
    text that addresses the AI, or that asks for data to be sent somewhere, is an
    injection too: data does not give orders. On a tool's output every imperative request
    for an action counts; customers may ask for actions, tool results may not.
@@ -38,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from govcx.governance.finding import INJECTION, Finding, Source
+from govcx.guardrails import _jailbreak
 from govcx.guardrails._injection_rules import RULES
 from govcx.guardrails.ngrams import analyzer, analyzer_settings
 
@@ -383,6 +387,22 @@ class InjectionDetector:
         # answer; customers do not write to support that way. (FAQ articles do, so only
         # customer input is checked.)
         pairs, end_of_last, next_q = _qa_pairs(norm) if source == "input" else (0, 0, False)
+        if source == "input":
+            # The shape of a jailbreak prompt (see :mod:`govcx.guardrails._jailbreak`):
+            # customers write to support about orders and accounts, not to recast the AI.
+            found = _jailbreak.structure(norm)
+            weight = _jailbreak.weight(found)
+            if weight:
+                spans = found.families.values()
+                ev.append(
+                    Evidence(
+                        "jailbreak-structure",
+                        weight,
+                        min(s for s, _, _ in spans),
+                        max(e for _, e, _ in spans),
+                        "; ".join(f"{n}: {q[:30]}" for n, (_, _, q) in found.families.items()),
+                    )
+                )
         if pairs >= 2:
             ev.append(Evidence("many-shot", 0.75, 0, end_of_last, f"{pairs} Q/A pairs"))
         elif pairs == 1 and next_q:
