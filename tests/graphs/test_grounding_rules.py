@@ -186,3 +186,28 @@ def test_a_write_executes_only_on_a_written_or_confirmed_identifier(
         assert said or yes
     if not (said or yes):
         assert decision.route == "respond" and decision.rules == ("identifier.ungrounded",)
+
+
+def test_every_element_of_a_list_or_object_identifier_must_be_grounded() -> None:
+    from govcx.governance.policy import ToolPolicy
+    from govcx.tools.tool import make_spec
+
+    def exchange(order_id: str, item_ids: list[str], extra: dict[str, str]) -> None:
+        """Exchange items."""
+
+    spec = make_spec(exchange)
+    policy = ACME.policy.model_copy(
+        update={
+            "tools": {
+                **ACME.policy.tools,
+                "exchange": ToolPolicy(tier="low", identifiers=["item_ids", "extra"]),
+            }
+        }
+    )
+    args = {"order_id": "#W1", "item_ids": ["111", "222"], "extra": {"k": "333"}}
+    check = ungrounded(policy, spec, args, text="swap items 111 and 222, and 333", grounding=None)
+    assert check == ()
+    check = ungrounded(policy, spec, args, text="swap item 111 (and 333)", grounding=None)
+    assert check == ("item_ids",)
+    check = ungrounded(policy, spec, args, text="swap items 111 and 222", grounding=None)
+    assert check == ("extra",)

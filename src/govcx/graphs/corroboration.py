@@ -104,10 +104,13 @@ def normalise(value: str) -> str:
 
 
 def _values(value: Any) -> list[str]:
-    """The string forms of an argument's value (each element of a list)."""
+    """The string forms of an argument's value: each element of a list, each value of an
+    object (so no shape of argument carries an identifier past the check)."""
     if isinstance(value, list | tuple):
         return [v for item in value for v in _values(item)]
-    if value is None or isinstance(value, bool | dict):
+    if isinstance(value, dict):
+        return [v for item in value.values() for v in _values(item)]
+    if value is None:
         return []
     return [str(value)]
 
