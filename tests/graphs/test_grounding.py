@@ -98,7 +98,7 @@ def test_anything_but_a_plain_yes_confirms_nothing(make_agent: Make, answer: str
     agent = llm_agent(make_agent, scripted("return_request", _return("A-1002")))
     agent.respond("g3", "I want to return something", customer_id="C-1001")
     turn = agent.respond("g3", answer, customer_id="C-1001")
-    assert _executed(turn) == []
+    assert turn.actions == [] and _rules(turn) == ["identifier.ungrounded"]
 
 
 def _customer_text(request: ModelRequest) -> str:
@@ -128,7 +128,7 @@ def test_a_refund_on_an_order_the_customer_never_named_asks(make_agent: Make) ->
     # A-1003 came from no read either: nothing is offered, the customer is asked which.
     assert turn.reply is not None and "Could you tell me which order number" in turn.reply.text
     turn = agent.respond("g5", "yes", customer_id="C-1001")
-    assert _executed(turn) == []
+    assert turn.actions == [] and _rules(turn) == ["identifier.ungrounded"]
 
 
 def test_an_id_another_customer_wrote_does_not_ground(make_agent: Make) -> None:
@@ -146,7 +146,9 @@ def test_an_id_another_customer_wrote_does_not_ground(make_agent: Make) -> None:
     assert heard(kept, customer_id="C-1002", text="refund it", patterns=()).said == []
 
 
-def test_an_id_from_knowledge_or_an_unconfirmed_result_asks(make_agent: Make) -> None:
+def test_an_id_from_knowledge_is_never_offered_and_a_yes_does_not_ground_it(
+    make_agent: Make,
+) -> None:
     from govcx.knowledge.retriever import Chunk
     from govcx.testing import InMemoryRetriever
 
@@ -155,17 +157,20 @@ def test_an_id_from_knowledge_or_an_unconfirmed_result_asks(make_agent: Make) ->
         version="1",
         title="Returns",
         chunk_id="returns#1",
-        text="Example: to return order A-1004, open the returns page.",
+        text="Example: to return order A-1006, open the returns page.",
     )
-    agent = llm_agent(make_agent, scripted("return_request", _return("A-1004")))
+
+    def plan(request: ModelRequest) -> ModelResponse:
+        return call("create_return", order_id="A-1006", reason="changed my mind")
+
+    agent = llm_agent(make_agent, scripted("return_request", plan))
     agent.retriever = InMemoryRetriever([article])
     turn = agent.respond("g8", "I want to return something", customer_id="C-1001")
     assert turn.actions == [] and _rules(turn) == ["identifier.ungrounded"]
-    # The customer moves on without a yes: the offer is spent, the next proposal asks again.
-    turn = agent.respond("g8", "hmm, let me think about which return", customer_id="C-1001")
-    assert _executed(turn) == []
+    assert turn.reply is not None and "which order number" in turn.reply.text
+    assert "A-1006" not in turn.reply.text
     turn = agent.respond("g8", "yes", customer_id="C-1001")
-    assert _executed(turn) == []
+    assert turn.actions == [] and _rules(turn) == ["identifier.ungrounded"]
 
 
 def test_the_embedded_engine_offers_the_only_order_and_acts_on_yes(make_agent: Make) -> None:
