@@ -2,14 +2,16 @@
 executor, and ends in exactly the database a direct replay gives.
 
 At run time this builds a govcx domain pack in a temporary folder: the tools are our own
-implementation of the retail actions named in the tasks (reads: find_user_id_by_email,
-find_user_id_by_name_zip, get_user_details, get_order_details, get_product_details,
-get_item_details, calculate, transfer_to_human_agents; writes: cancel_pending_order,
-modify_pending_order_address, modify_pending_order_items, modify_user_address,
+implementation of every retail action of tau2's retail domain (reads:
+find_user_id_by_email, find_user_id_by_name_zip, get_user_details, get_order_details,
+get_product_details, get_item_details, list_all_product_types, calculate,
+transfer_to_human_agents; writes: cancel_pending_order, modify_pending_order_address,
+modify_pending_order_items, modify_pending_order_payment, modify_user_address,
 return_delivered_order_items, exchange_delivered_order_items), over a copy of tau2's
-``db.json``, following tau2's retail policy; and a policy in which every write is gated by
-tier (``high``: one approver; ``critical`` four-eyes for modify_pending_order_items, which
-can be done only once per order) and no read is.
+``db.json``, following tau2's retail policy and the checks of tau2's own tool code
+(``src/tau2/domains/retail/tools.py`` at the dataset's commit); and a policy in which every
+write is gated by tier (``high``: one approver; ``critical`` four-eyes for
+modify_pending_order_items, which can be done only once per order) and no read is.
 
 For each task the gold actions are replayed in order:
 
@@ -20,13 +22,16 @@ For each task the gold actions are replayed in order:
 3. the same step is run again (a retry), which the execution ledger must turn into a no-op.
 
 Figures: ``gate_coverage`` (share of actions routed exactly as the policy says: writes
-gated, reads not, unapproved writes refused), ``replay_match`` (share of tasks whose final
-database equals applying the gold actions directly, without govcx), ``idempotent`` (share of
-retried steps that changed nothing), and per-tool counts.
+gated, reads not, unapproved writes refused), ``ungated_writes`` (writes that ran without
+the gate routing them to approval: must be 0), ``replay_match`` (share of tasks whose
+final database equals applying the gold actions directly, without govcx), ``idempotent``
+(share of retried steps that changed nothing), and per-tool counts. A task file naming an
+action this pack does not implement is refused (exit 2) with the names.
 
-Our tool semantics follow tau2's policy text (tau2's tool code is not part of the data),
-so ``replay_match`` checks that governance adds no divergence (no lost, repeated or altered
-write), not that our tools equal tau2's.
+Our tools reproduce the database effects of tau2's tool code (its data has no tool code,
+so the replay's expected database is the direct application of the gold actions to the
+same tools): ``replay_match`` checks that governance adds no divergence (no lost,
+repeated or altered write).
 
     .venv/bin/python benchmarks/tau2_retail.py [--data DIR] [--split train] [--tasks FILE]
 
@@ -60,12 +65,14 @@ READS = (
     "get_order_details",
     "get_product_details",
     "get_item_details",
+    "list_all_product_types",
     "calculate",
     "transfer_to_human_agents",
 )
 WRITES = {
     "cancel_pending_order": "high",
     "modify_pending_order_address": "high",
+    "modify_pending_order_payment": "high",
     "modify_user_address": "high",
     "return_delivered_order_items": "high",
     "exchange_delivered_order_items": "high",
@@ -138,34 +145,39 @@ def _take_items(order: dict[str, Any], item_ids: list[str]) -> list[dict[str, An
 
 
 def _price_difference(
-    db: dict[str, Any], items: list[dict[str, Any]], new_item_ids: list[str]
+    db: dict[str, Any], items: list[dict[str, Any]], new_item_ids: list[str], *, modify: bool
 ) -> tuple[float, list[dict[str, Any]]]:
+    """The price difference of swapping ``items`` for ``new_item_ids`` (same positions, same
+    products, available variants), and the new variants; tau2's checks and messages."""
     if len(items) != len(new_item_ids):
         raise ToolError("The number of items to be exchanged should match")
     diff = 0.0
     variants = []
     for item, new_id in zip(items, new_item_ids, strict=True):
-        product = db["products"].get(item["product_id"]) or {}
-        variant = (product.get("variants") or {}).get(new_id)
+        if modify and item["item_id"] == new_id:
+            raise ToolError("The new item id should be different from the old item id")
+        product = db["products"].get(item["product_id"])
+        if product is None:
+            raise ToolError("Product not found")
+        variant = product["variants"].get(new_id)
         if variant is None:
-            raise ToolError(f"New item {new_id} not found or of another product")
+            raise ToolError("Variant not found")
         if not variant.get("available"):
-            raise ToolError(f"New item {new_id} not available")
+            raise ToolError(f"New item {new_id} not found or available")
         diff += float(variant["price"]) - float(item["price"])
         variants.append(variant)
     return round(diff, 2), variants
 
 
-def _check_payment(
-    db: dict[str, Any], order: dict[str, Any], payment_method_id: str, amount: float
-) -> dict[str, Any]:
-    user = _user(db, order["user_id"])
-    method: dict[str, Any] | None = user["payment_methods"].get(payment_method_id)
+def _payment_method(db: dict[str, Any], order: dict[str, Any], method_id: str) -> dict[str, Any]:
+    method: dict[str, Any] | None = _user(db, order["user_id"])["payment_methods"].get(method_id)
     if method is None:
         raise ToolError("Payment method not found")
-    if method.get("source") == "gift_card" and float(method.get("balance", 0.0)) < amount:
-        raise ToolError("Insufficient gift card balance to pay for the price difference")
     return method
+
+
+def _gift_card(method: dict[str, Any]) -> bool:
+    return method.get("source") == "gift_card"
 
 
 def _address(
@@ -227,16 +239,19 @@ def get_product_details(product_id: str, data_dir: Path) -> dict[str, Any]:
 
 @tool
 def get_item_details(item_id: str, data_dir: Path) -> dict[str, Any]:
-    """One variant item, with its product."""
+    """One variant item (its options, availability and price)."""
     for product in _load(data_dir)["products"].values():
         variant = product["variants"].get(item_id)
         if variant is not None:
-            return {
-                **copy.deepcopy(variant),
-                "product_id": product["product_id"],
-                "name": product["name"],
-            }
+            return copy.deepcopy(dict(variant))
     raise ToolError("Item not found")
+
+
+@tool
+def list_all_product_types(data_dir: Path) -> str:
+    """The name and product id of every product type, as JSON sorted by name."""
+    products = _load(data_dir)["products"].values()
+    return json.dumps({p["name"]: p["product_id"] for p in products}, sort_keys=True)
 
 
 @tool
@@ -244,8 +259,9 @@ def calculate(expression: str) -> str:
     """Evaluate an arithmetic expression (numbers, + - * / and parentheses only)."""
     import ast
     import operator
+    from collections.abc import Callable
 
-    ops = {
+    ops: dict[type[ast.AST], Callable[..., float]] = {
         ast.Add: operator.add,
         ast.Sub: operator.sub,
         ast.Mult: operator.mul,
@@ -326,7 +342,7 @@ def modify_pending_order_address(
 
     def change(db: dict[str, Any]) -> dict[str, Any]:
         order = _order(db, order_id)
-        if order["status"] != "pending":
+        if "pending" not in order["status"]:  # tau2: "pending (item modified)" too
             raise ToolError("Non-pending order cannot be modified")
         order["address"] = _address(address1, address2, city, state, country, zip)
         return copy.deepcopy(order)
@@ -374,8 +390,10 @@ def modify_pending_order_items(
         if order["status"] != "pending":
             raise ToolError("Non-pending order cannot be modified")
         items = _take_items(order, item_ids)
-        diff, variants = _price_difference(db, items, new_item_ids)
-        method = _check_payment(db, order, payment_method_id, diff)
+        diff, variants = _price_difference(db, items, new_item_ids, modify=True)
+        method = _payment_method(db, order, payment_method_id)
+        if _gift_card(method) and float(method.get("balance", 0.0)) < diff:
+            raise ToolError("Insufficient gift card balance to pay for the new item")
         order["payment_history"].append(
             {
                 "transaction_type": "payment" if diff > 0 else "refund",
@@ -383,13 +401,58 @@ def modify_pending_order_items(
                 "payment_method_id": payment_method_id,
             }
         )
-        if method.get("source") == "gift_card":
+        if _gift_card(method):
             method["balance"] = round(float(method["balance"]) - diff, 2)
+        # As tau2's tool does: each item takes its new id, and the price and options of
+        # the last new variant (so the expected databases of tau2's tasks are reproduced).
         for item, variant in zip(items, variants, strict=True):
             item["item_id"] = variant["item_id"]
-            item["price"] = variant["price"]
-            item["options"] = variant["options"]
+        for item in items:
+            item["price"] = variants[-1]["price"]
+            item["options"] = variants[-1]["options"]
         order["status"] = "pending (item modified)"
+        return copy.deepcopy(order)
+
+    result: dict[str, Any] = _write(data_dir, idempotency_key, change)
+    return result
+
+
+@tool
+def modify_pending_order_payment(
+    order_id: str, payment_method_id: str, idempotency_key: str, data_dir: Path
+) -> dict[str, Any]:
+    """Pay a pending order with another of the user's payment methods: the new method is
+    charged the order's one payment and the old one refunded (gift cards at once)."""
+
+    def change(db: dict[str, Any]) -> dict[str, Any]:
+        order = _order(db, order_id)
+        if "pending" not in order["status"]:
+            raise ToolError("Non-pending order cannot be modified")
+        method = _payment_method(db, order, payment_method_id)
+        history = order["payment_history"]
+        if len(history) != 1 or history[0]["transaction_type"] != "payment":
+            raise ToolError("There should be exactly one payment for a pending order")
+        old_id = history[0]["payment_method_id"]
+        if old_id == payment_method_id:
+            raise ToolError("The new payment method should be different from the current one")
+        amount = history[0]["amount"]
+        if _gift_card(method) and float(method.get("balance", 0.0)) < float(amount):
+            raise ToolError("Insufficient gift card balance to pay for the order")
+        history.extend(
+            [
+                {
+                    "transaction_type": "payment",
+                    "amount": amount,
+                    "payment_method_id": payment_method_id,
+                },
+                {"transaction_type": "refund", "amount": amount, "payment_method_id": old_id},
+            ]
+        )
+        if _gift_card(method):
+            method["balance"] = round(float(method["balance"]) - float(amount), 2)
+        old = _payment_method(db, order, old_id)
+        if _gift_card(old):
+            old["balance"] = round(float(old["balance"]) + float(amount), 2)
         return copy.deepcopy(order)
 
     result: dict[str, Any] = _write(data_dir, idempotency_key, change)
@@ -407,13 +470,10 @@ def return_delivered_order_items(
         order = _order(db, order_id)
         if order["status"] != "delivered":
             raise ToolError("Non-delivered order cannot be returned")
-        user = _user(db, order["user_id"])
-        method = user["payment_methods"].get(payment_method_id)
-        if method is None:
-            raise ToolError("Payment method not found")
+        method = _payment_method(db, order, payment_method_id)
         original = order["payment_history"][0]["payment_method_id"]
-        if method.get("source") != "gift_card" and payment_method_id != original:
-            raise ToolError("Payment method should be the original payment method or a gift card")
+        if not _gift_card(method) and payment_method_id != original:
+            raise ToolError("Payment method should be the original payment method")
         _take_items(order, item_ids)
         order["status"] = "return requested"
         order["return_items"] = sorted(item_ids)
@@ -440,10 +500,10 @@ def exchange_delivered_order_items(
         if order["status"] != "delivered":
             raise ToolError("Non-delivered order cannot be exchanged")
         items = _take_items(order, item_ids)
-        diff, _ = _price_difference(db, items, new_item_ids)
-        # Only that the method exists: the difference is settled when the exchange is
-        # processed (tau2's gold data, task 105, requests one beyond a gift card balance).
-        _check_payment(db, order, payment_method_id, 0.0)
+        diff, _ = _price_difference(db, items, new_item_ids, modify=False)
+        method = _payment_method(db, order, payment_method_id)
+        if _gift_card(method) and float(method.get("balance", 0.0)) < diff:
+            raise ToolError("Insufficient gift card balance to pay for the price difference")
         order["status"] = "exchange requested"
         order["exchange_items"] = sorted(item_ids)
         order["exchange_new_items"] = sorted(new_item_ids)
@@ -462,12 +522,14 @@ TOOLS = [
     get_order_details,
     get_product_details,
     get_item_details,
+    list_all_product_types,
     calculate,
     transfer_to_human_agents,
     cancel_pending_order,
     modify_pending_order_address,
     modify_user_address,
     modify_pending_order_items,
+    modify_pending_order_payment,
     return_delivered_order_items,
     exchange_delivered_order_items,
 ]
@@ -616,12 +678,14 @@ def replay_task(pack: Any, task: dict[str, Any], db_source: Path, root: Path) ->
                     expires_at=time.time() + 3600,
                     approvals_needed=decision.approvers,
                     policy_version=policy.version,
+                    policy_digest=policy.digest,
                     token=action_token(
                         conversation_id=cid,
                         kind="action",
                         tool=name,
                         args=canonical,
                         policy_version=policy.version,
+                        policy_digest=policy.digest,
                     ),
                 )
             )
@@ -726,6 +790,9 @@ def main(argv: list[str] | None = None) -> int:
         "writes": len(writes),
         "reads": len(rows) - len(writes),
         "gate_coverage": round(sum(r["as_policy_says"] for r in rows) / max(1, len(rows)), 4),
+        "ungated_writes": sum(
+            1 for r in writes if not r["gated"] and r["status"] not in (None, "refused")
+        ),
         "writes_gated": round(sum(r["gated"] for r in writes) / max(1, len(writes)), 4),
         "reads_gated": sum(r["gated"] for r in rows if not r["write"]),
         "unapproved_writes_refused": round(

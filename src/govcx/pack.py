@@ -596,9 +596,9 @@ def cross_check(policy: Policy, policy_path: str | Path, registry: ToolRegistry)
     What a policy file alone cannot show (``load_policy`` checks the file itself): every
     tool it names is defined in ``registry``; each ``approval_if`` evaluates on the tool's
     own arguments (a sample call), so it names no argument the tool lacks; ``amount_arg``
-    is an argument of the tool; each limit sums a numeric argument and is kept per
-    customer, conversation or one of the tool's arguments; a tool's context lookup is
-    no tool that can write. ``policy_path`` is the file
+    is an argument of the tool, and so is each of ``identifiers``; each limit sums a
+    numeric argument and is kept per customer, conversation or one of the tool's
+    arguments; a tool's context lookup is no tool that can write. ``policy_path`` is the file
     named in the error. Every place a policy is accepted calls this: the pack loader,
     ``govcx policy check``, ``PUT /v1/policy`` and the policy simulator.
 
@@ -636,6 +636,14 @@ def cross_check(policy: Policy, policy_path: str | Path, registry: ToolRegistry)
                 str(policy_path),
                 f"{name} has no argument {tool_policy.amount_arg!r}",
                 field=f"tools.{name}.amount_arg",
+            )
+        unknown = [a for a in tool_policy.identifiers or () if a not in spec.params]
+        if unknown:
+            raise PolicyError(
+                str(policy_path),
+                f"{name} has no argument {unknown[0]!r}; it takes "
+                f"{', '.join(spec.params) or 'no arguments'}",
+                field=f"tools.{name}.identifiers",
             )
         _check_limits(name, tool_policy.limits, spec.params, policy_path)
         _check_lookup(policy, name, spec, policy_path)

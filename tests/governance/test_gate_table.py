@@ -15,7 +15,8 @@ Tables:
 - GATE_ORDER: the first-match-wins order: guard findings (block, escalate, strip, log),
   engine error, intent out of scope, confidence below / at / above the minimum (global and
   per workflow), autonomy escalate, a malformed proposal, a tool outside the workflow, a
-  missing slot, an uncorroborated intent, no proposal per autonomy.
+  missing slot, an uncorroborated intent, an ungrounded identifier, no proposal per
+  autonomy.
 """
 
 from __future__ import annotations
@@ -631,6 +632,79 @@ GATE_ORDER: list[tuple[str, dict[str, Any], str, tuple[str, ...], str | None, st
         {"intent": "w_act", "confidence": 0.99, "corroborated": False},
         "respond",
         ("workflow.w_act.autonomy=act",),
+        None,
+        None,
+        1,
+    ),
+    # an identifier the customer never gave: the customer is asked, before any approval
+    # and whatever the autonomy; never for a read; a guard escalation still wins
+    (
+        "ungrounded-write",
+        {"intent": "w_act", "confidence": 0.99, "ungrounded": ("order_id",), "proposal": P_NOTE},
+        "respond",
+        ("identifier.ungrounded",),
+        None,
+        None,
+        1,
+    ),
+    (
+        "ungrounded-beats-approval",
+        {
+            "intent": "w_act",
+            "confidence": 0.99,
+            "ungrounded": ("order_id",),
+            "corroborated": False,
+            "proposal": P_CLOSE,
+        },
+        "respond",
+        ("identifier.ungrounded",),
+        None,
+        None,
+        1,
+    ),
+    (
+        "ungrounded-draft",
+        {"intent": "w_draft", "confidence": 0.99, "ungrounded": ("order_id",), "proposal": P_NOTE},
+        "respond",
+        ("identifier.ungrounded",),
+        None,
+        None,
+        1,
+    ),
+    (
+        "ungrounded-read",
+        {"intent": "w_act", "confidence": 0.99, "ungrounded": ("order_id",), "proposal": P_LOOKUP},
+        "execute",
+        ("tool.lookup.within_policy",),
+        None,
+        "read",
+        1,
+    ),
+    (
+        "ungrounded-after-missing-slot",
+        {
+            "intent": "w_act",
+            "confidence": 0.99,
+            "ungrounded": ("order_id",),
+            "proposal": Proposal(tool="note", args={}, missing=("text",)),
+        },
+        "respond",
+        ("slot.missing",),
+        None,
+        None,
+        1,
+    ),
+    (
+        "escalation-beats-ungrounded",
+        {
+            "intent": "w_act",
+            "confidence": 0.99,
+            "findings": [ESCALATE],
+            "ungrounded": ("order_id",),
+            "proposal": P_NOTE,
+        },
+        "escalate",
+        ("guard.legal_threat",),
         None,
         None,
         1,

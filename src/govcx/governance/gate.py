@@ -66,6 +66,11 @@ class GateInput:
     corroborated: bool = True
     """False when the customer's own message does not support the intent a model chose
     (see ``govcx.graphs.corroboration``): no write then runs without a human."""
+    ungrounded: tuple[str, ...] = ()
+    """Identifier arguments of the proposal (:func:`identifier_args`) whose values the
+    customer neither wrote in this conversation nor confirmed (see
+    ``govcx.graphs.corroboration``): a write with any is not run; the agent asks which
+    one (rule ``identifier.ungrounded``)."""
     usage: Usage | None = None
     """Cumulative usage for the proposal's tool; None when unknown."""
     money_problems: tuple[str, ...] = ()
@@ -138,6 +143,20 @@ def approval_need(
     return ApprovalNeed(
         needed=bool(rules), rules=tuple(rules), tier=tool_policy.tier, approvers=tier.approvers
     )
+
+
+def identifier_args(
+    policy: Policy, tool: str, patterns: Mapping[str, Any] | Sequence[str]
+) -> tuple[str, ...]:
+    """The arguments of ``tool`` that must be grounded: the policy's ``identifiers`` for
+    it when set, else every argument with a declared ``pattern`` (``patterns``: the
+    names, or a mapping keyed by them). Read-only tools have none (only writes are held)."""
+    tool_policy = policy.tools.get(tool)
+    if tool_policy is None or policy.is_read_only(tool):
+        return ()
+    if tool_policy.identifiers is not None:
+        return tuple(tool_policy.identifiers)
+    return tuple(patterns)
 
 
 def limit_rules(
@@ -278,6 +297,13 @@ def decide(policy: Policy, facts: GateInput) -> GateDecision:
         invalid = amount_problem(policy, proposal.tool, proposal.args, facts.money_problems)
         if invalid:
             return out("respond", ["slot.invalid"], f"asking the customer again: {invalid}")
+        if facts.ungrounded and not policy.is_read_only(proposal.tool):
+            return out(
+                "respond",
+                ["identifier.ungrounded"],
+                f"asking the customer which one: {', '.join(facts.ungrounded)} of "
+                f"{proposal.tool} not named or confirmed by the customer",
+            )
         need = approval_need(policy, proposal.tool, proposal.args, autonomy)
         cumulative = limit_rules(policy, proposal.tool, proposal.args, facts.usage)
         if cumulative:

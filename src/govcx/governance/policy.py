@@ -181,6 +181,12 @@ class ToolPolicy(_Model):
     plain positive number in range."""
     limits: list[Limit] = Field(default_factory=list)
     """Cumulative limits (see :class:`Limit`); crossing any needs approval."""
+    identifiers: list[str] | None = None
+    """The arguments of a write that name a thing (an order, account or ticket id) and so
+    must be grounded: the customer wrote the value in this conversation, or confirmed it
+    after the agent offered it from a read tool's result; otherwise the agent asks which
+    one (rule ``identifier.ungrounded``). Absent: every argument whose schema declares a
+    ``pattern``; ``[]``: none."""
 
     @property
     def amount_key(self) -> str:
@@ -398,9 +404,12 @@ class Policy(_Model):
     def digest(self) -> str:
         """sha256 of the canonical parsed form: the same content always has the same
         digest, whatever its YAML layout, key order or comments."""
-        material = json.dumps(
-            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-        )
+        data = self.model_dump(mode="json")
+        for tool in data.get("tools", {}).values():
+            if tool.get("identifiers") is None:
+                # Policies written before the field existed keep the digest they had.
+                tool.pop("identifiers", None)
+        material = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(material.encode("utf-8")).hexdigest()
 
     def is_read_only(self, tool: str) -> bool:

@@ -40,6 +40,10 @@ _FIXED = {
     "proposal.invalid": "the proposed action was malformed",
     "slot.missing": "a required argument is missing: the customer is asked for it",
     "slot.invalid": "the amount cannot be acted on as written: the customer is asked again",
+    "identifier.ungrounded": (
+        "an identifier the action would use (an order, account or ticket id) was neither "
+        "written nor confirmed by the customer: the customer is asked which one"
+    ),
     "approvals.on_expiry=escalate": "nobody decided in time; on_expiry: escalate",
     "approval.superseded": "the policy changed while the request waited",
     "guard.output": "the drafted reply failed the output checks",

@@ -27,12 +27,12 @@ from govcx.governance.cases import Case
 from govcx.governance.finding import Finding
 from govcx.governance.policy import Policy
 from govcx.governance.principal import SYSTEM
-from govcx.graphs import replies
+from govcx.graphs import corroboration, replies
 from govcx.graphs import request as request_of
 from govcx.graphs.context import Services
 from govcx.graphs.corroboration import corroborate
 from govcx.graphs.outcome import at_rest, turn_of
-from govcx.graphs.state import TurnState, dump
+from govcx.graphs.state import Grounding, TurnState, dump
 from govcx.guardrails.guard import OutputContext, OutputResult, apply_policy
 from govcx.knowledge.retriever import Chunk
 from govcx.tools.executor import Execution, idempotency_key
@@ -258,6 +258,13 @@ def guard_input(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     text = money.normalise_text(state.text)
     result = svc.guard.scan_input(text)
     findings = apply_policy(result.findings, svc.policy.guards)
+    # What the customer names here may ground a write's identifiers on a later turn.
+    grounding = corroboration.heard(
+        state.grounding,
+        customer_id=state.customer_id,
+        text=text,
+        patterns=corroboration.identifier_patterns(svc.policy, svc.registry),
+    )
     # The redacted message joins the transcript with the policy gate's audit events.
     event = _event(
         runtime,
@@ -271,6 +278,7 @@ def guard_input(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
         "text": text,
         "redacted": result.redacted,
         "findings": dump(findings),
+        "grounding": dump(grounding),
         "audit_buffer": [event],
     }
 
@@ -328,9 +336,17 @@ def classify(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     result = svc.engine.classify(text, ctx)
     intent, confidence, carried = result.intent, result.confidence, False
     pending = state.pending
-    if pending and _continues(svc, pending, result, state.text):
+    grounding = state.grounding
+    offered = bool(grounding is not None and grounding.offered)
+    if pending and _continues(svc, pending, result, state.text, offered=offered):
         intent, carried = pending["intent"], True
         confidence = max(confidence, pending["confidence"])
+    confirmed: dict[str, Any] = {}
+    if grounding is not None and offered:
+        # The answer to "do you mean order A-1002?": a plain yes confirms the offer.
+        grounding, confirmed = corroboration.confirm(grounding, state.text if carried else "")
+        if confirmed and pending is not None:
+            pending = {**pending, "args": {**dict(pending.get("args") or {}), **confirmed}}
     engine_error = result.error or result.entities.get("engine_error")
     # A model's intent must be supported by the customer's own words (the embedded
     # engine's intent comes from them); an answer to our own question inherits it.
@@ -350,6 +366,7 @@ def classify(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
         "engine_error": engine_error,
         "corroborated": corroborated,
         "corroboration": support,
+        "confirmed": sorted(confirmed),
     }
     event = _event(runtime, state, "classify", data)
     return {
@@ -362,15 +379,26 @@ def classify(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
             "corroborated": corroborated,
         },
         "pending": pending if carried else None,
+        "grounding": dump(grounding),
     }
 
 
-def _continues(svc: Services, pending: dict[str, Any], result: Classification, text: str) -> bool:
-    """Does this message answer the clarifying question asked on the previous turn?"""
+def _continues(
+    svc: Services,
+    pending: dict[str, Any],
+    result: Classification,
+    text: str,
+    *,
+    offered: bool = False,
+) -> bool:
+    """Does this message answer the clarifying question asked on the previous turn? (A
+    yes answers a question that offered a value to confirm.)"""
     policy = svc.policy
     spec = svc.registry.get(pending["tool"]) if pending.get("tool") in svc.registry else None
     if spec is None:
         return False
+    if offered and corroboration.affirms(text):
+        return True
     patterns = spec.patterns()
     for param in pending.get("awaiting", []):
         if param in patterns and patterns[param].search(text):
@@ -439,6 +467,7 @@ def draft(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     findings = list(state.findings)
     plan_data: dict[str, Any] = {}
     reads: list[str] = []  # ledger keys of the reads, for the audit cross-check
+    results: list[Any] = []  # what the reads returned (values the agent may offer)
     if (
         intent in policy.workflows
         and policy.workflows[intent].tools
@@ -482,6 +511,8 @@ def draft(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
                         status="refused",
                         error="the tool output was withheld by a guard",
                     )
+                if execution.status == "executed":
+                    results.append(execution.result)
             return execution
 
         classification = Classification(
@@ -521,12 +552,16 @@ def draft(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
             "reads": reads,
         },
     )
-    return {
+    out: dict[str, Any] = {
         "audit_buffer": [event],
         "plan": plan_data or None,
         "draft": dump(text_draft),
         "findings": dump(findings),
     }
+    if results:
+        grounding = state.grounding or Grounding(customer_id=state.customer_id)
+        out["grounding"] = dump(corroboration.seen(grounding, results))
+    return out
 
 
 # -- confidence_check ---------------------------------------------------------------------
@@ -567,16 +602,21 @@ def policy_gate(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     plan = state.plan
     proposal = None
     proposal_error = plan.error if plan else None
+    ungrounded: tuple[str, ...] = ()
     if plan is not None and plan.proposal is not None:
         p = plan.proposal
         args = dict(p.args)
         missing = tuple(p.missing)
         if not missing and p.tool in svc.registry:
             # The gate judges the arguments the executor would run: validated, with defaults.
+            spec = svc.registry.get(p.tool)
             try:
-                args = svc.registry.get(p.tool).validate(args)
+                args = spec.validate(args)
             except ToolArgumentError as exc:
                 proposal_error = exc.message
+            ungrounded = corroboration.ungrounded(
+                policy, spec, args, text=state.text, grounding=state.grounding
+            )
         proposal = gate.Proposal(tool=p.tool, args=args, missing=missing)
     classified = state.classification
     engine_error = classified.engine_error if classified else None
@@ -588,6 +628,7 @@ def policy_gate(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
         proposal_error=proposal_error,
         engine_error=str(engine_error) if engine_error else None,
         corroborated=classified.corroborated if classified else True,
+        ungrounded=ungrounded,
         money_problems=money.problems(state.text, currency=policy.currency),
     )
     decision = _decide_and_reserve(svc, state, policy, facts)
@@ -600,6 +641,8 @@ def policy_gate(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     }
     if "slot.invalid" in decision.rules and proposal is not None:
         out["plan"] = _ask_amount_again(state, policy, proposal)
+    if "identifier.ungrounded" in decision.rules and proposal is not None:
+        out.update(_ask_which(svc, state, proposal, ungrounded))
     approval_id = None
     looked: LookupResult | None = None
     if decision.route == "await_approval":
@@ -625,6 +668,7 @@ def policy_gate(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
             **decision.as_dict(),
             "approval_id": approval_id,
             "proposal": asdict(proposal) if proposal else None,
+            **({"ungrounded": list(ungrounded)} if ungrounded else {}),
             **(
                 {"context": {"status": looked.status, "error": _redact(svc, looked.error)}}
                 if looked is not None
@@ -707,6 +751,28 @@ def _ask_amount_again(state: TurnState, policy: Policy, proposal: gate.Proposal)
         "awaiting": [amount_key],
     }
     return plan
+
+
+def _ask_which(
+    svc: Services, state: TurnState, proposal: gate.Proposal, ungrounded: tuple[str, ...]
+) -> dict[str, Any]:
+    """The plan becomes a question for the identifiers the customer did not name (the
+    rest of the arguments are kept), offering a value a read tool returned for a yes."""
+    spec = svc.registry.get(proposal.tool)
+    grounding = state.grounding or Grounding(customer_id=state.customer_id)
+    question, offered = corroboration.question(spec, ungrounded, proposal.args, grounding)
+    plan = dump(state.plan) if state.plan else {}
+    plan["question"] = question
+    plan["pending"] = {
+        "intent": state.intent,
+        "tool": proposal.tool,
+        "args": {k: v for k, v in proposal.args.items() if k not in ungrounded},
+        "awaiting": list(ungrounded),
+    }
+    return {
+        "plan": plan,
+        "grounding": dump(grounding.model_copy(update={"offered": offered})),
+    }
 
 
 def _customer_message(state: TurnState) -> tuple[str, str]:
@@ -824,6 +890,12 @@ def execute(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
             execution = Execution(tool=str(tool), args=args, status="refused", error=exc.message)
     failed = approval_id is not None and execution.status != "executed"
     findings = list(state.findings)
+    grounding = state.grounding
+    if execution.status == "executed" and policy.is_read_only(str(tool)):
+        # Its reply shows the customer what it found: values the agent may offer later.
+        grounding = corroboration.seen(
+            grounding or Grounding(customer_id=state.customer_id), [execution.result]
+        )
     if execution.result is not None:
         findings.extend(
             apply_policy(
@@ -839,6 +911,7 @@ def execute(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
         "actions": [execution.as_action()],
         "draft": dump(composed),
         "findings": dump(findings),
+        "grounding": dump(grounding),
     }
     if failed and approval is not None:
         out["approval"] = {**dump(approval), "status": "failed"}

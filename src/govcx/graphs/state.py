@@ -57,6 +57,23 @@ class Passage(Part):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
+class Grounding(Part):
+    """What the customer wrote and confirmed in this conversation that a write's
+    identifiers may come from (see :mod:`govcx.graphs.corroboration`); kept across turns,
+    normalised, each list bounded. Only nodes write it, never an engine."""
+
+    customer_id: str | None = None
+    """Whose words these are: a conversation whose customer changes starts again."""
+    said: list[str] = Field(default_factory=list)
+    """Values the customer's messages named (identifier pattern matches, id-like words)."""
+    shown: list[str] = Field(default_factory=list)
+    """Id-like values read tools returned (as returned): what the agent may offer."""
+    offered: dict[str, str] = Field(default_factory=dict)
+    """The values the agent's last question offered for confirmation, by argument."""
+    confirmed: list[str] = Field(default_factory=list)
+    """Offered values the customer said yes to."""
+
+
 class PlanPart(Part):
     """The engine's plan: a tool call to propose, or a question to ask."""
 
@@ -138,6 +155,8 @@ class TurnState(BaseModel):
     escalation: Escalation | None = None
     pending: dict[str, Any] | None = None
     """Slots carried to the next turn after a clarifying question."""
+    grounding: Grounding | None = None
+    """What a write's identifiers may come from; carried across turns."""
     audit_buffer: Annotated[list[dict[str, Any]], _audit_buffer] = Field(default_factory=list)
 
     @model_validator(mode="before")
