@@ -614,9 +614,12 @@ def policy_gate(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
                 args = spec.validate(args)
             except ToolArgumentError as exc:
                 proposal_error = exc.message
-            ungrounded = corroboration.ungrounded(
-                policy, spec, args, text=state.text, grounding=state.grounding
-            )
+            if state.call is None:
+                # A direct call (govcx mcp serve) names its identifiers itself: the
+                # authenticated tool client wrote them, as a customer writes theirs.
+                ungrounded = corroboration.ungrounded(
+                    policy, spec, args, text=state.text, grounding=state.grounding
+                )
         proposal = gate.Proposal(tool=p.tool, args=args, missing=missing)
     classified = state.classification
     engine_error = classified.engine_error if classified else None
