@@ -139,8 +139,12 @@ class Agent:
         retriever: Retriever | None = None,
         guard: Guard | None = None,
         clock: Callable[[], float] = time.time,
+        adopt_pack_policy: bool = False,
     ) -> None:
         self.pack = pack
+        self._adopt_pack_policy = adopt_pack_policy
+        """Activate a new pack policy even over a governed one: only for throwaway state
+        (the eval workbench replays a candidate on a copy of a template state dir)."""
         self.settings = settings or Settings()
         state_dir = self.settings.state_dir()
         self.state_dir = state_dir
@@ -252,7 +256,12 @@ class Agent:
                     str(self.pack.policy_path), f"{exc.message}", field="version"
                 ) from None
             active = self.policies.active(conn)
-            if new and active is not None and active.digest != file.digest:
+            if (
+                new
+                and active is not None
+                and active.digest != file.digest
+                and not self._adopt_pack_policy
+            ):
                 current = self.policies.load(active.version, conn)
                 if current.policy_changes is not None:
                     # A governed policy changes through reviewed proposals only: the new

@@ -46,6 +46,17 @@ class PolicyLifecycle:
             raise PolicyGoverned(policy.version, changes.approvers, list(changes.roles))
 
     # -- proposing ------------------------------------------------------------------------
+    def precheck(self, candidate: Policy, *, author: Principal) -> None:
+        """What :meth:`propose` refuses, checked before the (slow) impact report runs."""
+        active = self.agent.sync_policy()
+        may_author(author, active)
+        if candidate.digest == active.digest:
+            raise Conflict(
+                f"the candidate is the active policy {active.version} (same content); "
+                "there is nothing to propose"
+            )
+        self.agent.policies.check_version(candidate, source="the candidate")
+
     def propose(
         self,
         candidate: Policy,
@@ -168,7 +179,9 @@ class PolicyLifecycle:
         self._go_live(proposal, who, mode="shadow", share=0, kind="policy.shadow_started")
         return self.agent.proposals.get(proposal_id)
 
-    def rollout(self, proposal_id: str, *, who: Principal, share: int) -> Proposal:
+    def rollout(
+        self, proposal_id: str, *, who: Principal, share: int, supersede: bool = True
+    ) -> Proposal:
         """Let the candidate decide ``share`` percent of the conversations (100: activate).
 
         A conversation's policy is fixed by the share in force when it started, so while
@@ -176,14 +189,14 @@ class PolicyLifecycle:
         share applies to conversations that start afterwards)."""
         check_share(share)
         if share == 100:
-            return self.activate(proposal_id, who=who)
+            return self.activate(proposal_id, who=who, supersede=supersede)
         proposal = self._ready(
             proposal_id, who, ("approved", "shadow", "rollout"), f"roll out to {share}%"
         )
         self._go_live(proposal, who, mode="rollout", share=share, kind="policy.rollout")
         return self.agent.proposals.get(proposal_id)
 
-    def activate(self, proposal_id: str, *, who: Principal) -> Proposal:
+    def activate(self, proposal_id: str, *, who: Principal, supersede: bool = True) -> Proposal:
         """Make the candidate the active policy for every conversation."""
         agent = self.agent
         proposal = self._ready(proposal_id, who, ("approved", "shadow", "rollout"), "activate")
@@ -194,14 +207,20 @@ class PolicyLifecycle:
             agent.proposals.set_status(proposal_id, "active", now=now, share=100, conn=conn)
 
         changed = agent.set_policy(
-            proposal.candidate, actor=who.name, source=f"proposal {proposal_id}", also=bookkeeping
+            proposal.candidate,
+            actor=who.name,
+            source=f"proposal {proposal_id}",
+            also=bookkeeping,
+            supersede=supersede,
         )
         if not changed:  # the candidate became active meanwhile (another admin)
             with agent.db.begin() as conn:
                 bookkeeping(conn)
         return agent.proposals.get(proposal_id)
 
-    def rollback(self, version: str | None = None, *, who: Principal) -> dict[str, Any]:
+    def rollback(
+        self, version: str | None = None, *, who: Principal, supersede: bool = True
+    ) -> dict[str, Any]:
         """Return to an earlier policy in one step, ending any shadow or rollout.
 
         Without ``version``: a running shadow or rollout is stopped (every conversation
@@ -231,7 +250,8 @@ class PolicyLifecycle:
                     },
                 )
             agent.sync_policy()
-            agent.supersede_stale()
+            if supersede:
+                agent.supersede_stale()
             return {"version": current.version, "ended_proposal": rollout.proposal_id}
         history = agent.policies.history(limit=10_000)
         earlier = [a for a in history if a.digest != current.digest]
@@ -268,7 +288,9 @@ class PolicyLifecycle:
                 },
             )
 
-        agent.set_policy(target, actor=who.name, source="rollback", also=bookkeeping)
+        agent.set_policy(
+            target, actor=who.name, source="rollback", also=bookkeeping, supersede=supersede
+        )
         return {"version": target.version, "from_version": current.version, "ended_proposal": ended}
 
     def shadow_report(self, proposal_id: str) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from govcx.api.routers import (
     conversations,
     docs,
     policy,
+    proposals,
     system,
 )
 from govcx.api.runtime import ApiRuntime
@@ -249,7 +250,17 @@ def create_app(
     )
     app.state.runtime = runtime
     install_error_handlers(app)
-    for module in (conversations, approvals, cases, audit, policy, system, console, docs):
+    for module in (
+        conversations,
+        approvals,
+        cases,
+        audit,
+        policy,
+        proposals,
+        system,
+        console,
+        docs,
+    ):
         app.include_router(module.router)
     app.add_middleware(_Edge, max_body=server.max_body_bytes, metrics=metrics)
     return app

@@ -287,7 +287,8 @@ class ApiRuntime:
         facts = self.agent.sealer.open(request.context_sealed) if request.context_sealed else None
         if not caller.has(ROLE_APPROVER):
             return self._view(request, can_decide=None, facts=facts)
-        verdict = can_decide(self.agent.policy, caller.principal, request, now=self.agent.clock())
+        policy = self.agent.policy_for(request.conversation_id)  # a rollout's candidate too
+        verdict = can_decide(policy, caller.principal, request, now=self.agent.clock())
         # A closed request needs no explanation (its status says it).
         return self._view(
             request,
