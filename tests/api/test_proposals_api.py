@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from govcx.agent.agent import Agent
 from govcx.api import ServerSettings, create_app
+from govcx.evals.impact import impact_report
 from govcx.governance.principal import Principal
 from tests.api.conftest import KEYS, REFUND_80, assert_error
 from tests.governance.test_proposals import governed_pack
@@ -40,7 +41,7 @@ def governed_client(
     settings = server_settings.model_copy(
         update={"api_keys": ",".join(f"{k}:{n}" for n, k in REVIEW_KEYS.items())}
     )
-    with TestClient(create_app(settings, agent)) as client:
+    with TestClient(create_app(settings, agent, impact=impact_report)) as client:
         yield client, agent
 
 
@@ -149,9 +150,7 @@ def test_two_reviewers_then_shadow_rollout_activate_rollback(
     assert state["mode"] == "rollout" and state["share"] == 20
     assert state["candidate_version"] == "t2"
     assert_error(
-        client.post(
-            f"/v1/policy/proposals/{pid}/rollout", json={"share": 0}, headers=auth("root")
-        ),
+        client.post(f"/v1/policy/proposals/{pid}/rollout", json={"share": 0}, headers=auth("root")),
         422,
     )
 

@@ -37,8 +37,8 @@ from govcx.governance.audit import AuditLog, audit_key
 from govcx.governance.cases import CaseStore
 from govcx.governance.policy import Policy
 from govcx.governance.policy_store import PolicyStore
-from govcx.governance.proposals import ProposalStore, Rollout
 from govcx.governance.principal import SYSTEM, Principal
+from govcx.governance.proposals import ProposalStore, Rollout
 from govcx.graphs.checkpoints import PrunableSqliteSaver, continue_renamed, keep_latest
 from govcx.graphs.context import Services, ShadowGate
 from govcx.graphs.graph import build_graph
@@ -740,7 +740,9 @@ class Agent:
             can_decide(
                 policy, who, request, decision="edit", args=new_args, now=now
             ).raise_if_denied(approval_id, who.name)
-            refreshed = refreshed_for_edit(self._services_for(request.conversation_id), request, new_args)
+            refreshed = refreshed_for_edit(
+                self._services_for(request.conversation_id), request, new_args
+            )
         elif args:
             raise InvalidInput(
                 "args are only accepted with decision edit", details={"field": "args"}
@@ -927,7 +929,9 @@ class Agent:
                 data={"next": list(snapshot.next)},
             )
             try:
-                self.graph.invoke(None, config, context=self._services_for(conversation_id), durability="sync")
+                self.graph.invoke(
+                    None, config, context=self._services_for(conversation_id), durability="sync"
+                )
             except Exception as exc:
                 self._fail(conversation_id, str(snapshot.values.get("turn_id")), exc)
                 raise

@@ -15,20 +15,60 @@ approved proposal cannot be changed, only proposed again).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Callable
+from typing import Any, Literal, Protocol
 
 from sqlalchemy import Connection
 
 from govcx.errors import Conflict, InvalidInput, NotAuthorized, NotFound, PolicyGoverned
+from govcx.governance.audit import AuditLog
 from govcx.governance.policy import Policy, diff_policies
+from govcx.governance.policy_store import PolicyStore
 from govcx.governance.principal import Principal
-from govcx.governance.proposals import Proposal, check_share, may_author, review_bar
+from govcx.governance.proposals import (
+    Proposal,
+    ProposalStore,
+    Rollout,
+    check_share,
+    may_author,
+    review_bar,
+)
+from govcx.guardrails.guard import Guard
 from govcx.store.conversation import new_id
-
-if TYPE_CHECKING:
-    from govcx.agent.agent import Agent
+from govcx.store.db import Database
 
 MAX_COMMENT = 2000
+
+
+class Agent(Protocol):
+    """What the lifecycle uses of :class:`govcx.agent.agent.Agent` (which owns one)."""
+
+    db: Database
+    audit: AuditLog
+    policies: PolicyStore
+    proposals: ProposalStore
+    guard: Guard
+    clock: Callable[[], float]
+
+    @property
+    def policy(self) -> Policy: ...
+
+    @property
+    def rollout(self) -> Rollout | None: ...
+
+    def sync_policy(self) -> Policy: ...
+
+    def set_policy(
+        self,
+        policy: Policy,
+        *,
+        actor: str,
+        source: str = ...,
+        supersede: bool = ...,
+        also: Callable[[Any], None] | None = ...,
+    ) -> bool: ...
+
+    def supersede_stale(self) -> Any: ...
 
 
 class PolicyLifecycle:

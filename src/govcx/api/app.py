@@ -38,7 +38,7 @@ from govcx.api.routers import (
     proposals,
     system,
 )
-from govcx.api.runtime import ApiRuntime
+from govcx.api.runtime import ApiRuntime, ImpactReport
 from govcx.api.schemas import package_version
 from govcx.api.settings import ServerSettings
 from govcx.api.tracing import Tracing
@@ -156,6 +156,7 @@ def create_app(
     *,
     webhook_transport: Any = None,
     span_exporter: Any = None,
+    impact: ImpactReport | None = None,
 ) -> FastAPI:
     """Build the API app around ``agent`` (or an Agent opened from ``settings``).
 
@@ -167,6 +168,9 @@ def create_app(
             opens ``Agent.open(settings.pack, settings)`` and closes it on shutdown.
         webhook_transport: An httpx transport for webhook deliveries (tests).
         span_exporter: An OpenTelemetry span exporter (tests); turns tracing on.
+        impact: Computes the impact report of a policy proposal
+            (``govcx.evals.impact.impact_report``, which ``govcx serve`` passes; the API
+            layer does not import the evals). Without it proposals carry no report.
 
     Raises:
         ConfigError: no API keys (and not dev mode), a key for an unknown principal, a
@@ -208,6 +212,7 @@ def create_app(
     runtime = ApiRuntime(
         agent, server, keys, metrics=metrics, bus=bus, webhooks=webhooks, tracing=tracing
     )
+    runtime.impact = impact
 
     prune_age = parse_duration(server.prune_older_than).total_seconds()
 
@@ -295,8 +300,8 @@ async def _prune(agent: Agent, interval: float, older_than: float) -> None:
             log.exception("retention run failed")
 
 
-def app_from_env() -> FastAPI:
+def app_from_env(impact: ImpactReport | None = None) -> FastAPI:
     """Factory for ``uvicorn --factory`` and ``govcx serve --workers N``: settings from
     the environment."""
     os.umask(0o077)  # a server entry point: owner-only files, see govcx.cli.main.main
-    return create_app(ServerSettings())
+    return create_app(ServerSettings(), impact=impact)

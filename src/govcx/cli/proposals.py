@@ -48,9 +48,7 @@ def register(policy_app: typer.Typer) -> None:
 
 
 def _who(agent: Any, key_file: Path | None, as_: str | None, doing: str) -> tuple[Any, bool]:
-    principal, authenticated = decider(
-        agent, key_file=key_file, as_=as_, doing=doing, role="admin"
-    )
+    principal, authenticated = decider(agent, key_file=key_file, as_=as_, doing=doing, role="admin")
     if not authenticated:
         err_console.print(
             f"[yellow]unauthenticated[/yellow] dev-mode action as {principal.name} "
@@ -69,7 +67,8 @@ def _view(agent: Any, proposal: Any) -> dict[str, Any]:
     data["approvals_needed"] = bar.approvers
     data["reviewer_roles"] = list(bar.roles)
     data["diff"] = agent.lifecycle.diff(proposal)
-    return data
+    view: dict[str, Any] = data
+    return view
 
 
 def propose(

@@ -21,9 +21,11 @@ Example:
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -280,7 +282,7 @@ class ProposalStore:
         ).all()
         return _proposal(row, reviews)
 
-    def list(self, *, status: str | None = None, limit: int = 100) -> list[Proposal]:
+    def list(self, *, status: str | None = None, limit: int = 100) -> builtins.list[Proposal]:
         with self.db.read() as conn:
             query = select(policy_proposals.c.proposal_id).order_by(
                 policy_proposals.c.created_at.desc()
@@ -296,7 +298,7 @@ class ProposalStore:
                     continue  # listed by `proposals`; never usable
             return out
 
-    def ids(self) -> list[tuple[str, str]]:
+    def ids(self) -> builtins.list[tuple[str, str]]:
         """(proposal_id, stored status) of every proposal, newest first, unverified."""
         with self.db.read() as conn:
             rows = conn.execute(
@@ -346,7 +348,7 @@ class ProposalStore:
                 who.name, f"you already reviewed proposal {proposal_id}; each reviewer counts once"
             ) from None
         approvals = len(proposal.approvals) + (decision == "approve")
-        status = (
+        status: Status = (
             "rejected"
             if decision == "reject"
             else "approved"
@@ -374,7 +376,9 @@ class ProposalStore:
             .values(**values)
         )
 
-    def end_live(self, *, now: float, conn: Connection, keep: str | None = None) -> list[str]:
+    def end_live(
+        self, *, now: float, conn: Connection, keep: str | None = None
+    ) -> builtins.list[str]:
         """Mark every shadow, rollout or active proposal (but ``keep``) as ended."""
         rows = conn.execute(
             select(policy_proposals.c.proposal_id).where(
@@ -417,7 +421,7 @@ class ProposalStore:
         if not rows or rows[0].mode == "off" or rows[0].proposal_id is None:
             return None
         newest = rows[0]
-        history: list[tuple[float, int]] = []
+        history: builtins.list[tuple[float, int]] = []
         for row in rows:  # newest first: this proposal's rows since it last started
             if row.proposal_id != newest.proposal_id or row.mode == "off":
                 break
@@ -441,8 +445,8 @@ class ProposalStore:
         conversation_id: str,
         turn_id: str,
         workflow: str | None,
-        active: tuple[str, list[str]],
-        candidate: tuple[str, list[str]],
+        active: tuple[str, builtins.list[str]],
+        candidate: tuple[str, builtins.list[str]],
         now: float,
     ) -> None:
         """One live turn decided by both gates; a replayed gate (crash recovery) records
@@ -476,7 +480,7 @@ class ProposalStore:
         by_change: Counter[str] = Counter()
         by_workflow: dict[str, Counter[str]] = defaultdict(Counter)
         by_rule: dict[str, Counter[str]] = defaultdict(Counter)
-        shown: list[dict[str, Any]] = []
+        shown: builtins.list[dict[str, Any]] = []
         for row in rows:
             if row.change is None:
                 continue
@@ -554,7 +558,7 @@ def _lock(conn: Connection, proposal_id: str) -> None:
         )
 
 
-def _proposal(row: Any, reviews: list[Any]) -> Proposal:
+def _proposal(row: Any, reviews: Sequence[Any]) -> Proposal:
     where = f"policy_proposals[{row.proposal_id}]"
     try:
         candidate = parse_policy(json.loads(row.body), file=where)

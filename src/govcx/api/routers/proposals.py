@@ -87,11 +87,13 @@ async def propose(
     )
 
     def run() -> Proposal:
-        from govcx.evals.impact import impact_report
-
         lifecycle = runtime.agent.lifecycle
         lifecycle.precheck(candidate, author=caller.principal)
-        impact = impact_report(runtime.agent, candidate, days=days)
+        impact = (
+            runtime.impact(runtime.agent, candidate, days=days)
+            if runtime.impact is not None
+            else None
+        )
         return lifecycle.propose(candidate, author=caller.principal, comment=comment, impact=impact)
 
     proposal = await run_in_threadpool(run)
@@ -174,9 +176,7 @@ def shadow_report(caller: CallerDep, runtime: RuntimeDep, proposal_id: str) -> A
     responses=responses(403, 404, 409),
     summary="Let an approved proposal decide a share of the conversations",
 )
-def rollout(
-    caller: AdminCaller, runtime: RuntimeDep, proposal_id: str, body: RolloutIn
-) -> Any:
+def rollout(caller: AdminCaller, runtime: RuntimeDep, proposal_id: str, body: RolloutIn) -> Any:
     _check(proposal_id)
     proposal = runtime.agent.lifecycle.rollout(
         proposal_id, who=caller.principal, share=body.share, supersede=False
@@ -194,9 +194,7 @@ def rollout(
 )
 def activate(caller: AdminCaller, runtime: RuntimeDep, proposal_id: str) -> Any:
     _check(proposal_id)
-    proposal = runtime.agent.lifecycle.activate(
-        proposal_id, who=caller.principal, supersede=False
-    )
+    proposal = runtime.agent.lifecycle.activate(proposal_id, who=caller.principal, supersede=False)
     runtime.bus.queue_changed()
     runtime.supersede_stale()
     return _view(runtime, proposal)
