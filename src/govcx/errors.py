@@ -17,6 +17,8 @@ GovcxError
 ├── NotFound                    an id that does not exist (conversation, approval, tool)
 ├── Conflict                    the request contradicts what is stored (HTTP 409)
 │   ├── PolicyVersionConflict   a version string that already names other content
+│   ├── PolicyGoverned          a direct change of a governed policy (propose it instead)
+│   ├── ProposalTampered        a stored policy proposal that no longer matches its digest
 │   └── CustomerMismatch        a message naming another customer than the conversation's
 ├── ConversationBusy            another run held the conversation past the lock timeout
 ├── Unauthenticated             no key, or a key that is unknown, malformed or revoked

@@ -687,6 +687,47 @@ class RollbackIn(_In):
     version: str | None = Field(None, max_length=64)
 
 
+_PROPOSAL_EXAMPLE: dict[str, Any] = {
+    "proposal_id": "prop_06736d753c6443119674",
+    "status": "pending",
+    "version": "2026.12.3",
+    "digest": "5b0c…",
+    "base_version": "2026.12.2",
+    "base_digest": "9e41…",
+    "author": "ada",
+    "comment": "refunds up to $80 without approval",
+    "share": None,
+    "created_at": 1796469167.6,
+    "updated_at": 1796469167.6,
+    "reviews": [
+        {
+            "principal": "lee",
+            "decision": "approve",
+            "comment": "checked",
+            "authenticated": True,
+            "at": 1796470000.0,
+        }
+    ],
+    "approvals_needed": 2,
+    "reviewer_roles": ["risk", "auditor"],
+    "diff": [
+        {
+            "path": "tools.issue_refund.approval_if",
+            "old": "amount > 50",
+            "new": "amount > 80",
+            "change": "changed",
+        }
+    ],
+    "impact": {
+        "conversations": 87,
+        "decisions": {"newly autonomous": 7},
+        "by_workflow": {"refund": {"tool.issue_refund.approval_if": {"newly autonomous": 7}}},
+        "compliance": {"checked": True, "violations": 0, "compliant_conversations": 87},
+    },
+    "policy": None,
+}
+
+
 class ReviewView(BaseModel):
     principal: str
     decision: str
@@ -698,6 +739,8 @@ class ReviewView(BaseModel):
 class ProposalView(BaseModel):
     """A policy proposal: the candidate, its diff against the policy it changes, the
     reviews, what approving it takes, and the impact report."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_PROPOSAL_EXAMPLE]})
 
     proposal_id: str
     status: str
@@ -722,6 +765,21 @@ class ProposalView(BaseModel):
 class RolloutView(BaseModel):
     """What decides live turns: the active policy and, if one runs, a proposal beside it."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "active_version": "2026.12.2",
+                    "active_digest": "9e41…",
+                    "proposal_id": "prop_06736d753c6443119674",
+                    "mode": "rollout",
+                    "share": 20,
+                    "candidate_version": "2026.12.3",
+                }
+            ]
+        }
+    )
+
     active_version: str
     active_digest: str
     proposal_id: str | None = None
@@ -729,3 +787,54 @@ class RolloutView(BaseModel):
     """shadow | rollout (None: only the active policy decides)"""
     share: int | None = None
     candidate_version: str | None = None
+
+
+class ShadowReportView(BaseModel):
+    """What the candidate decided differently from the active policy on live turns."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "proposal_id": "prop_06736d753c6443119674",
+                    "status": "shadow",
+                    "version": "2026.12.3",
+                    "base_version": "2026.12.2",
+                    "turns": 2,
+                    "changed": 1,
+                    "by_change": {"newly autonomous": 1},
+                    "by_workflow": {"refund": {"newly autonomous": 1}},
+                    "by_rule": {"tool.issue_refund.approval_if": {"newly autonomous": 1}},
+                    "examples": [],
+                }
+            ]
+        }
+    )
+
+    proposal_id: str
+    status: str
+    version: str
+    base_version: str
+    turns: int
+    """Live turns both gates decided."""
+    changed: int
+    by_change: dict[str, int]
+    by_workflow: dict[str, dict[str, int]]
+    by_rule: dict[str, dict[str, int]]
+    examples: list[dict[str, Any]]
+
+
+class RollbackView(BaseModel):
+    """The policy active after a rollback, the one before it, and any proposal stopped."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"version": "2026.12.2", "from_version": "2026.12.3", "ended_proposal": None}
+            ]
+        }
+    )
+
+    version: str
+    from_version: str | None = None
+    ended_proposal: str | None = None

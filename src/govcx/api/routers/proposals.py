@@ -13,14 +13,17 @@ from govcx.api.auth import Caller
 from govcx.api.deps import AdminCaller, CallerDep, RuntimeDep
 from govcx.api.errors import ApiError, responses
 from govcx.api.routers import StrictRoute
+from govcx.api.routers.policy import _JSON_EXAMPLE, _YAML_EXAMPLE
 from govcx.api.runtime import ApiRuntime
 from govcx.api.schemas import (
     ID_PATTERN,
     ProposalView,
     ReviewIn,
     RollbackIn,
+    RollbackView,
     RolloutIn,
     RolloutView,
+    ShadowReportView,
 )
 from govcx.governance.proposals import Proposal, review_bar
 
@@ -60,8 +63,8 @@ def _view(runtime: ApiRuntime, proposal: Proposal, *, full: bool = True) -> Prop
             "required": True,
             "description": "The candidate policy, as for PUT /v1/policy: YAML text or JSON",
             "content": {
-                "text/plain": {"schema": {"type": "string"}},
-                "application/json": {"schema": {"type": "object"}},
+                "text/plain": {"schema": {"type": "string"}, "example": _YAML_EXAMPLE},
+                "application/json": {"schema": {"type": "object"}, "example": _JSON_EXAMPLE},
             },
         }
     },
@@ -160,7 +163,7 @@ def shadow(caller: AdminCaller, runtime: RuntimeDep, proposal_id: str) -> Any:
 
 @router.get(
     "/proposals/{proposal_id}/shadow-report",
-    response_model=dict[str, Any],
+    response_model=ShadowReportView,
     responses=responses(404, 409),
     summary="What the candidate decided differently on live turns in shadow",
 )
@@ -223,13 +226,14 @@ def get_rollout(caller: CallerDep, runtime: RuntimeDep) -> Any:
 
 @router.post(
     "/rollback",
-    response_model=dict[str, Any],
+    response_model=RollbackView,
     responses=responses(403, 409),
     summary="Return to an earlier policy in one step (ends any shadow or rollout)",
 )
-def rollback(caller: AdminCaller, runtime: RuntimeDep, body: RollbackIn | None = None) -> Any:
-    version = body.version if body is not None else None
-    result = runtime.agent.lifecycle.rollback(version, who=caller.principal, supersede=False)
+def rollback(caller: AdminCaller, runtime: RuntimeDep, body: RollbackIn) -> Any:
+    """``{}`` stops a running shadow or rollout, or else re-activates the policy active
+    before the current one; ``{"version": V}`` re-activates V (it must have been active)."""
+    result = runtime.agent.lifecycle.rollback(body.version, who=caller.principal, supersede=False)
     runtime.bus.queue_changed()
     runtime.supersede_stale()
     return result
