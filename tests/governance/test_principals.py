@@ -53,7 +53,16 @@ def test_an_approver_role_the_policy_does_not_define_is_refused(tmp_path: Path) 
 
 
 def test_the_bundled_packs_and_fixtures_load() -> None:
-    assert sorted(load_pack().principals) == ["ada", "dana", "kim", "lee", "raj", "sam", "web-chat"]
+    assert sorted(load_pack().principals) == [
+        "ada",
+        "dana",
+        "kim",
+        "lee",
+        "raj",
+        "rita",
+        "sam",
+        "web-chat",
+    ]
     assert sorted(load_pack(SHOP).principals) == [
         "audit",
         "boss",

@@ -395,3 +395,26 @@ def test_shares_are_close_to_the_target_over_many_conversations(proposal: str) -
     n = 4000
     inside = sum(in_rollout(f"conv_{i}", proposal, 20) for i in range(n))
     assert abs(inside - 0.2 * n) <= 5 * math.sqrt(n * 0.2 * 0.8)
+
+
+def test_an_approval_under_a_rollout_is_decided_under_the_candidate(governed: Agent) -> None:
+    """A conversation of the rollout asks for approval under the candidate's rules, and
+    its approval (bound to the candidate's digest) stays decidable while the rollout runs;
+    once the rollout ends it is superseded like any approval of a policy that stopped."""
+    agent = governed
+    pid = approved(agent, candidate(agent))
+    agent.lifecycle.rollout(pid, who=ROOT, share=50)
+    cid = next(f"r{i}" for i in range(100) if in_rollout(f"r{i}", pid, 50))
+    turn = agent.respond(cid, "please refund $150 for order A-1002", customer_id="C-1")
+    assert turn.status == "pending_approval" and turn.decision is not None
+    assert turn.decision.policy_version == "t2"
+    request = agent.approvals.get(str(turn.approval_id))
+    assert request.policy_version == "t2"
+    boss = Principal(name="boss", roles=frozenset({"approver:manager"}))
+    assert agent.decide(request.approval_id, principal=boss, decision="approve").status == (
+        "answered"
+    )
+    other = next(f"s{i}" for i in range(100) if in_rollout(f"s{i}", pid, 50))
+    waiting = agent.respond(other, "please refund $150 for order A-1002", customer_id="C-1")
+    agent.lifecycle.rollback(who=ROOT)  # stops the rollout: t1 decides everyone
+    assert agent.approvals.get(str(waiting.approval_id)).status == "superseded"

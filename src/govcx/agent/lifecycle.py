@@ -34,6 +34,7 @@ from govcx.governance.proposals import (
     review_bar,
 )
 from govcx.guardrails.guard import Guard
+from govcx.pack import Pack, cross_check
 from govcx.store.conversation import new_id
 from govcx.store.db import Database
 
@@ -44,6 +45,7 @@ class Agent(Protocol):
     """What the lifecycle uses of :class:`govcx.agent.agent.Agent` (which owns one)."""
 
     db: Database
+    pack: Pack
     audit: AuditLog
     policies: PolicyStore
     proposals: ProposalStore
@@ -96,6 +98,7 @@ class PolicyLifecycle:
                 "there is nothing to propose"
             )
         self.agent.policies.check_version(candidate, source="the candidate")
+        cross_check(candidate, "the candidate", self.agent.pack.registry)
 
     def propose(
         self,
@@ -112,13 +115,8 @@ class PolicyLifecycle:
         the active policy again, or other content under a known version, is refused."""
         agent = self.agent
         active = agent.sync_policy()
-        may_author(author, active)
+        self.precheck(candidate, author=author)
         comment = _comment(comment, agent)
-        if candidate.digest == active.digest:
-            raise Conflict(
-                f"the candidate is the active policy {active.version} (same content); "
-                "there is nothing to propose"
-            )
         proposal_id = new_id("prop")
         now = agent.clock()
         with agent.db.begin() as conn:
