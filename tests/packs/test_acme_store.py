@@ -686,6 +686,7 @@ def test_pack_manifest() -> None:
         "kim": {"roles": ["agent"], "teams": ["trust", "accounts"]},
         "raj": {"roles": ["agent"], "teams": ["billing", "accounts"]},
         "ada": {"roles": ["auditor", "admin"]},
+        "rita": {"roles": ["risk"]},
     }
 
 
