@@ -17,6 +17,8 @@ GovcxError
 ├── NotFound                    an id that does not exist (conversation, approval, tool)
 ├── Conflict                    the request contradicts what is stored (HTTP 409)
 │   ├── PolicyVersionConflict   a version string that already names other content
+│   ├── PolicyGoverned          a direct change of a governed policy (propose it instead)
+│   ├── ProposalTampered        a stored policy proposal that no longer matches its digest
 │   └── CustomerMismatch        a message naming another customer than the conversation's
 ├── ConversationBusy            another run held the conversation past the lock timeout
 ├── Unauthenticated             no key, or a key that is unknown, malformed or revoked
@@ -179,6 +181,36 @@ class PolicyVersionConflict(Conflict):
             },
         )
         self.version = version
+
+
+class PolicyGoverned(Conflict):
+    """The active policy says changes go through reviewed proposals; a direct activation
+    is refused."""
+
+    code = "policy_governed"
+
+    def __init__(self, version: str, approvers: int, roles: list[str]) -> None:
+        super().__init__(
+            f"policy {version} is governed (governance.policy_changes): a change needs "
+            f"{approvers} reviewer(s) holding {', '.join(roles)}, so it cannot be "
+            "activated directly; propose it instead: `govcx policy propose FILE` or "
+            "POST /v1/policy/proposals",
+            details={"version": version, "approvers": approvers, "roles": roles},
+        )
+
+
+class ProposalTampered(Conflict):
+    """A stored policy proposal no longer matches the digest it was proposed (and
+    reviewed) with: it can never be reviewed or rolled out."""
+
+    code = "proposal_tampered"
+
+    def __init__(self, proposal_id: str, reason: str) -> None:
+        super().__init__(
+            f"policy proposal {proposal_id} is unusable: {reason}; the database was edited "
+            "outside govcx. Propose the policy again (and check `govcx audit verify`)",
+            details={"proposal_id": proposal_id, "reason": reason},
+        )
 
 
 class CustomerMismatch(Conflict):

@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from govcx.errors import ConfigError, PolicyError
+from govcx.governance.policy import ROLE_NAME
 from govcx.governance.principal import VALID_ROLES, Principal, canonical_name
 
 if TYPE_CHECKING:  # imported where used: reading govcx.yaml alone (load_config) needs neither
@@ -88,6 +89,8 @@ class PrincipalConfig(_Model):
                 continue
             if role.startswith("approver:") and len(role) > len("approver:"):
                 continue
+            if ROLE_NAME.fullmatch(role) and ":" not in role:
+                continue  # a reviewer role; _check_principals checks the policy names it
             raise ValueError(f"unknown role {role!r}; valid roles: {', '.join(VALID_ROLES)}")
         return roles
 
@@ -569,6 +572,19 @@ def _check_principals(
                     f"({policy_path.name} routing.teams); valid teams: "
                     f"{', '.join(teams) or 'none (the policy defines no routing.teams)'}",
                     field=f"principals.{name}.teams",
+                )
+    reviewers = policy.policy_changes.roles if policy.policy_changes is not None else []
+    for name, principal in config.principals.items():
+        for role in principal.roles:
+            if role in ("channel", "agent", "auditor", "admin") or role.startswith("approver:"):
+                continue
+            if role not in reviewers:
+                raise ConfigError(
+                    str(config_path),
+                    f"unknown role {role!r} of {name}; valid roles: {', '.join(VALID_ROLES)}, "
+                    "or a reviewer role the policy names under "
+                    f"governance.policy_changes.roles ({', '.join(reviewers) or 'none'})",
+                    field=f"principals.{name}.roles",
                 )
     defined = sorted(policy.approvals.roles)
     for name, principal in config.principals.items():

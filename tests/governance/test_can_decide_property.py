@@ -189,7 +189,9 @@ def test_the_api_view_shows_the_verdict_of_an_approval(
     principal: Principal, request: ApprovalRequest, policy: Policy
 ) -> None:
     runtime = SimpleNamespace(
-        agent=SimpleNamespace(policy=policy, clock=lambda: NOW),
+        agent=SimpleNamespace(
+            policy=policy, policy_for=lambda _conversation: policy, clock=lambda: NOW
+        ),
         _view=lambda request, **kwargs: ApprovalView.of(request, **kwargs),
     )
     caller = Caller(principal=principal, key_id="k")

@@ -60,6 +60,7 @@ def test_the_bundled_packs_and_fixtures_load() -> None:
         "kim",
         "lee",
         "raj",
+        "rita",
         "sam",
         "web-chat",
     ]

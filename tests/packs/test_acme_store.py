@@ -687,6 +687,7 @@ def test_pack_manifest() -> None:
         "raj": {"roles": ["agent"], "teams": ["billing", "accounts"]},
         "ada": {"roles": ["auditor", "admin"]},
         "ide": {"roles": ["mcp"]},
+        "rita": {"roles": ["risk"]},
     }
 
 

@@ -13,6 +13,8 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 import logging
 import re
@@ -43,9 +45,10 @@ from govcx.governance.cases import CaseStore
 from govcx.governance.policy import Policy
 from govcx.governance.policy_store import PolicyStore
 from govcx.governance.principal import SYSTEM, Principal
+from govcx.governance.proposals import ProposalStore, Rollout
 from govcx.governance.tool_calls import callable_tools, workflow_for
 from govcx.graphs.checkpoints import PrunableSqliteSaver, continue_renamed, keep_latest
-from govcx.graphs.context import Services
+from govcx.graphs.context import Services, ShadowGate
 from govcx.graphs.graph import build_graph
 from govcx.graphs.outcome import at_rest, turn_of
 from govcx.graphs.request import refreshed_for_edit
@@ -144,10 +147,14 @@ class Agent:
         retriever: Retriever | None = None,
         guard: Guard | None = None,
         clock: Callable[[], float] = time.time,
+        adopt_pack_policy: bool = False,
     ) -> None:
         self.pack = pack
         self._owns_pack = False
         """True when :meth:`open` loaded the pack: :meth:`close` then closes it too."""
+        self._adopt_pack_policy = adopt_pack_policy
+        """Activate a new pack policy even over a governed one: only for throwaway state
+        (the eval workbench replays a candidate on a copy of a template state dir)."""
         self.settings = settings or Settings()
         state_dir = self.settings.state_dir()
         self.state_dir = state_dir
@@ -174,7 +181,12 @@ class Agent:
             clock=clock,
         )
         self.policies = PolicyStore(self.db)
+        self.proposals = ProposalStore(self.db)
+        """Policy proposals and the shadow/rollout beside the active policy."""
         self._policy, self._policy_seq = self._start_policy()
+        self._rollout: Rollout | None = None
+        self._rollout_seq = -1
+        self._sync_rollout()
         self.clock = clock
         self.engine = engine or build_engine(pack, mode=self.settings.engine_mode)
         attach = getattr(self.engine, "attach", None)
@@ -218,7 +230,12 @@ class Agent:
             clock=self.clock,
             observer=self._observe,
             sealer=self.sealer,
+            shadow=self._shadow_gate,
         )
+        from govcx.agent.lifecycle import PolicyLifecycle
+
+        self.lifecycle = PolicyLifecycle(self)
+        """Proposals, reviews, shadow, rollout, activation and rollback of policies."""
 
     @classmethod
     def open(
@@ -256,6 +273,24 @@ class Agent:
                     str(self.pack.policy_path), f"{exc.message}", field="version"
                 ) from None
             active = self.policies.active(conn)
+            if (
+                new
+                and active is not None
+                and active.digest != file.digest
+                and not self._adopt_pack_policy
+            ):
+                current = self.policies.load(active.version, conn)
+                if current.policy_changes is not None:
+                    # A governed policy changes through reviewed proposals only: the new
+                    # file is registered (so it can be proposed), not activated.
+                    log.warning(
+                        "%s: policy %s is registered but not activated: the active policy "
+                        "%s is governed; propose it with `govcx policy propose`",
+                        self.pack.policy_path,
+                        file.version,
+                        active.version,
+                    )
+                    new = False
             if new or active is None:
                 old = active.version if active else None
                 active = self.policies.activate(file, actor=SYSTEM.name, source=source, conn=conn)
@@ -294,10 +329,103 @@ class Agent:
                     else self.policies.load(active.version)
                 )
                 self._policy_seq = active.seq
+        self._sync_rollout()
         return self._policy
 
+    def _sync_rollout(self) -> None:
+        """Pick up a shadow or rollout started or ended elsewhere (one indexed read)."""
+        seq = self.proposals.rollout_seq()
+        if seq == self._rollout_seq:
+            return
+        try:
+            rollout = self.proposals.rollout()
+        except GovcxError as exc:  # a tampered proposal never decides anything
+            log.error("the policy rollout is ignored: %s", exc.message)
+            rollout = None
+        if rollout is not None and self.policies.active_seq() != self._policy_seq:
+            self.sync_policy()
+        self._rollout, self._rollout_seq = rollout, seq
+
+    @property
+    def rollout(self) -> Rollout | None:
+        """The proposal running beside the active policy (shadow or rollout), or None."""
+        return self._rollout
+
+    def policy_for(self, conversation_id: str, started: float | None = None) -> Policy:
+        """The policy that decides ``conversation_id``: the active one, or the candidate
+        of a rollout the conversation takes part in (a hash of conversation and proposal
+        against the share in force when the conversation started; see
+        :mod:`govcx.governance.proposals`). ``started`` is the conversation's
+        ``created_at`` when the caller has it (None: read it; a new one is now)."""
+        rollout = self._rollout
+        if rollout is None or rollout.mode != "rollout":
+            return self._policy
+        if started is None:
+            started = self._started(conversation_id)
+        return rollout.candidate if rollout.applies(conversation_id, started) else self._policy
+
+    def _started(self, conversation_id: str) -> float | None:
+        try:
+            return float(self.conversations.get(conversation_id)["created_at"])
+        except NotFound:
+            return None
+
+    def _services_for(self, conversation_id: str, started: float | None = None) -> Services:
+        """The services of one conversation's run: its policy is the candidate while a
+        rollout it takes part in runs, the active policy otherwise (read at each node)."""
+        rollout = self._rollout
+        if rollout is None or rollout.mode != "rollout":
+            return self.services
+        if started is None:
+            started = self._started(conversation_id)
+        if not rollout.applies(conversation_id, started):
+            return self.services
+        pinned = rollout.proposal_id
+
+        def source() -> Policy:
+            current = self._rollout
+            if current is not None and current.proposal_id == pinned and current.mode == "rollout":
+                return current.candidate
+            return self._policy  # the rollout ended meanwhile: the active policy decides
+
+        return dataclasses.replace(self.services, policy_source=source)
+
+    def _shadow_gate(self) -> ShadowGate | None:
+        rollout = self._rollout
+        if rollout is None or rollout.mode != "shadow":
+            return None
+        return ShadowGate(
+            policy=rollout.candidate,
+            record=functools.partial(self._record_shadow, rollout.proposal_id),
+        )
+
+    def _record_shadow(
+        self,
+        proposal_id: str,
+        conversation_id: str,
+        turn_id: str,
+        workflow: str | None,
+        active: Any,
+        candidate: Any,
+    ) -> None:
+        self.proposals.record_shadow(
+            proposal_id=proposal_id,
+            conversation_id=conversation_id,
+            turn_id=turn_id,
+            workflow=workflow,
+            active=(active.route, list(active.rules)),
+            candidate=(candidate.route, list(candidate.rules)),
+            now=self.clock(),
+        )
+
     def set_policy(
-        self, policy: Policy, *, actor: str, source: str = "Python API", supersede: bool = True
+        self,
+        policy: Policy,
+        *,
+        actor: str,
+        source: str = "Python API",
+        supersede: bool = True,
+        also: Callable[[Any], None] | None = None,
     ) -> bool:
         """Activate ``policy`` (already validated) for the whole deployment.
 
@@ -305,13 +433,21 @@ class Agent:
         when its version already names other content. Pending approvals requested under
         another policy can no longer be decided: they are superseded and their
         conversations escalated to a person (the customer is told); with ``supersede``
-        false the caller does that (``supersede_stale``) to announce the turns."""
+        false the caller does that (``supersede_stale``) to announce the turns.
+
+        An activation ends any shadow or rollout (every conversation then decides under
+        ``policy``); ``also`` runs in the same transaction (the lifecycle's bookkeeping)."""
         current = self.sync_policy()
         if policy.digest == current.digest and policy.version == current.version:
             self.policies.register(policy, actor=actor, source=source)
             return False
         with self.db.begin() as conn:
             active = self.policies.activate(policy, actor=actor, source=source, conn=conn)
+            if self._rollout is not None:
+                self.proposals.set_rollout(
+                    None, mode="off", share=0, actor=actor, now=self.clock(), conn=conn
+                )
+
             self.audit.append_many(
                 [
                     {
@@ -329,7 +465,10 @@ class Agent:
                 ],
                 conn=conn,
             )
+            if also is not None:
+                also(conn)
         self._policy, self._policy_seq = policy, active.seq
+        self._sync_rollout()
         if supersede:
             self.supersede_stale()
         return True
@@ -337,9 +476,11 @@ class Agent:
     def supersede_stale(self) -> list[Turn]:
         """Close the pending approvals of another policy than the active one, and hand
         their conversations to a person; returns the resumed (escalated) turns."""
-        policy = self.sync_policy()
+        self.sync_policy()
         turns = []
-        for request in self.approvals.stale(policy):
+        for request in self.approvals.list(status="pending", limit=100_000):
+            if request.bound_to(self.policy_for(request.conversation_id)):
+                continue
             turn = self._close(request, "superseded")
             if turn is not None:
                 turns.append(turn)
@@ -442,6 +583,7 @@ class Agent:
                     conversation_id, customer_id, start=True, owner=owner
                 )
             customer = conv.get("customer_id") or customer_id
+            services = self._services_for(conversation_id, conv.get("created_at"))
             control = conv.get("control", "ai")
             if control in ("waiting", "human"):
                 # A person has the conversation: the AI records the message for them and
@@ -456,7 +598,7 @@ class Agent:
                         "with_human": True,
                         "case_id": case.case_id if case else None,
                     },
-                    context=self.services,
+                    context=services,
                 )
                 return turn_of(out, interrupted=False, approvals=self.approvals)
             if control == "resolved":
@@ -472,7 +614,7 @@ class Agent:
                         "text": text,
                         "waiting_for_approval": True,
                     },
-                    context=self.services,
+                    context=services,
                 )
                 return turn_of(out, interrupted=False, approvals=self.approvals)
             try:
@@ -485,7 +627,7 @@ class Agent:
                         "call": None,  # a tool call of an earlier turn is not this one
                     },
                     self._config(conversation_id),
-                    context=self.services,
+                    context=services,
                     durability=self.settings.durability,
                 )
             except Exception as exc:
@@ -571,6 +713,8 @@ class Agent:
                 )
             if conv.get("control") == "resolved":
                 self.conversations.set_control(conversation_id, "ai")
+            # Under a rollout the conversation's own policy decides the call, as a message.
+            services = self._services_for(conversation_id, conv.get("created_at"))
             call = {
                 "tool": tool,
                 "args": canonical,
@@ -587,7 +731,7 @@ class Agent:
                         "call": call,
                     },
                     self._config(conversation_id),
-                    context=self.services,
+                    context=services,
                     durability=self.settings.durability,
                 )
             except Exception as exc:
@@ -694,7 +838,8 @@ class Agent:
         if comment is not None:
             comment = self.guard.redact(comment)  # stored in the approval and the audit
         now = self.clock()
-        policy = self.sync_policy()
+        self.sync_policy()
+        policy = self.policy_for(request.conversation_id)
         if request.status == "pending" and now >= request.expires_at:
             self._close(request, "expired")
             raise ApprovalStale(
@@ -717,7 +862,9 @@ class Agent:
             can_decide(
                 policy, who, request, decision="edit", args=new_args, now=now
             ).raise_if_denied(approval_id, who.name)
-            refreshed = refreshed_for_edit(self.services, request, new_args)
+            refreshed = refreshed_for_edit(
+                self._services_for(request.conversation_id), request, new_args
+            )
         elif args:
             raise InvalidInput(
                 "args are only accepted with decision edit", details={"field": "args"}
@@ -807,7 +954,7 @@ class Agent:
         out = self.graph.invoke(
             Command(resume={"approval_id": request.approval_id}),
             self._config(request.conversation_id),
-            context=self.services,
+            context=self._services_for(request.conversation_id),
             durability="sync",
         )
         return self._finish(request.conversation_id, out)
@@ -820,7 +967,7 @@ class Agent:
             closed = self.approvals.expire(request.approval_id, now=self.clock(), status=status)  # type: ignore[arg-type]
             if closed is None:
                 return None
-            policy = self._policy
+            policy = self.policy_for(request.conversation_id)
             self.audit.append_many(
                 [
                     {
@@ -904,7 +1051,9 @@ class Agent:
                 data={"next": list(snapshot.next)},
             )
             try:
-                self.graph.invoke(None, config, context=self.services, durability="sync")
+                self.graph.invoke(
+                    None, config, context=self._services_for(conversation_id), durability="sync"
+                )
             except Exception as exc:
                 self._fail(conversation_id, str(snapshot.values.get("turn_id")), exc)
                 raise
@@ -927,7 +1076,7 @@ class Agent:
             )
         self.sync_policy()
         suggestion = suggest(
-            self.services,
+            self._services_for(case.conversation_id),
             conversation_id=case.conversation_id,
             customer_id=case.customer_id,
             case_id=case_id,

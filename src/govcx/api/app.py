@@ -38,10 +38,11 @@ from govcx.api.routers import (
     conversations,
     docs,
     policy,
+    proposals,
     report,
     system,
 )
-from govcx.api.runtime import ApiRuntime
+from govcx.api.runtime import ApiRuntime, ImpactReport
 from govcx.api.schemas import package_version
 from govcx.api.settings import ServerSettings
 from govcx.api.tracing import Tracing
@@ -168,6 +169,7 @@ def create_app(
     *,
     webhook_transport: Any = None,
     span_exporter: Any = None,
+    impact: ImpactReport | None = None,
     channel_transport: Any = None,
 ) -> FastAPI:
     """Build the API app around ``agent`` (or an Agent opened from ``settings``).
@@ -180,6 +182,9 @@ def create_app(
             opens ``Agent.open(settings.pack, settings)`` and closes it on shutdown.
         webhook_transport: An httpx transport for webhook deliveries (tests).
         span_exporter: An OpenTelemetry span exporter (tests); turns tracing on.
+        impact: Computes the impact report of a policy proposal
+            (``govcx.evals.impact.impact_report``, which ``govcx serve`` passes; the API
+            layer does not import the evals). Without it proposals carry no report.
         channel_transport: An httpx transport for the Chatwoot connector and webhook
             connector callbacks (tests).
 
@@ -224,6 +229,7 @@ def create_app(
     runtime = ApiRuntime(
         agent, server, keys, metrics=metrics, bus=bus, webhooks=webhooks, tracing=tracing
     )
+    runtime.impact = impact
     try:
         channels = build_channels(runtime, agent.pack.config.channels, transport=channel_transport)
     except Exception:
@@ -283,6 +289,7 @@ def create_app(
         cases,
         audit,
         policy,
+        proposals,
         report,
         system,
         console,
@@ -328,8 +335,8 @@ async def _prune(agent: Agent, interval: float, older_than: float) -> None:
             log.exception("retention run failed")
 
 
-def app_from_env() -> FastAPI:
+def app_from_env(impact: ImpactReport | None = None) -> FastAPI:
     """Factory for ``uvicorn --factory`` and ``govcx serve --workers N``: settings from
     the environment."""
     os.umask(0o077)  # a server entry point: owner-only files, see govcx.cli.main.main
-    return create_app(ServerSettings())
+    return create_app(ServerSettings(), impact=impact)

@@ -47,8 +47,7 @@ class PolicyActivations:
         self.agent = agent
         self.bus = bus
 
-    def parse(self, raw: bytes, content_type: str) -> Policy:
-        source = "PUT /v1/policy"
+    def parse(self, raw: bytes, content_type: str, source: str = "PUT /v1/policy") -> Policy:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:

@@ -65,6 +65,9 @@ from govcx.turn import Turn
 
 log = logging.getLogger("govcx.api")
 
+ImpactReport = Callable[..., dict[str, Any]]
+"""``impact(agent, candidate, days=N) -> report``: the impact report of a policy proposal
+(``govcx.evals.impact.impact_report``, passed in by ``govcx serve``)."""
 Sink = Callable[[str, dict[str, Any], float], None]
 """Receives (node, summary, seconds) after each graph node of a streamed turn."""
 TokenSink = Callable[[str, str], None]
@@ -119,6 +122,7 @@ class ApiRuntime:
         self.policies = PolicyActivations(agent, bus)
         self._policies: dict[tuple[str, str], Policy | None] = {}
         self.verbatim = _Recent()
+        self.impact: ImpactReport | None = None
         agent.observers.append(self._observe)
 
     def close(self) -> None:
@@ -287,7 +291,8 @@ class ApiRuntime:
         facts = self.agent.sealer.open(request.context_sealed) if request.context_sealed else None
         if not caller.has(ROLE_APPROVER):
             return self._view(request, can_decide=None, facts=facts)
-        verdict = can_decide(self.agent.policy, caller.principal, request, now=self.agent.clock())
+        policy = self.agent.policy_for(request.conversation_id)  # a rollout's candidate too
+        verdict = can_decide(policy, caller.principal, request, now=self.agent.clock())
         # A closed request needs no explanation (its status says it).
         return self._view(
             request,

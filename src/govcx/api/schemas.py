@@ -38,7 +38,7 @@ APPROVAL_EXAMPLE: dict[str, Any] = {
     "approvals_needed": 1,
     "decisions": [],
     "status": "pending",
-    "policy_version": "2026.12.1",
+    "policy_version": "2026.12.2",
     "context": {
         "status": "ok",
         "facts": {
@@ -88,7 +88,7 @@ TURN_EXAMPLE: dict[str, Any] = {
     "decision": {
         "route": "await_approval",
         "rules": ["tool.issue_refund.approval_if"],
-        "policy_version": "2026.12.1",
+        "policy_version": "2026.12.2",
         "reason": "issue_refund needs approval: tool.issue_refund.approval_if",
     },
     "escalation": None,
@@ -146,7 +146,7 @@ AUDIT_EVENT_EXAMPLE: dict[str, Any] = {
     "turn_id": _TID,
     "actor": "agent",
     "kind": "classify",
-    "policy_version": "2026.12.1",
+    "policy_version": "2026.12.2",
     "policy_digest": "5f1c0d3a9e7b42c6a8d1f0e2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6",
     "data": {"intent": "refund", "confidence": 0.962, "engine": "embedded"},
     "prev_hash": "b3870922a75607bc3cb1e3e65f85d8e0a2d141a219a5447d240dbdffe7994e9e",
@@ -431,7 +431,7 @@ class Health(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"status": "ok", "pack": "acme", "policy_version": "2026.12.1", "version": "0.1.0"}
+                {"status": "ok", "pack": "acme", "policy_version": "2026.12.2", "version": "0.1.0"}
             ]
         }
     )
@@ -511,7 +511,7 @@ CASE_EXAMPLE: dict[str, Any] = {
     "closed_at": None,
     "breached": [],
     "next_due": 1764590400.0,
-    "policy_version": "2026.12.1",
+    "policy_version": "2026.12.2",
     "version": 0,
     "created_at": 1764589500.0,
     "updated_at": 1764589500.0,
@@ -648,3 +648,193 @@ class CaseAssignIn(_In):
 
     agent: str = Field(min_length=1, max_length=128)
     """The principal (role agent, in the case's team) who takes the case."""
+
+
+# -- the policy lifecycle -----------------------------------------------------------------
+class ReviewIn(_In):
+    """A reviewer's decision on a policy proposal."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"decision": "approve", "comment": "Impact report checked: 0 new escalations"},
+                {"decision": "reject", "comment": "Too wide for the returns workflow"},
+            ]
+        },
+    )
+
+    decision: Literal["approve", "reject"]
+    comment: str | None = Field(None, max_length=2000)
+
+
+class RolloutIn(_In):
+    """The share of conversations the candidate decides (100 activates it)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"share": 20}]})
+
+    share: int = Field(ge=1, le=100)
+
+
+class RollbackIn(_In):
+    """The version to return to; without it, a running shadow or rollout stops, or else
+    the policy active before the current one is activated again."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{}, {"version": "2026.12.2"}]}
+    )
+
+    version: str | None = Field(None, max_length=64)
+
+
+_PROPOSAL_EXAMPLE: dict[str, Any] = {
+    "proposal_id": "prop_06736d753c6443119674",
+    "status": "pending",
+    "version": "2026.12.3",
+    "digest": "5b0c…",
+    "base_version": "2026.12.2",
+    "base_digest": "9e41…",
+    "author": "ada",
+    "comment": "refunds up to $80 without approval",
+    "share": None,
+    "created_at": 1796469167.6,
+    "updated_at": 1796469167.6,
+    "reviews": [
+        {
+            "principal": "lee",
+            "decision": "approve",
+            "comment": "checked",
+            "authenticated": True,
+            "at": 1796470000.0,
+        }
+    ],
+    "approvals_needed": 2,
+    "reviewer_roles": ["risk", "auditor"],
+    "diff": [
+        {
+            "path": "tools.issue_refund.approval_if",
+            "old": "amount > 50",
+            "new": "amount > 80",
+            "change": "changed",
+        }
+    ],
+    "impact": {
+        "conversations": 87,
+        "decisions": {"newly autonomous": 7},
+        "by_workflow": {"refund": {"tool.issue_refund.approval_if": {"newly autonomous": 7}}},
+        "compliance": {"checked": True, "violations": 0, "compliant_conversations": 87},
+    },
+    "policy": None,
+}
+
+
+class ReviewView(BaseModel):
+    principal: str
+    decision: str
+    comment: str | None = None
+    authenticated: bool = True
+    at: float
+
+
+class ProposalView(BaseModel):
+    """A policy proposal: the candidate, its diff against the policy it changes, the
+    reviews, what approving it takes, and the impact report."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_PROPOSAL_EXAMPLE]})
+
+    proposal_id: str
+    status: str
+    """pending | approved | rejected | shadow | rollout | active | ended"""
+    version: str
+    digest: str
+    base_version: str
+    base_digest: str
+    author: str
+    comment: str | None = None
+    share: int | None = None
+    created_at: float
+    updated_at: float
+    reviews: list[ReviewView]
+    approvals_needed: int
+    reviewer_roles: list[str]
+    diff: list[dict[str, Any]]
+    impact: dict[str, Any] | None = None
+    policy: dict[str, Any] | None = None
+
+
+class RolloutView(BaseModel):
+    """What decides live turns: the active policy and, if one runs, a proposal beside it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "active_version": "2026.12.2",
+                    "active_digest": "9e41…",
+                    "proposal_id": "prop_06736d753c6443119674",
+                    "mode": "rollout",
+                    "share": 20,
+                    "candidate_version": "2026.12.3",
+                }
+            ]
+        }
+    )
+
+    active_version: str
+    active_digest: str
+    proposal_id: str | None = None
+    mode: str | None = None
+    """shadow | rollout (None: only the active policy decides)"""
+    share: int | None = None
+    candidate_version: str | None = None
+
+
+class ShadowReportView(BaseModel):
+    """What the candidate decided differently from the active policy on live turns."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "proposal_id": "prop_06736d753c6443119674",
+                    "status": "shadow",
+                    "version": "2026.12.3",
+                    "base_version": "2026.12.2",
+                    "turns": 2,
+                    "changed": 1,
+                    "by_change": {"newly autonomous": 1},
+                    "by_workflow": {"refund": {"newly autonomous": 1}},
+                    "by_rule": {"tool.issue_refund.approval_if": {"newly autonomous": 1}},
+                    "examples": [],
+                }
+            ]
+        }
+    )
+
+    proposal_id: str
+    status: str
+    version: str
+    base_version: str
+    turns: int
+    """Live turns both gates decided."""
+    changed: int
+    by_change: dict[str, int]
+    by_workflow: dict[str, dict[str, int]]
+    by_rule: dict[str, dict[str, int]]
+    examples: list[dict[str, Any]]
+
+
+class RollbackView(BaseModel):
+    """The policy active after a rollback, the one before it, and any proposal stopped."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"version": "2026.12.2", "from_version": "2026.12.3", "ended_proposal": None}
+            ]
+        }
+    )
+
+    version: str
+    from_version: str | None = None
+    ended_proposal: str | None = None

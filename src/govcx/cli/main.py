@@ -43,7 +43,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 approvals_app = typer.Typer(help="Work the approval queue.", no_args_is_help=True)
-policy_app = typer.Typer(help="Check and compare policy files.", no_args_is_help=True)
+policy_app = typer.Typer(
+    help="Check and compare policy files; propose, review and roll out changes.",
+    no_args_is_help=True,
+)
 conversations_app = typer.Typer(help="List and read conversations.", no_args_is_help=True)
 
 
@@ -96,6 +99,9 @@ def _mount_optional() -> None:
             target(app)
         else:
             app.add_typer(target, name=name)
+    from govcx.cli.proposals import register
+
+    register(policy_app)
 
 
 # -- conversing ---------------------------------------------------------------------------

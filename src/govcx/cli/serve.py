@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -107,7 +107,7 @@ def register(app: typer.Typer) -> None:
             os.environ["GOVCX_DEV"] = "1" if dev else "0"
             os.environ["GOVCX_PACK"] = str(Path(loaded.root))
             uvicorn.run(
-                "govcx.api.app:app_from_env",
+                "govcx.cli.serve:app_from_env",
                 factory=True,
                 host=host,
                 port=port,
@@ -116,5 +116,21 @@ def register(app: typer.Typer) -> None:
             )
             return
         agent = Agent.open(loaded.root, settings)
-        uvicorn.run(create_app(settings, agent), host=host, port=port, log_level=log_level)
+        from govcx.evals.impact import impact_report
+
+        uvicorn.run(
+            create_app(settings, agent, impact=impact_report),
+            host=host,
+            port=port,
+            log_level=log_level,
+        )
         agent.close()
+
+
+def app_from_env() -> Any:
+    """``govcx serve --workers N``'s factory: the API app with the impact report of
+    policy proposals (the API layer does not import the evals; this layer joins them)."""
+    from govcx.api.app import app_from_env as api_app
+    from govcx.evals.impact import impact_report
+
+    return api_app(impact=impact_report)

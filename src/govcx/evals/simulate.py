@@ -30,6 +30,7 @@ from govcx.evals.workbench import GuardFactory, Played, RetrieverFactory, Script
 from govcx.governance.policy import Policy, diff_policies, parse_policy
 from govcx.pack import Pack, load_pack
 from govcx.settings import Settings
+from govcx.store.db import Database
 
 MAX_EXAMPLES = 3
 """Examples kept per (workflow, change)."""
@@ -63,65 +64,77 @@ def suite_conversations(suites: Sequence[Suite]) -> list[Conversation]:
 
 
 def recorded_conversations(
-    pack: Pack, settings: Settings, *, limit: int | None = None
+    pack: Pack, settings: Settings, *, limit: int | None = None, since: float | None = None
 ) -> list[Conversation]:
     """Conversations in the audit log of ``settings``' state dir, oldest first.
 
     Customer messages come from ``guard_input`` and ``message.while_pending`` events,
     decisions from ``approval.*`` events, expiries become a step that lets time pass.
+    With ``since``, only conversations with an event at or after it (a timestamp).
     """
     from govcx.evals.state import state_database
+
+    with state_database(pack, settings) as db:
+        if db is None:
+            return []
+        return recorded_in(db, pack, limit=limit, since=since)
+
+
+def recorded_in(
+    db: Database, pack: Pack, *, limit: int | None = None, since: float | None = None
+) -> list[Conversation]:
+    """:func:`recorded_conversations` of an open database (a running Agent's)."""
     from govcx.governance.audit import AuditLog
     from govcx.store.conversation import ConversationStore
 
     out: list[Conversation] = []
-    with state_database(pack, settings) as db:
-        if db is None:
-            return []
-        audit = AuditLog(db, key=None)  # reads events only
-        store = ConversationStore(db)
-        expiry = int(pack.policy.approvals.expiry.total_seconds()) + 60
-        steps: dict[str, list[Step]] = {}
-        seen_turns: set[str] = set()
-        for event in audit.events():
-            cid = event.conversation_id
-            if cid is None:
+    recent: set[str] = set()
+    audit = AuditLog(db, key=None)  # reads events only
+    store = ConversationStore(db)
+    expiry = int(pack.policy.approvals.expiry.total_seconds()) + 60
+    steps: dict[str, list[Step]] = {}
+    seen_turns: set[str] = set()
+    for event in audit.events():
+        cid = event.conversation_id
+        if cid is None:
+            continue
+        if since is None or event.ts >= since:
+            recent.add(cid)
+        step = None
+        if event.kind in ("guard_input", "message.while_pending"):
+            key = f"{event.turn_id}|{event.kind}"
+            text = str(event.data.get("text") or "").strip()
+            if key in seen_turns or not text:
                 continue
-            step = None
-            if event.kind in ("guard_input", "message.while_pending"):
-                key = f"{event.turn_id}|{event.kind}"
-                text = str(event.data.get("text") or "").strip()
-                if key in seen_turns or not text:
-                    continue
-                seen_turns.add(key)
-                step = Step(user=text[:8000])
-            elif event.kind in ("approval.approve", "approval.reject", "approval.edit"):
-                decision = event.kind.split(".", 1)[1]
-                args = event.data.get("args") if decision == "edit" else None
-                step = Step(
-                    decide=Decide.model_validate(
-                        {
-                            "as": event.actor,
-                            "decision": decision,
-                            "args": args,
-                            "authenticated": event.data.get("authenticated", True) is not False,
-                        }
-                    )
+            seen_turns.add(key)
+            step = Step(user=text[:8000])
+        elif event.kind in ("approval.approve", "approval.reject", "approval.edit"):
+            decision = event.kind.split(".", 1)[1]
+            args = event.data.get("args") if decision == "edit" else None
+            step = Step(
+                decide=Decide.model_validate(
+                    {
+                        "as": event.actor,
+                        "decision": decision,
+                        "args": args,
+                        "authenticated": event.data.get("authenticated", True) is not False,
+                    }
                 )
-            elif event.kind == "approval.expired":
-                step = Step(advance=f"{expiry}s")
-            if step is not None:
-                steps.setdefault(cid, []).append(step)
-        for cid, items in steps.items():
-            if not any(s.user is not None for s in items):
-                continue
-            try:
-                customer = store.get(cid).get("customer_id")
-            except GovcxError:
-                customer = None
-            out.append(
-                Conversation(source="recorded", conversation_id=cid, customer=customer, steps=items)
             )
+        elif event.kind == "approval.expired":
+            step = Step(advance=f"{expiry}s")
+        if step is not None:
+            steps.setdefault(cid, []).append(step)
+    for cid, items in steps.items():
+        if cid not in recent or not any(s.user is not None for s in items):
+            continue
+        try:
+            customer = store.get(cid).get("customer_id")
+        except GovcxError:
+            customer = None
+        out.append(
+            Conversation(source="recorded", conversation_id=cid, customer=customer, steps=items)
+        )
     return out[-limit:] if limit else out
 
 
@@ -131,6 +144,7 @@ class _Pair:
     conversation: Conversation
     old: Policy
     new: Policy
+    check: bool = False
 
 
 def _with_override(policy: Policy, override: dict[str, Any] | None, cid: str) -> Policy:
@@ -148,7 +162,7 @@ def _replay(bench: Workbench, pair: _Pair) -> dict[str, Any]:
         conversation_id=conv.conversation_id[:64], customer=conv.customer, steps=conv.steps
     )
     old = bench.play(script, pair.old, check=False)
-    new = bench.play(script, pair.new, check=False)
+    new = bench.play(script, pair.new, check=pair.check)
     changes = []
     for a, b in zip(old.steps, new.steps, strict=False):
         change = compare_steps(a, b, pair.old, pair.new)
@@ -167,6 +181,7 @@ def _replay(bench: Workbench, pair: _Pair) -> dict[str, Any]:
         "steps": len(conv.steps),
         "changes": changes,
         "errors": [e for e in (old.error, new.error) if e],
+        "violations": [v.as_dict() for v in new.violations],
     }
 
 
@@ -275,17 +290,23 @@ def simulate(
     on_result: Callable[[dict[str, Any]], None] | None = None,
     retriever_factory: RetrieverFactory | None = None,
     guard_factory: GuardFactory | None = None,
+    old_policy: Policy | None = None,
+    check: bool = False,
 ) -> dict[str, Any]:
-    """Replay ``conversations`` under the pack's policy and ``new_policy``; report changes."""
+    """Replay ``conversations`` under the pack's policy (or ``old_policy``, like the
+    deployment's active one) and ``new_policy``; report changes. With ``check``, the
+    governance compliance of every replay under ``new_policy`` is checked too
+    (``summary.compliance``)."""
     from govcx.evals.runner import parallel_map
 
-    pack = load_pack(pack_dir)
-    old_policy = pack.policy
+    if old_policy is None:
+        old_policy = load_pack(pack_dir).policy
     pairs = [
         _Pair(
             conversation=c,
             old=_with_override(old_policy, c.policy, c.conversation_id),
             new=_with_override(new_policy, c.policy, c.conversation_id),
+            check=check,
         )
         for c in conversations
     ]
@@ -321,6 +342,11 @@ def simulate(
             "changed_steps": len(changes),
             "changed_conversations": sum(1 for r in results if r["changes"]),
             "by_change": dict(sorted(by_change.items())),
+            "compliance": {
+                "checked": check,
+                "violations": sum(len(r["violations"]) for r in results),
+                "compliant_conversations": sum(1 for r in results if not r["violations"]),
+            },
         },
         "by_workflow": {w: dict(sorted(c.items())) for w, c in sorted(by_workflow.items())},
         "by_tier": {t: dict(sorted(c.items())) for t, c in sorted(by_tier.items())},
@@ -328,6 +354,9 @@ def simulate(
         "changes": changes,
         "errors": [
             {"conversation": r["conversation"], "error": e} for r in results for e in r["errors"]
+        ],
+        "violations": [
+            {"conversation": r["conversation"], **v} for r in results for v in r["violations"]
         ],
     }
 

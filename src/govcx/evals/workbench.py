@@ -184,6 +184,7 @@ class Workbench:
             retriever=self.retriever,
             guard=self.guard(policy),
             clock=clock,
+            adopt_pack_policy=True,  # throwaway state: the replayed policy decides
         )
 
     def fresh_state_dir(self) -> Path:

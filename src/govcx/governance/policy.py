@@ -306,6 +306,41 @@ class SlaTarget(_Model):
         return duration
 
 
+ROLE_NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}(:[a-z][a-z0-9_-]{0,31})?")
+"""A principal role: ``risk``, ``legal``, ``approver:manager``."""
+
+
+class PolicyChanges(_Model):
+    """Who must review a change to the policy before it can go live (see
+    :mod:`govcx.governance.proposals`)."""
+
+    approvers: int = Field(2, ge=1, le=5)
+    """Distinct reviewers who must approve a proposal (never its author)."""
+    roles: list[str] = Field(min_length=1)
+    """Principal roles whose holders may review (a principal holding any of them counts),
+    like ``risk``, ``legal``, ``auditor`` or ``approver:manager``."""
+    impact_days: int = Field(30, ge=1, le=366)
+    """How many days of recorded conversations a proposal's impact report replays."""
+
+    @field_validator("roles")
+    @classmethod
+    def _role_names(cls, roles: list[str]) -> list[str]:
+        for role in roles:
+            if not ROLE_NAME.fullmatch(role) or role == "channel":
+                raise ValueError(
+                    f"{role!r} is not a reviewer role; use a role name like risk, legal, "
+                    "auditor or approver:manager (never channel)"
+                )
+        return roles
+
+
+class Governance(_Model):
+    """How the policy itself may change."""
+
+    policy_changes: PolicyChanges | None = None
+    """With it, a change goes through a reviewed proposal: ``PUT /v1/policy`` is refused."""
+
+
 class Policy(_Model):
     version: str
     """Recorded on every decision, approval and audit event."""
@@ -325,6 +360,9 @@ class Policy(_Model):
     """Triage of escalations into cases: team, priority and tags (see :class:`Routing`)."""
     sla: dict[Priority, SlaTarget] = Field(default_factory=dict)
     """Deadlines of a case by its priority; a priority without an entry has none."""
+    governance: Governance | None = None
+    """Who reviews changes to this policy (see :class:`Governance`); absent, an admin
+    activates a change directly."""
 
     @field_validator("currency")
     @classmethod
@@ -409,8 +447,16 @@ class Policy(_Model):
             if tool.get("identifiers") is None:
                 # Policies written before the field existed keep the digest they had.
                 tool.pop("identifiers", None)
+        if data.get("governance") is None:
+            # Policies written before the section existed keep the digest they had.
+            data.pop("governance", None)
         material = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+    @property
+    def policy_changes(self) -> PolicyChanges | None:
+        """The review a change to this policy needs; None when an admin may change it."""
+        return self.governance.policy_changes if self.governance is not None else None
 
     def is_read_only(self, tool: str) -> bool:
         tool_policy = self.tools.get(tool)

@@ -84,6 +84,17 @@ class PolicyStore:
         )
         return True
 
+    def check_version(self, policy: Policy, *, source: str) -> None:
+        """Raise PolicyVersionConflict when ``policy``'s version names other content."""
+        with self.db.read() as conn:
+            row = conn.execute(
+                select(policies.c.digest).where(policies.c.version == policy.version)
+            ).first()
+        if row is not None and row.digest != policy.digest:
+            raise PolicyVersionConflict(
+                policy.version, stored_digest=row.digest, new_digest=policy.digest, source=source
+            )
+
     def activate(
         self, policy: Policy, *, actor: str, source: str, conn: Connection | None = None
     ) -> Activation:

@@ -11,6 +11,7 @@ turn, so a step replayed after a crash does not repeat it.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import asdict, replace
@@ -38,6 +39,8 @@ from govcx.knowledge.retriever import Chunk
 from govcx.tools.executor import Execution, idempotency_key
 from govcx.tools.lookup import LookupResult
 from govcx.turn import Reply
+
+log = logging.getLogger(__name__)
 
 _PLACEHOLDER = re.compile(r"<[A-Z][A-Z_]*(?:_\d+)?>")
 MIN_KNOWLEDGE_SUPPORT = 0.3
@@ -635,6 +638,7 @@ def policy_gate(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
         money_problems=money.problems(state.text, currency=policy.currency),
     )
     decision = _decide_and_reserve(svc, state, policy, facts)
+    _shadow(svc, state, policy, facts, decision)
     out: dict[str, Any] = {
         "decision": {
             **decision.as_dict(),
@@ -688,11 +692,40 @@ def policy_gate(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     return out
 
 
+def _shadow(
+    svc: Services,
+    state: TurnState,
+    policy: Policy,
+    facts: gate.GateInput,
+    decision: gate.GateDecision,
+) -> None:
+    """Shadow mode: the candidate policy decides the same facts too, without effect (no
+    reservation, no approval request); only the two decisions are recorded. A failure
+    here never touches the live turn."""
+    shadow = svc.shadow() if svc.shadow is not None else None
+    if shadow is None or shadow.policy.digest == policy.digest:
+        return
+    try:
+        money_problems = money.problems(state.text, currency=shadow.policy.currency)
+        other = _decide_and_reserve(
+            svc, state, shadow.policy, replace(facts, money_problems=money_problems), reserve=False
+        )
+        shadow.record(state.conversation_id, state.turn_id, state.intent, decision, other)
+    except Exception:
+        log.exception("shadow gate failed on %s", state.turn_id)
+
+
 def _decide_and_reserve(
-    svc: Services, state: TurnState, policy: Policy, facts: gate.GateInput
+    svc: Services,
+    state: TurnState,
+    policy: Policy,
+    facts: gate.GateInput,
+    *,
+    reserve: bool = True,
 ) -> gate.GateDecision:
     """Decide; for a write, with its cumulative usage, and reserve room for it when it
     runs, in one transaction (so concurrent turns cannot all spend the same room).
+    ``reserve`` false (the shadow gate) only decides.
 
     Replayed after a crash, this finds its own reservation (same key) and never counts it.
     """
@@ -724,6 +757,8 @@ def _decide_and_reserve(
             exclude_key=key,
         )
         decision = gate.decide(policy, replace(facts, usage=usage))
+        if not reserve:
+            return decision
         if decision.route == "execute":
             limits.reserve(
                 conn,

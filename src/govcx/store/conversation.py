@@ -110,6 +110,7 @@ class ConversationStore:
                     "status": "idle",
                     "control": "ai",
                     "turn_count": 0,
+                    "created_at": now,
                 }
             if owner is not None and row.owner != owner:
                 raise NotFound("conversation", conversation_id)

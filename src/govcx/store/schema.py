@@ -259,3 +259,67 @@ channel_threads = Table(
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
 )
+policy_proposals = Table(
+    # A candidate policy on its way to activation (govcx.governance.proposals). The body
+    # is bound to its digest: an edited row can no longer be reviewed or rolled out.
+    "policy_proposals",
+    metadata,
+    Column("proposal_id", String(64), primary_key=True),
+    Column("status", String(16), nullable=False),  # pending|approved|rejected|shadow|...
+    Column("version", String(64), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("body", Text, nullable=False),  # the candidate as canonical JSON
+    Column("base_version", String(64), nullable=False),  # active when it was proposed
+    Column("base_digest", String(64), nullable=False),
+    Column("author", String(128), nullable=False),
+    Column("comment", Text, nullable=True),
+    Column("impact", Text, nullable=True),  # the impact report as JSON
+    Column("share", Integer, nullable=True),  # rollout share in percent
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+policy_reviews = Table(
+    # One row per reviewer and proposal: one principal counts once.
+    "policy_reviews",
+    metadata,
+    Column("review_id", Integer, primary_key=True, autoincrement=True),
+    Column("proposal_id", String(64), nullable=False),
+    Column("principal", String(128), nullable=False),  # canonical name
+    Column("decision", String(16), nullable=False),  # approve | reject
+    Column("digest", String(64), nullable=False),  # the content reviewed
+    Column("comment", Text, nullable=True),
+    Column("authenticated", Integer, nullable=False, default=1),
+    Column("at", Float, nullable=False),
+    UniqueConstraint("proposal_id", "principal", name="uq_policy_review_principal"),
+)
+
+policy_rollouts = Table(
+    # Append-only like policy_activations: the newest row says which proposal runs beside
+    # the active policy (mode shadow|rollout) or that none does (mode off).
+    "policy_rollouts",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("proposal_id", String(64), nullable=True),
+    Column("mode", String(16), nullable=False),
+    Column("share", Integer, nullable=False, default=0),
+    Column("actor", String(128), nullable=False),
+    Column("at", Float, nullable=False),
+)
+
+policy_shadow = Table(
+    # Each live turn the candidate gate decided beside the active one in shadow mode.
+    "policy_shadow",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("proposal_id", String(64), nullable=False),
+    Column("conversation_id", String(64), nullable=False),
+    Column("turn_id", String(64), nullable=False),
+    Column("workflow", String(64), nullable=True),
+    Column("active_route", String(32), nullable=False),
+    Column("candidate_route", String(32), nullable=False),
+    Column("change", String(32), nullable=True),  # None: both decided the same
+    Column("rules", Text, nullable=False),  # JSON {active: [...], candidate: [...]}
+    Column("at", Float, nullable=False),
+    UniqueConstraint("proposal_id", "turn_id", name="uq_policy_shadow_turn"),
+)

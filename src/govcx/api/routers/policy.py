@@ -66,7 +66,7 @@ def get_policy(caller: CallerDep, runtime: RuntimeDep) -> Any:
     "",
     response_model=PolicyView,
     responses=responses(409),
-    summary="Activate a new policy",
+    summary="Activate a new policy (not when the active policy is governed)",
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -87,7 +87,11 @@ async def put_policy(caller: AdminCaller, runtime: RuntimeDep, request: Request)
     nothing; an earlier version with its own content may be activated again (a rollback).
     Pending approvals requested under another policy are superseded: their conversations
     are escalated to a person and the customer is told.
+
+    When the active policy has a ``governance.policy_changes`` section this is 409
+    `policy_governed`: changes go through ``POST /v1/policy/proposals`` and their reviews.
     """
+    await run_in_threadpool(runtime.agent.lifecycle.check_direct_change)
     raw = await request.body()
     content_type = request.headers.get("content-type", "")
     policy = await run_in_threadpool(runtime.policies.parse, raw, content_type)

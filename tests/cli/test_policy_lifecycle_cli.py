@@ -1,0 +1,91 @@
+"""`govcx policy propose|review|activate|rollout|shadow-report|rollback` with API keys: the
+author writes the candidate on their own machine; every step is made as a key's
+principal; refusals exit non-zero with a message, never a traceback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import Result
+from typer.testing import CliRunner
+
+from govcx.cli.main import app
+from tests.governance.test_proposals import governed_pack
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GOVCX_HOME", str(tmp_path / "home"))
+    for name in ("GOVCX_DEV", "GOVCX_API_KEY", "GOVCX_API_KEYS", "GOVCX_PACK"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_the_lifecycle_from_the_command_line(tmp_path: Path) -> None:
+    pack = ["--pack", str(governed_pack(tmp_path))]
+
+    def run(*args: str, key: str | None = None) -> Result:
+        result = runner.invoke(app, [*args, *pack], env={"GOVCX_API_KEY": key or ""})
+        assert "Traceback" not in result.output, result.output
+        return result
+
+    def key_of(name: str) -> str:
+        result = run("keys", "create", name, "--json")
+        assert result.exit_code == 0, result.output
+        return str(json.loads(result.stdout)["key"])
+
+    def as_json(result: Result) -> Any:
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    root, rita, lena, sup = (key_of(n) for n in ("root", "rita", "lena", "sup"))
+    turn = as_json(run("ask", "please refund $80 for order A-1002", "--customer", "C-1", "--json"))
+    assert turn["status"] == "pending_approval"
+
+    policy = yaml.safe_load((tmp_path / "governed" / "policy.yaml").read_text())
+    policy["version"] = "t2"
+    policy["tools"]["issue_refund"]["approval_if"] = "amount > 100"
+    local = tmp_path / "my-candidate.yaml"
+    local.write_text(yaml.safe_dump(policy))
+
+    no_key = run("policy", "propose", str(local))
+    assert no_key.exit_code == 2 and "API key" in no_key.output
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("version: t3\ntiers: {low: {approval: sometimes}}\nworkflows: {}\n")
+    bad = run("policy", "propose", str(broken), key=root)
+    assert bad.exit_code == 2 and "tiers.low.approval" in bad.output
+
+    proposal = as_json(
+        run("policy", "propose", str(local), "--comment", "refunds to $100", "--json", key=root)
+    )
+    pid = proposal["proposal_id"]
+    assert proposal["author"] == "root" and proposal["status"] == "pending"
+    assert proposal["impact"]["decisions"] == {"newly autonomous": 1}
+
+    assert run("policy", "review", pid, "--approve", key=sup).exit_code == 1
+    assert run("policy", "review", pid, "--approve", "--reject", key=rita).exit_code == 2
+    assert "1/2" in run("policy", "review", pid, "--approve", "--comment", "ok", key=rita).output
+    again = run("policy", "review", pid, "--approve", key=rita)
+    assert again.exit_code == 1 and "counts once" in again.output
+    assert run("policy", "activate", pid, key=root).exit_code == 2  # one approval only (Conflict)
+    assert "approved" in run("policy", "review", pid, "--approve", key=lena).output
+
+    assert run("policy", "activate", pid, "--shadow", key=rita).exit_code == 1  # not admin
+    assert "shadow" in run("policy", "activate", pid, "--shadow", key=root).output
+    run("ask", "please refund $80 for order A-1002", "--customer", "C-2")
+    report = as_json(run("policy", "shadow-report", pid, "--json"))
+    assert report["by_change"] == {"newly autonomous": 1}
+
+    assert "20%" in run("policy", "rollout", pid, "--share", "20", key=root).output
+    listed = as_json(run("policy", "proposals", "--json"))
+    assert [(p["proposal_id"], p["status"], p["share"]) for p in listed] == [(pid, "rollout", 20)]
+    assert "active policy t2" in run("policy", "activate", pid, key=root).output
+    back = run("policy", "rollback", key=root)
+    assert back.exit_code == 0 and "t1 is active again" in back.output
+    never = run("policy", "rollback", "t9", key=root)
+    assert never.exit_code == 2 and "never active" in never.output
