@@ -29,7 +29,7 @@ from pydantic import (
 
 from govcx.errors import ConfigError, PolicyError
 from govcx.governance.policy import ROLE_NAME
-from govcx.governance.principal import VALID_ROLES, Principal, canonical_name
+from govcx.governance.principal import VALID_ROLES, Principal, canonical_name, is_built_in
 
 if TYPE_CHECKING:  # imported where used: reading govcx.yaml alone (load_config) needs neither
     from govcx.governance.policy import Policy
@@ -85,9 +85,7 @@ class PrincipalConfig(_Model):
     @classmethod
     def _roles(cls, roles: list[str]) -> list[str]:
         for role in roles:
-            if role in ("channel", "mcp", "agent", "auditor", "admin"):
-                continue
-            if role.startswith("approver:") and len(role) > len("approver:"):
+            if is_built_in(role):
                 continue
             if ROLE_NAME.fullmatch(role) and ":" not in role:
                 continue  # a reviewer role; _check_principals checks the policy names it
@@ -576,7 +574,7 @@ def _check_principals(
     reviewers = policy.policy_changes.roles if policy.policy_changes is not None else []
     for name, principal in config.principals.items():
         for role in principal.roles:
-            if role in ("channel", "agent", "auditor", "admin") or role.startswith("approver:"):
+            if is_built_in(role):
                 continue
             if role not in reviewers:
                 raise ConfigError(

@@ -14,6 +14,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 VALID_ROLES = ("channel", "mcp", "approver:<role>", "agent", "auditor", "admin")
+BUILT_IN_ROLES = frozenset({"channel", "mcp", "agent", "auditor", "admin"})
+"""The roles govcx defines (besides ``approver:<role>``); any other is a reviewer role
+that the policy must name under ``governance.policy_changes.roles``."""
+
+
+def is_built_in(role: str) -> bool:
+    """Whether govcx defines ``role`` (``approver:<role>`` included)."""
+    return role in BUILT_IN_ROLES or (role.startswith("approver:") and len(role) > 9)
+
+
 CUSTOMER_SIDE = frozenset({"channel", "mcp"})
 """Roles that act for customers: never an approver's or a case worker's."""
 
