@@ -209,41 +209,44 @@ class EmbeddedEngine:
         query = terms(text)
         if intent:
             query |= terms(intent.replace("_", " "))
-        scored: list[tuple[float, int, str, Chunk]] = []
-        for rank, chunk in enumerate(chunks):
-            for sentence in _sentences(chunk.text):
+        if not chunks:
+            return Draft(text="", citations=[], support=0.0)
+        # The reply comes from one document: the best-ranked one (passages arrive grouped
+        # by document, best first). Mixing in a sentence of a lower-ranked document that
+        # happens to share more words answers another question (an outage-credit sentence
+        # in a reply about coverage).
+        top = chunks[0]
+        passages = [c for c in chunks if c.doc_id == top.doc_id]
+        scored: list[tuple[float, int, int, str]] = []
+        for rank, chunk in enumerate(passages):
+            for position, sentence in enumerate(_sentences(chunk.text)):
                 words = terms(sentence)
                 if not words or len(sentence) < 25:
                     continue
                 overlap = len(words & query)
                 if overlap == 0:
                     continue
-                score = overlap / (len(query) ** 0.5 + 1) + 0.3 * chunk.score - 0.05 * rank
-                scored.append((score, rank, sentence, chunk))
+                score = overlap / (len(query) ** 0.5 + 1) - 0.05 * rank
+                scored.append((score, rank, position, sentence))
         if not scored:
             return Draft(text="", citations=[], support=0.0)
-        scored.sort(key=lambda item: (-item[0], item[1]))
-        picked: list[tuple[str, Chunk]] = []
-        for _, _, sentence, chunk in scored:
+        scored.sort(key=lambda item: (-item[0], item[1], item[2]))
+        picked: list[tuple[int, int, str]] = []
+        for _, rank, position, sentence in scored:
             if len(picked) == 2:
                 break
-            if any(sentence == s for s, _ in picked):
+            if any(sentence == s for _, _, s in picked):
                 continue
-            picked.append((sentence, chunk))
-        citations: list[dict[str, str]] = []
-        for _, chunk in picked:
-            cite = chunk.citation()
-            if cite not in citations:
-                citations.append(cite)
-        # Support: the share of the customer's own content words that the best retrieved
-        # passage covers (the intent name is not evidence of anything).
+            picked.append((rank, position, sentence))
+        picked.sort()  # in the article's own order
+        # Support: the share of the customer's own content words that the document the
+        # reply comes from covers (the intent name is not evidence of anything).
         asked = terms(text)
-        top = chunks[0]
-        covered = terms(f"{top.title} {top.heading} {top.text}") & asked
+        covered = asked & terms(" ".join(f"{c.title} {c.heading} {c.text}" for c in passages))
         support = round(len(covered) / max(1, min(len(asked), 5)), 4) if asked else 0.0
         support = min(1.0, support)
-        body = " ".join(s.strip() for s, _ in picked)
-        return Draft(text=body, citations=citations, support=support)
+        body = " ".join(s.strip() for _, _, s in picked)
+        return Draft(text=body, citations=[top.citation()], support=support)
 
     # -- compose ------------------------------------------------------------------------
     def compose(
@@ -375,7 +378,12 @@ def _question(spec: ToolSpec, missing: list[str], candidates: dict[str, list[str
     return "I can help with that. Could you tell me " + " and ".join(asks) + "?"
 
 
+_LIST_MARKER = re.compile(r"^(?:[-*+]|\d{1,3}[.)])\s+")
+
+
 def _sentences(text: str) -> list[str]:
     lines = [ln.strip() for ln in text.splitlines()]
-    body = " ".join(ln.lstrip("-*0123456789. ") for ln in lines if ln and not ln.startswith("#"))
+    # Only list markers go ("1. ", "- "): a line that starts with a number ("98 percent
+    # of the country") keeps it.
+    body = " ".join(_LIST_MARKER.sub("", ln) for ln in lines if ln and not ln.startswith("#"))
     return [s.strip() for s in SENTENCE_BREAK.split(body) if s.strip()]
