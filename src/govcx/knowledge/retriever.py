@@ -238,8 +238,8 @@ def check_workflow_knowledge(policy: Policy, retriever: Retriever, policy_file: 
             continue
         _, unknown = resolve(workflow.knowledge)
         if unknown:
-            known = getattr(retriever, "catalog", lambda: ([], []))()
-            ids, tags = known
+            catalog = getattr(retriever, "catalog", None)
+            ids, tags = catalog() if callable(catalog) else ([], [])
             hint = (
                 f"approved document ids: {', '.join(ids[:20]) or 'none'}"
                 + (" ..." if len(ids) > 20 else "")
