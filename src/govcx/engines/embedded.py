@@ -206,17 +206,43 @@ class EmbeddedEngine:
     def draft(
         self, text: str, ctx: TurnContext, *, intent: str | None, chunks: Sequence[Chunk]
     ) -> Draft:
-        query = terms(text)
+        asked = terms(text)
+        query = set(asked)
         if intent:
             query |= terms(intent.replace("_", " "))
         if not chunks:
             return Draft(text="", citations=[], support=0.0)
-        # The reply comes from one document: the best-ranked one (passages arrive grouped
-        # by document, best first). Mixing in a sentence of a lower-ranked document that
-        # happens to share more words answers another question (an outage-credit sentence
-        # in a reply about coverage).
-        top = chunks[0]
-        passages = [c for c in chunks if c.doc_id == top.doc_id]
+        # The reply comes from ONE document, never a mix: a sentence of another article
+        # that happens to share words answers another question (an outage-credit
+        # sentence in a reply about 5G coverage). Passages arrive grouped by document,
+        # best first. The document is the one whose best sentence matches the customer's
+        # own words best, with the retrieval order as the prior (its score, and a penalty
+        # per place down the ranking); the intent's name only breaks ties, so a word of
+        # the workflow's name ("network") cannot pick an article the customer never asked
+        # about.
+        order: list[str] = []
+        for chunk in chunks:
+            if chunk.doc_id not in order:
+                order.append(chunk.doc_id)
+        best: tuple[float, float, int] | None = None
+        chosen = order[0]
+        for place, doc_id in enumerate(order):
+            passages = [c for c in chunks if c.doc_id == doc_id]
+            for sentence in (s for c in passages for s in _sentences(c.text)):
+                words = terms(sentence)
+                if not words or len(sentence) < 25:
+                    continue
+                own = len(words & asked) / (len(asked) ** 0.5 + 1)
+                if own == 0:
+                    continue
+                key = (
+                    own + 0.3 * passages[0].score - 0.05 * place,
+                    float(len(words & query)),
+                    -place,
+                )
+                if best is None or key > best:
+                    best, chosen = key, doc_id
+        passages = [c for c in chunks if c.doc_id == chosen]
         scored: list[tuple[float, int, int, str]] = []
         for rank, chunk in enumerate(passages):
             for position, sentence in enumerate(_sentences(chunk.text)):
@@ -241,12 +267,11 @@ class EmbeddedEngine:
         picked.sort()  # in the article's own order
         # Support: the share of the customer's own content words that the document the
         # reply comes from covers (the intent name is not evidence of anything).
-        asked = terms(text)
         covered = asked & terms(" ".join(f"{c.title} {c.heading} {c.text}" for c in passages))
         support = round(len(covered) / max(1, min(len(asked), 5)), 4) if asked else 0.0
         support = min(1.0, support)
         body = " ".join(s.strip() for _, _, s in picked)
-        return Draft(text=body, citations=[top.citation()], support=support)
+        return Draft(text=body, citations=[passages[0].citation()], support=support)
 
     # -- compose ------------------------------------------------------------------------
     def compose(

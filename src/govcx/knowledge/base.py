@@ -432,6 +432,7 @@ class KnowledgeBase:
         ordered = sorted(rows.tolist(), key=lambda r: (-float(rank[r]), index.ids[r]))
         order: list[str] = []
         found: dict[str, list[Chunk]] = {}
+        best: dict[str, float] = {}
         for row in ordered:
             doc_id = str(index.doc[row])
             if doc_id not in found:
@@ -439,6 +440,7 @@ class KnowledgeBase:
                     continue
                 order.append(doc_id)
                 found[doc_id] = []
+                best[doc_id] = round(float(rank[row]), 6)
             if len(found[doc_id]) < passages:
                 found[doc_id].append(self._chunk_at(ranking, row))
         return [
@@ -450,6 +452,7 @@ class KnowledgeBase:
                 passages=tuple(found[doc_id]),
                 tags=found[doc_id][0].tags,
                 pinned=pinned,
+                relevance=best[doc_id],
             )
             for doc_id in order
         ]

@@ -51,9 +51,13 @@ class DocumentHit:
     version: str
     title: str
     score: float
+    """The best passage's score, in [0, 1] (clipped: many documents can reach 1.0)."""
     passages: tuple[Chunk, ...]
     tags: tuple[str, ...] = ()
     pinned: bool = False
+    relevance: float | None = None
+    """What ordered the documents (unclipped, e.g. BM25 over the query's reference
+    score); None when the retriever gives only ``score``. Compare documents by this."""
     """Retrieved because the workflow names it (policy ``knowledge:``), not by the words."""
 
     def citation(self) -> dict[str, str]:
@@ -202,7 +206,12 @@ def disagreement(documents: Sequence[DocumentHit]) -> tuple[str, str] | None:
     if len(documents) < 2:
         return None
     first, second = documents[0], documents[1]
-    if first.score <= 0 or second.score < CLOSE_SCORES * first.score:
+    top, runner_up = (
+        (first.relevance, second.relevance)
+        if first.relevance is not None and second.relevance is not None
+        else (first.score, second.score)
+    )
+    if top <= 0 or runner_up < CLOSE_SCORES * top:
         return None
     if first.tags and second.tags:
         same = bool({t.casefold() for t in first.tags} & {t.casefold() for t in second.tags})
