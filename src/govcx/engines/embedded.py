@@ -265,13 +265,23 @@ class EmbeddedEngine:
                 continue
             picked.append((rank, position, sentence))
         picked.sort()  # in the article's own order
+        # A second sentence may come from another retrieved document only when it matches
+        # the customer's own words at least as well as the chosen document's best
+        # sentence (a reply can need two articles: one on jackets beside one on tents); a
+        # sentence sharing only the intent's words, or fewer of the customer's, never does.
+        floor = max(len(terms(s) & asked) for _, _, s in picked)
+        second = _second_source(chunks, order, chosen, asked, floor)
+        cited = [passages[0].citation()]
+        if second is not None:
+            picked = [picked[0], (len(order), 0, second[0])]
+            cited.append(second[1].citation())
         # Support: the share of the customer's own content words that the document the
         # reply comes from covers (the intent name is not evidence of anything).
         covered = asked & terms(" ".join(f"{c.title} {c.heading} {c.text}" for c in passages))
         support = round(len(covered) / max(1, min(len(asked), 5)), 4) if asked else 0.0
         support = min(1.0, support)
         body = " ".join(s.strip() for _, _, s in picked)
-        return Draft(text=body, citations=[passages[0].citation()], support=support)
+        return Draft(text=body, citations=cited, support=support)
 
     # -- compose ------------------------------------------------------------------------
     def compose(
@@ -284,6 +294,22 @@ class EmbeddedEngine:
         registry: ToolRegistry,
     ) -> Draft:
         return compose_reply(executions, draft, registry)
+
+
+def _second_source(
+    chunks: Sequence[Chunk], order: list[str], chosen: str, asked: set[str], floor: int
+) -> tuple[str, Chunk] | None:
+    """The first sentence, in retrieval order, of another document that shares at least
+    ``floor`` (and at least one) of the customer's own words."""
+    for doc_id in order:
+        if doc_id == chosen:
+            continue
+        for chunk in (c for c in chunks if c.doc_id == doc_id):
+            for sentence in _sentences(chunk.text):
+                own = len(terms(sentence) & asked)
+                if len(sentence) >= 25 and own >= max(1, floor):
+                    return sentence, chunk
+    return None
 
 
 def _primary_tool(

@@ -174,24 +174,28 @@ def ground(
     pinned: Sequence[str] = (),
     tags: Sequence[str] | None = None,
     now: datetime | None = None,
-    k: int = 2,
-    passages: int = 2,
+    k: int = 4,
+    passages: int = 1,
+    pinned_passages: int = 2,
 ) -> Grounding:
     """The documents a reply to ``query`` may use: first those the workflow names
     (``pinned``: its policy ``knowledge:`` ids or tags, ranked among themselves by the
-    query and retrieved even when no word matches), then the ``k`` best of an open
-    search by the customer's words (restricted to ``tags``, the workflow's
-    ``knowledge_tags``), without repeats.
+    query and retrieved even when no word matches; at most two, with
+    ``pinned_passages`` passages each), then the ``k`` best documents of an open search by
+    the customer's words (restricted to ``tags``, the workflow's ``knowledge_tags``), with
+    their best ``passages``, without repeats.
     """
     named: list[DocumentHit] = []
     if pinned and isinstance(retriever, DocumentRetriever):
         named = retriever.search_documents(
-            query, k=k, now=now, passages=passages, pinned=list(pinned)
+            query, k=2, now=now, passages=pinned_passages, pinned=list(pinned)
         )
     elif pinned:  # a retriever without documents: the names as tags
         named = [
             replace(d, pinned=True)
-            for d in rank_documents(retriever, query, k=k, tags=pinned, now=now)
+            for d in rank_documents(
+                retriever, query, k=2, tags=pinned, now=now, passages=pinned_passages
+            )
         ]
     found = rank_documents(
         retriever, query, k=k + len(named), tags=tags, now=now, passages=passages
