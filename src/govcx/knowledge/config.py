@@ -35,7 +35,8 @@ document, fp32) alone 0.314 (a 0.296, b 0.333); fused with BM25 at lexical weigh
 0.400 (a 0.388, b 0.413), at 0.5 0.396 (a 0.396, b 0.397), by RRF 0.379; int8 (dynamic
 quantisation) alone only 0.214. Better on both halves, but it needs a 438 MB model
 outside the package and about 2 s per passage on one loaded core, so it stays an option
-(``embedding: {kind: minilm, path: <all-mpnet-base-v2 folder>}``, ``retrieval: hybrid``). So the default stays the cheapest, exactly explainable ranking. ``hybrid`` with
+(``embedding: {kind: minilm, path: <all-mpnet-base-v2 folder>}``, ``retrieval: hybrid``).
+So the default stays the cheapest, exactly explainable ranking. ``hybrid`` with
 ``wordllama`` adds meaning-level matches for short paraphrased questions ("I want my cash
 returned" finds a refunds article that shares no word with it) at the cost of one vector
 product per query.
