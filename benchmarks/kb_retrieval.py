@@ -33,6 +33,13 @@ passages and vectors (the knowledge base's own BM25 and term analysis):
 They are measurements, not modes. ``--embedding minilm --embedding-path DIR`` measures a
 MiniLM-architecture model from a local folder (e.g. one fine-tuned on the corpus).
 
+``--vectors FILE.npz`` (written by ``benchmarks/kb_encode.py``: one vector per document and
+per task query from a sentence encoder such as all-mpnet-base-v2) scores those vectors
+alone (``encoder``), fused with BM25 by reciprocal rank (``encoder_bm25_rrf``) and by
+max-normalised scores (``encoder_bm25_fusion_W``, W the BM25 weight).
+``kb_search_documents`` is what ``govcx kb search -k 10`` returns: ten distinct documents
+(``kb_search_passages``: the ten passages it returned before).
+
 The last line of output is one JSON object with every figure.
 """
 
@@ -362,6 +369,43 @@ class Ablations:
         return {name: [fn(q) for q in queries] for name, fn in methods.items()}
 
 
+def encoder_rankings(
+    path: Path, tasks: list[dict[str, Any]], bm25: list[list[str]], kb: Any
+) -> dict[str, list[list[str]]]:
+    """Rankings from precomputed document and query vectors, alone and fused with BM25."""
+    data = np.load(path)
+    doc_ids = [str(d) for d in data["doc_ids"]]
+    doc_vectors = data["doc_vectors"]
+    row_of = {str(t): i for i, t in enumerate(data["task_ids"])}
+    out: dict[str, list[list[str]]] = {"encoder": []}
+    fused: dict[str, list[list[str]]] = {"encoder_bm25_rrf": []}
+    weights = (0.5, 0.7)
+    for w in weights:
+        fused[f"encoder_bm25_fusion_{w}"] = []
+    for task, lexical in zip(tasks, bm25, strict=True):
+        sims = doc_vectors @ data["query_vectors"][row_of[str(task["id"])]]
+        order = np.argsort(-sims, kind="stable")[:DEPTH]
+        vector = [doc_ids[j] for j in order]
+        out["encoder"].append(vector)
+        fused["encoder_bm25_rrf"].append(rrf(lexical, vector))
+        # BM25 document scores (best passage, unclipped), max-normalised, for fusion.
+        raw = {
+            d.doc_id: d.passages[0].metadata.get("lexical", 0.0)
+            for d in kb.search_documents(task["user_scenario"]["instructions"], k=DEPTH)
+        }
+        top_lex = max(raw.values(), default=0.0) or 1.0
+        top_vec = float(sims.max()) or 1.0
+        for w in weights:
+            score = {
+                d: w * raw.get(d, 0.0) / top_lex + (1 - w) * max(0.0, float(s)) / top_vec
+                for d, s in zip(doc_ids, sims, strict=True)
+            }
+            fused[f"encoder_bm25_fusion_{w}"].append(
+                sorted(score, key=lambda d: (-score[d], d))[:DEPTH]
+            )
+    return {**out, **fused}
+
+
 def report(
     ranked: dict[str, list[list[str]]], relevant: list[set[str]], rows: list[int]
 ) -> dict[str, dict[str, float]]:
@@ -390,6 +434,12 @@ def main(argv: list[str] | None = None) -> int:
         "--ablations",
         action="store_true",
         help="also score the alternative rankings (see the module doc)",
+    )
+    parser.add_argument(
+        "--vectors",
+        type=Path,
+        default=None,
+        help="an .npz of document and query vectors from benchmarks/kb_encode.py",
     )
     parser.add_argument(
         "--state",
@@ -443,10 +493,18 @@ def main(argv: list[str] | None = None) -> int:
             ranked[mode] = [
                 [c.doc_id for c in kb.search(q, k=DEPTH, mode=mode, max_per_doc=1)] for q in queries
             ]
+        # Before documents were ranked, `kb search -k 10` gave ten passages (about 7.5
+        # distinct documents on these tasks).
+        ranked["kb_search_passages"] = [[c.doc_id for c in kb.search(q, k=10)] for q in queries]
+        ranked["kb_search_documents"] = [
+            [d.doc_id for d in kb.search_documents(q, k=10)] for q in queries
+        ]
         ranked["hybrid_rrf"] = [
             rrf(lex, vec) for lex, vec in zip(ranked["lexical"], ranked["vector"], strict=True)
         ]
         ranked["tfidf_baseline"] = tfidf_baseline(docs, queries)
+        if args.vectors:
+            ranked.update(encoder_rankings(args.vectors, tasks, ranked["lexical"], kb))
         if args.ablations:
             ranked.update(Ablations(kb).run(queries))
         stats = kb.stats()

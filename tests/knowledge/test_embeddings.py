@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -155,3 +156,37 @@ def test_sentence_transformers_missing_is_a_clear_error() -> None:
         pytest.skip("sentence-transformers is installed")
     with pytest.raises(ConfigError, match="pip install sentence-transformers"):
         make_embeddings(EmbeddingConfig(kind="sentence-transformers", model="x"))
+
+
+def test_mpnet_relative_position_buckets_follow_the_reference_formula() -> None:
+    from govcx.knowledge._bert import BertEncoder
+
+    encoder = object.__new__(BertEncoder)
+    # One head whose bias is its bucket number: the bias matrix then shows the buckets.
+    encoder.w = {"encoder.relative_attention_bias.weight": np.arange(32.0)[:, None]}
+    buckets = encoder._relative_bias(260)[0]
+
+    def bucket(query: int, key: int) -> int:
+        return int(buckets[query, key])
+
+    # Values of transformers' MPNet relative_position_bucket for query - key distances.
+    assert [bucket(d, 0) for d in (0, 1, 7, 8, 20, 200)] == [0, 1, 7, 8, 10, 15]
+    assert [bucket(0, d) for d in (1, 8, 200)] == [17, 24, 31]
+
+
+@pytest.mark.skipif(
+    not os.environ.get("GOVCX_MPNET_DIR"),
+    reason="optional: set GOVCX_MPNET_DIR to a local all-mpnet-base-v2 folder",
+)
+def test_mpnet_on_numpy_matches_transformers() -> None:
+    emb = make_embeddings(EmbeddingConfig(kind="minilm", path=os.environ["GOVCX_MPNET_DIR"]))
+    a, b, c = (
+        np.array(v)
+        for v in emb.embed_documents(
+            ["A man is eating food.", "A man is eating a piece of bread.", "The sky is blue."]
+        )
+    )
+    # transformers 5.25 / torch 2.13 MPNetModel, mean pooled and normalised: 0.6601, 0.0215
+    assert a @ b == pytest.approx(0.6601, abs=1e-3)
+    assert a @ c == pytest.approx(0.0215, abs=1e-3)
+    assert emb.signature.startswith("mpnet-numpy(")  # type: ignore[attr-defined]

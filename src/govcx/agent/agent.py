@@ -199,6 +199,13 @@ class Agent:
                 pack.knowledge_dir, state_dir, config=_knowledge_config(pack)
             )
         self.retriever = retriever
+        from govcx.knowledge.retriever import check_workflow_knowledge
+
+        try:
+            check_workflow_knowledge(self._policy, retriever, str(pack.policy_path))
+        except GovcxError:
+            self.db.dispose()
+            raise
         if guard is None:
             from govcx.guardrails import build_guard
 

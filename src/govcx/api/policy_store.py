@@ -16,6 +16,7 @@ from govcx.agent.agent import Agent
 from govcx.api.errors import ApiError
 from govcx.api.events import EventBus
 from govcx.governance.policy import Policy, parse_policy, policy_from_text
+from govcx.knowledge.retriever import check_workflow_knowledge
 from govcx.pack import cross_check
 
 log = logging.getLogger("govcx.api")
@@ -91,6 +92,7 @@ class PolicyActivations:
             )
         policy = parse_policy(data, file=source)
         cross_check(policy, Path(source), self.agent.pack.registry)
+        check_workflow_knowledge(policy, self.agent.retriever, source)
         return policy
 
     def sync(self) -> None:

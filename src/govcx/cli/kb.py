@@ -196,7 +196,13 @@ def ingest(
 @_guarded
 def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],
-    k: Annotated[int, typer.Option("-k", "--k", min=1, max=100, help="How many passages.")] = 5,
+    k: Annotated[
+        int, typer.Option("-k", "--k", min=1, max=100, help="How many distinct documents.")
+    ] = 5,
+    passages: Annotated[
+        int,
+        typer.Option("--passages", min=1, max=10, help="Best passages shown per document."),
+    ] = 2,
     tag: Annotated[
         list[str] | None,
         typer.Option("--tag", help="Only documents with this tag (repeat for any of several)."),
@@ -208,13 +214,21 @@ def search(
     pack: PackOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Search approved, in-effect knowledge; prints doc id, version, title and score."""
+    """Search approved, in-effect knowledge: the K best documents, each with its best
+    passages.
+
+    A document ranks by its best passage. ``--json`` prints ``{"query", "hits": [...]}``
+    with one hit per document, best first: ``doc_id``, ``version``, ``title``, ``score``
+    (its best passage's, 0-1), ``heading``/``chunk_id``/``text`` of that best passage,
+    and ``passages`` (up to ``--passages``, best first: ``chunk_id``, ``heading``,
+    ``score``, ``text``).
+    """
     if mode is not None and mode not in ("lexical", "vector", "hybrid"):
         raise ConfigError("--mode", f"{mode!r} is not a mode; use lexical, vector or hybrid")
     if not query.strip():
         raise ConfigError("QUERY", "is empty; give the words to search for")
     kb, _ = _open(pack)
-    hits = kb.search(query, k=k, tags=tag or None, mode=mode)
+    hits = kb.search_documents(query, k=k, tags=tag or None, mode=mode, passages=passages)
     if json_out:
         print_json(
             {
@@ -225,9 +239,18 @@ def search(
                         "version": h.version,
                         "title": h.title,
                         "score": round(h.score, 4),
-                        "heading": h.heading,
-                        "chunk_id": h.chunk_id,
-                        "text": h.text,
+                        "heading": h.passages[0].heading,
+                        "chunk_id": h.passages[0].chunk_id,
+                        "text": h.passages[0].text,
+                        "passages": [
+                            {
+                                "chunk_id": p.chunk_id,
+                                "heading": p.heading,
+                                "score": round(p.score, 4),
+                                "text": p.text,
+                            }
+                            for p in h.passages
+                        ],
                     }
                     for h in hits
                 ],
@@ -238,10 +261,11 @@ def search(
         console.print("no approved knowledge matches", highlight=False)
         return
     table = Table(show_header=True)
-    for name in ("score", "doc_id", "version", "title", "heading"):
+    for name in ("score", "doc_id", "version", "title", "best passages"):
         table.add_column(name, overflow="fold")
     for hit in hits:
-        table.add_row(f"{hit.score:.3f}", hit.doc_id, hit.version, hit.title, hit.heading)
+        shown = "; ".join(f"{p.heading or '(start)'} {p.score:.3f}" for p in hit.passages)
+        table.add_row(f"{hit.score:.3f}", hit.doc_id, hit.version, hit.title, shown)
     console.print(table)
 
 

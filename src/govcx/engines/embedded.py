@@ -206,44 +206,82 @@ class EmbeddedEngine:
     def draft(
         self, text: str, ctx: TurnContext, *, intent: str | None, chunks: Sequence[Chunk]
     ) -> Draft:
-        query = terms(text)
+        asked = terms(text)
+        query = set(asked)
         if intent:
             query |= terms(intent.replace("_", " "))
-        scored: list[tuple[float, int, str, Chunk]] = []
-        for rank, chunk in enumerate(chunks):
-            for sentence in _sentences(chunk.text):
+        if not chunks:
+            return Draft(text="", citations=[], support=0.0)
+        # The reply comes from ONE document, never a mix: a sentence of another article
+        # that happens to share words answers another question (an outage-credit
+        # sentence in a reply about 5G coverage). Passages arrive grouped by document,
+        # best first. The document is the one whose best sentence matches the customer's
+        # own words best, with the retrieval order as the prior (its score, and a penalty
+        # per place down the ranking); the intent's name only breaks ties, so a word of
+        # the workflow's name ("network") cannot pick an article the customer never asked
+        # about.
+        order: list[str] = []
+        for chunk in chunks:
+            if chunk.doc_id not in order:
+                order.append(chunk.doc_id)
+        best: tuple[float, float, int] | None = None
+        chosen = order[0]
+        for place, doc_id in enumerate(order):
+            passages = [c for c in chunks if c.doc_id == doc_id]
+            for sentence in (s for c in passages for s in _sentences(c.text)):
+                words = terms(sentence)
+                if not words or len(sentence) < 25:
+                    continue
+                own = len(words & asked) / (len(asked) ** 0.5 + 1)
+                if own == 0:
+                    continue
+                key = (
+                    own + 0.3 * passages[0].score - 0.05 * place,
+                    float(len(words & query)),
+                    -place,
+                )
+                if best is None or key > best:
+                    best, chosen = key, doc_id
+        passages = [c for c in chunks if c.doc_id == chosen]
+        scored: list[tuple[float, int, int, str]] = []
+        for rank, chunk in enumerate(passages):
+            for position, sentence in enumerate(_sentences(chunk.text)):
                 words = terms(sentence)
                 if not words or len(sentence) < 25:
                     continue
                 overlap = len(words & query)
                 if overlap == 0:
                     continue
-                score = overlap / (len(query) ** 0.5 + 1) + 0.3 * chunk.score - 0.05 * rank
-                scored.append((score, rank, sentence, chunk))
+                score = overlap / (len(query) ** 0.5 + 1) - 0.05 * rank
+                scored.append((score, rank, position, sentence))
         if not scored:
             return Draft(text="", citations=[], support=0.0)
-        scored.sort(key=lambda item: (-item[0], item[1]))
-        picked: list[tuple[str, Chunk]] = []
-        for _, _, sentence, chunk in scored:
+        scored.sort(key=lambda item: (-item[0], item[1], item[2]))
+        picked: list[tuple[int, int, str]] = []
+        for _, rank, position, sentence in scored:
             if len(picked) == 2:
                 break
-            if any(sentence == s for s, _ in picked):
+            if any(sentence == s for _, _, s in picked):
                 continue
-            picked.append((sentence, chunk))
-        citations: list[dict[str, str]] = []
-        for _, chunk in picked:
-            cite = chunk.citation()
-            if cite not in citations:
-                citations.append(cite)
-        # Support: the share of the customer's own content words that the best retrieved
-        # passage covers (the intent name is not evidence of anything).
-        asked = terms(text)
-        top = chunks[0]
-        covered = terms(f"{top.title} {top.heading} {top.text}") & asked
+            picked.append((rank, position, sentence))
+        picked.sort()  # in the article's own order
+        # A second sentence may come from another retrieved document only when it matches
+        # the customer's own words at least as well as the chosen document's best
+        # sentence (a reply can need two articles: one on jackets beside one on tents); a
+        # sentence sharing only the intent's words, or fewer of the customer's, never does.
+        floor = max(len(terms(s) & asked) for _, _, s in picked)
+        second = _second_source(chunks, order, chosen, asked, floor)
+        cited = [passages[0].citation()]
+        if second is not None:
+            picked = [picked[0], (len(order), 0, second[0])]
+            cited.append(second[1].citation())
+        # Support: the share of the customer's own content words that the document the
+        # reply comes from covers (the intent name is not evidence of anything).
+        covered = asked & terms(" ".join(f"{c.title} {c.heading} {c.text}" for c in passages))
         support = round(len(covered) / max(1, min(len(asked), 5)), 4) if asked else 0.0
         support = min(1.0, support)
-        body = " ".join(s.strip() for s, _ in picked)
-        return Draft(text=body, citations=citations, support=support)
+        body = " ".join(s.strip() for _, _, s in picked)
+        return Draft(text=body, citations=cited, support=support)
 
     # -- compose ------------------------------------------------------------------------
     def compose(
@@ -256,6 +294,22 @@ class EmbeddedEngine:
         registry: ToolRegistry,
     ) -> Draft:
         return compose_reply(executions, draft, registry)
+
+
+def _second_source(
+    chunks: Sequence[Chunk], order: list[str], chosen: str, asked: set[str], floor: int
+) -> tuple[str, Chunk] | None:
+    """The first sentence, in retrieval order, of another document that shares at least
+    ``floor`` (and at least one) of the customer's own words."""
+    for doc_id in order:
+        if doc_id == chosen:
+            continue
+        for chunk in (c for c in chunks if c.doc_id == doc_id):
+            for sentence in _sentences(chunk.text):
+                own = len(terms(sentence) & asked)
+                if len(sentence) >= 25 and own >= max(1, floor):
+                    return sentence, chunk
+    return None
 
 
 def _primary_tool(
@@ -375,7 +429,12 @@ def _question(spec: ToolSpec, missing: list[str], candidates: dict[str, list[str
     return "I can help with that. Could you tell me " + " and ".join(asks) + "?"
 
 
+_LIST_MARKER = re.compile(r"^(?:[-*+]|\d{1,3}[.)])\s+")
+
+
 def _sentences(text: str) -> list[str]:
     lines = [ln.strip() for ln in text.splitlines()]
-    body = " ".join(ln.lstrip("-*0123456789. ") for ln in lines if ln and not ln.startswith("#"))
+    # Only list markers go ("1. ", "- "): a line that starts with a number ("98 percent
+    # of the country") keeps it.
+    body = " ".join(_LIST_MARKER.sub("", ln) for ln in lines if ln and not ln.startswith("#"))
     return [s.strip() for s in SENTENCE_BREAK.split(body) if s.strip()]

@@ -113,7 +113,13 @@ class Workflow(_Model):
     description: str = ""
     min_confidence: float | None = Field(None, ge=0.0, le=1.0)
     knowledge_tags: list[str] = Field(default_factory=list)
-    """If set, retrieval for this workflow prefers articles with these tags."""
+    """If set, the search by the customer's words considers only articles with one of
+    these tags."""
+    knowledge: list[str] = Field(default_factory=list)
+    """The workflow's own articles (its procedures), by document id or tag: retrieved
+    for every turn of this intent, ahead of (and besides) the search by the customer's
+    words, even when no word matches. Each must name a live approved document or a tag
+    of one; the runtime refuses the policy otherwise."""
 
 
 class Limit(_Model):

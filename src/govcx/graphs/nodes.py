@@ -35,7 +35,7 @@ from govcx.graphs.corroboration import corroborate
 from govcx.graphs.outcome import at_rest, turn_of
 from govcx.graphs.state import Grounding, TurnState, dump
 from govcx.guardrails.guard import OutputContext, OutputResult, apply_policy
-from govcx.knowledge.retriever import Chunk
+from govcx.knowledge.retriever import Chunk, ground
 from govcx.tools.executor import Execution, idempotency_key
 from govcx.tools.lookup import LookupResult
 from govcx.turn import Reply
@@ -424,8 +424,16 @@ def retrieve(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     policy = svc.policy
     intent = state.intent
     workflow = policy.workflows.get(intent) if intent else None
-    tags = workflow.knowledge_tags if workflow and workflow.knowledge_tags else None
-    chunks = svc.retriever.search(state.text, k=4, tags=tags)
+    grounding = ground(
+        svc.retriever,
+        state.text,
+        pinned=workflow.knowledge if workflow else (),
+        tags=workflow.knowledge_tags if workflow and workflow.knowledge_tags else None,
+    )
+    chunks = grounding.passages()
+    if grounding.conflict:
+        # The confidence check escalates an answer drafted from documents that disagree.
+        chunks = [replace(c, metadata={**c.metadata, "conflict": True}) for c in chunks]
     kept: list[Chunk] = []
     findings = list(state.findings)
     stripped: list[str] = []
@@ -448,10 +456,13 @@ def retrieve(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
                     "version": c.version,
                     "chunk_id": c.chunk_id,
                     "score": round(c.score, 4),
+                    "doc_rank": c.metadata.get("doc_rank"),
+                    "pinned": bool(c.metadata.get("pinned")),
                 }
                 for c in kept
             ],
             "stripped": stripped,
+            "conflict": list(grounding.conflict) if grounding.conflict else None,
         },
     )
     return {"audit_buffer": [event], "chunks": dump(kept), "findings": dump(findings)}
@@ -584,6 +595,11 @@ def confidence_check(state: TurnState, runtime: Runtime[Services]) -> dict[str, 
     final = confidence
     if answer_only and support < MIN_KNOWLEDGE_SUPPORT:
         final = min(confidence, support)
+    # The two best documents for the customer's words are equally good and on different
+    # topics: a reply from either is a guess, so a knowledge-only answer goes to a person.
+    conflict = sorted({c.doc_id for c in state.chunks if c.metadata.get("conflict")})
+    if answer_only and conflict:
+        final = 0.0
     event = _event(
         runtime,
         state,
@@ -591,6 +607,7 @@ def confidence_check(state: TurnState, runtime: Runtime[Services]) -> dict[str, 
         {
             "classifier": round(confidence, 4),
             "knowledge_support": round(support, 4),
+            "knowledge_conflict": conflict or None,
             "answer_only": answer_only,
             "confidence": round(final, 4),
         },

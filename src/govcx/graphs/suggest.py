@@ -16,6 +16,7 @@ from typing import Any
 from govcx.engines.engine import TurnContext
 from govcx.graphs.context import Services
 from govcx.guardrails.guard import OutputContext, apply_policy
+from govcx.knowledge.retriever import ground
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,10 +50,15 @@ def suggest(
     )
     classified = svc.engine.classify(text, ctx)
     workflow = policy.workflows.get(classified.intent) if classified.intent else None
-    tags = workflow.knowledge_tags if workflow and workflow.knowledge_tags else None
+    grounding = ground(
+        svc.retriever,
+        text,
+        pinned=workflow.knowledge if workflow else (),
+        tags=workflow.knowledge_tags if workflow and workflow.knowledge_tags else None,
+    )
     chunks = [
         c
-        for c in svc.retriever.search(text, k=4, tags=tags)
+        for c in grounding.passages()
         if not any(
             f.action in ("strip", "block", "escalate")
             for f in apply_policy(svc.guard.scan_indirect(c.text, "knowledge"), policy.guards)

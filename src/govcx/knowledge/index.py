@@ -43,6 +43,8 @@ class LiveIndex:
     end: npt.NDArray[np.float64]
     language: npt.NDArray[np.str_]
     tag_rows: dict[str, npt.NDArray[np.int64]]
+    doc: npt.NDArray[np.str_]
+    """The document id of each passage."""
     position: dict[str, int] = field(default_factory=dict)
     vectors: npt.NDArray[np.float32] | None = None
     """Unit vectors of the passages, loaded from the store on the first vector search."""
@@ -87,6 +89,7 @@ class LiveIndex:
             end=np.array([float(m.get("end", np.inf)) for m in metadatas], dtype=float),
             language=np.array([str(m.get("language", "")) for m in metadatas], dtype=str),
             tag_rows={t: np.array(rows, dtype=np.int64) for t, rows in tag_lists.items()},
+            doc=np.array([str(m.get("doc_id", "")) for m in metadatas], dtype=str),
             position={cid: row for row, cid in enumerate(ids)},
         )
 
