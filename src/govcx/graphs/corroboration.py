@@ -12,18 +12,14 @@ customer's words.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
-from govcx.engines.classifier import IntentClassifier
+from govcx.engines.agreement import classifier_for
 from govcx.engines.labels import OUT_OF_SCOPE
 from govcx.governance.policy import Policy
 
 MIN_PROBABILITY = 0.15
 """An intent the classifier does not rank first is still supported at this probability."""
-
-_lock = threading.Lock()
-_cache: dict[int, tuple[Policy, IntentClassifier]] = {}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,19 +31,9 @@ class Corroboration:
     """What the classifier itself reads in the message (None: out of scope)."""
 
 
-def _classifier(policy: Policy) -> IntentClassifier:
-    with _lock:
-        cached = _cache.get(id(policy))
-        if cached is not None and cached[0] is policy:
-            return cached[1]
-    from govcx.engines.embedded import EmbeddedEngine
-
-    classifier = EmbeddedEngine.from_policy(policy).classifier
-    with _lock:
-        if len(_cache) > 8:
-            _cache.clear()
-        _cache[id(policy)] = (policy, classifier)
-    return classifier
+_classifier = classifier_for
+"""One fitted classifier per policy, shared with the LLM engine's confidence check
+(:mod:`govcx.engines.agreement`)."""
 
 
 def corroborate(policy: Policy, text: str, intent: str) -> Corroboration:
