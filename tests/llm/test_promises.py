@@ -57,6 +57,7 @@ NOT_PROMISES = [
     "Please contact our team if anything else comes up.",
     "I can help with that.",
     "Your order A-1002 was delivered on May 2.",
+    "If a problem needs more time, we tell you who is handling it and when you will hear back.",
 ]
 
 

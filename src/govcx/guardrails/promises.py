@@ -66,6 +66,7 @@ _PROMISES = re.compile(
             rf"\b{_WHO}{_WILL}\s+(?:\w+\s+)?(?:{_COME_BACK}|{_ACT_ON_IT})",
             rf"\b{_WHO}{_WILL}\s+be\s+(?:following\s+up|getting\s+back|"
             r"in\s+touch|contacting\s+you|reaching\s+out|looking\s+into)",
+            r"(?<!when\s)(?<!if\s)(?<!whether\s)(?<!how\s)"
             r"\byou(?:'ll|’ll|\s+will|\s+should)\s+(?:hear\s+(?:back|from)|"
             r"(?:receive|get)\s+(?:a|an)\s+(?:reply|response|call|callback|update|e-?mail|"
             r"message)\s+from\s+(?:us|our|a|the|someone))",
