@@ -84,7 +84,7 @@ def no_network(attempts: list[str]) -> Iterator[None]:
             raise socket.gaierror(f"replay may not resolve {host!r}")
         return real_getaddrinfo(host, *args, **kwargs)
 
-    socket.socket.connect = connect  # type: ignore[method-assign]
+    socket.socket.connect = connect  # type: ignore[method-assign,assignment]
     socket.getaddrinfo = getaddrinfo
     try:
         yield

@@ -47,6 +47,10 @@ class Classification:
     entities: dict[str, list[Any]] = field(default_factory=dict)
     error: str | None = None
     """Set when the engine could not classify (e.g. the model was unreachable)."""
+    model_confidence: float | None = None
+    """What a chat model said its confidence was, before the runtime combined it with
+    the embedded classifier's agreement (:mod:`govcx.engines.agreement`); None for the
+    embedded engine, whose ``confidence`` is its own."""
 
 
 @dataclass(frozen=True, kw_only=True)

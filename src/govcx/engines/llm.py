@@ -47,6 +47,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langchain_openai.chat_models.base import BaseChatOpenAI
 from pydantic import ValidationError
 
+from govcx.engines import agreement
 from govcx.engines._llm import planning, prompts
 from govcx.engines._llm.calls import (
     CallLog,
@@ -443,12 +444,16 @@ class LLMEngine:
                 continue
             entities.setdefault(kind, []).append(entity.value)
         intent = None if result.intent == prompts.OUT_OF_SCOPE else result.intent
-        confidence = prompts.confidence_value(result.confidence)
+        said = prompts.confidence_value(result.confidence)
+        # Never the model's word alone: the embedded classifier reads the same message.
+        check = agreement.agreement(agreement.classifier_for(policy), text, intent)
+        confidence = round(agreement.combined_confidence(said, intent, check), 4)
         return Classification(
             intent=intent,
             confidence=confidence,
             alternatives={result.intent: confidence},
             entities=entities,
+            model_confidence=said,
         )
 
     def _structured(self, intents: tuple[str, ...]) -> Any:

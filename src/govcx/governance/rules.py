@@ -47,6 +47,10 @@ _FIXED = {
     "approvals.on_expiry=escalate": "nobody decided in time; on_expiry: escalate",
     "approval.superseded": "the policy changed while the request waited",
     "guard.output": "the drafted reply failed the output checks",
+    "reply.empty": "there was nothing to reply (no usable engine output): a person follows up",
+    "reply.unbacked_promise": (
+        "the reply promised follow-up that no case, approval or executed action backed"
+    ),
 }
 _AUTONOMY = {
     "draft": "autonomy draft: a person approves every action and reply of this workflow",

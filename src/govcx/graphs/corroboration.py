@@ -23,13 +23,12 @@ Two checks, both deterministic and blind to everything but the customer's words:
 from __future__ import annotations
 
 import re
-import threading
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from govcx.engines.classifier import IntentClassifier
+from govcx.engines.agreement import classifier_for
 from govcx.engines.labels import OUT_OF_SCOPE
 from govcx.governance.gate import identifier_args
 from govcx.governance.policy import Policy
@@ -39,9 +38,6 @@ from govcx.tools.tool import ToolSpec
 
 MIN_PROBABILITY = 0.15
 """An intent the classifier does not rank first is still supported at this probability."""
-
-_lock = threading.Lock()
-_cache: dict[int, tuple[Policy, IntentClassifier]] = {}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,19 +49,9 @@ class Corroboration:
     """What the classifier itself reads in the message (None: out of scope)."""
 
 
-def _classifier(policy: Policy) -> IntentClassifier:
-    with _lock:
-        cached = _cache.get(id(policy))
-        if cached is not None and cached[0] is policy:
-            return cached[1]
-    from govcx.engines.embedded import EmbeddedEngine
-
-    classifier = EmbeddedEngine.from_policy(policy).classifier
-    with _lock:
-        if len(_cache) > 8:
-            _cache.clear()
-        _cache[id(policy)] = (policy, classifier)
-    return classifier
+_classifier = classifier_for
+"""One fitted classifier per policy, shared with the LLM engine's confidence check
+(:mod:`govcx.engines.agreement`)."""
 
 
 def corroborate(policy: Policy, text: str, intent: str) -> Corroboration:

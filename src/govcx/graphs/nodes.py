@@ -34,6 +34,7 @@ from govcx.graphs.context import Services
 from govcx.graphs.corroboration import corroborate
 from govcx.graphs.outcome import at_rest, turn_of
 from govcx.graphs.state import Grounding, TurnState, dump
+from govcx.guardrails import promises
 from govcx.guardrails.guard import OutputContext, OutputResult, apply_policy
 from govcx.knowledge.retriever import Chunk, ground
 from govcx.tools.executor import Execution, idempotency_key
@@ -45,6 +46,10 @@ log = logging.getLogger(__name__)
 _PLACEHOLDER = re.compile(r"<[A-Z][A-Z_]*(?:_\d+)?>")
 MIN_KNOWLEDGE_SUPPORT = 0.3
 """Below this, a knowledge-only answer is not supported and the turn escalates."""
+REPLY_EMPTY = "reply.empty"
+"""Rule of a turn that ended with nothing to say (no usable engine output): it escalates."""
+REPLY_UNBACKED = "reply.unbacked_promise"
+"""Rule of a reply promising follow-up that no case, approval or action backs."""
 
 _PER_TURN_RESET: dict[str, Any] = {
     "findings": [],
@@ -1206,7 +1211,9 @@ def check_reply(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     ):
         status, text = "answered", plan.question
     else:
-        status, text = "answered", draft_text or replies.FALLBACK
+        # No usable output (a model that failed after retries, a plan with nothing in
+        # it) leaves nothing to say: that escalates below, never a promise nobody keeps.
+        status, text = "answered", draft_text
         proposed, drafted = draft_citations, bool(draft_text)
     # A citation must name a (doc_id, version) retrieved for this very turn.
     retrieved = {(c.doc_id, c.version) for c in state.chunks}
@@ -1227,8 +1234,21 @@ def check_reply(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
         banned_phrases=policy.guards.banned_phrases,
         facts=[json.dumps(r, ensure_ascii=False) for r in results],
     )
+    backing = promises.Backing(
+        case_id=state.case_id,
+        approval_id=state.approval_id or (approval.approval_id if approval else None),
+        executed=len(executed_actions),
+    )
     if not drafted:
-        # Fixed texts of the runtime (escalation, refusal, rejection) are not model output.
+        # Fixed texts of the runtime (escalation, refusal, rejection) are not model output,
+        # but they too may promise nothing that this turn does not back.
+        if not text.strip():
+            problem: str | None = "there was nothing to reply (no usable engine output)"
+            rule = REPLY_EMPTY
+        else:
+            problem, rule = _unbacked(text, backing), REPLY_UNBACKED
+        if problem is not None and status != "escalated":
+            return _escalate_reply(runtime, state, rule, problem, findings=list(state.findings))
         event = _event(
             runtime, state, "guard_output", {"action": "skipped", "reason": "runtime text"}
         )
@@ -1253,6 +1273,10 @@ def check_reply(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
             action="escalate",
             problems=[*checked.problems, "nothing left after the output checks"],
         )
+    if checked.action != "escalate" and status != "escalated":
+        promise = _unbacked(checked.text, backing)
+        if promise is not None:
+            return _escalate_reply(runtime, state, REPLY_UNBACKED, promise, findings=findings)
     escalation = dump(state.escalation) if state.escalation else None
     reply: dict[str, Any]
     case_id = state.case_id
@@ -1294,6 +1318,58 @@ def check_reply(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
         "findings": dump(findings),
         "escalation": escalation,
         "case_id": case_id,
+        "audit_buffer": [event],
+    }
+
+
+def _unbacked(text: str, backing: promises.Backing) -> str | None:
+    """The problem with a reply that promises follow-up nothing in this turn backs."""
+    promise = promises.unbacked_promise(text, backing)
+    if promise is None:
+        return None
+    return (
+        f"the reply promises follow-up that nothing backs ({promise!r}; "
+        "no case, approval or executed action)"
+    )
+
+
+def _escalate_reply(
+    runtime: Runtime[Services],
+    state: TurnState,
+    rule: str,
+    problem: str,
+    *,
+    findings: list[Finding],
+) -> dict[str, Any]:
+    """The turn had no reply it could truthfully send (nothing usable, or a promise of
+    follow-up that nothing backs): open a case, so a person does follow up, and say so
+    (:data:`~govcx.graphs.replies.ESCALATED`, which the case now backs)."""
+    summary = _summary(state, problem)
+    _, case = _open_case(
+        runtime.context,
+        state,
+        reason=problem,
+        rules=[rule],
+        body={"problems": [problem], "summary": summary},
+    )
+    event = _event(
+        runtime,
+        state,
+        "guard_output",
+        {"action": "escalate", "problems": [problem], "findings": [], "citations": []},
+    )
+    return {
+        "status": "escalated",
+        "reply": {"text": replies.ESCALATED, "citations": []},
+        "findings": dump(findings),
+        "escalation": {
+            "reason": problem,
+            "summary": summary,
+            "rules": [rule],
+            "problems": [problem],
+            **_case_fields(case),
+        },
+        "case_id": case.case_id,
         "audit_buffer": [event],
     }
 
