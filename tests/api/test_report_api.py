@@ -164,3 +164,37 @@ def test_the_dashboard_draws_the_report(
     assert errors == []
     outside = [u for u in requests if not u.startswith(live_server.url)]
     assert outside == []  # no CDN: every asset from this server
+
+
+def test_a_suggestion_becomes_a_proposal_in_one_call(client: TestClient, api_agent: Agent) -> None:
+    _clear(api_agent.db)
+    now = api_agent.clock()
+    for i in range(25):
+        _approval(
+            api_agent.db,
+            f"s{i}",
+            now - 3600 + i,
+            status="approved",
+            amount=51.0 + i,
+            decisions=[("approve", now - 3000 + i)],
+            conversation=f"s{i}",
+        )
+    report = client.get("/v1/report", headers=auth("root")).json()
+    [item] = report["suggestions"]
+    assert item["proposable"] and item["change"]["to"] == "amount > 70"
+    path = f"/v1/report/suggestions/{item['suggestion_id']}/propose"
+    assert_error(client.post(path, headers=auth("web")), 403)
+    assert_error(client.post(path, headers=auth("audit")), 403)  # shop: only admins propose
+    assert_error(
+        client.post("/v1/report/suggestions/sug_000000000000/propose", headers=auth("root")), 404
+    )
+    made = client.post(path, headers=auth("root"))
+    assert made.status_code == 201, made.text
+    proposal = made.json()
+    assert proposal["status"] == "pending" and proposal["author"] == "root"
+    assert item["suggestion_id"] in proposal["comment"]
+    assert proposal["version"] != api_agent.policy.version
+    listed = client.get("/v1/policy/proposals", headers=auth("root")).json()
+    assert [p["proposal_id"] for p in listed] == [proposal["proposal_id"]]
+    # Nothing changed by itself: the active policy still asks above $50.
+    assert api_agent.policy.tools["issue_refund"].approval_if == "amount > 50"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from starlette.concurrency import run_in_threadpool
 
 from govcx.api.deps import AuditorCaller, RuntimeDep
@@ -70,3 +70,44 @@ async def get_report(
     window; and `suggestions`, the policy changes the record supports with their evidence.
     A bad `since`/`until` is 422 `invalid_input` naming the valid forms."""
     return await run_in_threadpool(_report, runtime, since, until, workflow)
+
+
+@router.post(
+    "/suggestions/{suggestion_id}/propose",
+    status_code=201,
+    responses=responses(404, 409),
+    summary="Propose a suggestion's candidate policy",
+)
+async def propose_suggestion(
+    caller: AuditorCaller,
+    runtime: RuntimeDep,
+    suggestion_id: Annotated[str, Path(pattern=r"^sug_[0-9a-f]{12}$")],
+    since: SinceQuery = "7d",
+    until: UntilQuery = None,
+) -> Any:
+    """Turn a suggestion of the report of this window into a policy proposal: its
+    candidate (the active policy with that one change and a new version) is validated,
+    replayed (the impact report) and waits for its reviewers like any proposal. The
+    author is the caller, who must be an admin or a reviewer of the active policy's
+    `governance.policy_changes`. 404 when the window's record no longer supports the
+    suggestion (or the policy changed since); 422 for a suggestion a person must write."""
+    from govcx.api.routers.proposals import proposal_view
+    from govcx.governance.report import window
+    from govcx.governance.suggestions import proposable
+
+    def run() -> Any:
+        agent = runtime.agent
+        policy = agent.sync_policy()
+        start, end = window(since, until, now=agent.clock(), prefix="")
+        item, candidate = proposable(agent.db, policy, suggestion_id, since=start, until=end)
+        agent.lifecycle.precheck(candidate, author=caller.principal)
+        impact = runtime.impact(agent, candidate) if runtime.impact is not None else None
+        proposal = agent.lifecycle.propose(
+            candidate,
+            author=caller.principal,
+            comment=f"{item.text} (suggestion {item.suggestion_id})",
+            impact=impact,
+        )
+        return proposal_view(runtime, proposal)
+
+    return await run_in_threadpool(run)
