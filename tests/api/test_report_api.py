@@ -198,3 +198,48 @@ def test_a_suggestion_becomes_a_proposal_in_one_call(client: TestClient, api_age
     assert [p["proposal_id"] for p in listed] == [proposal["proposal_id"]]
     # Nothing changed by itself: the active policy still asks above $50.
     assert api_agent.policy.tools["issue_refund"].approval_if == "amount > 50"
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium is not installed")
+def test_the_dashboard_proposes_a_suggestion_and_shows_the_proposal(
+    live_server: LiveServer, browser: Any, api_agent: Agent
+) -> None:
+    from playwright.sync_api import expect
+
+    _clear(api_agent.db)
+    now = api_agent.clock()
+    for i in range(25):
+        _approval(
+            api_agent.db,
+            f"s{i}",
+            now - 3600 + i,
+            status="approved",
+            amount=51.0 + i,
+            decisions=[("approve", now - 3000 + i)],
+            conversation=f"s{i}",
+        )
+    page = browser.new_page(viewport={"width": 1360, "height": 1000})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{live_server.url}/console/dashboard")
+    page.get_by_label("API key").fill(KEYS["root"])
+    page.get_by_role("button", name="Sign in").click()
+    suggestion = page.locator(".suggestion")
+    expect(suggestion).to_contain_text("raise the threshold to $70")
+    expect(page.locator("#p-empty")).to_be_visible()
+    suggestion.get_by_role("button", name="Propose this change").click()
+    expect(suggestion.locator(".s-out")).to_contain_text("created: it now needs its reviewers")
+    expect(page.locator("#p-rollout")).to_contain_text("active policy t1")
+    proposal = page.locator(".proposal")
+    expect(proposal).to_contain_text("pending")
+    expect(proposal).to_contain_text(
+        'tools.issue_refund.approval_if: "amount > 50" → "amount > 70"'
+    )
+    expect(proposal).to_contain_text("by root")
+    # The author cannot approve their own change: the API's refusal is shown.
+    proposal.locator(".p-comment").fill("looks right")
+    proposal.get_by_role("button", name="Approve").click()
+    expect(proposal.locator(".p-out")).to_contain_text("author")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "dashboard-proposal.png"), full_page=True)
+    assert errors == []

@@ -3,7 +3,8 @@
 The figures are :func:`govcx.governance.report.build_report` (the same as ``govcx
 report`` and the console's dashboard); the suggestions are
 :func:`govcx.governance.suggestions.suggest` over the active policy. Auditors and admins
-read them: they are figures and rule ids, no customer text.
+read them, and the reviewers the active policy names for policy changes (a risk owner):
+they are figures and rule ids, no customer text.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from starlette.concurrency import run_in_threadpool
 
-from govcx.api.deps import AuditorCaller, RuntimeDep
+from govcx.api.deps import GovernanceReader, RuntimeDep
 from govcx.api.errors import responses
 from govcx.api.routers import StrictRoute
 from govcx.api.runtime import ApiRuntime
@@ -58,7 +59,7 @@ def _report(
 
 @router.get("", responses=responses(), summary="The operations report")
 async def get_report(
-    caller: AuditorCaller,
+    caller: GovernanceReader,
     runtime: RuntimeDep,
     since: SinceQuery = "7d",
     until: UntilQuery = None,
@@ -79,7 +80,7 @@ async def get_report(
     summary="Propose a suggestion's candidate policy",
 )
 async def propose_suggestion(
-    caller: AuditorCaller,
+    caller: GovernanceReader,
     runtime: RuntimeDep,
     suggestion_id: Annotated[str, Path(pattern=r"^sug_[0-9a-f]{12}$")],
     since: SinceQuery = "7d",
