@@ -164,3 +164,82 @@ def test_the_dashboard_draws_the_report(
     assert errors == []
     outside = [u for u in requests if not u.startswith(live_server.url)]
     assert outside == []  # no CDN: every asset from this server
+
+
+def test_a_suggestion_becomes_a_proposal_in_one_call(client: TestClient, api_agent: Agent) -> None:
+    _clear(api_agent.db)
+    now = api_agent.clock()
+    for i in range(25):
+        _approval(
+            api_agent.db,
+            f"s{i}",
+            now - 3600 + i,
+            status="approved",
+            amount=51.0 + i,
+            decisions=[("approve", now - 3000 + i)],
+            conversation=f"s{i}",
+        )
+    report = client.get("/v1/report", headers=auth("root")).json()
+    [item] = report["suggestions"]
+    assert item["proposable"] and item["change"]["to"] == "amount > 70"
+    path = f"/v1/report/suggestions/{item['suggestion_id']}/propose"
+    assert_error(client.post(path, headers=auth("web")), 403)
+    assert_error(client.post(path, headers=auth("audit")), 403)  # shop: only admins propose
+    assert_error(
+        client.post("/v1/report/suggestions/sug_000000000000/propose", headers=auth("root")), 404
+    )
+    made = client.post(path, headers=auth("root"))
+    assert made.status_code == 201, made.text
+    proposal = made.json()
+    assert proposal["status"] == "pending" and proposal["author"] == "root"
+    assert item["suggestion_id"] in proposal["comment"]
+    assert proposal["version"] != api_agent.policy.version
+    listed = client.get("/v1/policy/proposals", headers=auth("root")).json()
+    assert [p["proposal_id"] for p in listed] == [proposal["proposal_id"]]
+    # Nothing changed by itself: the active policy still asks above $50.
+    assert api_agent.policy.tools["issue_refund"].approval_if == "amount > 50"
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium is not installed")
+def test_the_dashboard_proposes_a_suggestion_and_shows_the_proposal(
+    live_server: LiveServer, browser: Any, api_agent: Agent
+) -> None:
+    from playwright.sync_api import expect
+
+    _clear(api_agent.db)
+    now = api_agent.clock()
+    for i in range(25):
+        _approval(
+            api_agent.db,
+            f"s{i}",
+            now - 3600 + i,
+            status="approved",
+            amount=51.0 + i,
+            decisions=[("approve", now - 3000 + i)],
+            conversation=f"s{i}",
+        )
+    page = browser.new_page(viewport={"width": 1360, "height": 1000})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{live_server.url}/console/dashboard")
+    page.get_by_label("API key").fill(KEYS["root"])
+    page.get_by_role("button", name="Sign in").click()
+    suggestion = page.locator(".suggestion")
+    expect(suggestion).to_contain_text("raise the threshold to $70")
+    expect(page.locator("#p-empty")).to_be_visible()
+    suggestion.get_by_role("button", name="Propose this change").click()
+    expect(suggestion.locator(".s-out")).to_contain_text("created: it now needs its reviewers")
+    expect(page.locator("#p-rollout")).to_contain_text("active policy t1")
+    proposal = page.locator(".proposal")
+    expect(proposal).to_contain_text("pending")
+    expect(proposal).to_contain_text(
+        'tools.issue_refund.approval_if: "amount > 50" → "amount > 70"'
+    )
+    expect(proposal).to_contain_text("by root")
+    # The author cannot approve their own change: the API's refusal is shown.
+    proposal.locator(".p-comment").fill("looks right")
+    proposal.get_by_role("button", name="Approve").click()
+    expect(proposal.locator(".p-out")).to_contain_text("author")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "dashboard-proposal.png"), full_page=True)
+    assert errors == []

@@ -93,3 +93,10 @@ def test_a_suggestion_becomes_a_candidate_policy_file(tmp_path: Path) -> None:
     assert "tools.issue_refund.approval_if: 'amount > 50' → 'amount > 70'" in diff.output
     code, out = run("report", "--candidate", "sug_000000000000", "--out", str(target))
     assert code == 2 and "current suggestions" in out
+
+
+def test_propose_takes_a_file_or_a_suggestion() -> None:
+    code, out = run("policy", "propose", "--as", "sup")
+    assert code == 2 and "FILE or --suggestion ID" in out
+    code, out = run("policy", "propose", str(SHOP / "policy.yaml"), "--suggestion", "sug_x")
+    assert code == 2 and "FILE or --suggestion ID" in out

@@ -88,6 +88,19 @@ CaseReader = Annotated[
 ]
 """Reads cases (an agent, those of its teams). Never a channel: notes are internal."""
 AuditorCaller = Annotated[Caller, Depends(require(ROLE_AUDITOR, ROLE_ADMIN))]
+
+
+async def _governance_reader(caller: CallerDep, runtime: RuntimeDep) -> Caller:
+    """An auditor, an admin, or a reviewer of the active policy's policy changes (a risk
+    owner reads the figures the changes are judged by)."""
+    changes = runtime.agent.policy.policy_changes
+    reviewers = list(changes.roles) if changes is not None else []
+    wanted = [ROLE_AUDITOR, ROLE_ADMIN, *reviewers]
+    return await require(*wanted)(caller)
+
+
+GovernanceReader = Annotated[Caller, Depends(_governance_reader)]
+"""Reads the operations report: auditors, admins, and the policy's change reviewers."""
 AdminCaller = Annotated[Caller, Depends(require(ROLE_ADMIN))]
 
 IdempotencyKey = Annotated[

@@ -27,7 +27,7 @@ from govcx.cli._common import (
     open_agent,
     print_json,
 )
-from govcx.errors import GovcxError
+from govcx.errors import GovcxError, InvalidInput
 
 CommentOpt = Annotated[str | None, typer.Option("--comment", help="Why (recorded and audited).")]
 
@@ -72,7 +72,20 @@ def _view(agent: Any, proposal: Any) -> dict[str, Any]:
 
 
 def propose(
-    file: Annotated[Path, typer.Argument(help="The candidate policy file (on your machine).")],
+    file: Annotated[
+        Path | None, typer.Argument(help="The candidate policy file (on your machine).")
+    ] = None,
+    suggestion: Annotated[
+        str | None,
+        typer.Option(
+            "--suggestion",
+            help="Propose the candidate of a suggestion of `govcx report` (sug_...) "
+            "instead of a file.",
+        ),
+    ] = None,
+    since: Annotated[
+        str, typer.Option(help="With --suggestion: the report's window (7d, 30d, a date).")
+    ] = "30d",
     comment: CommentOpt = None,
     days: Annotated[
         int | None,
@@ -94,9 +107,24 @@ def propose(
     from govcx.evals.impact import impact_report
     from govcx.evals.simulate import load_new_policy
 
+    if (file is None) == (suggestion is None):
+        raise InvalidInput("give the candidate policy FILE or --suggestion ID (one of them)")
     agent = open_agent(pack)
     who, authenticated = _who(agent, key_file, as_, "proposing a policy change")
-    candidate = load_new_policy(file, agent.pack)
+    if suggestion is not None:
+        import time
+
+        from govcx.governance.report import window
+        from govcx.governance.suggestions import proposable
+
+        start, end = window(since, None, now=time.time())
+        item, candidate = proposable(
+            agent.db, agent.sync_policy(), suggestion, since=start, until=end
+        )
+        comment = comment or f"{item.text} (suggestion {item.suggestion_id})"
+    else:
+        assert file is not None
+        candidate = load_new_policy(file, agent.pack)
     agent.lifecycle.precheck(candidate, author=who)
     with console.status("replaying conversations under the candidate (impact report)..."):
         impact = impact_report(agent, candidate, days=days)

@@ -184,7 +184,7 @@ def _print(figures: dict[str, Any]) -> None:
         console.print("\n[bold]Suggested changes[/bold]")
         for item in figures["suggestions"]:
             how = (
-                f"  → govcx report --candidate {item['suggestion_id']} --out candidate.yaml"
+                f"  → govcx policy propose --suggestion {item['suggestion_id']}"
                 if item["proposable"]
                 else "  (a person writes this change)"
             )

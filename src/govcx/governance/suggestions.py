@@ -32,7 +32,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from govcx.errors import NotFound
+from govcx.errors import InvalidInput, NotFound
 from govcx.governance.policy import Policy, parse_policy
 from govcx.governance.report import approval_outcome
 from govcx.store.db import Database
@@ -278,3 +278,20 @@ def find(suggestions: list[Suggestion], suggestion_id: str) -> Suggestion:
         suggestion_id,
         hint=f"current suggestions: {current} (an id changes when the policy does)",
     )
+
+
+def proposable(
+    db: Database, policy: Policy, suggestion_id: str, *, since: float, until: float
+) -> tuple[Suggestion, Policy]:
+    """The suggestion ``suggestion_id`` of ``[since, until)`` under ``policy`` and its
+    candidate policy, ready to be proposed (``govcx policy propose --suggestion``,
+    ``POST /v1/report/suggestions/{id}/propose``). NotFound when the record of the window
+    no longer supports it (or the policy changed since); InvalidInput for a suggestion a
+    person must write."""
+    item = find(suggest(db, policy, since=since, until=until), suggestion_id)
+    if item.candidate is None:
+        raise InvalidInput(
+            f"suggestion {suggestion_id} ({item.kind}: {item.subject}) has no candidate "
+            "policy: a person writes that change and proposes the file"
+        )
+    return item, parse_policy(item.candidate, file=f"suggestion {suggestion_id}")

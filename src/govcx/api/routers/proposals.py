@@ -37,7 +37,7 @@ def _not_channel(caller: Caller) -> None:
         )
 
 
-def _view(runtime: ApiRuntime, proposal: Proposal, *, full: bool = True) -> ProposalView:
+def proposal_view(runtime: ApiRuntime, proposal: Proposal, *, full: bool = True) -> ProposalView:
     lifecycle = runtime.agent.lifecycle
     bar = review_bar(runtime.agent.policy, proposal.candidate)
     data = proposal.view()
@@ -100,7 +100,7 @@ async def propose(
         return lifecycle.propose(candidate, author=caller.principal, comment=comment, impact=impact)
 
     proposal = await run_in_threadpool(run)
-    return _view(runtime, proposal)
+    return proposal_view(runtime, proposal)
 
 
 @router.get(
@@ -117,7 +117,7 @@ def list_proposals(
 ) -> Any:
     _not_channel(caller)
     return [
-        _view(runtime, p, full=False)
+        proposal_view(runtime, p, full=False)
         for p in runtime.agent.proposals.list(status=status, limit=limit)
     ]
 
@@ -131,7 +131,7 @@ def list_proposals(
 def get_proposal(caller: CallerDep, runtime: RuntimeDep, proposal_id: str) -> Any:
     _not_channel(caller)
     _check(proposal_id)
-    return _view(runtime, runtime.agent.proposals.get(proposal_id))
+    return proposal_view(runtime, runtime.agent.proposals.get(proposal_id))
 
 
 @router.post(
@@ -145,7 +145,7 @@ def review(caller: CallerDep, runtime: RuntimeDep, proposal_id: str, body: Revie
     proposal = runtime.agent.lifecycle.review(
         proposal_id, who=caller.principal, decision=body.decision, comment=body.comment
     )
-    return _view(runtime, proposal)
+    return proposal_view(runtime, proposal)
 
 
 @router.post(
@@ -158,7 +158,7 @@ def shadow(caller: AdminCaller, runtime: RuntimeDep, proposal_id: str) -> Any:
     _check(proposal_id)
     proposal = runtime.agent.lifecycle.shadow(proposal_id, who=caller.principal)
     runtime.bus.queue_changed()
-    return _view(runtime, proposal)
+    return proposal_view(runtime, proposal)
 
 
 @router.get(
@@ -186,7 +186,7 @@ def rollout(caller: AdminCaller, runtime: RuntimeDep, proposal_id: str, body: Ro
     )
     runtime.bus.queue_changed()
     runtime.supersede_stale()
-    return _view(runtime, proposal)
+    return proposal_view(runtime, proposal)
 
 
 @router.post(
@@ -200,7 +200,7 @@ def activate(caller: AdminCaller, runtime: RuntimeDep, proposal_id: str) -> Any:
     proposal = runtime.agent.lifecycle.activate(proposal_id, who=caller.principal, supersede=False)
     runtime.bus.queue_changed()
     runtime.supersede_stale()
-    return _view(runtime, proposal)
+    return proposal_view(runtime, proposal)
 
 
 @router.get(

@@ -107,6 +107,88 @@
     sla(r);
     findings(r);
     suggestions(r);
+    loadProposals();
+  }
+
+  // -- policy changes -----------------------------------------------------------------
+  async function loadProposals() {
+    try {
+      const [items, rollout] = await Promise.all([api("/v1/policy/proposals"), api("/v1/policy/rollout")]);
+      $("p-error").hidden = true;
+      proposals(items, rollout);
+    } catch (err) {
+      $("p-error").textContent = "Could not load the proposals: " + err.message;
+      $("p-error").hidden = false;
+    }
+  }
+
+  function proposals(items, rollout) {
+    $("p-rollout").textContent = "active policy " + rollout.active_version +
+      (rollout.proposal_id ? " · " + rollout.mode + " of " + rollout.candidate_version +
+        (rollout.mode === "rollout" ? " on " + rollout.share + "% of new conversations" : "") : "");
+    const list = $("proposals");
+    list.replaceChildren();
+    $("p-empty").hidden = items.length > 0;
+    for (const p of items) list.append(proposalItem(p));
+  }
+
+  function impactLine(impact) {
+    if (!impact) return "no impact report";
+    const changes = Object.entries(impact.decisions || {}).map(([k, v]) => k + " " + v).join(" · ") || "no decision changes";
+    const c = impact.compliance || {};
+    return "impact: " + (impact.conversations || 0) + " conversations replayed · " + changes +
+      (c.checked ? " · compliance violations " + c.violations : "");
+  }
+
+  function proposalItem(p) {
+    const approvals = p.reviews.filter((r) => r.decision === "approve").length;
+    const item = el("li", { class: "proposal", id: "proposal-" + p.proposal_id, "data-status": p.status },
+      el("p", { class: "p-head" },
+        el("strong", { text: p.version }),
+        el("span", { class: "badge", text: p.status }),
+        el("span", { class: "muted small", text: "by " + p.author + " · from " + p.base_version + " · " +
+          approvals + " of " + p.approvals_needed + " approvals (" + p.reviewer_roles.join(", ") + ")" })),
+      p.comment ? el("p", { class: "small", text: p.comment }) : null,
+      el("ul", { class: "diff small" }, ...p.diff.map((d) => el("li", { text: d.path + ": " + JSON.stringify(d.old) + " → " + JSON.stringify(d.new) }))),
+      el("p", { class: "muted small", text: impactLine(p.impact) }),
+      p.reviews.length ? el("p", { class: "muted small", text: "reviews: " + p.reviews.map((r) => r.principal + " " + r.decision + (r.comment ? " (" + r.comment + ")" : "")).join("; ") }) : null);
+    const out = el("span", { class: "muted small p-out", role: "status" });
+    const row = el("div", { class: "row" });
+    const comment = el("input", { type: "text", class: "p-comment", placeholder: "comment (recorded)", "aria-label": "Review comment" });
+    const act = (label, path, body, primary) => {
+      const b = el("button", { class: "btn" + (primary ? " btn-primary" : ""), type: "button", text: label });
+      b.addEventListener("click", async () => {
+        b.disabled = true;
+        out.textContent = label.toLowerCase() + "…";
+        try {
+          await api(path, { method: "POST", body: typeof body === "function" ? body() : body });
+          out.textContent = "";
+          await loadProposals();
+        } catch (err) {
+          out.textContent = err.message;
+          b.disabled = false;
+        }
+      });
+      return b;
+    };
+    const base = "/v1/policy/proposals/" + encodeURIComponent(p.proposal_id);
+    if (p.status === "pending") {
+      row.append(comment,
+        act("Approve", base + "/review", () => ({ decision: "approve", comment: comment.value || null }), true),
+        act("Reject", base + "/review", () => ({ decision: "reject", comment: comment.value || null })));
+    }
+    if (p.status === "approved") {
+      row.append(act("Run in shadow", base + "/shadow", {}),
+        act("Roll out to 20%", base + "/rollout", { share: 20 }),
+        act("Activate", base + "/activate", {}, true));
+    }
+    if (p.status === "shadow" || p.status === "rollout") {
+      if (p.status === "rollout") row.append(act("Roll out to 50%", base + "/rollout", { share: 50 }));
+      row.append(act("Activate", base + "/activate", {}, true), act("Stop (roll back)", "/v1/policy/rollback", {}));
+    }
+    if (p.status === "active") row.append(act("Roll back", "/v1/policy/rollback", {}));
+    if (row.childNodes.length) item.append(row, out);
+    return item;
   }
 
   function workflows(r) {
@@ -268,7 +350,7 @@
     for (const s of r.suggestions) {
       const item = el("li", { class: "suggestion" },
         el("p", { class: "s-text", text: s.text }),
-        el("p", { class: "muted small", text: "evidence: " + Object.entries(s.evidence).map(([k, v]) => k + " " + v).join(" · ") }));
+        el("p", { class: "muted small", text: "evidence: " + Object.entries(s.evidence).filter(([, v]) => v != null).map(([k, v]) => k + " " + v).join(" · ") }));
       if (s.proposable) {
         const button = el("button", { class: "btn btn-primary", type: "button", text: "Propose this change" });
         const out = el("span", { class: "muted small s-out", role: "status" });
@@ -288,6 +370,7 @@
       const made = await api("/v1/report/suggestions/" + encodeURIComponent(s.suggestion_id) + "/propose" +
         "?since=" + encodeURIComponent(state.since), { method: "POST", body: {} });
       out.textContent = "proposal " + made.proposal_id + " created: it now needs its reviewers";
+      await loadProposals();
     } catch (err) {
       out.textContent = err.message;
       button.disabled = false;
