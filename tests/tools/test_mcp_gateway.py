@@ -300,7 +300,10 @@ def test_server_error_timeout_and_disconnect_are_clear_failures(
 def _children() -> set[int]:
     found: set[int] = set()
     for task in Path(f"/proc/{os.getpid()}/task").iterdir():
-        text = (task / "children").read_text().split()
+        try:
+            text = (task / "children").read_text().split()
+        except FileNotFoundError:
+            continue  # the thread ended while we looked
         found |= {int(p) for p in text}
     return found
 

@@ -62,15 +62,15 @@ def parse_when(text: str, *, now: float, option: str) -> float:
     value = text.strip()
     try:
         return now - parse_duration(value).total_seconds()
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError):
         pass
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.timestamp()
+    except (ValueError, OverflowError):
         raise InvalidInput(f"{option} {text!r} is not {WHEN_HELP}") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
 
 
 def window(since: str, until: str | None, *, now: float, prefix: str = "--") -> tuple[float, float]:
