@@ -100,3 +100,14 @@ def test_propose_takes_a_file_or_a_suggestion() -> None:
     assert code == 2 and "FILE or --suggestion ID" in out
     code, out = run("policy", "propose", str(SHOP / "policy.yaml"), "--suggestion", "sug_x")
     assert code == 2 and "FILE or --suggestion ID" in out
+
+
+def test_policy_show_writes_the_active_policy_as_a_valid_file(tmp_path: Path) -> None:
+    target = tmp_path / "active.yaml"
+    code, out = run("policy", "show", "--out", str(target))
+    assert code == 0, out
+    shown = yaml.safe_load(target.read_text())
+    assert shown["tools"]["issue_refund"]["approval_if"] == "amount > 50"
+    assert run("policy", "check", str(target))[0] == 0
+    code, out = run("policy", "show", "--json")
+    assert json.loads(out)["version"] == shown["version"]

@@ -35,6 +35,7 @@ CommentOpt = Annotated[str | None, typer.Option("--comment", help="Why (recorded
 def register(policy_app: typer.Typer) -> None:
     """Add the lifecycle commands to ``govcx policy``."""
     for name, fn in (
+        ("show", show),
         ("propose", propose),
         ("proposals", proposals),
         ("proposal", proposal),
@@ -69,6 +70,39 @@ def _view(agent: Any, proposal: Any) -> dict[str, Any]:
     data["diff"] = agent.lifecycle.diff(proposal)
     view: dict[str, Any] = data
     return view
+
+
+def show(
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write it to this file (YAML) instead of printing it."),
+    ] = None,
+    pack: PackOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """The active policy of this deployment (from its database, as activated), to start a
+    candidate from: edit a copy, bump its version, `govcx policy propose FILE`."""
+    import yaml
+
+    from govcx.cli._stores import open_stores
+
+    with open_stores(pack, data_key=False) as stores:
+        active = stores.policies.active()
+        policy = stores.policies.load(active.version) if active else stores.pack.policy
+    data = policy.model_dump(mode="json", exclude_none=True)
+    if json_out:
+        print_json(data)
+        return
+    text = f"# The active policy {policy.version} (digest {policy.digest[:12]})\n"
+    text += yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    if out is None:
+        console.print(text, markup=False, highlight=False, end="")
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {out}: {exc.strerror}") from None
+    console.print(f"wrote the active policy {escape(policy.version)} to {escape(str(out))}")
 
 
 def propose(
