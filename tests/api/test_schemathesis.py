@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import positive_data_acceptance
+from schemathesis.core.parameters import ParameterLocation
 from schemathesis.core.result import Ok
 
 from tests.api.conftest import KEYS
@@ -60,8 +61,15 @@ def _checker(
         suppress_health_check=list(HealthCheck),
     )
     def check(case: Any) -> None:
+        send = headers
+        meta = getattr(case, "meta", None)
+        if meta is not None and meta.is_negative_at(ParameterLocation.HEADER):
+            # The headers are the negative part (a missing or malformed Authorization):
+            # sending ours instead would undo the mutation, and the now valid request
+            # would count as "accepted". Send what was generated; it must be refused.
+            send = {}
         case.call_and_validate(
-            headers=headers, additional_checks=[error_shape], excluded_checks=excluded
+            headers=send, additional_checks=[error_shape], excluded_checks=excluded
         )
 
     return check
