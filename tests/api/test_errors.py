@@ -173,6 +173,17 @@ def test_unknown_query_parameter_is_422_naming_it_and_the_valid_ones(client: Tes
     assert ok.status_code == 200 and len(ok.json()) == 1
 
 
+def test_a_repeated_query_parameter_is_422_not_the_last_value(client: TestClient) -> None:
+    """FastAPI would keep the last value: ?status=pending&status=all would list everything."""
+    pending_refund(client)
+    response = client.get("/v1/approvals?status=pending&status=all&limit=5", headers=auth("sup"))
+    error = assert_error(response, 422, "repeated_query_parameter")
+    assert error["details"] == {"repeated": ["status"]}
+    assert "status" in error["message"] and "/v1/approvals" in error["message"]
+    once = client.get("/v1/approvals?status=all&limit=5", headers=auth("sup"))
+    assert once.status_code == 200 and len(once.json()) == 1
+
+
 @pytest.mark.parametrize(
     ("method", "path", "who"),
     [

@@ -15,10 +15,13 @@ from govcx.turn import Turn
 
 class StrictRoute(APIRoute):
     """A route that refuses query parameters it does not declare (422
-    ``unknown_query_parameter``, naming them and the valid ones).
+    ``unknown_query_parameter``, naming them and the valid ones), and any given twice (422
+    ``repeated_query_parameter``: every parameter here is a single value).
 
     A typo such as ``?stauts=pending`` would otherwise be ignored silently and the
-    caller would get every approval instead of an error. The check runs before the
+    caller would get every approval instead of an error; of ``?status=pending&status=all``
+    FastAPI keeps the last, while a proxy or log reading the first believes the pending
+    queue was asked for. The check runs before the
     route's dependencies (authentication included): the parameter names are public in
     ``/openapi.json``.
     """
@@ -33,6 +36,13 @@ class StrictRoute(APIRoute):
                 unknown = sorted({name for name in request.query_params if name not in allowed})
                 if unknown:
                     raise unknown_parameters(path, unknown, allowed)
+                repeated = sorted(
+                    name
+                    for name in request.query_params
+                    if len(request.query_params.getlist(name)) > 1
+                )
+                if repeated:
+                    raise repeated_parameters(path, repeated)
             return await handler(request)
 
         return strict_handler
@@ -62,6 +72,17 @@ def unknown_parameters(path: str, unknown: list[str], allowed: frozenset[str]) -
         "unknown_query_parameter",
         f"unknown query parameter{plural} {names} on {path}; valid: {valid}",
         details={"unknown": unknown, "allowed": sorted(allowed)},
+    )
+
+
+def repeated_parameters(path: str, repeated: list[str]) -> ApiError:
+    names = ", ".join(repeated)
+    plural = "s" if len(repeated) > 1 else ""
+    return ApiError(
+        422,
+        "repeated_query_parameter",
+        f"query parameter{plural} {names} given more than once on {path}; give each once",
+        details={"repeated": repeated},
     )
 
 
