@@ -2,8 +2,14 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PACK ?=
+# `langgraph dev` (the `studio` extra) lives in a venv of its own: langgraph-api pins
+# protobuf<7, grpcio<1.82 and jsonschema-rs<0.45, which the `dev` extra's schemathesis does
+# not allow beside it. `make test` points tests/api/test_langgraph_dev.py at its `langgraph`.
+STUDIO_VENV ?= .venv-studio
+STUDIO_BIN := $(STUDIO_VENV)/bin
+GOVCX_LANGGRAPH_CLI ?= $(abspath $(STUDIO_BIN)/langgraph)
 
-.PHONY: install serve chat test lint bench clean mutation
+.PHONY: install studio serve chat test lint bench clean mutation
 
 $(BIN)/govcx: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -12,6 +18,14 @@ $(BIN)/govcx: pyproject.toml
 	@touch $(BIN)/govcx
 
 install: $(BIN)/govcx
+
+$(STUDIO_BIN)/langgraph: pyproject.toml
+	$(PY) -m venv $(STUDIO_VENV)
+	$(STUDIO_BIN)/pip install --quiet --upgrade pip
+	$(STUDIO_BIN)/pip install --quiet -e '.[studio]'
+	@touch $(STUDIO_BIN)/langgraph
+
+studio: $(STUDIO_BIN)/langgraph
 
 serve: install
 	GOVCX_DEV=1 $(BIN)/govcx serve --dev $(if $(PACK),--pack $(PACK),)
@@ -27,13 +41,13 @@ chat: install
 EVAL_FAIL_UNDER ?= 0.95
 ACME_EVALS := src/govcx/packs/acme/evals
 
-test: install
+test: install studio
 	GOVCX_HOME=$$(mktemp -d) $(BIN)/govcx eval run $(ACME_EVALS)/guards.yaml \
 		$(ACME_EVALS)/approvals.yaml --quiet
 	GOVCX_HOME=$$(mktemp -d) $(BIN)/govcx eval run $(ACME_EVALS)/*.yaml --tag route-escalated --quiet
 	GOVCX_HOME=$$(mktemp -d) $(BIN)/govcx eval run $(ACME_EVALS)/*.yaml \
 		--fail-under $(EVAL_FAIL_UNDER)
-	$(BIN)/python -m pytest -q
+	GOVCX_LANGGRAPH_CLI=$(GOVCX_LANGGRAPH_CLI) $(BIN)/python -m pytest -q
 
 # Mutation testing of the governance core (gate, approvals, executor, audit; configured in
 # pyproject.toml [tool.mutmut]). Not part of `make test`: it takes tens of minutes on two
@@ -53,4 +67,4 @@ lint: install
 	$(BIN)/lint-imports
 
 clean:
-	rm -rf $(VENV) .govcx .pytest_cache mutants mutants.log
+	rm -rf $(VENV) $(STUDIO_VENV) .govcx .pytest_cache mutants mutants.log

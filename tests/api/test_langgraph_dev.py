@@ -3,10 +3,12 @@ driven by the langgraph-sdk client: a turn and an approval's resume go through g
 Agent (gate, approvals, ledger, audit), and LangGraph's custom auth over govcx keys
 decides who may do what.
 
-Needs the optional extra `studio` (`pip install 'govcx[studio]'`, which installs
-langgraph-cli[inmem]); skipped without a `langgraph` command. GOVCX_LANGGRAPH_CLI names
-one installed elsewhere (the extra pins protobuf<7, which the dev extra's schemathesis
-does not allow beside it, so it may live in its own environment).
+Needs the optional extra `studio` (langgraph-cli[inmem]). It pins protobuf<7, which the dev
+extra's schemathesis does not allow beside it, so `make studio` installs it in a venv of its
+own (.venv-studio) and `make test` sets GOVCX_LANGGRAPH_CLI to that venv's `langgraph`.
+Without GOVCX_LANGGRAPH_CLI, a `langgraph` beside this interpreter or on PATH is used, and
+the test is skipped (with what to set) when there is none; a GOVCX_LANGGRAPH_CLI that names
+no executable fails it, so a broken studio venv is never a silent skip.
 """
 
 from __future__ import annotations
@@ -40,19 +42,30 @@ KEYS = {
 pytestmark = pytest.mark.slow
 
 
-def langgraph_cli() -> str | None:
+STUDIO_CLI = ROOT / ".venv-studio" / "bin" / "langgraph"
+
+
+def langgraph_cli() -> str:
+    """The `langgraph` command to run; fails on a GOVCX_LANGGRAPH_CLI that is not one, skips
+    (saying what to set) when none is named or found."""
     given = os.environ.get("GOVCX_LANGGRAPH_CLI")
     if given:
+        if not os.access(given, os.X_OK) or not Path(given).is_file():
+            pytest.fail(f"GOVCX_LANGGRAPH_CLI={given} is not an executable (run `make studio`)")
         return given
     beside = Path(sys.executable).parent / "langgraph"
-    return str(beside) if beside.exists() else shutil.which("langgraph")
+    found = str(beside) if beside.exists() else shutil.which("langgraph")
+    if found is None:
+        pytest.skip(
+            f"no langgraph command: run `make studio` and set GOVCX_LANGGRAPH_CLI={STUDIO_CLI}"
+            " (`make test` does both)"
+        )
+    return found
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
     cli = langgraph_cli()
-    if cli is None:
-        pytest.skip("langgraph-cli is not installed (pip install 'govcx[studio]')")
     port = free_port()
     env = dict(os.environ)
     env.update(
