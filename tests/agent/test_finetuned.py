@@ -365,9 +365,7 @@ def test_training_the_top_layers_leaves_the_lower_ones_as_they_were(tmp_path: Pa
         train_layers=1,
     )
     assert losses[-1] < losses[0] / 4
-    changed = {
-        name for name, p in model.named_parameters() if not torch.equal(p, before[name])
-    }
+    changed = {name for name, p in model.named_parameters() if not torch.equal(p, before[name])}
     assert changed, "nothing was trained"
     assert all(name.startswith(("layers.1.", "head.")) for name in changed), changed
     assert "head.weight" in changed and "layers.1.query.weight" in changed

