@@ -480,3 +480,24 @@ def test_cli_finetune_names_a_missing_base_model(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2, result.output
     assert "model.safetensors" in "".join(result.output.split("\n"))
+
+
+def test_cli_finetune_refuses_negative_train_layers(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from govcx.cli.classifier import classifier_app
+
+    result = CliRunner().invoke(
+        classifier_app,
+        [
+            "finetune",
+            "--pack",
+            str(Path(__file__).parents[1] / "fixtures" / "shop"),
+            "--train-layers",
+            "-1",
+            "--out",
+            str(tmp_path / "model"),
+        ],
+    )
+    assert result.exit_code == 2, result.output
+    assert "--train-layers" in result.output and not (tmp_path / "model").exists()
