@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import struct
 import sys
 from pathlib import Path
@@ -245,6 +246,40 @@ def test_torch_mpnet_forward_equals_the_numpy_encoder(tmp_path: Path) -> None:
         _, ids, mask = next(_finetune.batches(encoded[1:2], 1))
         plain = torch.nn.functional.normalize(model.pooled(ids, mask), dim=1).numpy()
     assert np.abs(plain[0] - expected[1]).max() > 1e-3
+
+
+@pytest.mark.skipif(
+    not os.environ.get("GOVCX_MPNET_DIR"),
+    reason="optional: set GOVCX_MPNET_DIR to a local all-mpnet-base-v2 folder",
+)
+def test_torch_forward_of_all_mpnet_base_v2_equals_the_numpy_encoder() -> None:
+    torch = pytest.importorskip("torch", reason="the torch network needs the finetune extra")
+    from govcx.engines import _finetune
+    from govcx.knowledge._bert import BertEncoder, load_safetensors
+
+    base = Path(os.environ["GOVCX_MPNET_DIR"])
+    reference = BertEncoder(base)
+    texts = [
+        "where is my card?",
+        "I was charged twice for the same coffee this morning, can you refund it",
+        "hi",
+        " ".join(["word"] * 70),
+    ]
+    expected = reference.encode(texts)
+    model = _finetune.BertClassifier(_finetune.read_config(base), 2)
+    model.load_bert(
+        {
+            k: torch.from_numpy(v.copy())
+            for k, v in load_safetensors(base / "model.safetensors").items()
+        }
+    )
+    model.eval()
+    got = np.zeros_like(expected)
+    with torch.no_grad():
+        encoded = [e.ids for e in reference.tokenizer.encode_batch(texts)]
+        for group, ids, mask in _finetune.batches(encoded, 4):
+            got[group] = torch.nn.functional.normalize(model.pooled(ids, mask), dim=1).numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-5)
 
 
 @pytest.mark.parametrize("architecture", sorted(TINY_MODELS))
