@@ -23,7 +23,9 @@ Figures on ``--split`` (valid or test):
 - auroc (and auroc_id_oos, auroc_ood_oos): in-scope against out-of-scope by confidence.
 - ms_per_query: one ``predict`` call per query, single thread (p50 and mean).
 
-``--encoder finetuned`` instead uses all-MiniLM-L6-v2 fine-tuned on the same training data
+``--encoder finetuned`` instead uses all-MiniLM-L6-v2 (or ``--base-model``, e.g.
+all-mpnet-base-v2, with ``--train-layers N`` to train only its top layers) fine-tuned on
+the same training data
 (:mod:`govcx.engines.finetuned`; int8 ONNX on onnxruntime) for the probabilities, with the
 same threshold rule. Training needs torch (``pip install 'govcx[finetune]'``); the model
 folder (``--finetuned-dir``) records what it was trained on, so a later run with the same
@@ -34,6 +36,7 @@ data and settings reuses it and needs no torch.
         [--similarity-power P] [--max-fer 0.05]
         [--encoder tfidf|finetuned] [--finetuned-dir DIR] [--epochs N]
         [--learning-rate LR] [--finetuned-weight W]
+        [--base-model DIR] [--train-layers N]
 
 ``--data`` must hold the official layout (train, valid, test, id-oos/{train,valid,test},
 ood-oos/{valid,test}); the development copy has no test splits, so ``--split test`` fails
@@ -141,8 +144,9 @@ def choose_threshold(
 def fine_tuned_model(
     args: argparse.Namespace, texts: list[str], labels: list[str], out_of_scope: list[str]
 ) -> tuple[Path, dict[str, Any]]:
-    """Fine-tune all-MiniLM-L6-v2 on the training data into ``--finetuned-dir`` (or reuse
-    the model there when it was trained on the same data and settings)."""
+    """Fine-tune ``--base-model`` (default all-MiniLM-L6-v2) on the training data into
+    ``--finetuned-dir`` (or reuse the model there when it was trained on the same data,
+    settings and base model)."""
     from govcx.engines.finetuned import META_FILE, FinetuneConfig, fine_tune
 
     def progress(epoch: int, epochs: int, loss: float) -> None:
@@ -153,13 +157,19 @@ def fine_tuned_model(
         labels,
         out_of_scope,
         args.finetuned_dir,
-        config=FinetuneConfig(epochs=args.epochs, learning_rate=args.learning_rate),
+        base_model=args.base_model,
+        config=FinetuneConfig(
+            epochs=args.epochs,
+            learning_rate=args.learning_rate,
+            train_layers=args.train_layers,
+        ),
         progress=progress,
     )
     meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
     return folder, {
         "folder": str(folder),
         "base_model": meta["base_model"],
+        "architecture": meta.get("architecture", "bert"),
         "training": meta["training"],
         "losses": meta["losses"],
         "train_seconds": meta["train_seconds"],
@@ -219,6 +229,20 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=8e-5,
         help="finetuned: AdamW learning rate of the encoder",
+    )
+    parser.add_argument(
+        "--base-model",
+        type=Path,
+        default=None,
+        help="finetuned: the BERT or MPNet folder to fine-tune (model.safetensors, "
+        "tokenizer.json, config.json), e.g. all-mpnet-base-v2; default all-MiniLM-L6-v2",
+    )
+    parser.add_argument(
+        "--train-layers",
+        type=int,
+        default=None,
+        help="finetuned: train only the top N layers and the head, the layers below "
+        "frozen and run once (default: all)",
     )
     parser.add_argument(
         "--finetuned-weight",

