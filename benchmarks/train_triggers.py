@@ -87,7 +87,8 @@ def load_data(data: Path) -> dict[str, Any]:
     bitext = [r["instruction"] for r in rows if r["intent"] not in PERSON_INTENTS]
     human = [r["instruction"] for r in rows if r["intent"] == "contact_human_agent"]
     train = {
-        "banking77_oos": _lines(b77 / "train" / "seq.in") + _lines(b77 / "id-oos" / "train" / "seq.in"),
+        "banking77_oos": _lines(b77 / "train" / "seq.in")
+        + _lines(b77 / "id-oos" / "train" / "seq.in"),
         "clinc150": [t for t, _ in clinc["train"]],
         "bitext": [t for t in bitext if half(t) == 0],
     }
@@ -177,7 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--quantile", type=float, default=0.9995,
+        "--quantile",
+        type=float,
+        default=0.9995,
         help="threshold above this quantile of benign training clause scores",
     )
     parser.add_argument("--write", action="store_true", help="store the weights and sidecar")
@@ -190,7 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     d = load_data(args.data)
     fx, extra = d["fixture"], d["extra"]
     benign_train = expand([t for v in d["benign_train"].values() for t in v])
-    near_all = list(fx["near_misses"]) + list(fx["heldout"]["near_misses"]) + list(extra["near_misses"])
+    near_all = (
+        list(fx["near_misses"]) + list(fx["heldout"]["near_misses"]) + list(extra["near_misses"])
+    )
     trainer = Trainer(args.seed, args.quantile)
     regex = TriggerDetector(model=None)
     rng = np.random.default_rng(args.seed)
@@ -219,7 +224,9 @@ def main(argv: list[str] | None = None) -> int:
         near_in = [t for t in near_all if t not in out]
         models = {}
         for trig in tm.MODEL_TRIGGERS:
-            models[trig] = trainer.fit(positives(trig, out), others(trig, out), near_in, benign_train)
+            models[trig] = trainer.fit(
+                positives(trig, out), others(trig, out), near_in, benign_train
+            )
         for trig in tm.MODEL_TRIGGERS:
             coef, b, thr = models[trig]
             for split, lst in (("dev", fx[trig]), ("heldout", fx["heldout"][trig])):
@@ -271,15 +278,15 @@ def main(argv: list[str] | None = None) -> int:
     totals = {"n": 0, "regex": 0, "model": 0, "combined": 0}
     examples: list[str] = []
     for name, texts in d["benign_eval"].items():
-        r = m = c = 0
+        r, m, c = 0, 0, 0
         for t in texts:
-            rx = bool(regex.detect(t))
+            r_hit = bool(regex.detect(t))
             found = combined.detect(t)
-            mx = any(f.detail.startswith("model:") for f in found)
-            r += rx
-            m += mx
+            m_hit = any(f.detail.startswith("model:") for f in found)
+            r += r_hit
+            m += m_hit
             c += bool(found)
-            if mx and len(examples) < 20:
+            if m_hit and len(examples) < 20:
                 examples.append(f"{sorted(f.type for f in found)} {t!r}")
         benign_eval[name] = {"n": len(texts), "regex": r, "model": m, "combined": c}
         for k, v in (("n", len(texts)), ("regex", r), ("model", m), ("combined", c)):
@@ -291,9 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     near_final = [t for t in near_all if combined.detect(t)]
     human_eval = d["human_eval"]
     human_hits = sum("HUMAN_REQUEST" in {f.type for f in combined.detect(t)} for t in human_eval)
-    human_model = sum(
-        model.score(t)["HUMAN_REQUEST"].fires for t in human_eval
-    )
+    human_model = sum(model.score(t)["HUMAN_REQUEST"].fires for t in human_eval)
     result: dict[str, Any] = {
         "benchmark": "train_triggers",
         "seed": args.seed,

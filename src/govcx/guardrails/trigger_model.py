@@ -166,7 +166,9 @@ class TriggerModel:
     """The shipped per-trigger weights, checked against their sidecar when loaded."""
 
     def __init__(
-        self, coef: dict[str, np.ndarray[Any, Any]], intercept: dict[str, float],
+        self,
+        coef: dict[str, np.ndarray[Any, Any]],
+        intercept: dict[str, float],
         threshold: dict[str, float],
     ) -> None:
         self.triggers = tuple(coef)
@@ -179,25 +181,25 @@ class TriggerModel:
         """The weights at ``path``; :class:`ConfigError` naming the file when it is missing,
         does not match the SHA-256 its sidecar records, or does not have the shape this
         code computes features for."""
+        rebuild = "reinstall govcx or rebuild with benchmarks/train_triggers.py --write"
         try:
             recorded = json.loads(sidecar.read_text(encoding="utf-8"))["sha256"]
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ConfigError(
-                f"trigger model sidecar {sidecar} is missing or unreadable ({exc}); "
-                "rebuild it with benchmarks/train_triggers.py --write"
+                str(sidecar), f"trigger model sidecar is missing or unreadable ({exc}); {rebuild}"
             ) from exc
         try:
             digest = file_digest(path)
         except OSError as exc:
             raise ConfigError(
-                f"trigger model weights {path} cannot be read ({exc}); reinstall govcx or "
-                "rebuild them with benchmarks/train_triggers.py --write"
+                str(path), f"trigger model weights cannot be read ({exc}); {rebuild}"
             ) from exc
         if digest != recorded:
             raise ConfigError(
-                f"trigger model weights {path} have SHA-256 {digest[:16]}..., but {sidecar} "
-                f"records {str(recorded)[:16]}...: the file is corrupt or was not built by "
-                "benchmarks/train_triggers.py --write"
+                str(path),
+                f"trigger model weights have SHA-256 {digest[:16]}..., but {sidecar} records "
+                f"{str(recorded)[:16]}...: the file is corrupt or was not built by "
+                "benchmarks/train_triggers.py --write",
             )
         try:
             with np.load(path, allow_pickle=False) as data:
@@ -206,17 +208,17 @@ class TriggerModel:
                 intercept = {t: float(data[f"{t}.intercept"]) for t in MODEL_TRIGGERS}
                 threshold = {t: float(data[f"{t}.threshold"]) for t in MODEL_TRIGGERS}
         except (OSError, ValueError, KeyError) as exc:
-            raise ConfigError(f"trigger model weights {path} are unreadable ({exc})") from exc
+            raise ConfigError(str(path), f"trigger model weights are unreadable ({exc})") from exc
         if version != FEATURE_VERSION:
             raise ConfigError(
-                f"trigger model weights {path} are for feature version {version}, this code "
-                f"computes version {FEATURE_VERSION}; rebuild with benchmarks/train_triggers.py"
+                str(path),
+                f"trigger model weights are for feature version {version}, this code computes "
+                f"version {FEATURE_VERSION}; {rebuild}",
             )
         for t, w in coef.items():
             if w.shape != (n_features(),):
                 raise ConfigError(
-                    f"trigger model weights {path}: {t} has {w.shape} weights, expected "
-                    f"({n_features()},)"
+                    str(path), f"{t} has {w.shape} weights, expected ({n_features()},)"
                 )
         return cls(coef, intercept, threshold)
 
