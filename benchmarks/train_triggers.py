@@ -47,7 +47,7 @@ DEFAULT_DATA = ROOT.parent / "shared" / "datasets"
 FIXTURES = ROOT / "tests" / "fixtures" / "guards"
 PERSON_INTENTS = frozenset({"contact_human_agent", "contact_customer_service"})
 POSITIVE_WEIGHT = 5.0
-NEAR_MISS_WEIGHT = 5.0
+NEAR_MISS_WEIGHT = 10.0
 C = 10.0
 FOLDS = 5
 LICENCES = {
@@ -148,6 +148,7 @@ class Trainer:
         from scipy.sparse import vstack
         from sklearn.linear_model import LogisticRegression
 
+        near = expand(near)  # trained, like the benign texts, whole and by clause
         xs = [self.x(pos), self.x(neg), self.x(near), self.x(benign)]
         x = vstack(xs).tocsr()
         y = np.r_[np.ones(len(pos)), np.zeros(len(neg) + len(near) + len(benign))]
@@ -167,7 +168,7 @@ class Trainer:
             return np.asarray(1 / (1 + np.exp(-(m @ coef + b))))
 
         # A near-miss is run clause by clause too: its threshold is over its best clause.
-        near_max = max((float(prob(self.x(expand([t]))).max()) for t in near), default=0.0)
+        near_max = float(prob(xs[2]).max()) if near else 0.0
         benign_q = float(np.quantile(prob(xs[3]), self.quantile))
         threshold = max(near_max + 1e-3, benign_q, 0.5)
         return coef, b, threshold

@@ -349,7 +349,10 @@ _MODEL_PROCESS = re.compile(
 @lru_cache(maxsize=1)
 def shipped_model() -> TriggerModel:
     """The weights in the package, checked once per process (:class:`ConfigError` if bad)."""
-    return TriggerModel.load()
+    from govcx.guardrails import trigger_model
+
+    # Read the paths when called, so a test can point them at a damaged copy.
+    return TriggerModel.load(trigger_model.WEIGHTS, trigger_model.SIDECAR)
 
 
 class TriggerDetector:
