@@ -297,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         "combined_rate": round(totals["combined"] / totals["n"], 5),
     }
     near_final = [t for t in near_all if combined.detect(t)]
+    near_model = [t for t in near_all if any(s.fires for s in model.score(t).values())]
     human_eval = d["human_eval"]
     human_hits = sum("HUMAN_REQUEST" in {f.type for f in combined.detect(t)} for t in human_eval)
     human_model = sum(model.score(t)["HUMAN_REQUEST"].fires for t in human_eval)
@@ -307,7 +308,11 @@ def main(argv: list[str] | None = None) -> int:
         "thresholds": {t: round(v[2], 4) for t, v in final.items()},
         "cv": cv,
         "benign_eval": benign_eval,
-        "near_misses_trained_fp": len(near_final),
+        "near_misses_all": {
+            "n": len(near_all),
+            "model_fp": len(near_model),
+            "combined_fp": len(near_final),
+        },
         "bitext_contact_human_agent_eval": {
             "n": len(human_eval),
             "combined": round(human_hits / len(human_eval), 4),
@@ -318,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     for line in examples:
         print("  MODEL FP", line)
     for t in near_final:
-        print("  NEAR MISS FIRES", repr(t))
+        print("  NEAR MISS FIRES", "(model)" if t in near_model else "(patterns)", repr(t))
     if args.write:
         buf = io.BytesIO()
         arrays: dict[str, Any] = {"feature_version": np.array(tm.FEATURE_VERSION)}

@@ -136,15 +136,45 @@ def _hashers() -> tuple[Any, Any]:
         return _vectorizers
 
 
+_wordllama: Any = None
+
+
+def _embed(texts: list[str]) -> np.ndarray[Any, Any]:
+    """L2-normalised WordLlama sentence vectors (the bundled 256-dimension model).
+
+    The same model and loading quirks as :mod:`govcx.knowledge.wordllama`, which this layer
+    may not import (guardrails and knowledge are independent layers): the package's own
+    weights and tokenizer, downloads forbidden. Loaded once, on the first message.
+    """
+    global _wordllama
+    with _vec_lock:
+        if _wordllama is None:
+            import logging
+
+            import wordllama
+            from wordllama import WordLlama
+
+            logging.getLogger("wordllama").setLevel(logging.WARNING)
+            _wordllama = WordLlama.load(
+                config="l2_supercat",
+                dim=EMBED_DIM,
+                cache_dir=Path(wordllama.__file__).parent,
+                disable_download=True,
+            )
+        model = _wordllama
+    with np.errstate(invalid="ignore", divide="ignore"):
+        vectors = model.embed(texts, norm=True, return_np=True)
+    # A text with no tokens comes back as NaN: make it zero.
+    return np.nan_to_num(np.asarray(vectors, dtype=np.float32), nan=0.0)
+
+
 def features(texts: list[str]) -> Any:
     """The feature matrix (scipy CSR, one row per text) the models are trained and run on:
     WordLlama embedding | hashed word 1-2 grams | hashed char 3-5 grams."""
     from scipy.sparse import csr_matrix, hstack
 
-    from govcx.knowledge.wordllama import embed
-
     words, chars = _hashers()
-    emb = embed(texts)
+    emb = _embed(texts)
     return hstack(
         [
             csr_matrix(emb),
@@ -174,6 +204,12 @@ class TriggerModel:
         self.triggers = tuple(coef)
         self._w = np.vstack([coef[t] for t in self.triggers]).astype(np.float32)
         self._b = np.array([intercept[t] for t in self.triggers], dtype=np.float32)
+        # The blocks of the feature vector apart: scoring them one by one skips building
+        # the stacked sparse matrix, most of the time of a message otherwise.
+        e, h = EMBED_DIM, HASH_FEATURES
+        self._w_emb = np.ascontiguousarray(self._w[:, :e].T)
+        self._w_words = np.ascontiguousarray(self._w[:, e : e + h].T)
+        self._w_chars = np.ascontiguousarray(self._w[:, e + h :].T)
         self.threshold = dict(threshold)
 
     @classmethod
@@ -236,8 +272,15 @@ class TriggerModel:
         spans = split_clauses(text)
         if not spans:
             return []
-        x = features([s[2] for s in spans])
-        prob = 1.0 / (1.0 + np.exp(-(np.asarray(x @ self._w.T) + self._b)))
+        texts = [s[2] for s in spans]
+        words, chars = _hashers()
+        decision = (
+            _embed(texts) @ self._w_emb
+            + (words.transform(texts) @ self._w_words) * NGRAM_WEIGHT
+            + (chars.transform(texts) @ self._w_chars) * NGRAM_WEIGHT
+            + self._b
+        )
+        prob = 1.0 / (1.0 + np.exp(-np.asarray(decision)))
         return [
             (span, {t: float(prob[i, j]) for j, t in enumerate(self.triggers)})
             for i, span in enumerate(spans)
