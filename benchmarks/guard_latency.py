@@ -5,9 +5,10 @@ three retrieved knowledge chunks and one tool result through ``scan_indirect``, 
 drafted reply through ``check_output``; messages and replies are new in every turn.
 Reported per output engine (guardrails-ai's ``Guard``, and the direct call of the same
 validator functions): wall-clock p50 and p95 and the thread's CPU-time p50 in ms, each
-the median over ``--runs`` runs of ``--turns`` turns. Target: p50 <= 5 ms. ``trigger_model_added_cpu_ms``: what the learned trigger model
-(``govcx.guardrails.trigger_model``) adds per turn, against the patterns alone (CPU time). On a shared
-machine the wall-clock figures include time spent waiting for a core; the CPU-time
+the median over ``--runs`` runs of ``--turns`` turns. Target: p50 <= 5 ms.
+``trigger_model_added_cpu_ms`` is what the learned trigger model
+(``govcx.guardrails.trigger_model``) adds per turn against the patterns alone (CPU time).
+On a shared machine the wall-clock figures include time spent waiting for a core; the CPU-time
 figure is what the guards themselves cost.
 
     .venv/bin/python benchmarks/guard_latency.py [--runs 5] [--turns 300]
