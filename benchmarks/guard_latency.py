@@ -5,8 +5,10 @@ three retrieved knowledge chunks and one tool result through ``scan_indirect``, 
 drafted reply through ``check_output``; messages and replies are new in every turn.
 Reported per output engine (guardrails-ai's ``Guard``, and the direct call of the same
 validator functions): wall-clock p50 and p95 and the thread's CPU-time p50 in ms, each
-the median over ``--runs`` runs of ``--turns`` turns. Target: p50 <= 5 ms. On a shared
-machine the wall-clock figures include time spent waiting for a core; the CPU-time
+the median over ``--runs`` runs of ``--turns`` turns. Target: p50 <= 5 ms.
+``trigger_model_added_cpu_ms`` is what the learned trigger model
+(``govcx.guardrails.trigger_model``) adds per turn against the patterns alone (CPU time).
+On a shared machine the wall-clock figures include time spent waiting for a core; the CPU-time
 figure is what the guards themselves cost.
 
     .venv/bin/python benchmarks/guard_latency.py [--runs 5] [--turns 300]
@@ -130,6 +132,23 @@ def main(argv: list[str] | None = None) -> int:
             f"{engine:10} p50 {row['p50_ms']:.2f} ms  p95 {row['p95_ms']:.2f} ms  "
             f"cpu p50 {row['cpu_p50_ms']:.2f} ms  (build {build_s:.1f} s)"
         )
+    # What the learned trigger model adds: the same turns with the patterns alone.
+    from govcx.guardrails.triggers import TriggerDetector
+
+    guard = build_guard(GuardPolicy(), config=OutputGuardConfig(engine="direct"))
+    run_turns(guard, context, 20)
+    with_model, without = [], []
+    for _ in range(args.runs):
+        guard.triggers = TriggerDetector()  # type: ignore[attr-defined]
+        with_model.append(
+            statistics.median(run_turns(guard, context, args.turns, time.thread_time))
+        )
+        guard.triggers = TriggerDetector(model=None)  # type: ignore[attr-defined]
+        without.append(statistics.median(run_turns(guard, context, args.turns, time.thread_time)))
+    result["trigger_model_added_cpu_ms"] = round(
+        (statistics.median(with_model) - statistics.median(without)) * 1000, 3
+    )
+    print(f"trigger model adds {result['trigger_model_added_cpu_ms']:.2f} ms CPU per turn")
     print(json.dumps(result))
     return 0
 

@@ -15,7 +15,16 @@ escalation trigger (self-harm, legal threat, abuse, human request). Bitext's
 ``contact_human_agent`` instructions, written by people nobody here knows, are a second
 recall figure for ``HUMAN_REQUEST``.
 
+The detector is the shipped one: the patterns, then the learned model
+(``govcx.guardrails.trigger_model``) for what they miss.
+
     .venv/bin/python benchmarks/trigger_recall.py [--data DIR] [--misses N]
+
+With ``--data FILE`` (YAML or JSON) the benchmark measures that file instead, of the shape
+``{LEGAL_THREAT: [...], SELF_HARM: [...], HUMAN_REQUEST: [...], mixed: [{trigger, text}],
+near_misses: [...]}`` (every key optional): recall per trigger for the patterns alone, the
+model alone and both; recall on ``mixed`` (a trigger inside another request); and the
+near-misses on which any escalation trigger fires.
 
 The last line of output is one JSON object with the figures.
 """
@@ -63,11 +72,84 @@ def load_benign(data: Path) -> tuple[dict[str, list[str]], list[str]]:
     return sets, human
 
 
+def measure_file(path: Path, misses: int = 0) -> dict[str, Any]:
+    """The figures for one phrasings file (see the module docstring)."""
+    from govcx.guardrails.triggers import TriggerDetector
+
+    text = path.read_text(encoding="utf-8")
+    data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    if not isinstance(data, dict):
+        raise SystemExit(f"{path}: expected a mapping of trigger -> phrasings, got {type(data)}")
+    both = TriggerDetector()
+    regex = TriggerDetector(model=None)
+    model = both.model
+    assert model is not None
+
+    def fires(kind: str, t: str) -> dict[str, bool]:
+        m = kind in model.triggers and _model_alone(model, kind, t)
+        r = kind in {f.type for f in regex.detect(t)}
+        c = kind in {f.type for f in both.detect(t)}
+        return {"regex": r, "model": bool(m), "combined": c}
+
+    result: dict[str, Any] = {"benchmark": "trigger_recall", "phrasings": str(path), "recall": {}}
+    for kind in TRIGGERS:
+        texts = data.get(kind) or []
+        if not texts:
+            continue
+        rows = [fires(kind, t) for t in texts]
+        result["recall"][kind] = {
+            "n": len(texts),
+            **{
+                k: round(sum(r[k] for r in rows) / len(rows), 4)
+                for k in ("regex", "model", "combined")
+            },
+        }
+        print(f"{kind}: {result['recall'][kind]}")
+        for t, r in zip(texts, rows, strict=True):
+            if not r["combined"] and misses:
+                print(f"  MISS {t!r}")
+    mixed = data.get("mixed") or []
+    if mixed:
+        rows = [fires(str(m["trigger"]), str(m["text"])) for m in mixed]
+        result["mixed"] = {
+            "n": len(mixed),
+            **{
+                k: round(sum(r[k] for r in rows) / len(rows), 4)
+                for k in ("regex", "model", "combined")
+            },
+        }
+        print(f"mixed: {result['mixed']}")
+    near = data.get("near_misses") or []
+    if near:
+        fp_regex = [t for t in near if {f.type for f in regex.detect(t)} & ESCALATING]
+        fp_both = [t for t in near if {f.type for f in both.detect(t)} & ESCALATING]
+        result["near_misses"] = {
+            "n": len(near),
+            "false_positives_regex": len(fp_regex),
+            "false_positives": len(fp_both),
+            "rate": round(len(fp_both) / len(near), 4),
+        }
+        print(f"near-misses: {len(fp_both)}/{len(near)} trigger ({len(fp_regex)} by the patterns)")
+        for t in fp_both[:misses]:
+            print(f"  FALSE {t!r}")
+    return result
+
+
+def _model_alone(model: Any, kind: str, text: str) -> bool:
+    """Whether the model by itself fires (with the detector's exclusions) on ``text``."""
+    from govcx.guardrails.triggers import TriggerDetector
+
+    return any(f.type == kind for f in TriggerDetector._detect_model(model, text, "input", set()))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--misses", type=int, default=0, help="print N misses and N false hits")
     args = parser.parse_args(argv)
+    if args.data.is_file():
+        print(json.dumps(measure_file(args.data, args.misses)))
+        return 0
 
     from govcx.guardrails.triggers import TriggerDetector
 

@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
 
 from govcx.governance.finding import Finding, Source
+from govcx.guardrails.trigger_model import TriggerModel
 
 _F = re.I
 
@@ -322,11 +325,91 @@ _PROCESS_QUESTION = re.compile(
 team?"), not a request for a person now."""
 
 
+_MODEL_NOT_LEGAL = re.compile(
+    r"\b(?:not|never|no\s+(?:intention|plans?)\s+(?:of|to)|won'?t|wouldn'?t|don'?t\s+want\s+to)"
+    r"\s+(?:\w+\s+){0,3}(?:sue|suing|court|legal|lawyers?|attorneys?|solicitors?)\b",
+    re.I,
+)
+"""A clause that says it will NOT go to law ("I'm not going to sue you")."""
+_MODEL_NOT_HUMAN = re.compile(
+    r"\b(?:don'?t|do\s+not|doesn'?t|no\s+need\s+to|never)\s+(?:\w+\s+){0,2}(?:need|have|want)\s+"
+    r"(?:to\s+)?(?:speak|talk|chat|call)\s+(?:to|with)\s+(?:an?\s+|the\s+)?(?:human|person|"
+    r"agent|someone|somebody|representative|rep|operator|manager)",
+    re.I,
+)
+"""A clause that declines a person ("I don't need to speak to an agent")."""
+_MODEL_PROCESS = re.compile(
+    r"^\W*(?:(?:do|will|would|should|must)\s+i\s+(?:need|have|be\s+able)\s+to|(?:when|what\s+"
+    r"time|what\s+hours|which\s+days?)\s+(?:can|could|do|will|should|are|is)\b)",
+    re.I,
+)
+"""How the process works or when support is open, not a request for a person now."""
+
+
+@lru_cache(maxsize=1)
+def shipped_model() -> TriggerModel:
+    """The weights in the package, checked once per process (:class:`ConfigError` if bad)."""
+    from govcx.guardrails import trigger_model
+
+    # Read the paths when called, so a test can point them at a damaged copy.
+    return TriggerModel.load(trigger_model.WEIGHTS, trigger_model.SIDECAR)
+
+
 class TriggerDetector:
-    """Finds the escalation triggers in one text."""
+    """Finds the escalation triggers in one text: the patterns, then the learned model
+    (:mod:`govcx.guardrails.trigger_model`) for any trigger the patterns did not find.
+
+    Args:
+        model: ``"shipped"`` (the default) loads and checks the package's weights now, so
+            a missing or corrupt file is a :class:`~govcx.errors.ConfigError` at start-up;
+            ``None`` runs the patterns alone (benchmarks compare the two); or a model.
+    """
+
+    def __init__(self, model: TriggerModel | Literal["shipped"] | None = "shipped") -> None:
+        self.model = shipped_model() if model == "shipped" else model
 
     def detect(self, text: str, source: Source = "input") -> list[Finding]:
-        """At most one finding per trigger type, on its first occurrence."""
+        """At most one finding per trigger type, on its first occurrence (patterns) or its
+        best-scoring clause above the trigger's threshold (model)."""
+        findings = self._detect_patterns(text, source)
+        if self.model is not None:
+            seen = {f.type for f in findings}
+            if any(t not in seen for t in self.model.triggers):
+                findings.extend(self._detect_model(self.model, text, source, seen))
+        return sorted(findings, key=lambda f: f.start)
+
+    @staticmethod
+    def _detect_model(
+        model: TriggerModel, text: str, source: Source, seen: set[str]
+    ) -> list[Finding]:
+        findings: list[Finding] = []
+        scored = model.score_clauses(text)
+        for trig in model.triggers:
+            if trig in seen:
+                continue
+            threshold = model.threshold[trig]
+            ranked = sorted(scored, key=lambda c: -c[1][trig])
+            for (start, end, clause), scores in ranked:
+                p = scores[trig]
+                if p <= threshold:
+                    break
+                if _model_excluded(trig, clause):
+                    continue
+                findings.append(
+                    Finding(
+                        type=trig,
+                        start=start,
+                        end=end,
+                        score=round(min(p, 0.95), 4),
+                        source=source,
+                        detail=f"model: {p:.2f} {clause!r}",
+                    )
+                )
+                break
+        return findings
+
+    @staticmethod
+    def _detect_patterns(text: str, source: Source) -> list[Finding]:
         findings: list[Finding] = []
         seen: set[str] = set()
         for trig in TRIGGERS:
@@ -359,4 +442,17 @@ class TriggerDetector:
                 )
                 seen.add(trig.type)
                 break
-        return sorted(findings, key=lambda f: f.start)
+        return findings
+
+
+def _model_excluded(trigger: str, clause: str) -> bool:
+    """The exclusions the patterns apply, for a clause the model scored high."""
+    if trigger == "LEGAL_THREAT":
+        return bool(_MODEL_NOT_LEGAL.search(clause) or _LEGAL_ERRAND.search(clause))
+    if trigger == "HUMAN_REQUEST":
+        return bool(
+            _MODEL_NOT_HUMAN.search(clause)
+            or _MODEL_PROCESS.search(clause)
+            or _IDENTITY_QUESTION.search(clause)
+        )
+    return False
