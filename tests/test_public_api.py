@@ -26,6 +26,7 @@ EXPECTED = [
     "GateViolation",
     "GovcxError",
     "GuardInputError",
+    "ImpactNotReady",
     "InvalidAnchor",
     "InvalidInput",
     "KnowledgeStoreError",

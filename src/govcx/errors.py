@@ -19,6 +19,7 @@ GovcxError
 │   ├── PolicyVersionConflict   a version string that already names other content
 │   ├── PolicyGoverned          a direct change of a governed policy (propose it instead)
 │   ├── ProposalTampered        a stored policy proposal that no longer matches its digest
+│   ├── ImpactNotReady          approving a proposal whose impact report is running or failed
 │   └── CustomerMismatch        a message naming another customer than the conversation's
 ├── ConversationBusy            another run held the conversation past the lock timeout
 ├── Unauthenticated             no key, or a key that is unknown, malformed or revoked
@@ -210,6 +211,30 @@ class ProposalTampered(Conflict):
             f"policy proposal {proposal_id} is unusable: {reason}; the database was edited "
             "outside govcx. Propose the policy again (and check `govcx audit verify`)",
             details={"proposal_id": proposal_id, "reason": reason},
+        )
+
+
+class ImpactNotReady(Conflict):
+    """Approving a policy proposal before its impact report is there to read: the server
+    still computes it, or it failed and must be re-run first."""
+
+    code = "impact_not_ready"
+
+    def __init__(self, proposal_id: str, impact_status: str, error: str | None = None) -> None:
+        if impact_status == "failed":
+            reason = (
+                f"the impact report of proposal {proposal_id} failed ({error}); re-run it "
+                f"with POST /v1/policy/proposals/{proposal_id}/impact (its author or an "
+                "admin) and review it once it is done"
+            )
+        else:
+            reason = (
+                f"the impact report of proposal {proposal_id} is still running "
+                f"({impact_status}); a reviewer must see it before approving: try again "
+                "when it is done (rejecting is allowed now)"
+            )
+        super().__init__(
+            reason, details={"proposal_id": proposal_id, "impact_status": impact_status}
         )
 
 

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from govcx.agent.agent import Agent
 from govcx.api import ServerSettings, create_app
+from govcx.api.runtime import ApiRuntime
 from govcx.evals.impact import impact_report
 from govcx.governance.principal import Principal
 from tests.api.conftest import KEYS, REFUND_80, assert_error
@@ -43,6 +44,14 @@ def governed_client(
     )
     with TestClient(create_app(settings, agent, impact=impact_report)) as client:
         yield client, agent
+
+
+def settled(client: TestClient, pid: str, who: str = "audit") -> dict[str, Any]:
+    """The proposal once the server's worker has computed its impact report."""
+    runtime: ApiRuntime = client.app.state.runtime  # type: ignore[attr-defined]
+    assert runtime.impacts is not None and runtime.impacts.wait_idle(120)
+    body: dict[str, Any] = client.get(f"/v1/policy/proposals/{pid}", headers=auth(who)).json()
+    return body
 
 
 def _candidate(agent: Agent, version: str = "t2") -> dict[str, Any]:
@@ -79,12 +88,17 @@ def test_governed_put_is_refused_and_the_lifecycle_runs(
         content=yaml.safe_dump(_candidate(agent)),
         headers={**auth("rita"), "Content-Type": "application/yaml"},
     )
-    assert created.status_code == 201, created.text
+    # Recorded at once; the impact report follows in the background.
+    assert created.status_code == 202, created.text
     body = created.json()
     pid = body["proposal_id"]
+    assert created.headers["location"] == f"/v1/policy/proposals/{pid}"
     assert body["author"] == "rita" and body["status"] == "pending"
     assert (body["approvals_needed"], body["reviewer_roles"]) == (2, ["risk", "legal"])
     assert {row["path"] for row in body["diff"]} == {"tools.issue_refund.approval_if", "version"}
+    assert body["impact_status"] in ("pending", "running", "done")
+    body = settled(client, pid)
+    assert body["impact_status"] == "done" and body["impact_error"] is None
     assert body["impact"]["compliance"]["violations"] == 0
 
     review = f"/v1/policy/proposals/{pid}/review"
@@ -121,6 +135,7 @@ def test_two_reviewers_then_shadow_rollout_activate_rollback(
     client, agent = governed_client
     created = client.post("/v1/policy/proposals", json=_candidate(agent), headers=auth("root"))
     pid = created.json()["proposal_id"]
+    assert settled(client, pid)["impact_status"] == "done"
     review = f"/v1/policy/proposals/{pid}/review"
     client.post(review, json={"decision": "approve"}, headers=auth("rita"))
     second = client.post(review, json={"decision": "approve"}, headers=auth("lena")).json()

@@ -66,6 +66,7 @@ def test_the_lifecycle_from_the_command_line(tmp_path: Path) -> None:
     pid = proposal["proposal_id"]
     assert proposal["author"] == "root" and proposal["status"] == "pending"
     assert proposal["impact"]["decisions"] == {"newly autonomous": 1}
+    assert proposal["impact_status"] == "done"  # computed in-process: reviewable at once
 
     assert run("policy", "review", pid, "--approve", key=sup).exit_code == 1
     assert run("policy", "review", pid, "--approve", "--reject", key=rita).exit_code == 2

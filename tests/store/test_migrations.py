@@ -1,5 +1,5 @@
 """Upgrading older databases: conversations get owners (0005), the HTTP server's tables
-join the core schema (0006)."""
+join the core schema (0006), proposals get the state of their impact report (0011)."""
 
 from __future__ import annotations
 
@@ -170,3 +170,49 @@ def test_the_migrations_build_exactly_the_declared_schema(db: Database) -> None:
     with db.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diff == []
+
+
+# -- 0011: impact reports computed in the background -------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+def test_0011_marks_existing_proposals_done_or_none(db: Database) -> None:
+    """Proposals made before 0011 had their report computed in the request (``done``), or
+    none at all (``none``: no impact function); both stay reviewable."""
+    import yaml
+
+    from govcx.governance.policy import parse_policy
+    from govcx.governance.proposals import ProposalStore
+    from govcx.store.db import dumps
+    from tests.conftest import SHOP
+
+    migrate.upgrade(db, "0010", audit_key=KEY)
+    policy = parse_policy(yaml.safe_load((SHOP / "policy.yaml").read_text()))
+    body = dumps(policy.model_dump(mode="json"))
+    with db.begin() as conn:
+        for pid, impact in (("prop_with", '{"conversations": 4}'), ("prop_without", None)):
+            conn.execute(
+                text(
+                    "INSERT INTO policy_proposals (proposal_id, status, version, digest, body,"
+                    " base_version, base_digest, author, comment, impact, share, created_at,"
+                    " updated_at) VALUES (:p, 'pending', :v, :d, :b, 't0', 'x', 'rita', NULL,"
+                    " :i, NULL, 1, 1)"
+                ),
+                {"p": pid, "v": policy.version, "d": policy.digest, "b": body, "i": impact},
+            )
+    assert migrate.upgrade(db, audit_key=KEY) == migrate.head_revision()
+    store = ProposalStore(db)
+    with_report, without = store.get("prop_with"), store.get("prop_without")
+    assert (with_report.impact_status, with_report.impact) == ("done", {"conversations": 4})
+    assert (without.impact_status, without.impact) == ("none", None)
+    assert store.impact_due(now=2, lease=60) == []  # nothing for a worker to compute
+
+    from alembic import command
+
+    config = migrate._config()
+    with db.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0010")
+    with db.engine.connect() as conn:
+        columns = {c["name"] for c in inspect(conn).get_columns("policy_proposals")}
+    assert "impact_status" not in columns and "impact" in columns

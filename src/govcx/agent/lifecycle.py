@@ -20,12 +20,20 @@ from typing import Any, Literal, Protocol
 
 from sqlalchemy import Connection
 
-from govcx.errors import Conflict, InvalidInput, NotAuthorized, NotFound, PolicyGoverned
+from govcx.errors import (
+    Conflict,
+    ImpactNotReady,
+    InvalidInput,
+    NotAuthorized,
+    NotFound,
+    PolicyGoverned,
+)
 from govcx.governance.audit import AuditLog
 from govcx.governance.policy import Policy, diff_policies
 from govcx.governance.policy_store import PolicyStore
-from govcx.governance.principal import Principal
+from govcx.governance.principal import Principal, canonical_name
 from govcx.governance.proposals import (
+    IMPACT_UNSETTLED,
     Proposal,
     ProposalStore,
     Rollout,
@@ -108,11 +116,18 @@ class PolicyLifecycle:
         comment: str | None = None,
         impact: dict[str, Any] | None = None,
         authenticated: bool = True,
+        impact_pending: bool = False,
+        impact_days: int | None = None,
     ) -> Proposal:
         """Record ``candidate`` (already validated and cross-checked) as a proposal.
 
         Its version is registered at once, so it names this content forever; proposing
-        the active policy again, or other content under a known version, is refused."""
+        the active policy again, or other content under a known version, is refused.
+
+        ``impact`` is a report computed beforehand (the CLI); ``impact_pending`` records
+        none yet but marks it ``pending`` for a server worker to compute (replaying
+        ``impact_days`` of conversations), so the proposal is stored at once and cannot
+        be approved before its report is there."""
         agent = self.agent
         active = agent.sync_policy()
         self.precheck(candidate, author=author)
@@ -132,6 +147,8 @@ class PolicyLifecycle:
                 impact=impact,
                 now=now,
                 conn=conn,
+                impact_status="pending" if impact_pending and impact is None else None,
+                impact_days=impact_days,
             )
             bar = review_bar(active, candidate)
             self._audit(
@@ -149,6 +166,41 @@ class PolicyLifecycle:
                     "reviewer_roles": list(bar.roles),
                     "authenticated": authenticated,
                 },
+            )
+        return agent.proposals.get(proposal_id)
+
+    def rerun_impact(self, proposal_id: str, *, who: Principal) -> Proposal:
+        """Set a failed impact report back to ``pending``, for a server worker to compute
+        again. Its author or an admin may; only a pending proposal's report is re-run
+        (a decided one is never approved on it)."""
+        agent = self.agent
+        proposal = agent.proposals.get(proposal_id)
+        if who.is_channel or not (
+            who.has("admin") or canonical_name(who.name) == canonical_name(proposal.author)
+        ):
+            raise NotAuthorized(
+                who.name,
+                f"only the author of proposal {proposal_id} or an admin may re-run "
+                "its impact report",
+            )
+        if proposal.status != "pending":
+            raise Conflict(
+                f"proposal {proposal_id} is {proposal.status}; only a pending proposal's "
+                "impact report is re-run"
+            )
+        with agent.db.begin() as conn:
+            if not agent.proposals.rerun_impact(proposal_id, conn=conn):
+                current = agent.proposals.get(proposal_id, conn)
+                raise Conflict(
+                    f"the impact report of proposal {proposal_id} is {current.impact_status}; "
+                    "only a failed report is re-run"
+                )
+            self._audit(
+                conn,
+                "policy.impact_rerun",
+                who.name,
+                proposal.candidate,
+                {"proposal_id": proposal_id, "error": proposal.impact_error},
             )
         return agent.proposals.get(proposal_id)
 
@@ -182,6 +234,11 @@ class PolicyLifecycle:
         with agent.db.begin() as conn:
             proposal = agent.proposals.get(proposal_id, conn)
             self._check_base(proposal, active)
+            if decision == "approve" and (
+                proposal.impact_status in IMPACT_UNSETTLED or proposal.impact_status == "failed"
+            ):
+                # The report is what a reviewer approves on; rejecting needs none.
+                raise ImpactNotReady(proposal_id, proposal.impact_status, proposal.impact_error)
             bar = review_bar(active, proposal.candidate)
             updated = agent.proposals.review(
                 proposal_id,

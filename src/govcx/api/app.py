@@ -28,6 +28,7 @@ from govcx.api.auth import KeyRing, dev_keys
 from govcx.api.channels import build_channels
 from govcx.api.errors import ApiError, error_response, install_error_handlers
 from govcx.api.events import EventBus
+from govcx.api.impacts import ImpactReport
 from govcx.api.mcp_server import McpEndpoint, ToolGateway
 from govcx.api.metrics import Metrics
 from govcx.api.routers import (
@@ -42,7 +43,7 @@ from govcx.api.routers import (
     report,
     system,
 )
-from govcx.api.runtime import ApiRuntime, ImpactReport
+from govcx.api.runtime import ApiRuntime
 from govcx.api.schemas import package_version
 from govcx.api.settings import ServerSettings
 from govcx.api.tracing import Tracing
@@ -184,7 +185,8 @@ def create_app(
         span_exporter: An OpenTelemetry span exporter (tests); turns tracing on.
         impact: Computes the impact report of a policy proposal
             (``govcx.evals.impact.impact_report``, which ``govcx serve`` passes; the API
-            layer does not import the evals). Without it proposals carry no report.
+            layer does not import the evals). The server computes reports in the
+            background (``govcx.api.impacts``). Without it proposals carry no report.
         channel_transport: An httpx transport for the Chatwoot connector and webhook
             connector callbacks (tests).
 
@@ -229,7 +231,7 @@ def create_app(
     runtime = ApiRuntime(
         agent, server, keys, metrics=metrics, bus=bus, webhooks=webhooks, tracing=tracing
     )
-    runtime.impact = impact
+    runtime.use_impact(impact)
     try:
         channels = build_channels(runtime, agent.pack.config.channels, transport=channel_transport)
     except Exception:
@@ -246,6 +248,8 @@ def create_app(
         await run_in_threadpool(runtime.policies.sync)
         await run_in_threadpool(runtime.recover)
         webhooks.start()
+        if runtime.impacts is not None:  # reports left pending by a stopped server
+            await run_in_threadpool(runtime.impacts.sweep)
         sweeper = (
             asyncio.create_task(_sweep(runtime, server.expiry_interval))
             if server.expiry_interval > 0
@@ -307,8 +311,9 @@ def create_app(
 
 
 async def _sweep(runtime: ApiRuntime, interval: float) -> None:
-    """Expire overdue approvals, record missed SLA deadlines of cases (and pick up policy
-    changes of other workers)."""
+    """Expire overdue approvals, record missed SLA deadlines of cases, pick up policy
+    changes of other workers, and queue the impact reports that are due (pending, or
+    claimed by a worker that died)."""
     while True:
         await asyncio.sleep(interval)
         try:
@@ -319,6 +324,8 @@ async def _sweep(runtime: ApiRuntime, interval: float) -> None:
             breaches = await run_in_threadpool(runtime.breach_sla)
             if breaches:
                 log.info("%d SLA deadline(s) missed", len(breaches))
+            if runtime.impacts is not None:
+                await run_in_threadpool(runtime.impacts.sweep)
         except Exception:  # keep sweeping; the next round retries
             log.exception("expiry sweep failed")
 

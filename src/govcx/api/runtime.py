@@ -39,6 +39,7 @@ from govcx.api.events import (
     EventBus,
 )
 from govcx.api.idempotency import IdempotencyStore, request_hash
+from govcx.api.impacts import ImpactReport, ImpactWorker
 from govcx.api.metrics import Metrics, summary
 from govcx.api.policy_store import PolicyActivations
 from govcx.api.schemas import ApprovalView, DecisionIn, MessageIn
@@ -65,9 +66,6 @@ from govcx.turn import Turn
 
 log = logging.getLogger("govcx.api")
 
-ImpactReport = Callable[..., dict[str, Any]]
-"""``impact(agent, candidate, days=N) -> report``: the impact report of a policy proposal
-(``govcx.evals.impact.impact_report``, passed in by ``govcx serve``)."""
 Sink = Callable[[str, dict[str, Any], float], None]
 """Receives (node, summary, seconds) after each graph node of a streamed turn."""
 TokenSink = Callable[[str, str], None]
@@ -123,9 +121,22 @@ class ApiRuntime:
         self._policies: dict[tuple[str, str], Policy | None] = {}
         self.verbatim = _Recent()
         self.impact: ImpactReport | None = None
+        self.impacts: ImpactWorker | None = None
+        """Computes the reports of proposals in the background (with ``impact`` only)."""
         agent.observers.append(self._observe)
 
+    def use_impact(self, impact: ImpactReport | None) -> None:
+        """Compute proposals' impact reports with ``impact`` (None: proposals carry none)."""
+        self.impact = impact
+        self.impacts = (
+            ImpactWorker(self.agent, impact, lease=self.settings.impact_lease)
+            if impact is not None
+            else None
+        )
+
     def close(self) -> None:
+        if self.impacts is not None:
+            self.impacts.stop()
         if self._observe in self.agent.observers:
             self.agent.observers.remove(self._observe)
         self.webhooks.stop()

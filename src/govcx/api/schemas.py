@@ -724,6 +724,8 @@ _PROPOSAL_EXAMPLE: dict[str, Any] = {
         "by_workflow": {"refund": {"tool.issue_refund.approval_if": {"newly autonomous": 7}}},
         "compliance": {"checked": True, "violations": 0, "compliant_conversations": 87},
     },
+    "impact_status": "done",
+    "impact_error": None,
     "policy": None,
 }
 
@@ -759,6 +761,13 @@ class ProposalView(BaseModel):
     reviewer_roles: list[str]
     diff: list[dict[str, Any]]
     impact: dict[str, Any] | None = None
+    impact_status: str = "none"
+    """none | pending | running | done | failed: the server computes the impact report
+    after the proposal is stored (``none``: the server computes no reports); a proposal
+    is approved only once its report is ``done`` (or ``none``)."""
+    impact_error: str | None = None
+    """Why the report failed (``impact_status`` failed); re-run it with
+    POST /v1/policy/proposals/{id}/impact."""
     policy: dict[str, Any] | None = None
 
 

@@ -37,6 +37,11 @@ class ServerSettings(Settings):
     """Longest delay between two attempts."""
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     """Largest request body accepted; larger requests get 413."""
+    impact_lease: float = Field(default=900.0, gt=0)
+    """Seconds a server worker holds the claim on a proposal's impact report; a report
+    still ``running`` after that is taken over by another worker (its worker died). Keep
+    it well above the longest report (a few minutes on a large pack): a report that
+    outlives its lease is computed twice, and the late result is dropped."""
     queue_poll_interval: float = Field(default=1.0, gt=0)
     """How often the approval-queue stream checks the database for changes made by
     other processes (changes made through this server are pushed at once)."""

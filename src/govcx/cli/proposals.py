@@ -390,6 +390,14 @@ def _render(view: dict[str, Any]) -> None:
             for rule, changes in rules.items():
                 counts = ", ".join(f"{n} {label}" for label, n in changes.items())
                 console.print(f"  {escape(workflow)} / {escape(rule)}: {counts}", highlight=False)
+    elif view.get("impact_status") in ("pending", "running"):
+        console.print("impact report running… (the server computes it)", highlight=False)
+    elif view.get("impact_status") == "failed":
+        console.print(
+            f"impact report failed: {escape(view.get('impact_error') or '')} (re-run it: "
+            f"POST /v1/policy/proposals/{view['proposal_id']}/impact)",
+            highlight=False,
+        )
     approvals = sum(r["decision"] == "approve" for r in view["reviews"])
     console.print(
         f"reviews: {approvals}/{view['approvals_needed']} approvals by "

@@ -52,6 +52,13 @@ Status = Literal["pending", "approved", "rejected", "shadow", "rollout", "active
 shadow or rollout stopped by another activation or a rollback, or an active proposal
 rolled back)."""
 
+ImpactStatus = Literal["none", "pending", "running", "done", "failed"]
+"""Where a proposal's impact report stands: ``none`` (proposed without one: no impact
+function configured, or before reports were tracked), ``pending`` (waiting for a server
+worker), ``running`` (claimed by one), ``done`` (``impact`` holds it), ``failed``
+(``impact_error`` says why; re-run it with :meth:`ProposalStore.rerun_impact`)."""
+IMPACT_UNSETTLED: tuple[str, ...] = ("pending", "running")
+
 LIVE: tuple[str, ...] = ("shadow", "rollout")
 BUCKETS = 10_000
 """Conversations are hashed into this many buckets: a share is precise to 0.01%."""
@@ -156,6 +163,11 @@ class Proposal:
     created_at: float
     updated_at: float
     reviews: list[Review] = field(default_factory=list)
+    impact_status: ImpactStatus = "none"
+    impact_error: str | None = None
+    impact_claimed_at: float | None = None
+    """When a worker claimed the running report: the token of the compare-and-set."""
+    impact_days: int | None = None
 
     @property
     def version(self) -> str:
@@ -194,8 +206,19 @@ class Proposal:
                 for r in self.reviews
             ],
             "impact": self.impact,
+            "impact_status": self.impact_status,
+            "impact_error": self.impact_error,
             "policy": self.candidate.model_dump(mode="json"),
         }
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImpactClaim:
+    """A proposal's report as a worker saw it: the compare-and-set token of a claim."""
+
+    proposal_id: str
+    status: str
+    claimed_at: float | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -245,7 +268,13 @@ class ProposalStore:
         impact: dict[str, Any] | None,
         now: float,
         conn: Connection,
+        impact_status: ImpactStatus | None = None,
+        impact_days: int | None = None,
     ) -> None:
+        """Store a new pending proposal; ``impact_status`` defaults to ``done`` with a
+        report and ``none`` without (``pending``: a server worker computes it)."""
+        if impact_status is None:
+            impact_status = "done" if impact is not None else "none"
         conn.execute(
             insert(policy_proposals).values(
                 proposal_id=proposal_id,
@@ -261,6 +290,10 @@ class ProposalStore:
                 share=None,
                 created_at=now,
                 updated_at=now,
+                impact_status=impact_status,
+                impact_error=None,
+                impact_claimed_at=None,
+                impact_days=impact_days,
             )
         )
 
@@ -389,6 +422,99 @@ class ProposalStore:
         for pid in ended:
             self.set_status(pid, "ended", now=now, conn=conn)
         return ended
+
+    # -- impact reports -------------------------------------------------------------------
+    def impact_due(
+        self, *, now: float, lease: float, proposal_id: str | None = None
+    ) -> builtins.list[ImpactClaim]:
+        """The reports a worker should compute (of ``proposal_id`` only, if given), oldest
+        proposal first: ``pending`` ones, and ``running`` ones claimed more than ``lease``
+        seconds ago (their worker died or was killed)."""
+        table = policy_proposals
+        query = (
+            select(table.c.proposal_id, table.c.impact_status, table.c.impact_claimed_at)
+            .where(
+                (table.c.impact_status == "pending")
+                | (
+                    (table.c.impact_status == "running")
+                    & (
+                        table.c.impact_claimed_at.is_(None)
+                        | (table.c.impact_claimed_at < now - lease)
+                    )
+                )
+            )
+            .order_by(table.c.created_at)
+        )
+        if proposal_id is not None:
+            query = query.where(table.c.proposal_id == proposal_id)
+        with self.db.read() as conn:
+            rows = conn.execute(query).all()
+        return [
+            ImpactClaim(
+                proposal_id=r.proposal_id, status=r.impact_status, claimed_at=r.impact_claimed_at
+            )
+            for r in rows
+        ]
+
+    def claim_impact(self, seen: ImpactClaim, *, now: float) -> ImpactClaim | None:
+        """Take the report of ``seen.proposal_id`` as it was seen, or None when another
+        worker changed it since (claimed it, finished it, or a person re-ran it).
+
+        A compare-and-set on (status, claimed_at): of several workers sharing the database
+        that saw the same state, exactly one UPDATE matches. The returned claim is the
+        token :meth:`finish_impact` needs."""
+        table = policy_proposals
+        with self.db.begin() as conn:
+            result = conn.execute(
+                update(table)
+                .where(
+                    table.c.proposal_id == seen.proposal_id,
+                    table.c.impact_status == seen.status,
+                    _same(table.c.impact_claimed_at, seen.claimed_at),
+                )
+                .values(impact_status="running", impact_claimed_at=now, impact_error=None)
+            )
+        if result.rowcount != 1:
+            return None
+        return ImpactClaim(proposal_id=seen.proposal_id, status="running", claimed_at=now)
+
+    def finish_impact(
+        self,
+        claim: ImpactClaim,
+        *,
+        report: dict[str, Any] | None = None,
+        error: str | None = None,
+    ) -> bool:
+        """Store the report (``done``) or the error (``failed``) of a claimed report; False
+        when the claim was lost meanwhile (taken over after the lease): the result is
+        dropped, the newer claim stores its own."""
+        table = policy_proposals
+        values: dict[str, Any] = (
+            {"impact_status": "failed", "impact_error": error or "the impact report failed"}
+            if report is None
+            else {"impact_status": "done", "impact": dumps(report), "impact_error": None}
+        )
+        with self.db.begin() as conn:
+            result = conn.execute(
+                update(table)
+                .where(
+                    table.c.proposal_id == claim.proposal_id,
+                    table.c.impact_status == "running",
+                    _same(table.c.impact_claimed_at, claim.claimed_at),
+                )
+                .values(impact_claimed_at=None, **values)
+            )
+        return bool(result.rowcount == 1)
+
+    def rerun_impact(self, proposal_id: str, *, conn: Connection) -> bool:
+        """Set a ``failed`` report back to ``pending``; False when it is not failed."""
+        table = policy_proposals
+        result = conn.execute(
+            update(table)
+            .where(table.c.proposal_id == proposal_id, table.c.impact_status == "failed")
+            .values(impact_status="pending", impact_error=None, impact_claimed_at=None)
+        )
+        return bool(result.rowcount == 1)
 
     # -- rollout state --------------------------------------------------------------------
     def rollout_seq(self) -> int:
@@ -558,6 +684,11 @@ def _lock(conn: Connection, proposal_id: str) -> None:
         )
 
 
+def _same(column: Any, value: float | None) -> Any:
+    """``column = value``, where None matches NULL (SQL's ``=`` never does)."""
+    return column.is_(None) if value is None else column == value
+
+
 def _proposal(row: Any, reviews: Sequence[Any]) -> Proposal:
     where = f"policy_proposals[{row.proposal_id}]"
     try:
@@ -589,6 +720,10 @@ def _proposal(row: Any, reviews: Sequence[Any]) -> Proposal:
         share=row.share,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        impact_status=row.impact_status or ("done" if row.impact else "none"),
+        impact_error=row.impact_error,
+        impact_claimed_at=row.impact_claimed_at,
+        impact_days=row.impact_days,
         reviews=[
             Review(
                 principal=r.principal,

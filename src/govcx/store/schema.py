@@ -277,6 +277,14 @@ policy_proposals = Table(
     Column("share", Integer, nullable=True),  # rollout share in percent
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # The impact report is computed by the server after the proposal is stored:
+    # none|pending|running|done|failed (NULL: none). A worker claims a pending report, or
+    # a running one whose claim is older than the lease, by compare-and-set on
+    # (impact_status, impact_claimed_at), and stores the result under the same guard.
+    Column("impact_status", String(16), nullable=True),
+    Column("impact_error", Text, nullable=True),  # why the report failed (no traceback)
+    Column("impact_claimed_at", Float, nullable=True),
+    Column("impact_days", Integer, nullable=True),  # days to replay (NULL: the policy's)
 )
 
 policy_reviews = Table(

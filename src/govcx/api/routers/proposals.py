@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from govcx.api.auth import Caller
@@ -52,12 +52,34 @@ def proposal_view(runtime: ApiRuntime, proposal: Proposal, *, full: bool = True)
     )
 
 
+def accepted(runtime: ApiRuntime, proposal: Proposal, response: Response) -> ProposalView:
+    """The answer to a new proposal (or a re-run report): 202 while the server computes
+    the impact report in the background (queued here), 201 when it computes none; with
+    the proposal's address in ``Location``, where ``impact_status`` shows the progress."""
+    response.headers["Location"] = f"/v1/policy/proposals/{proposal.proposal_id}"
+    if runtime.impacts is not None and proposal.impact_status == "pending":
+        runtime.impacts.submit(proposal.proposal_id)
+        response.status_code = 202
+    else:
+        response.status_code = 201
+    return proposal_view(runtime, proposal)
+
+
+CREATED: dict[int | str, dict[str, Any]] = {
+    201: {
+        "model": ProposalView,
+        "description": "Created without an impact report: this server computes none "
+        "(`impact_status` none)",
+    }
+}
+
+
 @router.post(
     "/proposals",
-    status_code=201,
+    status_code=202,
     response_model=ProposalView,
-    responses=responses(409),
-    summary="Propose a policy change (with its impact report)",
+    responses={**responses(409), **CREATED},
+    summary="Propose a policy change (its impact report follows in the background)",
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -73,15 +95,22 @@ async def propose(
     caller: CallerDep,
     runtime: RuntimeDep,
     request: Request,
+    response: Response,
     comment: str | None = Query(None, max_length=2000, description="Why the change"),
     days: int | None = Query(
         None, ge=1, le=366, description="Days of recorded conversations to replay"
     ),
 ) -> Any:
-    """Validate the candidate (schema, expressions, the pack's tools), replay the pack's
-    eval suites and the recorded conversations of the last N days under it (the impact
-    report), and record the proposal. The author is the caller: an admin or a reviewer
-    of the active policy's ``governance.policy_changes``."""
+    """Validate the candidate (schema, expressions, the pack's tools) and record the
+    proposal at once: 202 Accepted, with ``Location`` naming it. The impact report (the
+    pack's eval suites and the recorded conversations of the last N days replayed under
+    both policies, minutes on a large pack) is computed in the background:
+    ``impact_status`` goes ``pending``, ``running``, then ``done`` (the report is in
+    ``impact``) or ``failed`` (``impact_error``; re-run it with POST
+    /v1/policy/proposals/{id}/impact). The proposal cannot be approved before its report
+    is done. A server without an impact function answers 201 with ``impact_status``
+    ``none``. The author is the caller: an admin or a reviewer of the active policy's
+    ``governance.policy_changes``."""
     _not_channel(caller)
     raw = await request.body()
     content_type = request.headers.get("content-type", "")
@@ -89,18 +118,17 @@ async def propose(
         runtime.policies.parse, raw, content_type, "POST /v1/policy/proposals"
     )
 
-    def run() -> Proposal:
-        lifecycle = runtime.agent.lifecycle
-        lifecycle.precheck(candidate, author=caller.principal)
-        impact = (
-            runtime.impact(runtime.agent, candidate, days=days)
-            if runtime.impact is not None
-            else None
+    def run() -> ProposalView:
+        proposal = runtime.agent.lifecycle.propose(
+            candidate,
+            author=caller.principal,
+            comment=comment,
+            impact_pending=runtime.impacts is not None,
+            impact_days=days,
         )
-        return lifecycle.propose(candidate, author=caller.principal, comment=comment, impact=impact)
+        return accepted(runtime, proposal, response)  # its diff reads the database
 
-    proposal = await run_in_threadpool(run)
-    return proposal_view(runtime, proposal)
+    return await run_in_threadpool(run)
 
 
 @router.get(
@@ -146,6 +174,32 @@ def review(caller: CallerDep, runtime: RuntimeDep, proposal_id: str, body: Revie
         proposal_id, who=caller.principal, decision=body.decision, comment=body.comment
     )
     return proposal_view(runtime, proposal)
+
+
+@router.post(
+    "/proposals/{proposal_id}/impact",
+    status_code=202,
+    response_model=ProposalView,
+    responses=responses(403, 404, 409),
+    summary="Re-run a failed impact report (its author or an admin)",
+)
+def rerun_impact(
+    caller: CallerDep, runtime: RuntimeDep, proposal_id: str, response: Response
+) -> Any:
+    """Set a ``failed`` impact report back to ``pending``; the server computes it again
+    in the background (202, as for a new proposal). 409 when the report is not failed or
+    the proposal is no longer pending."""
+    _not_channel(caller)
+    _check(proposal_id)
+    if runtime.impacts is None:
+        raise ApiError(
+            409,
+            "conflict",
+            "this server computes no impact reports (it was started without an impact "
+            "function); run `govcx policy propose` to propose with a report",
+        )
+    proposal = runtime.agent.lifecycle.rerun_impact(proposal_id, who=caller.principal)
+    return accepted(runtime, proposal, response)
 
 
 @router.post(

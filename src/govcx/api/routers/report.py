@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from govcx.api.deps import GovernanceReader, RuntimeDep
 from govcx.api.errors import responses
 from govcx.api.routers import StrictRoute
+from govcx.api.routers.proposals import CREATED, accepted
 from govcx.api.runtime import ApiRuntime
 from govcx.api.schemas import ProposalView
 
@@ -153,25 +154,26 @@ async def get_report(
 
 @router.post(
     "/suggestions/{suggestion_id}/propose",
-    status_code=201,
+    status_code=202,
     response_model=ProposalView,
-    responses=responses(404, 409),
+    responses={**responses(404, 409), **CREATED},
     summary="Propose a suggestion's candidate policy",
 )
 async def propose_suggestion(
     caller: GovernanceReader,
     runtime: RuntimeDep,
+    response: Response,
     suggestion_id: Annotated[str, Path(pattern=r"^sug_[0-9a-f]{12}$")],
     since: SinceQuery = "7d",
     until: UntilQuery = None,
 ) -> Any:
     """Turn a suggestion of the report of this window into a policy proposal: its
-    candidate (the active policy with that one change and a new version) is validated,
-    replayed (the impact report) and waits for its reviewers like any proposal. The
+    candidate (the active policy with that one change and a new version) is validated
+    and recorded at once (202, its impact report computed in the background as for POST
+    /v1/policy/proposals) and waits for its reviewers like any proposal. The
     author is the caller, who must be an admin or a reviewer of the active policy's
     `governance.policy_changes`. 404 when the window's record no longer supports the
     suggestion (or the policy changed since); 422 for a suggestion a person must write."""
-    from govcx.api.routers.proposals import proposal_view
     from govcx.governance.report import window
     from govcx.governance.suggestions import proposable
 
@@ -180,14 +182,12 @@ async def propose_suggestion(
         policy = agent.sync_policy()
         start, end = window(since, until, now=agent.clock(), prefix="")
         item, candidate = proposable(agent.db, policy, suggestion_id, since=start, until=end)
-        agent.lifecycle.precheck(candidate, author=caller.principal)
-        impact = runtime.impact(agent, candidate) if runtime.impact is not None else None
         proposal = agent.lifecycle.propose(
             candidate,
             author=caller.principal,
             comment=f"{item.text} (suggestion {item.suggestion_id})",
-            impact=impact,
+            impact_pending=runtime.impacts is not None,
         )
-        return proposal_view(runtime, proposal)
+        return accepted(runtime, proposal, response)
 
     return await run_in_threadpool(run)

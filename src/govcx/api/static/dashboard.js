@@ -113,7 +113,10 @@
   // -- policy changes -----------------------------------------------------------------
   async function loadProposals() {
     try {
-      const [items, rollout] = await Promise.all([api("/v1/policy/proposals"), api("/v1/policy/rollout")]);
+      const [listed, rollout] = await Promise.all([api("/v1/policy/proposals"), api("/v1/policy/rollout")]);
+      // The list leaves the reports out; a reviewer needs those of the pending proposals.
+      const items = await Promise.all(listed.map((p) => p.status === "pending" && p.impact_status === "done"
+        ? api("/v1/policy/proposals/" + encodeURIComponent(p.proposal_id)) : p));
       $("p-error").hidden = true;
       proposals(items, rollout);
     } catch (err) {
@@ -121,6 +124,8 @@
       $("p-error").hidden = false;
     }
   }
+
+  let proposalsTimer = null;
 
   function proposals(items, rollout) {
     $("p-rollout").textContent = "active policy " + rollout.active_version +
@@ -130,9 +135,17 @@
     list.replaceChildren();
     $("p-empty").hidden = items.length > 0;
     for (const p of items) list.append(proposalItem(p));
+    // A report still being computed: look again until it is there.
+    clearTimeout(proposalsTimer);
+    if (items.some((p) => p.impact_status === "pending" || p.impact_status === "running")) {
+      proposalsTimer = setTimeout(loadProposals, 5000);
+    }
   }
 
-  function impactLine(impact) {
+  function impactLine(impact, status, error) {
+    // The server computes the report after the proposal is stored (minutes on a large pack).
+    if (status === "pending" || status === "running") return "impact report running…";
+    if (status === "failed") return "impact report failed: " + (error || "unknown error");
     if (!impact) return "no impact report";
     const changes = Object.entries(impact.decisions || {}).map(([k, v]) => k + " " + v).join(" · ") || "no decision changes";
     const c = impact.compliance || {};
@@ -150,7 +163,7 @@
           approvals + " of " + p.approvals_needed + " approvals (" + p.reviewer_roles.join(", ") + ")" })),
       p.comment ? el("p", { class: "small", text: p.comment }) : null,
       el("ul", { class: "diff small" }, ...p.diff.map((d) => el("li", { text: d.path + ": " + JSON.stringify(d.old) + " → " + JSON.stringify(d.new) }))),
-      el("p", { class: "muted small", text: impactLine(p.impact) }),
+      el("p", { class: "muted small", text: impactLine(p.impact, p.impact_status, p.impact_error) }),
       p.reviews.length ? el("p", { class: "muted small", text: "reviews: " + p.reviews.map((r) => r.principal + " " + r.decision + (r.comment ? " (" + r.comment + ")" : "")).join("; ") }) : null);
     const out = el("span", { class: "muted small p-out", role: "status" });
     const row = el("div", { class: "row" });
@@ -173,9 +186,12 @@
     };
     const base = "/v1/policy/proposals/" + encodeURIComponent(p.proposal_id);
     if (p.status === "pending") {
-      row.append(comment,
-        act("Approve", base + "/review", () => ({ decision: "approve", comment: comment.value || null }), true),
-        act("Reject", base + "/review", () => ({ decision: "reject", comment: comment.value || null })));
+      // Approving waits for the impact report (the server refuses it before); rejecting does not.
+      const ready = p.impact_status !== "pending" && p.impact_status !== "running" && p.impact_status !== "failed";
+      row.append(...[comment,
+        ready ? act("Approve", base + "/review", () => ({ decision: "approve", comment: comment.value || null }), true) : null,
+        act("Reject", base + "/review", () => ({ decision: "reject", comment: comment.value || null })),
+        p.impact_status === "failed" ? act("Re-run impact report", base + "/impact", {}) : null].filter(Boolean));
     }
     if (p.status === "approved") {
       row.append(act("Run in shadow", base + "/shadow", {}),
