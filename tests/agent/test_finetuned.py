@@ -368,6 +368,38 @@ def test_fine_tune_learns_the_examples_and_is_reused(tmp_path: Path) -> None:
         )
 
 
+def test_a_written_model_that_disagrees_with_the_trained_one_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An export that does not compute what was trained (here: a head that always says the
+    first class) is deleted with an error instead of being left to look usable."""
+    torch = pytest.importorskip("torch", reason="fine-tuning needs the finetune extra")
+    pytest.importorskip("onnx", reason="fine-tuning needs the finetune extra")
+    from govcx.engines import _finetune
+
+    real_export = _finetune.export_onnx
+
+    def broken_export(model: Any, path: Path) -> None:
+        with torch.no_grad():
+            model.head.weight.zero_()
+            model.head.bias.copy_(torch.arange(model.head.out_features, 0, -1).float())
+        real_export(model, path)
+
+    monkeypatch.setattr(_finetune, "export_onnx", broken_export)
+    base = _tiny_base_model(tmp_path / "base")
+    out = tmp_path / "model"
+    config = FinetuneConfig(
+        epochs=40, learning_rate=2e-3, head_learning_rate=1e-2, batch_size=4, threads=1
+    )
+    with pytest.raises(ConfigError, match=r"picks the trained network's class for only"):
+        fine_tune(TEXTS, LABELS, OUT_OF_SCOPE_TEXTS, out, base_model=base, config=config)
+    assert not (out / MODEL_FILE).exists() and not (out / META_FILE).exists()
+
+    monkeypatch.setattr(_finetune, "export_onnx", real_export)
+    fine_tune(TEXTS, LABELS, OUT_OF_SCOPE_TEXTS, out, base_model=base, config=config)
+    assert json.loads((out / META_FILE).read_text())["export_agreement"] >= 0.9
+
+
 def test_training_the_top_layers_leaves_the_lower_ones_as_they_were(tmp_path: Path) -> None:
     torch = pytest.importorskip("torch", reason="fine-tuning needs the finetune extra")
     from govcx.engines import _finetune
