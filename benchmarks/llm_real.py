@@ -24,7 +24,9 @@ Usage (a llama.cpp server on 127.0.0.1, see docs/llm.md "A real open model local
         --model qwen2.5-coder-0.5b-instruct-q4_k_m --record qwen.jsonl
     python benchmarks/llm_real.py --replay qwen.jsonl --model qwen2.5-coder-0.5b-instruct-q4_k_m
     options: --pack DIR, --case ID (repeatable), --cases-per-suite N, --timeout S,
-             --api-key-env NAME, --json REPORT, --gguf MODEL_FILE (checks the pinned digest)
+             --api-key-env NAME, --json REPORT, --outcomes FILE (each case's step statuses
+             and actions, which tests/llm/test_real_model_cassette.py compares),
+             --gguf MODEL_FILE (checks the pinned digest)
 """
 
 from __future__ import annotations
@@ -135,6 +137,21 @@ def governance(report: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def outcomes(report: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """What each case's steps did (status, and every action as tool and status), by case:
+    written next to a cassette (``--outcomes``) and compared by its replay test."""
+    return {
+        case["case_id"]: [
+            {
+                "status": str(step["status"]),
+                "actions": [f"{a['tool']}:{a['status']}" for a in step.get("actions") or []],
+            }
+            for step in case["steps"]
+        ]
+        for case in sorted(report["cases"], key=lambda c: str(c["case_id"]))
+    }
+
+
 def prepare(
     work: Path,
     *,
@@ -227,6 +244,8 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         cassette.write_text("".join(f"{unique[k]}\n" for k in sorted(unique)), encoding="utf-8")
         fresh.unlink(missing_ok=True)
     data = json.loads(report.read_text(encoding="utf-8"))
+    if args.outcomes is not None:
+        args.outcomes.write_text(json.dumps(outcomes(data), indent=1) + "\n", encoding="utf-8")
     return {
         "benchmark": "llm_real",
         "mode": "record" if live else "replay",
@@ -253,6 +272,9 @@ def main() -> None:
     parser.add_argument("--cases-per-suite", type=int, default=None, help="the first N of each")
     parser.add_argument("--workers", type=int, default=2, help="replay workers")
     parser.add_argument("--json", type=Path, default=None, help="also keep the eval report")
+    parser.add_argument(
+        "--outcomes", type=Path, default=None, help="write each case's step outcomes here"
+    )
     parser.add_argument(
         "--gguf", type=Path, default=None, help="check this model file against the pinned digest"
     )
