@@ -228,10 +228,11 @@ class ImpactNotReady(Conflict):
                 "admin) and review it once it is done"
             )
         else:
+            state = "is still running" if impact_status == "running" else "has not started"
             reason = (
-                f"the impact report of proposal {proposal_id} is still running "
-                f"({impact_status}); a reviewer must see it before approving: try again "
-                "when it is done (rejecting is allowed now)"
+                f"the impact report of proposal {proposal_id} {state} yet; a reviewer must "
+                "see it before approving: try again when its impact_status is done "
+                "(rejecting is allowed now)"
             )
         super().__init__(
             reason, details={"proposal_id": proposal_id, "impact_status": impact_status}

@@ -322,7 +322,7 @@ def test_the_core_refuses_to_approve_before_the_report_is_done(governed_agent: A
     lifecycle = governed_agent.lifecycle
     store = governed_agent.proposals
     pid = lifecycle.propose(candidate(governed_agent), author=RITA, impact_pending=True).proposal_id
-    with pytest.raises(ImpactNotReady, match="still running"):
+    with pytest.raises(ImpactNotReady, match="has not started yet"):
         lifecycle.review(pid, who=LENA, decision="approve")
     [seen] = store.impact_due(now=governed_agent.clock(), lease=60)
     claim = store.claim_impact(seen, now=governed_agent.clock())
