@@ -397,7 +397,45 @@ def test_a_written_model_that_disagrees_with_the_trained_one_is_refused(
 
     monkeypatch.setattr(_finetune, "export_onnx", real_export)
     fine_tune(TEXTS, LABELS, OUT_OF_SCOPE_TEXTS, out, base_model=base, config=config)
-    assert json.loads((out / META_FILE).read_text())["export_agreement"] >= 0.9
+    meta = json.loads((out / META_FILE).read_text())
+    assert meta["export_agreement"] >= 0.9 and meta["int8_agreement"] >= 0.9 and meta["quantized"]
+
+
+def test_an_int8_model_that_disagrees_is_replaced_by_the_float_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Quantisation that breaks the model (seen on all-mpnet-base-v2, top 6 layers: int8 at
+    chance) keeps the float32 model instead of throwing the training away."""
+    torch = pytest.importorskip("torch", reason="fine-tuning needs the finetune extra")
+    pytest.importorskip("onnx", reason="fine-tuning needs the finetune extra")
+    import onnxruntime.quantization
+
+    from govcx.engines import _finetune
+
+    base = _tiny_base_model(tmp_path / "base")
+    broken = _finetune.BertClassifier(_finetune.read_config(base), len(EXAMPLES) + 1)
+    with torch.no_grad():
+        broken.head.weight.zero_()
+        broken.head.bias.copy_(torch.arange(len(EXAMPLES) + 1, 0, -1).float())
+    _finetune.export_onnx(broken, tmp_path / "broken.onnx")
+
+    def broken_quantisation(model_input: Path, model_output: Path, **_: Any) -> None:
+        Path(model_output).write_bytes((tmp_path / "broken.onnx").read_bytes())
+
+    monkeypatch.setattr(onnxruntime.quantization, "quantize_dynamic", broken_quantisation)
+    out = tmp_path / "model"
+    config = FinetuneConfig(
+        epochs=40, learning_rate=2e-3, head_learning_rate=1e-2, batch_size=4, threads=1
+    )
+    with caplog.at_level("WARNING", logger="govcx.engines"):
+        fine_tune(TEXTS, LABELS, OUT_OF_SCOPE_TEXTS, out, base_model=base, config=config)
+    assert "keeping the float32 model" in caplog.text
+    meta = json.loads((out / META_FILE).read_text())
+    assert meta["quantized"] is False and meta["int8_agreement"] < 0.9
+    assert meta["export_agreement"] >= 0.9
+    assert sorted(p.name for p in out.iterdir()) == sorted([MODEL_FILE, TOKENIZER_FILE, META_FILE])
+    model = FinetunedModel.load(out)
+    assert [model.classes[i] for i in model.logits(TEXTS).argmax(axis=1)] == LABELS
 
 
 def test_training_the_top_layers_leaves_the_lower_ones_as_they_were(tmp_path: Path) -> None:

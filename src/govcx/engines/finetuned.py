@@ -41,6 +41,8 @@ import numpy as np
 
 from govcx.errors import ConfigError
 
+log = logging.getLogger("govcx.engines")
+
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 META_FILE = "intent_model.json"
@@ -246,7 +248,7 @@ def fine_tune(
         )
         seconds = time.perf_counter() - started
         # The trained network's choices on a spread of the training examples, to check
-        # the model file written below against (see _check_export).
+        # the model file written below against (see _agreement).
         checked = list(range(0, len(encoded), max(1, len(encoded) // CHECKED_EXAMPLES)))
         trained = _finetune.logits(model, [encoded[i] for i in checked]).argmax(axis=1)
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -254,6 +256,17 @@ def fine_tune(
         _finetune.export_onnx(model, exported)
     finally:
         torch.set_num_threads(threads)
+    sample = [encoded[i] for i in checked]
+    export_agreement = _agreement(exported, sample, trained, len(classes))
+    if export_agreement < MIN_EXPORT_AGREEMENT:
+        exported.unlink(missing_ok=True)
+        raise ConfigError(
+            str(exported),
+            f"the exported ONNX model picks the trained network's class for only "
+            f"{export_agreement:.1%} of {len(trained)} training examples (at least "
+            f"{MIN_EXPORT_AGREEMENT:.0%} expected): the export went wrong, so it was deleted",
+        )
+    int8_agreement: float | None = None
     if config.quantize:
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -267,10 +280,20 @@ def fine_tune(
             )
         finally:
             logging.getLogger().setLevel(quiet)
-        exported.unlink()
-    agreement = _check_export(
-        out_dir / MODEL_FILE, [encoded[i] for i in checked], trained, len(classes)
-    )
+        int8_agreement = _agreement(out_dir / MODEL_FILE, sample, trained, len(classes))
+        if int8_agreement >= MIN_EXPORT_AGREEMENT:
+            exported.unlink()
+        else:
+            # Seen on all-mpnet-base-v2 with its top 6 layers trained: the int8 model was
+            # at chance (2.6% on training examples the network got 82% right). The hour of
+            # training is not thrown away: the float32 model is kept, slower but right.
+            log.warning(
+                "int8 quantisation broke the model (%.1f%% agreement with the trained "
+                "network on %d training examples): keeping the float32 model",
+                100 * int8_agreement,
+                len(trained),
+            )
+            exported.replace(out_dir / MODEL_FILE)
     (out_dir / TOKENIZER_FILE).write_bytes((base / TOKENIZER_FILE).read_bytes())
     meta = {
         "format": FORMAT,
@@ -283,32 +306,23 @@ def fine_tune(
         "examples": len(all_texts),
         "losses": [round(x, 5) for x in losses],
         "train_seconds": round(seconds, 1),
-        "export_agreement": round(agreement, 4),
+        "quantized": int8_agreement is not None and int8_agreement >= MIN_EXPORT_AGREEMENT,
+        "export_agreement": round(export_agreement, 4),
+        "int8_agreement": None if int8_agreement is None else round(int8_agreement, 4),
     }
     (out_dir / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return out_dir
 
 
-def _check_export(
+def _agreement(
     path: Path, encoded: Sequence[Sequence[int]], trained: np.ndarray[Any, Any], classes: int
 ) -> float:
-    """How often the model file at ``path`` picks the class the trained network picked;
-    under :data:`MIN_EXPORT_AGREEMENT` the file is deleted and ConfigError raised, so a
-    broken export or quantisation never leaves a model that looks usable (one such file,
-    written on 2026-12-06, was right on 1.5% of BANKING77-OOS: chance)."""
-    session = _session(path)
-    written = _run(session, encoded, classes).argmax(axis=1)
-    agreement = float(np.mean(written == trained)) if len(trained) else 1.0
-    if agreement < MIN_EXPORT_AGREEMENT:
-        path.unlink(missing_ok=True)
-        raise ConfigError(
-            str(path),
-            f"the written model picks the trained network's class for only {agreement:.1%} "
-            f"of {len(trained)} training examples (at least {MIN_EXPORT_AGREEMENT:.0%} "
-            "expected): the ONNX export or its int8 quantisation went wrong, so it was "
-            "deleted; try quantize=False to tell which",
-        )
-    return agreement
+    """How often the model file at ``path`` picks the class the trained network picked
+    (``trained``) for ``encoded``: a broken export or quantisation must never leave a
+    model that looks usable (one int8 file, written on 2026-12-06, was right on 1.5% of
+    BANKING77-OOS valid: chance)."""
+    written = _run(_session(path), encoded, classes).argmax(axis=1)
+    return float(np.mean(written == trained)) if len(trained) else 1.0
 
 
 def _session(path: Path) -> Any:
