@@ -228,9 +228,9 @@ class ImpactNotReady(Conflict):
                 "admin) and review it once it is done"
             )
         else:
-            state = "is still running" if impact_status == "running" else "has not started"
+            state = "is still running" if impact_status == "running" else "has not started yet"
             reason = (
-                f"the impact report of proposal {proposal_id} {state} yet; a reviewer must "
+                f"the impact report of proposal {proposal_id} {state}; a reviewer must "
                 "see it before approving: try again when its impact_status is done "
                 "(rejecting is allowed now)"
             )
