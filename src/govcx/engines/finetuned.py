@@ -249,14 +249,14 @@ def fine_tune(
         seconds = time.perf_counter() - started
         # The trained network's choices on a spread of the training examples, to check
         # the model file written below against (see _agreement).
-        checked = list(range(0, len(encoded), max(1, len(encoded) // CHECKED_EXAMPLES)))
-        trained = _finetune.logits(model, [encoded[i] for i in checked]).argmax(axis=1)
+        step = max(1, len(encoded) // CHECKED_EXAMPLES)
+        sample = [encoded[i] for i in range(0, len(encoded), step)]
+        trained = _finetune.logits(model, sample).argmax(axis=1)
         out_dir.mkdir(parents=True, exist_ok=True)
         exported = out_dir / (MODEL_FILE + ".float32" if config.quantize else MODEL_FILE)
         _finetune.export_onnx(model, exported)
     finally:
         torch.set_num_threads(threads)
-    sample = [encoded[i] for i in checked]
     export_agreement = _agreement(exported, sample, trained, len(classes))
     if export_agreement < MIN_EXPORT_AGREEMENT:
         exported.unlink(missing_ok=True)
