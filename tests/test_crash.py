@@ -15,17 +15,16 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import SHOP
+from tests.crash import crash_database, run_script
 
 RUNNER = textwrap.dedent("""
     import os, signal, sys, json
@@ -131,25 +130,11 @@ def _pack(tmp_path: Path, *, kill_after_effect: bool, dedupe: bool) -> Path:
 pytestmark = pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 
 
-@pytest.fixture(autouse=True)
-def _database(database_url: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
-    if database_url:
-        monkeypatch.setenv("CRASH_DATABASE_URL", database_url)
-    else:
-        monkeypatch.delenv("CRASH_DATABASE_URL", raising=False)
+_database = pytest.fixture(autouse=True)(crash_database)
 
 
 def _run(pack: Path, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    script = home.parent / "runner.py"
-    script.write_text(RUNNER)
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    return subprocess.run(
-        [sys.executable, str(script), str(pack), str(home), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
+    return run_script(RUNNER, pack, home, *args)
 
 
 def _effects(home: Path) -> list[dict[str, object]]:

@@ -9,15 +9,14 @@ process, the way tests/test_crash.py kills a process mid-tool-call."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
+from tests.crash import crash_database, run_script
 from tests.governance.test_proposals import governed_pack
 
 RUNNER = textwrap.dedent("""
@@ -68,26 +67,11 @@ RUNNER = textwrap.dedent("""
 pytestmark = pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 
 
-@pytest.fixture(autouse=True)
-def _database(database_url: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
-    if database_url:
-        monkeypatch.setenv("CRASH_DATABASE_URL", database_url)
-    else:
-        monkeypatch.delenv("CRASH_DATABASE_URL", raising=False)
+_database = pytest.fixture(autouse=True)(crash_database)
 
 
 def _run(pack: Path, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    script = home.parent / "runner.py"
-    script.write_text(RUNNER)
-    root = Path(__file__).resolve().parents[1]  # this checkout's govcx, not an installed one
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root / "src"), str(root)])}
-    return subprocess.run(
-        [sys.executable, str(script), str(pack), str(home), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
+    return run_script(RUNNER, pack, home, *args)
 
 
 def test_a_report_whose_server_was_killed_is_finished_by_the_next(tmp_path: Path) -> None:

@@ -224,8 +224,8 @@ class ImpactNotReady(Conflict):
         if impact_status == "failed":
             reason = (
                 f"the impact report of proposal {proposal_id} failed ({error}); re-run it "
-                f"with POST /v1/policy/proposals/{proposal_id}/impact (its author or an "
-                "admin) and review it once it is done"
+                f"with POST /v1/policy/proposals/{proposal_id}/impact or `govcx policy "
+                f"impact {proposal_id}` (its author or an admin) and review it once it is done"
             )
         else:
             state = "is still running" if impact_status == "running" else "has not started yet"

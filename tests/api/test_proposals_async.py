@@ -292,6 +292,68 @@ def test_a_stale_claim_is_taken_over_by_the_sweep(governed_agent: Agent, clock: 
         worker.stop()
 
 
+def test_a_report_running_past_the_lease_keeps_its_claim(
+    governed_agent: Agent, clock: Clock, gate: Gate
+) -> None:
+    """The worker renews its claim while it computes, so a report that outlives the lease
+    is not taken over and computed a second time by another worker."""
+    import time
+
+    store = governed_agent.proposals
+    pid = governed_agent.lifecycle.propose(
+        candidate(governed_agent), author=RITA, impact_pending=True
+    ).proposal_id
+    worker = ImpactWorker(governed_agent, gate, lease=60, heartbeat=0.02)
+    try:
+        worker.submit(pid)
+        assert gate.started.wait(10)
+        for _ in range(3):  # three leases go by while the report is computed
+            clock.now += 50
+            deadline = time.monotonic() + 10
+            while store.get(pid).impact_claimed_at != clock.now:  # the next heartbeat
+                assert time.monotonic() < deadline, "the claim was never renewed"
+                time.sleep(0.01)
+            assert store.impact_due(now=clock.now + 30, lease=60) == []
+        gate.release.set()
+        assert worker.wait_idle(30)
+        assert store.get(pid).impact_status == "done"
+        assert len(gate.calls) == 1
+    finally:
+        gate.release.set()
+        worker.stop()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+def test_a_lost_claim_is_not_renewed(governed_agent: Agent) -> None:
+    store = governed_agent.proposals
+    governed_agent.lifecycle.propose(candidate(governed_agent), author=RITA, impact_pending=True)
+    now = governed_agent.clock()
+    [seen] = store.impact_due(now=now, lease=60)
+    dead = store.claim_impact(seen, now=now)
+    assert dead is not None
+    [stale] = store.impact_due(now=now + 61, lease=60)
+    taken = store.claim_impact(stale, now=now + 61)
+    assert taken is not None
+    assert store.renew_impact(dead, now=now + 62) is None  # the old worker lost it
+    renewed = store.renew_impact(taken, now=now + 62)
+    assert renewed is not None and renewed.claimed_at == now + 62
+    assert not store.finish_impact(taken, report=REPORT)  # only the latest token finishes
+    assert store.finish_impact(renewed, report=REPORT)
+
+
+def test_a_rejected_proposals_report_is_not_computed(governed_agent: Agent, gate: Gate) -> None:
+    lifecycle = governed_agent.lifecycle
+    pid = lifecycle.propose(candidate(governed_agent), author=RITA, impact_pending=True).proposal_id
+    assert lifecycle.review(pid, who=LENA, decision="reject").status == "rejected"
+    worker = ImpactWorker(governed_agent, gate, lease=60)
+    try:
+        assert worker.sweep() == 0
+        assert worker.run(pid) is None
+        assert gate.calls == []
+    finally:
+        worker.stop()
+
+
 def test_a_tampered_proposal_fails_its_report_without_running_it(
     governed_agent: Agent, clock: Clock
 ) -> None:

@@ -26,18 +26,28 @@ def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
+def _run(pack: Path, *args: str, key: str | None = None) -> Result:
+    """``govcx ARGS --pack PACK`` with ``key`` as the API key; never a traceback."""
+    result = runner.invoke(app, [*args, "--pack", str(pack)], env={"GOVCX_API_KEY": key or ""})
+    assert "Traceback" not in result.output, result.output
+    return result
+
+
+def _key_of(pack: Path, name: str) -> str:
+    """A new API key of principal ``name``."""
+    result = _run(pack, "keys", "create", name, "--json")
+    assert result.exit_code == 0, result.output
+    return str(json.loads(result.stdout)["key"])
+
+
 def test_the_lifecycle_from_the_command_line(tmp_path: Path) -> None:
-    pack = ["--pack", str(governed_pack(tmp_path))]
+    pack = governed_pack(tmp_path)
 
     def run(*args: str, key: str | None = None) -> Result:
-        result = runner.invoke(app, [*args, *pack], env={"GOVCX_API_KEY": key or ""})
-        assert "Traceback" not in result.output, result.output
-        return result
+        return _run(pack, *args, key=key)
 
     def key_of(name: str) -> str:
-        result = run("keys", "create", name, "--json")
-        assert result.exit_code == 0, result.output
-        return str(json.loads(result.stdout)["key"])
+        return _key_of(pack, name)
 
     def as_json(result: Result) -> Any:
         assert result.exit_code == 0, result.output
@@ -90,3 +100,50 @@ def test_the_lifecycle_from_the_command_line(tmp_path: Path) -> None:
     assert back.exit_code == 0 and "t1 is active again" in back.output
     never = run("policy", "rollback", "t9", key=root)
     assert never.exit_code == 2 and "never active" in never.output
+
+
+def test_impact_computes_a_failed_or_unclaimed_report_here(tmp_path: Path) -> None:
+    """`govcx policy impact ID`: a report the server failed is re-run (its author or an
+    admin; audited), one no server picked up is computed; the CLI answers at the end."""
+    from govcx.cli._common import open_agent
+    from govcx.governance.principal import Principal
+    from tests.governance.test_proposals import candidate
+
+    pack = governed_pack(tmp_path)
+    root_p = Principal(name="root", roles=frozenset({"admin"}))
+
+    def run(*args: str, key: str | None = None) -> Result:
+        return _run(pack, *args, key=key)
+
+    root, lena = _key_of(pack, "root"), _key_of(pack, "lena")
+    agent = open_agent(pack)
+    store = agent.proposals
+    failed = agent.lifecycle.propose(candidate(agent), author=root_p, impact_pending=True)
+    [seen] = store.impact_due(now=agent.clock(), lease=900)
+    claim = store.claim_impact(seen, now=agent.clock())
+    assert claim is not None and store.finish_impact(claim, error="the replay ran out of memory")
+    shown = run("policy", "proposal", failed.proposal_id)
+    assert f"govcx policy impact {failed.proposal_id}" in " ".join(shown.output.split())
+
+    refused = run("policy", "impact", failed.proposal_id, key=lena)  # neither author nor admin
+    assert refused.exit_code == 1 and "author" in refused.output
+    assert store.get(failed.proposal_id).impact_status == "failed"
+
+    done = run("policy", "impact", failed.proposal_id, "--json", key=root)
+    assert done.exit_code == 0, done.output
+    view = json.loads(done.stdout)
+    assert view["impact_status"] == "done" and view["impact_error"] is None
+    assert view["impact"]["decisions"] == {}  # no conversation recorded: nothing changes
+    reruns = [e for e in agent.audit.events() if e.kind == "policy.impact_rerun"]
+    assert [(e.actor, e.data["proposal_id"]) for e in reruns] == [("root", failed.proposal_id)]
+
+    again = run("policy", "impact", failed.proposal_id, key=root)
+    assert again.exit_code == 2 and "nothing to compute" in again.output
+
+    # Proposed through the API while no server ran: still pending, computed here.
+    waiting = agent.lifecycle.propose(
+        candidate(agent, "t3", 90), author=root_p, impact_pending=True
+    )
+    computed = json.loads(run("policy", "impact", waiting.proposal_id, "--json", key=root).stdout)
+    assert computed["impact_status"] == "done"
+    assert sum(e.kind == "policy.impact_rerun" for e in agent.audit.events()) == 1

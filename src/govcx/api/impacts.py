@@ -9,8 +9,9 @@ computes it and stores it as ``done``, or as ``failed`` with the error's message
 The state lives in the database, not in the process: a worker *claims* a report with a
 compare-and-set on ``(impact_status, impact_claimed_at)``, so of several server
 processes sharing one database exactly one computes it, and stores the result under the
-same guard. A report ``running`` longer than the lease (``GOVCX_IMPACT_LEASE``) belongs
-to a worker that died: the periodic sweep (and every server start) claims it again.
+same guard. While it computes, the worker renews its claim (a heartbeat, every third of
+the lease), so a report ``running`` on a claim older than the lease (``GOVCX_IMPACT_LEASE``)
+belongs to a worker that died: the periodic sweep (and every server start) claims it again.
 
 Example:
     >>> worker = ImpactWorker(agent, impact_report, lease=900)  # doctest: +SKIP
@@ -46,12 +47,17 @@ class ImpactWorker:
         agent: The server's Agent (its proposals, database and clock).
         impact: The report function (``govcx.evals.impact.impact_report``).
         lease: Seconds a claim holds before another worker may take the report over.
+        heartbeat: Seconds between renewals of the claim while a report is computed
+            (default a third of the lease, at least one second).
     """
 
-    def __init__(self, agent: Agent, impact: ImpactReport, *, lease: float) -> None:
+    def __init__(
+        self, agent: Agent, impact: ImpactReport, *, lease: float, heartbeat: float | None = None
+    ) -> None:
         self.agent = agent
         self.impact = impact
         self.lease = lease
+        self.heartbeat = heartbeat if heartbeat is not None else max(lease / 3, 1.0)
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._queued: set[str] = set()
         self._lock = threading.Lock()
@@ -138,6 +144,8 @@ class ImpactWorker:
         pid = claim.proposal_id
         report: dict[str, Any] | None = None
         error: str | None = None
+        heartbeat = _Heartbeat(self.agent, claim, every=self.heartbeat)
+        heartbeat.start()
         try:
             proposal = store.get(pid)
             log.info("impact report of %s: replaying conversations", pid)
@@ -147,6 +155,8 @@ class ImpactWorker:
         except Exception as exc:
             log.exception("impact report of %s failed", pid)
             error = self._describe(exc)
+        finally:
+            claim = heartbeat.stop()
         if not store.finish_impact(claim, report=report, error=error):
             log.warning(
                 "impact report of %s: the claim was taken over (older than %ss); "
@@ -164,3 +174,42 @@ class ImpactWorker:
         text = exc.message if isinstance(exc, GovcxError) else f"{type(exc).__name__}: {exc}"
         text = self.agent.guard.redact(text.strip() or type(exc).__name__)
         return text if len(text) <= MAX_ERROR else text[: MAX_ERROR - 1] + "…"
+
+
+class _Heartbeat:
+    """Renews a claim every ``every`` seconds while its report is computed, so a report
+    that runs longer than the lease is not taken over (and computed twice) by another
+    worker. A worker that dies stops renewing: its claim expires one lease later."""
+
+    def __init__(self, agent: Agent, claim: ImpactClaim, *, every: float) -> None:
+        self.agent = agent
+        self.claim = claim
+        self.every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="govcx-impact-beat", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> ImpactClaim:
+        """Stop renewing; returns the claim as last renewed (the token to finish with)."""
+        self._stop.set()
+        self._thread.join()
+        return self.claim
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                renewed = self.agent.proposals.renew_impact(self.claim, now=self.agent.clock())
+            except Exception:  # a database hiccup: try again at the next beat
+                log.exception(
+                    "impact report of %s: renewing the claim failed", self.claim.proposal_id
+                )
+                continue
+            if renewed is None:
+                log.warning(
+                    "impact report of %s: the claim was taken over; its result will be dropped",
+                    self.claim.proposal_id,
+                )
+                return
+            self.claim = renewed

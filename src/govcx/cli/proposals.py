@@ -27,7 +27,7 @@ from govcx.cli._common import (
     open_agent,
     print_json,
 )
-from govcx.errors import GovcxError, InvalidInput
+from govcx.errors import Conflict, GovcxError, InvalidInput
 
 CommentOpt = Annotated[str | None, typer.Option("--comment", help="Why (recorded and audited).")]
 
@@ -40,6 +40,7 @@ def register(policy_app: typer.Typer) -> None:
         ("proposals", proposals),
         ("proposal", proposal),
         ("review", review),
+        ("impact", impact),
         ("activate", activate),
         ("rollout", rollout),
         ("shadow-report", shadow_report),
@@ -257,6 +258,57 @@ def review(
     )
 
 
+def impact(
+    proposal_id: str,
+    as_: AsOpt = None,
+    key_file: KeyFileOpt = None,
+    pack: PackOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Compute a pending proposal's impact report here and now: re-run a failed one (its
+    author or an admin; audited), or finish one no server picked up."""
+    from govcx.api.impacts import ImpactWorker
+    from govcx.api.settings import ServerSettings
+    from govcx.evals.impact import impact_report
+
+    agent = open_agent(pack)
+    who, _ = _who(agent, key_file, as_, "re-running an impact report")
+    current = agent.proposals.get(proposal_id)
+    if current.impact_status == "failed":
+        agent.lifecycle.rerun_impact(proposal_id, who=who)
+    elif current.status != "pending":
+        raise Conflict(
+            f"proposal {proposal_id} is {current.status}; only a pending proposal's impact "
+            "report is computed"
+        )
+    worker = ImpactWorker(agent, impact_report, lease=ServerSettings().impact_lease)
+    with console.status("replaying conversations under the candidate (impact report)..."):
+        outcome = worker.run(proposal_id)
+    updated = agent.proposals.get(proposal_id)
+    if outcome is None and updated.impact_status == "running":
+        raise Conflict(
+            f"the impact report of proposal {proposal_id} is being computed by a server "
+            f"(claimed {_ago(agent.clock() - (updated.impact_claimed_at or 0))} ago); "
+            f"see it with `govcx policy proposal {proposal_id}` once it is done"
+        )
+    if outcome is None and updated.impact_status in ("done", "none"):
+        raise Conflict(
+            f"the impact report of proposal {proposal_id} is {updated.impact_status}; "
+            "there is nothing to compute"
+        )
+    view = _view(agent, updated)
+    if json_out:
+        print_json(view)
+        return
+    _render(view)
+    if updated.impact_status == "failed":
+        raise typer.Exit(1)
+
+
+def _ago(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
 def activate(
     proposal_id: str,
     shadow: Annotated[
@@ -395,6 +447,7 @@ def _render(view: dict[str, Any]) -> None:
     elif view.get("impact_status") == "failed":
         console.print(
             f"impact report failed: {escape(view.get('impact_error') or '')} (re-run it: "
+            f"govcx policy impact {view['proposal_id']}, or "
             f"POST /v1/policy/proposals/{view['proposal_id']}/impact)",
             highlight=False,
         )

@@ -429,10 +429,13 @@ class ProposalStore:
     ) -> builtins.list[ImpactClaim]:
         """The reports a worker should compute (of ``proposal_id`` only, if given), oldest
         proposal first: ``pending`` ones, and ``running`` ones claimed more than ``lease``
-        seconds ago (their worker died or was killed)."""
+        seconds ago (their worker died or was killed). Only of proposals still waiting
+        for reviews: a rejected proposal is never approved on its report, so minutes of
+        replay would be spent for nobody."""
         table = policy_proposals
         query = (
             select(table.c.proposal_id, table.c.impact_status, table.c.impact_claimed_at)
+            .where(table.c.status == "pending")
             .where(
                 (table.c.impact_status == "pending")
                 | (
@@ -467,11 +470,7 @@ class ProposalStore:
         with self.db.begin() as conn:
             result = conn.execute(
                 update(table)
-                .where(
-                    table.c.proposal_id == seen.proposal_id,
-                    table.c.impact_status == seen.status,
-                    _same(table.c.impact_claimed_at, seen.claimed_at),
-                )
+                .where(*_as_seen(seen))
                 .values(impact_status="running", impact_claimed_at=now, impact_error=None)
             )
         if result.rowcount != 1:
@@ -496,15 +495,21 @@ class ProposalStore:
         )
         with self.db.begin() as conn:
             result = conn.execute(
-                update(table)
-                .where(
-                    table.c.proposal_id == claim.proposal_id,
-                    table.c.impact_status == "running",
-                    _same(table.c.impact_claimed_at, claim.claimed_at),
-                )
-                .values(impact_claimed_at=None, **values)
+                update(table).where(*_as_seen(claim)).values(impact_claimed_at=None, **values)
             )
         return bool(result.rowcount == 1)
+
+    def renew_impact(self, claim: ImpactClaim, *, now: float) -> ImpactClaim | None:
+        """Extend a claim that is still held (a heartbeat of a report that runs long):
+        the new token, or None when the claim was lost (taken over after the lease)."""
+        table = policy_proposals
+        with self.db.begin() as conn:
+            result = conn.execute(
+                update(table).where(*_as_seen(claim)).values(impact_claimed_at=now)
+            )
+        if result.rowcount != 1:
+            return None
+        return ImpactClaim(proposal_id=claim.proposal_id, status="running", claimed_at=now)
 
     def rerun_impact(self, proposal_id: str, *, conn: Connection) -> bool:
         """Set a ``failed`` report back to ``pending``; False when it is not failed."""
@@ -682,6 +687,16 @@ def _lock(conn: Connection, proposal_id: str) -> None:
             .where(policy_proposals.c.proposal_id == proposal_id)
             .with_for_update()
         )
+
+
+def _as_seen(claim: ImpactClaim) -> tuple[Any, ...]:
+    """The compare-and-set guard: the report is still as ``claim`` saw (or left) it."""
+    table = policy_proposals
+    return (
+        table.c.proposal_id == claim.proposal_id,
+        table.c.impact_status == claim.status,
+        _same(table.c.impact_claimed_at, claim.claimed_at),
+    )
 
 
 def _same(column: Any, value: float | None) -> Any:
