@@ -35,13 +35,18 @@ MODEL = "qwen2.5-coder-0.5b-instruct-q4_k_m"
 CASSETTE = FIXTURE / "cassettes" / f"{MODEL}.jsonl"
 UNREACHABLE = "http://192.0.2.1:9/v1"
 # What every step did when the cassette was recorded (status, actions): the replay must
-# do the same. Written by ``llm_real.py --outcomes`` from the recording run. On the seven
-# cases recorded on 2026-12-05: the guards stop injection, self-harm and the legal threat
-# before any model call; the model said order_status at 0.9 for the weather and for a
-# shipping-time question, the embedded classifier disagreed, so the combined confidence
-# was under the floor and both escalated; order status and the refund within the limit
-# ran their tools from calls the model wrote as JSON text (parsed: they name an offered
-# tool).
+# do the same. Written by ``llm_real.py --outcomes`` from the recording run. On the 20
+# cases recorded on 2026-12-06 (47 model calls, 1,013 s, 9 of 20 cases passing): the
+# guards stop injection, the approval spoof, self-harm and the legal threat before any
+# model call; order status and the refund within the limit run their tools from calls the
+# model wrote as JSON text; the $80 refund waits for approval and runs only once approved;
+# the model's cancellation of A-1003 named a wrong amount, under the $200 bar, so the gate
+# let it through and the tool refused it (the amount must be the order's total: a wrong
+# one never slips a large cancellation past the threshold); the refund of a refunded order
+# is refused by the tool; "I want to return something" asks which order, and the second
+# turn escalates. Many questions escalate on low combined confidence (the model says 0.9,
+# the embedded classifier disagrees). The approval cases whose first turn escalated have
+# nothing to decide: their ``decide`` step records ``error``.
 OUTCOMES = FIXTURE / "cassettes" / f"{MODEL}.outcomes.json"
 
 
