@@ -135,10 +135,30 @@ def test_impact_computes_a_failed_or_unclaimed_report_here(tmp_path: Path) -> No
     assert view["impact_status"] == "done" and view["impact_error"] is None
     assert view["impact"]["decisions"] == {}  # no conversation recorded: nothing changes
     reruns = [e for e in agent.audit.events() if e.kind == "policy.impact_rerun"]
-    assert [(e.actor, e.data["proposal_id"]) for e in reruns] == [("root", failed.proposal_id)]
+    assert [(e.actor, e.data["proposal_id"], e.data["authenticated"]) for e in reruns] == [
+        ("root", failed.proposal_id, True)
+    ]
 
     again = run("policy", "impact", failed.proposal_id, key=root)
     assert again.exit_code == 2 and "nothing to compute" in again.output
+
+    # In dev mode without a key, the re-run is recorded as unauthenticated.
+    dev = agent.lifecycle.propose(candidate(agent, "t4", 80), author=root_p, impact_pending=True)
+    [seen] = store.impact_due(now=agent.clock(), lease=900)
+    claim = store.claim_impact(seen, now=agent.clock())
+    assert claim is not None and store.finish_impact(claim, error="boom")
+    as_root = runner.invoke(
+        app,
+        ["policy", "impact", dev.proposal_id, "--as", "root", "--pack", str(pack)],
+        env={"GOVCX_DEV": "1", "GOVCX_API_KEY": ""},
+    )
+    assert as_root.exit_code == 0, as_root.output
+    reruns = [e for e in agent.audit.events() if e.kind == "policy.impact_rerun"]
+    assert reruns[-1].data == {
+        "proposal_id": dev.proposal_id,
+        "error": "boom",
+        "authenticated": False,
+    }
 
     # Proposed through the API while no server ran: still pending, computed here.
     waiting = agent.lifecycle.propose(
@@ -146,4 +166,4 @@ def test_impact_computes_a_failed_or_unclaimed_report_here(tmp_path: Path) -> No
     )
     computed = json.loads(run("policy", "impact", waiting.proposal_id, "--json", key=root).stdout)
     assert computed["impact_status"] == "done"
-    assert sum(e.kind == "policy.impact_rerun" for e in agent.audit.events()) == 1
+    assert sum(e.kind == "policy.impact_rerun" for e in agent.audit.events()) == 2

@@ -169,7 +169,9 @@ class PolicyLifecycle:
             )
         return agent.proposals.get(proposal_id)
 
-    def rerun_impact(self, proposal_id: str, *, who: Principal) -> Proposal:
+    def rerun_impact(
+        self, proposal_id: str, *, who: Principal, authenticated: bool = True
+    ) -> Proposal:
         """Set a failed impact report back to ``pending``, for a server worker to compute
         again. Its author or an admin may; only a pending proposal's report is re-run
         (a decided one is never approved on it)."""
@@ -200,7 +202,11 @@ class PolicyLifecycle:
                 "policy.impact_rerun",
                 who.name,
                 proposal.candidate,
-                {"proposal_id": proposal_id, "error": proposal.impact_error},
+                {
+                    "proposal_id": proposal_id,
+                    "error": proposal.impact_error,
+                    "authenticated": authenticated,
+                },
             )
         return agent.proposals.get(proposal_id)
 

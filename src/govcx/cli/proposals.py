@@ -272,10 +272,10 @@ def impact(
     from govcx.evals.impact import impact_report
 
     agent = open_agent(pack)
-    who, _ = _who(agent, key_file, as_, "re-running an impact report")
+    who, authenticated = _who(agent, key_file, as_, "re-running an impact report")
     current = agent.proposals.get(proposal_id)
     if current.impact_status == "failed":
-        agent.lifecycle.rerun_impact(proposal_id, who=who)
+        agent.lifecycle.rerun_impact(proposal_id, who=who, authenticated=authenticated)
     elif current.status != "pending":
         raise Conflict(
             f"proposal {proposal_id} is {current.status}; only a pending proposal's impact "
