@@ -41,7 +41,8 @@ def test_refund_at_the_schema_maximum_waits_for_approval(
     assert shop_effects(agent) == []
     # The supervisor's authority (max $100) cannot approve it either.
     request = agent.approvals.get(str(turn.approval_id))
-    assert request.rules == ["tool.issue_refund.approval_if"]
+    # The customer never said $5,000: the figure is the model's own, and says so.
+    assert request.rules == ["tool.issue_refund.approval_if", "amount.ungrounded"]
     assert "I have refunded" not in (turn.reply.text if turn.reply else "")
 
 

@@ -40,9 +40,10 @@ UNREACHABLE = "http://192.0.2.1:9/v1"
 # guards stop injection, the approval spoof, self-harm and the legal threat before any
 # model call; order status and the refund within the limit run their tools from calls the
 # model wrote as JSON text; the $80 refund waits for approval and runs only once approved;
-# the model's cancellation of A-1003 named a wrong amount, under the $200 bar, so the gate
-# let it through and the tool refused it (the amount must be the order's total: a wrong
-# one never slips a large cancellation past the threshold); the refund of a refunded order
+# the model's cancellation of A-1003 named an amount nobody wrote ($80, under the $200
+# bar): as recorded the gate let it through and the tool refused it; since amounts are
+# grounded it waits for a person (``amount.ungrounded``), and the tool still refuses the
+# $80 once approved (outcomes rewritten by a replay); the refund of a refunded order
 # is refused by the tool; "I want to return something" asks which order, and the second
 # turn escalates. Many questions escalate on low combined confidence (the model says 0.9,
 # the embedded classifier disagrees). The approval cases whose first turn escalated have

@@ -71,6 +71,12 @@ class GateInput:
     customer neither wrote in this conversation nor confirmed (see
     ``govcx.graphs.corroboration``): a write with any is not run; the agent asks which
     one (rule ``identifier.ungrounded``)."""
+    amount_ungrounded: str | None = None
+    """The proposal's amount argument when its value is neither a number the customer
+    wrote in this conversation nor one a read tool returned (a model's own figure, see
+    ``govcx.graphs.corroboration``): the write needs a person (rule
+    ``amount.ungrounded``), whatever the amount, since ``approval_if`` would judge a
+    figure nobody stated."""
     usage: Usage | None = None
     """Cumulative usage for the proposal's tool; None when unknown."""
     money_problems: tuple[str, ...] = ()
@@ -317,6 +323,13 @@ def decide(policy: Policy, facts: GateInput) -> GateDecision:
             need = ApprovalNeed(
                 needed=True,
                 rules=(*need.rules, "intent.uncorroborated"),
+                tier=need.tier,
+                approvers=need.approvers,
+            )
+        if facts.amount_ungrounded and not policy.is_read_only(proposal.tool):
+            need = ApprovalNeed(
+                needed=True,
+                rules=(*need.rules, "amount.ungrounded"),
                 tier=need.tier,
                 approvers=need.approvers,
             )

@@ -44,6 +44,10 @@ _FIXED = {
         "an identifier the action would use (an order, account or ticket id) was neither "
         "written nor confirmed by the customer: the customer is asked which one"
     ),
+    "amount.ungrounded": (
+        "the amount the action would use was neither written by the customer nor returned "
+        "by a read tool in this conversation: a person checks it"
+    ),
     "approvals.on_expiry=escalate": "nobody decided in time; on_expiry: escalate",
     "approval.superseded": "the policy changed while the request waited",
     "guard.output": "the drafted reply failed the output checks",

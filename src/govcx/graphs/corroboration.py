@@ -22,6 +22,7 @@ Two checks, both deterministic and blind to everything but the customer's words:
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -30,6 +31,7 @@ from typing import Any
 
 from govcx.engines.agreement import classifier_for
 from govcx.engines.labels import OUT_OF_SCOPE
+from govcx.governance import money
 from govcx.governance.gate import identifier_args
 from govcx.governance.policy import Policy
 from govcx.graphs.state import Grounding
@@ -155,14 +157,93 @@ def heard(
     if grounding is None or grounding.customer_id != customer_id:
         grounding = Grounding(customer_id=customer_id)
     said = _kept(grounding.said, mentions(text, patterns))
-    return grounding.model_copy(update={"said": said})
+    amounts = _kept(grounding.amounts, numbers(text))
+    return grounding.model_copy(update={"said": said, "amounts": amounts})
 
 
 def seen(grounding: Grounding, results: Iterable[Any]) -> Grounding:
     """The grounding after read tools returned ``results`` (values the agent may offer
     for confirmation; never grounds anything by itself)."""
+    results = list(results)
     values = [v for r in results for v in _strings(r) if _offerable(v)]
-    return grounding.model_copy(update={"shown": _kept(grounding.shown, values)})
+    read = [n for r in results for n in _numbers_in(r)]
+    return grounding.model_copy(
+        update={
+            "shown": _kept(grounding.shown, values),
+            "amounts": _kept(grounding.amounts, read),
+        }
+    )
+
+
+# -- grounded amounts ----------------------------------------------------------------------
+# A number standing alone: not the digits of an identifier ("A-1002", "#1002", "1/2").
+_NUMBER = re.compile(r"(?<![\w.\-/#])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\w/-])")
+
+
+def amount_key(value: Any) -> str | None:
+    """How amounts are compared: the number with two decimals ("80" and 80.0 are
+    "80.00"); None for anything that is not a finite number."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        value = value.strip().replace(",", "")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return f"{number:.2f}" if math.isfinite(number) else None
+
+
+def numbers(text: str) -> list[str]:
+    """Every number the customer wrote in ``text`` (money amounts in any notation the
+    money parser reads, and bare numbers), as :func:`amount_key` forms."""
+    found: list[float | str] = [m.amount for m in money.mentions(text) if m.amount is not None]
+    found += [m.group(0) for m in _NUMBER.finditer(money.normalise_text(text))]
+    keys = [amount_key(v) for v in found]
+    return [k for k in dict.fromkeys(keys) if k]
+
+
+def _numbers_in(value: Any) -> list[str]:
+    """The numbers a read tool returned: numeric values, and strings that are one number
+    (never a number inside a sentence a tool result could plant)."""
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, int | float):
+        key = amount_key(value)
+        return [key] if key else []
+    if isinstance(value, str):
+        key = amount_key(value) if _NUMBER.fullmatch(value.strip()) else None
+        return [key] if key else []
+    if isinstance(value, dict):
+        return [n for v in value.values() for n in _numbers_in(v)]
+    if isinstance(value, list):
+        return [n for v in value for n in _numbers_in(v)]
+    return []
+
+
+def amount_ungrounded(
+    policy: Policy,
+    tool: str,
+    proposed: Mapping[str, Any],
+    *,
+    text: str,
+    grounding: Grounding | None,
+) -> str | None:
+    """The amount argument of the write ``tool(proposed)`` when its value is neither a
+    number the customer wrote in this conversation nor one a read tool returned in it
+    (a model's own figure); None otherwise. ``proposed`` are the arguments as the engine
+    proposed them: an amount left to the tool's default was set by the tool's author."""
+    tool_policy = policy.tools.get(tool)
+    if tool_policy is None or policy.is_read_only(tool):
+        return None
+    name = tool_policy.amount_key
+    if proposed.get(name) is None:
+        return None
+    key = amount_key(proposed[name])
+    if key is None:
+        return None  # not a number: the gate's amount check refuses it (slot.invalid)
+    known = set(grounding.amounts) if grounding else set()
+    return None if key in known or key in numbers(text) else name
 
 
 def _strings(value: Any) -> list[str]:

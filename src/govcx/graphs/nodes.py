@@ -628,6 +628,7 @@ def policy_gate(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     proposal = None
     proposal_error = plan.error if plan else None
     ungrounded: tuple[str, ...] = ()
+    amount_ungrounded: str | None = None
     if plan is not None and plan.proposal is not None:
         p = plan.proposal
         args = dict(p.args)
@@ -645,6 +646,9 @@ def policy_gate(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
                 ungrounded = corroboration.ungrounded(
                     policy, spec, args, text=state.text, grounding=state.grounding
                 )
+                amount_ungrounded = corroboration.amount_ungrounded(
+                    policy, p.tool, p.args, text=state.text, grounding=state.grounding
+                )
         proposal = gate.Proposal(tool=p.tool, args=args, missing=missing)
     classified = state.classification
     engine_error = classified.engine_error if classified else None
@@ -657,6 +661,7 @@ def policy_gate(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
         engine_error=str(engine_error) if engine_error else None,
         corroborated=classified.corroborated if classified else True,
         ungrounded=ungrounded,
+        amount_ungrounded=amount_ungrounded,
         money_problems=money.problems(state.text, currency=policy.currency),
     )
     decision = _decide_and_reserve(svc, state, policy, facts)
@@ -698,6 +703,7 @@ def policy_gate(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
             "approval_id": approval_id,
             "proposal": asdict(proposal) if proposal else None,
             **({"ungrounded": list(ungrounded)} if ungrounded else {}),
+            **({"amount_ungrounded": amount_ungrounded} if amount_ungrounded else {}),
             **(
                 {"context": {"status": looked.status, "error": _redact(svc, looked.error)}}
                 if looked is not None

@@ -72,6 +72,9 @@ class Grounding(Part):
     """The values the agent's last question offered for confirmation, by argument."""
     confirmed: list[str] = Field(default_factory=list)
     """Offered values the customer said yes to."""
+    amounts: list[str] = Field(default_factory=list)
+    """Numbers the customer wrote and numbers read tools returned (two decimals, e.g.
+    ``"80.00"``): what a write's amount may come from (rule ``amount.ungrounded``)."""
 
 
 class PlanPart(Part):
