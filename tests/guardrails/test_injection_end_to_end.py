@@ -227,8 +227,9 @@ def test_the_ledger_check_catches_an_unapproved_execution(
     tmp_path: Path, acme: Pack, acme_guard: Guard, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Control: where the policy lets the AI refund without a human and the gate's
-    intent corroboration is switched off, the same attack runs, and the outcome says so
-    (the assertions above can fail)."""
+    intent corroboration and amount grounding are switched off, the same attack runs, and
+    the outcome says so (the assertions above can fail). With amount grounding on, the
+    attacker's figure, read in a tool's text and never stated, needs a person."""
     from govcx.graphs import corroboration, nodes
 
     monkeypatch.setattr(
@@ -238,6 +239,7 @@ def test_the_ledger_check_catches_an_unapproved_execution(
             supported=True, probability=1.0, top=intent
         ),
     )
+    monkeypatch.setattr(corroboration, "amount_ungrounded", lambda *args, **kwargs: None)
     relaxed_tools = {
         **acme.policy.tools,
         "issue_refund": ToolPolicy(tier="low", amount_arg="amount"),
