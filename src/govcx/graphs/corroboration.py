@@ -162,8 +162,9 @@ def heard(
 
 
 def seen(grounding: Grounding, results: Iterable[Any]) -> Grounding:
-    """The grounding after read tools returned ``results`` (values the agent may offer
-    for confirmation; never grounds anything by itself)."""
+    """The grounding after read tools returned ``results``: id-like values the agent may
+    offer for confirmation (they never ground an identifier by themselves), and the
+    numbers they returned, which may ground a write's amount."""
     results = list(results)
     values = [v for r in results for v in _strings(r) if _offerable(v)]
     read = [n for r in results for n in _numbers_in(r)]
