@@ -8,7 +8,7 @@ vector rankings, a TF-IDF cosine baseline, and ingest throughput. Ranking is per
 document: the best passage of each document counts.
 
     .venv/bin/python benchmarks/kb_retrieval.py [--data DIR] [--split all|a|b]
-        [--embedding hashing|wordllama|minilm] [--ablations]
+        [--embedding hashing|wordllama|minilm] [--ablations] [--related lists|weighted]
 
 Splits: ``all`` tasks, or ``a`` / ``b``: alternate tasks in id order (tune on one, check on
 the other). With ``--split all`` the figures of ``a`` and ``b`` are reported as well.
@@ -39,6 +39,14 @@ alone (``encoder``), fused with BM25 by reciprocal rank (``encoder_bm25_rrf``) a
 max-normalised scores (``encoder_bm25_fusion_W``, W the BM25 weight).
 ``kb_search_documents`` is what ``govcx kb search -k 10`` returns: ten distinct documents
 (``kb_search_passages``: the ten passages it returned before).
+
+``--related lists|weighted`` measures ``related`` links (document front matter: the
+documents an agent needs with this one) as a pack author could write them from resolved
+cases: learned from the required documents of the *other* half of the tasks, written into
+the documents' ``related`` field and ingested, then ranked by ``kb search -k 10`` (the
+default ``related_share`` and ``related_from``). ``lists`` links every pair of documents
+one task required together (weight 1); ``weighted`` gives d -> e the share of d's tasks
+that also required e. Half a is ranked with links from b and b with links from a.
 
 The last line of output is one JSON object with every figure.
 """
@@ -406,6 +414,53 @@ def encoder_rankings(
     return {**out, **fused}
 
 
+def learned_links(tasks: list[dict[str, Any]], *, weighted: bool) -> dict[str, dict[str, float]]:
+    """``related`` links as an author could write them from resolved cases: d names e when
+    a task required both; weighted, by the share of d's tasks that also required e."""
+    need: Counter[str] = Counter()
+    both: Counter[tuple[str, str]] = Counter()
+    for task in tasks:
+        required = sorted(set(task["required_documents"]))
+        need.update(required)
+        both.update((d, e) for d in required for e in required if d != e)
+    links: dict[str, dict[str, float]] = {}
+    for (d, e), n in both.items():
+        links.setdefault(d, {})[e] = round(n / need[d], 4) if weighted else 1.0
+    return links
+
+
+def related_rankings(
+    docs: list[dict[str, Any]], tasks: list[dict[str, Any]], config: Any, *, weighted: bool
+) -> tuple[list[list[str]], dict[str, Any]]:
+    """``kb search -k 10`` over documents carrying ``related`` links learned from the
+    other half of the tasks: half a is ranked with links from b's tasks, b with a's.
+
+    The links go into each document's ``related`` field and through a real ingest, so
+    this measures the product's own path. A task never sees links learned from itself.
+    """
+    from govcx.knowledge import KnowledgeBase
+
+    ranked: list[list[str]] = [[] for _ in tasks]
+    halves = {"a": list(range(0, len(tasks), 2)), "b": list(range(1, len(tasks), 2))}
+    described: dict[str, Any] = {}
+    for name, rows in halves.items():
+        other = [tasks[i] for i in range(len(tasks)) if i not in set(rows)]
+        links = learned_links(other, weighted=weighted)
+        described[f"links_for_{name}"] = sum(len(v) for v in links.values())
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp) / "documents"
+            folder.mkdir()
+            for doc in docs:
+                record = {**doc, "related": links.get(doc["id"], {})}
+                (folder / f"{doc['id']}.json").write_text(json.dumps(record), encoding="utf-8")
+            kb = KnowledgeBase.open(Path(tmp) / "state", config)
+            kb.ingest(folder)
+            for i in rows:
+                query = tasks[i]["user_scenario"]["instructions"]
+                ranked[i] = [d.doc_id for d in kb.search_documents(query, k=10)]
+    return ranked, described
+
+
 def report(
     ranked: dict[str, list[list[str]]], relevant: list[set[str]], rows: list[int]
 ) -> dict[str, dict[str, float]]:
@@ -442,6 +497,13 @@ def main(argv: list[str] | None = None) -> int:
         help="an .npz of document and query vectors from benchmarks/kb_encode.py",
     )
     parser.add_argument(
+        "--related",
+        choices=("lists", "weighted"),
+        action="append",
+        help="also rank with `related` links learned from the other half of the tasks "
+        "(lists: weight 1; weighted: the share of tasks needing both); needs --split all",
+    )
+    parser.add_argument(
         "--state",
         type=Path,
         default=None,
@@ -461,6 +523,12 @@ def main(argv: list[str] | None = None) -> int:
     queries = [t["user_scenario"]["instructions"] for t in tasks]
     relevant = [set(t["required_documents"]) for t in tasks]
     config = KnowledgeConfig(default_status="approved")  # the benchmark corpus is curated
+    if args.related and args.split != "all":
+        print(
+            "error: --related learns on one half and ranks the other: use --split all",
+            file=sys.stderr,
+        )
+        return 2
     if args.embedding_path and args.embedding != "minilm":
         print("error: --embedding-path needs --embedding minilm", file=sys.stderr)
         return 2
@@ -507,6 +575,12 @@ def main(argv: list[str] | None = None) -> int:
             ranked.update(encoder_rankings(args.vectors, tasks, ranked["lexical"], kb))
         if args.ablations:
             ranked.update(Ablations(kb).run(queries))
+        related_info: dict[str, Any] = {}
+        for kind in args.related or ():
+            name = f"related_{kind}"
+            ranked[name], related_info[name] = related_rankings(
+                docs, tasks, config, weighted=kind == "weighted"
+            )
         stats = kb.stats()
 
     everything = list(range(len(tasks)))
@@ -538,6 +612,7 @@ def main(argv: list[str] | None = None) -> int:
         "target_recall@10": 0.5,
         **results,
         **({"splits": by_split} if by_split else {}),
+        **({"related_links": related_info} if related_info else {}),
         "ingest": {
             "documents": len(docs),
             "seconds": round(ingest_s, 2),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +132,10 @@ def test_disagreement_needs_close_scores_and_different_topics() -> None:
     assert disagreement(
         [_hit("a", 1.0, (), same_words), _hit("b", 1.0, (), "outage credits on the bill")]
     ) == ("a", "b")
+    # A document lifted by the first one's `related` link is needed with it, not against it.
+    linked = replace(b, via=("a",))
+    assert disagreement([a, linked]) is None
+    assert disagreement([replace(a, via=("b",)), b]) is None
 
 
 def test_cli_search_k_gives_k_distinct_documents_with_passages(

@@ -187,6 +187,13 @@ def ingest(
             err_console.print(
                 f"[yellow]no status:[/yellow] {rel}: {what}", markup=True, highlight=False
             )
+        for doc_id, target in report.dangling:
+            err_console.print(
+                f"[yellow]related:[/yellow] {doc_id} names {target!r}, which is not an "
+                "approved document here: the link is not followed until it is",
+                markup=True,
+                highlight=False,
+            )
         console.print(f"{report.files} files in {report.seconds:.2f}s", highlight=False)
     if report.failed:
         raise typer.Exit(1)
@@ -220,8 +227,8 @@ def search(
     A document ranks by its best passage. ``--json`` prints ``{"query", "hits": [...]}``
     with one hit per document, best first: ``doc_id``, ``version``, ``title``, ``score``
     (its best passage's, 0-1), ``heading``/``chunk_id``/``text`` of that best passage,
-    and ``passages`` (up to ``--passages``, best first: ``chunk_id``, ``heading``,
-    ``score``, ``text``).
+    ``via`` (higher-ranked documents whose ``related`` links lifted it), and ``passages``
+    (up to ``--passages``, best first: ``chunk_id``, ``heading``, ``score``, ``text``).
     """
     if mode is not None and mode not in ("lexical", "vector", "hybrid"):
         raise ConfigError("--mode", f"{mode!r} is not a mode; use lexical, vector or hybrid")
@@ -242,6 +249,7 @@ def search(
                         "heading": h.passages[0].heading,
                         "chunk_id": h.passages[0].chunk_id,
                         "text": h.passages[0].text,
+                        "via": list(h.via),
                         "passages": [
                             {
                                 "chunk_id": p.chunk_id,
@@ -265,6 +273,8 @@ def search(
         table.add_column(name, overflow="fold")
     for hit in hits:
         shown = "; ".join(f"{p.heading or '(start)'} {p.score:.3f}" for p in hit.passages)
+        if hit.via:
+            shown += f" (related to {', '.join(hit.via)})"
         table.add_row(f"{hit.score:.3f}", hit.doc_id, hit.version, hit.title, shown)
     console.print(table)
 

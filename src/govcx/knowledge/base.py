@@ -31,8 +31,8 @@ from __future__ import annotations
 import functools
 import threading
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -393,15 +393,53 @@ class KnowledgeBase:
         )
         if ranking is None:
             return []
+        ranking, via = self._linked(ranking)
         rank = ranking.rank
         rows = np.flatnonzero(ranking.mask if doc_ids is not None else rank > 0)
         wanted = max(self.config.candidates, k * passages * 4)
         if len(rows) > wanted:
             top = rows[np.argpartition(-rank[rows], wanted)[:wanted]]
-            hits = self._documents(ranking, top, k, passages, pinned=doc_ids is not None)
+            hits = self._documents(ranking, top, k, passages, pinned=doc_ids is not None, via=via)
             if len(hits) == k:
                 return hits
-        return self._documents(ranking, rows, k, passages, pinned=doc_ids is not None)
+        return self._documents(ranking, rows, k, passages, pinned=doc_ids is not None, via=via)
+
+    def _linked(self, ranking: _Ranking) -> tuple[_Ranking, dict[str, tuple[str, ...]]]:
+        """The ranking with ``related`` links followed, and who lifted each document.
+
+        Each of the ``related_from`` best documents (by best passage) adds
+        ``related_share`` x its score x the link's weight to every passage of each
+        document it names; the additions of several documents add up. Only documents the
+        ranking may return are lifted (approved, current, in effect, within the filters):
+        a link never brings in a draft, a retired or a filtered-out document.
+        """
+        index, share = ranking.index, self.config.related_share
+        if share <= 0 or not index.related:
+            return ranking, {}
+        rank = ranking.rank
+        rows = np.flatnonzero(rank > 0)
+        rows = rows[np.argsort(-rank[rows], kind="stable")]
+        sources: dict[str, float] = {}
+        for row in rows.tolist():
+            doc_id = str(index.doc[row])
+            if doc_id not in sources:
+                sources[doc_id] = float(rank[row])
+                if len(sources) == self.config.related_from:
+                    break
+        lift: dict[str, float] = {}
+        via: dict[str, list[str]] = {}
+        for source, score in sources.items():
+            for target, weight in index.related.get(source, {}).items():
+                if target != source and target in index.doc_rows:
+                    lift[target] = lift.get(target, 0.0) + share * score * weight
+                    via.setdefault(target, []).append(source)
+        if not lift:
+            return ranking, {}
+        lifted = rank.copy()
+        for target, amount in lift.items():
+            targets = index.doc_rows[target]
+            lifted[targets] += np.where(ranking.mask[targets], amount, 0.0)
+        return replace(ranking, rank=lifted), {t: tuple(s) for t, s in via.items()}
 
     def resolve(self, names: Sequence[str] | None) -> tuple[set[str], list[str]]:
         """Document ids that ``names`` (ids or tags) stand for among the live, approved
@@ -420,13 +458,31 @@ class KnowledgeBase:
                 unknown.append(name)
         return found, unknown
 
+    def dangling_links(self) -> list[tuple[str, str]]:
+        """(document, id) for each ``related`` link of a live document that names no live
+        (approved, current) document: such a link is not followed until it does."""
+        index = self._index
+        return sorted(
+            (doc_id, target)
+            for doc_id, links in index.related.items()
+            for target in links
+            if target not in index.doc_rows
+        )
+
     def catalog(self) -> tuple[list[str], list[str]]:
         """Ids of the live, approved documents and their tags, sorted (for messages)."""
         index = self._index
         return sorted(set(index.doc.tolist())), sorted(index.tag_rows)
 
     def _documents(
-        self, ranking: _Ranking, rows: np.ndarray[Any, Any], k: int, passages: int, *, pinned: bool
+        self,
+        ranking: _Ranking,
+        rows: np.ndarray[Any, Any],
+        k: int,
+        passages: int,
+        *,
+        pinned: bool,
+        via: Mapping[str, tuple[str, ...]] | None = None,
     ) -> list[DocumentHit]:
         index, rank = ranking.index, ranking.rank
         ordered = sorted(rows.tolist(), key=lambda r: (-float(rank[r]), index.ids[r]))
@@ -453,6 +509,7 @@ class KnowledgeBase:
                 tags=found[doc_id][0].tags,
                 pinned=pinned,
                 relevance=best[doc_id],
+                via=(via or {}).get(doc_id, ()),
             )
             for doc_id in order
         ]

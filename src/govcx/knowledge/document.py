@@ -4,11 +4,14 @@ A knowledge folder holds:
 
 - ``.md`` / ``.markdown``: YAML front matter between ``---`` lines with ``id``, ``title``,
   ``version``, ``status`` (approved | draft | retired), ``tags``, ``locale``,
-  ``effective_from``, ``effective_until`` and a free ``metadata`` mapping; unknown keys are
-  refused, so a typo such as ``stauts: draft`` can never publish a draft.
+  ``effective_from``, ``effective_until``, ``related`` and a free ``metadata`` mapping;
+  unknown keys are refused, so a typo such as ``stauts: draft`` can never publish a draft.
+  ``related`` names the documents an agent needs with this one (``[id, ...]``, or
+  ``{id: weight}`` with weights in (0, 1]): a search that ranks this document high lifts
+  them too (see :meth:`KnowledgeBase.search_documents`).
 - ``.txt``: plain text; the id is the file's path without suffix, the title its first line.
 - ``.html`` / ``.htm``: headings and paragraphs are kept, scripts and styles dropped;
-  ``<meta name="id|version|status|tags|locale|effective_from|effective_until">`` work as
+  ``<meta name="id|version|status|tags|related|locale|effective_from|effective_until">`` work as
   front matter.
 - ``.json``: an object or a list of objects; ``.jsonl``: one object per line. Each object has
   ``id``, ``title`` and ``content`` (Markdown or text) and may have the front-matter keys;
@@ -66,6 +69,8 @@ class Document:
     version: str
     status: Status
     tags: tuple[str, ...] = ()
+    related: Mapping[str, float] = field(default_factory=dict)
+    """Documents needed with this one, by id, with a weight in (0, 1]."""
     locale: str | None = None
     effective_from: datetime | None = None
     """First moment the article is in effect (UTC); None: always was."""
@@ -92,6 +97,7 @@ class Document:
                 [
                     self.status,
                     list(self.tags),
+                    *([dict(sorted(self.related.items()))] if self.related else []),
                     self.locale,
                     _iso(self.effective_from),
                     _iso(self.effective_until),
@@ -134,6 +140,7 @@ class _Fields(BaseModel):
     version: str | None = None
     status: Status | None = None
     tags: list[str] = Field(default_factory=list)
+    related: dict[str, float] = Field(default_factory=dict)
     locale: str | None = None
     effective_from: datetime | None = None
     effective_until: datetime | None = None
@@ -165,6 +172,31 @@ class _Fields(BaseModel):
             return [t.strip() for t in value.split(",") if t.strip()]
         if isinstance(value, list):
             return [str(t).strip() for t in value if str(t).strip()]
+        return value
+
+    @field_validator("related", mode="before")
+    @classmethod
+    def _related(cls, value: Any) -> Any:
+        if value is None:
+            return {}
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list):
+            if not all(isinstance(t, str | int) for t in value):
+                raise ValueError("must be a list of document ids, or a mapping of id to weight")
+            return {str(t).strip(): 1.0 for t in value if str(t).strip()}
+        if not isinstance(value, dict):
+            raise ValueError("must be a list of document ids, or a mapping of id to weight")
+        return {str(k).strip(): v for k, v in value.items()}
+
+    @field_validator("related")
+    @classmethod
+    def _related_weights(cls, value: dict[str, float]) -> dict[str, float]:
+        for doc_id, weight in value.items():
+            if not doc_id or not _ID.match(doc_id):
+                raise ValueError(f"{doc_id!r} is not a document id (no '@' or '#')")
+            if not 0.0 < weight <= 1.0:
+                raise ValueError(f"the weight of {doc_id!r} must be within (0, 1], not {weight}")
         return value
 
     @field_validator("effective_from", "effective_until", mode="before")
@@ -353,6 +385,7 @@ def _build(
         version=version,
         status=fields.status or default_status,
         tags=tuple(fields.tags),
+        related={k: v for k, v in fields.related.items() if k != doc_id},
         locale=fields.locale or None,
         effective_from=start,
         effective_until=end,
@@ -515,7 +548,7 @@ _BLOCK = frozenset(
 )
 _SKIP = frozenset({"script", "style", "noscript", "template", "svg", "head"})
 _META_KEYS = frozenset(
-    {"id", "version", "status", "tags", "locale", "effective_from", "effective_until"}
+    {"id", "version", "status", "tags", "related", "locale", "effective_from", "effective_until"}
 )
 
 

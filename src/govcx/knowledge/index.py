@@ -7,6 +7,7 @@ masks at query time (numpy, microseconds for tens of thousands of passages).
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +47,10 @@ class LiveIndex:
     doc: npt.NDArray[np.str_]
     """The document id of each passage."""
     position: dict[str, int] = field(default_factory=dict)
+    related: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Each document's ``related`` links (id to weight), for documents that have any."""
+    doc_rows: dict[str, npt.NDArray[np.int64]] = field(default_factory=dict)
+    """The passages of each document."""
     vectors: npt.NDArray[np.float32] | None = None
     """Unit vectors of the passages, loaded from the store on the first vector search."""
 
@@ -77,9 +82,15 @@ class LiveIndex:
         for stale in set(cache) - set(ids):
             del cache[stale]
         tag_lists: dict[str, list[int]] = {}
+        doc_lists: dict[str, list[int]] = {}
+        related: dict[str, dict[str, float]] = {}
         for row, meta in enumerate(metadatas):
             for tag in meta.get("tags") or ():
                 tag_lists.setdefault(str(tag).casefold(), []).append(row)
+            doc_id = str(meta.get("doc_id", ""))
+            doc_lists.setdefault(doc_id, []).append(row)
+            if meta.get("related") and doc_id not in related:
+                related[doc_id] = _links(meta["related"])
         return cls(
             ids=list(ids),
             texts=list(texts),
@@ -91,6 +102,8 @@ class LiveIndex:
             tag_rows={t: np.array(rows, dtype=np.int64) for t, rows in tag_lists.items()},
             doc=np.array([str(m.get("doc_id", "")) for m in metadatas], dtype=str),
             position={cid: row for row, cid in enumerate(ids)},
+            related={d: links for d, links in related.items() if links},
+            doc_rows={d: np.array(rows, dtype=np.int64) for d, rows in doc_lists.items()},
         )
 
     def mask(
@@ -108,3 +121,18 @@ class LiveIndex:
         if language:
             keep &= (self.language == language) | (self.language == "")
         return keep
+
+
+def _links(raw: Any) -> dict[str, float]:
+    """A stored ``related`` field (JSON of id to weight); nothing when it is unreadable."""
+    try:
+        value = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        return {}
+    if not isinstance(value, dict):
+        return {}
+    return {
+        str(k): float(v)
+        for k, v in value.items()
+        if isinstance(v, int | float) and 0.0 < float(v) <= 1.0
+    }

@@ -22,6 +22,7 @@ once: there is nothing to mix it with.)
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -59,6 +60,8 @@ class Target(Protocol):
 
     def refresh(self) -> None: ...
 
+    def dangling_links(self) -> list[tuple[str, str]]: ...
+
 
 _FAR = 1e15
 """Seconds standing in for open-ended dates (Chroma metadata cannot hold infinity)."""
@@ -85,6 +88,8 @@ class IngestReport:
     failed: list[FileFailure] = field(default_factory=list)
     undeclared: list[str] = field(default_factory=list)
     """Files with a document that declares no status (it took ``default_status``)."""
+    dangling: list[tuple[str, str]] = field(default_factory=list)
+    """(document, id) pairs where a live document's ``related`` names no live document."""
     default_status: str = "draft"
     seconds: float = 0.0
 
@@ -110,6 +115,7 @@ class IngestReport:
             "documents": {"added": self.added, "updated": self.updated, "retired": self.retired},
             "failures": [{"file": f.file, "reason": f.reason} for f in self.failed],
             "undeclared_status": {"files": self.undeclared, "took": self.default_status},
+            "dangling_related": [{"doc_id": d, "related": t} for d, t in self.dangling],
         }
 
 
@@ -126,6 +132,10 @@ def language_of(locale: str | None) -> str:
     return (locale or "").replace("_", "-").split("-")[0].casefold()
 
 
+_OPTIONAL_FIELDS = ("tags", "related")
+"""Governance keys that :func:`governance_fields` leaves out when the article has none."""
+
+
 def governance_fields(doc: Document) -> dict[str, Any]:
     """Metadata shared by a version's record and its chunks, which may change in place."""
     meta: dict[str, Any] = {
@@ -138,6 +148,8 @@ def governance_fields(doc: Document) -> dict[str, Any]:
     }
     if doc.tags:
         meta["tags"] = sorted({t.casefold() for t in doc.tags})
+    if doc.related:
+        meta["related"] = json.dumps(dict(sorted(doc.related.items())))
     return meta
 
 
@@ -242,6 +254,7 @@ class Ingester:
         if not batch.empty:
             batch.write(self.store)
             self.kb.refresh()
+        self.report.dangling = self.kb.dangling_links()
         self.report.seconds = time.perf_counter() - started
         return self.report
 
@@ -351,8 +364,13 @@ class Ingester:
             )
         else:
             n = int(stored.get("chunks", 0)) if stored is not None else 0
-            batch.update_docs([rid], [record])
-            batch.update_chunks(chunk_ids(doc.doc_id, doc.version, n), [governance] * n)
+            # An update merges keys: one the article no longer has must be cleared (None
+            # deletes it), or removed tags and links would go on matching.
+            cleared = {key: None for key in _OPTIONAL_FIELDS if key not in governance}
+            batch.update_docs([rid], [{**record, **cleared}])
+            batch.update_chunks(
+                chunk_ids(doc.doc_id, doc.version, n), [{**governance, **cleared}] * n
+            )
         previously_current = was_live is not None and was_live.get("version") == doc.version
         if was_live and not previously_current:
             _stage_current(

@@ -55,10 +55,12 @@ class DocumentHit:
     passages: tuple[Chunk, ...]
     tags: tuple[str, ...] = ()
     pinned: bool = False
+    """Retrieved because the workflow names it (policy ``knowledge:``), not by the words."""
     relevance: float | None = None
     """What ordered the documents (unclipped, e.g. BM25 over the query's reference
     score); None when the retriever gives only ``score``. Compare documents by this."""
-    """Retrieved because the workflow names it (policy ``knowledge:``), not by the words."""
+    via: tuple[str, ...] = ()
+    """Higher-ranked documents whose ``related`` links lifted this one (their ids)."""
 
     def citation(self) -> dict[str, str]:
         return {"doc_id": self.doc_id, "version": self.version, "title": self.title}
@@ -206,10 +208,16 @@ def ground(
 
 
 def disagreement(documents: Sequence[DocumentHit]) -> tuple[str, str] | None:
-    """The top two documents when they are close in score but on different topics."""
+    """The top two documents when they are close in score but on different topics.
+
+    Two documents that one names in ``related`` never disagree: their author said that
+    they are needed together.
+    """
     if len(documents) < 2:
         return None
     first, second = documents[0], documents[1]
+    if first.doc_id in second.via or second.doc_id in first.via:
+        return None
     top, runner_up = (
         (first.relevance, second.relevance)
         if first.relevance is not None and second.relevance is not None
