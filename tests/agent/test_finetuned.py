@@ -438,6 +438,63 @@ def test_an_int8_model_that_disagrees_is_replaced_by_the_float_one(
     assert [model.classes[i] for i in model.logits(TEXTS).argmax(axis=1)] == LABELS
 
 
+def test_quantisation_keeps_outlier_matrices_in_float_when_int8_everywhere_breaks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The int8 candidates are tried in turn: when quantising every MatMul breaks the model
+    (all-mpnet-base-v2, top 6 trained: 3% agreement), the matrices with outlier weights
+    (all-mpnet-base-v2's down-projections: up to 337 standard deviations) stay float32 and
+    the rest is int8; the description lands in intent_model.json's terms."""
+    torch = pytest.importorskip("torch", reason="the torch network needs the finetune extra")
+    pytest.importorskip("onnx", reason="quantisation needs the finetune extra")
+    import onnx
+    import onnxruntime.quantization
+
+    from govcx.engines import _finetune, finetuned
+    from govcx.engines.finetuned import _quantize, _tokenizer
+
+    # A matrix of the tiny model has 2,048 entries: its largest cannot reach 40 standard
+    # deviations (at most sqrt(2047), 45, and only if all the rest are equal).
+    monkeypatch.setattr(finetuned, "OUTLIER_RATIO", 10.0)
+    base = _tiny_base_model(tmp_path / "base")
+    model = _finetune.BertClassifier(_finetune.read_config(base), len(EXAMPLES) + 1)
+    with torch.no_grad():
+        out = model.layers[1]["out"].weight
+        out[3, 5] = 30 * float(out.std())  # one outlier (25 sd after) in layer 1's FFN
+    exported = tmp_path / "model.float32.onnx"
+    _finetune.export_onnx(model, exported)
+    encoded = [e.ids for e in _tokenizer(base / TOKENIZER_FILE, 64).encode_batch(TEXTS)]
+    trained = _finetune.logits(model, encoded).argmax(axis=1)
+
+    real = onnxruntime.quantization.quantize_dynamic
+    calls: list[dict[str, Any]] = []
+
+    def breaks_without_exclusions(model_input: Path, model_output: Path, **options: Any) -> None:
+        calls.append(options)
+        real(model_input, model_output, **options)
+        if not options.get("nodes_to_exclude"):  # picks the class trained last: never right
+            with torch.no_grad():
+                model.head.weight.neg_()
+                model.head.bias.neg_()
+                _finetune.export_onnx(model, Path(model_output))
+                model.head.weight.neg_()
+                model.head.bias.neg_()
+
+    monkeypatch.setattr(onnxruntime.quantization, "quantize_dynamic", breaks_without_exclusions)
+    target = tmp_path / MODEL_FILE
+    agreement, described = _quantize(exported, target, encoded, trained, len(EXAMPLES) + 1)
+
+    assert described == {"per_channel": True, "float_matmuls": 1, "candidates_tried": 2}
+    assert agreement >= 0.99
+    assert [c.get("nodes_to_exclude") for c in calls] == [None, ["/out_1/MatMul"]]
+    nodes = {n.name: n.op_type for n in onnx.load(str(target)).graph.node}
+    assert nodes["/out_1/MatMul"] == "MatMul"  # left in float32
+    assert "MatMulInteger" in nodes.values()  # the rest is int8
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["base", exported.name, MODEL_FILE]
+    )  # no trial file left behind
+
+
 def test_training_the_top_layers_leaves_the_lower_ones_as_they_were(tmp_path: Path) -> None:
     torch = pytest.importorskip("torch", reason="fine-tuning needs the finetune extra")
     from govcx.engines import _finetune

@@ -168,6 +168,21 @@ def test_missing_audit_events_and_broken_chain() -> None:
     )
 
 
+def test_a_message_while_an_approval_waits_implies_its_own_events() -> None:
+    waiting = {"status": "pending_approval", "decision": None, "approval_status": "pending"}
+    assert expected_events("user", waiting) == {"message.while_pending"}
+    escalated = {
+        "status": "escalated",
+        "decision": {"route": "escalate", "rules": ["guard.self_harm"]},
+        "approval_status": "pending",
+        "findings": [{"type": "SELF_HARM", "source": "input", "action": "escalate"}],
+    }
+    assert expected_events("user", escalated) == {"message.while_pending", "escalate"}
+    # An escalation with no approval waiting went through the whole graph.
+    normal = {**escalated, "approval_status": None}
+    assert {"guard_input", "policy_gate", "escalate", "respond"} <= expected_events("user", normal)
+
+
 def test_a_violation_fails_the_case_and_the_compliance_rate() -> None:
     clean = CaseResult(suite="s", case_id="a")
     dirty = CaseResult(

@@ -99,3 +99,95 @@ def test_any_phrasing_with_any_refund_executes_nothing(
     conversation = f"p-{kind}-{index}-{refund_first}-{amount}"
     turn = guarded_agent.respond(conversation, text, customer_id="C-1")
     _assert_escalated_nothing_ran(guarded_agent, turn, kind, conversation)
+
+
+# -- while an approval waits: the trigger still wins over "still waiting" ------------------
+PENDING = "please refund $80 for order A-1002"  # above the shop's $50: waits for approval
+
+
+def _waiting(agent: Agent, conversation: str) -> str:
+    turn = agent.respond(conversation, PENDING, customer_id="C-1")
+    assert turn.status == "pending_approval" and turn.approval_id, turn
+    return turn.approval_id
+
+
+def _assert_escalated_while_pending(
+    agent: Agent, turn: Turn, kind: str, conversation: str, approval_id: str
+) -> None:
+    assert turn.status == "escalated" and turn.approval_id == approval_id, turn
+    assert turn.approval_status == "pending"
+    assert turn.decision is not None and f"guard.{kind.lower()}" in turn.decision.rules
+    assert turn.reply is not None
+    if kind == "SELF_HARM":
+        assert "crisis line" in turn.reply.text
+    case = agent.cases.get(str(turn.case_id))
+    assert case.conversation_id == conversation and kind in case.summary["findings"]
+    assert [a["approval_id"] for a in case.summary["pending_approvals"]] == [approval_id]
+    # The approval still waits for its approver; nothing ran.
+    assert agent.approvals.get(approval_id).status == "pending"
+    assert agent.executor.ledger(conversation) == [] and shop_effects(agent) == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "text"),
+    [
+        ("SELF_HARM", "honestly I do not want to live anymore"),
+        ("HUMAN_REQUEST", "I want to talk to a human"),
+        ("LEGAL_THREAT", "If this is not sorted out my attorney files suit on Monday"),
+    ],
+)
+def test_a_trigger_while_an_approval_waits_opens_a_case_and_the_approver_still_decides(
+    guarded_agent: Agent, kind: str, text: str
+) -> None:
+    """A message sent while an approval waits used to hear only "still waiting", a
+    self-harm disclosure included. Now the trigger opens a case at once, the hand-off
+    names the waiting approval, the person has the conversation from then on, and the
+    approver still decides the action, which runs once."""
+    agent = guarded_agent
+    aid = _waiting(agent, "w1")
+    turn = agent.respond("w1", text, customer_id="C-1")
+    _assert_escalated_while_pending(agent, turn, kind, "w1", aid)
+    assert agent.conversations.get_turn(turn.turn_id) == turn  # stored as returned
+
+    quiet = agent.respond("w1", "hello?", customer_id="C-1")
+    assert (quiet.status, quiet.reply) == ("with_human", None)
+    done = agent.decide(aid, principal="sup", decision="approve")
+    assert done.status == "answered" and done.actions[0].status == "executed"
+    assert [e["amount"] for e in shop_effects(agent)] == [80.0]
+    kinds = [e.kind for e in agent.audit.events(conversation_id="w1")]
+    assert kinds.index("message.while_pending") < kinds.index("escalate")
+    assert agent.audit.verify().ok
+
+
+def test_a_plain_message_while_an_approval_waits_opens_no_case(guarded_agent: Agent) -> None:
+    agent = guarded_agent
+    aid = _waiting(agent, "w2")
+    for text in ("hello? any news?", "What is the capital of France?", "refund $20 for A-1003"):
+        turn = agent.respond("w2", text, customer_id="C-1")
+        assert (turn.status, turn.case_id, turn.actions) == ("pending_approval", None, [])
+    assert agent.cases.open_for("w2") is None
+    assert agent.approvals.get(aid).status == "pending" and shop_effects(agent) == []
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    kind=st.sampled_from(TRIGGERS),
+    index=st.integers(min_value=0, max_value=10_000),
+    chatter=st.integers(min_value=0, max_value=2),
+)
+def test_any_phrasing_while_an_approval_waits_escalates_and_runs_nothing(
+    guarded_agent: Agent, kind: str, index: int, chatter: int
+) -> None:
+    """Every phrasing in the fixture, after any number of plain messages."""
+    phrase = PHRASED[kind][index % len(PHRASED[kind])]
+    conversation = f"wp-{kind}-{index}-{chatter}"
+    aid = _waiting(guarded_agent, conversation)
+    for _ in range(chatter):
+        waiting = guarded_agent.respond(conversation, "any news?", customer_id="C-1")
+        assert waiting.status == "pending_approval"
+    turn = guarded_agent.respond(conversation, phrase, customer_id="C-1")
+    _assert_escalated_while_pending(guarded_agent, turn, kind, conversation, aid)

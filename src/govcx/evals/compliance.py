@@ -291,6 +291,9 @@ def expected_events(
     if kind == "user":
         if turn.get("decision") is None and status == "pending_approval":
             return frozenset({"message.while_pending"})
+        if status == "escalated" and turn.get("approval_status") == "pending":
+            # An escalation trigger in a message while an approval waits (still_waiting).
+            return frozenset({"message.while_pending", "escalate"})
         if status == "with_human":  # a person has the conversation: recorded, no AI
             return frozenset({"message.with_human"})
         out |= {"guard_input", "policy_gate"}

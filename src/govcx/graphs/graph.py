@@ -3,6 +3,7 @@
 ```
 START ─message→ guard_input
 START ─while_pending→ still_waiting → END     an approval is pending: "still waiting"
+                                              (a trigger in it: a case at once)
 START ─with_human→ with_human → END           a person has it: record, the AI is silent
 START ─call→ take_call → policy_gate           a direct tool call (MCP): no engine, same gate
 guard_input → classify → retrieve → draft → confidence_check → policy_gate

@@ -33,13 +33,13 @@ from govcx.graphs import request as request_of
 from govcx.graphs.context import Services
 from govcx.graphs.corroboration import corroborate
 from govcx.graphs.outcome import at_rest, turn_of
-from govcx.graphs.state import Grounding, TurnState, dump
+from govcx.graphs.state import DecisionPart, Grounding, TurnState, dump
 from govcx.guardrails import promises
 from govcx.guardrails.guard import OutputContext, OutputResult, apply_policy
 from govcx.knowledge.retriever import Chunk, ground
 from govcx.tools.executor import Execution, idempotency_key
 from govcx.tools.lookup import LookupResult
-from govcx.turn import Reply
+from govcx.turn import Escalation, Reply
 
 log = logging.getLogger(__name__)
 
@@ -148,8 +148,9 @@ def _public(finding: Finding) -> dict[str, Any]:
 
 # -- START: a new message, or one while an approval is pending -----------------------------
 def route_message(state: TurnState) -> str:
-    """A conversation waiting for an approval only hears that it is still waiting; one a
-    person has (its case waiting or claimed) gets no reply from the AI at all."""
+    """A conversation waiting for an approval hears that it is still waiting (unless an
+    escalation trigger opens a case); one a person has (its case waiting or claimed) gets
+    no reply from the AI at all."""
     if state.with_human:
         return "with_human"
     if state.waiting_for_approval:
@@ -221,16 +222,27 @@ def with_human(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
 def still_waiting(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     """Answer a message that arrives while an approval is pending, without classifying
     it: the transcript, the audit event and the Turn are written in one transaction.
-    (The run has no checkpoint: the conversation's holds the waiting approval.)"""
+    (The run has no checkpoint: the conversation's holds the waiting approval.)
+
+    The input guard still reads it first: an escalation trigger (self-harm, a request for
+    a person, a legal threat, as the policy's guards say) opens a case at once, with the
+    crisis text for self-harm, instead of "still waiting". The pending approval stays as
+    it is (the case's hand-off lists it); a person decides both."""
     svc = runtime.context
+    text = money.normalise_text(state.text)
+    found = apply_policy(svc.guard.scan_input(text).findings, svc.policy.guards)
     redacted = svc.guard.redact(state.text)
     pending = svc.approvals.list(status="pending", conversation_id=state.conversation_id)
+    approval_id = pending[0].approval_id if pending else None
+    triggers = sorted({f.type for f in found if f.action == "escalate"})
+    if triggers:
+        return _escalate_while_pending(state, runtime, found, triggers, redacted, approval_id)
     reply = Reply(text=replies.BUSY_WITH_APPROVAL)
     out: dict[str, Any] = {
         "redacted": redacted,
         "status": "pending_approval",
         "reply": dump(reply),
-        "approval_id": pending[0].approval_id if pending else None,
+        "approval_id": approval_id,
     }
     turn = turn_of(
         state.model_copy(update={**out, "reply": reply}), interrupted=False, approvals=svc.approvals
@@ -250,7 +262,7 @@ def still_waiting(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any
                     "conversation_id": state.conversation_id,
                     "turn_id": state.turn_id,
                     "policy_version": svc.policy.version,
-                    "data": {"text": redacted},
+                    "data": {"text": redacted, "findings": [_public(f) for f in found]},
                 }
             ],
             conn=conn,
@@ -259,7 +271,101 @@ def still_waiting(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any
     return out
 
 
-# -- guard_input -------------------------------------------------------------------------
+def _escalate_while_pending(
+    state: TurnState,
+    runtime: Runtime[Services],
+    found: list[Finding],
+    triggers: list[str],
+    redacted: str,
+    approval_id: str | None,
+) -> dict[str, Any]:
+    """An escalation trigger in a message sent while an approval waits: the same reason,
+    rules, case routing and reply as the gate's escalation of a guard finding."""
+    svc = runtime.context
+    reason = f"escalation trigger: {', '.join(triggers)}"
+    rules = [f"guard.{kind.lower()}" for kind in triggers]
+    kept = [f for f in found if not f.is_pii]
+    seen = state.model_copy(update={"findings": found, "redacted": redacted})
+    summary = _summary(seen, reason)
+    body = {
+        "summary": summary,
+        "rules": rules,
+        "intent": None,
+        "confidence": 0.0,
+        "recommended_action": None,
+        "customer_message": redacted,
+        "approval_pending": approval_id,
+    }
+    escalation_id, case = _open_case(svc, seen, reason=reason, rules=rules, body=body)
+    text = replies.SELF_HARM if "SELF_HARM" in triggers else replies.ESCALATED
+    decision = DecisionPart(
+        route="escalate",
+        rules=rules,
+        reason=reason,
+        policy_version=svc.policy.version,
+        policy_digest=svc.policy.digest,
+    )
+    escalation = {"reason": reason, "summary": summary, "rules": rules, **_case_fields(case)}
+    out: dict[str, Any] = {
+        "redacted": redacted,
+        "status": "escalated",
+        "reply": {"text": text, "citations": []},
+        "approval_id": approval_id,
+        "case_id": case.case_id,
+        "decision": dump(decision),
+        "escalation": escalation,
+        "findings": dump(kept),
+    }
+    turn = turn_of(
+        state.model_copy(
+            update={
+                **out,
+                "reply": Reply(text=text),
+                "decision": decision,
+                "escalation": Escalation(**escalation),
+                "findings": kept,
+            }
+        ),
+        interrupted=False,
+        approvals=svc.approvals,
+    )
+    common = {
+        "conversation_id": state.conversation_id,
+        "turn_id": state.turn_id,
+        "policy_version": svc.policy.version,
+    }
+    with svc.audit.db.begin() as conn:
+        svc.conversations.add_message(
+            state.conversation_id, state.turn_id, "customer", redacted, conn=conn
+        )
+        svc.conversations.add_message(
+            state.conversation_id, state.turn_id, "assistant", text, conn=conn
+        )
+        svc.audit.append_many(
+            [
+                {
+                    **common,
+                    "kind": "message.while_pending",
+                    "actor": "customer",
+                    "data": {"text": redacted, "findings": [_public(f) for f in found]},
+                },
+                _escalation_event(
+                    runtime,
+                    state,
+                    escalation_id,
+                    case,
+                    reason=reason,
+                    rules=rules,
+                    summary=summary,
+                    approval_pending=approval_id,
+                ),
+            ],
+            conn=conn,
+        )
+        svc.conversations.save_turn(at_rest(turn, svc.guard.redact), conn=conn)
+    return out
+
+
 def guard_input(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     svc = runtime.context
     # Zero-width and other format characters removed, NFKC: "$4\u200b5" is read as $45.
@@ -1070,7 +1176,30 @@ def escalate(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
         and not svc.policy.workflows[str(state.intent)].tools
     ):
         text = replies.NO_KNOWLEDGE
-    event = _event(
+    event = _escalation_event(
+        runtime, state, escalation_id, case, reason=reason, rules=rules, summary=summary
+    )
+    return {
+        "audit_buffer": [event],
+        "escalation": {"reason": reason, "summary": summary, "rules": rules, **_case_fields(case)},
+        "case_id": case.case_id,
+        "reply": {"text": text, "citations": []},
+        "status": "escalated",
+    }
+
+
+def _escalation_event(
+    runtime: Runtime[Services],
+    state: TurnState,
+    escalation_id: str,
+    case: Case,
+    *,
+    reason: str,
+    rules: list[str],
+    summary: str,
+    **more: Any,
+) -> dict[str, Any]:
+    return _event(
         runtime,
         state,
         "escalate",
@@ -1082,15 +1211,9 @@ def escalate(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
             "case_id": case.case_id,
             "team": case.team,
             "priority": case.priority,
+            **more,
         },
     )
-    return {
-        "audit_buffer": [event],
-        "escalation": {"reason": reason, "summary": summary, "rules": rules, **_case_fields(case)},
-        "case_id": case.case_id,
-        "reply": {"text": text, "citations": []},
-        "status": "escalated",
-    }
 
 
 def _case_fields(case: Case) -> dict[str, Any]:

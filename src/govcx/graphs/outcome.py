@@ -57,8 +57,8 @@ def turn_of(
     approval = state.approval
     if approval is not None and approval.status in get_args(ApprovalStatus):
         common["approval_status"] = approval.status
-    elif state.status == "pending_approval" and state.approval_id:
-        common["approval_status"] = "pending"  # a message while it waits
+    elif state.approval_id and (state.status == "pending_approval" or state.waiting_for_approval):
+        common["approval_status"] = "pending"  # a message while it waits (or its escalation)
     if (
         approval is not None
         and approval.status in ("rejected", "expired", "superseded")
