@@ -173,6 +173,10 @@ def fine_tuned_model(
         "training": meta["training"],
         "losses": meta["losses"],
         "train_seconds": meta["train_seconds"],
+        # What runs: int8 (and how it was quantised) or the float32 model.
+        "quantized": meta.get("quantized"),
+        "int8_agreement": meta.get("int8_agreement"),
+        "quantization": meta.get("quantization"),
     }
 
 

@@ -10,6 +10,9 @@
    runs as a turn of its own.
 4. The process dies right after an escalation opened its case: recovery finishes the turn
    with that one case, and the conversation stays with the people.
+5. The process dies while recording a self-harm message sent as an approval waits (its
+   case, transcript, audit events and Turn share one transaction): nothing of it is left,
+   the message sent again opens exactly one case, and the approval still runs once.
 """
 
 from __future__ import annotations
@@ -64,10 +67,30 @@ RUNNER = textwrap.dedent("""
         return result
 
     nodes._open_case = open_then_die
+    stored = nodes.at_rest
+    commit_marker = Path(home) / "kill-before-commit"
+
+    def die_before_commit(*args, **kwargs):
+        if commit_marker.exists():  # inside the transaction that records the turn
+            commit_marker.unlink()
+            os.kill(os.getpid(), signal.SIGKILL)
+        return stored(*args, **kwargs)
+
+    nodes.at_rest = die_before_commit
+
+    class SelfHarmGuard(PassThroughGuard):
+        # Flags self-harm where the real guard would (enough for these runs).
+        def scan_input(self, text):
+            from govcx.governance.finding import Finding
+            from govcx.guardrails.guard import ScanResult
+            if "end my life" in text:
+                found = Finding(type="SELF_HARM", start=0, end=len(text), score=0.9)
+                return ScanResult(findings=[found], redacted=text)
+            return super().scan_input(text)
 
     agent = Agent(pack, Settings(home=Path(home), database_url=database_url),
                   engine=KillingEngine(),
-                  retriever=InMemoryRetriever([]), guard=PassThroughGuard())
+                  retriever=InMemoryRetriever([]), guard=SelfHarmGuard())
     if mode == "ask":
         turn = agent.respond("crash-1", sys.argv[4], customer_id="C-1")
         print(json.dumps(turn.model_dump(mode="json")))
@@ -259,3 +282,30 @@ def test_kill_after_the_case_opened_then_recover(tmp_path: Path) -> None:
     assert (after["control"], after["audit_ok"]) == ("waiting", True)
     again = _run(pack, home, "ask-again", "hello?")
     assert json.loads(again.stdout)["turn"]["status"] == "with_human", again.stderr
+
+
+def test_kill_while_recording_an_escalation_as_an_approval_waits(tmp_path: Path) -> None:
+    pack = _pack(tmp_path, kill_after_effect=False, dedupe=True)
+    home = tmp_path / "home"
+    home.mkdir()
+    waiting = json.loads(_run(pack, home, "ask", "please refund $80 for order A-1002").stdout)
+    assert waiting["status"] == "pending_approval"
+    (home / "kill-before-commit").touch()
+    crashed = _run(pack, home, "ask-again", "I just want to end my life")
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+    assert not (home / "kill-before-commit").exists()  # it died where the test meant it to
+    before = json.loads(_run(pack, home, "cases").stdout)
+    assert (before["cases"], before["control"], before["audit_ok"]) == ([], "ai", True)
+
+    again = json.loads(_run(pack, home, "ask-again", "I just want to end my life").stdout)
+    turn = again["turn"]
+    assert (turn["status"], turn["approval_id"]) == ("escalated", waiting["approval_id"])
+    assert "crisis line" in turn["reply"]["text"]
+    customer = [m["text"] for m in again["transcript"] if m["role"] == "customer"]
+    assert customer.count("I just want to end my life") == 1
+    after = json.loads(_run(pack, home, "cases").stdout)
+    assert [c["reason"] for c in after["cases"]] == ["escalation trigger: SELF_HARM"]
+    assert (after["control"], after["audit_ok"]) == ("waiting", True)
+    approved = json.loads(_run(pack, home, "approve").stdout)
+    assert approved["status"] == "answered", approved
+    assert [e["amount"] for e in _effects(home)] == [80.0]

@@ -128,6 +128,7 @@ def _assert_escalated_while_pending(
     assert agent.executor.ledger(conversation) == [] and shop_effects(agent) == []
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 @pytest.mark.parametrize(
     ("kind", "text"),
     [

@@ -296,7 +296,6 @@ def _escalate_while_pending(
         "customer_message": redacted,
         "approval_pending": approval_id,
     }
-    escalation_id, case = _open_case(svc, seen, reason=reason, rules=rules, body=body)
     text = replies.SELF_HARM if "SELF_HARM" in triggers else replies.ESCALATED
     decision = DecisionPart(
         route="escalate",
@@ -305,36 +304,35 @@ def _escalate_while_pending(
         policy_version=svc.policy.version,
         policy_digest=svc.policy.digest,
     )
-    escalation = {"reason": reason, "summary": summary, "rules": rules, **_case_fields(case)}
-    out: dict[str, Any] = {
-        "redacted": redacted,
-        "status": "escalated",
-        "reply": {"text": text, "citations": []},
-        "approval_id": approval_id,
-        "case_id": case.case_id,
-        "decision": dump(decision),
-        "escalation": escalation,
-        "findings": dump(kept),
-    }
-    turn = turn_of(
-        state.model_copy(
-            update={
-                **out,
-                "reply": Reply(text=text),
-                "decision": decision,
-                "escalation": Escalation(**escalation),
-                "findings": kept,
-            }
-        ),
-        interrupted=False,
-        approvals=svc.approvals,
-    )
-    common = {
-        "conversation_id": state.conversation_id,
-        "turn_id": state.turn_id,
-        "policy_version": svc.policy.version,
-    }
-    with svc.audit.db.begin() as conn:
+    out: dict[str, Any] = {}
+
+    def record(conn: Connection, escalation_id: str, case: Case) -> None:
+        """The transcript, audit events and Turn, in the case's transaction: a crash
+        leaves all of it or none."""
+        escalation = {"reason": reason, "summary": summary, "rules": rules, **_case_fields(case)}
+        out.update(
+            redacted=redacted,
+            status="escalated",
+            reply={"text": text, "citations": []},
+            approval_id=approval_id,
+            case_id=case.case_id,
+            decision=dump(decision),
+            escalation=escalation,
+            findings=dump(kept),
+        )
+        turn = turn_of(
+            state.model_copy(
+                update={
+                    **out,
+                    "reply": Reply(text=text),
+                    "decision": decision,
+                    "escalation": Escalation(**escalation),
+                    "findings": kept,
+                }
+            ),
+            interrupted=False,
+            approvals=svc.approvals,
+        )
         svc.conversations.add_message(
             state.conversation_id, state.turn_id, "customer", redacted, conn=conn
         )
@@ -344,9 +342,11 @@ def _escalate_while_pending(
         svc.audit.append_many(
             [
                 {
-                    **common,
                     "kind": "message.while_pending",
                     "actor": "customer",
+                    "conversation_id": state.conversation_id,
+                    "turn_id": state.turn_id,
+                    "policy_version": svc.policy.version,
                     "data": {"text": redacted, "findings": [_public(f) for f in found]},
                 },
                 _escalation_event(
@@ -363,6 +363,8 @@ def _escalate_while_pending(
             conn=conn,
         )
         svc.conversations.save_turn(at_rest(turn, svc.guard.redact), conn=conn)
+
+    _open_case(svc, seen, reason=reason, rules=rules, body=body, also=record)
     return out
 
 
@@ -1221,10 +1223,17 @@ def _case_fields(case: Case) -> dict[str, Any]:
 
 
 def _open_case(
-    svc: Services, state: TurnState, *, reason: str, rules: list[str], body: dict[str, Any]
+    svc: Services,
+    state: TurnState,
+    *,
+    reason: str,
+    rules: list[str],
+    body: dict[str, Any],
+    also: Callable[[Connection, str, Case], object] | None = None,
 ) -> tuple[str, Case]:
     """Record the escalation and open its case (routed by the policy, with the hand-off
-    summary) in one transaction; the conversation goes to the team's queue."""
+    summary) in one transaction, with the write ``also`` does (given the escalation id and
+    the case); the conversation goes to the team's queue."""
     policy = svc.policy
     proposal = state.plan.proposal if state.plan else None
     facts = routing.facts(
@@ -1257,6 +1266,8 @@ def _open_case(
             summary=handoff,
             policy=policy,
         )
+        if also is not None:
+            also(conn, escalation_id, case)
     return escalation_id, case
 
 
