@@ -17,8 +17,11 @@ PENDING_ACTION = (
 )
 BUSY_WITH_APPROVAL = (
     "Your earlier request is still waiting for a team member's approval. "
-    "I'll update you here as soon as it has been reviewed."
+    "I'll update you here as soon as it has been reviewed; I can take new questions "
+    "after that."
 )
+"""The reply to a message while an approval waits: the message is recorded (the approver
+sees it with the conversation) but not answered, so the reply says so."""
 REJECTED = (
     "A member of our team reviewed your request and could not approve it. "
     "They will follow up with you if anything else is needed."
