@@ -328,9 +328,10 @@ def _quantize(
     Candidates, smallest first: every MatMul per-channel (fine for all-MiniLM-L6-v2);
     per-channel with outlier matrices (:data:`OUTLIER_RATIO`) left in float32; the same
     per-tensor. The first that agrees on :data:`GOOD_AGREEMENT` of ``encoded`` is kept,
-    else the best. Measured on all-mpnet-base-v2 with its top 6 layers trained (500
-    BANKING77-OOS valid requests, agreement with float32): all per-channel 0.03, all
-    per-tensor 0.80, per-tensor with the twelve down-projections in float32 0.99.
+    else the best. Measured on all-mpnet-base-v2 with its top 6 layers trained: by hand
+    on 500 BANKING77-OOS valid requests, all per-channel agreed with float32 on 0.03 and
+    all per-tensor on 0.80; here, the second candidate (13 of 73 matrices in float32)
+    agreed on 0.996 of the training examples checked (2026-12-06).
 
     Returns:
         The kept candidate's agreement and a description of it (for intent_model.json).
