@@ -368,6 +368,7 @@ def _escalate_while_pending(
     return out
 
 
+# -- guard_input -------------------------------------------------------------------------
 def guard_input(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     svc = runtime.context
     # Zero-width and other format characters removed, NFKC: "$4\u200b5" is read as $45.
