@@ -39,7 +39,7 @@ from govcx.guardrails.guard import OutputContext, OutputResult, apply_policy
 from govcx.knowledge.retriever import Chunk, ground
 from govcx.tools.executor import Execution, idempotency_key
 from govcx.tools.lookup import LookupResult
-from govcx.turn import Escalation, Reply
+from govcx.turn import Escalation, Reply, Turn
 
 log = logging.getLogger(__name__)
 
@@ -248,27 +248,43 @@ def still_waiting(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any
         state.model_copy(update={**out, "reply": reply}), interrupted=False, approvals=svc.approvals
     )
     with svc.audit.db.begin() as conn:
-        svc.conversations.add_message(
-            state.conversation_id, state.turn_id, "customer", redacted, conn=conn
-        )
-        svc.conversations.add_message(
-            state.conversation_id, state.turn_id, "assistant", replies.BUSY_WITH_APPROVAL, conn=conn
-        )
-        svc.audit.append_many(
-            [
-                {
-                    "kind": "message.while_pending",
-                    "actor": "customer",
-                    "conversation_id": state.conversation_id,
-                    "turn_id": state.turn_id,
-                    "policy_version": svc.policy.version,
-                    "data": {"text": redacted, "findings": [_public(f) for f in found]},
-                }
-            ],
-            conn=conn,
-        )
-        svc.conversations.save_turn(at_rest(turn, svc.guard.redact), conn=conn)
+        _record_while_pending(svc, state, conn, turn, redacted, found)
     return out
+
+
+def _record_while_pending(
+    svc: Services,
+    state: TurnState,
+    conn: Connection,
+    turn: Turn,
+    redacted: str,
+    found: list[Finding],
+    *more: dict[str, Any],
+) -> None:
+    """A message while an approval waits, in ``conn``'s transaction: its transcript lines,
+    its audit events (``message.while_pending``, then ``more``) and its Turn."""
+    svc.conversations.add_message(
+        state.conversation_id, state.turn_id, "customer", redacted, conn=conn
+    )
+    if turn.reply is not None:
+        svc.conversations.add_message(
+            state.conversation_id, state.turn_id, "assistant", turn.reply.text, conn=conn
+        )
+    svc.audit.append_many(
+        [
+            {
+                "kind": "message.while_pending",
+                "actor": "customer",
+                "conversation_id": state.conversation_id,
+                "turn_id": state.turn_id,
+                "policy_version": svc.policy.version,
+                "data": {"text": redacted, "findings": [_public(f) for f in found]},
+            },
+            *more,
+        ],
+        conn=conn,
+    )
+    svc.conversations.save_turn(at_rest(turn, svc.guard.redact), conn=conn)
 
 
 def _escalate_while_pending(
@@ -333,36 +349,24 @@ def _escalate_while_pending(
             interrupted=False,
             approvals=svc.approvals,
         )
-        svc.conversations.add_message(
-            state.conversation_id, state.turn_id, "customer", redacted, conn=conn
+        _record_while_pending(
+            svc,
+            state,
+            conn,
+            turn,
+            redacted,
+            found,
+            _escalation_event(
+                runtime,
+                state,
+                escalation_id,
+                case,
+                reason=reason,
+                rules=rules,
+                summary=summary,
+                approval_pending=approval_id,
+            ),
         )
-        svc.conversations.add_message(
-            state.conversation_id, state.turn_id, "assistant", text, conn=conn
-        )
-        svc.audit.append_many(
-            [
-                {
-                    "kind": "message.while_pending",
-                    "actor": "customer",
-                    "conversation_id": state.conversation_id,
-                    "turn_id": state.turn_id,
-                    "policy_version": svc.policy.version,
-                    "data": {"text": redacted, "findings": [_public(f) for f in found]},
-                },
-                _escalation_event(
-                    runtime,
-                    state,
-                    escalation_id,
-                    case,
-                    reason=reason,
-                    rules=rules,
-                    summary=summary,
-                    approval_pending=approval_id,
-                ),
-            ],
-            conn=conn,
-        )
-        svc.conversations.save_turn(at_rest(turn, svc.guard.redact), conn=conn)
 
     _open_case(svc, seen, reason=reason, rules=rules, body=body, also=record)
     return out
