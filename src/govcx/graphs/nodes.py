@@ -234,9 +234,8 @@ def still_waiting(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any
     redacted = svc.guard.redact(state.text)
     pending = svc.approvals.list(status="pending", conversation_id=state.conversation_id)
     approval_id = pending[0].approval_id if pending else None
-    triggers = sorted({f.type for f in found if f.action == "escalate"})
-    if triggers:
-        return _escalate_while_pending(state, runtime, found, triggers, redacted, approval_id)
+    if any(f.action == "escalate" for f in found):
+        return _escalate_while_pending(state, runtime, found, redacted, approval_id)
     reply = Reply(text=replies.BUSY_WITH_APPROVAL)
     out: dict[str, Any] = {
         "redacted": redacted,
@@ -291,15 +290,20 @@ def _escalate_while_pending(
     state: TurnState,
     runtime: Runtime[Services],
     found: list[Finding],
-    triggers: list[str],
     redacted: str,
     approval_id: str | None,
 ) -> dict[str, Any]:
-    """An escalation trigger in a message sent while an approval waits: the same reason,
-    rules, case routing and reply as the gate's escalation of a guard finding."""
+    """An escalation trigger in a message sent while an approval waits: the gate decides it
+    from the escalating findings alone (the reason and rules of any guard escalation), and
+    the case is routed and answered as the ``escalate`` node does."""
     svc = runtime.context
-    reason = f"escalation trigger: {', '.join(triggers)}"
-    rules = [f"guard.{kind.lower()}" for kind in triggers]
+    decided = gate.decide(
+        svc.policy,
+        gate.GateInput(
+            intent=None, confidence=0.0, findings=[f for f in found if f.action == "escalate"]
+        ),
+    )
+    reason, rules = decided.reason, list(decided.rules)
     kept = [f for f in found if not f.is_pii]
     seen = state.model_copy(update={"findings": found, "redacted": redacted})
     summary = _summary(seen, reason)
@@ -312,14 +316,8 @@ def _escalate_while_pending(
         "customer_message": redacted,
         "approval_pending": approval_id,
     }
-    text = replies.SELF_HARM if "SELF_HARM" in triggers else replies.ESCALATED
-    decision = DecisionPart(
-        route="escalate",
-        rules=rules,
-        reason=reason,
-        policy_version=svc.policy.version,
-        policy_digest=svc.policy.digest,
-    )
+    text = replies.SELF_HARM if any(f.type == "SELF_HARM" for f in found) else replies.ESCALATED
+    decision = DecisionPart(**decided.as_dict())
     out: dict[str, Any] = {}
 
     def record(conn: Connection, escalation_id: str, case: Case) -> None:
