@@ -58,6 +58,8 @@ def test_reject_tells_customer_and_runs_nothing(agent: Agent) -> None:
     assert turn.actions[0].status == "rejected"
     assert turn.reply is not None
     assert "could not approve" in turn.reply.text
+    # No case is opened on a rejection, so the reply promises no follow-up.
+    assert "follow up" not in turn.reply.text and agent.cases.open_for("c1") is None
     assert "duplicate claim" not in turn.reply.text
     assert shop_effects(agent) == []
     assert agent.approvals.get(aid).decisions[0].comment == "duplicate claim"
@@ -119,6 +121,25 @@ def test_expiry_applies_on_expiry_escalate(agent: Agent, clock: Clock) -> None:
     with pytest.raises(ApprovalStale, match="already expired"):
         agent.decide(aid, principal="sup", decision="approve")
     assert shop_effects(agent) == []
+
+
+def test_expiry_with_on_expiry_reject_says_nothing_changed(agent: Agent, clock: Clock) -> None:
+    """Nobody reviewed it, so the reply does not say a person did, and it promises no
+    follow-up: no case is opened."""
+    from govcx.graphs import replies
+    from govcx.guardrails.promises import promise_in
+
+    rejecting = agent.policy.approvals.model_copy(update={"on_expiry": "reject"})
+    newer = {"approvals": rejecting, "version": "t2"}
+    agent.set_policy(agent.policy.model_copy(update=newer), actor="admin")
+    aid = _refund(agent, 80)
+    clock.now += 3601
+    [turn] = agent.expire_overdue()
+    assert turn.status == "answered" and turn.approval_status == "expired"
+    assert turn.reply is not None and turn.reply.text == replies.NOT_APPROVED_IN_TIME
+    assert "reviewed" not in turn.reply.text and promise_in(turn.reply.text) is None
+    assert agent.cases.open_for("c1") is None
+    assert agent.approvals.get(aid).status == "expired" and shop_effects(agent) == []
 
 
 def test_late_decision_expires_instead(agent: Agent, clock: Clock) -> None:

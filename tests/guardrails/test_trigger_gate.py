@@ -192,3 +192,25 @@ def test_any_phrasing_while_an_approval_waits_escalates_and_runs_nothing(
         assert waiting.status == "pending_approval"
     turn = guarded_agent.respond(conversation, phrase, customer_id="C-1")
     _assert_escalated_while_pending(guarded_agent, turn, kind, conversation, aid)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "honestly I do not want to li\u2066ve anymore",  # a bidi isolate inside a word
+        "I want to e\u200en\u200ed my li\u200efe",  # left-to-right marks
+    ],
+)
+def test_self_harm_with_a_person_is_found_as_the_input_guard_finds_it(
+    guarded_agent: Agent, text: str
+) -> None:
+    """Once a person has the conversation the AI is silent, except for the crisis text
+    on a self-harm disclosure. That scan normalises the text as the input guard does
+    (NFKC, format characters removed), so an invisible character does not hide distress."""
+    agent = guarded_agent
+    first = agent.respond("wh", "I want to talk to a human", customer_id="C-1")
+    assert first.status == "escalated" and first.case_id
+    turn = agent.respond("wh", text, customer_id="C-1")
+    assert turn.status == "with_human"
+    assert turn.reply is not None and "crisis line" in turn.reply.text
+    assert agent.cases.get(str(first.case_id)).priority == "urgent"

@@ -424,6 +424,30 @@ def test_compose_confirms_from_the_template_and_adds_one_supported_sentence(shop
             "Done: gone.",
             "Done: gone.",
         ),
+        # how to write the identifier the call took: the customer already wrote it
+        (
+            [Execution(tool="gone", args={"order_id": "A-1002"}, status="executed", result={})],
+            "Acme order numbers start with A- followed by four digits, like A-1009.",
+            1.0,
+            "Done: gone.",
+            "Done: gone.",
+        ),
+        # how to ask for the action that just ran (the tool's first word, any form)
+        (
+            [Execution(tool="cancel_it", args={}, status="executed", result={})],
+            "Ask our assistant in chat to cancel the order. Cancelled orders are refunded.",
+            1.0,
+            "Done: cancel_it.",
+            "Done: cancel_it.",
+        ),
+        # a sentence about what follows stays, identifiers of another shape too
+        (
+            [Execution(tool="cancel_it", args={"order_id": "A-1002"}, status="executed")],
+            "Refunds reach card 4111 within 5 days.",
+            1.0,
+            "Done: cancel_it. Refunds reach card 4111 within 5 days.",
+            "Done: cancel_it.",
+        ),
     ],
 )
 def test_both_engines_compose_one_reply(

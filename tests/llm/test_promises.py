@@ -93,7 +93,9 @@ def test_a_promise_is_found_whatever_surrounds_it(before: str, promise: str, aft
 def test_the_runtime_texts_that_promise_are_the_backed_ones() -> None:
     """Every fixed text of the runtime that promises follow-up is only said where a case
     or an approval exists (ESCALATED, SELF_HARM, NO_KNOWLEDGE: a case; PENDING_ACTION,
-    BUSY_WITH_APPROVAL, REJECTED: an approval); the old fallback promised with neither."""
+    BUSY_WITH_APPROVAL: a waiting approval); the old fallback promised with neither. The
+    texts said once an approval ends unapproved promise nothing: no case is opened then
+    (REJECTED used to say "They will follow up with you")."""
     promising = {
         name
         for name in (
@@ -103,6 +105,8 @@ def test_the_runtime_texts_that_promise_are_the_backed_ones() -> None:
             "PENDING_ACTION",
             "BUSY_WITH_APPROVAL",
             "REJECTED",
+            "REJECTED_REPLY",
+            "NOT_APPROVED_IN_TIME",
             "FALLBACK",
             "BLOCKED",
         )
@@ -114,7 +118,6 @@ def test_the_runtime_texts_that_promise_are_the_backed_ones() -> None:
         "NO_KNOWLEDGE",
         "PENDING_ACTION",
         "BUSY_WITH_APPROVAL",
-        "REJECTED",
         "FALLBACK",
     }
 

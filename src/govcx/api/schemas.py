@@ -56,7 +56,7 @@ APPROVAL_EXAMPLE: dict[str, Any] = {
     "reply_if_approved": "I've refunded $80.00 for order A-1002 to your Visa card (refund "
     "[refund_id]). It usually shows up within 5-10 business days.",
     "reply_if_rejected": "A member of our team reviewed your request and could not approve "
-    "it. They will follow up with you if anything else is needed.",
+    "it, so nothing has been changed. I can help with anything else here.",
     "failure": None,
     "rule_conditions": [{"rule": "tool.issue_refund.approval_if", "condition": "amount > 50"}],
     "can_decide": True,

@@ -117,7 +117,8 @@ def compose_reply(executions: Sequence[Execution], draft: Draft, registry: ToolR
     written for the customer) or :data:`TOOL_FAILED`, a refused one :data:`NOT_AUTOMATIC`.
     These lines are ``trusted`` (the runtime vouches for what its tools reported). When a
     call succeeded and ``draft`` is supported by knowledge (support at least 0.5), its
-    first sentence and first citation follow: the only part the output guard checks.
+    first sentence and first citation follow, unless that sentence only says how to ask
+    for what ran (:func:`_adds_to`): the only part the output guard checks.
     No model is called.
     """
     parts: list[str] = []
@@ -135,9 +136,38 @@ def compose_reply(executions: Sequence[Execution], draft: Draft, registry: ToolR
             parts.append(NOT_AUTOMATIC)
     text = trusted = " ".join(p for p in parts if p)
     citations: list[dict[str, str]] = []
-    if any(e.status == "executed" for e in executions) and draft.text and draft.support >= 0.5:
+    executed = [e for e in executions if e.status == "executed"]
+    if executed and draft.text and draft.support >= 0.5:
         sentences = [s for s in SENTENCE_BREAK.split(draft.text.strip()) if s.strip()]
-        if sentences:
+        if sentences and _adds_to(sentences[0], executed):
             text = f"{text} {sentences[0].strip()}".strip()
             citations = list(draft.citations[:1])
     return Draft(text=text, citations=citations, support=draft.support, trusted=trusted)
+
+
+_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
+
+
+def _shape(token: str) -> str:
+    """``A-1002`` -> ``A-9999``: what an identifier looks like, not which one it is."""
+    return re.sub(r"[0-9]", "9", re.sub(r"[A-Za-z]", "A", token))
+
+
+def _adds_to(sentence: str, executed: Sequence[Execution]) -> bool:
+    """Whether a knowledge sentence is worth saying after the calls. The draft answered
+    the customer's words, so its first sentence is often about how to ask for what just
+    ran; the confirmation already said it ran. Left out: a sentence with an example of an
+    identifier the call took ("order numbers look like A-1002"), or one naming the call's
+    own action, its tool's first word ("Ask our assistant to cancel the order" after
+    ``cancel_order``)."""
+    tokens = [t.lower() for t in _TOKEN.findall(sentence)]
+    shapes = {
+        _shape(str(v))
+        for e in executed
+        for v in (e.args or {}).values()
+        if isinstance(v, str) and any(ch.isdigit() for ch in v)
+    }
+    if any(_shape(t) in shapes for t in tokens if any(ch.isdigit() for ch in t)):
+        return False
+    verbs = {e.tool.split("_")[0].lower() for e in executed}
+    return not any(t.startswith(v) for v in verbs if len(v) >= 4 for t in tokens)

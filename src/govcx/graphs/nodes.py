@@ -168,7 +168,11 @@ def with_human(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     nobody in distress waits silently in a queue."""
     svc = runtime.context
     redacted = svc.guard.redact(state.text)
-    found = apply_policy(svc.guard.scan_input(state.text).findings, svc.policy.guards)
+    # Scanned as the input guard scans (NFKC, format characters removed), so a zero-width
+    # space or full-width letters do not hide distress from the crisis reply.
+    found = apply_policy(
+        svc.guard.scan_input(money.normalise_text(state.text)).findings, svc.policy.guards
+    )
     self_harm = any(f.type == "SELF_HARM" for f in found)
     reply = {"text": replies.SELF_HARM, "citations": []} if self_harm else None
     out: dict[str, Any] = {
@@ -1344,7 +1348,8 @@ def check_reply(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     elif decision is not None and decision.route == "block":
         status, text = "blocked", replies.BLOCKED
     elif approval_status in ("rejected", "expired", "invalid"):
-        status, text = "answered", replies.REJECTED
+        status = "answered"
+        text = replies.not_approved(approval_status, approval.kind if approval else None)
     elif approval is not None and approval.kind == "reply" and approval_status == "approved":
         # A human wrote or approved this text; it still must not leak PII or break policy.
         status, text = "answered", approval.reply or draft_text or replies.FALLBACK

@@ -23,9 +23,32 @@ BUSY_WITH_APPROVAL = (
 """The reply to a message while an approval waits: the message is recorded (the approver
 sees it with the conversation) but not answered, so the reply says so."""
 REJECTED = (
-    "A member of our team reviewed your request and could not approve it. "
-    "They will follow up with you if anything else is needed."
+    "A member of our team reviewed your request and could not approve it, so nothing has "
+    "been changed. I can help with anything else here."
 )
+"""The reply when an approver rejects an action. It promises nothing: a rejection opens
+no case, so "they will follow up" would be a promise nobody keeps."""
+REJECTED_REPLY = (
+    "A member of our team reviewed the answer I drafted and could not approve it, so I "
+    "can't answer that here. I can help with anything else."
+)
+"""The reply when an approver rejects a drafted answer (a ``reply`` approval)."""
+NOT_APPROVED_IN_TIME = (
+    "Your request could not be approved, so nothing has been changed. You're welcome to "
+    "ask again here."
+)
+"""The reply when an approval expires (``on_expiry: reject``) or its resume is invalid:
+nobody reviewed it, so the reply does not say anyone did."""
+
+
+def not_approved(status: str | None, kind: str | None) -> str:
+    """What the customer hears when an approval ends without approval (``rejected``,
+    ``expired`` with ``on_expiry: reject``, or an ``invalid`` resume)."""
+    if status == "rejected":
+        return REJECTED_REPLY if kind == "reply" else REJECTED
+    return NOT_APPROVED_IN_TIME
+
+
 ESCALATED = (
     "I've passed this to a member of our support team, who will follow up with you here shortly."
 )

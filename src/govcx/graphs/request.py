@@ -133,7 +133,7 @@ def approval_request(
         context=context,
         context_sealed=sealed,
         reply_if_approved=reply_if_approved,
-        reply_if_rejected=replies.REJECTED,
+        reply_if_rejected=replies.not_approved("rejected", kind),
         draft_support=support,
     )
 
