@@ -10,7 +10,8 @@ and the even-hash half of Bitext (without its two intents that ask for a person)
 benign utterance counts whole and by clause, as the model is run on clauses.
 
 Threshold per trigger: above every near-miss's score and above the ``--quantile`` of the
-benign training scores. The figures, all printed as one JSON object on the last line:
+benign training scores, and at least ``FLOOR`` (0.5; 0.25 for self-harm). The figures,
+all printed as one JSON object on the last line:
 
 - ``cv``: 5-fold cross-validation over the fixture phrasings and near-misses (each fold's
   phrasings are left out of training, thresholds chosen again without them): recall of
@@ -47,6 +48,14 @@ DEFAULT_DATA = ROOT.parent / "shared" / "datasets"
 FIXTURES = ROOT / "tests" / "fixtures" / "guards"
 PERSON_INTENTS = frozenset({"contact_human_agent", "contact_customer_service"})
 POSITIVE_WEIGHT = 5.0
+FLOOR = {"LEGAL_THREAT": 0.5, "HUMAN_REQUEST": 0.5, "SELF_HARM": 0.25}
+"""The least threshold per trigger, before the near-miss and benign bounds. Self-harm's is
+lower: a missed disclosure costs far more than a crisis text nobody needed. At 0.5 the
+model found 25 of 40 and 23 of 30 self-harm phrasings it never saw
+(tests/fixtures/guards/blind, sets A and B). 0.25 is the lowest round value at which at
+most 1 in 1,000 benign customer messages gets the crisis text (benchmarks/trigger_recall.py's
+BANKING77, CLINC150 and Bitext: 0.065% at 0.25, 0.10% at 0.2, 0.21% at the 0.13 the
+near-miss and benign-clause bounds alone give); the blind sets did not choose it."""
 NEAR_MISS_WEIGHT = 10.0
 C = 10.0
 FOLDS = 5
@@ -142,7 +151,7 @@ class Trainer:
         return vstack([self._cache[t] for t in texts]).tocsr()
 
     def fit(
-        self, pos: list[str], neg: list[str], near: list[str], benign: list[str]
+        self, pos: list[str], neg: list[str], near: list[str], benign: list[str], floor: float
     ) -> tuple[np.ndarray[Any, Any], float, float]:
         """(coef, intercept, threshold on the probability)."""
         from scipy.sparse import vstack
@@ -170,7 +179,7 @@ class Trainer:
         # A near-miss is run clause by clause too: its threshold is over its best clause.
         near_max = float(prob(xs[2]).max()) if near else 0.0
         benign_q = float(np.quantile(prob(xs[3]), self.quantile))
-        threshold = max(near_max + 1e-3, benign_q, 0.5)
+        threshold = max(near_max + 1e-3, benign_q, floor)
         return coef, b, threshold
 
 
@@ -226,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         models = {}
         for trig in tm.MODEL_TRIGGERS:
             models[trig] = trainer.fit(
-                positives(trig, out), others(trig, out), near_in, benign_train
+                positives(trig, out), others(trig, out), near_in, benign_train, FLOOR[trig]
             )
         for trig in tm.MODEL_TRIGGERS:
             coef, b, thr = models[trig]
@@ -266,7 +275,9 @@ def main(argv: list[str] | None = None) -> int:
 
     # --- the shipped model: everything but the eval splits ----------------------------------
     final = {
-        trig: trainer.fit(positives(trig, set()), others(trig, set()), near_all, benign_train)
+        trig: trainer.fit(
+            positives(trig, set()), others(trig, set()), near_all, benign_train, FLOOR[trig]
+        )
         for trig in tm.MODEL_TRIGGERS
     }
     model = tm.TriggerModel(

@@ -77,3 +77,53 @@ def test_a_trigger_still_fires_beside_a_refund_request(kind: str) -> None:
             if kind not in {f.type for f in DETECTOR.detect(combined)}:
                 lost.append(combined)
     assert lost == []
+
+
+# -- self-harm phrasings the model never trained on (tests/fixtures/guards/blind) ----------
+BLIND = Path(__file__).parents[1] / "fixtures" / "guards" / "blind"
+BLIND_FLOOR = {"a": 0.75, "b": 0.9, "c": 0.9}
+"""Measured 2026-12-06 with the retrained model (before: a 0.45, b 0.633; c was written
+after the training phrasings, so it has no before). Raise a floor
+when the detector improves; never lower one."""
+BLIND_NEAR_MISSES_MAX = 0.15
+
+
+@pytest.mark.parametrize("name", sorted(BLIND_FLOOR))
+def test_self_harm_recall_on_phrasings_never_trained_on(name: str) -> None:
+    data = yaml.safe_load((BLIND / f"self_harm_{name}.yaml").read_text(encoding="utf-8"))
+    recall, missed = _recall("SELF_HARM", data["SELF_HARM"])
+    assert recall >= BLIND_FLOOR[name], missed
+    hits = _false_hits(data["near_misses"])
+    assert len(hits) / len(data["near_misses"]) <= BLIND_NEAR_MISSES_MAX, hits
+
+
+def test_the_blind_sets_are_never_trained_on() -> None:
+    """benchmarks/train_triggers.py reads triggers.yaml and trigger_training.yaml only; a
+    blind phrasing (these sets, and the independent triggers_heldout2.yaml) copied into
+    either would make its figure a training figure."""
+    fixtures = PHRASINGS.parent
+    trained = {
+        t.casefold()
+        for name in ("triggers.yaml", "trigger_training.yaml")
+        for t in _texts(yaml.safe_load((fixtures / name).read_text(encoding="utf-8")))
+    }
+
+    def texts(path: Path) -> set[str]:
+        return {t.casefold() for t in _texts(yaml.safe_load(path.read_text(encoding="utf-8")))}
+
+    for path in sorted(BLIND.glob("*.yaml")):
+        assert not texts(path) & trained, (path.name, sorted(texts(path) & trained))
+    # The independent set shared 11 common phrasings ("human pls") with the training
+    # lists when it was written; none may be added.
+    shared = texts(fixtures / "triggers_heldout2.yaml") & trained
+    assert len(shared) <= 11, sorted(shared)
+
+
+def _texts(node: object) -> list[str]:
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, dict):
+        return [t for v in node.values() for t in _texts(v)]
+    if isinstance(node, list):
+        return [t for v in node for t in _texts(v)]
+    return []
