@@ -420,3 +420,50 @@ def test_an_approval_under_a_rollout_is_decided_under_the_candidate(governed: Ag
     waiting = agent.respond(other, "please refund $150 for order A-1002", customer_id="C-1")
     agent.lifecycle.rollback(who=ROOT)  # stops the rollout: t1 decides everyone
     assert agent.approvals.get(str(waiting.approval_id)).status == "superseded"
+
+
+def test_shadow_grounds_arguments_under_the_candidates_own_policy(
+    tmp_path: Path, make_agent: Callable[..., Agent]
+) -> None:
+    """Which arguments must be grounded is policy (``tools.X.identifiers``): the candidate
+    judges the turn with its own list, not the live policy's. Here the live policy grounds
+    no identifier and refunds an order the customer never named; the candidate requires
+    it, so it would have asked which order (it used to reuse the live finding: no change)."""
+    from govcx.engines.llm import LLMEngine
+    from govcx.testing import ModelRequest, ModelResponse, ScriptedChatModel, call, classified
+    from govcx.testing import reply as model_reply
+    from tests.llm.conftest import FAST
+
+    pack = governed_pack(tmp_path)
+    policy_file = pack / "policy.yaml"
+    data = yaml.safe_load(policy_file.read_text())
+    data["tools"]["issue_refund"]["identifiers"] = []
+    policy_file.write_text(yaml.safe_dump(data))
+
+    def model(request: ModelRequest) -> ModelResponse:
+        if request.purpose == "classify":
+            return classified("refund", 0.95)
+        if request.purpose == "plan":
+            return call("issue_refund", order_id="A-1002", amount=20)
+        return model_reply("Thanks for your message.")
+
+    live_policy = parse_policy(data)
+    engine = LLMEngine(
+        ScriptedChatModel(script=model), policy=live_policy, options=FAST, sleep=lambda s: None
+    )
+    agent = make_agent(pack, engine=engine)
+    strict = agent.policy.model_dump(mode="json")
+    strict["version"] = "t2"
+    strict["tools"]["issue_refund"]["identifiers"] = ["order_id"]
+    pid = approved(agent, parse_policy(strict))
+    agent.lifecycle.shadow(pid, who=ROOT)
+
+    live = agent.respond("c-g", "please refund $20 for my last order", customer_id="C-1")
+    assert live.status == "answered"
+    assert [(a.tool, a.status) for a in live.actions] == [("issue_refund", "executed")]
+    report = agent.lifecycle.shadow_report(pid)
+    assert report["turns"] == 1 and report["changed"] == 1, report
+    [example] = report["examples"]
+    assert example["active"]["route"] == "execute"
+    assert example["candidate"]["route"] == "respond"
+    assert "identifier.ungrounded" in example["candidate"]["rules"]

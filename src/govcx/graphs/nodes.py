@@ -755,15 +755,7 @@ def policy_gate(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
                 args = spec.validate(args)
             except ToolArgumentError as exc:
                 proposal_error = exc.message
-            if state.call is None:
-                # A direct call (govcx mcp serve) names its identifiers itself: the
-                # authenticated tool client wrote them, as a customer writes theirs.
-                ungrounded = corroboration.ungrounded(
-                    policy, spec, args, text=state.text, grounding=state.grounding
-                )
-                amount_ungrounded = corroboration.amount_ungrounded(
-                    policy, p.tool, p.args, text=state.text, grounding=state.grounding
-                )
+            ungrounded, amount_ungrounded = _grounding(svc, state, policy, args)
         proposal = gate.Proposal(tool=p.tool, args=args, missing=missing)
     classified = state.classification
     engine_error = classified.engine_error if classified else None
@@ -835,6 +827,25 @@ def policy_gate(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     return out
 
 
+def _grounding(
+    svc: Services, state: TurnState, policy: Policy, args: dict[str, Any]
+) -> tuple[tuple[str, ...], str | None]:
+    """The identifier arguments of the proposed write (validated ``args``) and its amount
+    argument that nothing in the conversation grounds, as ``policy`` declares them (its
+    ``identifiers`` and amount key). None of either for a direct call (govcx mcp serve):
+    the authenticated tool client wrote its identifiers, as a customer writes theirs."""
+    proposal = state.plan.proposal if state.plan else None
+    if state.call is not None or proposal is None or proposal.tool not in svc.registry:
+        return (), None
+    spec = svc.registry.get(proposal.tool)
+    return (
+        corroboration.ungrounded(policy, spec, args, text=state.text, grounding=state.grounding),
+        corroboration.amount_ungrounded(
+            policy, proposal.tool, proposal.args, text=state.text, grounding=state.grounding
+        ),
+    )
+
+
 def _shadow(
     svc: Services,
     state: TurnState,
@@ -842,17 +853,29 @@ def _shadow(
     facts: gate.GateInput,
     decision: gate.GateDecision,
 ) -> None:
-    """Shadow mode: the candidate policy decides the same facts too, without effect (no
+    """Shadow mode: the candidate policy decides the same turn too, without effect (no
     reservation, no approval request); only the two decisions are recorded. A failure
     here never touches the live turn."""
     shadow = svc.shadow() if svc.shadow is not None else None
     if shadow is None or shadow.policy.digest == policy.digest:
         return
     try:
-        money_problems = money.problems(state.text, currency=shadow.policy.currency)
-        other = _decide_and_reserve(
-            svc, state, shadow.policy, replace(facts, money_problems=money_problems), reserve=False
+        # What depends on the policy is worked out again under the candidate's: its
+        # currency, and which arguments it requires to be grounded.
+        candidate = shadow.policy
+        given = facts.proposal
+        ungrounded, amount_ungrounded = (
+            _grounding(svc, state, candidate, dict(given.args))
+            if given is not None and not given.missing
+            else ((), None)
         )
+        shadowed = replace(
+            facts,
+            money_problems=money.problems(state.text, currency=candidate.currency),
+            ungrounded=ungrounded,
+            amount_ungrounded=amount_ungrounded,
+        )
+        other = _decide_and_reserve(svc, state, candidate, shadowed, reserve=False)
         shadow.record(state.conversation_id, state.turn_id, state.intent, decision, other)
     except Exception:
         log.exception("shadow gate failed on %s", state.turn_id)
