@@ -344,7 +344,9 @@ def test_a_lost_claim_is_not_renewed(governed_agent: Agent) -> None:
 def test_a_rejected_proposals_report_is_not_computed(governed_agent: Agent, gate: Gate) -> None:
     lifecycle = governed_agent.lifecycle
     pid = lifecycle.propose(candidate(governed_agent), author=RITA, impact_pending=True).proposal_id
-    assert lifecycle.review(pid, who=LENA, decision="reject").status == "rejected"
+    rejected = lifecycle.review(pid, who=LENA, decision="reject")
+    assert rejected.status == "rejected"
+    assert rejected.view()["impact_status"] == "none"  # not "pending" forever
     worker = ImpactWorker(governed_agent, gate, lease=60)
     try:
         assert worker.sweep() == 0

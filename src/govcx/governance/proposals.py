@@ -389,6 +389,15 @@ class ProposalStore:
             else "pending"
         )
         self.set_status(proposal_id, status, now=now, conn=conn)
+        if status == "rejected" and proposal.impact_status == "pending":
+            # Not started, and now never will be (only a proposal pending review is
+            # computed): say there is no report rather than one forever pending. A
+            # report already running finishes, for the record.
+            conn.execute(
+                update(policy_proposals)
+                .where(policy_proposals.c.proposal_id == proposal_id)
+                .values(impact_status="none")
+            )
         return self.get(proposal_id, conn)
 
     def set_status(
