@@ -168,8 +168,8 @@ def with_human(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     nobody in distress waits silently in a queue."""
     svc = runtime.context
     redacted = svc.guard.redact(state.text)
-    # Scanned as the input guard scans (NFKC, format characters removed), so a zero-width
-    # space or full-width letters do not hide distress from the crisis reply.
+    # Scanned as the input guard scans (NFKC, format characters removed), so a bidi mark
+    # inside a word ("li\u2066ve") does not hide distress from the crisis reply.
     found = apply_policy(
         svc.guard.scan_input(money.normalise_text(state.text)).findings, svc.policy.guards
     )
