@@ -81,18 +81,25 @@ def test_a_trigger_still_fires_beside_a_refund_request(kind: str) -> None:
 
 # -- self-harm phrasings the model never trained on (tests/fixtures/guards/blind) ----------
 BLIND = Path(__file__).parents[1] / "fixtures" / "guards" / "blind"
-BLIND_FLOOR = {"a": 0.75, "b": 0.9, "c": 0.9}
-"""Measured 2026-12-06 with the retrained model (before: a 0.45, b 0.633; c was written
-after the training phrasings, so it has no before). Raise a floor
-when the detector improves; never lower one."""
+BLIND_FLOOR = {
+    ("self_harm_a", "SELF_HARM"): 0.75,
+    ("self_harm_b", "SELF_HARM"): 0.9,
+    ("self_harm_c", "SELF_HARM"): 0.9,
+    ("legal_human_a", "LEGAL_THREAT"): 0.95,
+    ("legal_human_a", "HUMAN_REQUEST"): 0.95,
+}
+"""Measured 2026-12-06 with the retrained model (self-harm before: a 0.45, b 0.633; c was
+written after the training phrasings, so it has no before; legal_human_a was written to
+check the other two triggers and measured once). Raise a floor when the detector
+improves; never lower one."""
 BLIND_NEAR_MISSES_MAX = 0.15
 
 
-@pytest.mark.parametrize("name", sorted(BLIND_FLOOR))
-def test_self_harm_recall_on_phrasings_never_trained_on(name: str) -> None:
-    data = yaml.safe_load((BLIND / f"self_harm_{name}.yaml").read_text(encoding="utf-8"))
-    recall, missed = _recall("SELF_HARM", data["SELF_HARM"])
-    assert recall >= BLIND_FLOOR[name], missed
+@pytest.mark.parametrize(("name", "kind"), sorted(BLIND_FLOOR))
+def test_recall_on_phrasings_never_trained_on(name: str, kind: str) -> None:
+    data = yaml.safe_load((BLIND / f"{name}.yaml").read_text(encoding="utf-8"))
+    recall, missed = _recall(kind, data[kind])
+    assert recall >= BLIND_FLOOR[name, kind], missed
     hits = _false_hits(data["near_misses"])
     assert len(hits) / len(data["near_misses"]) <= BLIND_NEAR_MISSES_MAX, hits
 
