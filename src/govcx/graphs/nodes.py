@@ -158,6 +158,16 @@ def route_message(state: TurnState) -> str:
     return "call" if state.call else "message"
 
 
+def _scanned(svc: Services, text: str) -> list[Finding]:
+    """The input guard's findings in a message the turn does not run through
+    ``guard_input``, as the policy's guards rule them. Scanned as ``guard_input`` scans
+    (NFKC, format characters removed), so a bidi mark inside a word ("li\u2066ve") does
+    not hide a trigger."""
+    return apply_policy(
+        svc.guard.scan_input(money.normalise_text(text)).findings, svc.policy.guards
+    )
+
+
 def with_human(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     """Record a message for the person who has the conversation; the AI stays silent
     (no classification, no draft, no tool). Transcript line, audit event and Turn in one
@@ -168,11 +178,7 @@ def with_human(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     nobody in distress waits silently in a queue."""
     svc = runtime.context
     redacted = svc.guard.redact(state.text)
-    # Scanned as the input guard scans (NFKC, format characters removed), so a bidi mark
-    # inside a word ("li\u2066ve") does not hide distress from the crisis reply.
-    found = apply_policy(
-        svc.guard.scan_input(money.normalise_text(state.text)).findings, svc.policy.guards
-    )
+    found = _scanned(svc, state.text)
     self_harm = any(f.type == "SELF_HARM" for f in found)
     reply = {"text": replies.SELF_HARM, "citations": []} if self_harm else None
     out: dict[str, Any] = {
@@ -233,8 +239,7 @@ def still_waiting(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any
     crisis text for self-harm, instead of "still waiting". The pending approval stays as
     it is (the case's hand-off lists it); a person decides both."""
     svc = runtime.context
-    text = money.normalise_text(state.text)
-    found = apply_policy(svc.guard.scan_input(text).findings, svc.policy.guards)
+    found = _scanned(svc, state.text)
     redacted = svc.guard.redact(state.text)
     pending = svc.approvals.list(status="pending", conversation_id=state.conversation_id)
     approval_id = pending[0].approval_id if pending else None
