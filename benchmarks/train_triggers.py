@@ -10,7 +10,7 @@ and the even-hash half of Bitext (without its two intents that ask for a person)
 benign utterance counts whole and by clause, as the model is run on clauses.
 
 Threshold per trigger: above every near-miss's score and above the ``--quantile`` of the
-benign training scores, and at least ``FLOOR`` (0.5; 0.25 for self-harm). The figures,
+benign training scores, and at least ``FLOOR`` (0.5; 0.3 for self-harm). The figures,
 all printed as one JSON object on the last line:
 
 - ``cv``: 5-fold cross-validation over the fixture phrasings and near-misses (each fold's
@@ -48,14 +48,16 @@ DEFAULT_DATA = ROOT.parent / "shared" / "datasets"
 FIXTURES = ROOT / "tests" / "fixtures" / "guards"
 PERSON_INTENTS = frozenset({"contact_human_agent", "contact_customer_service"})
 POSITIVE_WEIGHT = 5.0
-FLOOR = {"LEGAL_THREAT": 0.5, "HUMAN_REQUEST": 0.5, "SELF_HARM": 0.25}
+FLOOR = {"LEGAL_THREAT": 0.5, "HUMAN_REQUEST": 0.5, "SELF_HARM": 0.3}
 """The least threshold per trigger, before the near-miss and benign bounds. Self-harm's is
 lower: a missed disclosure costs far more than a crisis text nobody needed. At 0.5 the
 model found 25 of 40 and 23 of 30 self-harm phrasings it never saw
-(tests/fixtures/guards/blind, sets A and B). 0.25 is the lowest round value at which at
-most 1 in 1,000 benign customer messages gets the crisis text (benchmarks/trigger_recall.py's
-BANKING77, CLINC150 and Bitext: 0.065% at 0.25, 0.10% at 0.2, 0.21% at the 0.13 the
-near-miss and benign-clause bounds alone give); the blind sets did not choose it."""
+(tests/fixtures/guards/blind, sets A and B). The floor is the lowest round value at which
+at most 1 in 1,000 benign customer messages gets the crisis text (benchmarks/trigger_recall.py's
+BANKING77, CLINC150 and Bitext). With the first training phrasings that was 0.25 (0.065%;
+0.10% at 0.2, 0.21% at the 0.13 the near-miss and benign-clause bounds alone give). With
+the goodbyes said inside an errand added, 0.25 let 0.121% through and 0.3 lets 0.081%, so
+it is 0.3; the blind sets did not choose it (their model recall is the same at both)."""
 NEAR_MISS_WEIGHT = 10.0
 C = 10.0
 FOLDS = 5

@@ -45,10 +45,10 @@ def test_the_shipped_weights_load_and_match_their_sidecar() -> None:
     assert sidecar["trained_by"] == "benchmarks/train_triggers.py --write"
     assert set(sidecar["data_licences"]) >= {"CLINC150", "Bitext"}
     assert model.triggers == tm.MODEL_TRIGGERS
-    # At least 0.5, except self-harm: recall first, its floor is 0.25
+    # At least 0.5, except self-harm: recall first, its floor is 0.3
     # (benchmarks/train_triggers.py FLOOR).
     assert all(0.5 <= model.threshold[t] < 1 for t in model.triggers if t != "SELF_HARM")
-    assert model.threshold["SELF_HARM"] == pytest.approx(0.25, abs=0.05)
+    assert model.threshold["SELF_HARM"] == pytest.approx(0.3, abs=0.05)
     assert tm.WEIGHTS.stat().st_size < 400_000
 
 

@@ -440,6 +440,41 @@ def test_compose_confirms_from_the_template_and_adds_one_supported_sentence(shop
             "Done: cancel_it.",
             "Done: cancel_it.",
         ),
+        # a sentence about another value of a field the call returned: not this order
+        (
+            [
+                Execution(
+                    tool="get_order", args={}, status="executed", result={"status": "returned"}
+                )
+            ],
+            "An order can be cancelled while its status is processing. Returns are free.",
+            1.0,
+            "Done: get_order.",
+            "Done: get_order.",
+        ),
+        # ... the same value (two words for in_transit) or no value named: it stays
+        (
+            [
+                Execution(
+                    tool="get_order", args={}, status="executed", result={"status": "in_transit"}
+                )
+            ],
+            "While the status is in transit, the carrier has it.",
+            1.0,
+            "Done: get_order. While the status is in transit, the carrier has it.",
+            "Done: get_order.",
+        ),
+        (
+            [
+                Execution(
+                    tool="get_order", args={}, status="executed", result={"status": "returned"}
+                )
+            ],
+            "Status updates are emailed every day.",
+            1.0,
+            "Done: get_order. Status updates are emailed every day.",
+            "Done: get_order.",
+        ),
         # a sentence about what follows stays, identifiers of another shape too
         (
             [Execution(tool="cancel_it", args={"order_id": "A-1002"}, status="executed")],

@@ -170,4 +170,30 @@ def _adds_to(sentence: str, executed: Sequence[Execution]) -> bool:
     if any(_shape(t) in shapes for t in tokens if any(ch.isdigit() for ch in t)):
         return False
     verbs = {e.tool.split("_")[0].lower() for e in executed}
-    return not any(t.startswith(v) for v in verbs if len(v) >= 4 for t in tokens)
+    if any(t.startswith(v) for v in verbs if len(v) >= 4 for t in tokens):
+        return False
+    return not _other_value(tokens, executed)
+
+
+_LINKING = frozenset({"is", "was", "are", "were", "be", "shows", "says", "reads", "of"})
+
+
+def _other_value(tokens: Sequence[str], executed: Sequence[Execution]) -> bool:
+    """Whether the sentence gives a field of a call's result a value other than the one
+    the call returned: "An order can be cancelled while its status is processing" after
+    a lookup whose ``status`` is ``returned`` is about some other order, not this one.
+    Only one-word text values are compared (``in_transit`` reads "in transit")."""
+    for e in executed:
+        for key, value in (e.result or {}).items():
+            if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z_]{2,40}", value):
+                continue
+            said = value.lower().split("_")
+            for i, token in enumerate(tokens):
+                if token != key.lower():
+                    continue
+                j = i + 1
+                while j < len(tokens) and tokens[j] in _LINKING:
+                    j += 1
+                if j > i + 1 and j < len(tokens) and tokens[j : j + len(said)] != said:
+                    return True
+    return False
