@@ -178,6 +178,28 @@ def test_a_message_while_an_approval_waits_implies_its_own_events() -> None:
         "findings": [{"type": "SELF_HARM", "source": "input", "action": "escalate"}],
     }
     assert expected_events("user", escalated) == {"message.while_pending", "escalate"}
+    # A question answered while the approval waits, or held after its gate: classified
+    # by still_waiting, then retrieved, drafted, gated and checked.
+    answered = {
+        "status": "answered",
+        "decision": {"route": "respond", "rules": ["workflow.store_policy.respond"]},
+        "approval_status": "pending",
+    }
+    held = {**answered, "status": "pending_approval", "decision": {"route": "escalate"}}
+    for turn in (answered, held):
+        assert expected_events("user", turn) == {
+            "message.while_pending",
+            "classify",
+            "retrieve",
+            "draft",
+            "confidence_check",
+            "policy_gate",
+            "guard_output",
+            "respond",
+        }
+    # A turn that asks for an approval is not one of them.
+    asking = {**held, "decision": {"route": "await_approval"}}
+    assert "message.while_pending" not in expected_events("user", asking)
     # An escalation with no approval waiting went through the whole graph.
     normal = {**escalated, "approval_status": None}
     assert {"guard_input", "policy_gate", "escalate", "respond"} <= expected_events("user", normal)

@@ -291,6 +291,24 @@ def expected_events(
     if kind == "user":
         if turn.get("decision") is None and status == "pending_approval":
             return frozenset({"message.while_pending"})
+        waiting = turn.get("approval_status") == "pending"
+        if waiting and (
+            status == "answered" or (status == "pending_approval" and route != "await_approval")
+        ):
+            # A question answered while an approval waits (or held to "still waiting"
+            # after its gate): still_waiting classified it, no guard_input ran.
+            return frozenset(
+                {
+                    "message.while_pending",
+                    "classify",
+                    "retrieve",
+                    "draft",
+                    "confidence_check",
+                    "policy_gate",
+                    "guard_output",
+                    "respond",
+                }
+            )
         if status == "escalated" and turn.get("approval_status") == "pending":
             # An escalation trigger in a message while an approval waits (still_waiting).
             return frozenset({"message.while_pending", "escalate"})

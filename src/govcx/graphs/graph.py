@@ -4,6 +4,10 @@
 START ─message→ guard_input
 START ─while_pending→ still_waiting → END     an approval is pending: "still waiting"
                                               (a trigger in it: a case at once)
+still_waiting ─question→ retrieve              ... unless it is a question the policy lets
+                                              the AI answer from knowledge alone: answered
+                                              (no tool, approval or case), then "still
+                                              waiting" is said after it
 START ─with_human→ with_human → END           a person has it: record, the AI is silent
 START ─call→ take_call → policy_gate           a direct tool call (MCP): no engine, same gate
 guard_input → classify → retrieve → draft → confidence_check → policy_gate
@@ -70,7 +74,9 @@ def build_graph(checkpointer: BaseCheckpointSaver[Any] | None = None) -> Graph:
         },
     )
     graph.add_edge("take_call", "policy_gate")
-    graph.add_edge("still_waiting", END)
+    graph.add_conditional_edges(
+        "still_waiting", nodes.after_still_waiting, {"question": "retrieve", "done": END}
+    )
     graph.add_edge("with_human", END)
     graph.add_conditional_edges(
         "guard_input", nodes.after_guard_input, {"classify": "classify", "stop": "policy_gate"}

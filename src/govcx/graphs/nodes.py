@@ -245,6 +245,9 @@ def still_waiting(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any
     approval_id = pending[0].approval_id if pending else None
     if any(f.action == "escalate" for f in found):
         return _escalate_while_pending(state, runtime, found, redacted, approval_id)
+    question = _question_while_pending(state, runtime, found)
+    if question is not None:
+        return question
     reply = Reply(text=replies.BUSY_WITH_APPROVAL)
     out: dict[str, Any] = {
         "redacted": redacted,
@@ -258,6 +261,68 @@ def still_waiting(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any
     with svc.audit.db.begin() as conn:
         _record_while_pending(svc, state, conn, turn, redacted, found)
     return out
+
+
+def _question_while_pending(
+    state: TurnState, runtime: Runtime[Services], found: list[Finding]
+) -> dict[str, Any] | None:
+    """A question the policy lets the AI answer from approved knowledge alone (a workflow
+    with no tools, autonomy ``act``) is answered while the approval waits: classified
+    here, then retrieved, drafted, checked and gated as any turn, on this run without a
+    checkpoint. ``check_reply`` holds anything but a plain answer (the gate's other
+    routes, a failed output check) to "still waiting", and nothing runs a tool, asks for
+    an approval or opens a case (``after_gate``, ``policy_gate``). None: not such a
+    question, or a guard finding that blocks or strips (the customer hears "still
+    waiting", as before)."""
+    svc = runtime.context
+    policy = svc.policy
+    if any(f.action in ("block", "strip", "escalate") for f in found):
+        return None
+    text = money.normalise_text(state.text)
+    redacted = svc.guard.scan_input(text).redacted
+    seen = state.model_copy(update={"text": text, "redacted": redacted, "findings": found})
+    classified = classify(seen, runtime)
+    intent = classified["intent"]
+    if not (
+        _answers_from_knowledge(policy, intent) and classified["classification"]["corroborated"]
+    ):
+        return None
+    return {
+        **classified,
+        "text": text,
+        "redacted": redacted,
+        "findings": dump(found),
+        "status": "running",
+        "audit_buffer": [_while_pending_event(svc, state, redacted, found)]
+        + classified["audit_buffer"],
+    }
+
+
+def _answers_from_knowledge(policy: Policy, intent: str | None) -> bool:
+    """The intent's workflow answers from knowledge alone, without review."""
+    return bool(
+        intent in policy.workflows
+        and not policy.workflows[intent].tools
+        and policy.autonomy_of(intent) == "act"
+    )
+
+
+def after_still_waiting(state: TurnState) -> str:
+    """``question``: ``still_waiting`` found a question it may answer (retrieve next)."""
+    return "question" if state.status == "running" else "done"
+
+
+def _while_pending_event(
+    svc: Services, state: TurnState, redacted: str, found: list[Finding]
+) -> dict[str, Any]:
+    return {
+        "kind": "message.while_pending",
+        "actor": "customer",
+        "conversation_id": state.conversation_id,
+        "turn_id": state.turn_id,
+        "policy_version": svc.policy.version,
+        "data": {"text": redacted, "findings": [_public(f) for f in found]},
+    }
 
 
 def _record_while_pending(
@@ -278,20 +343,7 @@ def _record_while_pending(
         svc.conversations.add_message(
             state.conversation_id, state.turn_id, "assistant", turn.reply.text, conn=conn
         )
-    svc.audit.append_many(
-        [
-            {
-                "kind": "message.while_pending",
-                "actor": "customer",
-                "conversation_id": state.conversation_id,
-                "turn_id": state.turn_id,
-                "policy_version": svc.policy.version,
-                "data": {"text": redacted, "findings": [_public(f) for f in found]},
-            },
-            *more,
-        ],
-        conn=conn,
-    )
+    svc.audit.append_many([_while_pending_event(svc, state, redacted, found), *more], conn=conn)
     svc.conversations.save_turn(at_rest(turn, svc.guard.redact), conn=conn)
 
 
@@ -791,7 +843,7 @@ def policy_gate(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
         out.update(_ask_which(svc, state, proposal, ungrounded))
     approval_id = None
     looked: LookupResult | None = None
-    if decision.route == "await_approval":
+    if decision.route == "await_approval" and not state.waiting_for_approval:
         looked = (
             request_of.look_up_context(svc, state, proposal.tool, proposal.args)
             if proposal is not None and decision.approval_kind == "action"
@@ -1024,7 +1076,11 @@ def _refused(decision: gate.GateDecision, proposal: gate.Proposal, error: str) -
 
 
 def after_gate(state: TurnState) -> str:
-    """The gate's route: ``respond`` and ``block`` both ``answer`` (check_reply)."""
+    """The gate's route: ``respond`` and ``block`` both ``answer`` (check_reply). While an
+    approval waits every route is ``answer``: nothing runs, waits or escalates, and
+    ``check_reply`` holds what is not a plain answer."""
+    if state.waiting_for_approval:
+        return "answer"
     route = state.decision.route if state.decision else None
     return {"execute": "execute", "await_approval": "await_approval", "escalate": "escalate"}.get(
         str(route), "answer"
@@ -1371,6 +1427,9 @@ def check_reply(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     proposed: list[dict[str, Any]] = []
     drafted = False
     approval_status = approval.status if approval else None
+    if state.waiting_for_approval and (decision is None or decision.route != "respond"):
+        route = decision.route if decision else "none"
+        return _hold(runtime, state, f"the gate's route was {route}, not respond")
     if status == "escalated":
         proposed = [c.model_dump() for c in state.reply.citations] if state.reply else []
     elif decision is not None and decision.route == "block":
@@ -1456,6 +1515,8 @@ def check_reply(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
     escalation = dump(state.escalation) if state.escalation else None
     reply: dict[str, Any]
     case_id = state.case_id
+    if checked.action == "escalate" and state.waiting_for_approval:
+        return _hold(runtime, state, "; ".join(checked.problems) or "output checks")
     if checked.action == "escalate" and status != "escalated":
         summary = _summary(state, "the drafted reply failed the output checks")
         _, case = _open_case(
@@ -1476,6 +1537,8 @@ def check_reply(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
         }
     else:
         reply = {"text": checked.text, "citations": citations}
+        if state.waiting_for_approval:
+            reply["text"] = f"{checked.text} {replies.STILL_WAITING}"
     event = _event(
         runtime,
         state,
@@ -1519,7 +1582,10 @@ def _escalate_reply(
 ) -> dict[str, Any]:
     """The turn had no reply it could truthfully send (nothing usable, or a promise of
     follow-up that nothing backs): open a case, so a person does follow up, and say so
-    (:data:`~govcx.graphs.replies.ESCALATED`, which the case now backs)."""
+    (:data:`~govcx.graphs.replies.ESCALATED`, which the case now backs). While an
+    approval waits: "still waiting" instead, and no case (:func:`_hold`)."""
+    if state.waiting_for_approval:
+        return _hold(runtime, state, problem)
     summary = _summary(state, problem)
     _, case = _open_case(
         runtime.context,
@@ -1546,6 +1612,23 @@ def _escalate_reply(
             **_case_fields(case),
         },
         "case_id": case.case_id,
+        "audit_buffer": [event],
+    }
+
+
+def _hold(runtime: Runtime[Services], state: TurnState, problem: str) -> dict[str, Any]:
+    """A message while an approval waits that is not answered after all: the customer
+    hears "still waiting", as for any other message then, and no case opens (the approver
+    sees the message with the conversation)."""
+    event = _event(
+        runtime,
+        state,
+        "guard_output",
+        {"action": "hold", "problems": [problem], "findings": [], "citations": []},
+    )
+    return {
+        "status": "pending_approval",
+        "reply": {"text": replies.BUSY_WITH_APPROVAL, "citations": []},
         "audit_buffer": [event],
     }
 
@@ -1593,6 +1676,22 @@ def finish_turn(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
             "confidence": float(state.confidence or 0.0),
             "corroborated": state.classification.corroborated if state.classification else True,
         }
+    out: dict[str, Any] = {"pending": carry, "audit_buffer": None, **_USED_UP}
+    save: Callable[[Connection], object] | None = None
+    if state.waiting_for_approval:
+        # A question answered while an approval waits runs without a checkpoint (the
+        # conversation's holds the waiting run): its Turn is saved here, with the rest.
+        waiting = svc.approvals.list(status="pending", conversation_id=state.conversation_id)
+        out["approval_id"] = waiting[0].approval_id if waiting else None
+        turn = turn_of(
+            state.model_copy(update={"approval_id": out["approval_id"]}),
+            interrupted=False,
+            approvals=svc.approvals,
+        )
+
+        def save(conn: Connection) -> None:
+            svc.conversations.save_turn(at_rest(turn, svc.guard.redact), conn=conn)
+
     _flush(
         runtime,
         state,
@@ -1607,5 +1706,6 @@ def finish_turn(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any]:
             },
         ),
         messages=(_customer_message(state), ("assistant", redacted)),
+        also=save,
     )
-    return {"pending": carry, "audit_buffer": None, **_USED_UP}
+    return out

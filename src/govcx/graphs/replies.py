@@ -17,11 +17,15 @@ PENDING_ACTION = (
 )
 BUSY_WITH_APPROVAL = (
     "Your earlier request is still waiting for a team member's approval. "
-    "I'll update you here as soon as it has been reviewed; I can take new questions "
-    "after that."
+    "I'll update you here as soon as it has been reviewed. Until then I can answer general "
+    "questions, but not look into or change your orders or account."
 )
-"""The reply to a message while an approval waits: the message is recorded (the approver
-sees it with the conversation) but not answered, so the reply says so."""
+"""The reply to a message while an approval waits that is not a question the policy lets
+the AI answer from knowledge alone: the message is recorded (the approver sees it with
+the conversation) but not answered, so the reply says so."""
+STILL_WAITING = "Your earlier request is still waiting for a team member's approval."
+"""Said after a question answered while an approval waits, so the answer is not taken
+for news of the request."""
 REJECTED = (
     "A member of our team reviewed your request and could not approve it, so nothing has "
     "been changed. I can help with anything else here."
