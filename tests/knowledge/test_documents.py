@@ -157,3 +157,24 @@ def test_cli_search_k_gives_k_distinct_documents_with_passages(
     assert {"doc_id", "version", "title", "score", "heading", "chunk_id", "text"} <= set(first)
     assert first["passages"][0]["chunk_id"] == first["chunk_id"]
     assert 1 <= len(first["passages"]) <= 2
+
+
+def test_a_documents_passages_weigh_the_headings_the_customer_names(tmp_path: Path) -> None:
+    """The bundled acme care article says "clean" twice under "Down jackets" and once
+    under "Rain jackets": asked how to clean a rain jacket, its first passage is the one
+    whose heading names it (the reply used to come from the sizing guide). Which document
+    comes first, and its score, are still its best passage's."""
+    import govcx
+
+    knowledge = Path(govcx.__file__).parent / "packs" / "acme" / "knowledge"
+    kb = KnowledgeBase.open(tmp_path / "state", KnowledgeConfig())
+    kb.ingest(knowledge)
+    question = "How do I clean my rain jacket?"
+    care = [p for p in kb.search(question, k=20) if p.doc_id == "care-jackets"]
+    assert care[0].heading != "Rain jackets"  # by its words alone
+    docs = kb.search_documents(question, k=2, passages=2)
+    assert [d.doc_id for d in docs] == ["care-jackets", "sizing-guide"]
+    assert docs[0].passages[0].heading == "Rain jackets"
+    assert docs[0].score == max(p.score for p in care)
+    # A heading sharing a word does not lift a passage far below the document's best.
+    assert docs[1].passages[0].heading == "Choosing between sizes"

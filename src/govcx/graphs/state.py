@@ -131,8 +131,10 @@ class TurnState(BaseModel):
     text: str = ""
     """The customer's message this turn (never written to audit unredacted)."""
     waiting_for_approval: bool = False
-    """Set on input when the conversation waits for an approval: the run only answers
-    that it is still waiting (and runs without a checkpoint, see graph)."""
+    """Set on input when the conversation waits for an approval: the run answers only a
+    question from knowledge alone, else that it is still waiting; it runs without a
+    checkpoint and never runs a tool, asks for an approval or opens a case (an escalation
+    trigger aside; see graph)."""
     with_human: bool = False
     """Set on input when a person has the conversation (its case is waiting or claimed):
     the run records the message for them and the AI does not reply."""

@@ -53,6 +53,7 @@ from govcx.knowledge.ingest import (
     language_of,
     record_id,
 )
+from govcx.knowledge.lexical import terms
 from govcx.knowledge.retriever import Chunk, DocumentHit
 from govcx.knowledge.store import ChromaStore, drop_collections, open_client
 
@@ -399,10 +400,14 @@ class KnowledgeBase:
         wanted = max(self.config.candidates, k * passages * 4)
         if len(rows) > wanted:
             top = rows[np.argpartition(-rank[rows], wanted)[:wanted]]
-            hits = self._documents(ranking, top, k, passages, pinned=doc_ids is not None, via=via)
+            hits = self._documents(
+                ranking, top, k, passages, pinned=doc_ids is not None, via=via, query=query
+            )
             if len(hits) == k:
                 return hits
-        return self._documents(ranking, rows, k, passages, pinned=doc_ids is not None, via=via)
+        return self._documents(
+            ranking, rows, k, passages, pinned=doc_ids is not None, via=via, query=query
+        )
 
     def _linked(self, ranking: _Ranking) -> tuple[_Ranking, dict[str, tuple[str, ...]]]:
         """The ranking with ``related`` links followed, and who lifted each document.
@@ -483,28 +488,43 @@ class KnowledgeBase:
         *,
         pinned: bool,
         via: Mapping[str, tuple[str, ...]] | None = None,
+        query: str = "",
     ) -> list[DocumentHit]:
         index, rank = ranking.index, ranking.rank
         ordered = sorted(rows.tolist(), key=lambda r: (-float(rank[r]), index.ids[r]))
         order: list[str] = []
-        found: dict[str, list[Chunk]] = {}
+        candidates: dict[str, list[int]] = {}
         best: dict[str, float] = {}
         for row in ordered:
             doc_id = str(index.doc[row])
-            if doc_id not in found:
+            if doc_id not in candidates:
                 if len(order) == k:
                     continue
                 order.append(doc_id)
-                found[doc_id] = []
+                candidates[doc_id] = []
                 best[doc_id] = round(float(rank[row]), 6)
-            if len(found[doc_id]) < passages:
-                found[doc_id].append(self._chunk_at(ranking, row))
+            candidates[doc_id].append(row)
+        # A document's place is its best passage's; the order of its own passages also
+        # weighs their section headings (a passage's rank times one plus the share of
+        # the query's words its heading has): of "Rain jackets", "Down jackets" and
+        # "Layering", "how do I clean my rain jacket" is about the first, though "clean"
+        # is said twice under "Down jackets".
+        asked = set(terms(query, pairs=False)) if query else set()
+        found: dict[str, list[Chunk]] = {}
+        for doc_id in order:
+            rows_of = candidates[doc_id]
+            if asked and len(rows_of) > 1:
+                rows_of = sorted(
+                    rows_of,
+                    key=lambda r: -float(rank[r]) * (1 + _heading_overlap(index, r, asked)),
+                )
+            found[doc_id] = [self._chunk_at(ranking, r) for r in rows_of[:passages]]
         return [
             DocumentHit(
                 doc_id=doc_id,
                 version=found[doc_id][0].version,
                 title=found[doc_id][0].title,
-                score=found[doc_id][0].score,
+                score=round(min(1.0, float(ranking.scores[candidates[doc_id][0]])), 6),
                 passages=tuple(found[doc_id]),
                 tags=found[doc_id][0].tags,
                 pinned=pinned,
@@ -640,6 +660,14 @@ class _Ranking:
     """The comparable [0, 1] score each hit reports."""
     lexical: np.ndarray[Any, Any]
     vector: np.ndarray[Any, Any]
+
+
+def _heading_overlap(index: LiveIndex, row: int, asked: set[str]) -> float:
+    """The share of the query's content words the passage's section heading has."""
+    heading = str(index.metadatas[row].get("heading", ""))
+    if not heading:
+        return 0.0
+    return len(asked.intersection(terms(heading, pairs=False))) / len(asked)
 
 
 @functools.cache
