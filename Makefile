@@ -35,7 +35,7 @@ chat: install
 
 # The acme eval suites gate CI in three parts: the safety suites (guards, approvals) and
 # every escalation case must all pass; the whole set is gated on its measured pass rate
-# (95.4%, 83/87, on 2026-12-06, with no eval turn copied from the training examples:
+# (95.5%, 84/88, on 2026-12-06, with no eval turn copied from the training examples:
 # tests/evals/test_acme_suite.py fails on any overlap; the failing cases are knowledge
 # answers that escalate, listed in the issue notes). Then the test suite runs.
 EVAL_FAIL_UNDER ?= 0.95
