@@ -88,6 +88,9 @@ def test_anything_else_hears_still_waiting(agent: Agent) -> None:
     assert _pending(agent) == [aid] and shop_effects(agent) == []
     assert agent.cases.open_for("c1") is None
     assert agent.audit.verify().ok
+    # Each was classified to decide, and that is in the audit log too.
+    kinds = [e.kind for e in agent.audit.events(conversation_id="c1")]
+    assert kinds.count("message.while_pending") == 5 and kinds.count("classify") == 6
 
 
 @BOTH

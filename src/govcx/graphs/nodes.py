@@ -245,7 +245,7 @@ def still_waiting(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any
     approval_id = pending[0].approval_id if pending else None
     if any(f.action == "escalate" for f in found):
         return _escalate_while_pending(state, runtime, found, redacted, approval_id)
-    question = _question_while_pending(state, runtime, found)
+    question, classified = _question_while_pending(state, runtime, found)
     if question is not None:
         return question
     reply = Reply(text=replies.BUSY_WITH_APPROVAL)
@@ -259,13 +259,13 @@ def still_waiting(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any
         state.model_copy(update={**out, "reply": reply}), interrupted=False, approvals=svc.approvals
     )
     with svc.audit.db.begin() as conn:
-        _record_while_pending(svc, state, conn, turn, redacted, found)
+        _record_while_pending(svc, state, conn, turn, redacted, found, *classified)
     return out
 
 
 def _question_while_pending(
     state: TurnState, runtime: Runtime[Services], found: list[Finding]
-) -> dict[str, Any] | None:
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     """A question the policy lets the AI answer from approved knowledge alone (a workflow
     with no tools, autonomy ``act``) is answered while the approval waits: classified
     here, then retrieved, drafted, checked and gated as any turn, on this run without a
@@ -273,11 +273,12 @@ def _question_while_pending(
     routes, a failed output check) to "still waiting", and nothing runs a tool, asks for
     an approval or opens a case (``after_gate``, ``policy_gate``). None: not such a
     question, or a guard finding that blocks or strips (the customer hears "still
-    waiting", as before)."""
+    waiting", as before); with it the ``classify`` event, if the engine was asked (a model
+    call is audited even when its answer leads nowhere)."""
     svc = runtime.context
     policy = svc.policy
     if any(f.action in ("block", "strip", "escalate") for f in found):
-        return None
+        return None, []
     text = money.normalise_text(state.text)
     redacted = svc.guard.scan_input(text).redacted
     seen = state.model_copy(update={"text": text, "redacted": redacted, "findings": found})
@@ -286,7 +287,7 @@ def _question_while_pending(
     if not (
         _answers_from_knowledge(policy, intent) and classified["classification"]["corroborated"]
     ):
-        return None
+        return None, list(classified["audit_buffer"])
     return {
         **classified,
         "text": text,
@@ -295,7 +296,7 @@ def _question_while_pending(
         "status": "running",
         "audit_buffer": [_while_pending_event(svc, state, redacted, found)]
         + classified["audit_buffer"],
-    }
+    }, []
 
 
 def _answers_from_knowledge(policy: Policy, intent: str | None) -> bool:
