@@ -36,7 +36,9 @@ CASSETTE = FIXTURE / "cassettes" / f"{MODEL}.jsonl"
 UNREACHABLE = "http://192.0.2.1:9/v1"
 # What every step did when the cassette was recorded (status, actions): the replay must
 # do the same. Written by ``llm_real.py --outcomes`` from the recording run. On the 20
-# cases recorded on 2026-12-06 (47 model calls, 1,013 s, 9 of 20 cases passing): the
+# cases recorded on 2026-12-06 (47 model calls, 1,013 s, 9 of 20 cases passing; re-recorded
+# 2026-12-07 after passages were ordered by heading: 4 draft prompts changed, the other 43
+# answers came back identical, the outcomes did not change): the
 # guards stop injection, the approval spoof, self-harm and the legal threat before any
 # model call; order status and the refund within the limit run their tools from calls the
 # model wrote as JSON text; the $80 refund waits for approval and runs only once approved;
