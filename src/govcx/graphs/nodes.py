@@ -245,7 +245,7 @@ def still_waiting(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any
     approval_id = pending[0].approval_id if pending else None
     if any(f.action == "escalate" for f in found):
         return _escalate_while_pending(state, runtime, found, redacted, approval_id)
-    question, classified = _question_while_pending(state, runtime, found)
+    question, classified = _question_while_pending(state, runtime, found, redacted)
     if question is not None:
         return question
     reply = Reply(text=replies.BUSY_WITH_APPROVAL)
@@ -264,7 +264,7 @@ def still_waiting(state: TurnState, runtime: Runtime[Services]) -> dict[str, Any
 
 
 def _question_while_pending(
-    state: TurnState, runtime: Runtime[Services], found: list[Finding]
+    state: TurnState, runtime: Runtime[Services], found: list[Finding], redacted: str
 ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     """A question the policy lets the AI answer from approved knowledge alone (a workflow
     with no tools, autonomy ``act``) is answered while the approval waits: classified
@@ -280,7 +280,6 @@ def _question_while_pending(
     if any(f.action in ("block", "strip", "escalate") for f in found):
         return None, []
     text = money.normalise_text(state.text)
-    redacted = svc.guard.scan_input(text).redacted
     seen = state.model_copy(update={"text": text, "redacted": redacted, "findings": found})
     classified = classify(seen, runtime)
     intent = classified["intent"]
@@ -1595,12 +1594,7 @@ def _escalate_reply(
         rules=[rule],
         body={"problems": [problem], "summary": summary},
     )
-    event = _event(
-        runtime,
-        state,
-        "guard_output",
-        {"action": "escalate", "problems": [problem], "findings": [], "citations": []},
-    )
+    event = _not_sent(runtime, state, "escalate", problem)
     return {
         "status": "escalated",
         "reply": {"text": replies.ESCALATED, "citations": []},
@@ -1621,17 +1615,24 @@ def _hold(runtime: Runtime[Services], state: TurnState, problem: str) -> dict[st
     """A message while an approval waits that is not answered after all: the customer
     hears "still waiting", as for any other message then, and no case opens (the approver
     sees the message with the conversation)."""
-    event = _event(
-        runtime,
-        state,
-        "guard_output",
-        {"action": "hold", "problems": [problem], "findings": [], "citations": []},
-    )
     return {
         "status": "pending_approval",
         "reply": {"text": replies.BUSY_WITH_APPROVAL, "citations": []},
-        "audit_buffer": [event],
+        "audit_buffer": [_not_sent(runtime, state, "hold", problem)],
     }
+
+
+def _not_sent(
+    runtime: Runtime[Services], state: TurnState, action: str, problem: str
+) -> dict[str, Any]:
+    """The ``guard_output`` event of a drafted reply that was not sent (``escalate`` or,
+    while an approval waits, ``hold``), and why."""
+    return _event(
+        runtime,
+        state,
+        "guard_output",
+        {"action": action, "problems": [problem], "findings": [], "citations": []},
+    )
 
 
 def _strings(value: Any) -> list[str]:
