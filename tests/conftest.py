@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -13,6 +16,18 @@ from govcx.knowledge.retriever import Chunk
 from govcx.pack import load_pack
 from govcx.settings import Settings
 from govcx.testing import InMemoryRetriever, PassThroughGuard
+
+
+def load_benchmark(name: str) -> ModuleType:
+    """``benchmarks/<name>.py`` imported as a module (benchmarks are scripts, not a package)."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"govcx_bench_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
 
 SHOP = Path(__file__).parent / "fixtures" / "shop"
 SHOP_CONTEXT = Path(__file__).parent / "fixtures" / "shop_context"

@@ -4,9 +4,7 @@ modify_pending_order_payment, on a small database written here (no dataset neede
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -14,18 +12,12 @@ from typing import Any
 import pytest
 
 from govcx.errors import ToolError
-
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "tau2_retail.py"
+from tests.conftest import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("tau2_retail_under_test", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("tau2_retail")
 
 
 def _db() -> dict[str, Any]:

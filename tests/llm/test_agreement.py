@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +13,7 @@ from govcx.engines.agreement import Agreement, combined_confidence
 from govcx.engines.engine import TurnContext
 from govcx.engines.llm import LLMEngine
 from govcx.testing import StubOpenAIServer, classified
+from tests.conftest import load_benchmark
 
 CTX = TurnContext(conversation_id="c1", customer_id=None, turn_id="t1")
 intents = st.sampled_from([None, "refund", "order_status", "returns_info"])
@@ -49,13 +47,7 @@ def test_an_overconfident_model_is_believed_only_where_the_classifier_agrees(
 
 
 def _calibration() -> Any:
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "llm_calibration.py"
-    spec = importlib.util.spec_from_file_location("govcx_bench_llm_calibration", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("llm_calibration")
 
 
 def test_expected_calibration_error_of_the_benchmark() -> None:

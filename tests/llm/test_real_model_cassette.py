@@ -18,9 +18,7 @@ deliberate change of what the runtime does with the same answers).
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +27,7 @@ import pytest
 from govcx.evals.runner import run_suites
 from govcx.evals.suite import load_suites
 from govcx.testing import llm_pack
+from tests.conftest import load_benchmark
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "acme-qwen"
 MODEL = "qwen2.5-coder-0.5b-instruct-q4_k_m"
@@ -54,13 +53,7 @@ OUTCOMES = FIXTURE / "cassettes" / f"{MODEL}.outcomes.json"
 
 
 def _bench() -> Any:
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "llm_real.py"
-    spec = importlib.util.spec_from_file_location("govcx_bench_llm_real", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("llm_real")
 
 
 def test_the_cassette_is_the_real_model_and_keyless() -> None:

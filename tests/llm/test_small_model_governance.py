@@ -11,9 +11,7 @@ promise, no sentinel leak.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import zlib
 from pathlib import Path
 from typing import Any
@@ -32,6 +30,7 @@ from govcx.testing import (
     llm_pack,
     reply,
 )
+from tests.conftest import load_benchmark
 
 CASES = {
     "order-status-delivered",  # a lookup written as JSON text
@@ -44,13 +43,7 @@ PROMISE = "A member of our team will follow up shortly."
 
 
 def _bench() -> Any:
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "llm_real.py"
-    spec = importlib.util.spec_from_file_location("govcx_bench_llm_real", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("llm_real")
 
 
 class SmallModel:
