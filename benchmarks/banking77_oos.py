@@ -39,13 +39,14 @@ data and settings reuses it and needs no torch.
         [--base-model DIR] [--train-layers N] [--labels source|shipped] [--source CSV]
 
 Labels (``--labels``): BANKING77-OOS's label files are out of step with their texts in
-places (its files are sorted by intent, and in valid the first two requests under 29 of the
-50 intents' labels are requests of the intent before it or of an unsupported one; 58 of valid's 1,506 in-scope requests and 366
-of train's 5,905 have another intent in BANKING77 itself, 22 and 145 of them one this
-deployment does not support). By default (``source``) every train and valid request gets
-the intent its row in BANKING77's ``train.csv`` (``--source``, CC BY 4.0) has, read at run
-time; the test splits come from BANKING77's test file, which is not here, and keep their
-labels. ``--labels shipped`` reproduces figures measured on the label files as they are.
+places (its files are sorted by intent, and in valid the first two requests under 29 of
+the 50 intents' labels are requests of the intent before it or of an unsupported one; 58
+of valid's 1,506 in-scope requests and 366 of train's 5,905 have another intent in
+BANKING77 itself, 22 and 145 of them one this deployment does not support). By default
+(``source``) every train and valid request gets the intent its row in BANKING77's
+``train.csv`` (``--source``, CC BY 4.0) has, read at run time; the test splits come from
+BANKING77's test file, which is not here, and keep their labels. ``--labels shipped``
+reproduces figures measured on the label files as they are.
 
 ``--data`` must hold the official layout (train, valid, test, id-oos/{train,valid,test},
 ood-oos/{valid,test}); the development copy has no test splits, so ``--split test`` fails

@@ -26,7 +26,8 @@ in the bin times the gap between their accuracy and their mean confidence) of
 - ``classifier``: the classifier's probability of the model's answer alone, and the
   embedded engine's own answers (for reference).
 
-    .venv/bin/python benchmarks/llm_calibration.py [--data DIR] [--limit N]
+    .venv/bin/python benchmarks/llm_calibration.py [--data DIR] [--sample N]
+        [--labels source|shipped]
     .venv/bin/python benchmarks/llm_calibration.py --base-url http://127.0.0.1:8080/v1 \\
         --model qwen2.5-coder-0.5b-instruct-q4_k_m --sample 100
 """
@@ -47,7 +48,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from banking77_oos import DEFAULT_DATA, DataError, load
+from banking77_oos import DEFAULT_DATA, DEFAULT_SOURCE, DataError, load, relabel, source_labels
 
 from govcx.engines import agreement
 from govcx.engines.engine import TurnContext
@@ -180,10 +181,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", type=int, default=None, help="requests drawn evenly")
     parser.add_argument("--oos-overlap", type=float, default=0.2)
     parser.add_argument("--rows", type=Path, default=None, help="write every answer (JSONL)")
+    parser.add_argument(
+        "--labels",
+        choices=["shipped", "source"],
+        default="source",
+        help="source (default): train and valid requests get their intent in BANKING77 "
+        "itself (see benchmarks/banking77_oos.py); shipped: the label files as they are",
+    )
+    parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE)
     args = parser.parse_args(argv)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         data = load(args.data, "valid")
+        if args.labels == "source":
+            relabel(data, source_labels(args.source))
     except DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -222,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "benchmark": "llm_calibration",
         "data": "banking77_oos valid (in-scope + id-oos + ood-oos)",
+        "labels": args.labels,
         "model": args.model,
         "server": args.base_url or "stub (overconfident stand-in, always 0.9)",
         "bins": 10,
