@@ -524,7 +524,7 @@ class KnowledgeBase:
                 doc_id=doc_id,
                 version=found[doc_id][0].version,
                 title=found[doc_id][0].title,
-                score=round(min(1.0, float(ranking.scores[candidates[doc_id][0]])), 6),
+                score=_score(float(ranking.scores[candidates[doc_id][0]])),
                 passages=tuple(found[doc_id]),
                 tags=found[doc_id][0].tags,
                 pinned=pinned,
@@ -693,6 +693,11 @@ def _stamp(value: Any, *, none_beyond: float | None = None) -> datetime | None:
     return datetime.fromtimestamp(number, tz=UTC)
 
 
+def _score(value: float) -> float:
+    """A hit's score as reported: capped at 1, six decimals."""
+    return round(min(1.0, value), 6)
+
+
 def _chunk(
     cid: str, text: str, meta: Any, *, score: float = 0.0, extra: dict[str, Any] | None = None
 ) -> Chunk:
@@ -710,7 +715,7 @@ def _chunk(
         text=text,
         chunk_id=cid,
         heading=str(meta.get("heading", "")),
-        score=round(min(1.0, score), 6),
+        score=_score(score),
         tags=tuple(str(t) for t in tags),
         metadata=details,
     )
