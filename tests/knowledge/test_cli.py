@@ -54,6 +54,15 @@ def test_ingest_search_stats_show(kb_dir: Path, home: Path) -> None:
     assert code == 0 and json.loads(out)["versions"] == ["1"]
 
 
+def test_search_before_any_ingest_says_how_to_fill_the_knowledge_base(kb_dir: Path) -> None:
+    code, out, _ = run("search", "when do the stores open")
+    assert code == 0 and "no approved documents yet" in out and "govcx kb ingest" in out
+
+    run("ingest", str(kb_dir))
+    code, out, _ = run("search", "zzqx flibbertigibbet")
+    assert code == 0 and out.strip() == "no approved knowledge matches"
+
+
 def test_ingest_summary_and_failures(kb_dir: Path) -> None:
     (kb_dir / "broken.md").write_text("---\nid: [x\n---\nbody")
     code, out, err = run("ingest", str(kb_dir))

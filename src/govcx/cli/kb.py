@@ -266,6 +266,15 @@ def search(
         )
         return
     if not hits:
+        if kb.stats().searchable == 0:
+            # A fresh state directory: the agent ingests the pack's knowledge when it
+            # starts (`govcx ask`, `govcx serve`), this command does not.
+            console.print(
+                "the knowledge base holds no approved documents yet: `govcx kb ingest` "
+                "loads the pack's knowledge folder",
+                highlight=False,
+            )
+            return
         console.print("no approved knowledge matches", highlight=False)
         return
     table = Table(show_header=True)
